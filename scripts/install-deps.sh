@@ -11,6 +11,7 @@ PACKAGES=(
   protobuf-compiler-grpc libgrpc++-dev
   libabsl-dev
   libcli11-dev
+  nlohmann-json3-dev         # JSON output of every tool (--format=json)
   libzstd-dev
   liblz4-dev                 # reads LZ4-compressed WAL segments written by Kudu
   libisal-dev                # CRC32C (crc32_iscsi)

@@ -1,0 +1,37 @@
+#include "tools/common/cli.h"
+
+#include <unistd.h>
+
+#include <iostream>
+#include <map>
+
+namespace kmend::tools {
+
+void AddFormatOption(CLI::App* app, OutputFormat* format) {
+  static const std::map<std::string, OutputFormat> kFormats = {
+      {"plain", OutputFormat::kPlain}, {"json", OutputFormat::kJson}};
+  app->add_option("--format", *format, "Output format: plain (for people) or json (for scripts)")
+      ->transform(CLI::CheckedTransformer(kFormats, CLI::ignore_case))
+      ->default_str("plain");
+}
+
+int ReportError(const std::string& tool, const absl::Status& status) {
+  std::cerr << tool << ": " << status.message() << std::endl;
+  return kExitError;
+}
+
+void PrintJson(const nlohmann::json& doc) { std::cout << doc.dump(2) << std::endl; }
+
+int ParseArgs(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? kExitOk : kExitError;
+  }
+  return -1;
+}
+
+bool StdoutIsTty() { return ::isatty(STDOUT_FILENO) == 1; }
+
+}  // namespace kmend::tools

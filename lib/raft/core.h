@@ -1,0 +1,237 @@
+// RaftCore: one replica's Raft protocol as a deterministic state machine, in
+// the style of etcd's raft package (docs/design/raft.md).
+//
+// No I/O, threads, clocks or hidden randomness: the inputs are Tick(), Step()
+// of a received message and the local requests (Propose, ProposeConfigChange,
+// TransferLeadership, StepDown, UnsafeChangeConfig, Campaign); the outputs are
+// collected in a Ready (ready.h states the driver's obligations) acknowledged
+// with Advance(). Equal inputs and seed give equal outputs. Election timeouts
+// are drawn from a std::mt19937_64 seeded by CoreOptions::random_seed, mapped
+// to ranges by hand (std:: distributions differ between standard libraries).
+//
+// Features: pre-vote, leader lease via check-quorum, NO_OP on election and
+// commit of current-term entries only, fast log backtracking, leadership
+// transfer, Kudu-style single-server membership change taking effect when
+// appended (one at a time, CAS on the committed config's opid_index), and
+// Kudu's UnsafeChangeConfig.
+//
+// Thread safety: none; the driver serializes every call (lib/consensus).
+// Lifetime: the LogStorage passed to Create must outlive the core.
+#ifndef KMEND_LIB_RAFT_CORE_H_
+#define KMEND_LIB_RAFT_CORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lib/raft/config.h"
+#include "lib/raft/log_storage.h"
+#include "lib/raft/raft_log.h"
+#include "lib/raft/ready.h"
+#include "lib/raft/status.h"
+#include "proto/consensus.pb.h"
+#include "proto/consensus_metadata.pb.h"
+#include "proto/raft.pb.h"
+
+namespace kmend::raft {
+
+struct CoreOptions {
+  std::string tablet_id;
+  std::string self_uuid;
+  // A follower campaigns after a random number of ticks in
+  // [election_ticks, 2 * election_ticks) without hearing from a leader.
+  int election_ticks = 10;
+  // A leader sends appends (heartbeats) to every peer this often.
+  int heartbeat_ticks = 1;
+  bool pre_vote = true;
+  // A leader steps down after election_ticks without hearing from a majority;
+  // followers that heard from a leader within election_ticks ignore votes.
+  bool check_quorum = true;
+  uint64_t random_seed = 0;
+  // Bounds on one append request and on one Ready's committed entries.
+  int64_t max_entries_per_message = 256;
+  int64_t max_bytes_per_message = 1 << 20;
+  int64_t max_committed_bytes_per_ready = 8 << 20;
+  // Append requests a leader keeps outstanding per peer while replicating.
+  int max_inflight_messages = 8;
+  // Timestamp for entries the core creates itself (NO_OP, config changes);
+  // the driver injects a clock here, tests leave the default (0).
+  std::function<uint64_t()> timestamp_source;
+};
+
+// What the driver recovered from disk.
+struct InitialState {
+  HardState hard_state;
+  // The last committed config from the consensus metadata (opid_index -1
+  // for a bootstrap config). May be empty for a replica being added, which
+  // then learns its config from the log.
+  consensus::RaftConfigPB committed_config;
+  // Entries through this index are already applied by the state machine.
+  int64_t applied_index = 0;
+};
+
+class RaftCore {
+ public:
+  // Rebuilds the core from persisted state. FailedPrecondition when the
+  // pieces disagree (applied or config index past the log's end).
+  static absl::StatusOr<std::unique_ptr<RaftCore>> Create(const CoreOptions& options,
+                                                          const InitialState& initial,
+                                                          const LogStorage* storage);
+
+  RaftCore(const RaftCore&) = delete;
+  RaftCore& operator=(const RaftCore&) = delete;
+
+  // Advances logical time by one tick.
+  void Tick();
+
+  // Handles a message from a peer. InvalidArgument for a malformed message
+  // (missing fields, wrong receiver or tablet); never crashes on bad input.
+  absl::Status Step(const consensus::RaftMessagePB& msg);
+
+  // Leader only: appends `msg` (its id is assigned here; its timestamp is
+  // kept if set). FailedPrecondition when not leader, Unavailable during a
+  // leadership transfer, InvalidArgument for a CHANGE_CONFIG_OP.
+  absl::StatusOr<consensus::OpId> Propose(consensus::ReplicateMsg msg);
+
+  // Leader only: appends a CHANGE_CONFIG_OP entry for one membership change;
+  // the new config is active at once and committed with the entry.
+  // FailedPrecondition: not leader, CAS mismatch, a change already pending,
+  // removing the leader itself; Unavailable: the leader has not yet
+  // committed an entry of its term, or a transfer is in progress.
+  absl::StatusOr<consensus::OpId> ProposeConfigChange(const ConfigChange& change);
+
+  // Leader only: hands leadership to a caught-up voter by sending it
+  // TimeoutNow; proposals are refused until it happens or election_ticks
+  // pass.
+  absl::Status TransferLeadership(const std::string& to_uuid);
+
+  // Leader only: becomes a follower at the same term.
+  absl::Status StepDown();
+
+  // Starts an election now (tests, tools). FailedPrecondition when leader or
+  // not a voter.
+  absl::Status Campaign();
+
+  // Kudu's UnsafeChangeConfig: forces `new_config` (a subset of the committed
+  // config containing this replica as a VOTER) by appending a CHANGE_CONFIG_OP
+  // at term + 1 after the last logged op, as if from an unknown new leader.
+  // Nothing is truncated. The replica becomes a leaderless follower at term
+  // + 1 and can then win an election among the peers of new_config.
+  absl::StatusOr<consensus::OpId> UnsafeChangeConfig(consensus::RaftConfigPB new_config);
+
+  bool HasReady() const;
+  // Collects the current obligations. While a Ready is outstanding (not yet
+  // Advance()d) this returns an empty Ready.
+  Ready GetReady();
+  // The driver has done everything the last Ready asked (see ready.h).
+  void Advance();
+
+  RaftStatus GetStatus() const;
+
+  // Accessors for tests and the simulation.
+  Role role() const { return role_; }
+  int64_t term() const { return term_; }
+  const std::string& leader_uuid() const { return lead_; }
+  const std::string& uuid() const { return options_.self_uuid; }
+  const RaftLog& log() const { return log_; }
+  const consensus::RaftConfigPB& committed_config() const { return committed_config_; }
+  const consensus::RaftConfigPB& active_config() const;
+  bool has_pending_config() const { return !pending_configs_.empty(); }
+
+ private:
+  struct Progress {
+    PeerStatus::State state = PeerStatus::State::kProbe;
+    int64_t match = 0;
+    int64_t next = 1;
+    bool probe_sent = false;       // probe outstanding: wait for reply or heartbeat
+    std::deque<int64_t> inflight;  // last indexes of outstanding appends
+    bool recent_active = false;
+    int64_t ticks_since_contact = 0;
+  };
+
+  RaftCore(const CoreOptions& options, const LogStorage* storage);
+
+  // Role changes.
+  void BecomeFollower(int64_t term, const std::string& lead);
+  void BecomePreCandidate();
+  void BecomeCandidate();
+  void BecomeLeader();
+  void ResetTerm(int64_t term);
+  void ResetRandomizedTimeout();
+  void StartElection(bool pre_vote, bool transfer);
+  void PollAndMaybeWin();
+
+  // Message handlers.
+  void HandleVoteRequest(const consensus::RaftMessagePB& m);
+  void HandleVoteResponse(const consensus::RaftMessagePB& m);
+  void HandleAppendRequest(const consensus::RaftMessagePB& m);
+  void HandleAppendResponse(const consensus::RaftMessagePB& m);
+  void HandleTimeoutNow(const consensus::RaftMessagePB& m);
+
+  // Replication (leader).
+  void SendAppend(const std::string& to, bool heartbeat);
+  void BroadcastHeartbeat();
+  void FlushAppends();
+  void MaybeCommit();
+  bool QuorumActive();
+  void SyncProgress();
+  void SendTimeoutNow(const std::string& to);
+
+  // Log and config bookkeeping.
+  void AppendAsLeader(std::vector<consensus::ReplicateMsg> entries);
+  void OnEntriesAppended(const std::vector<consensus::ReplicateMsg>& entries);
+  void OnEntriesReplaced(int64_t first_replaced);
+  void OnCommitAdvanced();
+  bool Promotable() const;
+  uint64_t Timestamp() const;
+
+  void Send(consensus::RaftMessagePB m);
+  static absl::Status Annotate(const absl::Status& s, const std::string& context);
+  uint64_t RandomBelow(uint64_t n);
+
+  CoreOptions options_;
+  std::mt19937_64 rng_;
+  RaftLog log_;
+
+  int64_t term_ = 0;
+  std::string vote_;
+  std::string lead_;
+  Role role_ = Role::kFollower;
+
+  consensus::RaftConfigPB committed_config_;
+  // Config entries appended but not known committed, by index; the last one
+  // is the active config.
+  std::map<int64_t, consensus::RaftConfigPB> pending_configs_;
+  bool committed_config_dirty_ = false;
+
+  int64_t election_elapsed_ = 0;
+  int64_t heartbeat_elapsed_ = 0;
+  int64_t randomized_timeout_ = 0;
+
+  std::map<std::string, bool> votes_;
+  std::map<std::string, Progress> progress_;
+  int64_t leader_start_index_ = 0;  // index of this leader's NO_OP
+  std::string transferee_;
+
+  std::vector<consensus::RaftMessagePB> msgs_;
+  std::vector<std::string> need_copy_;
+
+  HardState prev_hard_state_;
+  SoftState prev_soft_state_;
+  bool ready_outstanding_ = false;
+  int64_t ready_stable_index_ = 0;
+  int64_t ready_stable_term_ = 0;
+  int64_t ready_applied_index_ = 0;
+};
+
+}  // namespace kmend::raft
+
+#endif  // KMEND_LIB_RAFT_CORE_H_

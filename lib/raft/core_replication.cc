@@ -1,0 +1,340 @@
+// RaftCore: log replication (both sides), commit, and the Ready handshake.
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "lib/raft/core.h"
+
+namespace kmend::raft {
+
+using consensus::RaftMessagePB;
+using consensus::ReplicateMsg;
+
+void RaftCore::AppendAsLeader(std::vector<ReplicateMsg> entries) {
+  int64_t index = log_.LastIndex();
+  for (ReplicateMsg& e : entries) {
+    e.mutable_id()->set_term(term_);
+    e.mutable_id()->set_index(++index);
+  }
+  log_.Append(entries);
+  OnEntriesAppended(entries);
+  // The leader's own match advances when the entries are persisted
+  // (Advance), so that commit only counts durable copies.
+}
+
+void RaftCore::SendAppend(const std::string& to, bool heartbeat) {
+  auto it = progress_.find(to);
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  const int64_t last = log_.LastIndex();
+  RaftMessagePB m;
+  m.set_type(RaftMessagePB::APPEND_REQUEST);
+  m.set_to_uuid(to);
+  auto* req = m.mutable_append_request();
+
+  if (pr.state == PeerStatus::State::kNeedsTabletCopy) {
+    if (!heartbeat) return;
+    // Probe at our last op: after a tablet copy the peer answers with a hint
+    // from which we can resume (see HandleAppendResponse).
+    req->mutable_preceding_op_id()->set_index(last);
+    req->mutable_preceding_op_id()->set_term(log_.LastTerm());
+    req->set_committed_index(log_.committed());
+    Send(std::move(m));
+    return;
+  }
+  if (pr.state == PeerStatus::State::kProbe && pr.probe_sent && !heartbeat) return;
+  if (pr.state == PeerStatus::State::kReplicate && !heartbeat &&
+      (pr.next > last ||
+       static_cast<int>(pr.inflight.size()) >= options_.max_inflight_messages)) {
+    return;
+  }
+
+  const int64_t prev = pr.next - 1;
+  absl::StatusOr<int64_t> prev_term = log_.Term(prev);
+  std::vector<ReplicateMsg> entries;
+  absl::Status s = prev_term.status();
+  if (s.ok() && pr.next <= last) {
+    s = log_.Entries(pr.next, std::min(last + 1, pr.next + options_.max_entries_per_message),
+                     options_.max_bytes_per_message, &entries);
+  }
+  if (!s.ok()) {
+    // Our log no longer holds what the peer needs: only a tablet copy helps.
+    pr.state = PeerStatus::State::kNeedsTabletCopy;
+    pr.inflight.clear();
+    need_copy_.push_back(to);
+    return;
+  }
+  req->mutable_preceding_op_id()->set_index(prev);
+  req->mutable_preceding_op_id()->set_term(*prev_term);
+  // Never tell a follower to commit past what this message proves it holds.
+  req->set_committed_index(log_.committed());
+  for (ReplicateMsg& e : entries) *req->add_entries() = std::move(e);
+  const int n = req->entries_size();
+  if (pr.state == PeerStatus::State::kReplicate) {
+    if (n > 0) {
+      pr.next = prev + n + 1;  // optimistic: pipelined
+      pr.inflight.push_back(prev + n);
+    }
+  } else {
+    pr.probe_sent = true;
+  }
+  Send(std::move(m));
+}
+
+void RaftCore::BroadcastHeartbeat() {
+  for (auto& [uuid, pr] : progress_) {
+    if (uuid == options_.self_uuid) continue;
+    // A full window likely means lost messages; let the heartbeat through and
+    // reopen the window (a lost append is then detected by rejection).
+    pr.inflight.clear();
+    SendAppend(uuid, /*heartbeat=*/true);
+  }
+}
+
+void RaftCore::FlushAppends() {
+  if (role_ != Role::kLeader) return;
+  for (auto& [uuid, pr] : progress_) {
+    if (uuid == options_.self_uuid) continue;
+    // Batch: keep sending while the window has room and entries remain.
+    for (int i = 0; i < options_.max_inflight_messages; ++i) {
+      size_t before = msgs_.size();
+      SendAppend(uuid, /*heartbeat=*/false);
+      if (msgs_.size() == before) break;
+      if (pr.state != PeerStatus::State::kReplicate) break;
+    }
+  }
+}
+
+void RaftCore::HandleAppendRequest(const RaftMessagePB& m) {
+  if (role_ == Role::kLeader) return;  // impossible at one term (election safety)
+  if (role_ != Role::kFollower || lead_ != m.from_uuid()) {
+    BecomeFollower(term_, m.from_uuid());
+  }
+  election_elapsed_ = 0;
+  const auto& req = m.append_request();
+  const int64_t prev_index = req.preceding_op_id().index();
+  const int64_t prev_term = req.preceding_op_id().term();
+
+  RaftMessagePB r;
+  r.set_type(RaftMessagePB::APPEND_RESPONSE);
+  r.set_to_uuid(m.from_uuid());
+  auto* resp = r.mutable_append_response();
+  if (prev_index < log_.committed()) {
+    // Everything through our commit index matches the leader's log already.
+    // Still take what follows, skipping the committed prefix.
+    std::vector<ReplicateMsg> tail;
+    for (const ReplicateMsg& e : req.entries()) {
+      if (e.id().index() > log_.committed()) tail.push_back(e);
+    }
+    int64_t new_prev = log_.committed();
+    int64_t first_replaced = -1;
+    std::optional<int64_t> last_new;
+    if (!tail.empty() && tail.front().id().index() == new_prev + 1) {
+      last_new = log_.MaybeAppend(new_prev, log_.TermOrZero(new_prev), tail, &first_replaced);
+      if (first_replaced >= 0) OnEntriesReplaced(first_replaced);
+      if (last_new) OnEntriesAppended(tail);
+    }
+    int64_t proven = last_new ? *last_new : log_.committed();
+    resp->set_success(true);
+    resp->set_last_index(proven);
+    log_.CommitTo(std::min(req.committed_index(), proven));
+    OnCommitAdvanced();
+    Send(std::move(r));
+    return;
+  }
+  std::vector<ReplicateMsg> entries(req.entries().begin(), req.entries().end());
+  int64_t first_replaced = -1;
+  std::optional<int64_t> last_new = log_.MaybeAppend(prev_index, prev_term, entries,
+                                                     &first_replaced);
+  if (last_new) {
+    if (first_replaced >= 0) OnEntriesReplaced(first_replaced);
+    // Config entries take effect on append; re-registering ones already
+    // present is harmless (same index, same config).
+    OnEntriesAppended(entries);
+    log_.CommitTo(std::min(req.committed_index(), *last_new));
+    OnCommitAdvanced();
+    resp->set_success(true);
+    resp->set_last_index(*last_new);
+  } else {
+    resp->set_success(false);
+    resp->set_rejected_index(prev_index);
+    int64_t hint = log_.FindConflictByTerm(std::min(prev_index, log_.LastIndex()), prev_term);
+    resp->set_hint_index(hint);
+    resp->set_hint_term(log_.TermOrZero(hint));
+  }
+  Send(std::move(r));
+}
+
+void RaftCore::HandleAppendResponse(const RaftMessagePB& m) {
+  if (role_ != Role::kLeader) return;
+  auto it = progress_.find(m.from_uuid());
+  if (it == progress_.end()) return;
+  Progress& pr = it->second;
+  pr.recent_active = true;
+  pr.ticks_since_contact = 0;
+  const auto& resp = m.append_response();
+  if (resp.success()) {
+    const int64_t idx = resp.last_index();
+    while (!pr.inflight.empty() && pr.inflight.front() <= idx) pr.inflight.pop_front();
+    if (idx > pr.match) {
+      pr.match = idx;
+      pr.next = std::max(pr.next, idx + 1);
+      if (pr.state != PeerStatus::State::kReplicate) {
+        pr.state = PeerStatus::State::kReplicate;
+        pr.next = idx + 1;
+        pr.inflight.clear();
+      }
+      pr.probe_sent = false;
+      MaybeCommit();
+      if (role_ != Role::kLeader) return;
+    } else if (pr.state == PeerStatus::State::kProbe) {
+      pr.probe_sent = false;
+      if (idx == pr.match && pr.next == idx + 1) {
+        // A probe matched at our current match point (e.g. match 0 on a
+        // fresh peer): start replicating.
+        pr.state = PeerStatus::State::kReplicate;
+      }
+    }
+    if (m.from_uuid() == transferee_ && pr.match == log_.LastIndex()) {
+      SendTimeoutNow(transferee_);
+    }
+    SendAppend(m.from_uuid(), /*heartbeat=*/false);
+    return;
+  }
+
+  // Rejected.
+  const int64_t rejected = resp.rejected_index();
+  if (pr.state == PeerStatus::State::kNeedsTabletCopy) {
+    // The peer answered our probe: if our log still covers what it has, go
+    // back to probing from there.
+    int64_t probe = resp.hint_index();
+    if (resp.hint_term() > 0) probe = log_.FindConflictByTerm(probe, resp.hint_term());
+    if (probe >= log_.FirstIndex() - 1 && log_.Term(probe).ok()) {
+      pr.state = PeerStatus::State::kProbe;
+      pr.next = std::max(probe + 1, pr.match + 1);
+      pr.probe_sent = false;
+      SendAppend(m.from_uuid(), /*heartbeat=*/false);
+    }
+    return;
+  }
+  if (rejected <= pr.match) return;  // stale
+  if (pr.state == PeerStatus::State::kReplicate) {
+    pr.state = PeerStatus::State::kProbe;
+    pr.next = pr.match + 1;
+    pr.inflight.clear();
+  } else {
+    if (rejected != pr.next - 1) return;  // answer to an older probe
+    int64_t probe = resp.hint_index();
+    if (resp.hint_term() > 0) probe = log_.FindConflictByTerm(probe, resp.hint_term());
+    pr.next = std::max(std::min(rejected, probe + 1), pr.match + 1);
+  }
+  pr.probe_sent = false;
+  SendAppend(m.from_uuid(), /*heartbeat=*/false);
+}
+
+void RaftCore::SendTimeoutNow(const std::string& to) {
+  RaftMessagePB m;
+  m.set_type(RaftMessagePB::TIMEOUT_NOW);
+  m.set_to_uuid(to);
+  m.mutable_timeout_now();
+  Send(std::move(m));
+}
+
+void RaftCore::MaybeCommit() {
+  std::vector<int64_t> matches;
+  for (const std::string& v : VoterUuids(active_config())) {
+    auto it = progress_.find(v);
+    matches.push_back(it == progress_.end() ? 0 : it->second.match);
+  }
+  if (matches.empty()) return;
+  std::sort(matches.rbegin(), matches.rend());
+  const int64_t idx = matches[MajoritySize(static_cast<int>(matches.size())) - 1];
+  // Only entries of the current term are committed by counting (5.4.2).
+  if (idx > log_.committed() && log_.TermOrZero(idx) == term_) {
+    log_.CommitTo(idx);
+    OnCommitAdvanced();
+  }
+}
+
+bool RaftCore::QuorumActive() {
+  const std::vector<std::string> voters = VoterUuids(active_config());
+  int active = 0;
+  for (const std::string& v : voters) {
+    if (v == options_.self_uuid) {
+      ++active;
+      continue;
+    }
+    auto it = progress_.find(v);
+    if (it != progress_.end() && it->second.recent_active) ++active;
+  }
+  for (auto& [uuid, pr] : progress_) pr.recent_active = false;
+  return voters.empty() || active >= MajoritySize(static_cast<int>(voters.size()));
+}
+
+bool RaftCore::HasReady() const {
+  if (ready_outstanding_) return false;
+  if (SoftState{role_, lead_} != prev_soft_state_) return true;
+  if (HardState{term_, vote_} != prev_hard_state_) return true;
+  if (!log_.unstable().empty() || log_.PendingTruncation()) return true;
+  if (!msgs_.empty() || committed_config_dirty_ || !need_copy_.empty()) return true;
+  return log_.applied() < std::min(log_.committed(), log_.StableLastIndex());
+}
+
+Ready RaftCore::GetReady() {
+  Ready rd;
+  if (ready_outstanding_) return rd;
+  FlushAppends();
+  SoftState soft{role_, lead_};
+  if (soft != prev_soft_state_) {
+    rd.soft_state = soft;
+    prev_soft_state_ = soft;
+  }
+  HardState hard{term_, vote_};
+  if (hard != prev_hard_state_) {
+    rd.hard_state = hard;
+    prev_hard_state_ = hard;
+  }
+  rd.truncate_after = log_.PendingTruncation();
+  rd.entries = log_.unstable();
+  if (!rd.entries.empty()) {
+    ready_stable_index_ = rd.entries.back().id().index();
+    ready_stable_term_ = rd.entries.back().id().term();
+  } else {
+    ready_stable_index_ = 0;
+  }
+  const int64_t apply_hi = std::min(log_.committed(), log_.StableLastIndex());
+  if (log_.applied() < apply_hi) {
+    absl::Status s = log_.Entries(log_.applied() + 1, apply_hi + 1,
+                                  options_.max_committed_bytes_per_ready,
+                                  &rd.committed_entries);
+    if (!s.ok()) rd.committed_entries.clear();  // retried on the next Ready
+  }
+  ready_applied_index_ =
+      rd.committed_entries.empty() ? 0 : rd.committed_entries.back().id().index();
+  rd.messages = std::move(msgs_);
+  msgs_.clear();
+  if (committed_config_dirty_) {
+    rd.committed_config = committed_config_;
+    committed_config_dirty_ = false;
+  }
+  rd.need_tablet_copy = std::move(need_copy_);
+  need_copy_.clear();
+  ready_outstanding_ = true;
+  return rd;
+}
+
+void RaftCore::Advance() {
+  if (!ready_outstanding_) return;
+  ready_outstanding_ = false;
+  if (ready_stable_index_ > 0) log_.StableTo(ready_stable_index_, ready_stable_term_);
+  if (ready_applied_index_ > log_.applied()) log_.SetApplied(ready_applied_index_);
+  if (role_ == Role::kLeader) {
+    auto it = progress_.find(options_.self_uuid);
+    if (it != progress_.end()) {
+      it->second.match = std::max(it->second.match, log_.StableLastIndex());
+      it->second.next = it->second.match + 1;
+      MaybeCommit();
+    }
+  }
+}
+
+}  // namespace kmend::raft

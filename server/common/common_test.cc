@@ -1,0 +1,94 @@
+#include <stdlib.h>
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "lib/io/file.h"
+#include "server/common/data_dir_lock.h"
+#include "server/common/grpc_util.h"
+#include "server/common/server_instance.h"
+
+namespace kmend::server {
+namespace {
+
+std::string MakeTempDir() {
+  std::string tmpl = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
+                     "/common_test.XXXXXX";
+  char* dir = mkdtemp(tmpl.data());
+  EXPECT_NE(dir, nullptr);
+  return tmpl;
+}
+
+TEST(GrpcUtilTest, ParsesHostPorts) {
+  auto hp = ParseHostPort("127.0.0.1:7051");
+  ASSERT_TRUE(hp.ok()) << hp.status();
+  EXPECT_EQ(hp->host(), "127.0.0.1");
+  EXPECT_EQ(hp->port(), 7051u);
+  EXPECT_EQ(HostPortToString(*hp), "127.0.0.1:7051");
+
+  auto v6 = ParseHostPort("[::1]:0");
+  ASSERT_TRUE(v6.ok()) << v6.status();
+  EXPECT_EQ(v6->host(), "::1");
+  EXPECT_EQ(HostPortToString(*v6), "[::1]:0");
+
+  for (const char* bad : {"", "host", ":80", "h:", "h:70000", "h:-1", "[::1]80", "h:8x"}) {
+    EXPECT_EQ(ParseHostPort(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  auto list = ParseHostPorts("a:1, b:2");
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[1].host(), "b");
+  EXPECT_FALSE(ParseHostPorts(" , ").ok());
+}
+
+TEST(GrpcUtilTest, StatusRoundTripKeepsCodeAndMessage) {
+  absl::Status s = absl::NotFoundError("tablet abc");
+  absl::Status back = FromGrpcStatus(ToGrpcStatus(s), "ctx");
+  EXPECT_EQ(back.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(back.message(), "ctx: tablet abc");
+  EXPECT_TRUE(FromGrpcStatus(ToGrpcStatus(absl::OkStatus())).ok());
+}
+
+TEST(DataDirLockTest, SecondHolderIsRefusedWithPid) {
+  std::string dir = MakeTempDir();
+  auto first = DataDirLock::Acquire(dir);
+  ASSERT_TRUE(first.ok()) << first.status();
+  // flock locks belong to the open file description, so a second open in
+  // the same process conflicts just as another process would.
+  auto second = DataDirLock::Acquire(dir);
+  ASSERT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find(absl::StrCat("pid ", getpid())), std::string::npos)
+      << second.status();
+  first->reset();
+  auto third = DataDirLock::Acquire(dir);
+  EXPECT_TRUE(third.ok()) << third.status();
+}
+
+TEST(DataDirLockTest, MissingDirectoryIsAnError) {
+  auto lock = DataDirLock::Acquire("/nonexistent/kmend/dir");
+  EXPECT_FALSE(lock.ok());
+}
+
+TEST(ServerInstanceTest, UuidIsCreatedOnceAndReadBack) {
+  std::string dir = MakeTempDir();
+  auto a = LoadOrCreateServerUuid(dir);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->size(), 32u);
+  auto b = LoadOrCreateServerUuid(dir);
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(*a, *b);
+  EXPECT_NE(NewUuid(), NewUuid());
+}
+
+TEST(ServerInstanceTest, DamagedUuidFileIsDataLoss) {
+  std::string dir = MakeTempDir();
+  ASSERT_TRUE(
+      io::WriteFileAtomically(io::JoinPath(dir, kServerUuidFileName), "not-a-uuid\n").ok());
+  auto u = LoadOrCreateServerUuid(dir);
+  EXPECT_EQ(u.status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_NE(u.status().message().find("server-uuid"), std::string::npos) << u.status();
+}
+
+}  // namespace
+}  // namespace kmend::server

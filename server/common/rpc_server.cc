@@ -1,0 +1,53 @@
+#include "server/common/rpc_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "lib/io/file.h"
+#include "server/common/grpc_util.h"
+
+namespace kmend::server {
+
+RpcServer::~RpcServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+absl::Status RpcServer::Start(const std::string& bind_address,
+                              const std::vector<grpc::Service*>& services,
+                              const std::string& port_file) {
+  auto hp = ParseHostPort(bind_address);
+  if (!hp.ok()) return hp.status();
+  grpc::ServerBuilder builder;
+  int selected_port = 0;
+  builder.AddListeningPort(bind_address, grpc::InsecureServerCredentials(), &selected_port);
+  // Tablet copy chunks are up to 4 MiB plus framing.
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  builder.SetMaxSendMessageSize(64 << 20);
+  // A second process must not share our port (grpc sets SO_REUSEPORT by
+  // default, which would let two servers bind the same fixed port).
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  for (grpc::Service* s : services) builder.RegisterService(s);
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || selected_port == 0) {
+    server_.reset();
+    return absl::UnavailableError(
+        absl::StrCat("could not bind RPC server to ", bind_address,
+                     " (address in use or not local?)"));
+  }
+  port_ = selected_port;
+  address_ = *hp;
+  address_.set_port(static_cast<uint32_t>(port_));
+  if (!port_file.empty()) {
+    absl::Status s = io::WriteFileAtomically(port_file, absl::StrCat(port_, "\n"));
+    if (!s.ok()) {
+      Shutdown(std::chrono::milliseconds(0));
+      return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+void RpcServer::Shutdown(std::chrono::milliseconds grace) {
+  if (server_ == nullptr) return;
+  server_->Shutdown(std::chrono::system_clock::now() + grace);
+  server_->Wait();
+  server_.reset();
+}
+
+}  // namespace kmend::server

@@ -1,0 +1,504 @@
+// Unit tests of the core, one rule per test, driven message by message over
+// testing/raftsim's Cluster (no clocks, no threads).
+#include "lib/raft/core.h"
+
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "testing/raftsim/cluster.h"
+
+namespace kmend::raft {
+namespace {
+
+using consensus::RaftMessagePB;
+using consensus::ReplicateMsg;
+using raftsim::Cluster;
+
+std::vector<std::string> Uuids(int n) {
+  std::vector<std::string> out;
+  for (int i = 0; i < n; ++i) out.push_back(std::string(1, static_cast<char>('A' + i)));
+  return out;
+}
+
+// Ticks until some node is leader and the cluster is quiet.
+std::string ElectLeader(Cluster& c) {
+  for (int i = 0; i < 200 && c.Leader().empty(); ++i) c.TickAll();
+  c.Stabilize();
+  return c.Leader();
+}
+
+// Makes `uuid` leader by an immediate campaign.
+void MakeLeader(Cluster& c, const std::string& uuid) {
+  ASSERT_TRUE(c.core(uuid)->Campaign().ok());
+  c.Stabilize();
+  ASSERT_EQ(c.Leader(), uuid);
+}
+
+ReplicateMsg Entry(int64_t term, int64_t index, const std::string& payload = "") {
+  ReplicateMsg e;
+  e.mutable_id()->set_term(term);
+  e.mutable_id()->set_index(index);
+  e.set_timestamp(0);
+  e.set_op_type(consensus::NO_OP);
+  e.mutable_noop_request()->set_payload_for_tests(payload);
+  return e;
+}
+
+InitialState Initial(const std::vector<std::string>& voters, int64_t term) {
+  InitialState init;
+  init.hard_state.term = term;
+  init.committed_config = Cluster::MakeConfig(voters);
+  return init;
+}
+
+CoreOptions Options(const std::string& self) {
+  CoreOptions o = Cluster::DefaultOptions();
+  o.self_uuid = self;
+  return o;
+}
+
+RaftMessagePB VoteRequest(const std::string& from, const std::string& to, int64_t term,
+                          int64_t last_term, int64_t last_index, bool pre_vote = false) {
+  RaftMessagePB m;
+  m.set_type(RaftMessagePB::VOTE_REQUEST);
+  m.set_tablet_id("tablet");
+  m.set_from_uuid(from);
+  m.set_to_uuid(to);
+  m.set_term(term);
+  m.mutable_vote_request()->set_pre_vote(pre_vote);
+  m.mutable_vote_request()->mutable_last_logged_op_id()->set_term(last_term);
+  m.mutable_vote_request()->mutable_last_logged_op_id()->set_index(last_index);
+  return m;
+}
+
+const RaftMessagePB* FindMessage(const Ready& rd, RaftMessagePB::MessageType type) {
+  for (const auto& m : rd.messages) {
+    if (m.type() == type) return &m;
+  }
+  return nullptr;
+}
+
+TEST(ElectionTest, ThreeNodesElectOneLeaderWhichCommitsItsNoOp) {
+  Cluster c(Uuids(3), 3, /*seed=*/1);
+  std::string leader = ElectLeader(c);
+  ASSERT_FALSE(leader.empty());
+  const int64_t term = c.core(leader)->term();
+  EXPECT_GE(term, 1);
+  // Followers learn the commit index from the next heartbeat.
+  for (int i = 0; i < 3; ++i) c.TickAll();
+  c.Stabilize();
+  for (auto* n : c.nodes()) {
+    EXPECT_EQ(n->core()->term(), term) << n->uuid();
+    EXPECT_EQ(n->core()->leader_uuid(), leader) << n->uuid();
+    // The NO_OP at index 1 is committed and applied everywhere.
+    ASSERT_EQ(n->applied().size(), 1u) << n->core()->GetStatus().ToString();
+    EXPECT_EQ(n->applied()[0].op_type(), consensus::NO_OP);
+    EXPECT_EQ(n->applied()[0].id().term(), term);
+    EXPECT_EQ(n->hard_state().term, term);
+  }
+  EXPECT_TRUE(c.checker().ok());
+}
+
+TEST(ElectionTest, SingleVoterElectsItselfAtOnce) {
+  Cluster c(Uuids(1), 1, 3);
+  ASSERT_TRUE(c.core("A")->Campaign().ok());
+  c.Stabilize();
+  EXPECT_EQ(c.core("A")->role(), Role::kLeader);
+  EXPECT_EQ(c.core("A")->log().committed(), 1);
+}
+
+TEST(ElectionTest, VoteRejectedForStaleLog) {
+  MemoryLogStorage storage;
+  ASSERT_TRUE(storage.Append({Entry(1, 1), Entry(2, 2)}).ok());
+  auto core = RaftCore::Create(Options("A"), Initial({"A", "B", "C"}, 2), &storage);
+  ASSERT_TRUE(core.ok()) << core.status();
+  // B's last op 1.5 is older than our 2.2 (lower last term, though longer).
+  ASSERT_TRUE((*core)->Step(VoteRequest("B", "A", 3, 1, 5)).ok());
+  Ready rd = (*core)->GetReady();
+  const RaftMessagePB* r = FindMessage(rd, RaftMessagePB::VOTE_RESPONSE);
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE(r->vote_response().granted());
+  // The higher term was adopted all the same, with no vote.
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->term, 3);
+  EXPECT_EQ(rd.hard_state->voted_for, "");
+  (*core)->Advance();
+
+  // Same last term but shorter log: rejected too.
+  ASSERT_TRUE((*core)->Step(VoteRequest("C", "A", 3, 2, 1)).ok());
+  rd = (*core)->GetReady();
+  r = FindMessage(rd, RaftMessagePB::VOTE_RESPONSE);
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE(r->vote_response().granted());
+  (*core)->Advance();
+
+  // An up-to-date candidate gets the vote, persisted before the response.
+  ASSERT_TRUE((*core)->Step(VoteRequest("C", "A", 3, 2, 2)).ok());
+  rd = (*core)->GetReady();
+  r = FindMessage(rd, RaftMessagePB::VOTE_RESPONSE);
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE(r->vote_response().granted());
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->voted_for, "C");
+  (*core)->Advance();
+
+  // One vote per term: B is refused even with a better log.
+  ASSERT_TRUE((*core)->Step(VoteRequest("B", "A", 3, 3, 9)).ok());
+  rd = (*core)->GetReady();
+  r = FindMessage(rd, RaftMessagePB::VOTE_RESPONSE);
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE(r->vote_response().granted());
+}
+
+TEST(ElectionTest, HigherTermMakesLeaderStepDown) {
+  Cluster c(Uuids(3), 3, 5);
+  MakeLeader(c, "A");
+  const int64_t term = c.core("A")->term();
+  RaftMessagePB m;
+  m.set_type(RaftMessagePB::APPEND_RESPONSE);
+  m.set_tablet_id("tablet");
+  m.set_from_uuid("B");
+  m.set_to_uuid("A");
+  m.set_term(term + 5);
+  m.mutable_append_response()->set_success(false);
+  ASSERT_TRUE(c.core("A")->Step(m).ok());
+  EXPECT_EQ(c.core("A")->role(), Role::kFollower);
+  EXPECT_EQ(c.core("A")->term(), term + 5);
+  Ready rd = c.core("A")->GetReady();
+  ASSERT_TRUE(rd.hard_state.has_value());
+  EXPECT_EQ(rd.hard_state->term, term + 5);
+}
+
+TEST(ElectionTest, PreVoteDoesNotBumpTermsOfAnIsolatedNode) {
+  Cluster c(Uuids(3), 3, 7);
+  MakeLeader(c, "A");
+  const int64_t term = c.core("A")->term();
+  c.Isolate("C");
+  for (int i = 0; i < 100; ++i) c.TickAll();
+  // C campaigned many times but only with pre-votes: its term never moved.
+  EXPECT_EQ(c.core("C")->term(), term);
+  EXPECT_NE(c.core("C")->role(), Role::kLeader);
+  c.HealNetwork();
+  for (int i = 0; i < 50; ++i) c.TickAll();
+  // Rejoining didn't disrupt the leader.
+  EXPECT_EQ(c.Leader(), "A");
+  EXPECT_EQ(c.core("A")->term(), term);
+  EXPECT_EQ(c.core("C")->leader_uuid(), "A");
+}
+
+TEST(ElectionTest, PreVoteRequestLeavesReceiverTermAlone) {
+  MemoryLogStorage storage;
+  auto core = RaftCore::Create(Options("A"), Initial({"A", "B", "C"}, 4), &storage);
+  ASSERT_TRUE(core.ok());
+  ASSERT_TRUE((*core)->Step(VoteRequest("B", "A", 5, 0, 0, /*pre_vote=*/true)).ok());
+  EXPECT_EQ((*core)->term(), 4);
+  Ready rd = (*core)->GetReady();
+  EXPECT_FALSE(rd.hard_state.has_value());
+  const RaftMessagePB* r = FindMessage(rd, RaftMessagePB::VOTE_RESPONSE);
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE(r->vote_response().pre_vote());
+  EXPECT_TRUE(r->vote_response().granted());
+  EXPECT_EQ(r->term(), 5);
+}
+
+TEST(ElectionTest, LeaderLeaseIgnoresDisruptiveVoteRequests) {
+  Cluster c(Uuids(3), 3, 9);
+  MakeLeader(c, "A");
+  const int64_t term = c.core("A")->term();
+  // B heard from A just now: a vote request at a higher term is ignored.
+  ASSERT_TRUE(c.core("B")->Step(VoteRequest("C", "B", term + 1, term, 100)).ok());
+  EXPECT_EQ(c.core("B")->term(), term);
+  EXPECT_EQ(c.core("B")->leader_uuid(), "A");
+}
+
+TEST(ReplicationTest, TruncatesConflictingSuffix) {
+  // A follower with entries 1.1, 1.2, 1.3 (2 and 3 uncommitted) receives
+  // from a term-2 leader entry 2.2 after 1.1.
+  MemoryLogStorage storage;
+  ASSERT_TRUE(storage.Append({Entry(1, 1, "a"), Entry(1, 2, "b"), Entry(1, 3, "c")}).ok());
+  auto core = RaftCore::Create(Options("B"), Initial({"A", "B", "C"}, 1), &storage);
+  ASSERT_TRUE(core.ok());
+  RaftMessagePB m;
+  m.set_type(RaftMessagePB::APPEND_REQUEST);
+  m.set_tablet_id("tablet");
+  m.set_from_uuid("A");
+  m.set_to_uuid("B");
+  m.set_term(2);
+  auto* req = m.mutable_append_request();
+  req->mutable_preceding_op_id()->set_term(1);
+  req->mutable_preceding_op_id()->set_index(1);
+  *req->add_entries() = Entry(2, 2, "x");
+  req->set_committed_index(1);
+  ASSERT_TRUE((*core)->Step(m).ok());
+  Ready rd = (*core)->GetReady();
+  ASSERT_TRUE(rd.truncate_after.has_value());
+  EXPECT_EQ(*rd.truncate_after, 1);
+  ASSERT_EQ(rd.entries.size(), 1u);
+  EXPECT_EQ(rd.entries[0].id().term(), 2);
+  EXPECT_EQ(rd.entries[0].id().index(), 2);
+  const RaftMessagePB* r = FindMessage(rd, RaftMessagePB::APPEND_RESPONSE);
+  ASSERT_NE(r, nullptr);
+  EXPECT_TRUE(r->append_response().success());
+  EXPECT_EQ(r->append_response().last_index(), 2);
+  // Apply the Ready as a driver would.
+  ASSERT_TRUE(storage.TruncateAfter(*rd.truncate_after).ok());
+  ASSERT_TRUE(storage.Append(rd.entries).ok());
+  (*core)->Advance();
+  EXPECT_EQ(storage.LastIndex(), 2);
+  EXPECT_EQ((*core)->log().LastIndex(), 2);
+  EXPECT_FALSE((*core)->log().PendingTruncation().has_value());
+
+  // A duplicate of the same request must not truncate anything again.
+  ASSERT_TRUE((*core)->Step(m).ok());
+  rd = (*core)->GetReady();
+  EXPECT_FALSE(rd.truncate_after.has_value());
+  EXPECT_TRUE(rd.entries.empty());
+}
+
+TEST(ReplicationTest, RejectionCarriesConflictHint) {
+  MemoryLogStorage storage;
+  ASSERT_TRUE(storage.Append({Entry(1, 1), Entry(1, 2), Entry(3, 3), Entry(3, 4)}).ok());
+  auto core = RaftCore::Create(Options("B"), Initial({"A", "B", "C"}, 3), &storage);
+  ASSERT_TRUE(core.ok());
+  RaftMessagePB m;
+  m.set_type(RaftMessagePB::APPEND_REQUEST);
+  m.set_tablet_id("tablet");
+  m.set_from_uuid("A");
+  m.set_term(4);
+  m.mutable_append_request()->mutable_preceding_op_id()->set_term(2);
+  m.mutable_append_request()->mutable_preceding_op_id()->set_index(6);
+  ASSERT_TRUE((*core)->Step(m).ok());
+  Ready rd = (*core)->GetReady();
+  const RaftMessagePB* r = FindMessage(rd, RaftMessagePB::APPEND_RESPONSE);
+  ASSERT_NE(r, nullptr);
+  EXPECT_FALSE(r->append_response().success());
+  EXPECT_EQ(r->append_response().rejected_index(), 6);
+  // Largest index <= 6 whose term <= 2: index 2 (term 1).
+  EXPECT_EQ(r->append_response().hint_index(), 2);
+  EXPECT_EQ(r->append_response().hint_term(), 1);
+}
+
+TEST(ReplicationTest, NoCommitOfPreviousTermEntriesByCounting) {
+  // A has an uncommitted entry from term 1 at index 2; it becomes leader at
+  // term 2 and appends its NO_OP at 3.
+  Cluster c(Uuids(3), 3, 11);
+  ASSERT_TRUE(c.node("A").mutable_storage()->Append({Entry(1, 1), Entry(1, 2)}).ok());
+  c.Crash("A");
+  c.Restart("A");
+  ASSERT_TRUE(c.core("A")->Campaign().ok());
+  // Deliver only the election, not the appends.
+  for (int i = 0; i < 10 && c.core("A")->role() != Role::kLeader; ++i) {
+    c.ProcessReadies();
+    c.DropQueued([](const RaftMessagePB& m) { return m.type() == RaftMessagePB::APPEND_REQUEST; });
+    c.DeliverDue(1);
+  }
+  ASSERT_EQ(c.core("A")->role(), Role::kLeader);
+  const int64_t term = c.core("A")->term();
+  c.ProcessReadies();
+  c.DropQueued([](const RaftMessagePB&) { return true; });
+  ASSERT_EQ(c.core("A")->log().LastIndex(), 3);
+  ASSERT_EQ(c.core("A")->log().TermOrZero(2), 1);
+  const int64_t commit_before = c.core("A")->log().committed();
+  // B acknowledges index 2 (the term-1 entry): a majority holds it, but it
+  // is not of the current term, so nothing commits.
+  RaftMessagePB ack;
+  ack.set_type(RaftMessagePB::APPEND_RESPONSE);
+  ack.set_tablet_id("tablet");
+  ack.set_from_uuid("B");
+  ack.set_to_uuid("A");
+  ack.set_term(term);
+  ack.mutable_append_response()->set_success(true);
+  ack.mutable_append_response()->set_last_index(2);
+  ASSERT_TRUE(c.core("A")->Step(ack).ok());
+  EXPECT_EQ(c.core("A")->log().committed(), commit_before);
+  EXPECT_LT(c.core("A")->log().committed(), 2);
+  // Once B holds the NO_OP of term `term`, everything through 3 commits.
+  ack.mutable_append_response()->set_last_index(3);
+  ASSERT_TRUE(c.core("A")->Step(ack).ok());
+  EXPECT_EQ(c.core("A")->log().committed(), 3);
+}
+
+TEST(ReplicationTest, LaggingFollowerCatchesUpFromAnyPoint) {
+  Cluster c(Uuids(3), 3, 13);
+  MakeLeader(c, "A");
+  c.Crash("C");
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(c.ProposeAt("A", "p" + std::to_string(i)).ok());
+    if (i % 7 == 0) c.Stabilize();
+  }
+  c.Stabilize();
+  c.Restart("C");
+  for (int i = 0; i < 30; ++i) c.TickAll();
+  c.Stabilize();
+  const int64_t last = c.core("A")->log().LastIndex();
+  EXPECT_EQ(c.core("C")->log().LastIndex(), last);
+  EXPECT_EQ(c.core("C")->log().committed(), c.core("A")->log().committed());
+  EXPECT_EQ(c.node("C").applied().size(), static_cast<size_t>(last));
+  EXPECT_TRUE(c.checker().ok());
+}
+
+TEST(ReplicationTest, SignalsTabletCopyWhenLogNoLongerHasWhatFollowerNeeds) {
+  Cluster c(Uuids(3), 3, 15);
+  MakeLeader(c, "A");
+  c.Crash("C");
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.ProposeAt("A", "p" + std::to_string(i)).ok());
+  c.Stabilize();
+  // GC the leader's log past what C has.
+  ASSERT_TRUE(c.node("A").mutable_storage()->CompactThrough(15).ok());
+  c.Restart("C");
+  for (int i = 0; i < 10; ++i) c.TickAll();
+  ASSERT_THAT(c.node("A").tablet_copy_requests(), testing::Contains("C"));
+  RaftStatus st = c.core("A")->GetStatus();
+  bool found = false;
+  for (const PeerStatus& p : st.peers) {
+    if (p.uuid == "C") {
+      found = true;
+      EXPECT_EQ(p.state, PeerStatus::State::kNeedsTabletCopy);
+      EXPECT_EQ(p.health, consensus::HealthReportPB::FAILED_UNRECOVERABLE);
+    }
+  }
+  EXPECT_TRUE(found);
+  // The caller does the tablet copy; replication then resumes.
+  c.Crash("C");
+  c.node("C").InstallTabletCopy(c.node("A"));
+  c.Restart("C");
+  ASSERT_TRUE(c.ProposeAt("A", "after-copy").ok());
+  for (int i = 0; i < 20; ++i) c.TickAll();
+  c.Stabilize();
+  EXPECT_EQ(c.core("C")->log().LastIndex(), c.core("A")->log().LastIndex());
+  EXPECT_EQ(c.core("C")->log().committed(), c.core("A")->log().committed());
+  EXPECT_TRUE(c.checker().ok());
+}
+
+TEST(ReplicationTest, CheckQuorumStepsDownAnIsolatedLeader) {
+  Cluster c(Uuids(3), 3, 17);
+  MakeLeader(c, "A");
+  c.Isolate("A");
+  for (int i = 0; i < 25; ++i) c.TickAll();
+  EXPECT_NE(c.core("A")->role(), Role::kLeader);
+  EXPECT_FALSE(c.Leader().empty());
+  EXPECT_NE(c.Leader(), "A");
+  EXPECT_TRUE(c.ProposeAt("A", "x").status().code() == absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(ReplicationTest, RestartFromPersistedStateReappliesTheSameEntries) {
+  Cluster c(Uuids(3), 3, 19);
+  MakeLeader(c, "B");
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(c.ProposeAt("B", "p" + std::to_string(i)).ok());
+  c.Stabilize();
+  for (int i = 0; i < 3; ++i) c.TickAll();
+  std::vector<std::string> before;
+  for (const auto& e : c.node("A").applied()) before.push_back(raftsim::EntryKey(e));
+  for (const char* u : {"A", "B", "C"}) c.Crash(u);
+  for (const char* u : {"A", "B", "C"}) c.Restart(u);
+  std::string leader = ElectLeader(c);
+  ASSERT_FALSE(leader.empty());
+  for (int i = 0; i < 5; ++i) c.TickAll();
+  const auto& after = c.node("A").applied();
+  ASSERT_GE(after.size(), before.size());
+  for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(raftsim::EntryKey(after[i]), before[i]);
+  EXPECT_TRUE(c.checker().ok());
+}
+
+TEST(LeadershipTransferTest, TransfersToCaughtUpVoter) {
+  Cluster c(Uuids(3), 3, 21);
+  MakeLeader(c, "A");
+  const int64_t term = c.core("A")->term();
+  ASSERT_TRUE(c.core("A")->TransferLeadership("C").ok());
+  // Proposals are refused while the transfer is in flight.
+  EXPECT_EQ(c.ProposeAt("A", "x").status().code(), absl::StatusCode::kUnavailable);
+  c.Stabilize();
+  EXPECT_EQ(c.Leader(), "C");
+  EXPECT_EQ(c.core("C")->term(), term + 1);
+  EXPECT_EQ(c.core("A")->role(), Role::kFollower);
+}
+
+TEST(LeadershipTransferTest, RejectsNonVoterAndSelf) {
+  Cluster c(Uuids(3), 3, 23);
+  MakeLeader(c, "A");
+  EXPECT_EQ(c.core("A")->TransferLeadership("A").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.core("A")->TransferLeadership("Z").code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.core("B")->TransferLeadership("C").code(),
+            absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(LeadershipTest, StepDownLeavesTermAndLetsSomeoneLead) {
+  Cluster c(Uuids(3), 3, 25);
+  MakeLeader(c, "A");
+  const int64_t term = c.core("A")->term();
+  ASSERT_TRUE(c.core("A")->StepDown().ok());
+  EXPECT_EQ(c.core("A")->role(), Role::kFollower);
+  EXPECT_EQ(c.core("A")->term(), term);
+  EXPECT_FALSE(ElectLeader(c).empty());
+  EXPECT_EQ(c.core("A")->StepDown().code() == absl::StatusCode::kFailedPrecondition,
+            c.Leader() != "A");
+}
+
+TEST(MessageValidationTest, MalformedMessagesAreRejectedNotFatal) {
+  MemoryLogStorage storage;
+  auto core = RaftCore::Create(Options("A"), Initial({"A", "B", "C"}, 1), &storage);
+  ASSERT_TRUE(core.ok());
+  RaftMessagePB m;
+  EXPECT_EQ((*core)->Step(m).code(), absl::StatusCode::kInvalidArgument);
+  m.set_type(RaftMessagePB::APPEND_REQUEST);
+  m.set_term(1);
+  m.set_from_uuid("B");
+  EXPECT_EQ((*core)->Step(m).code(), absl::StatusCode::kInvalidArgument);  // no body
+  m.mutable_append_request()->mutable_preceding_op_id()->set_index(0);
+  m.mutable_append_request()->mutable_preceding_op_id()->set_term(0);
+  *m.mutable_append_request()->add_entries() = Entry(1, 5);  // not consecutive
+  EXPECT_EQ((*core)->Step(m).code(), absl::StatusCode::kInvalidArgument);
+  m.set_to_uuid("Q");
+  EXPECT_EQ((*core)->Step(m).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ((*core)->log().LastIndex(), 0);
+}
+
+TEST(CreateTest, RejectsInconsistentPersistedState) {
+  MemoryLogStorage storage;
+  ASSERT_TRUE(storage.Append({Entry(1, 1)}).ok());
+  InitialState init = Initial({"A", "B", "C"}, 1);
+  init.committed_config.set_opid_index(5);
+  EXPECT_EQ(RaftCore::Create(Options("A"), init, &storage).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  init = Initial({"A", "B", "C"}, 1);
+  init.applied_index = 2;
+  EXPECT_EQ(RaftCore::Create(Options("A"), init, &storage).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  CoreOptions bad = Options("A");
+  bad.heartbeat_ticks = 10;
+  EXPECT_EQ(RaftCore::Create(bad, Initial({"A"}, 1), &storage).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StatusTest, ReportsRoleTermLogAndPeerProgress) {
+  Cluster c(Uuids(3), 3, 27);
+  MakeLeader(c, "A");
+  ASSERT_TRUE(c.ProposeAt("A", "x").ok());
+  c.Stabilize();
+  RaftStatus st = c.core("A")->GetStatus();
+  EXPECT_EQ(st.role, Role::kLeader);
+  EXPECT_EQ(st.leader_uuid, "A");
+  EXPECT_EQ(st.last_logged.index(), 2);
+  EXPECT_EQ(st.committed.index(), 2);
+  EXPECT_EQ(st.applied_index, 2);
+  ASSERT_EQ(st.peers.size(), 3u);
+  for (const PeerStatus& p : st.peers) {
+    EXPECT_EQ(p.match_index, 2) << p.uuid;
+    EXPECT_TRUE(p.voter);
+    EXPECT_EQ(p.health, consensus::HealthReportPB::HEALTHY);
+  }
+  EXPECT_FALSE(st.pending_config.has_value());
+  EXPECT_THAT(st.ToString(), testing::HasSubstr("LEADER"));
+  consensus::ConsensusStatePB pb = st.ToConsensusStatePB();
+  EXPECT_EQ(pb.leader_uuid(), "A");
+  EXPECT_EQ(pb.committed_config().peers(0).health_report().overall_health(),
+            consensus::HealthReportPB::HEALTHY);
+  RaftStatus fst = c.core("B")->GetStatus();
+  EXPECT_EQ(fst.role, Role::kFollower);
+  EXPECT_TRUE(fst.peers.empty());
+}
+
+}  // namespace
+}  // namespace kmend::raft

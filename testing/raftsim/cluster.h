@@ -1,0 +1,110 @@
+// Cluster: N SimNodes over a simulated network, for unit tests (manual
+// delivery, message by message) and for the seeded fault simulation
+// (simulation.h). All randomness comes from one std::mt19937_64.
+//
+// Network model: each sent message gets a delivery time (now + delay); it
+// may be dropped (loss, a cut link, a down receiver) or duplicated; messages
+// due at the same time are delivered in random order (reordering).
+//
+// Not thread-safe.
+#ifndef KMEND_TESTING_RAFTSIM_CLUSTER_H_
+#define KMEND_TESTING_RAFTSIM_CLUSTER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "testing/raftsim/checker.h"
+#include "testing/raftsim/sim_node.h"
+
+namespace kmend::raftsim {
+
+struct NetworkFaults {
+  double loss = 0;       // probability a message is dropped
+  double duplicate = 0;  // probability a message is delivered twice
+  int delay_max = 0;     // delivery delay, uniform in [0, delay_max] time units
+};
+
+class Cluster {
+ public:
+  // Nodes `uuids`; the first `voters` of them form the initial config, the
+  // rest start with no config (to be added later).
+  Cluster(std::vector<std::string> uuids, int voters, uint64_t seed,
+          raft::CoreOptions base = DefaultOptions());
+
+  static raft::CoreOptions DefaultOptions();
+  static consensus::RaftConfigPB MakeConfig(const std::vector<std::string>& voters);
+
+  SimNode& node(const std::string& uuid);
+  const std::vector<SimNode*>& nodes() const { return node_ptrs_; }
+  raft::RaftCore* core(const std::string& uuid) { return node(uuid).core(); }
+  SafetyChecker& checker() { return checker_; }
+  std::mt19937_64& rng() { return rng_; }
+  uint64_t RandomBelow(uint64_t n);
+  bool Chance(double p);
+  int64_t now() const { return now_; }
+
+  NetworkFaults faults;
+  // Probability that handling a Ready crashes the node right after persisting.
+  double crash_after_persist = 0;
+
+  // Handles every pending Ready of every up node (repeatedly), queueing the
+  // messages they send.
+  void ProcessReadies();
+  // Delivers queued messages due now, in random order, then their readies;
+  // repeats while new messages are due now (at most `rounds` times).
+  void DeliverDue(int rounds = 50);
+  // Manual mode (no delay): deliver everything until the cluster is quiet.
+  void Stabilize();
+  // Ticks every up node once and advances time; then delivers due messages.
+  void TickAll();
+  void Tick(const std::string& uuid);
+
+  // Links.
+  void Cut(const std::string& a, const std::string& b);
+  void Isolate(const std::string& uuid);
+  void HealNetwork();
+  bool Connected(const std::string& a, const std::string& b) const;
+
+  void Crash(const std::string& uuid);
+  void Restart(const std::string& uuid);
+
+  // Drops queued messages matching the predicate (tests).
+  void DropQueued(const std::function<bool(const consensus::RaftMessagePB&)>& pred);
+  // Queued messages not yet delivered.
+  std::vector<consensus::RaftMessagePB> Queued() const;
+
+  // The up leader with the highest term, or "" if none.
+  std::string Leader() const;
+  // Proposes a test NO_OP with a payload at `uuid`; the op id or an error.
+  absl::StatusOr<consensus::OpId> ProposeAt(const std::string& uuid, const std::string& payload);
+
+ private:
+  struct InFlight {
+    int64_t deliver_at;
+    uint64_t order;
+    consensus::RaftMessagePB msg;
+  };
+  void Enqueue(std::vector<consensus::RaftMessagePB>* msgs);
+  void Deliver(const consensus::RaftMessagePB& m);
+
+  std::mt19937_64 rng_;
+  std::vector<std::unique_ptr<SimNode>> nodes_;
+  std::vector<SimNode*> node_ptrs_;
+  std::map<std::string, SimNode*> by_uuid_;
+  SafetyChecker checker_;
+  std::vector<InFlight> queue_;
+  std::set<std::pair<std::string, std::string>> cut_;
+  int64_t now_ = 0;
+  uint64_t order_ = 0;
+};
+
+}  // namespace kmend::raftsim
+
+#endif  // KMEND_TESTING_RAFTSIM_CLUSTER_H_

@@ -13,7 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "google/protobuf/descriptor.h"
@@ -39,6 +41,13 @@ void PutU32(std::string* out, uint32_t v) {
 uint32_t GetU32(const char* p) {
   const auto* u = reinterpret_cast<const unsigned char*>(p);
   return uint32_t{u[0]} | uint32_t{u[1]} << 8 | uint32_t{u[2]} << 16 | uint32_t{u[3]} << 24;
+}
+
+// DataLoss at `offset` of the file, with the offset also as a payload.
+absl::Status DataLossAt(uint64_t offset, const std::string& message) {
+  absl::Status s = absl::DataLossError(message);
+  s.SetPayload(kOffsetPayloadUrl, absl::Cord(absl::StrCat(offset)));
+  return s;
 }
 
 std::string Hex32(uint32_t v) { return absl::StrFormat("0x%08x", v); }
@@ -86,6 +95,15 @@ class FirstErrorCollector : public gpb::DescriptorPool::ErrorCollector {
 };
 
 }  // namespace
+
+std::optional<uint64_t> ErrorOffset(const absl::Status& status) {
+  auto payload = status.GetPayload(kOffsetPayloadUrl);
+  uint64_t offset = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &offset)) {
+    return std::nullopt;
+  }
+  return offset;
+}
 
 gpb::FileDescriptorSet DescriptorSetFor(const gpb::Descriptor* descriptor) {
   // Kudu's order (pb_util.cc): a deque seeded with the message's file; while
@@ -252,12 +270,12 @@ absl::Status ParseRecord(const std::string& path, uint64_t offset, const std::st
                          gpb::Message* msg) {
   msg->Clear();
   if (!msg->ParsePartialFromString(data)) {
-    return absl::DataLossError(absl::StrCat(path, ": offset ", offset, ": record of ",
+    return DataLossAt(offset, absl::StrCat(path, ": offset ", offset, ": record of ",
                                             data.size(), " bytes does not parse as ",
                                             msg->GetTypeName(), " (malformed wire data)"));
   }
   if (!msg->IsInitialized()) {
-    return absl::DataLossError(absl::StrCat(path, ": offset ", offset, ": ",
+    return DataLossAt(offset, absl::StrCat(path, ": offset ", offset, ": ",
                                             msg->GetTypeName(), ": missing required field(s) ",
                                             msg->InitializationErrorString()));
   }
@@ -272,12 +290,12 @@ absl::Status ReadSingleMessageFile(const std::string& path, gpb::Message* msg) {
     case Reader::Next::kRecord:
       return ParseRecord(path, reader->record_offset(), data, msg);
     case Reader::Next::kEnd:
-      return absl::DataLossError(absl::StrCat(path, ": offset ", reader->record_offset(),
+      return DataLossAt(reader->record_offset(), absl::StrCat(path, ": offset ", reader->record_offset(),
                                               ": no record after the supplemental header"));
     case Reader::Next::kTornTail:
       break;
   }
-  return absl::DataLossError(absl::StrCat(path, ": offset ", reader->record_offset(),
+  return DataLossAt(reader->record_offset(), absl::StrCat(path, ": offset ", reader->record_offset(),
                                           ": incomplete record (file ends at ",
                                           reader->file_size(), ")"));
 }
@@ -358,13 +376,13 @@ absl::Status Reader::ReadHeaders() {
                             "read Kudu's at-rest encryption"));
   }
   if (have < kMagicSize || std::memcmp(header, kMagic, kMagicSize) != 0) {
-    return absl::DataLossError(absl::StrCat(
+    return DataLossAt(0, absl::StrCat(
         path_, ": offset 0: not a PB container: expected magic \"kuducntr\", found \"",
         absl::CHexEscape(absl::string_view(header, std::min<size_t>(have, kMagicSize))),
         "\""));
   }
   if (have < kHeaderSizeV1) {
-    return absl::DataLossError(absl::StrCat(path_, ": file header: file is only ", file_size_,
+    return DataLossAt(0, absl::StrCat(path_, ": file header: file is only ", file_size_,
                                             " bytes, shorter than the container header"));
   }
   version_ = GetU32(header + kMagicSize);
@@ -372,13 +390,13 @@ absl::Status Reader::ReadHeaders() {
     offset_ = kHeaderSizeV1;
   } else if (version_ == kVersion2) {
     if (have < kHeaderSizeV2) {
-      return absl::DataLossError(absl::StrCat(path_, ": file header: file is only ",
+      return DataLossAt(0, absl::StrCat(path_, ": file header: file is only ",
                                               file_size_, " bytes, v2 header needs 16"));
     }
     uint32_t stored = GetU32(header + kHeaderSizeV1);
     uint32_t computed = crc32c::Value(header, kHeaderSizeV1);
     if (stored != computed) {
-      return absl::DataLossError(absl::StrCat(path_, ": offset 0: file header: crc mismatch (stored ",
+      return DataLossAt(0, absl::StrCat(path_, ": offset 0: file header: crc mismatch (stored ",
                                               Hex32(stored), ", computed ", Hex32(computed), ")"));
     }
     offset_ = kHeaderSizeV2;
@@ -390,13 +408,15 @@ absl::Status Reader::ReadHeaders() {
   std::string data;
   ASSIGN_OR_RETURN(Next next, ReadNext(&data));
   if (next != Next::kRecord) {
-    return absl::DataLossError(absl::StrCat(
+    return DataLossAt(record_offset_, absl::StrCat(
         path_, ": offset ", record_offset_, ": supplemental header: ",
         next == Next::kEnd ? "missing" : "incomplete", " (file ends at ", file_size_, ")"));
   }
   kmend::ContainerSupHeaderPB sup;
-  RETURN_IF_ERROR(Annotate(ParseRecord(path_, record_offset_, data, &sup),
-                           "supplemental header"));
+  absl::Status parsed = ParseRecord(path_, record_offset_, data, &sup);
+  if (!parsed.ok()) {
+    return DataLossAt(record_offset_, absl::StrCat("supplemental header: ", parsed.message()));
+  }
   protos_ = std::move(*sup.mutable_protos());
   pb_type_ = sup.pb_type();
   return absl::OkStatus();
@@ -414,7 +434,7 @@ absl::StatusOr<Reader::Next> Reader::ReadNext(std::string* data) {
   // "unrecoverable incomplete record"), since v1 writers had no such promise.
   auto incomplete = [&](const std::string& what) -> absl::StatusOr<Next> {
     if (version_ == kVersion1) {
-      sticky_error_ = absl::DataLossError(absl::StrCat(
+      sticky_error_ = DataLossAt(offset_, absl::StrCat(
           path_, ": offset ", offset_, ": unrecoverable incomplete record in v1 container: ",
           what));
       return sticky_error_;
@@ -423,7 +443,7 @@ absl::StatusOr<Reader::Next> Reader::ReadNext(std::string* data) {
     return Next::kTornTail;
   };
   auto corrupt = [&](const std::string& what) -> absl::StatusOr<Next> {
-    sticky_error_ = absl::DataLossError(absl::StrCat(path_, ": offset ", offset_, ": ", what));
+    sticky_error_ = DataLossAt(offset_, absl::StrCat(path_, ": offset ", offset_, ": ", what));
     return sticky_error_;
   };
 
@@ -484,25 +504,25 @@ absl::StatusOr<std::unique_ptr<gpb::Message>> Reader::NewEmbeddedMessage() {
     std::set<std::string> names;
     for (const gpb::FileDescriptorProto& file : protos_.file()) {
       if (!names.insert(file.name()).second) {
-        return absl::DataLossError(absl::StrCat(
+        return DataLossAt(SupHeaderOffset(), absl::StrCat(
             path_, ": supplemental header: file \"", file.name(), "\" embedded twice"));
       }
       if (!dyn->database.Add(file)) {
-        return absl::DataLossError(absl::StrCat(path_, ": supplemental header: file \"",
+        return DataLossAt(SupHeaderOffset(), absl::StrCat(path_, ": supplemental header: file \"",
                                                 file.name(), "\" is not a valid descriptor"));
       }
     }
     dyn->pool = std::make_unique<gpb::DescriptorPool>(&dyn->database, &dyn->errors);
     const gpb::Descriptor* type = dyn->pool->FindMessageTypeByName(pb_type_);
     if (type == nullptr) {
-      return absl::DataLossError(absl::StrCat(
+      return DataLossAt(SupHeaderOffset(), absl::StrCat(
           path_, ": supplemental header: embedded descriptors do not define pb_type \"",
           pb_type_, "\"", dyn->errors.first().empty() ? "" : ": ", dyn->errors.first()));
     }
     dyn->factory = std::make_unique<gpb::DynamicMessageFactory>(dyn->pool.get());
     dyn->prototype = dyn->factory->GetPrototype(type);
     if (dyn->prototype == nullptr) {
-      return absl::DataLossError(absl::StrCat(path_, ": cannot build a message of ", pb_type_));
+      return DataLossAt(SupHeaderOffset(), absl::StrCat(path_, ": cannot build a message of ", pb_type_));
     }
     dynamic_ = std::move(dyn);
   }

@@ -29,6 +29,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -46,6 +47,11 @@ inline constexpr size_t kHeaderSizeV1 = 12;
 inline constexpr size_t kHeaderSizeV2 = 16;
 // Kudu's reader refuses records larger than this; our writer never makes one.
 inline constexpr uint32_t kMaxRecordBytes = 512u << 20;
+
+// Every DataLoss status from this file's readers carries the file offset of
+// the damage as a payload; ErrorOffset extracts it (nullopt if absent).
+inline constexpr char kOffsetPayloadUrl[] = "type.kmend/offset";
+std::optional<uint64_t> ErrorOffset(const absl::Status& status);
 
 // Builds the descriptor set embedded in a container of `descriptor`: its file
 // and every file it imports, roughly dependencies first (Kudu's exact order;
@@ -172,6 +178,9 @@ class Reader {
   absl::Status ReadAt(uint64_t offset, size_t n, char* out);
   absl::Status ReadHeaders();
   bool RestIsZero(uint64_t offset);
+  uint64_t SupHeaderOffset() const {
+    return version_ == kVersion1 ? kHeaderSizeV1 : kHeaderSizeV2;
+  }
 
   std::string path_;
   int fd_ = -1;

@@ -5,7 +5,6 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lib/io/file.h"
-#include "server/common/data_dir_lock.h"
 #include "server/common/grpc_util.h"
 #include "server/common/server_instance.h"
 
@@ -48,26 +47,6 @@ TEST(GrpcUtilTest, StatusRoundTripKeepsCodeAndMessage) {
   EXPECT_EQ(back.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(back.message(), "ctx: tablet abc");
   EXPECT_TRUE(FromGrpcStatus(ToGrpcStatus(absl::OkStatus())).ok());
-}
-
-TEST(DataDirLockTest, SecondHolderIsRefusedWithPid) {
-  std::string dir = MakeTempDir();
-  auto first = DataDirLock::Acquire(dir);
-  ASSERT_TRUE(first.ok()) << first.status();
-  // flock locks belong to the open file description, so a second open in
-  // the same process conflicts just as another process would.
-  auto second = DataDirLock::Acquire(dir);
-  ASSERT_EQ(second.status().code(), absl::StatusCode::kFailedPrecondition);
-  EXPECT_NE(second.status().message().find(absl::StrCat("pid ", getpid())), std::string::npos)
-      << second.status();
-  first->reset();
-  auto third = DataDirLock::Acquire(dir);
-  EXPECT_TRUE(third.ok()) << third.status();
-}
-
-TEST(DataDirLockTest, MissingDirectoryIsAnError) {
-  auto lock = DataDirLock::Acquire("/nonexistent/kmend/dir");
-  EXPECT_FALSE(lock.ok());
 }
 
 TEST(ServerInstanceTest, UuidIsCreatedOnceAndReadBack) {

@@ -1,0 +1,295 @@
+// The master's plain C++ logic, without gRPC: registry and failure
+// detection on a fake clock, placement, and the catalog with its store.
+#include <stdlib.h>
+
+#include <set>
+
+#include "gtest/gtest.h"
+#include "lib/io/file.h"
+#include "server/common/clock.h"
+#include "server/master/catalog_manager.h"
+#include "server/master/catalog_store.h"
+#include "server/master/placement.h"
+#include "server/master/ts_registry.h"
+
+namespace kmend::master {
+namespace {
+
+TServerRegistrationPB Reg(const std::string& uuid, int port) {
+  TServerRegistrationPB r;
+  r.set_permanent_uuid(uuid);
+  r.mutable_rpc_address()->set_host("127.0.0.1");
+  r.mutable_rpc_address()->set_port(port);
+  return r;
+}
+
+HeartbeatRequestPB Hb(const std::string& uuid, int64_t seq,
+                      const std::vector<std::string>& tablets = {}) {
+  HeartbeatRequestPB h;
+  h.set_permanent_uuid(uuid);
+  h.set_sequence_number(seq);
+  for (const auto& t : tablets) {
+    auto* r = h.add_replicas();
+    r->set_tablet_id(t);
+    r->set_data_state(server::TABLET_DATA_READY);
+  }
+  return h;
+}
+
+TEST(TServerRegistryTest, DeadAfterTimeoutLiveAgainAfterHeartbeat) {
+  server::FakeClock clock;
+  TServerRegistry reg(&clock, /*unresponsive_timeout_ms=*/3000);
+  ASSERT_TRUE(reg.Register(Reg("a", 1)).ok());
+  ASSERT_TRUE(reg.Register(Reg("b", 2)).ok());
+  EXPECT_EQ(reg.LiveServers().size(), 2u);
+
+  clock.AdvanceMillis(2000);
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 0)).ok());
+  clock.AdvanceMillis(1000);  // b: exactly at the timeout, still live
+  EXPECT_EQ(reg.LiveServers().size(), 2u);
+  clock.AdvanceMillis(1);
+  auto live = reg.LiveServers();
+  ASSERT_EQ(live.size(), 1u);
+  EXPECT_EQ(live[0].registration.permanent_uuid(), "a");
+  auto b = reg.Get("b");
+  ASSERT_TRUE(b.has_value());
+  EXPECT_FALSE(b->live);
+  EXPECT_EQ(b->millis_since_heartbeat, 3001);
+
+  auto changes = reg.CheckLiveness();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].uuid, "b");
+  EXPECT_FALSE(changes[0].now_live);
+  EXPECT_TRUE(reg.CheckLiveness().empty());  // reported once
+
+  ASSERT_TRUE(reg.Heartbeat(Hb("b", 0)).ok());
+  EXPECT_TRUE(reg.Get("b")->live);
+  changes = reg.CheckLiveness();
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_TRUE(changes[0].now_live);
+}
+
+TEST(TServerRegistryTest, HeartbeatFromUnknownServerMustRegister) {
+  server::FakeClock clock;
+  TServerRegistry reg(&clock, 1000);
+  EXPECT_EQ(reg.Heartbeat(Hb("x", 0)).code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST(TServerRegistryTest, RegistrationNeedsUuidAndAddress) {
+  server::FakeClock clock;
+  TServerRegistry reg(&clock, 1000);
+  EXPECT_EQ(reg.Register(Reg("", 1)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(reg.Register(Reg("a", 0)).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(reg.List().empty());
+}
+
+TEST(TServerRegistryTest, ReportsReplaceAndStaleHeartbeatsAreIgnored) {
+  server::FakeClock clock;
+  TServerRegistry reg(&clock, 1000);
+  ASSERT_TRUE(reg.Register(Reg("a", 1)).ok());
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 5, {"t1", "t2"})).ok());
+  EXPECT_EQ(reg.Get("a")->replicas.size(), 2u);
+  // A delayed duplicate with an older sequence number must not roll back.
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 4, {})).ok());
+  EXPECT_EQ(reg.Get("a")->replicas.size(), 2u);
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 6, {"t2"})).ok());
+  auto a = reg.Get("a");
+  ASSERT_EQ(a->replicas.size(), 1u);
+  EXPECT_EQ(a->replicas.begin()->first, "t2");
+  // Re-registration (a restart) restarts the sequence.
+  ASSERT_TRUE(reg.Register(Reg("a", 9)).ok());
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 0, {"t3"})).ok());
+  EXPECT_EQ(reg.Get("a")->replicas.begin()->first, "t3");
+  EXPECT_EQ(reg.Get("a")->registration.rpc_address().port(), 9u);
+}
+
+TEST(PlacementTest, SpreadsOverLeastLoaded) {
+  ServerLoad load{{"a", 5}, {"b", 0}, {"c", 0}, {"d", 1}};
+  auto plan = PlaceReplicas(2, 2, &load);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->size(), 2u);
+  EXPECT_EQ((*plan)[0], (std::vector<std::string>{"b", "c"}));
+  // b and c now hold 1 each, like d: ties break by uuid.
+  EXPECT_EQ((*plan)[1], (std::vector<std::string>{"b", "c"}));
+  EXPECT_EQ(load["b"], 2);
+  EXPECT_EQ(load["a"], 5);
+}
+
+TEST(PlacementTest, ReplicasOfATabletAreDistinctAndCountsEven) {
+  ServerLoad load{{"a", 0}, {"b", 0}, {"c", 0}, {"d", 0}, {"e", 0}};
+  auto plan = PlaceReplicas(10, 3, &load);
+  ASSERT_TRUE(plan.ok());
+  for (const auto& t : *plan) {
+    EXPECT_EQ(std::set<std::string>(t.begin(), t.end()).size(), 3u);
+  }
+  for (const auto& [uuid, n] : load) EXPECT_EQ(n, 6) << uuid;
+}
+
+TEST(PlacementTest, TooFewServers) {
+  ServerLoad load{{"a", 0}, {"b", 0}};
+  EXPECT_EQ(PlaceReplicas(1, 3, &load).status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(PlaceReplicas(0, 1, &load).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+CreateTableRequestPB TableReq(const std::string& name, int tablets, int replicas) {
+  CreateTableRequestPB req;
+  req.set_name(name);
+  auto* c = req.mutable_schema()->add_columns();
+  c->set_name("id");
+  c->set_type(INT64);
+  c->set_is_key(true);
+  c = req.mutable_schema()->add_columns();
+  c->set_name("v");
+  c->set_type(DOUBLE);
+  c->set_is_nullable(true);
+  req.set_num_tablets(tablets);
+  req.set_num_replicas(replicas);
+  return req;
+}
+
+std::map<std::string, HostPortPB> Servers(int n) {
+  std::map<std::string, HostPortPB> out;
+  for (int i = 0; i < n; ++i) {
+    HostPortPB hp;
+    hp.set_host("127.0.0.1");
+    hp.set_port(7000 + i);
+    out[std::string(1, static_cast<char>('a' + i))] = hp;
+  }
+  return out;
+}
+
+class CatalogTest : public ::testing::Test {
+ protected:
+  CatalogTest() {
+    auto store = std::make_unique<MemoryCatalogStore>();
+    store_ = store.get();
+    catalog_ = std::make_unique<CatalogManager>(std::move(store), &clock_);
+    EXPECT_TRUE(catalog_->Load().ok());
+  }
+  server::FakeClock clock_;
+  MemoryCatalogStore* store_;
+  std::unique_ptr<CatalogManager> catalog_;
+};
+
+TEST_F(CatalogTest, CreateTablePlacesHashPartitionsAndPersists) {
+  auto t = catalog_->CreateTable(TableReq("orders", 4, 3), Servers(3));
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->tablets.size(), 4u);
+  EXPECT_EQ(store_->saves(), 1);
+  EXPECT_EQ(store_->stored().tables_size(), 1);
+  EXPECT_EQ(store_->stored().tablets_size(), 4);
+  for (int b = 0; b < 4; ++b) {
+    const SysTabletPB& tablet = t->tablets[b];
+    ASSERT_EQ(tablet.partition().hash_buckets_size(), 1);
+    EXPECT_EQ(tablet.partition().hash_buckets(0), b);
+    EXPECT_EQ(tablet.partition().has_partition_key_start(), b > 0);
+    EXPECT_EQ(tablet.partition().has_partition_key_end(), b < 3);
+    EXPECT_EQ(tablet.config().opid_index(), -1);
+    ASSERT_EQ(tablet.config().peers_size(), 3);
+    for (const auto& p : tablet.config().peers()) {
+      EXPECT_EQ(p.member_type(), consensus::RaftPeerPB::VOTER);
+      EXPECT_TRUE(p.has_last_known_addr());
+    }
+  }
+  auto counts = catalog_->ReplicaCounts();
+  EXPECT_EQ(counts["a"], 4);
+  EXPECT_EQ(counts["c"], 4);
+  const auto& hash = t->table.partition_schema().hash_schema(0);
+  EXPECT_EQ(hash.num_buckets(), 4);
+  ASSERT_EQ(hash.columns_size(), 1);
+  EXPECT_EQ(hash.columns(0).name(), "id");
+}
+
+TEST_F(CatalogTest, RejectsBadRequestsWithoutPersisting) {
+  EXPECT_EQ(catalog_->CreateTable(TableReq("", 1, 1), Servers(1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(catalog_->CreateTable(TableReq("t", 0, 1), Servers(1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(catalog_->CreateTable(TableReq("t", 1, 0), Servers(1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(catalog_->CreateTable(TableReq("t", 1, 3), Servers(2)).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto no_key = TableReq("t", 1, 1);
+  no_key.mutable_schema()->mutable_columns(0)->set_is_key(false);
+  EXPECT_EQ(catalog_->CreateTable(no_key, Servers(1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto bad_hash = TableReq("t", 1, 1);
+  bad_hash.add_hash_columns("v");
+  EXPECT_EQ(catalog_->CreateTable(bad_hash, Servers(1)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store_->saves(), 0);
+}
+
+TEST_F(CatalogTest, NamesAreUniqueAmongRunningTables) {
+  ASSERT_TRUE(catalog_->CreateTable(TableReq("t", 1, 1), Servers(1)).ok());
+  EXPECT_EQ(catalog_->CreateTable(TableReq("t", 1, 1), Servers(1)).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  auto deleted = catalog_->DeleteTable("t", "");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(deleted->table.state(), DELETED);
+  EXPECT_TRUE(catalog_->ListTables("").empty());
+  EXPECT_EQ(catalog_->GetTable("t", "").status().code(), absl::StatusCode::kNotFound);
+  // Still reachable by id, as DELETED.
+  auto by_id = catalog_->GetTable("", deleted->table.table_id());
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ(by_id->table.state(), DELETED);
+  EXPECT_TRUE(catalog_->CreateTable(TableReq("t", 1, 1), Servers(1)).ok());
+  EXPECT_EQ(catalog_->DeleteTable("nope", "").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(CatalogTest, FailedSaveChangesNothing) {
+  store_->FailNextSave(absl::UnavailableError("disk full"));
+  auto t = catalog_->CreateTable(TableReq("t", 2, 1), Servers(1));
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(t.status().message().find("persisting the catalog"), std::string::npos);
+  EXPECT_TRUE(catalog_->ListTables("").empty());
+  EXPECT_EQ(catalog_->num_tablets(), 0);
+}
+
+TEST_F(CatalogTest, TombstonesDeletedAndForeignReplicasOnly) {
+  auto t1 = catalog_->CreateTable(TableReq("t1", 1, 1), Servers(1));  // on "a"
+  auto t2 = catalog_->CreateTable(TableReq("t2", 1, 1), Servers(1));  // on "a"
+  ASSERT_TRUE(t1.ok() && t2.ok());
+  std::string id1 = t1->tablets[0].tablet_id(), id2 = t2->tablets[0].tablet_id();
+  ASSERT_TRUE(catalog_->DeleteTable("t1", "").ok());
+  // "a" hosts both: only the deleted table's tablet goes.
+  auto drop = catalog_->TabletsToTombstone("a", {{id1, -1}, {id2, -1}, {"unknown", -1}});
+  EXPECT_EQ(drop, std::vector<std::string>{id1});
+  // "b" is not in t2's config: its stale copy goes, unless its config is
+  // newer than the catalog's view.
+  EXPECT_EQ(catalog_->TabletsToTombstone("b", {{id2, -1}}), std::vector<std::string>{id2});
+  EXPECT_TRUE(catalog_->TabletsToTombstone("b", {{id2, 7}}).empty());
+}
+
+TEST(FileCatalogStoreTest, RoundTripsAndReportsDamage) {
+  std::string dir = std::string(getenv("TEST_TMPDIR")) + "/catalog";
+  ASSERT_TRUE(io::CreateDirs(dir).ok());
+  FileCatalogStore store(dir);
+  auto empty = store.Load();
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->tables_size(), 0);
+
+  server::FakeClock clock;
+  {
+    CatalogManager catalog(std::make_unique<FileCatalogStore>(dir), &clock);
+    ASSERT_TRUE(catalog.Load().ok());
+    ASSERT_TRUE(catalog.CreateTable(TableReq("t", 3, 1), Servers(2)).ok());
+  }
+  CatalogManager reloaded(std::make_unique<FileCatalogStore>(dir), &clock);
+  ASSERT_TRUE(reloaded.Load().ok());
+  EXPECT_EQ(reloaded.num_tablets(), 3);
+  EXPECT_EQ(reloaded.version(), 1);
+
+  // Flip a byte in the middle of the file: Load must fail, not crash.
+  auto bytes = io::ReadFileToString(store.path());
+  ASSERT_TRUE(bytes.ok());
+  std::string damaged = *bytes;
+  damaged[damaged.size() - 10] ^= 0x40;
+  ASSERT_TRUE(io::WriteFileAtomically(store.path(), damaged).ok());
+  auto bad = store.Load();
+  EXPECT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("master-catalog"), std::string::npos) << bad.status();
+}
+
+}  // namespace
+}  // namespace kmend::master

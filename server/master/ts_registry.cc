@@ -1,0 +1,100 @@
+#include "server/master/ts_registry.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace kmend::master {
+
+TServerRegistry::TServerRegistry(const server::Clock* clock, int64_t unresponsive_timeout_ms)
+    : clock_(clock), timeout_ms_(unresponsive_timeout_ms) {}
+
+bool TServerRegistry::IsLive(const Entry& e, int64_t now_us) const {
+  return now_us - e.last_heartbeat_us <= timeout_ms_ * 1000;
+}
+
+absl::Status TServerRegistry::Register(const TServerRegistrationPB& reg) {
+  if (reg.permanent_uuid().empty()) {
+    return absl::InvalidArgumentError("RegisterTServer: registration.permanent_uuid is empty");
+  }
+  if (!reg.has_rpc_address() || reg.rpc_address().host().empty() ||
+      reg.rpc_address().port() == 0) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "RegisterTServer from ", reg.permanent_uuid(),
+        ": registration.rpc_address must name a host and a non-zero port"));
+  }
+  absl::MutexLock lock(&mu_);
+  Entry& e = servers_[reg.permanent_uuid()];
+  e.registration = reg;
+  e.last_heartbeat_us = clock_->NowMicros();
+  // A restarted process numbers its heartbeats from zero again.
+  e.last_sequence_number = -1;
+  return absl::OkStatus();
+}
+
+absl::Status TServerRegistry::Heartbeat(const HeartbeatRequestPB& req) {
+  absl::MutexLock lock(&mu_);
+  auto it = servers_.find(req.permanent_uuid());
+  if (it == servers_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "heartbeat from unregistered tablet server '", req.permanent_uuid(),
+        "': register first"));
+  }
+  Entry& e = it->second;
+  e.last_heartbeat_us = clock_->NowMicros();
+  if (req.sequence_number() <= e.last_sequence_number) return absl::OkStatus();
+  e.last_sequence_number = req.sequence_number();
+  if (req.is_full_report()) e.replicas.clear();
+  for (const server::ReplicaStatusPB& r : req.replicas()) e.replicas[r.tablet_id()] = r;
+  return absl::OkStatus();
+}
+
+TServerSnapshot TServerRegistry::SnapshotLocked(const Entry& e, int64_t now_us) const {
+  TServerSnapshot s;
+  s.registration = e.registration;
+  s.live = IsLive(e, now_us);
+  s.millis_since_heartbeat = (now_us - e.last_heartbeat_us) / 1000;
+  s.replicas = e.replicas;
+  return s;
+}
+
+std::vector<TServerSnapshot> TServerRegistry::List() const {
+  int64_t now = clock_->NowMicros();
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<TServerSnapshot> out;
+  out.reserve(servers_.size());
+  for (const auto& [uuid, e] : servers_) out.push_back(SnapshotLocked(e, now));
+  return out;
+}
+
+std::vector<TServerSnapshot> TServerRegistry::LiveServers() const {
+  int64_t now = clock_->NowMicros();
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<TServerSnapshot> out;
+  for (const auto& [uuid, e] : servers_) {
+    if (IsLive(e, now)) out.push_back(SnapshotLocked(e, now));
+  }
+  return out;
+}
+
+std::optional<TServerSnapshot> TServerRegistry::Get(const std::string& uuid) const {
+  int64_t now = clock_->NowMicros();
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = servers_.find(uuid);
+  if (it == servers_.end()) return std::nullopt;
+  return SnapshotLocked(it->second, now);
+}
+
+std::vector<LivenessChange> TServerRegistry::CheckLiveness() {
+  int64_t now = clock_->NowMicros();
+  absl::MutexLock lock(&mu_);
+  std::vector<LivenessChange> out;
+  for (auto& [uuid, e] : servers_) {
+    bool live = IsLive(e, now);
+    if (live != e.reported_live) {
+      e.reported_live = live;
+      out.push_back({uuid, live});
+    }
+  }
+  return out;
+}
+
+}  // namespace kmend::master

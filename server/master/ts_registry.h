@@ -1,0 +1,90 @@
+// The master's registry of tablet servers: who registered, where they
+// listen, when each last heartbeated, and what replicas each last reported.
+//
+// Failure detection: a server is live while its last heartbeat (or
+// registration) is at most `unresponsive_timeout_ms` old, by the injected
+// Clock; liveness is computed when asked, so there is no timer to race with.
+// CheckLiveness() reports live/dead transitions since its previous call, for
+// logging.
+//
+// Thread safety: all methods are thread-safe. Lifetime: `clock` outlives the
+// registry.
+#ifndef KMEND_SERVER_MASTER_TS_REGISTRY_H_
+#define KMEND_SERVER_MASTER_TS_REGISTRY_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "proto/master.pb.h"
+#include "proto/status.pb.h"
+#include "server/common/clock.h"
+
+namespace kmend::master {
+
+// A copy of one server's entry, as of the call that returned it.
+struct TServerSnapshot {
+  TServerRegistrationPB registration;
+  bool live = false;
+  int64_t millis_since_heartbeat = 0;
+  // Tablet id -> the replica as last reported.
+  std::map<std::string, server::ReplicaStatusPB> replicas;
+};
+
+struct LivenessChange {
+  std::string uuid;
+  bool now_live = false;
+};
+
+class TServerRegistry {
+ public:
+  TServerRegistry(const server::Clock* clock, int64_t unresponsive_timeout_ms);
+
+  // Adds the server or refreshes it (a restart re-registers with the same
+  // uuid; its address may change). Counts as a heartbeat. InvalidArgument
+  // when the uuid or address is missing.
+  absl::Status Register(const TServerRegistrationPB& reg);
+
+  // Records a heartbeat and, for a full report, replaces the server's
+  // replica reports. FailedPrecondition when the uuid is not registered (the
+  // server must register first). A heartbeat whose sequence number is not
+  // above the last one seen is acknowledged but its report ignored (a
+  // delayed duplicate must not roll state back).
+  absl::Status Heartbeat(const HeartbeatRequestPB& req);
+
+  // Every registered server, ordered by uuid.
+  std::vector<TServerSnapshot> List() const;
+  std::vector<TServerSnapshot> LiveServers() const;
+  std::optional<TServerSnapshot> Get(const std::string& uuid) const;
+
+  // Transitions since the previous call (the first call reports every server
+  // whose state differs from "live at registration").
+  std::vector<LivenessChange> CheckLiveness();
+
+  int64_t unresponsive_timeout_ms() const { return timeout_ms_; }
+
+ private:
+  struct Entry {
+    TServerRegistrationPB registration;
+    int64_t last_heartbeat_us = 0;
+    int64_t last_sequence_number = -1;
+    bool reported_live = true;  // state last returned by CheckLiveness
+    std::map<std::string, server::ReplicaStatusPB> replicas;
+  };
+  TServerSnapshot SnapshotLocked(const Entry& e, int64_t now_us) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  bool IsLive(const Entry& e, int64_t now_us) const;
+
+  const server::Clock* const clock_;
+  const int64_t timeout_ms_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, Entry> servers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kmend::master
+
+#endif  // KMEND_SERVER_MASTER_TS_REGISTRY_H_

@@ -1,0 +1,346 @@
+// The Log: append/read, group commit, roll and footers, recovery, truncation,
+// garbage collection.
+#include "lib/wal/log.h"
+
+#include <future>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/io/file.h"
+#include "lib/wal/log_reader.h"
+#include "lib/wal/segment_reader.h"
+#include "lib/wal/wal_test_util.h"
+
+namespace kmend::wal {
+namespace {
+
+using ::testing::HasSubstr;
+using testing::BuildSegment;
+using testing::BuiltSegment;
+using testing::EntryIntact;
+using testing::FreshDir;
+using testing::MakeBatches;
+using testing::MakeEntry;
+
+LogOptions Small(uint64_t segment_size_bytes = 1u << 20) {
+  LogOptions o;
+  o.segment_size_bytes = segment_size_bytes;
+  o.sync = false;  // durability is covered by wal_crash_test
+  return o;
+}
+
+std::unique_ptr<Log> MustOpen(const std::string& dir, const LogOptions& options) {
+  auto log = Log::Open(dir, options);
+  EXPECT_TRUE(log.ok()) << log.status();
+  return log.ok() ? *std::move(log) : nullptr;
+}
+
+// Appends entries first..last, `per_batch` per Append, term `term`.
+void AppendRange(Log* log, int64_t first, int64_t last, int per_batch = 1, int64_t term = 1,
+                 size_t payload = 100) {
+  for (int64_t i = first; i <= last; i += per_batch) {
+    std::vector<consensus::ReplicateMsg> batch;
+    for (int64_t j = i; j <= last && j < i + per_batch; ++j) batch.push_back(MakeEntry(term, j, payload));
+    ASSERT_TRUE(log->Append(batch).ok());
+  }
+}
+
+// Every entry of the log via Replay (a fresh reader), checked intact.
+std::vector<int64_t> ReplayIndexes(const std::string& dir) {
+  std::vector<int64_t> out;
+  auto r = Replay(dir, 0, [&](const log::LogEntryPB& e) {
+    EXPECT_TRUE(EntryIntact(e.replicate()));
+    out.push_back(e.replicate().id().index());
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(r.ok()) << r.status();
+  return out;
+}
+
+std::vector<int64_t> Range(int64_t first, int64_t last) {
+  std::vector<int64_t> v;
+  for (int64_t i = first; i <= last; ++i) v.push_back(i);
+  return v;
+}
+
+TEST(LogTest, AppendThenRead) {
+  std::string dir = FreshDir("append_read");
+  auto log = MustOpen(dir, Small());
+  EXPECT_EQ(log->LastOpId().index(), 0);
+  AppendRange(log.get(), 1, 30, 3);
+  EXPECT_EQ(log->LastOpId().index(), 30);
+  EXPECT_EQ(log->FirstIndex(), 1);
+  auto entries = log->ReadEntries(5, 12);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), 8u);
+  for (size_t i = 0; i < entries->size(); ++i) {
+    EXPECT_EQ((*entries)[i].id().index(), 5 + static_cast<int64_t>(i));
+    EXPECT_TRUE(EntryIntact((*entries)[i]));
+  }
+  // max_bytes: at least one entry, then stops.
+  auto one = log->ReadEntries(5, 30, 1);
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->size(), 1u);
+  EXPECT_TRUE(absl::IsOutOfRange(log->ReadEntries(31, 40).status()));
+  auto loc = log->Locate(7);
+  ASSERT_TRUE(loc.ok());
+  EXPECT_EQ(loc->segment_sequence_number, 1u);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReplayIndexes(dir), Range(1, 30));
+}
+
+TEST(LogTest, RefusesOutOfOrderAppends) {
+  std::string dir = FreshDir("out_of_order");
+  auto log = MustOpen(dir, Small());
+  AppendRange(log.get(), 10, 12, 1, /*term=*/2);  // an empty log may start anywhere
+  absl::Status gap = log->Append({MakeEntry(2, 14)});
+  EXPECT_TRUE(absl::IsFailedPrecondition(gap)) << gap;
+  EXPECT_THAT(std::string(gap.message()), HasSubstr("must continue at index 13"));
+  EXPECT_TRUE(absl::IsFailedPrecondition(log->Append({MakeEntry(1, 13)})));  // term went back
+  EXPECT_TRUE(absl::IsFailedPrecondition(log->Append({MakeEntry(2, 13), MakeEntry(2, 15)})));
+  EXPECT_TRUE(absl::IsInvalidArgument(log->Append({})));
+  EXPECT_TRUE(log->Append({MakeEntry(3, 13)}).ok());
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(log->Append({MakeEntry(3, 14)})));
+}
+
+TEST(LogTest, RollsSegmentsWithFootersAndReopensAtNextNumber) {
+  std::string dir = FreshDir("roll");
+  auto log = MustOpen(dir, Small(16 * 1024));
+  AppendRange(log.get(), 1, 200, 2, 1, 1000);
+  EXPECT_GT(log->stats().segments_rolled, 5u);
+  ASSERT_TRUE(log->Close().ok());
+
+  auto files = ListSegmentFiles(dir);
+  ASSERT_TRUE(files.ok());
+  int64_t total = 0;
+  for (const std::string& f : *files) {
+    auto r = SegmentReader::Open(f);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_TRUE((*r)->has_footer()) << f;
+    EXPECT_EQ((*r)->header().compression_codec(), kmend::ZSTD);
+    EXPECT_EQ((*r)->header().tablet_id(), "roll");
+    EXPECT_EQ(io::Basename(f), SegmentFileName((*r)->header().sequence_number()));
+    total += (*r)->footer().num_entries();
+    // No preallocated space is left behind a footer.
+    EXPECT_LT((*r)->file_size(), 16u * 1024 + 4096);
+  }
+  EXPECT_EQ(total, 200);
+  const size_t before = files->size();
+
+  log = MustOpen(dir, Small(16 * 1024));
+  EXPECT_FALSE(log->recovery().torn_tail);
+  EXPECT_EQ(log->LastOpId().index(), 200);
+  EXPECT_EQ(log->LastQueuedIndex(), 200);
+  AppendRange(log.get(), 201, 210);
+  auto loc = log->Locate(201);
+  ASSERT_TRUE(loc.ok());
+  EXPECT_EQ(loc->segment_sequence_number, before + 1);  // Kudu: last + 1 on restart
+  auto read = log->ReadEntries(1, 210);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->size(), 210u);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReplayIndexes(dir), Range(1, 210));
+}
+
+TEST(LogTest, RecoveryCutsTornTailAndWritesFooter) {
+  std::string dir = FreshDir("recover_torn");
+  BuiltSegment seg = BuildSegment(1, kmend::ZSTD, MakeBatches(1, 3, 2), /*footer=*/false);
+  const std::string path = io::JoinPath(dir, "wal-000000001");
+  // A crash in the middle of the third batch, inside preallocated space.
+  std::string bytes = seg.bytes.substr(0, seg.batch_offsets[2] + 20);
+  bytes.append(8192, '\0');
+  testing::WriteFile(path, bytes);
+
+  auto log = MustOpen(dir, Small());
+  ASSERT_NE(log, nullptr);
+  EXPECT_TRUE(log->recovery().torn_tail);
+  EXPECT_EQ(log->recovery().torn_segment, path);
+  EXPECT_EQ(log->recovery().torn_offset, seg.batch_offsets[2]);
+  EXPECT_EQ(log->LastOpId().index(), 4);
+  AppendRange(log.get(), 5, 8);
+  ASSERT_TRUE(log->Close().ok());
+
+  auto r = SegmentReader::Open(path);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE((*r)->has_footer());
+  EXPECT_EQ((*r)->footer().num_entries(), 4);
+  Batch b;
+  while ((*r)->Next(&b).ok()) {
+  }
+  EXPECT_EQ((*r)->tail().kind, TailKind::kClean);
+  EXPECT_EQ((*r)->tail().offset, seg.batch_offsets[2]);  // cut exactly at the torn batch
+
+  log = MustOpen(dir, Small());
+  EXPECT_FALSE(log->recovery().torn_tail);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReplayIndexes(dir), Range(1, 8));
+}
+
+TEST(LogTest, RecoveryRefusesCorruption) {
+  std::string dir = FreshDir("recover_corrupt");
+  BuiltSegment seg = BuildSegment(1, kmend::ZSTD, MakeBatches(1, 3, 2), false);
+  seg.bytes[seg.batch_offsets[1] + 20] ^= 0x40;
+  testing::WriteFile(io::JoinPath(dir, "wal-000000001"), seg.bytes);
+  auto log = Log::Open(dir, Small());
+  ASSERT_TRUE(absl::IsDataLoss(log.status())) << log.status();
+  EXPECT_THAT(std::string(log.status().message()),
+              HasSubstr(absl::StrCat("offset ", seg.batch_offsets[1])));
+}
+
+TEST(LogTest, TruncateAfterAcrossSegmentsAndInsideABatch) {
+  std::string dir = FreshDir("truncate");
+  auto log = MustOpen(dir, Small(8 * 1024));
+  AppendRange(log.get(), 1, 120, 3, 1, 500);
+  ASSERT_GT(log->stats().segments_rolled, 3u);
+  // Batches are [1,2,3], [4,5,6], ...: 38 cuts inside [37,38,39].
+  ASSERT_TRUE(log->TruncateAfter(38).ok());
+  EXPECT_EQ(log->LastOpId().index(), 38);
+  EXPECT_EQ(log->LastQueuedIndex(), 38);
+  EXPECT_TRUE(absl::IsOutOfRange(log->ReadEntries(39, 50).status()));
+  EXPECT_TRUE(absl::IsFailedPrecondition(log->Append({MakeEntry(2, 40)})));
+  AppendRange(log.get(), 39, 45, 1, /*term=*/2, 500);
+  auto read = log->ReadEntries(36, 45);
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->size(), 10u);
+  EXPECT_EQ((*read)[2].id().term(), 1);  // 38 survived
+  EXPECT_EQ((*read)[3].id().term(), 2);  // 39 is the new one
+  ASSERT_TRUE(log->Close().ok());
+
+  // Nothing after 38 of term 1 comes back, and segments are consecutive.
+  std::vector<int64_t> terms;
+  auto r = Replay(dir, 0, [&](const log::LogEntryPB& e) {
+    terms.push_back(e.replicate().id().term());
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(terms.size(), 45u);
+  for (size_t i = 0; i < terms.size(); ++i) EXPECT_EQ(terms[i], i < 38 ? 1 : 2) << i;
+
+  log = MustOpen(dir, Small(8 * 1024));
+  EXPECT_EQ(log->LastOpId().index(), 45);
+  EXPECT_EQ(log->LastOpId().term(), 2);
+  ASSERT_TRUE(log->Close().ok());
+}
+
+TEST(LogTest, TruncateEverythingAndNoOps) {
+  std::string dir = FreshDir("truncate_all");
+  auto log = MustOpen(dir, Small(4 * 1024));
+  AppendRange(log.get(), 5, 40, 1, 1, 300);
+  ASSERT_TRUE(log->TruncateAfter(100).ok());  // past the end: nothing to do
+  EXPECT_EQ(log->LastOpId().index(), 40);
+  ASSERT_TRUE(log->TruncateAfter(40).ok());
+  EXPECT_EQ(log->LastOpId().index(), 40);
+  ASSERT_TRUE(log->TruncateAfter(2).ok());  // below the first entry: all gone
+  EXPECT_EQ(log->LastOpId().index(), 0);
+  EXPECT_EQ(log->LastQueuedIndex(), 2);
+  EXPECT_EQ(log->FirstIndex(), 0);
+  AppendRange(log.get(), 3, 6, 1, 3);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReplayIndexes(dir), Range(3, 6));
+}
+
+TEST(LogTest, GarbageCollectDeletesWholeOldSegments) {
+  std::string dir = FreshDir("gc");
+  auto log = MustOpen(dir, Small(8 * 1024));
+  AppendRange(log.get(), 1, 100, 1, 1, 500);
+  auto deleted = log->GarbageCollect(50);
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_GT(*deleted, 0);
+  const int64_t first = log->FirstIndex();
+  EXPECT_GT(first, 1);
+  EXPECT_LE(first, 50);  // never deletes an entry at or above the retention index
+  EXPECT_TRUE(absl::IsNotFound(log->ReadEntries(1, 10).status()));
+  auto rest = log->ReadEntries(first, 100);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->size(), static_cast<size_t>(101 - first));
+  // Everything is eligible, but the segment being written is kept.
+  ASSERT_TRUE(log->GarbageCollect(1000).ok());
+  EXPECT_TRUE(log->ReadEntries(100, 100).ok());
+  AppendRange(log.get(), 101, 105, 1, 1, 500);
+  ASSERT_TRUE(log->Close().ok());
+
+  log = MustOpen(dir, Small(8 * 1024));
+  EXPECT_EQ(log->LastOpId().index(), 105);
+  ASSERT_TRUE(log->Close().ok());
+}
+
+TEST(LogTest, ConcurrentAppendersShareSyncs) {
+  std::string dir = FreshDir("group_commit");
+  LogOptions options = Small(256 * 1024);
+  options.sync = true;
+  auto log = MustOpen(dir, options);
+  constexpr int kThreads = 8, kPerThread = 40;
+  std::mutex order;  // assigns indexes in enqueue order, as a Raft leader does
+  int64_t next = 1;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::promise<absl::Status> done;
+        {
+          std::lock_guard l(order);
+          log->AppendAsync({MakeEntry(1, next++, 200)},
+                           [&done](const absl::Status& st) { done.set_value(st); });
+        }
+        EXPECT_TRUE(done.get_future().get().ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  // A flood of asynchronous appends from one thread is grouped too.
+  std::vector<std::promise<absl::Status>> flood(200);
+  for (int i = 0; i < 200; ++i) {
+    log->AppendAsync({MakeEntry(1, next++, 200)},
+                     [&flood, i](const absl::Status& st) { flood[i].set_value(st); });
+  }
+  for (auto& p : flood) EXPECT_TRUE(p.get_future().get().ok());
+  Log::Stats stats = log->stats();
+  EXPECT_EQ(stats.batches_written, kThreads * kPerThread + 200u);
+  EXPECT_LT(stats.groups_written, stats.batches_written);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReplayIndexes(dir), Range(1, kThreads * kPerThread + 200));
+}
+
+TEST(LogTest, ReadsWhileAppending) {
+  std::string dir = FreshDir("read_while_append");
+  auto log = MustOpen(dir, Small(8 * 1024));
+  std::thread writer([&] { AppendRange(log.get(), 1, 300, 1, 1, 300); });
+  int64_t seen = 0;
+  while (seen < 300) {
+    int64_t last = log->LastOpId().index();
+    if (last == 0) continue;
+    auto read = log->ReadEntries(1, last);
+    ASSERT_TRUE(read.ok()) << read.status();
+    ASSERT_EQ(read->size(), static_cast<size_t>(last));
+    for (const auto& m : *read) ASSERT_TRUE(EntryIntact(m));
+    seen = last;
+  }
+  writer.join();
+  ASSERT_TRUE(log->Close().ok());
+}
+
+TEST(LogTest, LeftoverTempAndUninitializedSegmentsAreRemoved) {
+  std::string dir = FreshDir("leftovers");
+  testing::WriteFile(io::JoinPath(dir, ".kudutmp.newsegmentABCDEF"), "junk");
+  testing::WriteFile(io::JoinPath(dir, "wal-000000001"),
+                     BuildSegment(1, kmend::LZ4, MakeBatches(1, 2, 2), true).bytes);
+  testing::WriteFile(io::JoinPath(dir, "wal-000000002"), std::string(4096, '\0'));
+  auto log = MustOpen(dir, Small());
+  EXPECT_EQ(log->LastOpId().index(), 4);
+  AppendRange(log.get(), 5, 6);
+  auto read = log->ReadEntries(1, 6);  // LZ4 segment from "Kudu", ZSTD from us
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->size(), 6u);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_FALSE(io::FileExists(io::JoinPath(dir, ".kudutmp.newsegmentABCDEF")));
+  EXPECT_EQ(ReplayIndexes(dir), Range(1, 6));
+}
+
+}  // namespace
+}  // namespace kmend::wal

@@ -104,18 +104,23 @@ class LogBlockManager {
   struct Container;
   LogBlockManager(std::string data_dir, BlockManagerOptions options, uint64_t fs_block_size);
   // Returns a container with room for more blocks, creating one if needed.
-  absl::StatusOr<Container*> ActiveContainerLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::StatusOr<Container*> ActiveContainer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  absl::StatusOr<Container*> NewContainer() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const std::string data_dir_;
   const BlockManagerOptions options_;
   const uint64_t fs_block_size_;
   LoadReport load_report_;
 
+  // Serializes CreateBlocks/DeleteBlocks (their I/O happens under it, not
+  // under mu_, so reads proceed during a sync).
+  absl::Mutex write_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  // Guards the maps below; held only briefly.
   mutable absl::Mutex mu_;
   std::map<std::string, std::unique_ptr<Container>> containers_ ABSL_GUARDED_BY(mu_);
   std::map<BlockId, BlockLocation> blocks_ ABSL_GUARDED_BY(mu_);
   BlockId next_block_id_ ABSL_GUARDED_BY(mu_) = 1;
-  Container* active_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Container* active_ ABSL_GUARDED_BY(write_mu_) = nullptr;
 };
 
 }  // namespace kmend::blocks

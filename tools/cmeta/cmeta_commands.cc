@@ -1,0 +1,205 @@
+// kmend-cmeta: print, verify and create consensus metadata files
+// (<root>/consensus-meta/<tablet_id>). A thin front over lib/meta/cmeta.h;
+// see docs/cli.md "cmeta".
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "lib/io/dir_lock.h"
+#include "lib/io/file.h"
+#include "lib/meta/cmeta.h"
+#include "tools/common/cli.h"
+
+namespace kmend::tools {
+namespace {
+
+constexpr char kTool[] = "kmend-cmeta";
+constexpr int kSchemaVersion = 1;
+
+using consensus::ConsensusMetadataPB;
+using consensus::RaftPeerPB;
+
+// PATH is the cmeta file itself, or with --tablet the server's data root.
+std::string ResolvePath(const std::string& path, const std::string& tablet) {
+  return tablet.empty() ? path : meta::ConsensusMetaPath(path, tablet);
+}
+
+nlohmann::json CmetaJson(const std::string& path, const ConsensusMetadataPB& c) {
+  nlohmann::json peers = nlohmann::json::array();
+  for (const RaftPeerPB& p : c.committed_config().peers()) {
+    nlohmann::json peer = {{"uuid", p.permanent_uuid()},
+                           {"member_type", RaftPeerPB::MemberType_Name(p.member_type())}};
+    if (p.has_last_known_addr()) {
+      peer["host"] = p.last_known_addr().host();
+      peer["port"] = p.last_known_addr().port();
+    }
+    if (p.has_attrs()) {
+      peer["promote"] = p.attrs().promote();
+      peer["replace"] = p.attrs().replace();
+    }
+    peers.push_back(std::move(peer));
+  }
+  nlohmann::json doc = {
+      {"schema_version", kSchemaVersion},
+      {"file", path},
+      {"current_term", c.current_term()},
+      {"voted_for", c.has_voted_for() ? nlohmann::json(c.voted_for()) : nlohmann::json()},
+      {"committed_config",
+       {{"opid_index", c.committed_config().has_opid_index()
+                           ? nlohmann::json(c.committed_config().opid_index())
+                           : nlohmann::json()},
+        {"unsafe_config_change", c.committed_config().unsafe_config_change()},
+        {"peers", peers}}}};
+  return doc;
+}
+
+void PrintCmeta(const std::string& path, const ConsensusMetadataPB& c) {
+  std::cout << "file:          " << path << "\n"
+            << "current_term:  " << c.current_term() << "\n"
+            << "voted_for:     " << (c.has_voted_for() ? c.voted_for() : "(none)") << "\n"
+            << "committed_config: opid_index "
+            << (c.committed_config().has_opid_index()
+                    ? absl::StrCat(c.committed_config().opid_index())
+                    : "(unset)")
+            << (c.committed_config().unsafe_config_change() ? ", unsafe_config_change" : "")
+            << ", " << c.committed_config().peers_size() << " peers\n";
+  for (const RaftPeerPB& p : c.committed_config().peers()) {
+    std::cout << "  " << p.permanent_uuid() << "  "
+              << RaftPeerPB::MemberType_Name(p.member_type()) << "  "
+              << (p.has_last_known_addr()
+                      ? absl::StrCat(p.last_known_addr().host(), ":", p.last_known_addr().port())
+                      : "(no address)")
+              << "\n";
+  }
+  std::cout << std::flush;
+}
+
+int Print(const std::string& path, OutputFormat format) {
+  auto c = meta::LoadConsensusMeta(path);
+  if (!c.ok()) {
+    std::cerr << kTool << ": " << c.status().message() << std::endl;
+    return c.status().code() == absl::StatusCode::kDataLoss ? kExitProblems : kExitError;
+  }
+  if (format == OutputFormat::kJson) {
+    PrintJson(CmetaJson(path, *c));
+  } else {
+    PrintCmeta(path, *c);
+  }
+  return kExitOk;
+}
+
+int Verify(const std::string& path, OutputFormat format) {
+  auto v = meta::VerifyConsensusMeta(path);
+  if (!v.ok()) return ReportError(kTool, v.status());
+  if (format == OutputFormat::kJson) {
+    nlohmann::json doc = {{"schema_version", kSchemaVersion},
+                          {"file", path},
+                          {"ok", v->ok()},
+                          {"state", pbc::StateName(v->file.state)},
+                          {"problems", v->problems}};
+    if (v->file.state != pbc::VerifyResult::State::kOk) {
+      doc["problem_offset"] = v->file.problem_offset;
+      doc["message"] = v->file.message;
+    }
+    PrintJson(doc);
+  } else if (v->ok()) {
+    std::cout << path << ": OK" << std::endl;
+  } else if (v->file.state == pbc::VerifyResult::State::kTornTail) {
+    std::cout << path << ": TORN TAIL at offset " << v->file.problem_offset << std::endl;
+  } else if (v->file.state == pbc::VerifyResult::State::kCorrupt) {
+    std::string prefix = path + ": ";
+    const std::string& m = v->file.message;
+    std::cout << path << ": CORRUPT: "
+              << (m.compare(0, prefix.size(), prefix) == 0 ? m.substr(prefix.size()) : m)
+              << std::endl;
+  } else {
+    for (const std::string& p : v->problems) std::cout << path << ": PROBLEM: " << p << "\n";
+    std::cout << std::flush;
+  }
+  return v->ok() ? kExitOk : kExitProblems;
+}
+
+struct CreateArgs {
+  std::string root, tablet, peers, voted_for;
+  int64_t term = 0;
+  bool force = false;
+};
+
+int Create(const CreateArgs& a) {
+  if (a.tablet.empty() || a.tablet.find('/') != std::string::npos || a.tablet == "." ||
+      a.tablet == "..") {
+    return ReportError(kTool, absl::InvalidArgumentError(
+                                  absl::StrCat("--tablet \"", a.tablet, "\" is not a tablet id")));
+  }
+  if (a.term < 0) {
+    return ReportError(kTool, absl::InvalidArgumentError("--term must be >= 0"));
+  }
+  auto config = meta::ParsePeerList(a.peers);
+  if (!config.ok()) return ReportError(kTool, config.status());
+  ConsensusMetadataPB c;
+  c.set_current_term(a.term);
+  if (!a.voted_for.empty()) c.set_voted_for(a.voted_for);
+  *c.mutable_committed_config() = std::move(*config);
+
+  // A mutating tool takes the data directory's lock: never write under a
+  // running server.
+  absl::Status s = io::CreateDirs(a.root);
+  if (!s.ok()) return ReportError(kTool, s);
+  auto lock = io::DirLock::Acquire(a.root);
+  if (!lock.ok()) return ReportError(kTool, lock.status());
+  std::string dir = io::JoinPath(a.root, meta::kConsensusMetaDirName);
+  s = io::CreateDirs(dir);
+  if (!s.ok()) return ReportError(kTool, s);
+  std::string path = meta::ConsensusMetaPath(a.root, a.tablet);
+  if (io::FileExists(path) && !a.force) {
+    return ReportError(kTool, absl::AlreadyExistsError(absl::StrCat(
+                                  path, ": exists; pass --force to overwrite it")));
+  }
+  s = meta::StoreConsensusMeta(path, c);
+  if (!s.ok()) return ReportError(kTool, s);
+  std::cout << "wrote " << path << " (term " << a.term << ", "
+            << c.committed_config().peers_size() << " peers)" << std::endl;
+  return kExitOk;
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"kmend-cmeta: print, verify and create consensus metadata files", kTool};
+  app.require_subcommand(1);
+  OutputFormat format = OutputFormat::kPlain;
+  std::string path, tablet;
+
+  CLI::App* print = app.add_subcommand("print", "Show term, vote and committed config");
+  print->add_option("path", path, "cmeta file, or data root with --tablet")->required();
+  print->add_option("--tablet", tablet, "Tablet id: PATH is then the data root");
+  AddFormatOption(print, &format);
+
+  CLI::App* verify = app.add_subcommand(
+      "verify", "Check framing, CRCs and content (unique voters...); exit 1 on problems");
+  verify->add_option("path", path, "cmeta file, or data root with --tablet")->required();
+  verify->add_option("--tablet", tablet, "Tablet id: PATH is then the data root");
+  AddFormatOption(verify, &format);
+
+  CreateArgs create_args;
+  CLI::App* create = app.add_subcommand(
+      "create", "Write <root>/consensus-meta/<tablet> (takes the data directory lock)");
+  create->add_option("root", create_args.root, "Data root directory")->required();
+  create->add_option("--tablet", create_args.tablet, "Tablet id")->required();
+  create->add_option("--term", create_args.term, "current_term")->required();
+  create->add_option("--peers", create_args.peers, "uuid@host:port,... (all VOTER)")
+      ->required();
+  create->add_option("--voted-for", create_args.voted_for, "voted_for uuid (default none)");
+  create->add_flag("--force", create_args.force, "Overwrite an existing file");
+
+  int rc = ParseArgs(app, argc, argv);
+  if (rc >= 0) return rc;
+  if (print->parsed()) return Print(ResolvePath(path, tablet), format);
+  if (verify->parsed()) return Verify(ResolvePath(path, tablet), format);
+  return Create(create_args);
+}
+
+}  // namespace
+}  // namespace kmend::tools
+
+int main(int argc, char** argv) { return kmend::tools::Run(argc, argv); }

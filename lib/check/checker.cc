@@ -24,8 +24,8 @@ std::map<std::string, int> Members(const RaftConfigPB& config) {
 std::string DescribeConfig(const RaftConfigPB& config) {
   std::vector<std::string> parts;
   for (const RaftPeerPB& p : config.peers()) {
-    parts.push_back(absl::StrCat(p.member_type() == RaftPeerPB::VOTER ? "V:" : "N:",
-                                 p.permanent_uuid()));
+    parts.push_back(
+        absl::StrCat(p.member_type() == RaftPeerPB::VOTER ? "V:" : "N:", p.permanent_uuid()));
   }
   return absl::StrCat("{", absl::StrJoin(parts, ","), "} at index ",
                       config.has_opid_index() ? config.opid_index() : -1);
@@ -96,8 +96,9 @@ Verdict Judge(const TabletResult& t, int replication_factor, bool unknown_as_run
   }
   bool leader_may_be_unknown = unknown_as_running && unknown_running > 0 && leaders.empty();
   if (leaders.size() > 1) {
-    return {Health::kUnavailable, absl::StrCat(leaders.size(), " replicas claim leadership in term ",
-                                               max_term, ": ", absl::StrJoin(leaders, ", "))};
+    return {Health::kUnavailable,
+            absl::StrCat(leaders.size(), " replicas claim leadership in term ", max_term, ": ",
+                         absl::StrJoin(leaders, ", "))};
   }
   if (leaders.empty() && !leader_may_be_unknown) {
     return {Health::kUnavailable, "no leader among the running replicas"};
@@ -108,8 +109,8 @@ Verdict Judge(const TabletResult& t, int replication_factor, bool unknown_as_run
     return {Health::kUnderReplicated,
             voters < replication_factor
                 ? absl::StrCat(voters, " voters in the config, table wants ", replication_factor)
-                : absl::StrCat(running_voters, " of ", voters, " voters running (down: ",
-                               absl::StrJoin(down_voters, ", "), ")")};
+                : absl::StrCat(running_voters, " of ", voters,
+                               " voters running (down: ", absl::StrJoin(down_voters, ", "), ")")};
   }
 
   for (const ReplicaResult& r : t.replicas) {
@@ -176,9 +177,9 @@ ReplicaResult ClassifyReplica(const std::string& ts_uuid, const std::string& tab
       break;
     default:
       r.state = ReplicaState::kDown;
-      r.reason = absl::StrCat("replica is ", DataStateName(facts->data_state),
-                              facts->data_state_reason.empty() ? "" : ": ",
-                              facts->data_state_reason);
+      r.reason =
+          absl::StrCat("replica is ", DataStateName(facts->data_state),
+                       facts->data_state_reason.empty() ? "" : ": ", facts->data_state_reason);
   }
   return r;
 }
@@ -191,7 +192,8 @@ void AddFixes(TabletResult* t) {
   for (const ReplicaResult& r : t->replicas) {
     if (r.state != ReplicaState::kRunning || !r.facts) continue;
     if (r.voter) running_voters.push_back(&r);
-    if (r.facts->role == Role::kLeader && (leader == nullptr || r.facts->term > leader->facts->term)) {
+    if (r.facts->role == Role::kLeader &&
+        (leader == nullptr || r.facts->term > leader->facts->term)) {
       leader = &r;
     }
   }
@@ -215,9 +217,9 @@ void AddFixes(TabletResult* t) {
       std::vector<std::string> keep;
       for (const ReplicaResult* r : running_voters) keep.push_back(r->ts_uuid);
       std::sort(keep.begin(), keep.end());
-      std::string why = absl::StrCat(
-          "a majority of voters is lost; ", survivor->ts_uuid, " has the most up-to-date log (last logged ",
-          OpIdString(survivor->facts->last_logged), ")");
+      std::string why = absl::StrCat("a majority of voters is lost; ", survivor->ts_uuid,
+                                     " has the most up-to-date log (last logged ",
+                                     OpIdString(survivor->facts->last_logged), ")");
       for (const ReplicaResult* r : running_voters) {
         if (r != survivor) {
           absl::StrAppend(&why, "; ", r->ts_uuid, " has ", OpIdString(r->facts->last_logged));
@@ -245,7 +247,8 @@ void AddFixes(TabletResult* t) {
         t->fixes.push_back(
             {absl::StrCat("kmend rebuild-replica --tserver ", r.ts_address, " --tablet ",
                           t->tablet_id, " --source ", leader->ts_address, " --yes"),
-             absl::StrCat("replaces the replica on ", r.ts_uuid, " (", r.reason.empty() ? "config differs" : r.reason,
+             absl::StrCat("replaces the replica on ", r.ts_uuid, " (",
+                          r.reason.empty() ? "config differs" : r.reason,
                           ") with a copy of the leader's on ", leader->ts_uuid)});
       }
       if (t->fixes.empty()) {
@@ -281,10 +284,10 @@ void CheckMasters(const ClusterSnapshot& snap, KsckResults* out) {
         first_config = &m;
       } else if (!SameConfig(*m.catalog_config, *first_config->catalog_config)) {
         mr.ok = false;
-        out->problems.push_back(
-            {Severity::kError, "masters", m.address,
-             absl::StrCat("catalog config ", DescribeConfig(*m.catalog_config), " differs from ",
-                          first_config->address, "'s ", DescribeConfig(*first_config->catalog_config))});
+        out->problems.push_back({Severity::kError, "masters", m.address,
+                                 absl::StrCat("catalog config ", DescribeConfig(*m.catalog_config),
+                                              " differs from ", first_config->address, "'s ",
+                                              DescribeConfig(*first_config->catalog_config))});
       }
     }
     out->masters.push_back(mr);
@@ -292,8 +295,9 @@ void CheckMasters(const ClusterSnapshot& snap, KsckResults* out) {
   bool any_unreachable = std::any_of(snap.masters.begin(), snap.masters.end(),
                                      [](const MasterFacts& m) { return !m.reachable; });
   if (leaders != 1 && !(leaders == 0 && any_unreachable)) {
-    out->problems.push_back({Severity::kError, "masters", "",
-                             absl::StrCat(leaders, " masters claim leadership; expected exactly 1")});
+    out->problems.push_back(
+        {Severity::kError, "masters", "",
+         absl::StrCat(leaders, " masters claim leadership; expected exactly 1")});
   } else if (leaders == 0) {
     out->problems.push_back({Severity::kUnknown, "masters", "",
                              "no reachable master leads; the leader may be an unreachable one"});
@@ -374,10 +378,11 @@ void CheckTablets(const ClusterSnapshot& snap, KsckResults* out) {
       AddFixes(&t);
 
       if (t.health != Health::kHealthy) {
-        out->problems.push_back({t.health == Health::kUnknown ? Severity::kUnknown : Severity::kError,
-                                 "tablets", t.tablet_id,
-                                 absl::StrCat("tablet ", t.tablet_id, " of table ", table.name, " is ",
-                                              HealthName(t.health), ": ", t.reason)});
+        out->problems.push_back(
+            {t.health == Health::kUnknown ? Severity::kUnknown : Severity::kError, "tablets",
+             t.tablet_id,
+             absl::StrCat("tablet ", t.tablet_id, " of table ", table.name, " is ",
+                          HealthName(t.health), ": ", t.reason)});
       }
       tr.by_health[static_cast<int>(t.health)]++;
       tr.health = std::max(tr.health, t.health);
@@ -446,54 +451,78 @@ KsckResults Check(const ClusterSnapshot& snapshot) {
 
 const char* HealthName(Health h) {
   switch (h) {
-    case Health::kHealthy: return "HEALTHY";
-    case Health::kUnknown: return "UNKNOWN";
-    case Health::kRecovering: return "RECOVERING";
-    case Health::kUnderReplicated: return "UNDER_REPLICATED";
-    case Health::kConsensusMismatch: return "CONSENSUS_MISMATCH";
-    case Health::kUnavailable: return "UNAVAILABLE";
+    case Health::kHealthy:
+      return "HEALTHY";
+    case Health::kUnknown:
+      return "UNKNOWN";
+    case Health::kRecovering:
+      return "RECOVERING";
+    case Health::kUnderReplicated:
+      return "UNDER_REPLICATED";
+    case Health::kConsensusMismatch:
+      return "CONSENSUS_MISMATCH";
+    case Health::kUnavailable:
+      return "UNAVAILABLE";
   }
   return "?";
 }
 
 const char* SeverityName(Severity s) {
   switch (s) {
-    case Severity::kError: return "ERROR";
-    case Severity::kWarning: return "WARNING";
-    case Severity::kUnknown: return "UNKNOWN";
+    case Severity::kError:
+      return "ERROR";
+    case Severity::kWarning:
+      return "WARNING";
+    case Severity::kUnknown:
+      return "UNKNOWN";
   }
   return "?";
 }
 
 const char* ReplicaStateName(ReplicaState s) {
   switch (s) {
-    case ReplicaState::kRunning: return "RUNNING";
-    case ReplicaState::kCopying: return "COPYING";
-    case ReplicaState::kDown: return "DOWN";
-    case ReplicaState::kUnknown: return "UNKNOWN";
+    case ReplicaState::kRunning:
+      return "RUNNING";
+    case ReplicaState::kCopying:
+      return "COPYING";
+    case ReplicaState::kDown:
+      return "DOWN";
+    case ReplicaState::kUnknown:
+      return "UNKNOWN";
   }
   return "?";
 }
 
 const char* DataStateName(DataState s) {
   switch (s) {
-    case DataState::kUnknown: return "UNKNOWN";
-    case DataState::kReady: return "READY";
-    case DataState::kCopying: return "COPYING";
-    case DataState::kTombstoned: return "TOMBSTONED";
-    case DataState::kDeleted: return "DELETED";
-    case DataState::kFailed: return "FAILED";
+    case DataState::kUnknown:
+      return "UNKNOWN";
+    case DataState::kReady:
+      return "READY";
+    case DataState::kCopying:
+      return "COPYING";
+    case DataState::kTombstoned:
+      return "TOMBSTONED";
+    case DataState::kDeleted:
+      return "DELETED";
+    case DataState::kFailed:
+      return "FAILED";
   }
   return "?";
 }
 
 const char* RoleName(Role r) {
   switch (r) {
-    case Role::kUnknown: return "UNKNOWN";
-    case Role::kLeader: return "LEADER";
-    case Role::kFollower: return "FOLLOWER";
-    case Role::kLearner: return "LEARNER";
-    case Role::kNonParticipant: return "NON_PARTICIPANT";
+    case Role::kUnknown:
+      return "UNKNOWN";
+    case Role::kLeader:
+      return "LEADER";
+    case Role::kFollower:
+      return "FOLLOWER";
+    case Role::kLearner:
+      return "LEARNER";
+    case Role::kNonParticipant:
+      return "NON_PARTICIPANT";
   }
   return "?";
 }

@@ -176,9 +176,8 @@ TEST(CheckerTest, SurvivorIsTheMostUpToDateLogByTermThenIndex) {
   ASSERT_EQ(t.health, Health::kUnavailable);
   ASSERT_EQ(t.fixes.size(), 1u);
   EXPECT_THAT(t.fixes[0].command, HasSubstr("--tserver 127.0.0.1:7104"));
-  EXPECT_THAT(t.fixes[0].command,
-              HasSubstr(absl::StrCat("--voters ", SnapshotBuilder::Uuid(3), ",",
-                                     SnapshotBuilder::Uuid(4))));
+  EXPECT_THAT(t.fixes[0].command, HasSubstr(absl::StrCat("--voters ", SnapshotBuilder::Uuid(3), ",",
+                                                         SnapshotBuilder::Uuid(4))));
 }
 
 TEST(CheckerTest, SurvivorTiesGoToTheSmallestUuid) {

@@ -31,9 +31,9 @@ struct OpId {
 };
 
 struct MasterFacts {
-  std::string address;              // as given on the command line
+  std::string address;  // as given on the command line
   bool reachable = false;
-  std::string unreachable_reason;   // set when !reachable
+  std::string unreachable_reason;  // set when !reachable
   std::string uuid;
   std::string version;
   bool is_leader = false;
@@ -44,12 +44,12 @@ struct MasterFacts {
 };
 
 struct TabletServerFacts {
-  std::string uuid;                 // as registered with the master
-  std::string address;              // host:port registered with the master
-  bool live_per_master = false;     // heartbeating within the master's timeout
-  bool reachable = false;           // ksck's own status call succeeded
-  std::string unreachable_reason;   // set when !reachable ("deadline exceeded", ...)
-  std::string reported_uuid;        // uuid in the server's own status answer
+  std::string uuid;                // as registered with the master
+  std::string address;             // host:port registered with the master
+  bool live_per_master = false;    // heartbeating within the master's timeout
+  bool reachable = false;          // ksck's own status call succeeded
+  std::string unreachable_reason;  // set when !reachable ("deadline exceeded", ...)
+  std::string reported_uuid;       // uuid in the server's own status answer
   std::string version;
 };
 
@@ -60,7 +60,7 @@ enum class Role { kUnknown, kLeader, kFollower, kLearner, kNonParticipant };
 // One replica as its own tablet server reports it.
 struct ReplicaFacts {
   DataState data_state = DataState::kUnknown;
-  std::string data_state_reason;    // e.g. the checksum error of a FAILED replica
+  std::string data_state_reason;  // e.g. the checksum error of a FAILED replica
   Role role = Role::kUnknown;
   int64_t term = 0;
   std::string leader_uuid;
@@ -88,7 +88,7 @@ struct TableFacts {
 
 // A replica checksum from --checksum-scan.
 struct ChecksumFacts {
-  bool ok = false;                  // false: could not be computed (reason set)
+  bool ok = false;  // false: could not be computed (reason set)
   std::string reason;
   uint64_t digest = 0;
   int64_t op_index = 0;

@@ -81,8 +81,9 @@ std::string Matrix(const TabletResult& t) {
 nlohmann::json ConfigJson(const RaftConfigPB& c) {
   nlohmann::json peers = nlohmann::json::array();
   for (const RaftPeerPB& p : c.peers()) {
-    nlohmann::json peer = {{"uuid", p.permanent_uuid()},
-                           {"member_type", p.member_type() == RaftPeerPB::VOTER ? "VOTER" : "NON_VOTER"}};
+    nlohmann::json peer = {
+        {"uuid", p.permanent_uuid()},
+        {"member_type", p.member_type() == RaftPeerPB::VOTER ? "VOTER" : "NON_VOTER"}};
     if (p.has_last_known_addr()) {
       peer["address"] = absl::StrCat(p.last_known_addr().host(), ":", p.last_known_addr().port());
     }
@@ -99,35 +100,44 @@ nlohmann::json OpIdJson(const OpId& id) { return {{"term", id.term}, {"index", i
 
 std::string RenderPlain(const KsckResults& results, const RenderOptions& options) {
   std::string out;
-  absl::StrAppend(&out, "Masters\n");
-  TextTable masters({"ADDRESS", "UUID", "STATE", "LEADER", "VERSION"});
-  for (const MasterResult& m : results.masters) {
-    masters.AddRow({m.facts.address, m.facts.uuid, m.facts.reachable ? (m.ok ? "OK" : "MISMATCH") : "UNREACHABLE",
-                    m.facts.reachable ? (m.facts.is_leader ? "yes" : "no") : "?", m.facts.version});
+  if (options.Shows("masters")) {
+    absl::StrAppend(&out, "Masters\n");
+    TextTable masters({"ADDRESS", "UUID", "STATE", "LEADER", "VERSION"});
+    for (const MasterResult& m : results.masters) {
+      masters.AddRow({m.facts.address, m.facts.uuid,
+                      m.facts.reachable ? (m.ok ? "OK" : "MISMATCH") : "UNREACHABLE",
+                      m.facts.reachable ? (m.facts.is_leader ? "yes" : "no") : "?",
+                      m.facts.version});
+    }
+    absl::StrAppend(&out, masters.Render("  "), "\n");
   }
-  absl::StrAppend(&out, masters.Render("  "), "\n");
 
-  absl::StrAppend(&out, "Tablet servers\n");
-  TextTable servers({"UUID", "ADDRESS", "STATE", "VERSION"});
-  for (const TabletServerResult& ts : results.tablet_servers) {
-    servers.AddRow({ts.facts.uuid, ts.facts.address, ts.state, ts.facts.version});
+  if (options.Shows("tablet_servers")) {
+    absl::StrAppend(&out, "Tablet servers\n");
+    TextTable servers({"UUID", "ADDRESS", "STATE", "VERSION"});
+    for (const TabletServerResult& ts : results.tablet_servers) {
+      servers.AddRow({ts.facts.uuid, ts.facts.address, ts.state, ts.facts.version});
+    }
+    absl::StrAppend(&out, servers.Render("  "), "\n");
   }
-  absl::StrAppend(&out, servers.Render("  "), "\n");
 
-  absl::StrAppend(&out, "Tables\n");
-  TextTable tables({"NAME", "RF", "TABLETS", "HEALTHY", "RECOVERING", "UNDER_REPL", "MISMATCH",
-                    "UNAVAILABLE", "UNKNOWN", "STATUS"});
-  for (const TableResult& t : results.tables) {
-    auto n = [&](Health h) { return absl::StrCat(t.by_health[static_cast<int>(h)]); };
-    tables.AddRow({t.name, absl::StrCat(t.replication_factor), absl::StrCat(t.tablets),
-                   n(Health::kHealthy), n(Health::kRecovering), n(Health::kUnderReplicated),
-                   n(Health::kConsensusMismatch), n(Health::kUnavailable), n(Health::kUnknown),
-                   HealthName(t.health)});
+  if (options.Shows("tables")) {
+    absl::StrAppend(&out, "Tables\n");
+    TextTable tables({"NAME", "RF", "TABLETS", "HEALTHY", "RECOVERING", "UNDER_REPL", "MISMATCH",
+                      "UNAVAILABLE", "UNKNOWN", "STATUS"});
+    for (const TableResult& t : results.tables) {
+      auto n = [&](Health h) { return absl::StrCat(t.by_health[static_cast<int>(h)]); };
+      tables.AddRow({t.name, absl::StrCat(t.replication_factor), absl::StrCat(t.tablets),
+                     n(Health::kHealthy), n(Health::kRecovering), n(Health::kUnderReplicated),
+                     n(Health::kConsensusMismatch), n(Health::kUnavailable), n(Health::kUnknown),
+                     HealthName(t.health)});
+    }
+    absl::StrAppend(&out, tables.Render("  "), "\n");
   }
-  absl::StrAppend(&out, tables.Render("  "), "\n");
 
   bool header = false;
   for (const TabletResult& t : results.tablets) {
+    if (!options.Shows("tablets")) break;
     if (t.health == Health::kHealthy && !options.all_tablets) continue;
     if (!header) {
       absl::StrAppend(&out, options.all_tablets ? "Tablets\n" : "Unhealthy tablets\n");
@@ -143,7 +153,7 @@ std::string RenderPlain(const KsckResults& results, const RenderOptions& options
     absl::StrAppend(&out, "\n");
   }
 
-  if (!results.checksums.empty()) {
+  if (!results.checksums.empty() && options.Shows("checksums")) {
     absl::StrAppend(&out, "Checksums\n");
     TextTable sums({"TABLET", "RESULT"});
     for (const ChecksumResult& c : results.checksums) {
@@ -163,23 +173,28 @@ std::string RenderPlain(const KsckResults& results, const RenderOptions& options
   return out;
 }
 
-nlohmann::json RenderJson(const KsckResults& results) {
+nlohmann::json RenderJson(const KsckResults& results, const RenderOptions& options) {
   nlohmann::json doc;
   doc["schema_version"] = kResultsSchemaVersion;
   doc["ok"] = results.healthy();
   doc["masters"] = nlohmann::json::array();
   for (const MasterResult& m : results.masters) {
-    nlohmann::json j = {{"address", m.facts.address}, {"reachable", m.facts.reachable},
-                        {"ok", m.ok},                 {"uuid", m.facts.uuid},
-                        {"version", m.facts.version}, {"is_leader", m.facts.is_leader}};
+    nlohmann::json j = {{"address", m.facts.address},
+                        {"reachable", m.facts.reachable},
+                        {"ok", m.ok},
+                        {"uuid", m.facts.uuid},
+                        {"version", m.facts.version},
+                        {"is_leader", m.facts.is_leader}};
     if (!m.facts.reachable) j["reason"] = m.facts.unreachable_reason;
     if (m.facts.catalog_config) j["catalog_config"] = ConfigJson(*m.facts.catalog_config);
     doc["masters"].push_back(j);
   }
   doc["tablet_servers"] = nlohmann::json::array();
   for (const TabletServerResult& ts : results.tablet_servers) {
-    nlohmann::json j = {{"uuid", ts.facts.uuid},       {"address", ts.facts.address},
-                        {"state", ts.state},           {"reachable", ts.facts.reachable},
+    nlohmann::json j = {{"uuid", ts.facts.uuid},
+                        {"address", ts.facts.address},
+                        {"state", ts.state},
+                        {"reachable", ts.facts.reachable},
                         {"live_per_master", ts.facts.live_per_master},
                         {"version", ts.facts.version}};
     if (!ts.facts.reachable) j["reason"] = ts.facts.unreachable_reason;
@@ -235,12 +250,19 @@ nlohmann::json RenderJson(const KsckResults& results) {
   for (const ChecksumResult& c : results.checksums) {
     nlohmann::json by = nlohmann::json::object();
     for (const auto& [uuid, f] : c.by_replica) {
-      by[uuid] = {{"ok", f.ok}, {"reason", f.reason}, {"digest", absl::StrFormat("%016x", f.digest)},
-                  {"op_index", f.op_index}, {"row_count", f.row_count}};
+      by[uuid] = {{"ok", f.ok},
+                  {"reason", f.reason},
+                  {"digest", absl::StrFormat("%016x", f.digest)},
+                  {"op_index", f.op_index},
+                  {"row_count", f.row_count}};
     }
-    doc["checksums"].push_back({{"tablet_id", c.tablet_id},
-                                {"result", c.match ? "MATCH" : (c.unknown ? "UNKNOWN" : "MISMATCH")},
-                                {"replicas", by}});
+    doc["checksums"].push_back(
+        {{"tablet_id", c.tablet_id},
+         {"result", c.match ? "MATCH" : (c.unknown ? "UNKNOWN" : "MISMATCH")},
+         {"replicas", by}});
+  }
+  for (const char* section : kSectionNames) {
+    if (!options.Shows(section)) doc.erase(section);
   }
   doc["problems"] = nlohmann::json::array();
   for (const Problem& p : results.problems) {

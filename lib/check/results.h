@@ -58,12 +58,12 @@ const char* ReplicaStateName(ReplicaState s);
 
 struct ReplicaResult {
   std::string ts_uuid;
-  std::string ts_address;  // empty when the server is not registered
+  std::string ts_address;         // empty when the server is not registered
   bool server_reachable = false;  // ksck's status call to the server succeeded
   bool in_master_config = false;
-  bool voter = false;      // a VOTER in the master's config
+  bool voter = false;  // a VOTER in the master's config
   ReplicaState state = ReplicaState::kUnknown;
-  std::string reason;      // why DOWN or UNKNOWN
+  std::string reason;                 // why DOWN or UNKNOWN
   std::optional<ReplicaFacts> facts;  // the replica's own report, when reachable
 };
 

@@ -1,0 +1,342 @@
+#include "tools/ksck/remote_collector.h"
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "proto/master.grpc.pb.h"
+#include "proto/status.grpc.pb.h"
+#include "proto/tserver.grpc.pb.h"
+#include "server/common/grpc_util.h"
+
+namespace kmend::ksck {
+
+namespace {
+
+using check::ClusterSnapshot;
+
+// Runs fn(i) for i in [0, n) on up to `concurrency` threads.
+void ParallelFor(int n, int concurrency, const std::function<void(int)>& fn) {
+  std::atomic<int> next{0};
+  int threads = std::max(1, std::min(concurrency, n));
+  std::vector<std::thread> pool;
+  pool.reserve(threads);
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&] {
+      for (int i = next++; i < n; i = next++) fn(i);
+    });
+  }
+  for (std::thread& th : pool) th.join();
+}
+
+check::DataState ToDataState(server::ReplicaDataState s) {
+  switch (s) {
+    case server::TABLET_DATA_READY:
+      return check::DataState::kReady;
+    case server::TABLET_DATA_COPYING:
+      return check::DataState::kCopying;
+    case server::TABLET_DATA_TOMBSTONED:
+      return check::DataState::kTombstoned;
+    case server::TABLET_DATA_DELETED:
+      return check::DataState::kDeleted;
+    case server::TABLET_DATA_FAILED:
+      return check::DataState::kFailed;
+    default:
+      return check::DataState::kUnknown;
+  }
+}
+
+check::Role ToRole(consensus::RaftPeerPB::Role r) {
+  switch (r) {
+    case consensus::RaftPeerPB::LEADER:
+      return check::Role::kLeader;
+    case consensus::RaftPeerPB::FOLLOWER:
+      return check::Role::kFollower;
+    case consensus::RaftPeerPB::LEARNER:
+      return check::Role::kLearner;
+    case consensus::RaftPeerPB::NON_PARTICIPANT:
+      return check::Role::kNonParticipant;
+    default:
+      return check::Role::kUnknown;
+  }
+}
+
+check::OpId ToOpId(const consensus::OpId& id) { return {id.term(), id.index()}; }
+
+check::ReplicaFacts ToReplicaFacts(const server::ReplicaStatusPB& r) {
+  check::ReplicaFacts f;
+  f.data_state = ToDataState(r.data_state());
+  f.data_state_reason = r.data_state_reason();
+  f.role = ToRole(r.role());
+  if (r.has_consensus_state()) {
+    f.term = r.consensus_state().current_term();
+    f.leader_uuid = r.consensus_state().leader_uuid();
+    f.committed_config = r.consensus_state().committed_config();
+    if (r.consensus_state().has_pending_config())
+      f.pending_config = r.consensus_state().pending_config();
+  }
+  f.last_logged = ToOpId(r.last_logged_opid());
+  f.last_committed = ToOpId(r.last_committed_opid());
+  f.last_applied = ToOpId(r.last_applied_opid());
+  f.on_disk_bytes = r.on_disk_size_bytes();
+  return f;
+}
+
+std::string Reason(const grpc::Status& s) {
+  switch (s.error_code()) {
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "deadline exceeded";
+    case grpc::StatusCode::UNAVAILABLE:
+      return absl::StrCat("unavailable: ", s.error_message());
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return absl::StrCat("not authorized: ", s.error_message());
+    default:
+      return s.error_message();
+  }
+}
+
+void CollectMasters(const CollectOptions& opt, ClusterSnapshot* snap) {
+  snap->masters.resize(opt.masters.size());
+  ParallelFor(static_cast<int>(opt.masters.size()), opt.concurrency, [&](int i) {
+    check::MasterFacts& m = snap->masters[i];
+    m.address = opt.masters[i];
+    auto stub = server::StatusService::NewStub(server::NewChannel(m.address));
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, opt.timeout);
+    server::GetStatusRequestPB req;
+    req.set_include_replicas(false);
+    server::GetStatusResponsePB resp;
+    grpc::Status s = stub->GetStatus(&ctx, req, &resp);
+    if (!s.ok()) {
+      m.unreachable_reason = Reason(s);
+      return;
+    }
+    m.reachable = true;
+    m.uuid = resp.server().uuid();
+    m.version = resp.server().version();
+    if (resp.has_master()) {
+      m.is_leader = resp.master().is_leader();
+      if (resp.master().has_catalog_consensus_state()) {
+        const auto& cs = resp.master().catalog_consensus_state();
+        m.catalog_config = cs.committed_config();
+        m.catalog_term = cs.current_term();
+        m.catalog_leader_uuid = cs.leader_uuid();
+      }
+    }
+  });
+}
+
+absl::Status CollectCatalog(const CollectOptions& opt, const std::string& master,
+                            ClusterSnapshot* snap) {
+  auto stub = master::MasterService::NewStub(server::NewChannel(master));
+  {
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, opt.timeout);
+    master::ListTabletServersResponsePB resp;
+    grpc::Status s = stub->ListTabletServers(&ctx, {}, &resp);
+    if (!s.ok()) return server::FromGrpcStatus(s, absl::StrCat(master, ": ListTabletServers"));
+    for (const auto& e : resp.servers()) {
+      check::TabletServerFacts ts;
+      ts.uuid = e.registration().permanent_uuid();
+      ts.address = server::HostPortToString(e.registration().rpc_address());
+      ts.live_per_master = e.live();
+      snap->tablet_servers.push_back(ts);
+    }
+  }
+  master::ListTablesResponsePB tables;
+  {
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, opt.timeout);
+    grpc::Status s = stub->ListTables(&ctx, {}, &tables);
+    if (!s.ok()) return server::FromGrpcStatus(s, absl::StrCat(master, ": ListTables"));
+  }
+  std::set<std::string> want_tables(opt.tables.begin(), opt.tables.end());
+  std::set<std::string> want_tablets(opt.tablets.begin(), opt.tablets.end());
+  for (const auto& t : tables.tables()) {
+    if (t.state() != master::RUNNING) continue;
+    if (!want_tables.empty() && !want_tables.count(t.name())) continue;
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, opt.timeout);
+    master::DescribeTableRequestPB req;
+    req.set_table_id(t.table_id());
+    master::DescribeTableResponsePB resp;
+    grpc::Status s = stub->DescribeTable(&ctx, req, &resp);
+    if (!s.ok())
+      return server::FromGrpcStatus(s, absl::StrCat(master, ": DescribeTable ", t.name()));
+    check::TableFacts table;
+    table.name = t.name();
+    table.id = t.table_id();
+    table.replication_factor = t.num_replicas();
+    for (const auto& loc : resp.tablets()) {
+      if (!want_tablets.empty() && !want_tablets.count(loc.tablet_id())) continue;
+      check::TabletFacts tablet;
+      tablet.tablet_id = loc.tablet_id();
+      tablet.table_name = t.name();
+      tablet.master_config = loc.config();
+      table.tablets.push_back(tablet);
+    }
+    snap->tables.push_back(table);
+  }
+  snap->catalog_read = true;
+  return absl::OkStatus();
+}
+
+void CollectTabletServers(const CollectOptions& opt, ClusterSnapshot* snap) {
+  std::mutex mu;
+  ParallelFor(static_cast<int>(snap->tablet_servers.size()), opt.concurrency, [&](int i) {
+    check::TabletServerFacts& ts = snap->tablet_servers[i];
+    auto stub = server::StatusService::NewStub(server::NewChannel(ts.address));
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, opt.timeout);
+    server::GetStatusRequestPB req;
+    for (const std::string& id : opt.tablets) req.add_tablet_ids(id);
+    server::GetStatusResponsePB resp;
+    grpc::Status s = stub->GetStatus(&ctx, req, &resp);
+    if (!s.ok()) {
+      ts.unreachable_reason = Reason(s);
+      return;
+    }
+    ts.reachable = true;
+    ts.reported_uuid = resp.server().uuid();
+    ts.version = resp.server().version();
+    std::map<std::string, check::ReplicaFacts> replicas;
+    for (const auto& r : resp.replicas()) replicas[r.tablet_id()] = ToReplicaFacts(r);
+    std::lock_guard<std::mutex> lock(mu);
+    snap->replicas[ts.uuid] = std::move(replicas);
+  });
+}
+
+// Every replica's checksum at one op index: the leader's latest applied index
+// (asked first), then the others at that index. A follower that has not
+// applied that far yet is asked again until the deadline.
+void CollectChecksums(const CollectOptions& opt, ClusterSnapshot* snap) {
+  struct Job {
+    std::string tablet_id;
+    std::string leader_uuid;
+    std::vector<std::string> replica_uuids;
+  };
+  std::map<std::string, std::string> address;
+  for (const auto& ts : snap->tablet_servers) {
+    if (ts.reachable) address[ts.uuid] = ts.address;
+  }
+  std::vector<Job> jobs;
+  for (const auto& table : snap->tables) {
+    for (const auto& tablet : table.tablets) {
+      Job job{tablet.tablet_id, "", {}};
+      for (const auto& p : tablet.master_config.peers()) {
+        job.replica_uuids.push_back(p.permanent_uuid());
+        auto by_ts = snap->replicas.find(p.permanent_uuid());
+        if (by_ts == snap->replicas.end()) continue;
+        auto r = by_ts->second.find(tablet.tablet_id);
+        if (r != by_ts->second.end() && r->second.role == check::Role::kLeader) {
+          job.leader_uuid = p.permanent_uuid();
+        }
+      }
+      jobs.push_back(job);
+    }
+  }
+  std::mutex mu;
+  ParallelFor(static_cast<int>(jobs.size()), opt.concurrency, [&](int j) {
+    const Job& job = jobs[j];
+    std::map<std::string, check::ChecksumFacts> out;
+    auto ask = [&](const std::string& uuid, int64_t op_index) {
+      check::ChecksumFacts f;
+      auto addr = address.find(uuid);
+      if (addr == address.end()) {
+        f.reason = "tablet server not reachable";
+        return f;
+      }
+      auto stub = tserver::TabletServerService::NewStub(server::NewChannel(addr->second));
+      auto deadline = std::chrono::steady_clock::now() + opt.timeout;
+      while (true) {
+        grpc::ClientContext ctx;
+        server::SetDeadline(&ctx, opt.timeout);
+        tserver::ChecksumRequestPB req;
+        req.set_tablet_id(job.tablet_id);
+        if (op_index >= 0) req.set_op_index(op_index);
+        tserver::ChecksumResponsePB resp;
+        grpc::Status s = stub->Checksum(&ctx, req, &resp);
+        if (s.ok()) {
+          f.ok = true;
+          f.digest = resp.digest();
+          f.op_index = resp.op_index();
+          f.row_count = resp.row_count();
+          return f;
+        }
+        if (s.error_code() != grpc::StatusCode::FAILED_PRECONDITION ||
+            std::chrono::steady_clock::now() + std::chrono::milliseconds(50) > deadline) {
+          f.reason = Reason(s);
+          return f;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    };
+    int64_t op_index = -1;
+    if (job.leader_uuid.empty()) {
+      for (const std::string& uuid : job.replica_uuids) {
+        out[uuid].reason = "no leader to pick the op index to compare at";
+      }
+    } else {
+      out[job.leader_uuid] = ask(job.leader_uuid, -1);
+      if (out[job.leader_uuid].ok) op_index = out[job.leader_uuid].op_index;
+      for (const std::string& uuid : job.replica_uuids) {
+        if (uuid == job.leader_uuid) continue;
+        if (op_index < 0) {
+          out[uuid].reason = "the leader's checksum failed";
+        } else {
+          out[uuid] = ask(uuid, op_index);
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    snap->checksums[job.tablet_id] = std::move(out);
+  });
+}
+
+}  // namespace
+
+absl::StatusOr<check::ClusterSnapshot> CollectRemote(const CollectOptions& opt) {
+  if (opt.masters.empty()) return absl::InvalidArgumentError("no master address given (--masters)");
+  ClusterSnapshot snap;
+  CollectMasters(opt, &snap);
+
+  // The catalog comes from the leader; without one, any reachable master.
+  std::vector<const check::MasterFacts*> order;
+  for (const auto& m : snap.masters) {
+    if (m.reachable && m.is_leader) order.push_back(&m);
+  }
+  for (const auto& m : snap.masters) {
+    if (m.reachable && !m.is_leader) order.push_back(&m);
+  }
+  if (order.empty()) {
+    std::vector<std::string> why;
+    for (const auto& m : snap.masters)
+      why.push_back(absl::StrCat(m.address, ": ", m.unreachable_reason));
+    return absl::UnavailableError(
+        absl::StrCat("no master reachable (", absl::StrJoin(why, "; "), ")"));
+  }
+  absl::Status catalog;
+  for (const check::MasterFacts* m : order) {
+    ClusterSnapshot attempt = snap;
+    catalog = CollectCatalog(opt, m->address, &attempt);
+    if (catalog.ok()) {
+      snap = std::move(attempt);
+      break;
+    }
+  }
+  if (!catalog.ok()) return catalog;
+
+  CollectTabletServers(opt, &snap);
+  if (opt.checksum_scan) CollectChecksums(opt, &snap);
+  return snap;
+}
+
+}  // namespace kmend::ksck

@@ -6,7 +6,6 @@
 #include "gtest/gtest.h"
 #include "lib/io/file.h"
 #include "server/common/grpc_util.h"
-#include "server/common/server_instance.h"
 
 namespace kmend::server {
 namespace {
@@ -47,26 +46,6 @@ TEST(GrpcUtilTest, StatusRoundTripKeepsCodeAndMessage) {
   EXPECT_EQ(back.code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(back.message(), "ctx: tablet abc");
   EXPECT_TRUE(FromGrpcStatus(ToGrpcStatus(absl::OkStatus())).ok());
-}
-
-TEST(ServerInstanceTest, UuidIsCreatedOnceAndReadBack) {
-  std::string dir = MakeTempDir();
-  auto a = LoadOrCreateServerUuid(dir);
-  ASSERT_TRUE(a.ok()) << a.status();
-  EXPECT_EQ(a->size(), 32u);
-  auto b = LoadOrCreateServerUuid(dir);
-  ASSERT_TRUE(b.ok()) << b.status();
-  EXPECT_EQ(*a, *b);
-  EXPECT_NE(NewUuid(), NewUuid());
-}
-
-TEST(ServerInstanceTest, DamagedUuidFileIsDataLoss) {
-  std::string dir = MakeTempDir();
-  ASSERT_TRUE(
-      io::WriteFileAtomically(io::JoinPath(dir, kServerUuidFileName), "not-a-uuid\n").ok());
-  auto u = LoadOrCreateServerUuid(dir);
-  EXPECT_EQ(u.status().code(), absl::StatusCode::kDataLoss);
-  EXPECT_NE(u.status().message().find("server-uuid"), std::string::npos) << u.status();
 }
 
 }  // namespace

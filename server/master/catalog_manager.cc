@@ -7,7 +7,7 @@
 #include "absl/strings/str_join.h"
 #include "lib/tablet/schema.h"
 #include "lib/util/status_macros.h"
-#include "server/common/server_instance.h"
+#include "lib/fs/uuid.h"
 #include "server/master/placement.h"
 
 namespace kmend::master {
@@ -147,7 +147,7 @@ absl::StatusOr<TableWithTablets> CatalogManager::CreateTable(
 
   TableWithTablets out;
   TableInfoPB& info = out.table;
-  info.set_table_id(server::NewUuid());
+  info.set_table_id(fs::NewUuid());
   info.set_name(req.name());
   *info.mutable_schema() = schema.ToPB();
   auto* hash = info.mutable_partition_schema()->add_hash_schema();
@@ -165,7 +165,7 @@ absl::StatusOr<TableWithTablets> CatalogManager::CreateTable(
   *sys_table->mutable_info() = info;
   for (int b = 0; b < req.num_tablets(); ++b) {
     SysTabletPB t;
-    t.set_tablet_id(server::NewUuid());
+    t.set_tablet_id(fs::NewUuid());
     t.set_table_id(info.table_id());
     t.mutable_partition()->add_hash_buckets(b);
     if (b > 0) t.mutable_partition()->set_partition_key_start(EncodeBucket(b));

@@ -1,0 +1,254 @@
+#include "server/master/master_service.h"
+
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "proto/tserver.grpc.pb.h"
+#include "server/common/grpc_util.h"
+#include "server/common/logger.h"
+
+namespace kmend::master {
+namespace {
+
+using server::FromGrpcStatus;
+using server::ToGrpcStatus;
+
+// One call to a tablet server, made by the fan-out below.
+struct TabletCall {
+  std::string ts_uuid;
+  std::string address;
+  tserver::CreateTabletRequestPB create;  // when is_create
+  tserver::DeleteTabletRequestPB del;     // otherwise
+  bool is_create = true;
+  absl::Status result;
+};
+
+// Runs the calls with one thread per destination server (calls to one server
+// go in order), so that a hung server delays only its own calls, each by at
+// most `timeout`.
+void FanOut(std::vector<TabletCall>* calls, std::chrono::milliseconds timeout) {
+  std::map<std::string, std::vector<TabletCall*>> by_server;
+  for (TabletCall& c : *calls) by_server[c.address].push_back(&c);
+  std::vector<std::thread> threads;
+  for (auto& [address, list] : by_server) {
+    threads.emplace_back([address = address, list = list, timeout] {
+      auto stub = tserver::TabletServerService::NewStub(server::NewChannel(address));
+      for (TabletCall* c : list) {
+        grpc::ClientContext ctx;
+        server::SetDeadline(&ctx, timeout);
+        grpc::Status s;
+        if (c->is_create) {
+          tserver::CreateTabletResponsePB resp;
+          s = stub->CreateTablet(&ctx, c->create, &resp);
+        } else {
+          tserver::DeleteTabletResponsePB resp;
+          s = stub->DeleteTablet(&ctx, c->del, &resp);
+        }
+        c->result = FromGrpcStatus(
+            s, absl::StrCat(c->is_create ? "CreateTablet " : "DeleteTablet ",
+                            c->is_create ? c->create.tablet_id() : c->del.tablet_id(), " on ",
+                            c->ts_uuid, " (", address, ")"));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+}
+
+}  // namespace
+
+MasterServiceImpl::MasterServiceImpl(std::string master_uuid, TServerRegistry* registry,
+                                     CatalogManager* catalog,
+                                     std::chrono::milliseconds tserver_rpc_timeout)
+    : master_uuid_(std::move(master_uuid)),
+      registry_(registry),
+      catalog_(catalog),
+      tserver_rpc_timeout_(tserver_rpc_timeout) {}
+
+grpc::Status MasterServiceImpl::RegisterTServer(grpc::ServerContext*,
+                                                const RegisterTServerRequestPB* req,
+                                                RegisterTServerResponsePB* resp) {
+  absl::Status s = registry_->Register(req->registration());
+  if (!s.ok()) return ToGrpcStatus(s);
+  KLOG(INFO) << "registered tablet server " << req->registration().permanent_uuid() << " at "
+             << server::HostPortToString(req->registration().rpc_address());
+  resp->set_master_uuid(master_uuid_);
+  return grpc::Status::OK;
+}
+
+grpc::Status MasterServiceImpl::Heartbeat(grpc::ServerContext*, const HeartbeatRequestPB* req,
+                                          HeartbeatResponsePB* resp) {
+  resp->set_master_uuid(master_uuid_);
+  absl::Status s = registry_->Heartbeat(*req);
+  if (absl::IsFailedPrecondition(s)) {
+    // Not an RPC failure: the answer is "register again".
+    resp->set_needs_reregister(true);
+    return grpc::Status::OK;
+  }
+  if (!s.ok()) return ToGrpcStatus(s);
+  std::map<std::string, int64_t> reported;
+  for (const auto& r : req->replicas()) {
+    if (r.data_state() == server::TABLET_DATA_TOMBSTONED ||
+        r.data_state() == server::TABLET_DATA_DELETED) {
+      continue;
+    }
+    reported[r.tablet_id()] = r.consensus_state().committed_config().opid_index();
+  }
+  for (const std::string& id : catalog_->TabletsToTombstone(req->permanent_uuid(), reported)) {
+    resp->add_tablets_to_tombstone(id);
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MasterServiceImpl::ListTabletServers(grpc::ServerContext*,
+                                                  const ListTabletServersRequestPB*,
+                                                  ListTabletServersResponsePB* resp) {
+  auto counts = catalog_->ReplicaCounts();
+  for (const TServerSnapshot& ts : registry_->List()) {
+    TServerEntryPB* e = resp->add_servers();
+    *e->mutable_registration() = ts.registration;
+    e->set_live(ts.live);
+    e->set_millis_since_heartbeat(ts.millis_since_heartbeat);
+    e->set_num_assigned_replicas(static_cast<int32_t>(counts[ts.registration.permanent_uuid()]));
+    e->set_num_reported_replicas(static_cast<int32_t>(ts.replicas.size()));
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MasterServiceImpl::CreateTable(grpc::ServerContext*, const CreateTableRequestPB* req,
+                                            CreateTableResponsePB* resp) {
+  std::map<std::string, HostPortPB> live;
+  for (const TServerSnapshot& ts : registry_->LiveServers()) {
+    live[ts.registration.permanent_uuid()] = ts.registration.rpc_address();
+  }
+  auto created = catalog_->CreateTable(*req, live);
+  if (!created.ok()) return ToGrpcStatus(created.status());
+  KLOG(INFO) << "created table '" << req->name() << "' id " << created->table.table_id()
+             << " with " << created->tablets.size() << " tablets x "
+             << req->num_replicas() << " replicas";
+
+  std::vector<TabletCall> calls;
+  for (const SysTabletPB& t : created->tablets) {
+    resp->add_tablet_ids(t.tablet_id());
+    for (const auto& peer : t.config().peers()) {
+      TabletCall c;
+      c.ts_uuid = peer.permanent_uuid();
+      c.address = server::HostPortToString(peer.last_known_addr());
+      auto& r = c.create;
+      r.set_dest_uuid(peer.permanent_uuid());
+      r.set_tablet_id(t.tablet_id());
+      r.set_table_id(created->table.table_id());
+      r.set_table_name(created->table.name());
+      *r.mutable_schema() = created->table.schema();
+      *r.mutable_partition_schema() = created->table.partition_schema();
+      *r.mutable_partition() = t.partition();
+      *r.mutable_initial_config() = t.config();
+      calls.push_back(std::move(c));
+    }
+  }
+  FanOut(&calls, tserver_rpc_timeout_);
+  // The table exists once the catalog says so; a replica that could not be
+  // created (its server died meanwhile) shows as missing in ksck and is the
+  // re-replication's job, so failures are logged, not returned.
+  for (const TabletCall& c : calls) {
+    if (!c.result.ok()) KLOG(WARNING) << c.result;
+  }
+  resp->set_table_id(created->table.table_id());
+  return grpc::Status::OK;
+}
+
+grpc::Status MasterServiceImpl::ListTables(grpc::ServerContext*, const ListTablesRequestPB* req,
+                                           ListTablesResponsePB* resp) {
+  for (TableInfoPB& t : catalog_->ListTables(req->name_filter())) {
+    *resp->add_tables() = std::move(t);
+  }
+  return grpc::Status::OK;
+}
+
+TabletLocationsPB MasterServiceImpl::Locations(const SysTabletPB& tablet,
+                                               const std::string& table_name) const {
+  TabletLocationsPB loc;
+  loc.set_tablet_id(tablet.tablet_id());
+  loc.set_table_id(tablet.table_id());
+  loc.set_table_name(table_name);
+  *loc.mutable_partition() = tablet.partition();
+  *loc.mutable_config() = tablet.config();
+  for (const auto& peer : tablet.config().peers()) {
+    ReplicaLocationPB* r = loc.add_replicas();
+    r->set_ts_uuid(peer.permanent_uuid());
+    *r->mutable_rpc_address() = peer.last_known_addr();
+    auto ts = registry_->Get(peer.permanent_uuid());
+    if (!ts.has_value()) continue;
+    *r->mutable_rpc_address() = ts->registration.rpc_address();
+    r->set_ts_live(ts->live);
+    auto rep = ts->replicas.find(tablet.tablet_id());
+    if (rep == ts->replicas.end()) continue;
+    r->set_role(rep->second.role());
+    r->set_data_state(rep->second.data_state());
+    if (rep->second.role() == consensus::RaftPeerPB::LEADER && ts->live) {
+      loc.set_leader_uuid(peer.permanent_uuid());
+    }
+  }
+  return loc;
+}
+
+grpc::Status MasterServiceImpl::DescribeTable(grpc::ServerContext*,
+                                              const DescribeTableRequestPB* req,
+                                              DescribeTableResponsePB* resp) {
+  auto t = catalog_->GetTable(req->name(), req->table_id());
+  if (!t.ok()) return ToGrpcStatus(t.status());
+  *resp->mutable_table() = t->table;
+  for (const SysTabletPB& tablet : t->tablets) {
+    *resp->add_tablets() = Locations(tablet, t->table.name());
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MasterServiceImpl::DeleteTable(grpc::ServerContext*, const DeleteTableRequestPB* req,
+                                            DeleteTableResponsePB* resp) {
+  auto t = catalog_->DeleteTable(req->name(), req->table_id());
+  if (!t.ok()) return ToGrpcStatus(t.status());
+  KLOG(INFO) << "deleted table '" << t->table.name() << "' id " << t->table.table_id();
+  resp->set_table_id(t->table.table_id());
+  // Best effort now; a server that misses this call is told to tombstone in
+  // its next heartbeat answer.
+  std::vector<TabletCall> calls;
+  for (const SysTabletPB& tablet : t->tablets) {
+    for (const auto& peer : tablet.config().peers()) {
+      auto ts = registry_->Get(peer.permanent_uuid());
+      if (!ts.has_value() || !ts->live) continue;
+      TabletCall c;
+      c.is_create = false;
+      c.ts_uuid = peer.permanent_uuid();
+      c.address = server::HostPortToString(ts->registration.rpc_address());
+      c.del.set_dest_uuid(peer.permanent_uuid());
+      c.del.set_tablet_id(tablet.tablet_id());
+      c.del.set_tombstone(true);
+      c.del.set_reason(absl::StrCat("table '", t->table.name(), "' deleted"));
+      calls.push_back(std::move(c));
+    }
+  }
+  FanOut(&calls, tserver_rpc_timeout_);
+  for (const TabletCall& c : calls) {
+    if (!c.result.ok()) KLOG(WARNING) << c.result;
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status MasterServiceImpl::GetTabletLocations(grpc::ServerContext*,
+                                                   const GetTabletLocationsRequestPB* req,
+                                                   GetTabletLocationsResponsePB* resp) {
+  for (const std::string& id : req->tablet_ids()) {
+    auto tablet = catalog_->GetTablet(id);
+    if (!tablet.ok()) {
+      resp->add_unknown_tablet_ids(id);
+      continue;
+    }
+    auto table = catalog_->GetTable("", tablet->table_id());
+    *resp->add_tablets() = Locations(*tablet, table.ok() ? table->table.name() : "");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace kmend::master

@@ -1,0 +1,57 @@
+// MasterService (proto/master.proto) over the registry and the catalog: the
+// gRPC edge of the master. Request validation and state live in
+// TServerRegistry and CatalogManager; this file translates, fans out
+// CreateTablet/DeleteTablet calls to tablet servers, and assembles
+// locations.
+//
+// Thread safety: gRPC calls methods concurrently; everything it touches is
+// thread-safe. Lifetime: registry and catalog outlive the service.
+#ifndef KMEND_SERVER_MASTER_MASTER_SERVICE_H_
+#define KMEND_SERVER_MASTER_MASTER_SERVICE_H_
+
+#include <chrono>
+#include <string>
+
+#include "proto/master.grpc.pb.h"
+#include "server/master/catalog_manager.h"
+#include "server/master/ts_registry.h"
+
+namespace kmend::master {
+
+class MasterServiceImpl final : public MasterService::Service {
+ public:
+  MasterServiceImpl(std::string master_uuid, TServerRegistry* registry, CatalogManager* catalog,
+                    std::chrono::milliseconds tserver_rpc_timeout);
+
+  grpc::Status RegisterTServer(grpc::ServerContext* ctx, const RegisterTServerRequestPB* req,
+                               RegisterTServerResponsePB* resp) override;
+  grpc::Status Heartbeat(grpc::ServerContext* ctx, const HeartbeatRequestPB* req,
+                         HeartbeatResponsePB* resp) override;
+  grpc::Status ListTabletServers(grpc::ServerContext* ctx, const ListTabletServersRequestPB* req,
+                                 ListTabletServersResponsePB* resp) override;
+  grpc::Status CreateTable(grpc::ServerContext* ctx, const CreateTableRequestPB* req,
+                           CreateTableResponsePB* resp) override;
+  grpc::Status ListTables(grpc::ServerContext* ctx, const ListTablesRequestPB* req,
+                          ListTablesResponsePB* resp) override;
+  grpc::Status DescribeTable(grpc::ServerContext* ctx, const DescribeTableRequestPB* req,
+                             DescribeTableResponsePB* resp) override;
+  grpc::Status DeleteTable(grpc::ServerContext* ctx, const DeleteTableRequestPB* req,
+                           DeleteTableResponsePB* resp) override;
+  grpc::Status GetTabletLocations(grpc::ServerContext* ctx,
+                                  const GetTabletLocationsRequestPB* req,
+                                  GetTabletLocationsResponsePB* resp) override;
+
+ private:
+  // The catalog's tablet joined with what the registry knows about each
+  // replica's server and report.
+  TabletLocationsPB Locations(const SysTabletPB& tablet, const std::string& table_name) const;
+
+  const std::string master_uuid_;
+  TServerRegistry* const registry_;
+  CatalogManager* const catalog_;
+  const std::chrono::milliseconds tserver_rpc_timeout_;
+};
+
+}  // namespace kmend::master
+
+#endif  // KMEND_SERVER_MASTER_MASTER_SERVICE_H_

@@ -1,0 +1,161 @@
+// kmend-server: the bundled reference server.
+//
+//   kmend-server master  --fs_root DIR [--rpc_bind HOST:PORT] [--port_file F]
+//                        [--tserver_unresponsive_timeout_ms N] [--log_file F]
+//   kmend-server tserver --fs_root DIR --master_addrs HOST:PORT[,...]
+//                        [--rpc_bind HOST:PORT] [--port_file F]
+//                        [--heartbeat_interval_ms N] [--log_file F]
+//
+// Runs until SIGTERM or SIGINT, then shuts down cleanly: in-flight RPCs get a
+// grace period, the data directory lock is released. Exit status 0 after a
+// clean shutdown, 1 when the server could not start, 2 for bad flags.
+#include <signal.h>
+
+#include <chrono>
+#include <iostream>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_split.h"
+#include "server/common/grpc_util.h"
+#include "server/common/logger.h"
+#include "server/common/version.h"
+#include "server/master/master.h"
+#include "server/tserver/tablet_server.h"
+
+namespace kmend::server {
+namespace {
+
+constexpr auto kShutdownGrace = std::chrono::milliseconds(3000);
+
+// Blocks SIGTERM and SIGINT in this thread and every thread created after,
+// so that WaitForShutdownSignal() receives them synchronously.
+sigset_t BlockShutdownSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+int WaitForShutdownSignal(const sigset_t& set) {
+  int sig = 0;
+  while (sigwait(&set, &sig) != 0) {
+  }
+  return sig;
+}
+
+struct CommonFlags {
+  std::string fs_root;
+  std::string rpc_bind = "127.0.0.1:0";
+  std::string port_file;
+  std::string log_file;
+};
+
+void AddCommonFlags(CLI::App* app, CommonFlags* f) {
+  app->add_option("--fs_root", f->fs_root, "Data directory (created if missing)")->required();
+  app->add_option("--rpc_bind", f->rpc_bind, "Address to serve RPCs on; port 0 picks a free one")
+      ->capture_default_str();
+  app->add_option("--port_file", f->port_file,
+                  "Write the bound port to this file once serving (for harnesses)");
+  app->add_option("--log_file", f->log_file, "Also append log lines to this file");
+}
+
+}  // namespace
+
+int Main(int argc, char** argv) {
+  sigset_t signals = BlockShutdownSignals();
+
+  CLI::App app{"kmend reference server: a master or a tablet server"};
+  app.set_version_flag("--version", kVersion);
+  app.require_subcommand(1);
+
+  CommonFlags master_flags;
+  int64_t unresponsive_ms = master::MasterOptions().tserver_unresponsive_timeout_ms;
+  CLI::App* master_cmd = app.add_subcommand("master", "Run a master");
+  AddCommonFlags(master_cmd, &master_flags);
+  master_cmd
+      ->add_option("--tserver_unresponsive_timeout_ms", unresponsive_ms,
+                   "A tablet server without a heartbeat for this long is marked dead")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+
+  CommonFlags ts_flags;
+  std::string master_addrs;
+  int64_t heartbeat_ms = tserver::TabletServerOptions().heartbeat_interval_ms;
+  CLI::App* ts_cmd = app.add_subcommand("tserver", "Run a tablet server");
+  AddCommonFlags(ts_cmd, &ts_flags);
+  ts_cmd->add_option("--master_addrs", master_addrs, "Masters, HOST:PORT[,HOST:PORT...]")
+      ->required();
+  ts_cmd->add_option("--heartbeat_interval_ms", heartbeat_ms, "Heartbeat period")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{600'000}));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  const CommonFlags& flags = master_cmd->parsed() ? master_flags : ts_flags;
+  if (auto s = ParseHostPort(flags.rpc_bind); !s.ok()) {
+    std::cerr << "kmend-server: --rpc_bind: " << s.status().message() << "\n";
+    return 2;
+  }
+  if (auto s = InitLogging(flags.log_file); !s.ok()) {
+    std::cerr << "kmend-server: --log_file: " << s.message() << "\n";
+    return 2;
+  }
+
+  int rc = 0;
+  if (master_cmd->parsed()) {
+    master::MasterOptions opts;
+    opts.fs_root = flags.fs_root;
+    opts.rpc_bind = flags.rpc_bind;
+    opts.port_file = flags.port_file;
+    opts.tserver_unresponsive_timeout_ms = unresponsive_ms;
+    master::Master m(opts);
+    absl::Status s = m.Start();
+    if (!s.ok()) {
+      KLOG(ERROR) << "master could not start: " << s;
+      rc = 1;
+    } else {
+      int sig = WaitForShutdownSignal(signals);
+      KLOG(INFO) << "received signal " << sig << ", shutting down";
+      m.Shutdown(kShutdownGrace);
+      KLOG(INFO) << "master " << m.uuid() << " stopped";
+    }
+  } else {
+    auto addrs = ParseHostPorts(master_addrs);
+    if (!addrs.ok()) {
+      std::cerr << "kmend-server: --master_addrs: " << addrs.status().message() << "\n";
+      return 2;
+    }
+    tserver::TabletServerOptions opts;
+    opts.fs_root = flags.fs_root;
+    opts.rpc_bind = flags.rpc_bind;
+    opts.port_file = flags.port_file;
+    opts.heartbeat_interval_ms = heartbeat_ms;
+    for (const auto& hp : *addrs) opts.master_addresses.push_back(HostPortToString(hp));
+    tserver::TabletServer ts(opts);
+    absl::Status s = ts.Start();
+    if (!s.ok()) {
+      KLOG(ERROR) << "tablet server could not start: " << s;
+      rc = 1;
+    } else {
+      int sig = WaitForShutdownSignal(signals);
+      KLOG(INFO) << "received signal " << sig << ", shutting down";
+      ts.Shutdown(kShutdownGrace);
+      KLOG(INFO) << "tablet server " << ts.uuid() << " stopped";
+    }
+  }
+  ShutdownLogging();
+  return rc;
+}
+
+}  // namespace kmend::server
+
+int main(int argc, char** argv) { return kmend::server::Main(argc, argv); }

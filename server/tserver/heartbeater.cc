@@ -1,0 +1,99 @@
+#include "server/tserver/heartbeater.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "server/common/grpc_util.h"
+#include "server/common/logger.h"
+
+namespace kmend::tserver {
+
+Heartbeater::Heartbeater(std::vector<std::string> master_addresses,
+                         master::TServerRegistrationPB registration, int64_t interval_ms,
+                         TabletManager* manager)
+    : registration_(std::move(registration)), interval_ms_(interval_ms), manager_(manager) {
+  for (std::string& a : master_addresses) {
+    MasterLink link;
+    link.stub = master::MasterService::NewStub(server::NewChannel(a));
+    link.address = std::move(a);
+    masters_.push_back(std::move(link));
+  }
+}
+
+Heartbeater::~Heartbeater() { Stop(); }
+
+void Heartbeater::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
+
+void Heartbeater::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Heartbeater::Run() {
+  do {
+    for (MasterLink& m : masters_) Beat(&m);
+  } while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(interval_ms_)));
+}
+
+void Heartbeater::Beat(MasterLink* link) {
+  // A call must not outlive a few beats: a stopped master must not stall the
+  // heartbeats to the others for long.
+  auto timeout = std::chrono::milliseconds(std::max<int64_t>(1000, 2 * interval_ms_));
+  absl::Status failure;
+  if (!link->registered) {
+    master::RegisterTServerRequestPB req;
+    *req.mutable_registration() = registration_;
+    master::RegisterTServerResponsePB resp;
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, timeout);
+    failure = server::FromGrpcStatus(link->stub->RegisterTServer(&ctx, req, &resp),
+                                     absl::StrCat("RegisterTServer to ", link->address));
+    if (failure.ok()) {
+      link->registered = true;
+      KLOG(INFO) << "registered with master " << resp.master_uuid() << " at " << link->address;
+    }
+  }
+  if (failure.ok()) {
+    master::HeartbeatRequestPB req;
+    req.set_permanent_uuid(registration_.permanent_uuid());
+    req.set_sequence_number(sequence_number_++);
+    req.set_is_full_report(true);
+    for (const auto& r : manager_->List()) *req.add_replicas() = r->Status();
+    master::HeartbeatResponsePB resp;
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, timeout);
+    failure = server::FromGrpcStatus(link->stub->Heartbeat(&ctx, req, &resp),
+                                     absl::StrCat("Heartbeat to ", link->address));
+    if (failure.ok() && resp.needs_reregister()) {
+      KLOG(INFO) << "master at " << link->address << " asks to register again";
+      link->registered = false;
+    }
+    if (failure.ok()) {
+      for (const std::string& id : resp.tablets_to_tombstone()) {
+        absl::Status s = manager_->DeleteTablet(
+            id, /*tombstone=*/true,
+            absl::StrCat("master ", resp.master_uuid(), " says this server no longer hosts it"),
+            std::nullopt);
+        if (s.ok()) {
+          KLOG(INFO) << "tombstoned tablet " << id << " as master " << resp.master_uuid()
+                     << " asked";
+        } else {
+          KLOG(WARNING) << "tombstoning tablet " << id << ": " << s;
+        }
+      }
+    }
+  }
+  if (!failure.ok()) {
+    // After a failure, register again: the master may have restarted.
+    link->registered = false;
+    if (!link->last_failed) KLOG(WARNING) << failure;
+  } else if (link->last_failed) {
+    KLOG(INFO) << "master at " << link->address << " reachable again";
+  }
+  link->last_failed = !failure.ok();
+}
+
+}  // namespace kmend::tserver

@@ -1,0 +1,55 @@
+// The tablet server's link to the masters: registers with each master, then
+// heartbeats every interval with a full report of its replicas, registers
+// again when a master asks (a restarted master forgets), and tombstones the
+// replicas a master says this server should no longer host.
+//
+// Thread safety: Start/Stop from one thread; the loop runs on its own
+// thread. Lifetime: `manager` outlives the Heartbeater.
+#ifndef KMEND_SERVER_TSERVER_HEARTBEATER_H_
+#define KMEND_SERVER_TSERVER_HEARTBEATER_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "proto/master.grpc.pb.h"
+#include "server/tserver/tablet_manager.h"
+
+namespace kmend::tserver {
+
+class Heartbeater {
+ public:
+  Heartbeater(std::vector<std::string> master_addresses,
+              master::TServerRegistrationPB registration, int64_t interval_ms,
+              TabletManager* manager);
+  ~Heartbeater();
+
+  void Start();
+  // Stops the loop; an RPC in flight finishes or hits its deadline first.
+  void Stop();
+
+ private:
+  struct MasterLink {
+    std::string address;
+    std::unique_ptr<master::MasterService::Stub> stub;
+    bool registered = false;
+    bool last_failed = false;  // to log a failure once, not every beat
+  };
+  void Run();
+  void Beat(MasterLink* link);
+
+  const master::TServerRegistrationPB registration_;
+  const int64_t interval_ms_;
+  TabletManager* const manager_;
+  std::vector<MasterLink> masters_;
+  int64_t sequence_number_ = 0;
+  absl::Notification stop_;
+  std::thread thread_;
+};
+
+}  // namespace kmend::tserver
+
+#endif  // KMEND_SERVER_TSERVER_HEARTBEATER_H_

@@ -1,0 +1,153 @@
+#include "server/tserver/tablet_manager.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "lib/format/pb_container.h"
+#include "lib/fs/fs_manager.h"
+#include "lib/io/file.h"
+#include "lib/meta/cmeta.h"
+#include "lib/tablet/schema.h"
+#include "lib/util/status_macros.h"
+
+namespace kmend::tserver {
+
+TabletManager::TabletManager(fs::Layout layout, std::string server_uuid)
+    : layout_(std::move(layout)), server_uuid_(std::move(server_uuid)) {}
+
+absl::Status TabletManager::Open() {
+  ASSIGN_OR_RETURN(std::vector<std::string> ids, fs::ListTablets(layout_));
+  std::map<std::string, std::shared_ptr<TabletReplica>> loaded;
+  for (const std::string& id : ids) {
+    tablet::TabletSuperBlockPB sb;
+    absl::Status s = pbc::ReadSingleMessageFile(layout_.TabletMetaPath(id), &sb);
+    if (s.ok() && sb.tablet_id() != id) {
+      s = absl::DataLossError(absl::StrCat(layout_.TabletMetaPath(id), ": tablet_id field is '",
+                                           sb.tablet_id(), "', expected the file name"));
+    }
+    consensus::ConsensusMetadataPB cmeta;
+    if (s.ok()) {
+      auto c = meta::LoadConsensusMeta(layout_.ConsensusMetaPath(id));
+      if (c.ok()) {
+        cmeta = *std::move(c);
+      } else {
+        s = c.status();
+      }
+    }
+    if (s.ok()) {
+      loaded[id] = std::make_shared<TabletReplica>(layout_, std::move(sb), std::move(cmeta));
+    } else {
+      loaded[id] = std::make_shared<TabletReplica>(layout_, id, std::string(s.message()));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  replicas_ = std::move(loaded);
+  return absl::OkStatus();
+}
+
+absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
+  const std::string& id = req.tablet_id();
+  if (!fs::IsCanonicalUuid(id)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CreateTablet: tablet_id '", id, "' is not 32 lowercase hex characters"));
+  }
+  auto schema = tablet::Schema::FromPB(req.schema());
+  if (!schema.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("CreateTablet ", id, ": schema: ", schema.status().message()));
+  }
+  bool listed = false;
+  for (const auto& p : req.initial_config().peers()) listed |= p.permanent_uuid() == server_uuid_;
+  if (!listed) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CreateTablet ", id, ": initial_config does not list this server (", server_uuid_, ")"));
+  }
+
+  absl::MutexLock change(&change_mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = replicas_.find(id);
+    if (it != replicas_.end() && it->second->data_state() != tablet::TABLET_DATA_TOMBSTONED) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          "tablet ", id, " already exists here (state ",
+          tablet::TabletDataState_Name(it->second->data_state()), ")"));
+    }
+  }
+  RETURN_IF_ERROR(io::CreateDirs(layout_.WalDir(id)));
+  consensus::ConsensusMetadataPB cmeta;
+  *cmeta.mutable_committed_config() = req.initial_config();
+  cmeta.set_current_term(0);
+  RETURN_IF_ERROR(meta::StoreConsensusMeta(layout_.ConsensusMetaPath(id), cmeta));
+
+  tablet::TabletSuperBlockPB sb;
+  sb.set_table_id(req.table_id());
+  sb.set_tablet_id(id);
+  sb.set_last_durable_mrs_id(0);
+  sb.set_table_name(req.table_name());
+  *sb.mutable_schema() = schema->ToPB();
+  sb.set_schema_version(0);
+  sb.set_tablet_data_state(tablet::TABLET_DATA_READY);
+  *sb.mutable_partition() = req.partition();
+  *sb.mutable_partition_schema() = req.partition_schema();
+  sb.set_last_flushed_op_index(0);
+  sb.set_num_replicas(req.initial_config().peers_size());
+  // Last: from here on the replica exists across restarts.
+  RETURN_IF_ERROR(pbc::WriteSingleMessageFile(layout_.TabletMetaPath(id), sb));
+
+  auto replica = std::make_shared<TabletReplica>(layout_, std::move(sb), std::move(cmeta));
+  absl::MutexLock lock(&mu_);
+  replicas_[id] = std::move(replica);
+  return absl::OkStatus();
+}
+
+absl::Status TabletManager::DeleteTablet(const std::string& tablet_id, bool tombstone,
+                                         const std::string& reason,
+                                         std::optional<int64_t> cas_config_opid_index_le) {
+  absl::MutexLock change(&change_mu_);
+  ASSIGN_OR_RETURN(std::shared_ptr<TabletReplica> replica, Lookup(tablet_id));
+  if (cas_config_opid_index_le.has_value()) {
+    int64_t have = replica->ConsensusState().committed_config().opid_index();
+    if (have > *cas_config_opid_index_le) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "DeleteTablet ", tablet_id, ": committed config opid_index is ", have,
+          ", newer than the requested bound ", *cas_config_opid_index_le));
+    }
+  }
+  if (tombstone) return replica->Tombstone(reason);
+
+  std::error_code ec;
+  for (const std::string& path : {layout_.TabletMetaPath(tablet_id),
+                                  layout_.ConsensusMetaPath(tablet_id),
+                                  layout_.WalDir(tablet_id)}) {
+    std::filesystem::remove_all(path, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("DeleteTablet ", tablet_id, ": removing ", path, ": ", ec.message()));
+    }
+  }
+  RETURN_IF_ERROR(io::SyncDir(layout_.TabletMetaDir()));
+  absl::MutexLock lock(&mu_);
+  replicas_.erase(tablet_id);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<TabletReplica>> TabletManager::Lookup(
+    const std::string& tablet_id) const {
+  absl::MutexLock lock(&mu_);
+  auto it = replicas_.find(tablet_id);
+  if (it == replicas_.end()) {
+    return absl::NotFoundError(absl::StrCat("tablet ", tablet_id, " not found on this server"));
+  }
+  return it->second;
+}
+
+std::vector<std::shared_ptr<TabletReplica>> TabletManager::List() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<TabletReplica>> out;
+  out.reserve(replicas_.size());
+  for (const auto& [id, r] : replicas_) out.push_back(r);
+  return out;
+}
+
+}  // namespace kmend::tserver

@@ -1,0 +1,72 @@
+// The tablet server's replicas: creating them from the master's
+// CreateTablet, loading them at start-up, tombstoning and deleting them.
+//
+// On disk per replica (lib/fs/layout.h): the superblock
+// <root>/tablet-meta/<id> (written last at creation: its presence is what
+// makes a replica exist after a restart), the consensus metadata
+// <root>/consensus-meta/<id>, and the WAL directory <root>/wals/<id>/.
+// A replica whose files cannot be read at start-up is kept as FAILED with
+// the error as its reason: reported, never served, and the server starts.
+//
+// Thread safety: all methods are thread-safe; creations and deletions are
+// serialized. Lifetime: replicas are shared_ptr; one dropped by the manager
+// lives until the last RPC using it returns.
+#ifndef KMEND_SERVER_TSERVER_TABLET_MANAGER_H_
+#define KMEND_SERVER_TSERVER_TABLET_MANAGER_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "lib/fs/layout.h"
+#include "proto/tserver.pb.h"
+#include "server/tserver/tablet_replica.h"
+
+namespace kmend::tserver {
+
+class TabletManager {
+ public:
+  TabletManager(fs::Layout layout, std::string server_uuid);
+
+  // Loads every replica listed in tablet-meta/. Fails only when the
+  // directory itself cannot be listed; damaged replicas load as FAILED.
+  absl::Status Open();
+
+  // Creates the replica's files (see the file comment) in state READY with
+  // term 0 and the initial config. InvalidArgument for a non-canonical id,
+  // a bad schema or a config that does not list this server;
+  // AlreadyExists when a replica that is not TOMBSTONED exists (a tombstoned
+  // one is replaced).
+  absl::Status CreateTablet(const CreateTabletRequestPB& req);
+
+  // Tombstones (keeps superblock and cmeta, state TOMBSTONED, WAL removed)
+  // or deletes every file of the replica. NotFound for an unknown tablet;
+  // FailedPrecondition when `cas_config_opid_index_le` is set and the
+  // replica's committed config is newer.
+  absl::Status DeleteTablet(const std::string& tablet_id, bool tombstone,
+                            const std::string& reason,
+                            std::optional<int64_t> cas_config_opid_index_le);
+
+  // NotFound for an unknown tablet.
+  absl::StatusOr<std::shared_ptr<TabletReplica>> Lookup(const std::string& tablet_id) const;
+
+  // Every replica, ordered by tablet id.
+  std::vector<std::shared_ptr<TabletReplica>> List() const;
+
+ private:
+  const fs::Layout layout_;
+  const std::string server_uuid_;
+  // Held across the file operations of one creation or deletion.
+  absl::Mutex change_mu_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::shared_ptr<TabletReplica>> replicas_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kmend::tserver
+
+#endif  // KMEND_SERVER_TSERVER_TABLET_MANAGER_H_

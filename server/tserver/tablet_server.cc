@@ -1,0 +1,75 @@
+#include "server/tserver/tablet_server.h"
+
+#include <set>
+
+#include "lib/fs/fs_manager.h"
+#include "lib/io/file.h"
+#include "lib/util/status_macros.h"
+#include "server/common/grpc_util.h"
+#include "server/common/logger.h"
+#include "server/common/version.h"
+
+namespace kmend::tserver {
+
+TabletServer::TabletServer(TabletServerOptions options) : options_(std::move(options)) {}
+
+TabletServer::~TabletServer() { Shutdown(std::chrono::milliseconds(0)); }
+
+absl::Status TabletServer::Start() {
+  RETURN_IF_ERROR(io::CreateDirs(options_.fs_root));
+  ASSIGN_OR_RETURN(lock_, io::DirLock::Acquire(options_.fs_root));
+  auto info = fs::Open(options_.fs_root);
+  if (absl::IsNotFound(info.status())) {
+    info = fs::Format(options_.fs_root);
+    if (info.ok()) KLOG(INFO) << "formatted " << options_.fs_root << " as " << info->uuid;
+  }
+  if (!info.ok()) return Annotate(info.status(), "opening the data directory");
+  uuid_ = info->uuid;
+  manager_ = std::make_unique<TabletManager>(fs::Layout(options_.fs_root), uuid_);
+  RETURN_IF_ERROR(Annotate(manager_->Open(), "loading replicas"));
+  int failed = 0;
+  for (const auto& r : manager_->List()) failed += r->data_state() == tablet::TABLET_DATA_FAILED;
+
+  tserver_service_ = std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get());
+  consensus_service_ = std::make_unique<ConsensusServiceImpl>(uuid_, manager_.get());
+  copy_service_ = std::make_unique<TabletCopyServiceImpl>(manager_.get());
+  status_service_ = std::make_unique<server::StatusServiceImpl>(
+      server::TABLET_SERVER, uuid_, options_.fs_root, &clock_, this);
+  RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,
+                             {tserver_service_.get(), consensus_service_.get(),
+                              copy_service_.get(), status_service_.get()},
+                             options_.port_file));
+  status_service_->SetRpcAddress(rpc_.address());
+
+  master::TServerRegistrationPB reg;
+  reg.set_permanent_uuid(uuid_);
+  *reg.mutable_rpc_address() = rpc_.address();
+  reg.set_version(server::kVersion);
+  reg.set_start_time_us(clock_.WallMicros());
+  heartbeater_ = std::make_unique<Heartbeater>(options_.master_addresses, reg,
+                                               options_.heartbeat_interval_ms, manager_.get());
+  heartbeater_->Start();
+  KLOG(INFO) << "tablet server " << uuid_ << " serving on "
+             << server::HostPortToString(rpc_.address()) << " (data dir " << options_.fs_root
+             << ", " << manager_->List().size() << " replicas, " << failed << " FAILED)";
+  return absl::OkStatus();
+}
+
+void TabletServer::Shutdown(std::chrono::milliseconds grace) {
+  if (heartbeater_ != nullptr) heartbeater_->Stop();
+  rpc_.Shutdown(grace);
+  lock_.reset();
+}
+
+absl::Status TabletServer::FillStatus(const server::GetStatusRequestPB& req,
+                                      server::GetStatusResponsePB* resp) {
+  if (!req.include_replicas()) return absl::OkStatus();
+  std::set<std::string> only(req.tablet_ids().begin(), req.tablet_ids().end());
+  for (const auto& r : manager_->List()) {
+    if (!only.empty() && only.count(r->tablet_id()) == 0) continue;
+    *resp->add_replicas() = r->Status();
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kmend::tserver

@@ -1,0 +1,65 @@
+// The tablet server process: locks and opens (or formats) its data
+// directory, loads its replicas, serves TabletServerService,
+// ConsensusService, TabletCopyService and StatusService, and heartbeats to
+// the masters.
+//
+// Lifetime: Start() once, then Shutdown() (also run by the destructor).
+// Thread safety: Start/Shutdown from one thread; FillStatus from any.
+#ifndef KMEND_SERVER_TSERVER_TABLET_SERVER_H_
+#define KMEND_SERVER_TSERVER_TABLET_SERVER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "lib/io/dir_lock.h"
+#include "server/common/clock.h"
+#include "server/common/rpc_server.h"
+#include "server/common/status_service.h"
+#include "server/tserver/heartbeater.h"
+#include "server/tserver/tablet_manager.h"
+#include "server/tserver/tserver_services.h"
+
+namespace kmend::tserver {
+
+struct TabletServerOptions {
+  std::string fs_root;
+  std::string rpc_bind = "127.0.0.1:0";
+  std::string port_file;
+  std::vector<std::string> master_addresses;
+  int64_t heartbeat_interval_ms = 500;
+};
+
+class TabletServer : public server::StatusSource {
+ public:
+  explicit TabletServer(TabletServerOptions options);
+  ~TabletServer() override;
+
+  absl::Status Start();
+  void Shutdown(std::chrono::milliseconds grace = std::chrono::milliseconds(2000));
+
+  const std::string& uuid() const { return uuid_; }
+
+  absl::Status FillStatus(const server::GetStatusRequestPB& req,
+                          server::GetStatusResponsePB* resp) override;
+
+ private:
+  const TabletServerOptions options_;
+  server::SystemClock clock_;
+  std::unique_ptr<io::DirLock> lock_;
+  std::string uuid_;
+  std::unique_ptr<TabletManager> manager_;
+  std::unique_ptr<TabletServerServiceImpl> tserver_service_;
+  std::unique_ptr<ConsensusServiceImpl> consensus_service_;
+  std::unique_ptr<TabletCopyServiceImpl> copy_service_;
+  std::unique_ptr<server::StatusServiceImpl> status_service_;
+  server::RpcServer rpc_;
+  std::unique_ptr<Heartbeater> heartbeater_;
+};
+
+}  // namespace kmend::tserver
+
+#endif  // KMEND_SERVER_TSERVER_TABLET_SERVER_H_

@@ -1,0 +1,170 @@
+#include "server/tserver/tserver_services.h"
+
+#include "absl/strings/str_cat.h"
+#include "server/common/grpc_util.h"
+#include "server/common/logger.h"
+
+namespace kmend::tserver {
+namespace {
+
+using server::ToGrpcStatus;
+
+// Requests carrying dest_uuid are refused by any other server, so that an
+// address now used by a different server never acts on them.
+absl::Status CheckDest(const std::string& dest, const std::string& self) {
+  if (!dest.empty() && dest != self) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "request is for tablet server ", dest, " but this is ", self));
+  }
+  return absl::OkStatus();
+}
+
+grpc::Status NotYet(absl::string_view what, absl::string_view tablet_id) {
+  return ToGrpcStatus(absl::UnimplementedError(absl::StrCat(
+      what, " for tablet ", tablet_id,
+      ": the reference server does not run Raft for its replicas yet (issue 5; the glue "
+      "attaches in server/tserver/tablet_replica.h)")));
+}
+
+}  // namespace
+
+grpc::Status TabletServerServiceImpl::CreateTablet(grpc::ServerContext*,
+                                                   const CreateTabletRequestPB* req,
+                                                   CreateTabletResponsePB*) {
+  absl::Status s = CheckDest(req->dest_uuid(), uuid_);
+  if (s.ok()) s = manager_->CreateTablet(*req);
+  if (s.ok()) {
+    KLOG(INFO) << "created tablet " << req->tablet_id() << " of table '" << req->table_name()
+               << "' with " << req->initial_config().peers_size() << " peers";
+  }
+  return ToGrpcStatus(s);
+}
+
+grpc::Status TabletServerServiceImpl::DeleteTablet(grpc::ServerContext*,
+                                                   const DeleteTabletRequestPB* req,
+                                                   DeleteTabletResponsePB*) {
+  absl::Status s = CheckDest(req->dest_uuid(), uuid_);
+  if (s.ok()) {
+    std::optional<int64_t> cas;
+    if (req->has_cas_config_opid_index_less_or_equal()) {
+      cas = req->cas_config_opid_index_less_or_equal();
+    }
+    s = manager_->DeleteTablet(req->tablet_id(), req->tombstone(), req->reason(), cas);
+  }
+  if (s.ok()) {
+    KLOG(INFO) << (req->tombstone() ? "tombstoned" : "deleted") << " tablet "
+               << req->tablet_id() << ": " << req->reason();
+  }
+  return ToGrpcStatus(s);
+}
+
+grpc::Status TabletServerServiceImpl::Write(grpc::ServerContext*, const WriteRequestPB* req,
+                                            WriteResponsePB* resp) {
+  auto r = manager_->Lookup(req->tablet_id());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  return ToGrpcStatus((*r)->Write(*req, resp));
+}
+
+grpc::Status TabletServerServiceImpl::Scan(grpc::ServerContext*, const ScanRequestPB* req,
+                                           ScanResponsePB* resp) {
+  auto r = manager_->Lookup(req->tablet_id());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  return ToGrpcStatus((*r)->Scan(*req, resp));
+}
+
+grpc::Status TabletServerServiceImpl::Checksum(grpc::ServerContext*,
+                                               const ChecksumRequestPB* req,
+                                               ChecksumResponsePB* resp) {
+  auto r = manager_->Lookup(req->tablet_id());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  return ToGrpcStatus((*r)->Checksum(*req, resp));
+}
+
+grpc::Status ConsensusServiceImpl::RaftMessage(grpc::ServerContext*,
+                                               const RaftMessageRequestPB* req,
+                                               RaftMessageResponsePB* resp) {
+  std::string known;
+  for (int i = 0; i < req->messages_size(); ++i) {
+    const auto& m = req->messages(i);
+    if (!m.to_uuid().empty() && m.to_uuid() != uuid_) {
+      return ToGrpcStatus(CheckDest(m.to_uuid(), uuid_));
+    }
+    if (manager_->Lookup(m.tablet_id()).ok()) {
+      known = m.tablet_id();
+    } else {
+      resp->add_unknown_tablet_message_indexes(i);
+    }
+  }
+  if (!known.empty()) return NotYet("RaftMessage", known);
+  return grpc::Status::OK;
+}
+
+grpc::Status ConsensusServiceImpl::ChangeConfig(grpc::ServerContext*,
+                                                const ChangeConfigRequestPB* req,
+                                                ChangeConfigResponsePB*) {
+  auto r = manager_->Lookup(req->tablet_id());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  return NotYet("ChangeConfig", req->tablet_id());
+}
+
+grpc::Status ConsensusServiceImpl::UnsafeChangeConfig(grpc::ServerContext*,
+                                                      const UnsafeChangeConfigRequestPB* req,
+                                                      UnsafeChangeConfigResponsePB*) {
+  absl::Status s = CheckDest(req->dest_uuid(), uuid_);
+  if (!s.ok()) return ToGrpcStatus(s);
+  auto r = manager_->Lookup(req->tablet_id());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  return NotYet("UnsafeChangeConfig", req->tablet_id());
+}
+
+grpc::Status ConsensusServiceImpl::GetConsensusState(grpc::ServerContext*,
+                                                     const GetConsensusStateRequestPB* req,
+                                                     GetConsensusStateResponsePB* resp) {
+  std::vector<std::shared_ptr<TabletReplica>> replicas;
+  if (req->tablet_ids_size() == 0) {
+    replicas = manager_->List();
+  } else {
+    for (const std::string& id : req->tablet_ids()) {
+      auto r = manager_->Lookup(id);
+      if (!r.ok()) return ToGrpcStatus(r.status());
+      replicas.push_back(*r);
+    }
+  }
+  for (const auto& r : replicas) {
+    if (r->data_state() == tablet::TABLET_DATA_FAILED) continue;
+    ReplicaConsensusStatePB* out = resp->add_replicas();
+    out->set_tablet_id(r->tablet_id());
+    *out->mutable_cstate() = r->ConsensusState();
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status ConsensusServiceImpl::StepDown(grpc::ServerContext*, const StepDownRequestPB* req,
+                                            StepDownResponsePB*) {
+  auto r = manager_->Lookup(req->tablet_id());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  return NotYet("StepDown", req->tablet_id());
+}
+
+grpc::Status TabletCopyServiceImpl::BeginTabletCopySession(
+    grpc::ServerContext*, const BeginTabletCopySessionRequestPB* req,
+    BeginTabletCopySessionResponsePB*) {
+  auto r = manager_->Lookup(req->tablet_id());
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  return NotYet("BeginTabletCopySession", req->tablet_id());
+}
+
+grpc::Status TabletCopyServiceImpl::FetchData(grpc::ServerContext*, const FetchDataRequestPB* req,
+                                              FetchDataResponsePB*) {
+  return ToGrpcStatus(absl::NotFoundError(
+      absl::StrCat("no tablet copy session '", req->session_id(), "'")));
+}
+
+grpc::Status TabletCopyServiceImpl::EndTabletCopySession(grpc::ServerContext*,
+                                                         const EndTabletCopySessionRequestPB* req,
+                                                         EndTabletCopySessionResponsePB*) {
+  return ToGrpcStatus(absl::NotFoundError(
+      absl::StrCat("no tablet copy session '", req->session_id(), "'")));
+}
+
+}  // namespace kmend::tserver

@@ -1,0 +1,77 @@
+// The tablet server's gRPC services over its TabletManager:
+// TabletServerService and ConsensusService (proto/tserver.proto) and
+// TabletCopyService (proto/tablet_copy.proto). Only translation lives here;
+// what a replica can do is TabletReplica's business, and calls the replica
+// cannot serve yet answer UNIMPLEMENTED with the reason.
+//
+// Thread safety: called concurrently by gRPC; the manager is thread-safe.
+// Lifetime: the manager outlives the services.
+#ifndef KMEND_SERVER_TSERVER_TSERVER_SERVICES_H_
+#define KMEND_SERVER_TSERVER_TSERVER_SERVICES_H_
+
+#include <string>
+
+#include "proto/tablet_copy.grpc.pb.h"
+#include "proto/tserver.grpc.pb.h"
+#include "server/tserver/tablet_manager.h"
+
+namespace kmend::tserver {
+
+class TabletServerServiceImpl final : public TabletServerService::Service {
+ public:
+  TabletServerServiceImpl(std::string uuid, TabletManager* manager)
+      : uuid_(std::move(uuid)), manager_(manager) {}
+  grpc::Status CreateTablet(grpc::ServerContext*, const CreateTabletRequestPB* req,
+                            CreateTabletResponsePB* resp) override;
+  grpc::Status DeleteTablet(grpc::ServerContext*, const DeleteTabletRequestPB* req,
+                            DeleteTabletResponsePB* resp) override;
+  grpc::Status Write(grpc::ServerContext*, const WriteRequestPB* req,
+                     WriteResponsePB* resp) override;
+  grpc::Status Scan(grpc::ServerContext*, const ScanRequestPB* req,
+                    ScanResponsePB* resp) override;
+  grpc::Status Checksum(grpc::ServerContext*, const ChecksumRequestPB* req,
+                        ChecksumResponsePB* resp) override;
+
+ private:
+  const std::string uuid_;
+  TabletManager* const manager_;
+};
+
+class ConsensusServiceImpl final : public ConsensusService::Service {
+ public:
+  ConsensusServiceImpl(std::string uuid, TabletManager* manager)
+      : uuid_(std::move(uuid)), manager_(manager) {}
+  grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
+                           RaftMessageResponsePB* resp) override;
+  grpc::Status ChangeConfig(grpc::ServerContext*, const ChangeConfigRequestPB* req,
+                            ChangeConfigResponsePB* resp) override;
+  grpc::Status UnsafeChangeConfig(grpc::ServerContext*, const UnsafeChangeConfigRequestPB* req,
+                                  UnsafeChangeConfigResponsePB* resp) override;
+  grpc::Status GetConsensusState(grpc::ServerContext*, const GetConsensusStateRequestPB* req,
+                                 GetConsensusStateResponsePB* resp) override;
+  grpc::Status StepDown(grpc::ServerContext*, const StepDownRequestPB* req,
+                        StepDownResponsePB* resp) override;
+
+ private:
+  const std::string uuid_;
+  TabletManager* const manager_;
+};
+
+class TabletCopyServiceImpl final : public TabletCopyService::Service {
+ public:
+  explicit TabletCopyServiceImpl(TabletManager* manager) : manager_(manager) {}
+  grpc::Status BeginTabletCopySession(grpc::ServerContext*,
+                                      const BeginTabletCopySessionRequestPB* req,
+                                      BeginTabletCopySessionResponsePB* resp) override;
+  grpc::Status FetchData(grpc::ServerContext*, const FetchDataRequestPB* req,
+                         FetchDataResponsePB* resp) override;
+  grpc::Status EndTabletCopySession(grpc::ServerContext*, const EndTabletCopySessionRequestPB* req,
+                                    EndTabletCopySessionResponsePB* resp) override;
+
+ private:
+  TabletManager* const manager_;
+};
+
+}  // namespace kmend::tserver
+
+#endif  // KMEND_SERVER_TSERVER_TSERVER_SERVICES_H_

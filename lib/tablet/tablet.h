@@ -34,6 +34,7 @@
 #define KMEND_LIB_TABLET_TABLET_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -163,6 +164,11 @@ class Tablet {
   Tablet(fs::Layout layout, blocks::LogBlockManager* bm, Schema schema, TabletSuperBlockPB sb);
   // The visible row for `key`, considering memstore then base.
   const Row* FindLocked(const std::string& key) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Calls fn(key, row) for each visible row with start <= key < end (empty
+  // end: no bound) in key order, until fn returns false.
+  void VisitLocked(const std::string& start, const std::string& end,
+                   const std::function<bool(const std::string&, const Row&)>& fn) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
   absl::Status DeleteOrphanedBlocks();
 
   const fs::Layout layout_;

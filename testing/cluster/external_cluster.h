@@ -1,0 +1,112 @@
+// A real kmend cluster for integration tests: one master and N tablet
+// servers, each a kmend-server process (ServerProcess) on 127.0.0.1 with a
+// port it bound itself and its own directory under one temporary base
+// directory.
+//
+//   ExternalCluster cluster({.num_tservers = 3});
+//   ASSERT_OK(cluster.Start());
+//   cluster.tserver(0)->KillNine();
+//   ASSERT_OK(cluster.WaitFor([&] { return ...; }, std::chrono::seconds(10), "ts0 dead"));
+//
+// The binary is found through the test's runfiles
+// ($TEST_SRCDIR/$TEST_WORKSPACE/server/kmend-server; list
+// "//server:kmend-server" in the test's data) or $KMEND_SERVER_BIN.
+//
+// Cleanup is RAII: the destructor kills and reaps every process and removes
+// the base directory, also when the test failed half-way.
+// Thread safety: not thread-safe; one test thread drives it. Stubs it hands
+// out are thread-safe (gRPC stubs).
+#ifndef KMEND_TESTING_CLUSTER_EXTERNAL_CLUSTER_H_
+#define KMEND_TESTING_CLUSTER_EXTERNAL_CLUSTER_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "proto/master.grpc.pb.h"
+#include "proto/status.grpc.pb.h"
+#include "proto/tserver.grpc.pb.h"
+#include "testing/cluster/server_process.h"
+
+namespace kmend::testing {
+
+struct ClusterOptions {
+  int num_tservers = 3;
+  int64_t heartbeat_interval_ms = 100;
+  int64_t tserver_unresponsive_timeout_ms = 1500;
+  // Appended to each server's command line.
+  std::vector<std::string> extra_master_flags;
+  std::vector<std::string> extra_tserver_flags;
+  // Empty: runfiles, then $KMEND_SERVER_BIN.
+  std::string server_binary;
+};
+
+// Path of a binary built by Bazel and listed in the test's data, e.g.
+// RunfilePath("server/kmend-server").
+std::string RunfilePath(const std::string& workspace_relative);
+
+class ExternalCluster {
+ public:
+  explicit ExternalCluster(ClusterOptions options = {});
+  ~ExternalCluster();
+  ExternalCluster(const ExternalCluster&) = delete;
+  ExternalCluster& operator=(const ExternalCluster&) = delete;
+
+  // Starts the master, then the tablet servers, and waits until every tablet
+  // server is registered and live with the master.
+  absl::Status Start();
+
+  ServerProcess* master() { return master_.get(); }
+  ServerProcess* tserver(int i) { return tservers_.at(i).get(); }
+  int num_tservers() const { return static_cast<int>(tservers_.size()); }
+  std::string master_address() const { return master_->address(); }
+  const std::string& base_dir() const { return base_dir_; }
+  const ClusterOptions& options() const { return options_; }
+
+  // Adds and starts one more tablet server; returns its index.
+  absl::StatusOr<int> AddTabletServer();
+
+  // Stubs to the current address of a server (a restarted server keeps its
+  // port, so stubs stay valid, but a stub made while it was down reconnects).
+  std::unique_ptr<master::MasterService::Stub> MasterStub() const;
+  std::unique_ptr<server::StatusService::Stub> StatusStub(const ServerProcess* p) const;
+  std::unique_ptr<tserver::TabletServerService::Stub> TServerStub(int i) const;
+
+  // One-shot calls with a deadline, for tests.
+  absl::StatusOr<master::ListTabletServersResponsePB> ListTabletServers(
+      std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  absl::StatusOr<server::GetStatusResponsePB> GetStatus(
+      const ServerProcess* p, std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
+  // The uuid a running tablet server reports in its status.
+  absl::StatusOr<std::string> TServerUuid(int i) const;
+
+  // Polls `done` every 20 ms until it returns true; DeadlineExceeded naming
+  // `what` after `timeout`. For waiting on the cluster, not for timing it.
+  static absl::Status WaitFor(const std::function<bool()>& done,
+                              std::chrono::milliseconds timeout, const std::string& what);
+
+  // Waits until the master lists exactly `n` tablet servers as live.
+  absl::Status WaitForLiveTServers(int n, std::chrono::milliseconds timeout);
+
+  // Prints each server's log tail (for a failed test's output).
+  void DumpLogs(std::ostream& out) const;
+
+ private:
+  std::unique_ptr<ServerProcess> NewTServer(int i) const;
+
+  const ClusterOptions options_;
+  std::string binary_;
+  std::string base_dir_;
+  std::unique_ptr<ServerProcess> master_;
+  std::vector<std::unique_ptr<ServerProcess>> tservers_;
+};
+
+}  // namespace kmend::testing
+
+#endif  // KMEND_TESTING_CLUSTER_EXTERNAL_CLUSTER_H_

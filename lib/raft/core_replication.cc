@@ -118,26 +118,25 @@ void RaftCore::HandleAppendRequest(const RaftMessagePB& m) {
   r.set_type(RaftMessagePB::APPEND_RESPONSE);
   r.set_to_uuid(m.from_uuid());
   auto* resp = r.mutable_append_response();
-  if (prev_index < log_.committed()) {
-    // Everything through our commit index matches the leader's log already.
-    // Still take what follows, skipping the committed prefix.
-    std::vector<ReplicateMsg> tail;
-    for (const ReplicateMsg& e : req.entries()) {
-      if (e.id().index() > log_.committed()) tail.push_back(e);
-    }
-    int64_t new_prev = log_.committed();
-    int64_t first_replaced = -1;
-    std::optional<int64_t> last_new;
-    if (!tail.empty() && tail.front().id().index() == new_prev + 1) {
-      last_new = log_.MaybeAppend(new_prev, log_.TermOrZero(new_prev), tail, &first_replaced);
-      if (first_replaced >= 0) OnEntriesReplaced(first_replaced);
-      if (last_new) OnEntriesAppended(tail);
-    }
-    int64_t proven = last_new ? *last_new : log_.committed();
-    resp->set_success(true);
-    resp->set_last_index(proven);
-    log_.CommitTo(std::min(req.committed_index(), proven));
-    OnCommitAdvanced();
+  // Entries at or below our commit index must match: a legitimate leader
+  // holds every committed entry (leader completeness). Only an unsafe config
+  // change can elect a leader that doesn't; then we refuse and ask for a
+  // tablet copy instead of mixing two histories.
+  const int64_t committed = log_.committed();
+  bool conflict = false;
+  if (prev_index <= committed && prev_index >= log_.FirstIndex() - 1 &&
+      !log_.MatchTerm(prev_index, prev_term)) {
+    conflict = true;
+  }
+  for (const ReplicateMsg& e : req.entries()) {
+    if (e.id().index() > committed) break;
+    if (e.id().index() < log_.FirstIndex()) continue;
+    if (!log_.MatchTerm(e.id().index(), e.id().term())) conflict = true;
+  }
+  if (conflict) {
+    resp->set_success(false);
+    resp->set_rejected_index(prev_index);
+    resp->set_committed_conflict(true);
     Send(std::move(r));
     return;
   }
@@ -202,6 +201,14 @@ void RaftCore::HandleAppendResponse(const RaftMessagePB& m) {
   }
 
   // Rejected.
+  if (resp.committed_conflict()) {
+    if (pr.state != PeerStatus::State::kNeedsTabletCopy) {
+      pr.state = PeerStatus::State::kNeedsTabletCopy;
+      pr.inflight.clear();
+      need_copy_.push_back(m.from_uuid());
+    }
+    return;
+  }
   const int64_t rejected = resp.rejected_index();
   if (pr.state == PeerStatus::State::kNeedsTabletCopy) {
     // The peer answered our probe: if our log still covers what it has, go

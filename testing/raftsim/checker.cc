@@ -11,6 +11,7 @@ void SafetyChecker::Fail(std::string what) {
 void SafetyChecker::CheckLeaders() {
   for (const SimNode* n : *nodes_) {
     if (!n->up() || n->core()->role() != raft::Role::kLeader) continue;
+    if (abandoned_.count(n->uuid())) continue;
     auto [it, inserted] = leader_of_term_.emplace(n->core()->term(), n->uuid());
     if (!inserted && it->second != n->uuid()) {
       Fail(absl::StrCat("election safety: term ", n->core()->term(), " has two leaders: ",
@@ -20,13 +21,14 @@ void SafetyChecker::CheckLeaders() {
 }
 
 void SafetyChecker::AfterReady(const SimNode& node) {
+  if (abandoned_.count(node.uuid())) return;
   const raft::MemoryLogStorage& log = node.storage();
   // Log matching, incrementally: each newly persisted entry against every
   // other log holding an entry of the same index and term.
   for (int64_t i = node.last_persisted_lo(); i <= node.last_persisted_hi(); ++i) {
     const int64_t term = log.At(i).id().term();
     for (const SimNode* other : *nodes_) {
-      if (other == &node) continue;
+      if (other == &node || abandoned_.count(other->uuid())) continue;
       const raft::MemoryLogStorage& olog = other->storage();
       if (i < olog.FirstIndex() || i > olog.LastIndex()) continue;
       if (olog.At(i).id().term() != term) continue;
@@ -38,8 +40,12 @@ void SafetyChecker::AfterReady(const SimNode& node) {
         continue;
       }
       if (other->prefix_hash(i) != node.prefix_hash(i)) {
+        int64_t j = log.FirstIndex();
+        while (j < i && EntryKey(log.At(j)) == EntryKey(olog.At(j))) ++j;
         Fail(absl::StrCat("log matching: ", node.uuid(), " and ", other->uuid(),
-                          " have entry ", term, ".", i, " but different logs up to it"));
+                          " have entry ", term, ".", i, " but their logs differ at index ", j,
+                          " (", log.At(j).ShortDebugString(), " vs ",
+                          olog.At(j).ShortDebugString(), ")"));
       }
     }
   }

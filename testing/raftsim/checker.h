@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,12 @@ class SafetyChecker {
   // entries it loses; the unsafe scenario turns that check off.
   void set_check_leader_completeness(bool on) { check_completeness_ = on; }
 
+  // Stops checking a node whose state is deliberately abandoned (the lost
+  // majority of an unsafe config change) and forgets the applied history, so
+  // that the survivors are checked against each other from now on.
+  void Abandon(const std::string& uuid) { abandoned_.insert(uuid); }
+  void ResetAppliedHistory() { applied_.clear(); }
+
   bool ok() const { return violations_.empty(); }
   const std::vector<std::string>& violations() const { return violations_; }
   // Entries applied anywhere, by index.
@@ -49,6 +56,7 @@ class SafetyChecker {
   std::map<int64_t, std::string> leader_of_term_;
   std::map<int64_t, std::string> applied_;
   bool check_completeness_ = true;
+  std::set<std::string> abandoned_;
   std::vector<std::string> violations_;
 };
 

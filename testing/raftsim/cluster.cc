@@ -84,6 +84,18 @@ void Cluster::ProcessReadies() {
         any = true;
         checker_.AfterReady(*n);
         Enqueue(&out);
+        if (auto_tablet_copy) {
+          size_t& seen = copy_requests_seen_[n->uuid()];
+          const std::vector<std::string> requests = n->tablet_copy_requests();
+          for (; seen < requests.size(); ++seen) {
+            SimNode& target = node(requests[seen]);
+            target.Crash();
+            target.InstallTabletCopy(*n);
+            if (!target.Start(rng_()).ok()) abort();
+            ++tablet_copies_;
+            if (on_tablet_copy) on_tablet_copy(target.uuid());
+          }
+        }
         if (!n->up()) break;
       }
     }

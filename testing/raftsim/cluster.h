@@ -53,6 +53,12 @@ class Cluster {
   NetworkFaults faults;
   // Probability that handling a Ready crashes the node right after persisting.
   double crash_after_persist = 0;
+  // When a leader reports need_tablet_copy for a peer: crash the peer,
+  // install a copy of the leader's persisted state and restart it (as the
+  // master would); on_tablet_copy(peer) runs afterwards.
+  bool auto_tablet_copy = false;
+  std::function<void(const std::string&)> on_tablet_copy;
+  int64_t tablet_copies() const { return tablet_copies_; }
 
   // Handles every pending Ready of every up node (repeatedly), queueing the
   // messages they send.
@@ -103,6 +109,8 @@ class Cluster {
   std::set<std::pair<std::string, std::string>> cut_;
   int64_t now_ = 0;
   uint64_t order_ = 0;
+  int64_t tablet_copies_ = 0;
+  std::map<std::string, size_t> copy_requests_seen_;
 };
 
 }  // namespace kmend::raftsim

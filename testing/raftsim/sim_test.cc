@@ -1,0 +1,83 @@
+// The seeded simulation sweep, split into kSlices parameterized tests per
+// scenario so that Bazel's shards (gtest sharding) share the seeds. A
+// failing seed is printed with the command that replays it:
+//   bazel test //testing/raftsim:sim_test --test_env=RAFTSIM_SEED=<seed> --test_output=all
+// (or RAFTSIM_SEED=<seed> bazel-bin/testing/raftsim/sim_test).
+// RAFTSIM_SEEDS=<n> changes how many seeds a run covers (the soak target
+// sets a large one), RAFTSIM_FIRST_SEED moves the window.
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "testing/raftsim/simulation.h"
+
+namespace kmend::raftsim {
+namespace {
+
+uint64_t EnvU64(const char* name, uint64_t def) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return def;
+  return std::strtoull(v, nullptr, 10);
+}
+
+constexpr uint64_t kSlices = 16;
+
+void Sweep(Scenario scenario, uint64_t default_seeds, uint64_t salt, uint64_t slice) {
+  if (const char* one = std::getenv("RAFTSIM_SEED"); one != nullptr && *one != '\0') {
+    if (slice != 0) return;
+    uint64_t seed = std::strtoull(one, nullptr, 10);
+    SimResult r = RunSimulation(seed, scenario);
+    std::printf("seed %llu: %s: steps=%lld applied=%lld max_term=%lld crashes=%lld "
+                "config_changes=%lld tablet_copies=%lld\n",
+                static_cast<unsigned long long>(seed), r.description.c_str(),
+                static_cast<long long>(r.steps), static_cast<long long>(r.applied_entries),
+                static_cast<long long>(r.max_term), static_cast<long long>(r.crashes),
+                static_cast<long long>(r.config_changes),
+                static_cast<long long>(r.tablet_copies));
+    for (const std::string& f : r.failures) ADD_FAILURE() << f;
+    return;
+  }
+  const uint64_t seeds = EnvU64("RAFTSIM_SEEDS", default_seeds);
+  const uint64_t first = EnvU64("RAFTSIM_FIRST_SEED", 1) + salt;
+  int64_t ran = 0, applied = 0, crashes = 0, changes = 0, copies = 0, failed = 0;
+  for (uint64_t i = slice; i < seeds; i += kSlices) {
+    const uint64_t seed = first + i;
+    SimResult r = RunSimulation(seed, scenario);
+    ++ran;
+    applied += r.applied_entries;
+    crashes += r.crashes;
+    changes += r.config_changes;
+    copies += r.tablet_copies;
+    if (!r.ok) {
+      ++failed;
+      std::string all;
+      for (const std::string& f : r.failures) all += f + "\n";
+      ADD_FAILURE() << "seed " << seed << " failed (" << r.description << "):\n"
+                    << all << "replay: bazel test //testing/raftsim:sim_test --test_env=RAFTSIM_SEED="
+                    << seed << " --test_output=all --test_filter='"
+                    << ::testing::UnitTest::GetInstance()->current_test_info()->test_suite_name()
+                    << ".*'";
+      if (failed >= 3) break;
+    }
+  }
+  std::printf("%lld seeds, %lld applied entries, %lld crashes, %lld config changes, "
+              "%lld tablet copies\n",
+              static_cast<long long>(ran), static_cast<long long>(applied),
+              static_cast<long long>(crashes), static_cast<long long>(changes),
+              static_cast<long long>(copies));
+}
+
+class FaultsThenLiveness : public testing::TestWithParam<uint64_t> {};
+TEST_P(FaultsThenLiveness, Seeds) { Sweep(Scenario::kFaults, 6000, 0, GetParam()); }
+INSTANTIATE_TEST_SUITE_P(Slices, FaultsThenLiveness, testing::Range<uint64_t>(0, kSlices));
+
+class UnsafeConfigChangeAfterLosingAMajority : public testing::TestWithParam<uint64_t> {};
+TEST_P(UnsafeConfigChangeAfterLosingAMajority, Seeds) {
+  Sweep(Scenario::kUnsafe, 1500, 1000000, GetParam());
+}
+INSTANTIATE_TEST_SUITE_P(Slices, UnsafeConfigChangeAfterLosingAMajority,
+                         testing::Range<uint64_t>(0, kSlices));
+
+}  // namespace
+}  // namespace kmend::raftsim

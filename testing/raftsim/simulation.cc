@@ -1,0 +1,310 @@
+#include "testing/raftsim/simulation.h"
+
+#include <algorithm>
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "lib/raft/config.h"
+#include "testing/raftsim/cluster.h"
+
+namespace kmend::raftsim {
+namespace {
+
+template <typename T>
+T Pick(Cluster& c, const std::vector<T>& options) {
+  return options[c.RandomBelow(options.size())];
+}
+
+struct Plan {
+  int nodes = 3;         // pool size
+  int voters = 3;        // initial voters
+  bool membership = false;
+  double crash_rate = 0;
+  double restart_rate = 0.1;
+  double partition_rate = 0;
+  double propose_rate = 0.3;
+  int safety_units = 250;
+  int liveness_units = 400;
+};
+
+class Run {
+ public:
+  Run(uint64_t seed, Scenario scenario) : seed_(seed), scenario_(scenario) {
+    // All options from one generator seeded by `seed`; the cluster gets its
+    // own stream derived from it.
+    std::mt19937_64 g(seed);
+    Cluster probe({"x"}, 1, g());
+    plan_.nodes = Pick<int>(probe, {3, 5});
+    plan_.voters = plan_.nodes;
+    if (scenario == Scenario::kFaults && probe.Chance(0.35)) {
+      plan_.membership = true;
+      plan_.nodes = 5;
+      plan_.voters = 3;
+    }
+    std::vector<std::string> uuids;
+    for (int i = 0; i < plan_.nodes; ++i) uuids.push_back(absl::StrCat("n", i));
+    raft::CoreOptions o = Cluster::DefaultOptions();
+    o.pre_vote = !probe.Chance(0.1);
+    o.check_quorum = o.pre_vote ? !probe.Chance(0.1) : true;
+    // Small batches split a new leader's catch-up from its NO_OP, which is
+    // where counting previous-term entries would go wrong (figure 8).
+    o.max_entries_per_message = Pick<int>(probe, {1, 2, 8});
+    o.max_inflight_messages = Pick<int>(probe, {1, 4});
+    cluster_ = std::make_unique<Cluster>(uuids, plan_.voters, g(), o);
+    Cluster& c = *cluster_;
+    c.faults.loss = Pick<double>(probe, {0, 0.02, 0.1, 0.3});
+    c.faults.duplicate = Pick<double>(probe, {0, 0.05, 0.2});
+    c.faults.delay_max = Pick<int>(probe, {0, 1, 2, 4});
+    c.crash_after_persist = Pick<double>(probe, {0, 0, 0.002});
+    plan_.crash_rate = Pick<double>(probe, {0, 0.005, 0.02});
+    plan_.partition_rate = Pick<double>(probe, {0, 0.01, 0.04});
+    result_.description = absl::StrCat(
+        "nodes=", plan_.nodes, " voters=", plan_.voters, " membership=", plan_.membership,
+        " pre_vote=", o.pre_vote, " check_quorum=", o.check_quorum,
+        " loss=", c.faults.loss, " dup=", c.faults.duplicate,
+        " delay_max=", c.faults.delay_max, " crash=", plan_.crash_rate,
+        " crash_after_persist=", c.crash_after_persist, " partition=", plan_.partition_rate,
+        " batch=", o.max_entries_per_message, " inflight=", o.max_inflight_messages,
+        " scenario=", scenario == Scenario::kFaults ? "faults" : "unsafe");
+  }
+
+  SimResult Go() {
+    SafetyPhase();
+    if (Failed()) return Finish();
+    if (scenario_ == Scenario::kUnsafe) {
+      UnsafePhase();
+    } else {
+      LivenessPhase(AllUuids());
+    }
+    return Finish();
+  }
+
+ private:
+  bool Failed() const { return !cluster_->checker().ok() || !result_.failures.empty(); }
+
+  std::vector<std::string> AllUuids() const {
+    std::vector<std::string> out;
+    for (const SimNode* n : cluster_->nodes()) out.push_back(n->uuid());
+    return out;
+  }
+
+  void Step() {
+    Cluster& c = *cluster_;
+    c.TickAll();
+    ++result_.steps;
+  }
+
+  void SafetyPhase() {
+    Cluster& c = *cluster_;
+    std::vector<std::string> uuids = AllUuids();
+    for (int t = 0; t < plan_.safety_units && !Failed(); ++t) {
+      Step();
+      std::string leader = c.Leader();
+      if (!leader.empty() && c.Chance(plan_.propose_rate)) {
+        (void)c.ProposeAt(leader, absl::StrCat("s", seed_, "-", proposals_++));
+      }
+      if (plan_.membership && !leader.empty() && c.Chance(0.03)) MembershipChange(leader);
+      if (c.Chance(plan_.crash_rate)) {
+        const std::string& u = uuids[c.RandomBelow(uuids.size())];
+        if (c.node(u).up()) {
+          c.Crash(u);
+          ++result_.crashes;
+        }
+      }
+      for (const std::string& u : uuids) {
+        if (!c.node(u).up() && c.Chance(plan_.restart_rate)) c.Restart(u);
+      }
+      if (c.Chance(plan_.partition_rate)) {
+        if (c.Chance(0.4)) {
+          c.HealNetwork();
+        } else {
+          // Cut a random minority or majority side off from the rest.
+          std::vector<std::string> side;
+          for (const std::string& u : uuids) {
+            if (c.Chance(0.4)) side.push_back(u);
+          }
+          for (const std::string& a : side) {
+            for (const std::string& b : uuids) {
+              if (std::find(side.begin(), side.end(), b) == side.end()) c.Cut(a, b);
+            }
+          }
+        }
+      }
+    }
+  }
+
+  void MembershipChange(const std::string& leader) {
+    Cluster& c = *cluster_;
+    const consensus::RaftConfigPB& config = c.core(leader)->active_config();
+    std::vector<std::string> non_voters, removable, outside;
+    for (const auto& p : config.peers()) {
+      if (p.member_type() == consensus::RaftPeerPB::NON_VOTER) {
+        non_voters.push_back(p.permanent_uuid());
+      }
+      if (p.permanent_uuid() != leader) removable.push_back(p.permanent_uuid());
+    }
+    for (const SimNode* n : c.nodes()) {
+      if (!raft::IsMember(config, n->uuid())) outside.push_back(n->uuid());
+    }
+    raft::ConfigChange ch;
+    const uint64_t choice = c.RandomBelow(4);
+    if (choice == 0 && !non_voters.empty()) {
+      ch.type = raft::ChangeType::kPromote;
+      ch.uuid = Pick(c, non_voters);
+    } else if (choice <= 1 && !outside.empty()) {
+      ch.type = c.Chance(0.7) ? raft::ChangeType::kAddNonVoter : raft::ChangeType::kAddVoter;
+      ch.uuid = Pick(c, outside);
+    } else if (config.peers_size() > 2 && !removable.empty()) {
+      ch.type = raft::ChangeType::kRemovePeer;
+      ch.uuid = Pick(c, removable);
+    } else {
+      return;
+    }
+    if (c.core(leader)->ProposeConfigChange(ch).ok()) ++result_.config_changes;
+  }
+
+  // Heals everything and requires progress among `members`: a leader whose
+  // committed config's members are all in `members` commits a new entry and
+  // every such member applies it.
+  void LivenessPhase(const std::vector<std::string>& members) {
+    Cluster& c = *cluster_;
+    c.HealNetwork();
+    c.faults = NetworkFaults{0, 0, 1};
+    c.crash_after_persist = 0;
+    for (const std::string& u : members) c.Restart(u);
+    std::string marker = absl::StrCat("live-", seed_);
+    int64_t marker_index = -1;
+    std::string marker_leader;
+    for (int t = 0; t < plan_.liveness_units && !Failed(); ++t) {
+      Step();
+      std::string leader = c.Leader();
+      if (leader.empty()) continue;
+      if (marker_index < 0 || marker_leader != leader) {
+        auto id = c.ProposeAt(leader, marker + "-" + std::to_string(t));
+        if (id.ok()) {
+          marker_index = id->index();
+          marker_leader = leader;
+        }
+        continue;
+      }
+      // Done when every member of the leader's committed config applied it.
+      const consensus::RaftConfigPB& config = c.core(leader)->committed_config();
+      if (c.core(leader)->has_pending_config()) continue;
+      bool all = true;
+      for (const auto& p : config.peers()) {
+        SimNode& n = c.node(p.permanent_uuid());
+        if (!n.up() || n.core()->log().applied() < marker_index) all = false;
+      }
+      if (all) return;
+    }
+    if (!Failed()) {
+      std::string state;
+      for (const SimNode* n : c.nodes()) {
+        if (n->up()) absl::StrAppend(&state, n->core()->GetStatus().ToString());
+      }
+      result_.failures.push_back(absl::StrCat("liveness: no entry committed and applied by ",
+                                              "every member within ", plan_.liveness_units,
+                                              " ticks after healing\n", state));
+    }
+  }
+
+  void UnsafePhase() {
+    Cluster& c = *cluster_;
+    // Stop the faults, let the cluster settle a little, then lose a majority.
+    c.HealNetwork();
+    for (const std::string& u : AllUuids()) c.Restart(u);
+    std::vector<std::string> uuids = AllUuids();
+    for (size_t i = uuids.size(); i > 1; --i) std::swap(uuids[i - 1], uuids[c.RandomBelow(i)]);
+    const size_t survivors = 1 + c.RandomBelow((uuids.size() - 1) / 2);
+    std::vector<std::string> alive(uuids.begin(), uuids.begin() + survivors);
+    std::vector<std::string> dead(uuids.begin() + survivors, uuids.end());
+    for (int t = 0; t < 20; ++t) {
+      Step();
+      std::string leader = c.Leader();
+      if (!leader.empty()) (void)c.ProposeAt(leader, absl::StrCat("pre-", t));
+    }
+    for (const std::string& u : dead) {
+      c.Crash(u);
+      c.checker().Abandon(u);
+    }
+    // The operator acts long after the majority died: nothing they sent is
+    // still in flight. (A message from a dead leader at the forced term
+    // would be a second leader of that term: the hazard raft.md describes.)
+    std::set<std::string> dead_set(dead.begin(), dead.end());
+    c.DropQueued([&](const consensus::RaftMessagePB& m) {
+      return dead_set.count(m.from_uuid()) > 0;
+    });
+    // What survives may lack committed entries: the history restarts here.
+    c.checker().ResetAppliedHistory();
+    // A survivor holding committed entries the new leader lacks refuses its
+    // appends (committed_conflict) and gets a tablet copy; its earlier state
+    // machine is discarded with it, so the history restarts again.
+    c.auto_tablet_copy = true;
+    c.on_tablet_copy = [&c](const std::string&) { c.checker().ResetAppliedHistory(); };
+    std::vector<std::string> sorted_alive = alive;
+    std::sort(sorted_alive.begin(), sorted_alive.end());
+    consensus::RaftConfigPB forced = Cluster::MakeConfig(sorted_alive);
+    // As Kudu's procedure: force the config on one survivor, the one with the
+    // most up-to-date log (so it holds every entry any survivor knows
+    // committed); it then leads the others named in the new config.
+    // Forcing each survivor independently could give two different entries
+    // the same op id (docs/design/raft.md).
+    for (const std::string& u : alive) {
+      if (!c.node(u).up()) c.Restart(u);
+    }
+    std::string chosen = alive[0];
+    for (const std::string& u : alive) {
+      const raft::RaftLog& a = c.core(u)->log();
+      const raft::RaftLog& b = c.core(chosen)->log();
+      if (a.LastTerm() > b.LastTerm() ||
+          (a.LastTerm() == b.LastTerm() && a.LastIndex() > b.LastIndex())) {
+        chosen = u;
+      }
+    }
+    auto id = c.core(chosen)->UnsafeChangeConfig(forced);
+    if (!id.ok()) {
+      result_.failures.push_back(
+          absl::StrCat("unsafe change on ", chosen, ": ", id.status().message()));
+      return;
+    }
+    LivenessPhase(alive);
+  }
+
+  SimResult Finish() {
+    Cluster& c = *cluster_;
+    if (scenario_ == Scenario::kFaults) {
+      // No log GC and no unsafe change here: a tablet copy request means a
+      // replica's committed entries conflicted with a leader: a safety bug.
+      for (const SimNode* n : c.nodes()) {
+        for (const std::string& peer : n->tablet_copy_requests()) {
+          result_.failures.push_back(
+              absl::StrCat(n->uuid(), " asked for a tablet copy of ", peer));
+        }
+      }
+    }
+    result_.tablet_copies = c.tablet_copies();
+    for (const std::string& v : c.checker().violations()) result_.failures.push_back(v);
+    result_.ok = result_.failures.empty();
+    result_.applied_entries = c.checker().max_applied_index();
+    for (const SimNode* n : c.nodes()) {
+      if (n->up()) result_.max_term = std::max(result_.max_term, n->core()->term());
+    }
+    return result_;
+  }
+
+  uint64_t seed_;
+  Scenario scenario_;
+  Plan plan_;
+  std::unique_ptr<Cluster> cluster_;
+  SimResult result_;
+  int64_t proposals_ = 0;
+};
+
+}  // namespace
+
+SimResult RunSimulation(uint64_t seed, Scenario scenario) {
+  Run run(seed, scenario);
+  return run.Go();
+}
+
+}  // namespace kmend::raftsim

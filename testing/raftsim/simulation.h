@@ -1,0 +1,40 @@
+// One seeded simulation run (TigerBeetle's VOPR in miniature): every option
+// (cluster size, fault rates, membership churn) derives from the seed, so a
+// failing seed replays exactly. A safety phase with message loss,
+// duplication, reordering, delay, partitions, crash-restarts (also right
+// after persisting a Ready) and proposals/membership changes, checked at
+// every step by SafetyChecker; then a liveness phase: the network heals,
+// every node restarts, and a leader must commit a new entry that every
+// member of its config applies.
+#ifndef KMEND_TESTING_RAFTSIM_SIMULATION_H_
+#define KMEND_TESTING_RAFTSIM_SIMULATION_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kmend::raftsim {
+
+enum class Scenario {
+  kFaults,      // safety with faults, then liveness after healing
+  kUnsafe,      // faults, then a majority dies and survivors force a config
+};
+
+struct SimResult {
+  bool ok = true;
+  std::string description;  // the options the seed chose
+  std::vector<std::string> failures;
+  // Figures for the summary.
+  int64_t steps = 0;
+  int64_t applied_entries = 0;
+  int64_t max_term = 0;
+  int64_t crashes = 0;
+  int64_t config_changes = 0;
+  int64_t tablet_copies = 0;
+};
+
+SimResult RunSimulation(uint64_t seed, Scenario scenario);
+
+}  // namespace kmend::raftsim
+
+#endif  // KMEND_TESTING_RAFTSIM_SIMULATION_H_

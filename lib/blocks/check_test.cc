@@ -233,5 +233,35 @@ TEST_F(CheckTest, CheckChangesNothing) {
   EXPECT_EQ(*io::ListDir(dir_), *before_names);
 }
 
+// The bytes shown in docs/formats/block_container.md.
+TEST(BlockRecordFormatTest, WorkedExampleBytes) {
+  auto hex = [](const std::string& s) {
+    std::string out;
+    char buf[4];
+    for (unsigned char c : s) {
+      snprintf(buf, sizeof(buf), "%02x ", c);
+      out += buf;
+    }
+    if (!out.empty()) out.pop_back();
+    return out;
+  };
+  BlockRecordPB create;
+  create.mutable_block_id()->set_id(1);
+  create.set_op_type(CREATE);
+  create.set_timestamp_us(1764063000000000ull);
+  create.set_offset(0);
+  create.set_length(49);
+  EXPECT_EQ(hex(pbc::EncodeRecord(pbc::kVersion2, create.SerializeAsString())),
+            "1a 00 00 00 9d ba 20 e8 0a 09 09 01 00 00 00 00 00 00 00 10 01 18 80 ec e7 e3 fe 8c "
+            "91 03 20 00 28 31 66 db 85 78");
+  BlockRecordPB del;
+  del.mutable_block_id()->set_id(1);
+  del.set_op_type(DELETE);
+  del.set_timestamp_us(1764063000000000ull);
+  EXPECT_EQ(hex(pbc::EncodeRecord(pbc::kVersion2, del.SerializeAsString())),
+            "16 00 00 00 88 e8 46 65 0a 09 09 01 00 00 00 00 00 00 00 10 02 18 80 ec e7 e3 fe 8c "
+            "91 03 57 db db 5c");
+}
+
 }  // namespace
 }  // namespace kmend::blocks

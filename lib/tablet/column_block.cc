@@ -207,6 +207,14 @@ absl::StatusOr<DecodedColumnBlock> DecodeColumnBlock(uint64_t block_id, absl::st
   absl::string_view payload = block.substr(kColumnBlockHeaderBytes, h->payload_len);
   std::string body;
   if (h->codec == kmend::ZSTD) {
+    // The frame states its content size (our writer always records it):
+    // refuse a disagreement before allocating uncompressed_len bytes.
+    const unsigned long long frame_size = ZSTD_getFrameContentSize(payload.data(), payload.size());
+    if (frame_size == ZSTD_CONTENTSIZE_ERROR) return err("payload is not a zstd frame");
+    if (frame_size != ZSTD_CONTENTSIZE_UNKNOWN && frame_size != h->uncompressed_len) {
+      return err(absl::StrCat("zstd frame holds ", frame_size, " bytes, header says ",
+                              "uncompressed_len ", h->uncompressed_len));
+    }
     body.resize(h->uncompressed_len);
     size_t z = ZSTD_decompress(body.data(), body.size(), payload.data(), payload.size());
     if (ZSTD_isError(z)) {

@@ -126,6 +126,14 @@ TEST(PbContainerFormatTest, RecordFramingV1AndV2) {
   EXPECT_EQ(v1.substr(7, 4), std::string(reinterpret_cast<const char*>(&v1_crc), 4));
 }
 
+// The worked example of docs/formats/pb_container.md: OpId{term: 1, index: 5}.
+TEST(PbContainerFormatTest, DocWorkedExample) {
+  std::string opid("\x08\x01\x10\x05", 4);
+  EXPECT_EQ(absl::BytesToHexString(EncodeRecord(kVersion2, opid)),
+            "04000000347a453308011005c25f5611");
+  EXPECT_EQ(absl::BytesToHexString(EncodeRecord(kVersion1, opid)), "0400000008011005e22404f4");
+}
+
 TEST_F(PbContainerTest, RoundTripV1AndV2) {
   for (uint32_t version : {kVersion1, kVersion2}) {
     SCOPED_TRACE(version);

@@ -124,14 +124,14 @@ void RaftCore::HandleAppendRequest(const RaftMessagePB& m) {
   // tablet copy instead of mixing two histories.
   const int64_t committed = log_.committed();
   bool conflict = false;
-  if (prev_index <= committed && prev_index >= log_.FirstIndex() - 1 &&
-      !log_.MatchTerm(prev_index, prev_term)) {
-    conflict = true;
+  if (prev_index <= committed) {
+    absl::StatusOr<int64_t> t = log_.Term(prev_index);
+    if (t.ok() && *t != prev_term) conflict = true;
   }
   for (const ReplicateMsg& e : req.entries()) {
     if (e.id().index() > committed) break;
-    if (e.id().index() < log_.FirstIndex()) continue;
-    if (!log_.MatchTerm(e.id().index(), e.id().term())) conflict = true;
+    absl::StatusOr<int64_t> t = log_.Term(e.id().index());
+    if (t.ok() && *t != e.id().term()) conflict = true;
   }
   if (conflict) {
     resp->set_success(false);

@@ -89,7 +89,10 @@ std::optional<int64_t> RaftLog::MaybeAppend(
                                            last_skipped.id().term(), rest, first_replaced);
     return r;
   }
-  if (!MatchTerm(prev_index, prev_term)) return std::nullopt;
+  // Our committed prefix matches any legitimate leader's log (the core
+  // checks for the illegitimate case first), also where we no longer know
+  // the term (a garbage-collected WAL's first index - 1).
+  if (prev_index > committed_ && !MatchTerm(prev_index, prev_term)) return std::nullopt;
   // Find the first entry that is not already in the log with the same term.
   size_t i = 0;
   for (; i < entries.size(); ++i) {

@@ -1,0 +1,254 @@
+#include "lib/consensus/raft_driver.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "lib/consensus/wal_log.h"
+#include "lib/meta/cmeta.h"
+
+namespace kmend::consensus_driver {
+
+RaftDriver::RaftDriver(DriverOptions options, Transport* transport)
+    : options_(std::move(options)), transport_(transport) {}
+
+absl::StatusOr<std::unique_ptr<RaftDriver>> RaftDriver::Open(DriverOptions options,
+                                                             Transport* transport) {
+  std::unique_ptr<RaftDriver> d(new RaftDriver(std::move(options), transport));
+  absl::Status s = d->Init();
+  if (!s.ok()) return s;
+  d->ticker_ = std::thread([p = d.get()] { p->TickerLoop(); });
+  d->ready_ = std::thread([p = d.get()] { p->ReadyLoop(); });
+  return d;
+}
+
+absl::Status RaftDriver::Init() {
+  const std::string& tablet = options_.core.tablet_id;
+  // 1. The log: replay the WAL.
+  if (options_.wal_dir.empty()) {
+    log_ = std::make_unique<MemoryDurableLog>();
+  } else {
+    wal::LogOptions wo = options_.wal_options;
+    if (wo.tablet_id.empty()) wo.tablet_id = tablet;
+    absl::StatusOr<std::unique_ptr<wal::Log>> wal = wal::Log::Open(options_.wal_dir, wo);
+    if (!wal.ok()) return wal.status();
+    wal_ = std::move(*wal);
+    absl::StatusOr<std::unique_ptr<WalLog>> wl = WalLog::Open(wal_.get());
+    if (!wl.ok()) return wl.status();
+    log_ = std::move(*wl);
+  }
+  // 2. Consensus metadata.
+  bool store = false;
+  if (!options_.cmeta_path.empty()) {
+    absl::StatusOr<consensus::ConsensusMetadataPB> loaded =
+        meta::LoadConsensusMeta(options_.cmeta_path);
+    if (loaded.ok()) {
+      cmeta_ = std::move(*loaded);
+    } else if (loaded.status().code() == absl::StatusCode::kNotFound) {
+      store = true;
+    } else {
+      return loaded.status();
+    }
+  } else {
+    store = true;  // in memory: start from the bootstrap config
+  }
+  if (store) {
+    if (options_.bootstrap_config.peers_size() == 0) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tablet ", tablet, ": no consensus metadata at ", options_.cmeta_path,
+          " and no bootstrap config"));
+    }
+    *cmeta_.mutable_committed_config() = options_.bootstrap_config;
+    if (!cmeta_.committed_config().has_opid_index()) {
+      cmeta_.mutable_committed_config()->set_opid_index(-1);
+    }
+    cmeta_.set_current_term(0);
+    if (!options_.cmeta_path.empty()) {
+      absl::Status s = meta::StoreConsensusMeta(options_.cmeta_path, cmeta_);
+      if (!s.ok()) return s;
+    }
+  }
+  // 3. The core.
+  raft::CoreOptions co = options_.core;
+  if (!co.timestamp_source) {
+    co.timestamp_source = [] { return static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())); };
+  }
+  raft::InitialState init;
+  init.hard_state.term = cmeta_.current_term();
+  init.hard_state.voted_for = cmeta_.voted_for();
+  init.committed_config = cmeta_.committed_config();
+  init.applied_index = options_.applied_index;
+  absl::StatusOr<std::unique_ptr<raft::RaftCore>> core =
+      raft::RaftCore::Create(co, init, log_.get());
+  if (!core.ok()) return core.status();
+  absl::MutexLock l(&mu_);
+  core_ = std::move(*core);
+  applied_index_ = core_->log().applied();
+  return absl::OkStatus();
+}
+
+RaftDriver::~RaftDriver() { Shutdown(); }
+
+void RaftDriver::Shutdown() {
+  if (shut_down_.exchange(true)) return;
+  {
+    absl::MutexLock l(&mu_);
+    stop_ = true;
+  }
+  if (ticker_.joinable()) ticker_.join();
+  if (ready_.joinable()) ready_.join();
+  if (wal_) (void)wal_->Close();
+}
+
+void RaftDriver::TickerLoop() {
+  absl::MutexLock l(&mu_);
+  while (!stop_) {
+    // Sleeps the interval unless stopped (AwaitWithTimeout releases mu_).
+    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), options_.tick_interval)) break;
+    core_->Tick();
+  }
+}
+
+void RaftDriver::ReadyLoop() {
+  while (true) {
+    raft::Ready rd;
+    {
+      absl::MutexLock l(&mu_);
+      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || core_->HasReady();
+      };
+      mu_.Await(absl::Condition(&work));
+      if (stop_) return;
+      rd = core_->GetReady();
+    }
+    absl::Status s = Persist(rd);
+    if (!s.ok()) {
+      absl::MutexLock l(&mu_);
+      failed_ = Annotate(s, absl::StrCat("tablet ", options_.core.tablet_id, " replica ",
+                                         options_.core.self_uuid, ": persisting a Ready"));
+      return;  // fail-stop: nothing is sent or applied after a lost write
+    }
+    for (const consensus::RaftMessagePB& m : rd.messages) transport_->Send(m.to_uuid(), m);
+    for (const consensus::ReplicateMsg& e : rd.committed_entries) {
+      if (options_.apply) options_.apply(e);
+    }
+    absl::MutexLock l(&mu_);
+    if (!rd.committed_entries.empty()) {
+      applied_index_ = rd.committed_entries.back().id().index();
+    }
+    core_->Advance();
+  }
+}
+
+absl::Status RaftDriver::Persist(const raft::Ready& rd) {
+  if (rd.truncate_after) {
+    absl::Status s = log_->TruncateAfter(*rd.truncate_after);
+    if (!s.ok()) return s;
+  }
+  if (!rd.entries.empty()) {
+    absl::Status s = log_->Append(rd.entries);
+    if (!s.ok()) return s;
+  }
+  if (rd.hard_state || rd.committed_config) {
+    if (rd.hard_state) {
+      cmeta_.set_current_term(rd.hard_state->term);
+      if (rd.hard_state->voted_for.empty()) {
+        cmeta_.clear_voted_for();
+      } else {
+        cmeta_.set_voted_for(rd.hard_state->voted_for);
+      }
+    }
+    if (rd.committed_config) *cmeta_.mutable_committed_config() = *rd.committed_config;
+    if (!options_.cmeta_path.empty()) {
+      absl::Status s = meta::StoreConsensusMeta(options_.cmeta_path, cmeta_);
+      if (!s.ok()) return s;
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RaftDriver::Annotate(const absl::Status& s, const std::string& context) {
+  return absl::Status(s.code(), absl::StrCat(context, ": ", s.message()));
+}
+
+absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
+  absl::MutexLock l(&mu_);
+  if (stop_) return absl::UnavailableError("replica shut down");
+  return core_->Step(msg);
+}
+
+absl::StatusOr<consensus::OpId> RaftDriver::Propose(consensus::ReplicateMsg msg) {
+  absl::MutexLock l(&mu_);
+  if (!failed_.ok()) return failed_;
+  return core_->Propose(std::move(msg));
+}
+
+absl::Status RaftDriver::WaitForApplied(const consensus::OpId& id, absl::Duration timeout) {
+  {
+    absl::MutexLock l(&mu_);
+    auto applied = [this, &id]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return applied_index_ >= id.index() || stop_ || !failed_.ok();
+    };
+    if (!mu_.AwaitWithTimeout(absl::Condition(&applied), timeout)) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "op ", id.term(), ".", id.index(), " not applied within ",
+          absl::FormatDuration(timeout), " (applied through ", applied_index_, ")"));
+    }
+    if (!failed_.ok()) return failed_;
+    if (applied_index_ < id.index()) return absl::UnavailableError("replica shut down");
+  }
+  // Applied entries are committed, hence final in the log.
+  absl::StatusOr<int64_t> term = log_->Term(id.index());
+  if (term.ok() && *term != id.term()) {
+    return absl::AbortedError(absl::StrCat("op ", id.term(), ".", id.index(),
+                                           " was replaced by an entry of term ", *term));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<consensus::OpId> RaftDriver::Replicate(consensus::ReplicateMsg msg,
+                                                      absl::Duration timeout) {
+  absl::StatusOr<consensus::OpId> id = Propose(std::move(msg));
+  if (!id.ok()) return id;
+  absl::Status s = WaitForApplied(*id, timeout);
+  if (!s.ok()) return s;
+  return id;
+}
+
+absl::StatusOr<consensus::OpId> RaftDriver::ChangeConfig(const raft::ConfigChange& change) {
+  absl::MutexLock l(&mu_);
+  return core_->ProposeConfigChange(change);
+}
+
+absl::Status RaftDriver::TransferLeadership(const std::string& to_uuid) {
+  absl::MutexLock l(&mu_);
+  return core_->TransferLeadership(to_uuid);
+}
+
+absl::Status RaftDriver::StepDown() {
+  absl::MutexLock l(&mu_);
+  return core_->StepDown();
+}
+
+absl::Status RaftDriver::Campaign() {
+  absl::MutexLock l(&mu_);
+  return core_->Campaign();
+}
+
+absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
+    consensus::RaftConfigPB new_config) {
+  absl::MutexLock l(&mu_);
+  return core_->UnsafeChangeConfig(std::move(new_config));
+}
+
+raft::RaftStatus RaftDriver::GetStatus() const {
+  absl::MutexLock l(&mu_);
+  return core_->GetStatus();
+}
+
+absl::Status RaftDriver::health() const {
+  absl::MutexLock l(&mu_);
+  return failed_;
+}
+
+}  // namespace kmend::consensus_driver

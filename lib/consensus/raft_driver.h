@@ -1,0 +1,130 @@
+// RaftDriver: one replica's Raft group member: the pure core (lib/raft)
+// plus everything it leaves out: durable log (lib/wal through WalLog),
+// consensus metadata file (lib/meta/cmeta), a ticker thread, a Ready thread,
+// and a Transport to the peers (docs/design/raft.md, "The driver").
+//
+// The Ready thread follows ready.h: under the lock it takes a Ready; outside
+// the lock it truncates/appends the log (durable when Append returns),
+// stores term/vote/committed config in the cmeta file, then sends the
+// messages, then applies committed entries through options.apply, then
+// Advance()s under the lock. Inputs (Receive, Propose, ticks...) take the lock
+// briefly and never wait for I/O, so they overlap with a Ready's fsyncs; the
+// next Ready batches whatever arrived meanwhile (group commit).
+//
+// Failure is fail-stop: if persisting fails, the driver stops handling
+// Readies (nothing more is sent or applied) and health() returns the error.
+//
+// Thread safety: all public methods are thread-safe. options.apply runs on
+// the Ready thread, one entry at a time in log order, without the lock; it
+// may call GetStatus/Propose but must not call Shutdown.
+// Lifetime: the Transport must outlive the driver; the destructor calls
+// Shutdown(). Messages arriving after Shutdown are ignored.
+#ifndef KMEND_LIB_CONSENSUS_RAFT_DRIVER_H_
+#define KMEND_LIB_CONSENSUS_RAFT_DRIVER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "lib/consensus/durable_log.h"
+#include "lib/consensus/transport.h"
+#include "lib/raft/core.h"
+#include "lib/wal/log.h"
+#include "proto/consensus_metadata.pb.h"
+
+namespace kmend::consensus_driver {
+
+struct DriverOptions {
+  // tablet_id, self_uuid, election/heartbeat ticks, seed. The driver sets
+  // timestamp_source to the wall clock in microseconds unless one is set.
+  raft::CoreOptions core;
+  // One tick; with the core's defaults (10/1) that is a 100 ms heartbeat and
+  // a 1-2 s election timeout.
+  absl::Duration tick_interval = absl::Milliseconds(100);
+  // The WAL directory (<wal_root>/wals/<tablet_id>); empty: an in-memory log
+  // (benchmarks, tests: nothing survives the driver).
+  std::string wal_dir;
+  wal::LogOptions wal_options;
+  // The consensus metadata file; empty: kept in memory only.
+  std::string cmeta_path;
+  // The config to start from when there is no cmeta file yet (a new
+  // replica); opid_index -1 if unset. Ignored when the file exists.
+  consensus::RaftConfigPB bootstrap_config;
+  // Entries through this index are already in the state machine.
+  int64_t applied_index = 0;
+  // Applies one committed entry (see the class comment).
+  std::function<void(const consensus::ReplicateMsg&)> apply;
+};
+
+class RaftDriver {
+ public:
+  // Opens the WAL (replaying it), loads or creates the cmeta, rebuilds the
+  // core and starts the threads.
+  static absl::StatusOr<std::unique_ptr<RaftDriver>> Open(DriverOptions options,
+                                                          Transport* transport);
+  ~RaftDriver();
+  RaftDriver(const RaftDriver&) = delete;
+  RaftDriver& operator=(const RaftDriver&) = delete;
+
+  // Stops the threads and closes the WAL. Idempotent.
+  void Shutdown();
+
+  // A message from a peer (the transport calls this).
+  absl::Status Receive(const consensus::RaftMessagePB& msg);
+
+  // Leader only; see RaftCore::Propose. Returns at once with the op id.
+  absl::StatusOr<consensus::OpId> Propose(consensus::ReplicateMsg msg);
+  // Waits until `id` is applied here: OK, Aborted if another entry was
+  // committed at its index (the proposal was lost with a leader change),
+  // DeadlineExceeded after `timeout`.
+  absl::Status WaitForApplied(const consensus::OpId& id, absl::Duration timeout);
+  // Propose + WaitForApplied.
+  absl::StatusOr<consensus::OpId> Replicate(consensus::ReplicateMsg msg,
+                                            absl::Duration timeout);
+
+  absl::StatusOr<consensus::OpId> ChangeConfig(const raft::ConfigChange& change);
+  absl::Status TransferLeadership(const std::string& to_uuid);
+  absl::Status StepDown();
+  absl::Status Campaign();
+  absl::StatusOr<consensus::OpId> UnsafeChangeConfig(consensus::RaftConfigPB new_config);
+
+  raft::RaftStatus GetStatus() const;
+  // OK, or the persistence error that stopped this replica.
+  absl::Status health() const;
+  const std::string& uuid() const { return options_.core.self_uuid; }
+
+ private:
+  RaftDriver(DriverOptions options, Transport* transport);
+  absl::Status Init();
+  void TickerLoop();
+  void ReadyLoop();
+  absl::Status Persist(const raft::Ready& rd);
+  static absl::Status Annotate(const absl::Status& s, const std::string& context);
+
+  DriverOptions options_;
+  Transport* const transport_;
+  std::unique_ptr<wal::Log> wal_;
+  std::unique_ptr<DurableLog> log_;
+  consensus::ConsensusMetadataPB cmeta_;  // Ready thread only
+
+  mutable absl::Mutex mu_;
+  std::unique_ptr<raft::RaftCore> core_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failed_ ABSL_GUARDED_BY(mu_);
+  int64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
+
+  std::thread ticker_;
+  std::thread ready_;
+  std::atomic<bool> shut_down_{false};
+};
+
+}  // namespace kmend::consensus_driver
+
+#endif  // KMEND_LIB_CONSENSUS_RAFT_DRIVER_H_

@@ -142,22 +142,24 @@ absl::Status SegmentReader::Init() {
   return absl::OkStatus();
 }
 
-absl::Status DecodeBatchAt(int fd_, const std::string& path_, uint64_t offset, uint64_t read_limit_,
-                           bool v1_, kmend::CompressionType codec_, Batch* out, bool* incomplete) {
-  auto Where = [&path_](uint64_t at) { return absl::StrCat(path_, ": offset ", at); };
+absl::Status DecodeBatchAt(int fd, const std::string& path, uint64_t offset, uint64_t limit,
+                           bool v1, kmend::CompressionType codec, Batch* out, bool* incomplete,
+                           bool* content_error) {
+  auto Where = [&path](uint64_t at) { return absl::StrCat(path, ": offset ", at); };
   *incomplete = false;
-  const size_t header_bytes = v1_ ? kBatchHeaderBytesV1 : kBatchHeaderBytesV2;
-  if (offset + header_bytes > read_limit_) {
+  if (content_error != nullptr) *content_error = false;
+  const size_t header_bytes = v1 ? kBatchHeaderBytesV1 : kBatchHeaderBytesV2;
+  if (offset + header_bytes > limit) {
     *incomplete = true;
     return absl::OutOfRangeError(
-        absl::StrCat(Where(offset), ": batch header: only ", read_limit_ - offset,
-                     " of ", header_bytes, " bytes present (readable up to ", read_limit_, ")"));
+        absl::StrCat(Where(offset), ": batch header: only ", limit - offset,
+                     " of ", header_bytes, " bytes present (readable up to ", limit, ")"));
   }
   char hbuf[kBatchHeaderBytesV2];
-  RETURN_IF_ERROR(io::PreadFully(fd_, path_, offset, header_bytes, hbuf));
+  RETURN_IF_ERROR(io::PreadFully(fd, path, offset, header_bytes, hbuf));
   absl::string_view hview(hbuf, header_bytes);
   BatchHeader h;
-  switch (DecodeBatchHeader(hview, v1_, &h)) {
+  switch (DecodeBatchHeader(hview, v1, &h)) {
     case HeaderCheck::kValid:
       break;
     case HeaderCheck::kAllZero:
@@ -165,7 +167,7 @@ absl::Status DecodeBatchAt(int fd_, const std::string& path_, uint64_t offset, u
     case HeaderCheck::kBadHeaderCrc:
       return absl::DataLossError(absl::StrCat(Where(offset), ": batch header: crc mismatch (stored ",
                                               Hex(h.header_crc), ", computed ",
-                                              Hex(ComputedHeaderCrc(hview, v1_)), ")"));
+                                              Hex(ComputedHeaderCrc(hview, v1)), ")"));
     case HeaderCheck::kZeroLength:
       return absl::DataLossError(
           absl::StrCat(Where(offset), ": batch header: payload length 0 (must be > 0)"));
@@ -175,25 +177,32 @@ absl::Status DecodeBatchAt(int fd_, const std::string& path_, uint64_t offset, u
           h.uncompressed_len, ") exceeds the limit ", kMaxBatchBytes));
   }
   uint64_t payload_offset = offset + header_bytes;
-  if (payload_offset + h.stored_len > read_limit_) {
+  if (payload_offset + h.stored_len > limit) {
     *incomplete = true;
     return absl::OutOfRangeError(absl::StrCat(
         "could not read ", h.stored_len, "-byte batch payload from offset ", payload_offset, " in ",
-        path_, ": readable only up to offset ", read_limit_));
+        path, ": readable only up to offset ", limit));
   }
   std::string stored(h.stored_len, '\0');
-  RETURN_IF_ERROR(io::PreadFully(fd_, path_, payload_offset, h.stored_len, stored.data()));
+  RETURN_IF_ERROR(io::PreadFully(fd, path, payload_offset, h.stored_len, stored.data()));
   uint32_t crc = crc32c::Value(stored);
   if (crc != h.payload_crc) {
     return absl::DataLossError(absl::StrCat(
         Where(offset), ": batch payload crc mismatch in byte range ", payload_offset, "-",
         payload_offset + h.stored_len, " (stored ", Hex(h.payload_crc), ", computed ", Hex(crc), ")"));
   }
+  // The CRCs match, so these bytes are what the writer wrote: any failure
+  // from here on is corruption, never a torn write.
+  out->offset = offset;
+  out->size_bytes = header_bytes + h.stored_len;
+  out->stored_len = h.stored_len;
+  out->uncompressed_len = h.uncompressed_len;
+  if (content_error != nullptr) *content_error = true;
   std::string plain;
-  absl::Status st = Decompress(codec_, stored, h.uncompressed_len, &plain);
+  absl::Status st = Decompress(codec, stored, h.uncompressed_len, &plain);
   if (!st.ok()) {
     return absl::Status(st.code(), absl::StrCat(Where(offset), ": batch payload (",
-                                                CompressionType_Name(codec_), "): ", st.message()));
+                                                CompressionType_Name(codec), "): ", st.message()));
   }
   out->batch.Clear();
   if (!out->batch.ParseFromString(plain)) {
@@ -201,20 +210,19 @@ absl::Status DecodeBatchAt(int fd_, const std::string& path_, uint64_t offset, u
                                             plain.size(), " bytes) does not parse: ",
                                             out->batch.InitializationErrorString()));
   }
-  out->offset = offset;
-  out->size_bytes = header_bytes + h.stored_len;
-  out->stored_len = h.stored_len;
-  out->uncompressed_len = h.uncompressed_len;
+  if (content_error != nullptr) *content_error = false;
   return absl::OkStatus();
 }
 
-absl::Status SegmentReader::ReadBatch(uint64_t offset, Batch* out, bool* incomplete) const {
-  return DecodeBatchAt(fd_, path_, offset, read_limit_, v1_, codec_, out, incomplete);
+absl::Status SegmentReader::ReadBatch(uint64_t offset, Batch* out, bool* incomplete,
+                                     bool* content_error) const {
+  return DecodeBatchAt(fd_, path_, offset, read_limit_, v1_, codec_, out, incomplete,
+                       content_error);
 }
 
 absl::Status SegmentReader::ReadBatchAt(uint64_t offset, Batch* out) const {
   bool incomplete;
-  return ReadBatch(offset, out, &incomplete);
+  return ReadBatch(offset, out, &incomplete, nullptr);
 }
 
 absl::StatusOr<uint64_t> SegmentReader::FindNextValidBatch(uint64_t from) const {
@@ -307,10 +315,16 @@ absl::Status SegmentReader::Next(Batch* out) {
       return Next(out);
     }
   }
-  bool incomplete = false;
-  absl::Status st = ReadBatch(pos_, out, &incomplete);
+  bool incomplete = false, content_error = false;
+  absl::Status st = ReadBatch(pos_, out, &incomplete, &content_error);
   if (!st.ok()) {
     if (!absl::IsDataLoss(st) && !absl::IsOutOfRange(st)) return st;  // I/O error
+    if (content_error) {
+      // Intact framing around an undecodable payload: skip just this batch.
+      error_offset_ = pos_;
+      pos_ += out->size_bytes;
+      return st;
+    }
     return HandleDamage(pos_, std::string(st.message()));
   }
   pos_ += out->size_bytes;

@@ -57,9 +57,12 @@ struct Batch {
 // Reads, checks and decodes the batch whose header is at `offset` of the open
 // file `fd` (named `path` in messages), whose batches end at `limit`. OK;
 // DataLoss when damaged; OutOfRange with *incomplete set when the batch runs
-// past `limit`; other codes for I/O errors.
+// past `limit`; other codes for I/O errors. *content_error (if given) is set
+// when both CRCs matched but the payload did not decompress or parse: damage
+// a torn write cannot cause.
 absl::Status DecodeBatchAt(int fd, const std::string& path, uint64_t offset, uint64_t limit,
-                           bool v1, kmend::CompressionType codec, Batch* out, bool* incomplete);
+                           bool v1, kmend::CompressionType codec, Batch* out, bool* incomplete,
+                           bool* content_error = nullptr);
 
 class SegmentReader {
  public:
@@ -106,7 +109,8 @@ class SegmentReader {
   absl::Status Init();
   // Decodes/checks the batch at `offset` within [0, read_limit_). `incomplete`
   // is set when the batch runs past the limit (rather than being damaged).
-  absl::Status ReadBatch(uint64_t offset, Batch* out, bool* incomplete) const;
+  absl::Status ReadBatch(uint64_t offset, Batch* out, bool* incomplete,
+                         bool* content_error) const;
   // The offset of the first valid batch (header and payload CRC) in
   // [from, read_limit_), or read_limit_ if none.
   absl::StatusOr<uint64_t> FindNextValidBatch(uint64_t from) const;

@@ -168,6 +168,27 @@ TEST(SegmentReaderTest, DamagedFinalBatch) {
   }
 }
 
+// Matching CRCs around an undecodable payload cannot come from a torn write:
+// corruption even as the final batch of a footerless segment.
+TEST(SegmentReaderTest, UndecodablePayloadWithGoodCrcsIsCorruption) {
+  std::string dir = FreshDir("undecodable");
+  for (bool parse_error : {false, true}) {
+    BuiltSegment seg = BuildSegment(1, parse_error ? kmend::NO_COMPRESSION : kmend::ZSTD,
+                                    MakeBatches(1, 2, 2), /*footer=*/false);
+    std::string junk = "\xff\xff\xff\xff this is neither zstd nor a LogEntryBatchPB";
+    AppendBatch(junk, static_cast<uint32_t>(junk.size()), &seg.bytes);
+    WriteFile(io::JoinPath(dir, "wal-000000001"), seg.bytes);
+    absl::StatusOr<ReplayResult> result;
+    std::vector<int64_t> got = Replayed(dir, &result);
+    ASSERT_TRUE(absl::IsDataLoss(result.status())) << result.status();
+    EXPECT_THAT(std::string(result.status().message()),
+                HasSubstr(parse_error ? "does not parse" : "zstd decompression failed"));
+    EXPECT_THAT(std::string(result.status().message()),
+                HasSubstr(absl::StrCat("offset ", seg.batch_ends[1])));
+    EXPECT_EQ(got, Range(1, 4));
+  }
+}
+
 TEST(SegmentReaderTest, FooterEntryCountMismatchIsCorruption) {
   std::string dir = FreshDir("footer_count");
   BuiltSegment seg = BuildSegment(1, kmend::ZSTD, MakeBatches(1, 3, 2), /*footer=*/false);

@@ -44,10 +44,21 @@ absl::StatusOr<std::unique_ptr<Tablet>> Tablet::Create(const fs::Layout& layout,
   }
   ASSIGN_OR_RETURN(Schema schema, Schema::FromPB(spec.schema));
   const std::string path = layout.TabletMetaPath(spec.tablet_id);
-  if (io::FileExists(path)) {
-    return absl::AlreadyExistsError(absl::StrCat(path, ": tablet already exists"));
-  }
   TabletSuperBlockPB sb;
+  if (io::FileExists(path)) {
+    auto old = LoadSuperBlock(layout, spec.tablet_id);
+    if (!old.ok() || old->tablet_data_state() != TABLET_DATA_TOMBSTONED) {
+      return absl::AlreadyExistsError(absl::StrCat(
+          path, ": tablet already exists",
+          old.ok() ? absl::StrCat(" in state ", DataStateName(old->tablet_data_state()))
+                   : absl::StrCat(" (unreadable: ", old.status().message(), ")")));
+    }
+    // Blocks a crash kept the tombstone from deleting: keep them listed so
+    // that they are deleted later rather than leaked.
+    for (const kmend::BlockIdPB& b : old->orphaned_blocks()) {
+      if (block_manager->HasBlock(b.id())) *sb.add_orphaned_blocks() = b;
+    }
+  }
   sb.set_table_id(spec.table_id);
   sb.set_tablet_id(spec.tablet_id);
   sb.set_last_durable_mrs_id(0);
@@ -107,6 +118,26 @@ absl::Status Tablet::DeleteOrphanedBlocks() {
   }
   if (ids.empty()) return absl::OkStatus();
   return block_manager_->DeleteBlocks(ids);
+}
+
+absl::Status Tablet::Tombstone(const fs::Layout& layout, blocks::LogBlockManager* block_manager,
+                               const std::string& tablet_id,
+                               const kmend::consensus::OpId* last_logged_opid) {
+  ASSIGN_OR_RETURN(TabletSuperBlockPB sb, LoadSuperBlock(layout, tablet_id));
+  std::vector<uint64_t> to_delete;
+  for (uint64_t id : ReferencedBlockIds(sb)) {
+    if (block_manager->HasBlock(id)) to_delete.push_back(id);
+  }
+  sb.clear_rowsets();
+  sb.clear_orphaned_blocks();
+  for (uint64_t id : to_delete) sb.add_orphaned_blocks()->set_id(id);
+  sb.set_tablet_data_state(TABLET_DATA_TOMBSTONED);
+  sb.clear_failure_reason();
+  if (last_logged_opid != nullptr) *sb.mutable_tombstone_last_logged_opid() = *last_logged_opid;
+  RETURN_IF_ERROR(StoreSuperBlock(layout, sb));
+  if (to_delete.empty()) return absl::OkStatus();
+  return Annotate(block_manager->DeleteBlocks(to_delete),
+                  absl::StrCat("tablet ", tablet_id, ": tombstone: deleting blocks"));
 }
 
 const Row* Tablet::FindLocked(const std::string& key) const {

@@ -50,6 +50,7 @@
 #include "lib/tablet/column_block.h"
 #include "lib/tablet/row.h"
 #include "lib/tablet/schema.h"
+#include "proto/opid.pb.h"
 #include "proto/tablet_metadata.pb.h"
 #include "proto/write_ops.pb.h"
 
@@ -113,7 +114,9 @@ struct FlushResult {
 class Tablet {
  public:
   // Creates the superblock of a new, empty tablet. AlreadyExists if there is
-  // one. The tablet's WAL and consensus metadata are the caller's.
+  // one, unless that one is TOMBSTONED (a replica coming back, or the target
+  // of a new tablet copy): it is replaced. The tablet's WAL and consensus
+  // metadata are the caller's.
   static absl::StatusOr<std::unique_ptr<Tablet>> Create(const fs::Layout& layout,
                                                         blocks::LogBlockManager* block_manager,
                                                         const TabletSpec& spec);
@@ -127,6 +130,18 @@ class Tablet {
   static absl::StatusOr<std::unique_ptr<Tablet>> Open(const fs::Layout& layout,
                                                       blocks::LogBlockManager* block_manager,
                                                       const std::string& tablet_id);
+
+  // Tombstones a replica: deletes its data blocks and leaves a superblock in
+  // state TOMBSTONED with no rowsets (Kudu's tombstone), recording
+  // `last_logged_opid` when given. Works on READY, COPYING and FAILED
+  // replicas whose superblock loads (a crash during a tablet copy leaves
+  // COPYING: the server tombstones it at start-up). The superblock is written
+  // before any block is deleted, so a crash in between only leaves blocks to
+  // delete (listed in orphaned_blocks, cleared by the next Create/Tombstone).
+  // The caller must have closed any Tablet object for it.
+  static absl::Status Tombstone(const fs::Layout& layout, blocks::LogBlockManager* block_manager,
+                                const std::string& tablet_id,
+                                const kmend::consensus::OpId* last_logged_opid = nullptr);
 
   // Applies a committed write op. op_index must exceed applied_op_index()
   // (FailedPrecondition otherwise, nothing applied).

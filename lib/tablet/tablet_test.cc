@@ -410,6 +410,38 @@ TEST_F(TabletTest, CreateRefusesDuplicatesAndBadIds) {
   EXPECT_EQ(*listed, std::vector<std::string>{spec_.tablet_id});
 }
 
+TEST_F(TabletTest, TombstoneDeletesDataAndAllowsRecreate) {
+  ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1)}), 1).ok());
+  ASSERT_TRUE(tablet_->Flush().ok());
+  EXPECT_EQ(bm_->ListBlocks().size(), 4u);
+  tablet_.reset();
+  kmend::consensus::OpId last;
+  last.set_term(3);
+  last.set_index(9);
+  ASSERT_TRUE(Tablet::Tombstone(layout(), bm_.get(), spec_.tablet_id, &last).ok());
+  EXPECT_TRUE(bm_->ListBlocks().empty());
+  auto sb = LoadSuperBlock(layout(), spec_.tablet_id);
+  ASSERT_TRUE(sb.ok());
+  EXPECT_EQ(sb->tablet_data_state(), TABLET_DATA_TOMBSTONED);
+  EXPECT_EQ(sb->rowsets_size(), 0);
+  EXPECT_EQ(sb->tombstone_last_logged_opid().index(), 9);
+  EXPECT_EQ(Reopen().code(), absl::StatusCode::kFailedPrecondition);
+
+  // A tombstoned tablet may be created again (e.g. as a tablet copy target).
+  TabletSpec copy = spec_;
+  copy.initial_state = TABLET_DATA_COPYING;
+  auto t = Tablet::Create(layout(), bm_.get(), copy);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ((*t)->superblock().tablet_data_state(), TABLET_DATA_COPYING);
+  // ... but not one that is live (COPYING here).
+  EXPECT_EQ(Tablet::Create(layout(), bm_.get(), spec_).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  // A crash during the copy: the server tombstones the COPYING replica.
+  ASSERT_TRUE(Tablet::Tombstone(layout(), bm_.get(), spec_.tablet_id).ok());
+  EXPECT_EQ(LoadSuperBlock(layout(), spec_.tablet_id)->tablet_data_state(),
+            TABLET_DATA_TOMBSTONED);
+}
+
 // Many random operations with flushes and restarts in between agree with a
 // plain std::map model.
 TEST_F(TabletTest, RandomOpsMatchModel) {

@@ -38,11 +38,17 @@ void BM_Crc32c(benchmark::State& state) {
 }
 BENCHMARK(BM_Crc32c)->Arg(1 << 10)->Arg(64 << 10)->Arg(1 << 20);
 
-// The container shared by the read benchmarks; created on first use.
+// The containers shared by the read benchmarks; created on first use.
 class Container {
  public:
+  // ~256 MiB of 64 KiB records.
   static const Container& Get() {
-    static Container* c = new Container();
+    static Container* c = new Container("large", kRecordBytes, kContainerBytes);
+    return *c;
+  }
+  // ~32 MiB of 100-byte records (the shape of block-container metadata).
+  static const Container& Small() {
+    static Container* c = new Container("small", 100, 32 << 20);
     return *c;
   }
   ~Container() = default;
@@ -51,15 +57,15 @@ class Container {
   uint64_t records() const { return records_; }
 
  private:
-  Container() {
+  Container(const std::string& name, size_t record_bytes, size_t total_bytes) {
     const char* dir = std::getenv("TEST_TMPDIR");
-    path_ = std::string(dir ? dir : "/tmp") + "/kmend_format_benchmark.pbc";
+    path_ = std::string(dir ? dir : "/tmp") + "/kmend_format_benchmark_" + name + ".pbc";
     ::unlink(path_.c_str());
     auto w = pbc::Writer::Create(path_, google::protobuf::BytesValue());
     if (!w.ok()) std::abort();
     google::protobuf::BytesValue v;
-    std::string value(kRecordBytes, '\0');
-    while ((*w)->offset() < kContainerBytes) {
+    std::string value(record_bytes, '\0');
+    while ((*w)->offset() < total_bytes) {
       for (size_t i = 0; i < value.size(); i += 64) value[i] = static_cast<char>(records_ + i);
       v.set_value(value);
       if (!(*w)->Append(v).ok()) std::abort();
@@ -67,15 +73,21 @@ class Container {
     }
     size_ = (*w)->offset();
     if (!(*w)->Close().ok()) std::abort();
-    std::atexit([] { ::unlink(Get().path().c_str()); });
+    static std::vector<std::string>* to_remove = [] {
+      auto* v = new std::vector<std::string>();
+      std::atexit([] {
+        for (const std::string& p : *to_remove) ::unlink(p.c_str());
+      });
+      return v;
+    }();
+    to_remove->push_back(path_);
   }
   std::string path_;
   uint64_t size_ = 0;
   uint64_t records_ = 0;
 };
 
-void BM_ContainerReadVerify(benchmark::State& state) {
-  const Container& c = Container::Get();
+void ReadVerify(benchmark::State& state, const Container& c) {
   std::string data;
   for (auto _ : state) {
     auto r = pbc::Reader::Open(c.path());
@@ -92,9 +104,17 @@ void BM_ContainerReadVerify(benchmark::State& state) {
     if (n != c.records()) state.SkipWithError("short read");
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * c.size()));
-  state.counters["records"] = static_cast<double>(c.records());
+  state.counters["records_per_s"] = benchmark::Counter(
+      static_cast<double>(state.iterations() * c.records()), benchmark::Counter::kIsRate);
 }
+
+void BM_ContainerReadVerify(benchmark::State& state) { ReadVerify(state, Container::Get()); }
 BENCHMARK(BM_ContainerReadVerify)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+void BM_ContainerReadVerifySmallRecords(benchmark::State& state) {
+  ReadVerify(state, Container::Small());
+}
+BENCHMARK(BM_ContainerReadVerifySmallRecords)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 void BM_PlainRead(benchmark::State& state) {
   const Container& c = Container::Get();

@@ -350,7 +350,28 @@ absl::Status Reader::ReadAt(uint64_t offset, size_t n, char* out) {
     std::memcpy(out, buffer_.data() + offset, n);
     return absl::OkStatus();
   }
-  return io::PreadFully(fd_, path_, offset, n, out);
+  if (offset >= window_start_ && offset - window_start_ <= window_.size() &&
+      window_.size() - (offset - window_start_) >= n) {
+    std::memcpy(out, window_.data() + (offset - window_start_), n);
+    return absl::OkStatus();
+  }
+  // Large reads go straight to the caller's buffer: copying them through the
+  // window would only add a memcpy.
+  constexpr size_t kWindowBytes = 1 << 20;
+  if (n >= kWindowBytes / 4 || offset >= file_size_) {
+    return io::PreadFully(fd_, path_, offset, n, out);
+  }
+  size_t fill = static_cast<size_t>(std::min<uint64_t>(kWindowBytes, file_size_ - offset));
+  if (fill < n) return io::PreadFully(fd_, path_, offset, n, out);  // reports the short read
+  window_.resize(fill);
+  absl::Status s = io::PreadFully(fd_, path_, offset, fill, window_.data());
+  if (!s.ok()) {
+    window_.clear();
+    return s;
+  }
+  window_start_ = offset;
+  std::memcpy(out, window_.data(), n);
+  return absl::OkStatus();
 }
 
 bool Reader::RestIsZero(uint64_t offset) {

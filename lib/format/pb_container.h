@@ -186,6 +186,11 @@ class Reader {
   int fd_ = -1;
   bool in_memory_ = false;
   std::string buffer_;  // the file, when in_memory_
+  // Read-ahead window over the file (fd mode): [window_start_,
+  // window_start_ + window_.size()). Small records are served from it, so a
+  // file of many small records costs one pread per window, not two per record.
+  std::string window_;
+  uint64_t window_start_ = 0;
   uint64_t file_size_ = 0;
   uint64_t offset_ = 0;
   uint64_t record_offset_ = 0;

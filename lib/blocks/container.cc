@@ -93,8 +93,12 @@ absl::StatusOr<LoadedContainer> LoadContainer(const std::string& data_dir, const
   if (c.metadata_exists && c.metadata_size_bytes > 0) {
     auto reader = pbc::Reader::Open(c.metadata_path);
     if (!reader.ok()) {
-      if (reader.status().code() != absl::StatusCode::kDataLoss &&
-          reader.status().code() != absl::StatusCode::kOutOfRange) {
+      // I/O failures are errors; anything else (bad magic, CRC, an unknown
+      // version, an encrypted file) is damage to report, not a reason to
+      // refuse the whole data directory.
+      const absl::StatusCode code = reader.status().code();
+      if (code == absl::StatusCode::kInternal || code == absl::StatusCode::kPermissionDenied ||
+          code == absl::StatusCode::kResourceExhausted || code == absl::StatusCode::kNotFound) {
         return reader.status();
       }
       // Too short or damaged to hold the container headers. A short file is

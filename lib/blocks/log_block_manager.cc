@@ -5,6 +5,7 @@
 #include <linux/falloc.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "absl/strings/str_cat.h"
@@ -122,7 +123,10 @@ absl::StatusOr<std::unique_ptr<LogBlockManager>> LogBlockManager::Open(
     }
     bm->containers_[id] = std::move(c);
   }
-  bm->next_block_id_ = max_id + 1;
+  // Never reuse an id: the floor of "now in microseconds" covers ids whose
+  // records are gone (an orphan container deleted by repair, a torn CREATE),
+  // which a superblock's orphaned_blocks may still name.
+  bm->next_block_id_ = std::max<BlockId>(max_id + 1, NowMicros());
   return bm;
 }
 

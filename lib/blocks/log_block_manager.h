@@ -19,7 +19,10 @@
 // metadata tails before appending to a container. A container is full once
 // its next block offset reaches options.container_max_size_bytes; the next
 // block then goes to a new container. Block ids are unique across the data
-// directory: max id seen + 1, increasing.
+// directory and never reused: at Open the next id is max(max id in any
+// record + 1, the current time in microseconds), then it increases by one
+// per block (the time floor covers ids whose records were lost, e.g. a torn
+// CREATE or a container deleted by repair, which a superblock may still name).
 //
 // Thread safety: all methods are thread-safe (one internal mutex; reads of
 // block bytes happen outside it). Lifetime: owns its file descriptors; must

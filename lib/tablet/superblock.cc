@@ -117,4 +117,20 @@ std::vector<uint64_t> ReferencedBlockIds(const TabletSuperBlockPB& sb) {
   return out;
 }
 
+absl::Status RemapBlockIds(const std::map<uint64_t, uint64_t>& mapping, TabletSuperBlockPB* sb) {
+  for (uint64_t id : RowSetBlockIds(*sb)) {
+    if (!mapping.count(id)) {
+      return absl::NotFoundError(absl::StrCat("tablet ", sb->tablet_id(), ": block ", id,
+                                              " has no local copy"));
+    }
+  }
+  for (RowSetDataPB& rs : *sb->mutable_rowsets()) {
+    for (ColumnDataPB& c : *rs.mutable_columns()) {
+      c.mutable_block()->set_id(mapping.at(c.block().id()));
+    }
+  }
+  sb->clear_orphaned_blocks();
+  return absl::OkStatus();
+}
+
 }  // namespace kmend::tablet

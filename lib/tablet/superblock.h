@@ -14,6 +14,7 @@
 #define KMEND_LIB_TABLET_SUPERBLOCK_H_
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,13 @@ absl::Status ValidateSuperBlock(const TabletSuperBlockPB& sb, const std::string&
 // orphaned_blocks.
 std::vector<uint64_t> RowSetBlockIds(const TabletSuperBlockPB& sb);
 std::vector<uint64_t> ReferencedBlockIds(const TabletSuperBlockPB& sb);
+
+// For the receiving side of a tablet copy: block ids are per data directory,
+// so a copied superblock must name the blocks as the receiver stored them.
+// Replaces every rowset block id by mapping[id] (NotFound naming the first
+// id without a mapping, and *sb unchanged) and clears orphaned_blocks, which
+// name the sender's blocks.
+absl::Status RemapBlockIds(const std::map<uint64_t, uint64_t>& mapping, TabletSuperBlockPB* sb);
 
 // "READY", "COPYING", "TOMBSTONED", "FAILED", "DELETED", "UNKNOWN".
 std::string DataStateName(TabletDataState state);

@@ -314,6 +314,57 @@ TEST_F(TabletTest, CrashBeforeSuperblockRenameKeepsOldState) {
   auto v = Verify(root_, spec_.tablet_id, bm_.get());
   ASSERT_TRUE(v.ok());
   EXPECT_TRUE(v->ok());
+
+  // Garbage collection: dry run lists, apply deletes; the tablet is intact.
+  auto dry = DeleteUnreferencedBlocks(root_, bm_.get());
+  ASSERT_TRUE(dry.ok());
+  EXPECT_EQ(*dry, *unref);
+  EXPECT_EQ(bm_->ListBlocks().size(), 8u);
+  auto applied = DeleteUnreferencedBlocks(root_, bm_.get(), /*apply=*/true);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  EXPECT_EQ(bm_->ListBlocks().size(), 4u);
+  ASSERT_TRUE(Reopen().ok());
+  EXPECT_EQ(AllKeys(), (std::vector<int64_t>{1}));
+}
+
+// The receiving side of a tablet copy: blocks stored under new ids, the
+// superblock remapped, COPYING first and READY last.
+TEST_F(TabletTest, CopiedTabletWithRemappedBlocksOpens) {
+  ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1, "a"),
+                                    Op(kmend::RowOpPB::INSERT, 2, "b")}),
+                             4)
+                  .ok());
+  ASSERT_TRUE(tablet_->Flush().ok());
+  TabletSuperBlockPB source = tablet_->superblock();
+  const uint64_t digest = tablet_->Checksum().digest;
+
+  // A second server root.
+  std::string root2 = root_ + "-copy";
+  ASSERT_TRUE(fs::Format(root2, {"", 4096}).ok());
+  fs::Layout layout2(root2);
+  auto bm2 = *blocks::LogBlockManager::Open(layout2.DataDir());
+  ASSERT_TRUE(bm2->CreateBlock("an unrelated block, so that ids differ").ok());
+  std::map<uint64_t, uint64_t> mapping;
+  for (uint64_t id : RowSetBlockIds(source)) {
+    auto id2 = bm2->CreateBlock(*bm_->ReadBlock(id));
+    ASSERT_TRUE(id2.ok());
+    mapping[id] = *id2;
+  }
+  TabletSuperBlockPB copied = source;
+  std::map<uint64_t, uint64_t> partial = mapping;
+  partial.erase(partial.begin());
+  EXPECT_EQ(RemapBlockIds(partial, &copied).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(copied.SerializeAsString(), source.SerializeAsString());
+  ASSERT_TRUE(RemapBlockIds(mapping, &copied).ok());
+  copied.set_tablet_data_state(TABLET_DATA_COPYING);
+  ASSERT_TRUE(StoreSuperBlock(layout2, copied).ok());
+  EXPECT_EQ(Tablet::Open(layout2, bm2.get(), spec_.tablet_id).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(SetDataState(layout2, spec_.tablet_id, TABLET_DATA_READY).ok());
+  auto t2 = Tablet::Open(layout2, bm2.get(), spec_.tablet_id);
+  ASSERT_TRUE(t2.ok()) << t2.status();
+  EXPECT_EQ((*t2)->Checksum().digest, digest);
+  EXPECT_EQ((*t2)->last_flushed_op_index(), 4);
 }
 
 // A crash after the superblock rename but before the old blocks were deleted:

@@ -104,4 +104,16 @@ absl::StatusOr<std::vector<uint64_t>> FindUnreferencedBlocks(
   return out;
 }
 
+absl::StatusOr<std::vector<uint64_t>> DeleteUnreferencedBlocks(
+    const std::string& root, blocks::LogBlockManager* block_manager, bool apply) {
+  if (apply && block_manager == nullptr) {
+    return absl::InvalidArgumentError("deleting unreferenced blocks needs a writable block manager");
+  }
+  ASSIGN_OR_RETURN(std::vector<uint64_t> ids, FindUnreferencedBlocks(root, block_manager));
+  if (apply && !ids.empty()) {
+    RETURN_IF_ERROR(Annotate(block_manager->DeleteBlocks(ids), "deleting unreferenced blocks"));
+  }
+  return ids;
+}
+
 }  // namespace kmend::tablet

@@ -52,6 +52,14 @@ absl::StatusOr<TabletVerifyReport> Verify(const std::string& root, const std::st
 absl::StatusOr<std::vector<uint64_t>> FindUnreferencedBlocks(
     const std::string& root, const blocks::LogBlockManager* block_manager = nullptr);
 
+// Deletes (apply = true) or lists (apply = false, the default) the blocks
+// FindUnreferencedBlocks returns. Only safe while nothing writes blocks that
+// no superblock names yet: no flush and no tablet copy running (offline, or
+// at server start-up before tablets open). With apply, `block_manager` must
+// be writable (not null).
+absl::StatusOr<std::vector<uint64_t>> DeleteUnreferencedBlocks(
+    const std::string& root, blocks::LogBlockManager* block_manager, bool apply = false);
+
 }  // namespace kmend::tablet
 
 #endif  // KMEND_LIB_TABLET_VERIFY_H_

@@ -193,8 +193,9 @@ absl::StatusOr<ApplyResult> Tablet::Apply(const kmend::WriteOpsPB& ops, int64_t 
           break;
         }
         if (op.type() == kmend::RowOpPB::INSERT && FindLocked(*key) != nullptr) {
+          Row key_values(row->begin(), row->begin() + schema_.num_key_columns());
           st = absl::AlreadyExistsError(
-              absl::StrCat("key ", RowToString(*DecodeKey(schema_, *key)), " already exists"));
+              absl::StrCat("key ", RowToString(key_values), " already exists"));
           break;
         }
         MemEntry& e = mem_[*key];

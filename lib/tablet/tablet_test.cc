@@ -112,6 +112,7 @@ TEST_F(TabletTest, ApplySemantics) {
   EXPECT_TRUE(r->row_status[0].ok());
   EXPECT_TRUE(r->row_status[1].ok());
   EXPECT_EQ(r->row_status[2].code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(r->row_status[2].message(), "key (2) already exists");
   EXPECT_EQ(r->rows_applied, 2);
 
   r = tablet_->Apply(Batch({Op(kmend::RowOpPB::UPSERT, 2, "TWO"),

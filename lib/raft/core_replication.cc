@@ -140,10 +140,25 @@ void RaftCore::HandleAppendRequest(const RaftMessagePB& m) {
     Send(std::move(r));
     return;
   }
-  std::vector<ReplicateMsg> entries(req.entries().begin(), req.entries().end());
+  std::vector<ReplicateMsg> entries;
+  std::optional<int64_t> last_new;
   int64_t first_replaced = -1;
-  std::optional<int64_t> last_new = log_.MaybeAppend(prev_index, prev_term, entries,
-                                                     &first_replaced);
+  if (prev_index < committed) {
+    // Everything through our commit index matches this leader's log (just
+    // checked where we still hold it; compacted entries were committed).
+    // Take only what follows it, and report a match through at least our
+    // commit index, as etcd does: a leader probing below our compaction
+    // point then moves straight past it.
+    for (const ReplicateMsg& e : req.entries()) {
+      if (e.id().index() > committed) entries.push_back(e);
+    }
+    last_new = entries.empty() ? committed
+                               : log_.MaybeAppend(committed, log_.TermOrZero(committed),
+                                                  entries, &first_replaced);
+  } else {
+    entries.assign(req.entries().begin(), req.entries().end());
+    last_new = log_.MaybeAppend(prev_index, prev_term, entries, &first_replaced);
+  }
   if (last_new) {
     if (first_replaced >= 0) OnEntriesReplaced(first_replaced);
     // Config entries take effect on append; re-registering ones already

@@ -48,6 +48,7 @@ void SimNode::Crash() {
 }
 
 uint64_t SimNode::prefix_hash(int64_t index) const {
+  if (index == storage_.FirstIndex() - 1) return base_hash_;
   if (index < storage_.FirstIndex()) return 0;
   return prefix_hashes_[index - storage_.FirstIndex()];
 }
@@ -75,7 +76,7 @@ bool SimNode::ProcessReady(std::vector<consensus::RaftMessagePB>* out,
     }
     absl::Status s = storage_.Append(rd.entries);
     if (!s.ok()) abort();
-    uint64_t h = prefix_hashes_.empty() ? 1469598103934665603ULL : prefix_hashes_.back();
+    uint64_t h = prefix_hashes_.empty() ? base_hash_ : prefix_hashes_.back();
     for (const auto& e : rd.entries) {
       h = Fnv1a(h, EntryKey(e));
       prefix_hashes_.push_back(h);
@@ -100,9 +101,21 @@ bool SimNode::ProcessReady(std::vector<consensus::RaftMessagePB>* out,
   return true;
 }
 
+absl::Status SimNode::CompactThrough(int64_t index) {
+  const int64_t first = storage_.FirstIndex();
+  const uint64_t new_base = prefix_hash(index);
+  absl::Status s = storage_.CompactThrough(index);
+  if (!s.ok()) return s;
+  prefix_hashes_.erase(prefix_hashes_.begin(),
+                       prefix_hashes_.begin() + (storage_.FirstIndex() - first));
+  base_hash_ = new_base;
+  return absl::OkStatus();
+}
+
 void SimNode::InstallTabletCopy(const SimNode& source) {
   storage_ = source.storage_;
   prefix_hashes_ = source.prefix_hashes_;
+  base_hash_ = source.base_hash_;
   cmeta_config_ = source.cmeta_config_;
   if (source.hard_state_.term > hard_state_.term) {
     hard_state_.term = source.hard_state_.term;

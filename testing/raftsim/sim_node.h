@@ -43,7 +43,8 @@ class SimNode {
   raft::MemoryLogStorage* mutable_storage() { return &storage_; }
   const raft::HardState& hard_state() const { return hard_state_; }
   const consensus::RaftConfigPB& cmeta_config() const { return cmeta_config_; }
-  // prefix_hash(i): a hash of entries [FirstIndex, i] of the persisted log.
+  // prefix_hash(i): a hash of entries [1, i] of the persisted log, for i in
+  // [FirstIndex() - 1, LastIndex()].
   uint64_t prefix_hash(int64_t index) const;
 
   // Entries applied since the last start (volatile state machine).
@@ -64,11 +65,18 @@ class SimNode {
   // higher. The node must be down; Start() it afterwards.
   void InstallTabletCopy(const SimNode& source);
 
+  // Log GC: drops persisted entries through `index` (must be <= the applied
+  // index, as a server only GCs what its tablet flushed).
+  absl::Status CompactThrough(int64_t index);
+
  private:
   std::string uuid_;
   raft::CoreOptions options_;
   raft::MemoryLogStorage storage_;
   std::vector<uint64_t> prefix_hashes_;  // parallel to storage_ entries
+  // prefix_hash(FirstIndex() - 1): hashes always cover the log from index 1,
+  // also after log GC and tablet copies, so any two nodes compare.
+  uint64_t base_hash_ = 1469598103934665603ULL;
   raft::HardState hard_state_;
   consensus::RaftConfigPB cmeta_config_;
   std::unique_ptr<raft::RaftCore> core_;

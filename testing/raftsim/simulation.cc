@@ -19,6 +19,7 @@ struct Plan {
   int nodes = 3;         // pool size
   int voters = 3;        // initial voters
   bool membership = false;
+  bool log_gc = false;  // replicas GC their logs; laggards need tablet copies
   double crash_rate = 0;
   double restart_rate = 0.1;
   double partition_rate = 0;
@@ -58,12 +59,15 @@ class Run {
     c.crash_after_persist = Pick<double>(probe, {0, 0, 0.002});
     plan_.crash_rate = Pick<double>(probe, {0, 0.005, 0.02});
     plan_.partition_rate = Pick<double>(probe, {0, 0.01, 0.04});
+    plan_.log_gc = scenario == Scenario::kFaults && probe.Chance(0.3);
+    c.auto_tablet_copy = plan_.log_gc;
     result_.description = absl::StrCat(
         "nodes=", plan_.nodes, " voters=", plan_.voters, " membership=", plan_.membership,
         " pre_vote=", o.pre_vote, " check_quorum=", o.check_quorum,
         " loss=", c.faults.loss, " dup=", c.faults.duplicate,
         " delay_max=", c.faults.delay_max, " crash=", plan_.crash_rate,
         " crash_after_persist=", c.crash_after_persist, " partition=", plan_.partition_rate,
+        " log_gc=", plan_.log_gc,
         " batch=", o.max_entries_per_message, " inflight=", o.max_inflight_messages,
         " scenario=", scenario == Scenario::kFaults ? "faults" : "unsafe");
   }
@@ -104,6 +108,18 @@ class Run {
         (void)c.ProposeAt(leader, absl::StrCat("s", seed_, "-", proposals_++));
       }
       if (plan_.membership && !leader.empty() && c.Chance(0.03)) MembershipChange(leader);
+      if (plan_.log_gc && c.Chance(0.05)) {
+        SimNode& n = c.node(uuids[c.RandomBelow(uuids.size())]);
+        if (n.up()) {
+          const int64_t applied = n.core()->log().applied();
+          const int64_t keep = static_cast<int64_t>(c.RandomBelow(8));
+          if (applied - keep >= n.storage().FirstIndex()) {
+            if (!n.CompactThrough(applied - keep).ok()) {
+              result_.failures.push_back(absl::StrCat("log GC on ", n.uuid(), " failed"));
+            }
+          }
+        }
+      }
       if (c.Chance(plan_.crash_rate)) {
         const std::string& u = uuids[c.RandomBelow(uuids.size())];
         if (c.node(u).up()) {
@@ -272,7 +288,7 @@ class Run {
 
   SimResult Finish() {
     Cluster& c = *cluster_;
-    if (scenario_ == Scenario::kFaults) {
+    if (scenario_ == Scenario::kFaults && !plan_.log_gc) {
       // No log GC and no unsafe change here: a tablet copy request means a
       // replica's committed entries conflicted with a leader: a safety bug.
       for (const SimNode* n : c.nodes()) {

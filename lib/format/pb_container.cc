@@ -186,8 +186,10 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::Create(const std::string& path,
     ::unlink(path.c_str());
     return s;
   }
-  return std::unique_ptr<Writer>(
+  std::unique_ptr<Writer> writer(
       new Writer(path, fd, version, prototype.GetDescriptor()->full_name(), start.size()));
+  writer->needs_dir_sync_ = true;
+  return writer;
 }
 
 absl::StatusOr<std::unique_ptr<Writer>> Writer::OpenForAppend(const std::string& path) {
@@ -247,6 +249,10 @@ absl::Status Writer::Append(const gpb::Message& msg) {
 absl::Status Writer::Sync() {
   if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(path_, ": writer is closed"));
   if (::fdatasync(fd_) != 0) return io::ErrnoError("fdatasync", path_, errno);
+  if (needs_dir_sync_) {
+    RETURN_IF_ERROR(io::SyncParentDir(path_));
+    needs_dir_sync_ = false;
+  }
   return absl::OkStatus();
 }
 

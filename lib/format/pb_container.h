@@ -96,7 +96,9 @@ class Writer {
   // Appends one record with `msg`, which must be of the container's type and
   // have all required fields (InvalidArgument otherwise).
   absl::Status Append(const google::protobuf::Message& msg);
-  absl::Status Sync();  // fdatasync
+  // fdatasync; the first Sync after Create also fsyncs the parent directory,
+  // so that the new file's name is durable too.
+  absl::Status Sync();
   absl::Status Close();
 
   // Size of the file: where the next record goes.
@@ -111,6 +113,7 @@ class Writer {
   std::string pb_type_;
   uint64_t offset_;
   bool failed_ = false;
+  bool needs_dir_sync_ = false;
 };
 
 // Writes a container holding exactly `msg` to `path` atomically and durably

@@ -273,7 +273,7 @@ TEST(UnsafeChangeConfigTest, ForcedPairCanElectWithoutTheLostPeer) {
   ASSERT_TRUE(c.ProposeAt(leader, "x").ok());
   c.Stabilize();
   EXPECT_EQ(c.core(leader)->log().committed(), c.core(leader)->log().LastIndex());
-  EXPECT_TRUE(c.checker().ok());
+  EXPECT_TRUE(c.checker().ok()) << testing::PrintToString(c.checker().violations());
 }
 
 }  // namespace

@@ -98,7 +98,7 @@ TEST(ElectionTest, ThreeNodesElectOneLeaderWhichCommitsItsNoOp) {
     EXPECT_EQ(n->applied()[0].id().term(), term);
     EXPECT_EQ(n->hard_state().term, term);
   }
-  EXPECT_TRUE(c.checker().ok());
+  EXPECT_TRUE(c.checker().ok()) << testing::PrintToString(c.checker().violations());
 }
 
 TEST(ElectionTest, SingleVoterElectsItselfAtOnce) {
@@ -336,7 +336,7 @@ TEST(ReplicationTest, LaggingFollowerCatchesUpFromAnyPoint) {
   EXPECT_EQ(c.core("C")->log().LastIndex(), last);
   EXPECT_EQ(c.core("C")->log().committed(), c.core("A")->log().committed());
   EXPECT_EQ(c.node("C").applied().size(), static_cast<size_t>(last));
-  EXPECT_TRUE(c.checker().ok());
+  EXPECT_TRUE(c.checker().ok()) << testing::PrintToString(c.checker().violations());
 }
 
 TEST(ReplicationTest, SignalsTabletCopyWhenLogNoLongerHasWhatFollowerNeeds) {
@@ -346,7 +346,7 @@ TEST(ReplicationTest, SignalsTabletCopyWhenLogNoLongerHasWhatFollowerNeeds) {
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(c.ProposeAt("A", "p" + std::to_string(i)).ok());
   c.Stabilize();
   // GC the leader's log past what C has.
-  ASSERT_TRUE(c.node("A").mutable_storage()->CompactThrough(15).ok());
+  ASSERT_TRUE(c.node("A").CompactThrough(15).ok());
   c.Restart("C");
   for (int i = 0; i < 10; ++i) c.TickAll();
   ASSERT_THAT(c.node("A").tablet_copy_requests(), testing::Contains("C"));
@@ -369,7 +369,7 @@ TEST(ReplicationTest, SignalsTabletCopyWhenLogNoLongerHasWhatFollowerNeeds) {
   c.Stabilize();
   EXPECT_EQ(c.core("C")->log().LastIndex(), c.core("A")->log().LastIndex());
   EXPECT_EQ(c.core("C")->log().committed(), c.core("A")->log().committed());
-  EXPECT_TRUE(c.checker().ok());
+  EXPECT_TRUE(c.checker().ok()) << testing::PrintToString(c.checker().violations());
 }
 
 TEST(ReplicationTest, CheckQuorumStepsDownAnIsolatedLeader) {
@@ -399,7 +399,7 @@ TEST(ReplicationTest, RestartFromPersistedStateReappliesTheSameEntries) {
   const auto& after = c.node("A").applied();
   ASSERT_GE(after.size(), before.size());
   for (size_t i = 0; i < before.size(); ++i) EXPECT_EQ(raftsim::EntryKey(after[i]), before[i]);
-  EXPECT_TRUE(c.checker().ok());
+  EXPECT_TRUE(c.checker().ok()) << testing::PrintToString(c.checker().violations());
 }
 
 TEST(LeadershipTransferTest, TransfersToCaughtUpVoter) {

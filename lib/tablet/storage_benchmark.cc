@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "benchmark/benchmark.h"
+#include "lib/blocks/check.h"
 #include "lib/blocks/log_block_manager.h"
 #include "lib/fs/fs_manager.h"
 #include "lib/fs/uuid.h"
@@ -159,6 +160,41 @@ void BM_OpenVerifiesRows(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_OpenVerifiesRows)->Arg(100000)->Unit(benchmark::kMillisecond);
+
+// Offline Check and block manager Open of a data directory with N blocks
+// (one metadata record each): the cost fsck and start-up pay.
+void SetUpBlocks(const fs::Layout& layout, int n) {
+  blocks::BlockManagerOptions o;
+  o.sync = false;
+  auto bm = *blocks::LogBlockManager::Open(layout.DataDir(), o);
+  std::vector<std::string> data(static_cast<size_t>(n), std::string(100, 'x'));
+  std::vector<absl::string_view> views(data.begin(), data.end());
+  if (!bm->CreateBlocks(views).ok()) abort();
+}
+
+void BM_CheckDataDir(benchmark::State& state) {
+  fs::Layout layout(NewRoot());
+  SetUpBlocks(layout, static_cast<int>(state.range(0)));
+  for (auto _ : state) {
+    auto r = blocks::Check(layout.DataDir());
+    if (!r.ok() || r->live_blocks != state.range(0)) state.SkipWithError("check failed");
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_CheckDataDir)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+void BM_OpenBlockManager(benchmark::State& state) {
+  fs::Layout layout(NewRoot());
+  SetUpBlocks(layout, static_cast<int>(state.range(0)));
+  blocks::BlockManagerOptions o;
+  o.read_only = true;
+  for (auto _ : state) {
+    auto bm = blocks::LogBlockManager::Open(layout.DataDir(), o);
+    if (!bm.ok()) state.SkipWithError("open failed");
+  }
+  state.SetItemsProcessed(state.iterations() * state.range(0));
+}
+BENCHMARK(BM_OpenBlockManager)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace kmend::tablet

@@ -402,6 +402,12 @@ absl::Status Reader::ReadHeaders() {
         absl::StrCat(path_, ": file is encrypted (starts with \"kuduenc\"); kmend cannot "
                             "read Kudu's at-rest encryption"));
   }
+  if (have < kMagicSize && std::memcmp(header, kMagic, have) == 0) {
+    // Kudu writes header and supplemental header in one write, so this is a
+    // file cut short at creation (Kudu's LBM deletes such orphans).
+    return DataLossAt(0, absl::StrCat(path_, ": file header: file is only ", file_size_,
+                                      " bytes, shorter than the container header"));
+  }
   if (have < kMagicSize || std::memcmp(header, kMagic, kMagicSize) != 0) {
     return DataLossAt(0, absl::StrCat(
         path_, ": offset 0: not a PB container: expected magic \"kuducntr\", found \"",

@@ -345,7 +345,10 @@ TEST_F(PbContainerTest, OversizedRecordIsCorruption) {
 }
 
 TEST_F(PbContainerTest, NotAContainer) {
-  Outcome o = ReadAll("hello, world, this is not it");
+  Outcome o = ReadAll("");
+  EXPECT_EQ(o.error.code(), absl::StatusCode::kDataLoss);
+  EXPECT_THAT(o.error.message(), HasSubstr("only 0 bytes"));
+  o = ReadAll("hello, world, this is not it");
   EXPECT_TRUE(o.open_failed);
   EXPECT_EQ(o.error.code(), absl::StatusCode::kDataLoss);
   EXPECT_THAT(o.error.message(), HasSubstr("magic"));

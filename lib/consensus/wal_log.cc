@@ -104,7 +104,25 @@ absl::Status WalLog::Entries(int64_t lo, int64_t hi, int64_t max_bytes,
   absl::StatusOr<std::vector<consensus::ReplicateMsg>> read =
       log_->ReadEntries(lo, std::min(hi, cache_first) - 1, static_cast<uint64_t>(max_bytes));
   if (!read.ok()) return read.status();
-  for (auto& e : *read) out->push_back(std::move(e));
+  int64_t bytes = 0;
+  int64_t next = lo;
+  for (auto& e : *read) {
+    bytes += static_cast<int64_t>(e.ByteSizeLong());
+    out->push_back(std::move(e));
+    ++next;
+  }
+  if (next < cache_first || next >= hi) return absl::OkStatus();  // byte limit or done
+  // Continue from the cache (it may have moved on meanwhile: stop at a gap).
+  absl::MutexLock l(&mu_);
+  const int64_t first_cached = cache_.empty() ? INT64_MAX : cache_.front().id().index();
+  for (int64_t i = next; i < hi && i >= first_cached &&
+                         i - first_cached < static_cast<int64_t>(cache_.size());
+       ++i) {
+    const consensus::ReplicateMsg& e = cache_[i - first_cached];
+    bytes += static_cast<int64_t>(e.ByteSizeLong());
+    if (bytes > max_bytes) break;
+    out->push_back(e);
+  }
   return absl::OkStatus();
 }
 

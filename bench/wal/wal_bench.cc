@@ -1,8 +1,8 @@
 // WAL throughput next to the disk's limits, measured in the same run:
 //   BM_PlainSyncEvery4K      4 KiB write + fdatasync each (the per-sync cost)
 //   BM_PlainSyncEvery1M      4 KiB writes, one fdatasync per 1 MiB (group
-//                            commit's ceiling); arg 1 = preallocated file, as
-//                            the Log's segments are
+//                            commit's ceiling) or per 256 KiB; prealloc:1 =
+//                            fallocated file, as the Log's segments are
 //   BM_Append                Log::Append from N concurrent appenders, one
 //                            entry per append, entry payload bytes, codec
 //   BM_PlainRead / BM_Replay sequential read of a WAL's files vs Replay of
@@ -67,10 +67,12 @@ void WriteOrDie(int fd, const std::string& buf) {
   if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) std::abort();
 }
 
+// arg: preallocate (fallocate 1 GiB first, as the Log does per segment)
 void BM_PlainSyncEvery4K(benchmark::State& state) {
   std::string dir = BenchDir("plain4k");
   std::string path = io::JoinPath(dir, "f");
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (state.range(0) != 0 && ::fallocate(fd, 0, 0, 1 << 30) != 0) std::abort();
   std::string buf = RandomBytes(4096, 1);
   for (auto _ : state) {
     WriteOrDie(fd, buf);
@@ -81,10 +83,12 @@ void BM_PlainSyncEvery4K(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * 4096);
   RemoveDir(dir);
 }
-BENCHMARK(BM_PlainSyncEvery4K)->UseRealTime()->MinTime(2);
+BENCHMARK(BM_PlainSyncEvery4K)->ArgName("prealloc")->Arg(0)->Arg(1)->UseRealTime()->MinTime(2);
 
+// args: preallocate, bytes per fdatasync (in 4 KiB writes)
 void BM_PlainSyncEvery1M(benchmark::State& state) {
   const bool preallocate = state.range(0) != 0;
+  const int writes_per_sync = static_cast<int>(state.range(1) / 4096);
   std::string dir = BenchDir("plain1m");
   std::string path = io::JoinPath(dir, "f");
   std::string buf = RandomBytes(4096, 2);
@@ -101,18 +105,26 @@ void BM_PlainSyncEvery1M(benchmark::State& state) {
       offset = 0;
       state.ResumeTiming();
     }
-    for (int i = 0; i < 256; ++i) {
+    for (int i = 0; i < writes_per_sync; ++i) {
       if (::pwrite(fd, buf.data(), buf.size(), offset) != 4096) std::abort();
       offset += 4096;
     }
     if (::fdatasync(fd) != 0) std::abort();
   }
   ::close(fd);
-  state.SetItemsProcessed(state.iterations() * 256);
-  state.SetBytesProcessed(state.iterations() * (1 << 20));
+  state.SetItemsProcessed(state.iterations() * writes_per_sync);
+  state.SetBytesProcessed(state.iterations() * state.range(1));
   RemoveDir(dir);
 }
-BENCHMARK(BM_PlainSyncEvery1M)->Arg(0)->Arg(1)->UseRealTime()->MinTime(2);
+// The 1 MiB rows are the goal's ceiling; 256 KiB is the most 64 appenders of
+// 4 KiB entries can put into one sync, i.e. their own ceiling.
+BENCHMARK(BM_PlainSyncEvery1M)
+    ->ArgNames({"prealloc", "bytes_per_sync"})
+    ->Args({0, 1 << 20})
+    ->Args({1, 1 << 20})
+    ->Args({1, 256 << 10})
+    ->UseRealTime()
+    ->MinTime(2);
 
 // args: appenders, entry payload bytes, codec
 void BM_Append(benchmark::State& state) {
@@ -120,6 +132,8 @@ void BM_Append(benchmark::State& state) {
   const size_t entry_bytes = static_cast<size_t>(state.range(1));
   LogOptions options;
   options.compression = static_cast<kmend::CompressionType>(state.range(2));
+  options.preallocate = state.range(3) != 0;
+  options.sync = state.range(4) != 0;  // 0: the Log's own CPU cost, no disk wait
   std::string dir = BenchDir(absl::StrCat("append_", appenders, "_", entry_bytes));
   auto log_or = Log::Open(dir, options);
   if (!log_or.ok()) std::abort();
@@ -132,7 +146,7 @@ void BM_Append(benchmark::State& state) {
   int64_t next = 1;
   // Each iteration appends this many entries in total, spread over the
   // appenders, so that one iteration takes long enough to measure.
-  const int per_iteration = entry_bytes >= 4096 ? 4096 : 8192;
+  const int per_iteration = appenders == 1 ? 1024 : (entry_bytes >= 4096 ? 4096 : 8192);
   const int per_appender = std::max(1, per_iteration / appenders);
   int64_t entries = 0;
   for (auto _ : state) {
@@ -171,10 +185,14 @@ void BM_Append(benchmark::State& state) {
   RemoveDir(dir);
 }
 BENCHMARK(BM_Append)
-    ->ArgNames({"appenders", "entry_bytes", "codec"})
-    ->ArgsProduct({{1, 8, 64}, {100, 4096}, {kmend::ZSTD}})
-    ->Args({64, 4096, kmend::NO_COMPRESSION})
-    ->Args({64, 4096, kmend::LZ4})
+    ->ArgNames({"appenders", "entry_bytes", "codec", "prealloc", "sync"})
+    ->ArgsProduct({{1, 8, 64}, {100, 4096}, {kmend::ZSTD}, {1}, {1}})
+    ->Args({64, 4096, kmend::NO_COMPRESSION, 1, 1})
+    ->Args({64, 4096, kmend::LZ4, 1, 1})
+    ->Args({1, 4096, kmend::ZSTD, 0, 1})
+    ->Args({64, 4096, kmend::ZSTD, 0, 1})
+    ->Args({1, 4096, kmend::ZSTD, 1, 0})
+    ->Args({64, 4096, kmend::ZSTD, 1, 0})
     ->UseRealTime()
     ->MinTime(2);
 

@@ -9,6 +9,7 @@
 #include "absl/base/internal/endian.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/strings/str_format.h"
 #include "lib/format/crc32c.h"
 #include "lib/io/file.h"
@@ -272,7 +273,10 @@ absl::Status SegmentReader::HandleDamage(uint64_t offset, const std::string& wha
     tail_ = {TailKind::kClean, offset, 0, ""};
     return absl::DataLossError(absl::StrCat(what, " (segment has a footer, so not a torn tail)"));
   }
-  tail_ = {TailKind::kTorn, offset, read_limit_ - offset, what};
+  // The reason is shown next to the file name already.
+  absl::string_view reason = what;
+  absl::ConsumePrefix(&reason, path_ + ": ");
+  tail_ = {TailKind::kTorn, offset, read_limit_ - offset, std::string(reason)};
   return absl::OutOfRangeError(absl::StrCat(path_, ": torn tail at offset ", offset));
 }
 

@@ -56,6 +56,18 @@ run 0 "$KMEND" cmeta create "$ROOT" --tablet "$TABLET" --term 8 \
 run 2 "$KMEND" cmeta create "$ROOT" --tablet t2 --term 1 --peers 'aaaa@h'
 expect_out 'expected uuid@host:port'
 
+# A held data-directory lock (here by this shell via flock(1), which writes no
+# pid) stops create.
+if command -v flock >/dev/null; then
+  exec 9>>"$ROOT/.kmend.lock"
+  flock -n 9 || fail "could not take the lock for the test"
+  run 2 "$KMEND" cmeta create "$ROOT" --tablet t3 --term 1 --peers aaaa@h:1
+  expect_out 'data directory is locked by another process'
+  flock -u 9
+  exec 9>&-
+  run 0 "$KMEND" cmeta create "$ROOT" --tablet t3 --term 1 --peers aaaa@h:1
+fi
+
 run 0 "$KMEND" cmeta print "$CM"
 expect_out '^current_term: +8$'
 expect_out '^  bbbb  VOTER  127.0.0.1:7051$'

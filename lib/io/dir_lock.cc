@@ -61,7 +61,12 @@ absl::StatusOr<std::unique_ptr<DirLock>> DirLock::Acquire(const std::string& dir
 }
 
 DirLock::~DirLock() {
-  // Leave the stale pid: only the flock says whether the lock is held.
+  // Clear our pid while still holding the lock, so that a later holder that
+  // is not kmend (e.g. flock(1)) is not reported under our old pid. After a
+  // crash the pid stays, but then the lock is free and nobody reads it.
+  if (::ftruncate(fd_, 0) != 0) {
+    // Harmless: only the flock says whether the lock is held.
+  }
   ::close(fd_);
 }
 

@@ -41,6 +41,7 @@ TEST(DirLockTest, AcquireWritesPidAndReleases) {
   auto holder = DirLockHolder(dir);
   ASSERT_TRUE(holder.ok());
   EXPECT_FALSE(holder->has_value());
+  EXPECT_EQ(*ReadFileToString(JoinPath(dir, kDirLockFileName)), "");  // pid cleared
   EXPECT_TRUE(DirLock::Acquire(dir).ok());
 }
 

@@ -227,32 +227,39 @@ absl::Status SegmentReader::ReadBatchAt(uint64_t offset, Batch* out) const {
 }
 
 absl::StatusOr<uint64_t> SegmentReader::FindNextValidBatch(uint64_t from) const {
-  if (from >= read_limit_) return read_limit_;
   const size_t header_bytes = v1_ ? kBatchHeaderBytesV1 : kBatchHeaderBytesV2;
-  // Only reached on damage, so reading the rest of the segment at once is fine
-  // (segments are a few MiB).
-  std::string region(read_limit_ - from, '\0');
-  RETURN_IF_ERROR(io::PreadFully(fd_, path_, from, region.size(), region.data()));
-  const char* base = region.data();
-  const size_t n = region.size();
-  size_t next_nonzero = 0;  // smallest index >= p holding a non-zero byte
-  for (size_t p = 0; p + header_bytes <= n; ++p) {
-    if (next_nonzero < p) next_nonzero = p;
-    while (next_nonzero < n && base[next_nonzero] == 0) ++next_nonzero;
-    if (next_nonzero >= n) break;
-    // An all-zero window can never be a valid header: skip zero runs.
-    if (next_nonzero >= p + header_bytes) {
-      p = next_nonzero - header_bytes;  // loop's ++p lands on the first candidate
-      continue;
+  // Only reached on damage. The rest of the segment is scanned in windows
+  // (overlapping by a header) so that a huge damaged file needs little memory.
+  constexpr size_t kWindowBytes = 4u << 20;
+  std::string window;
+  for (uint64_t base_offset = from; base_offset + header_bytes <= read_limit_;
+       base_offset += kWindowBytes) {
+    size_t n = std::min<uint64_t>(kWindowBytes + header_bytes - 1, read_limit_ - base_offset);
+    window.resize(n);
+    RETURN_IF_ERROR(io::PreadFully(fd_, path_, base_offset, n, window.data()));
+    const char* base = window.data();
+    const size_t candidates = std::min<size_t>(kWindowBytes, n - header_bytes + 1);
+    size_t next_nonzero = 0;  // smallest index >= p holding a non-zero byte
+    for (size_t p = 0; p < candidates; ++p) {
+      if (next_nonzero < p) next_nonzero = p;
+      while (next_nonzero < n && base[next_nonzero] == 0) ++next_nonzero;
+      if (next_nonzero >= n) break;
+      // An all-zero window can never be a valid header: skip zero runs.
+      if (next_nonzero >= p + header_bytes) {
+        p = next_nonzero - header_bytes;  // the loop's ++p lands on the first candidate
+        continue;
+      }
+      BatchHeader h;
+      if (DecodeBatchHeader(absl::string_view(base + p, header_bytes), v1_, &h) !=
+          HeaderCheck::kValid) {
+        continue;
+      }
+      const uint64_t at = base_offset + p;
+      if (at + header_bytes + h.stored_len > read_limit_) continue;
+      std::string payload(h.stored_len, '\0');
+      RETURN_IF_ERROR(io::PreadFully(fd_, path_, at + header_bytes, h.stored_len, payload.data()));
+      if (crc32c::Value(payload) == h.payload_crc) return at;
     }
-    BatchHeader h;
-    if (DecodeBatchHeader(absl::string_view(base + p, header_bytes), v1_, &h) !=
-        HeaderCheck::kValid) {
-      continue;
-    }
-    if (p + header_bytes + h.stored_len > n) continue;
-    if (crc32c::Value(base + p + header_bytes, h.stored_len) != h.payload_crc) continue;
-    return from + p;
   }
   return read_limit_;
 }

@@ -332,6 +332,35 @@ TEST_F(PbContainerTest, ZeroFilledTailIsTornKudu2260) {
   EXPECT_EQ(o.error.code(), absl::StatusCode::kDataLoss);
 }
 
+// One mutation per corruption reason, each checked for its message and offset.
+TEST_F(PbContainerTest, EachCorruptionReasonIsNamed) {
+  const std::string good = *EncodeSingleMessageFile(SampleCmeta(1));
+  const uint64_t rec = EncodeFileStart(kVersion2, ConsensusMetadataPB::descriptor()).size();
+  struct Case {
+    size_t offset;
+    const char* want;
+    uint64_t want_offset;
+  } cases[] = {
+      {0, "expected magic", 0},
+      {12, "file header: crc mismatch", 0},
+      {16, "record length: crc mismatch", 16},           // sup header length
+      {20, "record length: crc mismatch", 16},           // sup header length CRC
+      {30, "record data", 16},                           // sup header data
+      {rec, "record length: crc mismatch", rec},         // record length
+      {rec + 5, "record length: crc mismatch", rec},     // record length CRC
+      {rec + 8, "record data", rec},                     // record data
+      {good.size() - 1, "record data", rec},             // record data CRC
+  };
+  for (const Case& c : cases) {
+    std::string bad = good;
+    bad[c.offset] ^= 0x20;
+    Outcome o = ReadAll(bad);
+    ASSERT_EQ(o.error.code(), absl::StatusCode::kDataLoss) << c.offset;
+    EXPECT_THAT(o.error.message(), HasSubstr(c.want)) << c.offset;
+    EXPECT_EQ(ErrorOffset(o.error).value_or(~0ull), c.want_offset) << c.offset;
+  }
+}
+
 TEST_F(PbContainerTest, OversizedRecordIsCorruption) {
   std::string bytes = EncodeFileStart(kVersion2, ConsensusMetadataPB::descriptor());
   std::string len;

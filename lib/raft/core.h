@@ -155,6 +155,7 @@ class RaftCore {
     std::deque<int64_t> inflight;  // last indexes of outstanding appends
     bool recent_active = false;
     int64_t ticks_since_contact = 0;
+    int64_t sent_commit = 0;  // highest commit index sent to the peer
   };
 
   RaftCore(const CoreOptions& options, const LogStorage* storage);

@@ -67,6 +67,7 @@ void RaftCore::SendAppend(const std::string& to, bool heartbeat) {
   req->mutable_preceding_op_id()->set_term(*prev_term);
   // Never tell a follower to commit past what this message proves it holds.
   req->set_committed_index(log_.committed());
+  pr.sent_commit = std::max(pr.sent_commit, log_.committed());
   for (ReplicateMsg& e : entries) *req->add_entries() = std::move(e);
   const int n = req->entries_size();
   if (pr.state == PeerStatus::State::kReplicate) {
@@ -95,11 +96,18 @@ void RaftCore::FlushAppends() {
   for (auto& [uuid, pr] : progress_) {
     if (uuid == options_.self_uuid) continue;
     // Batch: keep sending while the window has room and entries remain.
+    size_t before_all = msgs_.size();
     for (int i = 0; i < options_.max_inflight_messages; ++i) {
       size_t before = msgs_.size();
       SendAppend(uuid, /*heartbeat=*/false);
       if (msgs_.size() == before) break;
       if (pr.state != PeerStatus::State::kReplicate) break;
+    }
+    // A caught-up follower learns a new commit index now rather than at the
+    // next heartbeat (one message per Ready, not per commit).
+    if (msgs_.size() == before_all && pr.state == PeerStatus::State::kReplicate &&
+        pr.sent_commit < log_.committed() && pr.inflight.empty()) {
+      SendAppend(uuid, /*heartbeat=*/true);
     }
   }
 }

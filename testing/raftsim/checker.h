@@ -36,10 +36,15 @@ class SafetyChecker {
   void set_check_leader_completeness(bool on) { check_completeness_ = on; }
 
   // Stops checking a node whose state is deliberately abandoned (the lost
-  // majority of an unsafe config change) and forgets the applied history, so
-  // that the survivors are checked against each other from now on.
+  // majority of an unsafe config change), so that the survivors are checked
+  // against each other from now on.
   void Abandon(const std::string& uuid) { abandoned_.insert(uuid); }
-  void ResetAppliedHistory() { applied_.clear(); }
+  // Starts a new history: forgets applied entries and the leader of every
+  // term (an unsafe change may reuse terms the abandoned majority used).
+  void StartNewEpoch() {
+    applied_.clear();
+    leader_of_term_.clear();
+  }
 
   bool ok() const { return violations_.empty(); }
   const std::vector<std::string>& violations() const { return violations_; }

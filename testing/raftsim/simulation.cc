@@ -251,12 +251,12 @@ class Run {
       return dead_set.count(m.from_uuid()) > 0;
     });
     // What survives may lack committed entries: the history restarts here.
-    c.checker().ResetAppliedHistory();
+    c.checker().StartNewEpoch();
     // A survivor holding committed entries the new leader lacks refuses its
     // appends (committed_conflict) and gets a tablet copy; its earlier state
     // machine is discarded with it, so the history restarts again.
     c.auto_tablet_copy = true;
-    c.on_tablet_copy = [&c](const std::string&) { c.checker().ResetAppliedHistory(); };
+    c.on_tablet_copy = [&c](const std::string&) { c.checker().StartNewEpoch(); };
     std::vector<std::string> sorted_alive = alive;
     std::sort(sorted_alive.begin(), sorted_alive.end());
     consensus::RaftConfigPB forced = Cluster::MakeConfig(sorted_alive);

@@ -103,9 +103,11 @@ std::string FirstHelpLine(const std::string& path) {
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
   std::string line = out.substr(0, out.find('\n'));
-  // "kmend-pbc: dump and verify ..." -> "dump and verify ..."
+  // "kmend-pbc: dump and verify ..." or "kmend pbc: ..." -> "dump and verify ..."
   size_t colon = line.find(": ");
-  if (absl::StartsWith(line, kPrefix) && colon != std::string::npos) line = line.substr(colon + 2);
+  if (absl::StartsWith(line, "kmend") && colon != std::string::npos && colon < 24) {
+    line = line.substr(colon + 2);
+  }
   if (absl::StartsWith(line, "Usage:")) return "";
   return line;
 }
@@ -142,12 +144,11 @@ int Help() {
 int Run(int argc, char** argv) {
   if (argc < 2) return Help();
   std::string name = argv[1];
+  std::vector<std::string> rest(argv + 2, argv + argc);
   if (name == "help" || name == "--help" || name == "-h") {
     if (argc < 3) return Help();
     name = argv[2];  // `kmend help pbc` == `kmend pbc --help`
-    argv[2] = const_cast<char*>("--help");
-    argc = 3;
-    argv += 1;
+    rest = {"--help"};
   }
   if (!ValidName(name)) {
     std::cerr << "kmend: \"" << name << "\" is not a tool name; run `kmend help`" << std::endl;
@@ -161,7 +162,7 @@ int Run(int argc, char** argv) {
   }
   std::vector<char*> args;
   args.push_back(path.data());
-  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  for (std::string& arg : rest) args.push_back(arg.data());
   args.push_back(nullptr);
   ::execv(path.c_str(), args.data());
   std::cerr << "kmend: cannot run " << path << ": " << std::strerror(errno) << std::endl;

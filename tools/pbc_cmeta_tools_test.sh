@@ -39,6 +39,10 @@ run 2 "$KMEND" '../etc'
 run 0 "$KMEND" pbc --help
 expect_out 'dump'
 run 2 "$KMEND" pbc frobnicate
+run 0 "$KMEND" help cmeta
+expect_out 'print, verify and create'
+expect_out 'create'
+run 0 "$KMEND" pbc verify --help
 
 # --- cmeta create / print
 ROOT="$TMP/root"

@@ -80,12 +80,14 @@ class Group {
   }
 
   RaftDriver* driver(const std::string& uuid) { return drivers_.at(uuid).get(); }
+  InMemoryNetwork& net() { return net_; }
+  void AddUuid(const std::string& uuid) { uuids_.push_back(uuid); }
 
-  std::string WaitForLeader() {
+  std::string WaitForLeader(const std::string& exclude = "") {
     absl::Time deadline = absl::Now() + kWait;
     while (absl::Now() < deadline) {
       for (auto& [u, d] : drivers_) {
-        if (d->GetStatus().role == raft::Role::kLeader) return u;
+        if (d->GetStatus().role == raft::Role::kLeader && u != exclude) return u;
       }
       absl::SleepFor(absl::Milliseconds(5));
     }
@@ -200,6 +202,102 @@ TEST(RaftDriverTest, WholeGroupRestartsFromDiskAndKeepsCommittedEntries) {
   for (size_t i = 0; i < before.size(); ++i) {
     EXPECT_EQ(after[i].SerializeAsString(), before[i].SerializeAsString()) << i;
   }
+}
+
+TEST(RaftDriverTest, DeposedLeaderTruncatesItsUncommittedTailFromTheWal) {
+  const std::string root = TempRoot("driver_truncate");
+  Group g(root);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  std::string old_leader = g.WaitForLeader();
+  ASSERT_FALSE(old_leader.empty());
+  ASSERT_TRUE(g.driver(old_leader)->Replicate(Write("committed"), kWait).ok());
+  // Cut the leader off; what it appends now is logged but never committed.
+  for (const char* u : {"A", "B", "C"}) {
+    if (u != old_leader) g.net().Cut(old_leader, u);
+  }
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(g.driver(old_leader)->Propose(Write("lost" + std::to_string(i))).ok());
+  }
+  const std::string new_leader = g.WaitForLeader(old_leader);
+  ASSERT_FALSE(new_leader.empty());
+  for (int i = 0; i < 8; ++i) {
+    ASSERT_TRUE(g.driver(new_leader)->Replicate(Write("new" + std::to_string(i)), kWait).ok());
+  }
+  // Crash the old leader and restart it from disk: it replays its own
+  // uncommitted tail, then the new leader makes it truncate it (WAL
+  // TruncateAfter) and append the committed history.
+  g.Stop(old_leader);
+  g.net().Heal();
+  ASSERT_TRUE(g.Start(old_leader).ok());
+  const size_t total = g.Applied(new_leader).size();
+  ASSERT_TRUE(g.WaitForApplied(old_leader, total));
+  std::vector<consensus::ReplicateMsg> a = g.Applied(new_leader);
+  std::vector<consensus::ReplicateMsg> b = g.Applied(old_leader);
+  for (size_t i = 0; i < total; ++i) {
+    EXPECT_EQ(a[i].SerializeAsString(), b[i].SerializeAsString()) << i;
+    EXPECT_EQ(b[i].noop_request().payload_for_tests().rfind("lost", 0), std::string::npos);
+  }
+  // And the truncation is durable: restart once more, nothing "lost" remains.
+  g.Stop(old_leader);
+  ASSERT_TRUE(g.Start(old_leader).ok());
+  ASSERT_TRUE(g.WaitForApplied(old_leader, total));
+  for (const auto& e : g.Applied(old_leader)) {
+    EXPECT_EQ(e.noop_request().payload_for_tests().rfind("lost", 0), std::string::npos);
+  }
+}
+
+TEST(RaftDriverTest, AddNonVoterPromoteAndRemoveThroughTheLog) {
+  const std::string root = TempRoot("driver_membership");
+  Group g(root);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  std::string leader = g.WaitForLeader();
+  ASSERT_FALSE(leader.empty());
+  ASSERT_TRUE(g.driver(leader)->Replicate(Write("before"), kWait).ok());
+  // D starts knowing only the old config (as a tablet copy would leave it)
+  // and learns the rest from the log.
+  g.AddUuid("D");
+  ASSERT_TRUE(g.Start("D").ok());
+  raft::ConfigChange add;
+  add.type = raft::ChangeType::kAddNonVoter;
+  add.uuid = "D";
+  add.cas_config_opid_index = -1;
+  absl::StatusOr<consensus::OpId> id = g.driver(leader)->ChangeConfig(add);
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(g.driver(leader)->WaitForApplied(*id, kWait).ok());
+  raft::ConfigChange promote;
+  promote.type = raft::ChangeType::kPromote;
+  promote.uuid = "D";
+  promote.cas_config_opid_index = id->index();
+  id = g.driver(leader)->ChangeConfig(promote);
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(g.driver(leader)->WaitForApplied(*id, kWait).ok());
+  raft::RaftStatus st = g.driver(leader)->GetStatus();
+  EXPECT_TRUE(raft::IsVoter(st.committed_config, "D"));
+  EXPECT_EQ(st.committed_config.opid_index(), id->index());
+  // D caught up and persisted the committed config in its cmeta.
+  ASSERT_TRUE(g.WaitForApplied("D", g.Applied(leader).size()));
+  absl::Time deadline = absl::Now() + kWait;
+  absl::StatusOr<consensus::ConsensusMetadataPB> cmeta;
+  while (absl::Now() < deadline) {
+    cmeta = meta::LoadConsensusMeta(io::JoinPath(root, "cmeta-D"));
+    if (cmeta.ok() && cmeta->committed_config().opid_index() == id->index()) break;
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(cmeta.ok()) << cmeta.status();
+  EXPECT_EQ(cmeta->committed_config().opid_index(), id->index());
+  // Remove a follower other than D.
+  std::string victim;
+  for (const char* u : {"A", "B", "C"}) {
+    if (u != leader) victim = u;
+  }
+  raft::ConfigChange remove;
+  remove.type = raft::ChangeType::kRemovePeer;
+  remove.uuid = victim;
+  id = g.driver(leader)->ChangeConfig(remove);
+  ASSERT_TRUE(id.ok()) << id.status();
+  ASSERT_TRUE(g.driver(leader)->WaitForApplied(*id, kWait).ok());
+  EXPECT_FALSE(raft::IsMember(g.driver(leader)->GetStatus().committed_config, victim));
+  ASSERT_TRUE(g.driver(leader)->Replicate(Write("after"), kWait).ok());
 }
 
 TEST(RaftDriverTest, MissingCmetaWithoutBootstrapConfigIsAnError) {

@@ -8,7 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/format/pb_container.h"
 #include "lib/io/file.h"
+#include "lib/meta/testdata/kudu_metadata.pb.h"
 
 namespace kmend::meta {
 namespace {
@@ -96,6 +98,33 @@ TEST_F(CmetaTest, VerifyFindsContentProblems) {
   }
   c.set_current_term(-1);
   EXPECT_EQ(CheckConsensusMeta(c).size(), 2u);
+}
+
+// A file written by Kudu names kudu.consensus.ConsensusMetadataPB and embeds
+// Kudu's descriptors; it must load into kmend's type and verify clean.
+TEST_F(CmetaTest, KuduNamedFileLoads) {
+  kudu::consensus::ConsensusMetadataPB k;
+  k.set_current_term(9);
+  k.set_voted_for("b");
+  auto* peer = k.mutable_committed_config()->add_peers();
+  peer->set_permanent_uuid("b");
+  peer->set_member_type(kudu::consensus::RaftPeerPB::VOTER);
+  peer->mutable_last_known_addr()->set_host("kudu-ts-2");
+  peer->mutable_last_known_addr()->set_port(7050);
+  k.mutable_committed_config()->set_opid_index(12);
+  ASSERT_TRUE(pbc::WriteSingleMessageFile(path_, k).ok());
+
+  auto got = LoadConsensusMeta(path_);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->current_term(), 9);
+  EXPECT_EQ(got->voted_for(), "b");
+  EXPECT_EQ(got->committed_config().opid_index(), 12);
+  EXPECT_EQ(got->committed_config().peers(0).last_known_addr().host(), "kudu-ts-2");
+  EXPECT_EQ(got->committed_config().peers(0).member_type(), RaftPeerPB::VOTER);
+  auto v = VerifyConsensusMeta(path_);
+  ASSERT_TRUE(v.ok());
+  EXPECT_TRUE(v->ok()) << v->file.message;
+  EXPECT_EQ(v->file.pb_type, "kudu.consensus.ConsensusMetadataPB");
 }
 
 TEST(ParsePeerListTest, GoodAndBad) {

@@ -174,6 +174,7 @@ absl::Status RaftDriver::Annotate(const absl::Status& s, const std::string& cont
 absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
   absl::MutexLock l(&mu_);
   if (stop_) return absl::UnavailableError("replica shut down");
+  if (!failed_.ok()) return failed_;  // fail-stop: don't accumulate unsent work
   return core_->Step(msg);
 }
 

@@ -108,6 +108,12 @@ class Run {
         (void)c.ProposeAt(leader, absl::StrCat("s", seed_, "-", proposals_++));
       }
       if (plan_.membership && !leader.empty() && c.Chance(0.03)) MembershipChange(leader);
+      if (!leader.empty() && c.Chance(0.01)) {
+        std::vector<std::string> voters = raft::VoterUuids(c.core(leader)->active_config());
+        (void)c.core(leader)->TransferLeadership(Pick(c, voters));
+        ++result_.transfers;
+      }
+      if (!leader.empty() && c.Chance(0.003)) (void)c.core(leader)->StepDown();
       if (plan_.log_gc && c.Chance(0.05)) {
         SimNode& n = c.node(uuids[c.RandomBelow(uuids.size())]);
         if (n.up()) {

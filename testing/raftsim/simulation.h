@@ -31,6 +31,7 @@ struct SimResult {
   int64_t crashes = 0;
   int64_t config_changes = 0;
   int64_t tablet_copies = 0;
+  int64_t transfers = 0;  // leadership transfers attempted
 };
 
 SimResult RunSimulation(uint64_t seed, Scenario scenario);

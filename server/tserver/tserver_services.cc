@@ -89,8 +89,14 @@ grpc::Status ConsensusServiceImpl::RaftMessage(grpc::ServerContext*,
     if (!m.to_uuid().empty() && m.to_uuid() != uuid_) {
       return ToGrpcStatus(CheckDest(m.to_uuid(), uuid_));
     }
+    if (router_ != nullptr) {
+      absl::Status s = router_->Deliver(m);
+      // A message the driver refuses (malformed, after shutdown) is dropped
+      // alone, not the whole batch: Raft tolerates lost messages.
+      if (!absl::IsNotFound(s)) continue;
+    }
     if (manager_->Lookup(m.tablet_id()).ok()) {
-      known = m.tablet_id();
+      known = m.tablet_id();  // hosted, but not running Raft
     } else {
       resp->add_unknown_tablet_message_indexes(i);
     }

@@ -13,6 +13,7 @@
 
 #include "proto/tablet_copy.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
+#include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
 
 namespace kmend::tserver {
@@ -39,8 +40,10 @@ class TabletServerServiceImpl final : public TabletServerService::Service {
 
 class ConsensusServiceImpl final : public ConsensusService::Service {
  public:
-  ConsensusServiceImpl(std::string uuid, TabletManager* manager)
-      : uuid_(std::move(uuid)), manager_(manager) {}
+  // `router` may be null (no replica runs Raft); otherwise messages for
+  // tablets registered there are delivered to their drivers.
+  ConsensusServiceImpl(std::string uuid, TabletManager* manager, RaftRouter* router = nullptr)
+      : uuid_(std::move(uuid)), manager_(manager), router_(router) {}
   grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
                            RaftMessageResponsePB* resp) override;
   grpc::Status ChangeConfig(grpc::ServerContext*, const ChangeConfigRequestPB* req,
@@ -55,6 +58,7 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
  private:
   const std::string uuid_;
   TabletManager* const manager_;
+  RaftRouter* const router_;
 };
 
 class TabletCopyServiceImpl final : public TabletCopyService::Service {

@@ -1,0 +1,106 @@
+#include "server/tserver/grpc_transport.h"
+
+#include <vector>
+
+#include "server/common/grpc_util.h"
+
+namespace kmend::tserver {
+
+GrpcTransport::GrpcTransport(Options options) : options_(options) {}
+
+GrpcTransport::~GrpcTransport() { Shutdown(); }
+
+void GrpcTransport::SetPeerAddress(const std::string& uuid, const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  if (stop_) return;
+  auto& peer = peers_[uuid];
+  if (peer == nullptr) {
+    peer = std::make_unique<Peer>();
+    peer->address = address;
+    peer->sender = std::thread([this, uuid] { SenderLoop(uuid); });
+  } else {
+    peer->address = address;
+  }
+}
+
+void GrpcTransport::Send(const std::string& to_uuid, const consensus::RaftMessagePB& msg) {
+  absl::MutexLock lock(&mu_);
+  if (stop_) return;
+  auto it = peers_.find(to_uuid);
+  if (it == peers_.end()) {
+    ++stats_.dropped_no_address;
+    return;
+  }
+  Peer& p = *it->second;
+  if (p.queue.size() >= options_.max_queued_per_peer) {
+    // Newer messages supersede older ones (later terms, later commit
+    // indexes), so the oldest goes.
+    p.queue.pop_front();
+    ++stats_.dropped_queue_full;
+  }
+  p.queue.push_back(msg);
+  p.queue.back().set_to_uuid(to_uuid);
+}
+
+void GrpcTransport::SenderLoop(const std::string& uuid) {
+  std::string address;
+  std::unique_ptr<ConsensusService::Stub> stub;
+  while (true) {
+    RaftMessageRequestPB req;
+    {
+      absl::MutexLock lock(&mu_);
+      Peer* p = peers_.at(uuid).get();
+      auto ready = [this, p]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || !p->queue.empty();
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stop_) return;
+      while (!p->queue.empty() && static_cast<size_t>(req.messages_size()) < options_.max_batch) {
+        *req.add_messages() = std::move(p->queue.front());
+        p->queue.pop_front();
+      }
+      if (p->address != address) {
+        address = p->address;
+        stub = ConsensusService::NewStub(server::NewChannel(address));
+      }
+    }
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, options_.rpc_timeout);
+    RaftMessageResponsePB resp;
+    grpc::Status s = stub->RaftMessage(&ctx, req, &resp);
+    bool failed = !s.ok();
+    {
+      absl::MutexLock lock(&mu_);
+      if (failed) {
+        stats_.dropped_rpc_failed += req.messages_size();
+      } else {
+        stats_.sent += req.messages_size();
+      }
+    }
+    if (failed) {
+      absl::MutexLock lock(&mu_);
+      auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
+      mu_.AwaitWithTimeout(absl::Condition(&stopped),
+                           absl::FromChrono(options_.pause_after_failure));
+      if (stop_) return;
+    }
+  }
+}
+
+void GrpcTransport::Shutdown() {
+  std::vector<std::thread> senders;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_) return;
+    stop_ = true;
+    for (auto& [uuid, p] : peers_) senders.push_back(std::move(p->sender));
+  }
+  for (auto& t : senders) t.join();
+}
+
+GrpcTransport::Stats GrpcTransport::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+}  // namespace kmend::tserver

@@ -1,0 +1,82 @@
+// GrpcTransport: lib/consensus's Transport over ConsensusService.RaftMessage.
+// One per tablet server, shared by every replica's RaftDriver (messages carry
+// their tablet id).
+//
+// Send never blocks: it appends the message to the destination server's
+// queue. One sender thread per destination drains its queue in batches of up
+// to max_batch messages per RPC, each RPC bounded by rpc_timeout. Raft
+// tolerates loss, so the transport drops rather than waits: a message to a
+// server with no known address, a message arriving when that server's queue
+// is full (the oldest queued one is dropped), and a batch whose RPC failed
+// are all counted and dropped. A failed RPC is followed by a short pause so a
+// dead server does not turn its sender into a busy loop.
+//
+// Addresses: SetPeerAddress(uuid, "host:port"), typically from the
+// last_known_addr of the configs of the replicas this server hosts.
+//
+// Thread safety: all methods are thread-safe. Lifetime: must outlive every
+// driver using it; Shutdown (or the destructor) stops the senders, dropping
+// what is queued.
+#ifndef KMEND_SERVER_TSERVER_GRPC_TRANSPORT_H_
+#define KMEND_SERVER_TSERVER_GRPC_TRANSPORT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/synchronization/mutex.h"
+#include "lib/consensus/transport.h"
+#include "proto/tserver.grpc.pb.h"
+
+namespace kmend::tserver {
+
+class GrpcTransport : public consensus_driver::Transport {
+ public:
+  struct Options {
+    size_t max_queued_per_peer = 4096;
+    size_t max_batch = 64;
+    std::chrono::milliseconds rpc_timeout{2000};
+    std::chrono::milliseconds pause_after_failure{50};
+  };
+  struct Stats {
+    int64_t sent = 0;                 // messages in successful RPCs
+    int64_t dropped_no_address = 0;
+    int64_t dropped_queue_full = 0;
+    int64_t dropped_rpc_failed = 0;
+  };
+
+  GrpcTransport() : GrpcTransport(Options()) {}
+  explicit GrpcTransport(Options options);
+  ~GrpcTransport() override;
+
+  // Sets or changes where `uuid` listens. A changed address takes effect
+  // from the next RPC.
+  void SetPeerAddress(const std::string& uuid, const std::string& address);
+
+  void Send(const std::string& to_uuid, const consensus::RaftMessagePB& msg) override;
+
+  void Shutdown();
+  Stats stats() const;
+
+ private:
+  struct Peer {
+    std::string address;
+    std::deque<consensus::RaftMessagePB> queue;
+    std::thread sender;
+  };
+  void SenderLoop(const std::string& uuid);
+
+  const Options options_;
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  Stats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace kmend::tserver
+
+#endif  // KMEND_SERVER_TSERVER_GRPC_TRANSPORT_H_

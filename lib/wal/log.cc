@@ -79,6 +79,10 @@ struct Task {
   int64_t last_term = 0;
   int64_t num_entries = 0;
   Log::AppendCallback done;
+  // False while reserved but not yet filled (Log::Reserve); the writer never
+  // passes a task that is not ready.
+  bool ready = true;
+  absl::Status fill_error;  // set when the reservation was abandoned or misfilled
   // Control tasks
   int64_t arg = 0;
   std::promise<absl::StatusOr<int>> result;
@@ -129,6 +133,9 @@ class Log::Impl {
   void Start() { thread_ = std::thread([this] { WriterLoop(); }); }
 
   void AppendAsync(absl::Span<const consensus::ReplicateMsg> entries, AppendCallback done);
+  absl::StatusOr<Task*> Reserve(absl::Span<const consensus::ReplicateMsg> entries);
+  void Fill(Task* task, absl::Span<const consensus::ReplicateMsg> entries, AppendCallback done);
+  void Abandon(Task* task);
   absl::StatusOr<int> RunControl(TaskKind kind, int64_t arg);
   absl::StatusOr<std::vector<consensus::ReplicateMsg>> ReadEntries(int64_t from, int64_t to,
                                                                    uint64_t max_bytes) const;
@@ -169,6 +176,12 @@ class Log::Impl {
   absl::Status DoTruncate(int64_t index);
   absl::StatusOr<int> DoGc(int64_t retention_index);
   absl::Status RewriteSegment(const SegmentFile& segment, int64_t index);
+  // Checks that a batch with these ids may be queued next. Requires mu_.
+  absl::Status CheckNextLocked(int64_t first_index, int64_t first_term) const;
+  // Validates a batch's own ids (consecutive, terms not decreasing).
+  static absl::Status CheckBatchIds(absl::Span<const consensus::ReplicateMsg> entries);
+  // Encodes `entries` into task->bytes and the task's index facts.
+  absl::Status Encode(absl::Span<const consensus::ReplicateMsg> entries, Task* task) const;
   // Makes the log fail-stop with `st` (the first error wins).
   void Fail(absl::Status st) {
     std::lock_guard l(mu_);
@@ -362,58 +375,70 @@ absl::Status Log::Impl::Roll() {
 // ---------------------------------------------------------------------------
 // Appending
 
-void Log::Impl::AppendAsync(absl::Span<const consensus::ReplicateMsg> entries,
-                            AppendCallback done) {
-  if (entries.empty()) {
-    done(absl::InvalidArgumentError("append of an empty batch"));
-    return;
-  }
+absl::Status Log::Impl::CheckBatchIds(absl::Span<const consensus::ReplicateMsg> entries) {
+  if (entries.empty()) return absl::InvalidArgumentError("append of an empty batch");
   for (size_t i = 0; i < entries.size(); ++i) {
     const consensus::ReplicateMsg& m = entries[i];
     if (!m.IsInitialized()) {
-      done(absl::InvalidArgumentError(absl::StrCat("entry ", i, " is missing required fields: ",
-                                                   m.InitializationErrorString())));
-      return;
+      return absl::InvalidArgumentError(absl::StrCat(
+          "entry ", i, " is missing required fields: ", m.InitializationErrorString()));
     }
     if (i > 0 && (m.id().index() != entries[i - 1].id().index() + 1 ||
                   m.id().term() < entries[i - 1].id().term())) {
-      done(absl::FailedPreconditionError(absl::StrCat(
+      return absl::FailedPreconditionError(absl::StrCat(
           "entries of one append must have consecutive indexes and non-decreasing terms: ",
           m.id().term(), ".", m.id().index(), " follows ", entries[i - 1].id().term(), ".",
-          entries[i - 1].id().index())));
-      return;
+          entries[i - 1].id().index()));
     }
   }
-  // Encode outside the lock so that appenders compress in parallel.
-  Task task;
+  return absl::OkStatus();
+}
+
+absl::Status Log::Impl::CheckNextLocked(int64_t first_index, int64_t first_term) const {
+  if (!failed_.ok()) return failed_;
+  if (closing_) return absl::FailedPreconditionError(absl::StrCat("WAL ", dir_, " is closed"));
+  if (has_index_ && first_index != last_queued_index_ + 1) {
+    return absl::FailedPreconditionError(absl::StrCat("WAL ", dir_, ": append must continue at index ",
+                                                      last_queued_index_ + 1, ", got ", first_term,
+                                                      ".", first_index));
+  }
+  if (first_term < last_queued_term_) {
+    return absl::FailedPreconditionError(absl::StrCat("WAL ", dir_, ": term ", first_term,
+                                                      " of entry ", first_index,
+                                                      " is below the last term ", last_queued_term_));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Log::Impl::Encode(absl::Span<const consensus::ReplicateMsg> entries,
+                               Task* task) const {
   std::string plain = EncodeReplicateBatch(entries);
   std::string stored;
-  absl::Status st = Compress(options_.compression, options_.zstd_level, plain, &stored);
+  RETURN_IF_ERROR(Compress(options_.compression, options_.zstd_level, plain, &stored));
+  task->bytes.clear();
+  task->bytes.reserve(kBatchHeaderBytesV2 + stored.size());
+  AppendBatch(stored, static_cast<uint32_t>(plain.size()), &task->bytes);
+  task->first_index = entries.front().id().index();
+  task->last_index = entries.back().id().index();
+  task->last_term = entries.back().id().term();
+  task->num_entries = static_cast<int64_t>(entries.size());
+  return absl::OkStatus();
+}
+
+void Log::Impl::AppendAsync(absl::Span<const consensus::ReplicateMsg> entries,
+                            AppendCallback done) {
+  absl::Status st = CheckBatchIds(entries);
   if (!st.ok()) {
     done(st);
     return;
   }
-  task.bytes.reserve(kBatchHeaderBytesV2 + stored.size());
-  AppendBatch(stored, static_cast<uint32_t>(plain.size()), &task.bytes);
-  task.first_index = entries.front().id().index();
-  task.last_index = entries.back().id().index();
-  task.last_term = entries.back().id().term();
-  task.num_entries = static_cast<int64_t>(entries.size());
-  {
+  // Encode outside the lock so that appenders compress in parallel.
+  Task task;
+  st = Encode(entries, &task);
+  if (st.ok()) {
     std::lock_guard l(mu_);
-    if (!failed_.ok()) {
-      st = failed_;
-    } else if (closing_) {
-      st = absl::FailedPreconditionError(absl::StrCat("WAL ", dir_, " is closed"));
-    } else if (has_index_ && task.first_index != last_queued_index_ + 1) {
-      st = absl::FailedPreconditionError(absl::StrCat(
-          "WAL ", dir_, ": append must continue at index ", last_queued_index_ + 1, ", got ",
-          entries.front().id().term(), ".", task.first_index));
-    } else if (entries.front().id().term() < last_queued_term_) {
-      st = absl::FailedPreconditionError(absl::StrCat(
-          "WAL ", dir_, ": term ", entries.front().id().term(), " of entry ", task.first_index,
-          " is below the last term ", last_queued_term_));
-    } else {
+    st = CheckNextLocked(task.first_index, entries.front().id().term());
+    if (st.ok()) {
       has_index_ = true;
       last_queued_index_ = task.last_index;
       last_queued_term_ = task.last_term;
@@ -426,6 +451,56 @@ void Log::Impl::AppendAsync(absl::Span<const consensus::ReplicateMsg> entries,
   done(st);
 }
 
+absl::StatusOr<Task*> Log::Impl::Reserve(absl::Span<const consensus::ReplicateMsg> entries) {
+  RETURN_IF_ERROR(CheckBatchIds(entries));
+  std::lock_guard l(mu_);
+  RETURN_IF_ERROR(CheckNextLocked(entries.front().id().index(), entries.front().id().term()));
+  has_index_ = true;
+  last_queued_index_ = entries.back().id().index();
+  last_queued_term_ = entries.back().id().term();
+  Task task;
+  task.ready = false;
+  task.first_index = entries.front().id().index();
+  task.last_index = last_queued_index_;
+  // std::deque::push_back keeps references to elements valid, and the
+  // writer does not pop this task before it is ready.
+  queue_.push_back(std::move(task));
+  return &queue_.back();
+}
+
+void Log::Impl::Fill(Task* reserved, absl::Span<const consensus::ReplicateMsg> entries,
+                     AppendCallback done) {
+  Task encoded;
+  absl::Status st = CheckBatchIds(entries);
+  if (st.ok() && (entries.front().id().index() != reserved->first_index ||
+                  entries.back().id().index() != reserved->last_index)) {
+    st = absl::FailedPreconditionError(absl::StrCat(
+        "WAL ", dir_, ": filled reservation [", reserved->first_index, ", ",
+        reserved->last_index, "] with entries [", entries.front().id().index(), ", ",
+        entries.back().id().index(), "]"));
+  }
+  if (st.ok()) st = Encode(entries, &encoded);
+  std::lock_guard l(mu_);
+  if (st.ok()) {
+    reserved->bytes = std::move(encoded.bytes);
+    reserved->last_term = encoded.last_term;
+    reserved->num_entries = encoded.num_entries;
+  } else {
+    reserved->fill_error = st;
+  }
+  reserved->done = std::move(done);
+  reserved->ready = true;
+  cv_.notify_one();
+}
+
+void Log::Impl::Abandon(Task* reserved) {
+  std::lock_guard l(mu_);
+  reserved->fill_error = absl::AbortedError(absl::StrCat(
+      "WAL ", dir_, ": reservation for index ", reserved->first_index, " was never filled"));
+  reserved->ready = true;
+  cv_.notify_one();
+}
+
 void Log::Impl::WriterLoop() {
   // Upper bound of one group's bytes, so that acknowledgements keep flowing
   // under a flood of asynchronous appends.
@@ -435,9 +510,10 @@ void Log::Impl::WriterLoop() {
     Task control;
     {
       std::unique_lock l(mu_);
-      cv_.wait(l, [this] { return !queue_.empty(); });
+      cv_.wait(l, [this] { return !queue_.empty() && queue_.front().ready; });
       size_t bytes = 0;
-      while (!queue_.empty() && queue_.front().kind == TaskKind::kAppend && bytes < kMaxGroupBytes) {
+      while (!queue_.empty() && queue_.front().kind == TaskKind::kAppend &&
+             queue_.front().ready && bytes < kMaxGroupBytes) {
         bytes += queue_.front().bytes.size();
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -481,6 +557,10 @@ void Log::Impl::WriterLoop() {
 }
 
 void Log::Impl::WriteGroup(std::vector<Task>* group) {
+  for (const Task& t : *group) {
+    // A hole in the order: nothing after it may be written.
+    if (!t.fill_error.ok()) Fail(t.fill_error);
+  }
   absl::Status st;
   {
     std::lock_guard l(mu_);
@@ -513,7 +593,9 @@ void Log::Impl::WriteGroup(std::vector<Task>* group) {
     active_facts_.set_min_replicate_index(seg.min_index);
     active_facts_.set_max_replicate_index(seg.max_index);
   }
-  for (Task& t : *group) t.done(st);
+  for (Task& t : *group) {
+    if (t.done) t.done(st);
+  }
   if (st.ok() && active_->offset() >= options_.segment_size_bytes) {
     absl::Status roll = Roll();
     if (!roll.ok()) Fail(Annotate(roll, "rolling to a new segment"));
@@ -759,6 +841,40 @@ absl::Status Log::Append(absl::Span<const consensus::ReplicateMsg> entries) {
 
 void Log::AppendAsync(absl::Span<const consensus::ReplicateMsg> entries, AppendCallback done) {
   impl_->AppendAsync(entries, std::move(done));
+}
+
+Log::Reservation& Log::Reservation::operator=(Reservation&& other) noexcept {
+  if (this != &other) {
+    if (impl_ != nullptr) impl_->Abandon(static_cast<Task*>(task_));
+    impl_ = other.impl_;
+    task_ = other.task_;
+    other.impl_ = nullptr;
+    other.task_ = nullptr;
+  }
+  return *this;
+}
+
+Log::Reservation::~Reservation() {
+  if (impl_ != nullptr) impl_->Abandon(static_cast<Task*>(task_));
+}
+
+absl::StatusOr<Log::Reservation> Log::Reserve(absl::Span<const consensus::ReplicateMsg> entries) {
+  ASSIGN_OR_RETURN(Task * task, impl_->Reserve(entries));
+  Reservation r;
+  r.impl_ = impl_.get();
+  r.task_ = task;
+  return r;
+}
+
+void Log::Fill(Reservation reservation, absl::Span<const consensus::ReplicateMsg> entries,
+               AppendCallback done) {
+  if (reservation.impl_ == nullptr) {
+    done(absl::InvalidArgumentError("Fill of an empty reservation"));
+    return;
+  }
+  Task* task = static_cast<Task*>(reservation.task_);
+  reservation.impl_ = nullptr;  // consumed: the destructor must not abandon it
+  impl_->Fill(task, entries, std::move(done));
 }
 
 absl::StatusOr<std::vector<consensus::ReplicateMsg>> Log::ReadEntries(int64_t from_index,

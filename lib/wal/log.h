@@ -89,6 +89,9 @@ struct EntryLocation {
 };
 
 class Log {
+ private:
+  class Impl;
+
  public:
   // Called exactly once per AppendAsync with OK once the entries are durable,
   // or with the error that kept them from being so.
@@ -114,6 +117,36 @@ class Log {
   // failed). Validation errors (non-consecutive index, closed log) call `done`
   // before AppendAsync returns.
   void AppendAsync(absl::Span<const consensus::ReplicateMsg> entries, AppendCallback done);
+
+  // Two-phase append, for callers that fix the order of appends under their
+  // own lock (as a Raft leader assigning indexes does). Reserve() checks the
+  // op ids of `entries` and takes the next place in the log; it does not
+  // serialize anything, so it is cheap enough to call under that lock.
+  // Fill() then encodes the entries (serialize, compress, checksum) outside
+  // the lock, so that concurrent appenders encode in parallel, and completes
+  // like AppendAsync. Batches are written in reservation order: a filled
+  // batch waits until every earlier reservation is filled.
+  //
+  // Each successful Reserve must be followed by one Fill with entries of
+  // exactly the reserved op ids. A Reservation destroyed unfilled, or filled
+  // with other ids, makes the Log fail-stop (its order can no longer be
+  // kept). Reservations must be filled or destroyed before Close(), which
+  // waits for them.
+  class Reservation {
+   public:
+    Reservation() = default;
+    Reservation(Reservation&& other) noexcept { *this = std::move(other); }
+    Reservation& operator=(Reservation&& other) noexcept;
+    ~Reservation();
+
+   private:
+    friend class Log;
+    Impl* impl_ = nullptr;
+    void* task_ = nullptr;  // the queued, not yet ready task
+  };
+  absl::StatusOr<Reservation> Reserve(absl::Span<const consensus::ReplicateMsg> entries);
+  void Fill(Reservation reservation, absl::Span<const consensus::ReplicateMsg> entries,
+            AppendCallback done);
 
   // Durable entries with from_index <= index <= to_index, in order, stopping
   // early once more than max_bytes of serialized entries were collected (at
@@ -163,7 +196,6 @@ class Log {
   Stats stats() const;
 
  private:
-  class Impl;
   explicit Log(std::string dir);
 
   const std::string dir_;

@@ -307,6 +307,74 @@ TEST(LogTest, ConcurrentAppendersShareSyncs) {
   EXPECT_EQ(ReplayIndexes(dir), Range(1, kThreads * kPerThread + 200));
 }
 
+TEST(LogTest, TwoPhaseAppendsEncodeInParallelAndKeepOrder) {
+  std::string dir = FreshDir("two_phase");
+  auto log = MustOpen(dir, Small(64 * 1024));
+  constexpr int kThreads = 8, kPerThread = 50;
+  std::mutex order;
+  int64_t next = 1;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kPerThread; ++i) {
+        std::vector<consensus::ReplicateMsg> batch;
+        absl::StatusOr<Log::Reservation> r;
+        {
+          std::lock_guard l(order);
+          batch = {MakeEntry(1, next), MakeEntry(1, next + 1)};
+          next += 2;
+          r = log->Reserve(batch);
+        }
+        ASSERT_TRUE(r.ok()) << r.status();
+        std::promise<absl::Status> done;
+        log->Fill(*std::move(r), batch, [&done](const absl::Status& st) { done.set_value(st); });
+        EXPECT_TRUE(done.get_future().get().ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReplayIndexes(dir), Range(1, 2 * kThreads * kPerThread));
+}
+
+TEST(LogTest, LaterFillWaitsForEarlierReservation) {
+  std::string dir = FreshDir("fill_order");
+  auto log = MustOpen(dir, Small());
+  auto r1 = log->Reserve({MakeEntry(1, 1)});
+  auto r2 = log->Reserve({MakeEntry(1, 2)});
+  ASSERT_TRUE(r1.ok() && r2.ok());
+  EXPECT_TRUE(absl::IsFailedPrecondition(log->Reserve({MakeEntry(1, 2)}).status()));
+  std::promise<absl::Status> d1, d2;
+  log->Fill(*std::move(r2), {MakeEntry(1, 2)}, [&](const absl::Status& st) { d2.set_value(st); });
+  log->Fill(*std::move(r1), {MakeEntry(1, 1)}, [&](const absl::Status& st) { d1.set_value(st); });
+  EXPECT_TRUE(d1.get_future().get().ok());
+  EXPECT_TRUE(d2.get_future().get().ok());
+  EXPECT_EQ(log->LastOpId().index(), 2);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReplayIndexes(dir), Range(1, 2));
+}
+
+TEST(LogTest, AbandonedOrMisfilledReservationFailsTheLog) {
+  for (bool misfill : {false, true}) {
+    std::string dir = FreshDir("abandoned");
+    auto log = MustOpen(dir, Small());
+    AppendRange(log.get(), 1, 3);
+    {
+      auto r = log->Reserve({MakeEntry(1, 4)});
+      ASSERT_TRUE(r.ok());
+      if (misfill) {
+        std::promise<absl::Status> d;
+        log->Fill(*std::move(r), {MakeEntry(1, 5)}, [&](const absl::Status& st) { d.set_value(st); });
+        EXPECT_TRUE(absl::IsFailedPrecondition(d.get_future().get()));
+      }
+    }  // destroyed unfilled (or already consumed by Fill)
+    absl::Status next = log->Append({MakeEntry(1, 5)});
+    EXPECT_FALSE(next.ok());
+    EXPECT_FALSE(log->Close().ok());
+    EXPECT_EQ(ReplayIndexes(dir), Range(1, 3));  // nothing after the hole
+  }
+}
+
 TEST(LogTest, ReadsWhileAppending) {
   std::string dir = FreshDir("read_while_append");
   auto log = MustOpen(dir, Small(8 * 1024));

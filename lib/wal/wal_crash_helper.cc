@@ -1,5 +1,6 @@
 // Test helper for wal_crash_test: opens the WAL in argv[1], then `threads`
-// threads append single 1 KiB entries (indexes assigned in enqueue order)
+// threads append single 1 KiB entries (indexes assigned in enqueue order;
+// odd threads use Reserve/Fill, even ones AppendAsync)
 // forever, printing each index to stdout only after Append acknowledged it.
 // The parent kills this process with SIGKILL at a random moment.
 //
@@ -34,15 +35,28 @@ int main(int argc, char** argv) {
   int64_t next = (*log)->LastQueuedIndex() + 1;
   std::vector<std::thread> threads;
   for (int t = 0; t < std::atoi(argv[2]); ++t) {
-    threads.emplace_back([&] {
+    // Odd threads use the two-phase Reserve/Fill, even ones AppendAsync.
+    const bool two_phase = t % 2 == 1;
+    threads.emplace_back([&, two_phase] {
       while (true) {
         std::promise<absl::Status> done;
+        auto callback = [&done](const absl::Status& st) { done.set_value(st); };
         int64_t index;
-        {
+        if (two_phase) {
+          kmend::consensus::ReplicateMsg msg;
+          absl::StatusOr<kmend::wal::Log::Reservation> r;
+          {
+            std::lock_guard l(order);
+            index = next++;
+            msg = kmend::wal::testing::MakeEntry(1, index, 1024);
+            r = (*log)->Reserve({msg});
+          }
+          if (!r.ok()) std::_Exit(1);
+          (*log)->Fill(*std::move(r), {msg}, callback);
+        } else {
           std::lock_guard l(order);
           index = next++;
-          (*log)->AppendAsync({kmend::wal::testing::MakeEntry(1, index, 1024)},
-                              [&done](const absl::Status& st) { done.set_value(st); });
+          (*log)->AppendAsync({kmend::wal::testing::MakeEntry(1, index, 1024)}, callback);
         }
         absl::Status st = done.get_future().get();
         if (!st.ok()) {

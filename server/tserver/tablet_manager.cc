@@ -13,8 +13,11 @@
 
 namespace kmend::tserver {
 
-TabletManager::TabletManager(fs::Layout layout, std::string server_uuid)
-    : layout_(std::move(layout)), server_uuid_(std::move(server_uuid)) {}
+TabletManager::TabletManager(fs::Layout layout, std::string server_uuid,
+                             ConfigObserver on_config)
+    : layout_(std::move(layout)),
+      server_uuid_(std::move(server_uuid)),
+      on_config_(std::move(on_config)) {}
 
 absl::Status TabletManager::Open() {
   ASSIGN_OR_RETURN(std::vector<std::string> ids, fs::ListTablets(layout_));
@@ -41,8 +44,17 @@ absl::Status TabletManager::Open() {
       loaded[id] = std::make_shared<TabletReplica>(layout_, id, std::string(s.message()));
     }
   }
-  absl::MutexLock lock(&mu_);
-  replicas_ = std::move(loaded);
+  {
+    absl::MutexLock lock(&mu_);
+    replicas_ = loaded;
+  }
+  if (on_config_) {
+    for (const auto& [id, r] : loaded) {
+      if (r->data_state() != tablet::TABLET_DATA_FAILED) {
+        on_config_(r->ConsensusState().committed_config());
+      }
+    }
+  }
   return absl::OkStatus();
 }
 
@@ -96,8 +108,11 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
   RETURN_IF_ERROR(pbc::WriteSingleMessageFile(layout_.TabletMetaPath(id), sb));
 
   auto replica = std::make_shared<TabletReplica>(layout_, std::move(sb), std::move(cmeta));
-  absl::MutexLock lock(&mu_);
-  replicas_[id] = std::move(replica);
+  {
+    absl::MutexLock lock(&mu_);
+    replicas_[id] = std::move(replica);
+  }
+  if (on_config_) on_config_(req.initial_config());
   return absl::OkStatus();
 }
 

@@ -14,6 +14,7 @@
 #ifndef KMEND_SERVER_TSERVER_TABLET_MANAGER_H_
 #define KMEND_SERVER_TSERVER_TABLET_MANAGER_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,7 +32,12 @@ namespace kmend::tserver {
 
 class TabletManager {
  public:
-  TabletManager(fs::Layout layout, std::string server_uuid);
+  // Called with a replica's committed config whenever one is loaded or
+  // created (the server feeds peer addresses to its Raft transport). Runs
+  // on the calling thread without the manager's locks held.
+  using ConfigObserver = std::function<void(const consensus::RaftConfigPB&)>;
+
+  TabletManager(fs::Layout layout, std::string server_uuid, ConfigObserver on_config = nullptr);
 
   // Loads every replica listed in tablet-meta/. Fails only when the
   // directory itself cannot be listed; damaged replicas load as FAILED.
@@ -61,6 +67,7 @@ class TabletManager {
  private:
   const fs::Layout layout_;
   const std::string server_uuid_;
+  const ConfigObserver on_config_;
   // Held across the file operations of one creation or deletion.
   absl::Mutex change_mu_;
   mutable absl::Mutex mu_;

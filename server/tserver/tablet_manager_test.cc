@@ -139,5 +139,20 @@ TEST_F(TabletManagerTest, DamagedMetadataLoadsAsFailedWithReason) {
   EXPECT_EQ((*r)->Scan(req, &resp).code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST_F(TabletManagerTest, ConfigObserverSeesCreatedAndLoadedReplicas) {
+  std::vector<consensus::RaftConfigPB> seen;
+  auto observe = [&](const consensus::RaftConfigPB& c) { seen.push_back(c); };
+  manager_ = std::make_unique<TabletManager>(fs::Layout(root_), uuid_, observe);
+  ASSERT_TRUE(manager_->Open().ok());
+  EXPECT_TRUE(seen.empty());
+  ASSERT_TRUE(manager_->CreateTablet(Req(kTablet)).ok());
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].peers_size(), 2);
+  manager_ = std::make_unique<TabletManager>(fs::Layout(root_), uuid_, observe);
+  ASSERT_TRUE(manager_->Open().ok());
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].peers(1).permanent_uuid(), "other");
+}
+
 }  // namespace
 }  // namespace kmend::tserver

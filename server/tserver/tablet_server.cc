@@ -25,13 +25,22 @@ absl::Status TabletServer::Start() {
   }
   if (!info.ok()) return Annotate(info.status(), "opening the data directory");
   uuid_ = info->uuid;
-  manager_ = std::make_unique<TabletManager>(fs::Layout(options_.fs_root), uuid_);
+  // Every peer of every hosted replica becomes reachable by the transport.
+  manager_ = std::make_unique<TabletManager>(
+      fs::Layout(options_.fs_root), uuid_, [this](const consensus::RaftConfigPB& config) {
+        for (const auto& p : config.peers()) {
+          if (p.permanent_uuid() != uuid_ && p.has_last_known_addr()) {
+            transport_.SetPeerAddress(p.permanent_uuid(),
+                                      server::HostPortToString(p.last_known_addr()));
+          }
+        }
+      });
   RETURN_IF_ERROR(Annotate(manager_->Open(), "loading replicas"));
   int failed = 0;
   for (const auto& r : manager_->List()) failed += r->data_state() == tablet::TABLET_DATA_FAILED;
 
   tserver_service_ = std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get());
-  consensus_service_ = std::make_unique<ConsensusServiceImpl>(uuid_, manager_.get());
+  consensus_service_ = std::make_unique<ConsensusServiceImpl>(uuid_, manager_.get(), &router_);
   copy_service_ = std::make_unique<TabletCopyServiceImpl>(manager_.get());
   status_service_ = std::make_unique<server::StatusServiceImpl>(
       server::TABLET_SERVER, uuid_, options_.fs_root, &clock_, this);
@@ -58,6 +67,7 @@ absl::Status TabletServer::Start() {
 void TabletServer::Shutdown(std::chrono::milliseconds grace) {
   if (heartbeater_ != nullptr) heartbeater_->Stop();
   rpc_.Shutdown(grace);
+  transport_.Shutdown();
   lock_.reset();
 }
 

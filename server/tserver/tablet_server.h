@@ -19,7 +19,9 @@
 #include "server/common/clock.h"
 #include "server/common/rpc_server.h"
 #include "server/common/status_service.h"
+#include "server/tserver/grpc_transport.h"
 #include "server/tserver/heartbeater.h"
+#include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
 #include "server/tserver/tserver_services.h"
 
@@ -43,6 +45,11 @@ class TabletServer : public server::StatusSource {
 
   const std::string& uuid() const { return uuid_; }
 
+  // For the replicas' Raft drivers (the glue in tablet_replica.h): send
+  // through transport(), register Receive in router(). Valid after Start().
+  GrpcTransport* transport() { return &transport_; }
+  RaftRouter* router() { return &router_; }
+
   absl::Status FillStatus(const server::GetStatusRequestPB& req,
                           server::GetStatusResponsePB* resp) override;
 
@@ -51,6 +58,10 @@ class TabletServer : public server::StatusSource {
   server::SystemClock clock_;
   std::unique_ptr<io::DirLock> lock_;
   std::string uuid_;
+  // Declared before the manager and services: drivers must go first, and
+  // nothing may deliver into a destroyed router.
+  GrpcTransport transport_;
+  RaftRouter router_;
   std::unique_ptr<TabletManager> manager_;
   std::unique_ptr<TabletServerServiceImpl> tserver_service_;
   std::unique_ptr<ConsensusServiceImpl> consensus_service_;

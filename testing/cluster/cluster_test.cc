@@ -255,6 +255,33 @@ TEST_F(ClusterTest, TombstonesReplicasDeletedWhileTheServerWasDown) {
       seconds(20), "replica of the deleted table tombstoned after restart"));
 }
 
+TEST_F(ClusterTest, RaftMessagesReachTheConsensusService) {
+  StartCluster({.num_tservers = 1});
+  auto created = CreateTable("r", 1, 1);
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto stub = tserver::ConsensusService::NewStub(
+      server::NewChannel(cluster_->tserver(0)->address()));
+  tserver::RaftMessageRequestPB req;
+  auto* unknown = req.add_messages();
+  unknown->set_tablet_id("ffffffffffffffffffffffffffffffff");
+  unknown->set_type(consensus::RaftMessagePB::APPEND_REQUEST);
+  tserver::RaftMessageResponsePB resp;
+  {
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, seconds(5));
+    ASSERT_TRUE(stub->RaftMessage(&ctx, req, &resp).ok());
+    ASSERT_EQ(resp.unknown_tablet_message_indexes_size(), 1);
+    EXPECT_EQ(resp.unknown_tablet_message_indexes(0), 0);
+  }
+  // A hosted replica does not run Raft yet: said plainly, not dropped.
+  auto* hosted = req.add_messages();
+  hosted->set_tablet_id(created->tablet_ids(0));
+  grpc::ClientContext ctx;
+  server::SetDeadline(&ctx, seconds(5));
+  grpc::Status s = stub->RaftMessage(&ctx, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
+}
+
 TEST_F(ClusterTest, SecondServerOnTheSameDataDirIsRefused) {
   StartCluster({.num_tservers = 1});
   ServerProcess::RunResult r = cluster_->tserver(0)->RunSecondInstance();

@@ -1,0 +1,111 @@
+// The receiving side of tablet copy (docs/design/tablet_copy.md): fetches a
+// READY replica from a peer's TabletCopyService into a local data directory.
+//
+// Crash safety (every step durable before the next):
+//   1. refuse if a READY or COPYING replica exists locally; a TOMBSTONED or
+//      FAILED one is tombstoned again (its remaining blocks deleted);
+//   2. superblock := the source's, state COPYING, no rowsets;
+//   3. old WAL files of the tablet deleted;
+//   4. blocks fetched (every chunk's offset, total length and CRC32C checked),
+//      written through the local block manager under new ids, and each batch
+//      of new ids recorded in the COPYING superblock's orphaned_blocks, so
+//      that recovery can find and delete them;
+//   5. WAL segments fetched into "<name>.copy.<micros>.kudutmp", synced,
+//      renamed to their names, directory synced;
+//   6. consensus metadata written (term and committed config from the source,
+//      never lowering a local term: see CopyTablet);
+//   7. superblock := the source's with block ids remapped, state READY
+//      (atomic replace). Only this write makes the replica READY.
+// A crash anywhere before 7 leaves state COPYING. The tablet server must
+// treat a COPYING replica found at start-up as TOMBSTONED: call
+// RecoverInterruptedCopy on it before anything else.
+//
+// Thread safety: free functions; callers must not run two copies of one
+// tablet at once (the tablet server serializes per tablet).
+#ifndef KMEND_SERVER_TABLET_COPY_COPY_CLIENT_H_
+#define KMEND_SERVER_TABLET_COPY_COPY_CLIENT_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lib/blocks/log_block_manager.h"
+#include "proto/consensus_metadata.pb.h"
+#include "proto/tablet_copy.pb.h"
+#include "proto/tablet_metadata.pb.h"
+#include "server/tablet_copy/copy_source.h"
+
+namespace kmend::tablet_copy {
+
+struct CopyProgress {
+  int64_t bytes_done = 0;
+  int64_t bytes_total = 0;  // blocks + WAL segments
+  int items_done = 0;
+  int items_total = 0;
+  std::string item;  // DataIdName of the item being fetched
+};
+
+struct CopyOptions {
+  // This server's uuid (the source refuses its own).
+  std::string requestor_uuid;
+  // The block manager of <root>/data. A running tablet server MUST pass its
+  // own (one block manager per directory). Null: CopyTablet opens one for the
+  // call (offline tools and tests only).
+  blocks::LogBlockManager* block_manager = nullptr;
+  // fsync WAL segment files and directories. Off only in tests/benchmarks.
+  bool sync = true;
+  // Largest chunk asked for (the server may send less).
+  int64_t chunk_size_bytes = kDefaultChunkSizeBytes;
+  // Deadline of each RPC.
+  std::chrono::milliseconds rpc_timeout{60000};
+  // Called after every chunk (from the calling thread).
+  std::function<void(const CopyProgress&)> progress;
+
+  // Test hooks. test_mutate_chunk may change a chunk's data after it arrived
+  // and before it is checked (corruption in transit).
+  std::function<void(const tserver::DataIdPB&, std::string* data)> test_mutate_chunk;
+  // >= 0: simulate a crash once this many chunks have been received: return
+  // Aborted at once, without ending the session or cleaning up.
+  int64_t test_crash_after_chunks = -1;
+};
+
+struct CopyResult {
+  std::string session_id;
+  std::string source_uuid;
+  int64_t blocks = 0;
+  int64_t wal_segments = 0;
+  int64_t chunks = 0;
+  int64_t bytes = 0;  // blocks + WAL segments
+  double seconds = 0;
+  consensus::ConsensusStatePB cstate;        // the source's, at session begin
+  tablet::TabletSuperBlockPB superblock;     // as stored locally (READY)
+};
+
+// Copies `tablet_id` from the TabletCopyService at `source_address`
+// ("host:port") into the formatted root `root` (see file comment).
+// AlreadyExists: a READY replica is here. FailedPrecondition: an interrupted
+// copy (COPYING) is here; run RecoverInterruptedCopy. DataLoss: a chunk
+// failed its checks. Any error after step 2 (other than the simulated crash)
+// is followed by RecoverInterruptedCopy, so the replica ends TOMBSTONED.
+//
+// Consensus metadata: if a local file exists (a tombstoned replica), its
+// term is kept when higher than the source's and its vote kept when the term
+// does not change, so a replica never votes twice in one term.
+absl::StatusOr<CopyResult> CopyTablet(const std::string& source_address,
+                                      const std::string& tablet_id, const std::string& root,
+                                      const CopyOptions& options);
+
+// For a replica left COPYING by a crash: deletes its WAL files and the
+// tablet's temp files, deletes every block the copy had recorded, and leaves
+// a TOMBSTONED superblock (the consensus metadata, if any, is kept, as for
+// any tombstone). FailedPrecondition if the replica is not COPYING; NotFound
+// if it has no superblock. `block_manager`: as in CopyOptions.
+absl::Status RecoverInterruptedCopy(const std::string& root, const std::string& tablet_id,
+                                    blocks::LogBlockManager* block_manager = nullptr);
+
+}  // namespace kmend::tablet_copy
+
+#endif  // KMEND_SERVER_TABLET_COPY_COPY_CLIENT_H_

@@ -277,6 +277,31 @@ std::vector<std::string> CatalogManager::TabletsToTombstone(
   return out;
 }
 
+absl::StatusOr<int> CatalogManager::UpdateConfigs(
+    const std::map<std::string, consensus::RaftConfigPB>& reported) {
+  absl::MutexLock lock(&mu_);
+  // Cheap check first: most heartbeats change nothing and must not copy the
+  // whole catalog.
+  std::vector<std::pair<int, const consensus::RaftConfigPB*>> changes;
+  for (const auto& [id, config] : reported) {
+    auto it = tablet_index_.find(id);
+    if (it == tablet_index_.end()) continue;
+    const SysTabletPB& t = catalog_.tablets(it->second);
+    if (t.state() != RUNNING || !config.has_opid_index()) continue;
+    if (config.opid_index() > t.config().opid_index()) changes.emplace_back(it->second, &config);
+  }
+  if (changes.empty()) return 0;
+  SysCatalogPB next = catalog_;
+  for (const auto& [index, config] : changes) {
+    consensus::RaftConfigPB* c = next.mutable_tablets(index)->mutable_config();
+    *c = *config;
+    // Health reports are runtime-only, never persisted.
+    for (auto& p : *c->mutable_peers()) p.clear_health_report();
+  }
+  RETURN_IF_ERROR(CommitLocked(std::move(next)));
+  return static_cast<int>(changes.size());
+}
+
 int64_t CatalogManager::num_tables() const {
   absl::ReaderMutexLock lock(&mu_);
   int64_t n = 0;

@@ -78,6 +78,14 @@ class CatalogManager {
   std::vector<std::string> TabletsToTombstone(
       const std::string& ts_uuid, const std::map<std::string, int64_t>& reported) const;
 
+  // Follows Raft: for each reported (tablet id, committed config) of a
+  // RUNNING tablet whose opid_index is above the catalog's, the catalog
+  // takes that config (committed configs of one tablet are totally ordered
+  // by opid_index, so the highest is the newest). Persists once if anything
+  // changed; returns how many tablets changed. Unknown tablets are ignored.
+  absl::StatusOr<int> UpdateConfigs(
+      const std::map<std::string, consensus::RaftConfigPB>& reported);
+
   int64_t num_tables() const;   // RUNNING
   int64_t num_tablets() const;  // of RUNNING tables
   int64_t version() const;

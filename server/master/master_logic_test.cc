@@ -261,6 +261,44 @@ TEST_F(CatalogTest, TombstonesDeletedAndForeignReplicasOnly) {
   EXPECT_TRUE(catalog_->TabletsToTombstone("b", {{id2, 7}}).empty());
 }
 
+TEST_F(CatalogTest, TakesNewerReportedConfigsOnly) {
+  auto t = catalog_->CreateTable(TableReq("t", 1, 3), Servers(3));
+  ASSERT_TRUE(t.ok());
+  std::string id = t->tablets[0].tablet_id();
+  consensus::RaftConfigPB same = t->tablets[0].config();
+  auto n = catalog_->UpdateConfigs({{id, same}, {"unknown", same}});
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(store_->saves(), 1);  // nothing persisted for no change
+
+  consensus::RaftConfigPB newer = same;
+  newer.set_opid_index(12);
+  newer.mutable_peers()->RemoveLast();
+  newer.mutable_peers(0)->mutable_health_report()->set_overall_health(
+      consensus::HealthReportPB::HEALTHY);
+  n = catalog_->UpdateConfigs({{id, newer}});
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 1);
+  auto got = catalog_->GetTablet(id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->config().opid_index(), 12);
+  EXPECT_EQ(got->config().peers_size(), 2);
+  EXPECT_FALSE(got->config().peers(0).has_health_report());
+  EXPECT_EQ(store_->saves(), 2);
+
+  // An older report (a lagging replica) never rolls the catalog back.
+  consensus::RaftConfigPB older = same;
+  older.set_opid_index(5);
+  n = catalog_->UpdateConfigs({{id, older}});
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(catalog_->GetTablet(id)->config().opid_index(), 12);
+  // The server dropped from the config is now told to tombstone its copy
+  // (its own config, index -1, is older than the catalog's).
+  std::string dropped = same.peers(2).permanent_uuid();
+  EXPECT_EQ(catalog_->TabletsToTombstone(dropped, {{id, -1}}), std::vector<std::string>{id});
+}
+
 TEST(FileCatalogStoreTest, RoundTripsAndReportsDamage) {
   std::string dir = std::string(getenv("TEST_TMPDIR")) + "/catalog";
   ASSERT_TRUE(io::CreateDirs(dir).ok());

@@ -87,6 +87,19 @@ grpc::Status MasterServiceImpl::Heartbeat(grpc::ServerContext*, const HeartbeatR
     return grpc::Status::OK;
   }
   if (!s.ok()) return ToGrpcStatus(s);
+  std::map<std::string, consensus::RaftConfigPB> configs;
+  for (const auto& r : req->replicas()) {
+    if (r.data_state() == server::TABLET_DATA_READY && r.has_consensus_state()) {
+      configs[r.tablet_id()] = r.consensus_state().committed_config();
+    }
+  }
+  auto updated = catalog_->UpdateConfigs(configs);
+  if (!updated.ok()) {
+    KLOG(WARNING) << "heartbeat from " << req->permanent_uuid() << ": " << updated.status();
+  } else if (*updated > 0) {
+    KLOG(INFO) << "catalog took " << *updated << " newer Raft config(s) reported by "
+               << req->permanent_uuid();
+  }
   std::map<std::string, int64_t> reported;
   for (const auto& r : req->replicas()) {
     if (r.data_state() == server::TABLET_DATA_TOMBSTONED ||

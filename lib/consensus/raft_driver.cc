@@ -121,6 +121,10 @@ void RaftDriver::ReadyLoop() {
       if (stop_) return;
       rd = core_->GetReady();
     }
+    // A leader's appends go out before its own fsync (ready.h, step 0).
+    for (const consensus::RaftMessagePB& m : rd.early_messages) {
+      transport_->Send(m.to_uuid(), m);
+    }
     absl::Status s = Persist(rd);
     if (!s.ok()) {
       absl::MutexLock l(&mu_);

@@ -126,7 +126,11 @@ void RaftCore::Send(RaftMessagePB m) {
   m.set_from_uuid(options_.self_uuid);
   m.set_tablet_id(options_.tablet_id);
   if (!m.has_term()) m.set_term(term_);
-  msgs_.push_back(std::move(m));
+  if (m.type() == RaftMessagePB::APPEND_REQUEST && role_ == Role::kLeader) {
+    early_msgs_.push_back(std::move(m));
+  } else {
+    msgs_.push_back(std::move(m));
+  }
 }
 
 void RaftCore::ResetTerm(int64_t term) {

@@ -223,6 +223,7 @@ class RaftCore {
   std::string transferee_;
 
   std::vector<consensus::RaftMessagePB> msgs_;
+  std::vector<consensus::RaftMessagePB> early_msgs_;  // leader's appends
   std::vector<std::string> need_copy_;
 
   HardState prev_hard_state_;

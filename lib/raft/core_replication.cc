@@ -96,16 +96,16 @@ void RaftCore::FlushAppends() {
   for (auto& [uuid, pr] : progress_) {
     if (uuid == options_.self_uuid) continue;
     // Batch: keep sending while the window has room and entries remain.
-    size_t before_all = msgs_.size();
+    size_t before_all = early_msgs_.size();
     for (int i = 0; i < options_.max_inflight_messages; ++i) {
-      size_t before = msgs_.size();
+      size_t before = early_msgs_.size();
       SendAppend(uuid, /*heartbeat=*/false);
-      if (msgs_.size() == before) break;
+      if (early_msgs_.size() == before) break;
       if (pr.state != PeerStatus::State::kReplicate) break;
     }
     // A caught-up follower learns a new commit index now rather than at the
     // next heartbeat (one message per Ready, not per commit).
-    if (msgs_.size() == before_all && pr.state == PeerStatus::State::kReplicate &&
+    if (early_msgs_.size() == before_all && pr.state == PeerStatus::State::kReplicate &&
         pr.sent_commit < log_.committed() && pr.inflight.empty()) {
       SendAppend(uuid, /*heartbeat=*/true);
     }
@@ -305,7 +305,10 @@ bool RaftCore::HasReady() const {
   if (SoftState{role_, lead_} != prev_soft_state_) return true;
   if (HardState{term_, vote_} != prev_hard_state_) return true;
   if (!log_.unstable().empty() || log_.PendingTruncation()) return true;
-  if (!msgs_.empty() || committed_config_dirty_ || !need_copy_.empty()) return true;
+  if (!msgs_.empty() || !early_msgs_.empty() || committed_config_dirty_ ||
+      !need_copy_.empty()) {
+    return true;
+  }
   return log_.applied() < std::min(log_.committed(), log_.StableLastIndex());
 }
 
@@ -342,6 +345,8 @@ Ready RaftCore::GetReady() {
       rd.committed_entries.empty() ? 0 : rd.committed_entries.back().id().index();
   rd.messages = std::move(msgs_);
   msgs_.clear();
+  rd.early_messages = std::move(early_msgs_);
+  early_msgs_.clear();
   if (committed_config_dirty_) {
     rd.committed_config = committed_config_;
     committed_config_dirty_ = false;

@@ -1,12 +1,16 @@
 // Ready: the batch of obligations the core hands to its driver (etcd's
 // Ready). The driver must, in this order:
+//   0. (may) send early_messages at once: a leader's append requests, which
+//      promise nothing about its own log; the leader replicates in parallel
+//      with its own fsync (Raft thesis 10.2.1) and counts itself towards a
+//      commit only once Advance() confirms its entries are persisted;
 //   1. if truncate_after is set, discard every persisted entry with index >
 //      *truncate_after;
 //   2. durably persist hard_state (if set) and append `entries` (if any) -
 //      both before step 3, since messages may promise them (a vote, an
 //      acknowledged append);
 //   3. persist committed_config (if set) to the consensus metadata;
-//   4. send `messages`;
+//   4. send `messages` (and early_messages if not sent in step 0);
 //   5. apply committed_entries in order (they are always already persisted);
 //   6. start tablet copies for need_tablet_copy (optional, asynchronous);
 //   7. call RaftCore::Advance().
@@ -54,6 +58,7 @@ struct Ready {
   std::optional<HardState> hard_state;
   std::optional<int64_t> truncate_after;
   std::vector<consensus::ReplicateMsg> entries;
+  std::vector<consensus::RaftMessagePB> early_messages;
   std::vector<consensus::RaftMessagePB> messages;
   std::vector<consensus::ReplicateMsg> committed_entries;
   std::optional<consensus::RaftConfigPB> committed_config;
@@ -66,7 +71,7 @@ struct Ready {
   }
   bool Empty() const {
     return !soft_state && !hard_state && !truncate_after && entries.empty() &&
-           messages.empty() && committed_entries.empty() && !committed_config &&
+           early_messages.empty() && messages.empty() && committed_entries.empty() && !committed_config &&
            need_tablet_copy.empty();
   }
 };

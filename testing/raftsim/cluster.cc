@@ -79,7 +79,11 @@ void Cluster::ProcessReadies() {
     any = false;
     for (SimNode* n : node_ptrs_) {
       while (n->up()) {
-        bool crash = Chance(crash_after_persist);
+        SimNode::CrashPoint crash = SimNode::CrashPoint::kNone;
+        if (Chance(crash_after_persist)) {
+          crash = Chance(0.5) ? SimNode::CrashPoint::kAfterPersist
+                              : SimNode::CrashPoint::kBeforePersist;
+        }
         if (!n->ProcessReady(&out, crash)) break;
         any = true;
         checker_.AfterReady(*n);

@@ -51,7 +51,8 @@ class Cluster {
   int64_t now() const { return now_; }
 
   NetworkFaults faults;
-  // Probability that handling a Ready crashes the node right after persisting.
+  // Probability that handling a Ready crashes the node, half of the time
+  // before persisting (only early messages got out), half right after.
   double crash_after_persist = 0;
   // When a leader reports need_tablet_copy for a peer: crash the peer,
   // install a copy of the leader's persisted state and restart it (as the

@@ -53,8 +53,7 @@ uint64_t SimNode::prefix_hash(int64_t index) const {
   return prefix_hashes_[index - storage_.FirstIndex()];
 }
 
-bool SimNode::ProcessReady(std::vector<consensus::RaftMessagePB>* out,
-                           bool crash_after_persist) {
+bool SimNode::ProcessReady(std::vector<consensus::RaftMessagePB>* out, CrashPoint crash) {
   last_persisted_lo_ = 1;
   last_persisted_hi_ = 0;
   last_applied_.clear();
@@ -62,6 +61,12 @@ bool SimNode::ProcessReady(std::vector<consensus::RaftMessagePB>* out,
   if (!core_ || !core_->HasReady()) return false;
   raft::Ready rd = core_->GetReady();
   if (rd.soft_state && rd.soft_state->role == raft::Role::kLeader) became_leader_ = true;
+  // 0: a leader's appends may leave before its own fsync.
+  for (auto& m : rd.early_messages) out->push_back(std::move(m));
+  if (crash == CrashPoint::kBeforePersist) {
+    Crash();
+    return true;
+  }
   // 1-2: truncate, persist hard state and entries.
   if (rd.truncate_after) {
     absl::Status s = storage_.TruncateAfter(*rd.truncate_after);
@@ -86,7 +91,7 @@ bool SimNode::ProcessReady(std::vector<consensus::RaftMessagePB>* out,
   }
   // 3: consensus metadata.
   if (rd.committed_config) cmeta_config_ = *rd.committed_config;
-  if (crash_after_persist) {
+  if (crash == CrashPoint::kAfterPersist) {
     Crash();
     return true;
   }

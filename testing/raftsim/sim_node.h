@@ -32,11 +32,16 @@ class SimNode {
   absl::Status Start(uint64_t seed);
   void Crash();
 
-  // Handles one Ready if there is one, following ready.h's order; the
-  // messages to send are appended to *out. With crash_after_persist the
-  // node persists and then crashes: messages and applies are lost.
-  // Returns false when there was no Ready.
-  bool ProcessReady(std::vector<consensus::RaftMessagePB>* out, bool crash_after_persist);
+  // Where ProcessReady crashes the node, if at all.
+  enum class CrashPoint {
+    kNone,
+    kBeforePersist,  // only early_messages got out; nothing persisted
+    kAfterPersist,   // persisted, but nothing sent or applied
+  };
+  // Handles one Ready if there is one, following ready.h's order (early
+  // messages first); the messages to send are appended to *out. Returns
+  // false when there was no Ready.
+  bool ProcessReady(std::vector<consensus::RaftMessagePB>* out, CrashPoint crash);
 
   // Persisted state, for checkers and tests.
   const raft::MemoryLogStorage& storage() const { return storage_; }

@@ -210,14 +210,15 @@ absl::Status Copier::FetchItem(const tserver::CopyItemPB& item,
     offset += data.size();
     ++result_.chunks;
     progress_.bytes_done += static_cast<int64_t>(data.size());
+    if (offset == size) ++progress_.items_done;
     if (options_.progress) options_.progress(progress_);
   }
+  if (size == 0) ++progress_.items_done;
   if (item.has_crc32c() && whole_crc != item.crc32c()) {
     return absl::DataLossError(absl::StrFormat(
         "%s (%u bytes): whole-item crc mismatch (announced 0x%08x, computed 0x%08x)", what, size,
         item.crc32c(), whole_crc));
   }
-  ++progress_.items_done;
   return absl::OkStatus();
 }
 

@@ -7,7 +7,7 @@
 //     entries are written and, with options.sync, fdatasync'ed. Concurrent
 //     appenders share one write + fdatasync (group commit): appenders enqueue
 //     already-encoded batches; a single writer thread takes everything queued,
-//     writes it with one write(2), syncs once, then acknowledges all of them.
+//     writes it with one pwritev(2), syncs once, then acknowledges all of them.
 //   - Order: entries are stored in the order they were enqueued. Op indexes
 //     must be consecutive (each append continues at LastQueuedIndex() + 1)
 //     and terms must not decrease; anything else is refused with
@@ -25,7 +25,8 @@
 // Thread safety: all methods are thread-safe. Append/AppendAsync may be called
 // from any number of threads; to control the op index order, callers assign
 // indexes and call AppendAsync under their own lock (AppendAsync never blocks
-// on I/O), then wait outside it. Callbacks run on the Log's writer thread in
+// on I/O), then wait outside it; or, so that encoding does not happen under
+// that lock, call Reserve under it and Fill outside it. Callbacks run on the Log's writer thread in
 // enqueue order; they must not block on the Log (no Append, TruncateAfter,
 // GarbageCollect or Close from a callback; AppendAsync is fine).
 //
@@ -159,7 +160,8 @@ class Log {
   // The last durable entry's op id; term 0, index 0 when the log is empty.
   consensus::OpId LastOpId() const;
   // The index the next append must continue from, minus one (includes entries
-  // queued but not yet durable). 0 when empty and free to start anywhere.
+  // queued or reserved but not yet durable). 0 when the log is empty and has
+  // taken no append since Open (the next append may then start anywhere).
   int64_t LastQueuedIndex() const;
   // The first index still in the log; 0 when the log is empty.
   int64_t FirstIndex() const;

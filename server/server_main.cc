@@ -1,7 +1,8 @@
 // kmend-server: the bundled reference server.
 //
 //   kmend-server master  --fs_root DIR [--rpc_bind HOST:PORT] [--port_file F]
-//                        [--tserver_unresponsive_timeout_ms N] [--log_file F]
+//                        [--tserver_unresponsive_timeout_ms N] [--tserver_rpc_timeout_ms N]
+//                        [--log_file F]
 //   kmend-server tserver --fs_root DIR --master_addrs HOST:PORT[,...]
 //                        [--rpc_bind HOST:PORT] [--port_file F]
 //                        [--heartbeat_interval_ms N] [--log_file F]
@@ -82,6 +83,13 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
 
+  int64_t tserver_rpc_timeout_ms = master::MasterOptions().tserver_rpc_timeout_ms;
+  master_cmd
+      ->add_option("--tserver_rpc_timeout_ms", tserver_rpc_timeout_ms,
+                   "Deadline of the master's CreateTablet/DeleteTablet calls")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{600'000}));
+
   CommonFlags ts_flags;
   std::string master_addrs;
   int64_t heartbeat_ms = tserver::TabletServerOptions().heartbeat_interval_ms;
@@ -117,6 +125,7 @@ int Main(int argc, char** argv) {
     opts.rpc_bind = flags.rpc_bind;
     opts.port_file = flags.port_file;
     opts.tserver_unresponsive_timeout_ms = unresponsive_ms;
+    opts.tserver_rpc_timeout_ms = tserver_rpc_timeout_ms;
     master::Master m(opts);
     absl::Status s = m.Start();
     if (!s.ok()) {

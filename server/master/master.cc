@@ -1,5 +1,7 @@
 #include "server/master/master.h"
 
+#include <algorithm>
+
 #include "lib/io/file.h"
 #include "lib/util/status_macros.h"
 #include "server/common/grpc_util.h"
@@ -45,11 +47,18 @@ absl::Status Master::Start() {
 }
 
 void Master::MonitorLoop() {
-  // Liveness is computed on demand; this loop only logs transitions, a few
-  // times per timeout so the log shows a death close to when it happened.
-  auto period = absl::Milliseconds(
-      std::max<int64_t>(50, options_.tserver_unresponsive_timeout_ms / 4));
+  // Liveness is computed on demand; this loop logs transitions, a few times
+  // per timeout so the log shows a death close to when it happened, and
+  // re-sends CreateTablet for replicas a returning server lacks.
+  // At most a second: a returning server should get its missing replicas
+  // soon even when the failure timeout is long.
+  auto period = absl::Milliseconds(std::min<int64_t>(
+      1000, std::max<int64_t>(50, options_.tserver_unresponsive_timeout_ms / 4)));
   while (!stop_.WaitForNotificationWithTimeout(period)) {
+    // A table's own fan-out takes at most one RPC timeout per replica of a
+    // server; only after that can a missing replica be told from a slow one.
+    master_service_->RecreateMissingReplicas(2 * options_.tserver_rpc_timeout_ms * 1000,
+                                             clock_.WallMicros());
     for (const LivenessChange& c : registry_->CheckLiveness()) {
       if (c.now_live) {
         KLOG(INFO) << "tablet server " << c.uuid << " is live again";

@@ -56,7 +56,59 @@ void FanOut(std::vector<TabletCall>* calls, std::chrono::milliseconds timeout) {
   for (auto& t : threads) t.join();
 }
 
+TabletCall CreateCall(const TableInfoPB& table, const SysTabletPB& t, const std::string& ts_uuid,
+                      const std::string& address) {
+  TabletCall c;
+  c.ts_uuid = ts_uuid;
+  c.address = address;
+  auto& r = c.create;
+  r.set_dest_uuid(ts_uuid);
+  r.set_tablet_id(t.tablet_id());
+  r.set_table_id(table.table_id());
+  r.set_table_name(table.name());
+  *r.mutable_schema() = table.schema();
+  *r.mutable_partition_schema() = table.partition_schema();
+  *r.mutable_partition() = t.partition();
+  *r.mutable_initial_config() = t.config();
+  return c;
+}
+
 }  // namespace
+
+int MasterServiceImpl::RecreateMissingReplicas(int64_t min_table_age_us, int64_t now_wall_us) {
+  std::vector<TabletCall> calls;
+  for (const TableInfoPB& info : catalog_->ListTables("")) {
+    if (now_wall_us - info.created_time_us() < min_table_age_us) continue;
+    auto table = catalog_->GetTable("", info.table_id());
+    if (!table.ok()) continue;
+    for (const SysTabletPB& t : table->tablets) {
+      // Only the initial config: once Raft has changed it, replacing a
+      // replica is re-replication's job (add, copy, promote), not ours.
+      if (t.config().opid_index() != -1) continue;
+      for (const auto& peer : t.config().peers()) {
+        auto ts = registry_->Get(peer.permanent_uuid());
+        // Judge only live servers that have sent a report since registering.
+        if (!ts.has_value() || !ts->live || !ts->reported) continue;
+        if (ts->replicas.count(t.tablet_id()) > 0) continue;
+        calls.push_back(CreateCall(table->table, t, peer.permanent_uuid(),
+                                   server::HostPortToString(ts->registration.rpc_address())));
+      }
+    }
+  }
+  if (calls.empty()) return 0;
+  FanOut(&calls, tserver_rpc_timeout_);
+  int created = 0;
+  for (const TabletCall& c : calls) {
+    if (c.result.ok()) {
+      ++created;
+      KLOG(INFO) << "re-sent CreateTablet " << c.create.tablet_id() << " to " << c.ts_uuid
+                 << ": created";
+    } else if (!absl::IsAlreadyExists(c.result)) {
+      KLOG(WARNING) << c.result;
+    }
+  }
+  return created;
+}
 
 MasterServiceImpl::MasterServiceImpl(std::string master_uuid, TServerRegistry* registry,
                                      CatalogManager* catalog,
@@ -145,19 +197,8 @@ grpc::Status MasterServiceImpl::CreateTable(grpc::ServerContext*, const CreateTa
   for (const SysTabletPB& t : created->tablets) {
     resp->add_tablet_ids(t.tablet_id());
     for (const auto& peer : t.config().peers()) {
-      TabletCall c;
-      c.ts_uuid = peer.permanent_uuid();
-      c.address = server::HostPortToString(peer.last_known_addr());
-      auto& r = c.create;
-      r.set_dest_uuid(peer.permanent_uuid());
-      r.set_tablet_id(t.tablet_id());
-      r.set_table_id(created->table.table_id());
-      r.set_table_name(created->table.name());
-      *r.mutable_schema() = created->table.schema();
-      *r.mutable_partition_schema() = created->table.partition_schema();
-      *r.mutable_partition() = t.partition();
-      *r.mutable_initial_config() = t.config();
-      calls.push_back(std::move(c));
+      calls.push_back(CreateCall(created->table, t, peer.permanent_uuid(),
+                                 server::HostPortToString(peer.last_known_addr())));
     }
   }
   FanOut(&calls, tserver_rpc_timeout_);

@@ -23,6 +23,14 @@ class MasterServiceImpl final : public MasterService::Service {
   MasterServiceImpl(std::string master_uuid, TServerRegistry* registry, CatalogManager* catalog,
                     std::chrono::milliseconds tserver_rpc_timeout);
 
+  // Sends CreateTablet again for replicas of tablets still on their initial
+  // config (opid_index -1) whose live server has reported since registering
+  // but does not list them: a server that was unreachable when CreateTable
+  // ran gets its replica when it comes back. Tables younger than
+  // `min_table_age_us` are skipped (their first fan-out may still run).
+  // Returns how many replicas were created. Called by the master's monitor.
+  int RecreateMissingReplicas(int64_t min_table_age_us, int64_t now_wall_us);
+
   grpc::Status RegisterTServer(grpc::ServerContext* ctx, const RegisterTServerRequestPB* req,
                                RegisterTServerResponsePB* resp) override;
   grpc::Status Heartbeat(grpc::ServerContext* ctx, const HeartbeatRequestPB* req,

@@ -27,6 +27,7 @@ absl::Status TServerRegistry::Register(const TServerRegistrationPB& reg) {
   e.last_heartbeat_us = clock_->NowMicros();
   // A restarted process numbers its heartbeats from zero again.
   e.last_sequence_number = -1;
+  e.reported = false;
   return absl::OkStatus();
 }
 
@@ -42,7 +43,10 @@ absl::Status TServerRegistry::Heartbeat(const HeartbeatRequestPB& req) {
   e.last_heartbeat_us = clock_->NowMicros();
   if (req.sequence_number() <= e.last_sequence_number) return absl::OkStatus();
   e.last_sequence_number = req.sequence_number();
-  if (req.is_full_report()) e.replicas.clear();
+  if (req.is_full_report()) {
+    e.replicas.clear();
+    e.reported = true;
+  }
   for (const server::ReplicaStatusPB& r : req.replicas()) e.replicas[r.tablet_id()] = r;
   return absl::OkStatus();
 }
@@ -53,6 +57,7 @@ TServerSnapshot TServerRegistry::SnapshotLocked(const Entry& e, int64_t now_us) 
   s.live = IsLive(e, now_us);
   s.millis_since_heartbeat = (now_us - e.last_heartbeat_us) / 1000;
   s.replicas = e.replicas;
+  s.reported = e.reported;
   return s;
 }
 

@@ -33,6 +33,9 @@ struct TServerSnapshot {
   int64_t millis_since_heartbeat = 0;
   // Tablet id -> the replica as last reported.
   std::map<std::string, server::ReplicaStatusPB> replicas;
+  // A full report arrived since the latest registration (before that,
+  // `replicas` may be stale or empty).
+  bool reported = false;
 };
 
 struct LivenessChange {
@@ -72,6 +75,7 @@ class TServerRegistry {
     TServerRegistrationPB registration;
     int64_t last_heartbeat_us = 0;
     int64_t last_sequence_number = -1;
+    bool reported = false;
     bool reported_live = true;  // state last returned by CheckLiveness
     std::map<std::string, server::ReplicaStatusPB> replicas;
   };

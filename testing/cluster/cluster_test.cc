@@ -255,6 +255,27 @@ TEST_F(ClusterTest, TombstonesReplicasDeletedWhileTheServerWasDown) {
       seconds(20), "replica of the deleted table tombstoned after restart"));
 }
 
+TEST_F(ClusterTest, ServerDownDuringCreateTableGetsItsReplicaWhenBack) {
+  ClusterOptions opts;
+  opts.extra_master_flags = {"--tserver_rpc_timeout_ms=500"};
+  // Long enough that the killed server is still "live" when CreateTable
+  // places replicas right after the kill.
+  opts.tserver_unresponsive_timeout_ms = 30000;
+  StartCluster(opts);
+  ASSERT_OK(cluster_->tserver(2)->KillNine());
+  auto created = CreateTable("late", 2, 3);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_OK(cluster_->tserver(2)->Restart());
+  // The master's monitor notices the reported replica set lacks the
+  // tablets and sends CreateTablet again.
+  ASSERT_OK(ExternalCluster::WaitFor(
+      [&] {
+        auto st = cluster_->GetStatus(cluster_->tserver(2));
+        return st.ok() && st->replicas_size() == 2;
+      },
+      seconds(30), "restarted server hosts both replicas"));
+}
+
 TEST_F(ClusterTest, RaftMessagesReachTheConsensusService) {
   StartCluster({.num_tservers = 1});
   auto created = CreateTable("r", 1, 1);
@@ -273,13 +294,18 @@ TEST_F(ClusterTest, RaftMessagesReachTheConsensusService) {
     ASSERT_EQ(resp.unknown_tablet_message_indexes_size(), 1);
     EXPECT_EQ(resp.unknown_tablet_message_indexes(0), 0);
   }
-  // A hosted replica does not run Raft yet: said plainly, not dropped.
-  auto* hosted = req.add_messages();
+  // A hosted replica's message is either delivered to its Raft driver or,
+  // where replicas do not run Raft, refused plainly; never "unknown".
+  tserver::RaftMessageRequestPB hosted_req;
+  auto* hosted = hosted_req.add_messages();
   hosted->set_tablet_id(created->tablet_ids(0));
+  hosted->set_type(consensus::RaftMessagePB::APPEND_REQUEST);
+  tserver::RaftMessageResponsePB hosted_resp;
   grpc::ClientContext ctx;
   server::SetDeadline(&ctx, seconds(5));
-  grpc::Status s = stub->RaftMessage(&ctx, req, &resp);
-  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
+  grpc::Status s = stub->RaftMessage(&ctx, hosted_req, &hosted_resp);
+  EXPECT_TRUE(s.ok() || s.error_code() == grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
+  EXPECT_EQ(hosted_resp.unknown_tablet_message_indexes_size(), 0);
 }
 
 TEST_F(ClusterTest, SecondServerOnTheSameDataDirIsRefused) {

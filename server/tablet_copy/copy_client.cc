@@ -20,6 +20,7 @@
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
+#include "lib/tablet/column_block.h"
 #include "lib/tablet/superblock.h"
 #include "lib/tablet/tablet.h"
 #include "lib/util/status_macros.h"
@@ -254,6 +255,11 @@ absl::Status Copier::CopyBlocks() {
       return absl::DataLossError(absl::StrCat(Where(), ": ", DataIdName(item.id()), ": received ",
                                               data.size(), " bytes, expected ", item.size_bytes()));
     }
+    // The block's own frame CRC: catches a block damaged on the source's
+    // disk, which the transport CRCs (computed over what was read) cannot.
+    RETURN_IF_ERROR(Annotate(
+        tablet::VerifyColumnBlockChecksum(item.id().block_id().id(), data).status(),
+        absl::StrCat(Where(), ": source block")));
     batch_bytes += data.size();
     batch_ids.push_back(item.id().block_id().id());
     batch_data.push_back(std::move(data));

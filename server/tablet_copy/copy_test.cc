@@ -12,6 +12,7 @@
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
+#include "lib/tablet/column_block.h"
 #include "lib/tablet/superblock.h"
 #include "lib/tablet/tablet.h"
 #include "lib/wal/format.h"
@@ -172,6 +173,32 @@ TEST_F(TabletCopyTest, CorruptChunkIsRejectedAndReplicaTombstoned) {
   EXPECT_TRUE(dest_.bm->ListBlocks().empty());
   EXPECT_TRUE(DestWalFiles().empty());
   EXPECT_EQ(source_.manager()->num_sessions(), 0);
+}
+
+// A block damaged on the source's disk travels with matching chunk CRCs;
+// the block's own frame CRC rejects it before it is stored.
+TEST_F(TabletCopyTest, CorruptSourceBlockIsRejected) {
+  const tablet::TabletSuperBlockPB sb = source_.tablet()->superblock();
+  const uint64_t victim = tablet::RowSetBlockIds(sb)[1];
+  auto loc = source_.root().bm->Locate(victim);
+  ASSERT_TRUE(loc.ok()) << loc.status();
+  const std::string data_path =
+      source_.root().bm->data_dir() + "/" + loc->container_id + ".data";
+  int fd = ::open(data_path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char byte = 0;
+  const off_t at = loc->offset + loc->length / 2;
+  ASSERT_EQ(::pread(fd, &byte, 1, at), 1);
+  byte ^= 0x10;
+  ASSERT_EQ(::pwrite(fd, &byte, 1, at), 1);
+  ::close(fd);
+
+  auto r = CopyTablet(source_.address(), source_.tablet_id(), dest_.path, Options());
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find(tablet::BlockIdToString(victim)), std::string::npos)
+      << r.status();
+  EXPECT_EQ(DestState(), tablet::TABLET_DATA_TOMBSTONED);
+  EXPECT_TRUE(dest_.bm->ListBlocks().empty());
 }
 
 TEST_F(TabletCopyTest, CorruptWalChunkIsRejected) {

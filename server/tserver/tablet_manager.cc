@@ -10,6 +10,7 @@
 #include "lib/meta/cmeta.h"
 #include "lib/tablet/schema.h"
 #include "lib/util/status_macros.h"
+#include "server/common/logger.h"
 
 namespace kmend::tserver {
 
@@ -48,6 +49,7 @@ absl::Status TabletManager::Open() {
     absl::MutexLock lock(&mu_);
     replicas_ = loaded;
   }
+  // Peer addresses first, so that the replicas' first messages can go out.
   if (on_config_) {
     for (const auto& [id, r] : loaded) {
       if (r->data_state() != tablet::TABLET_DATA_FAILED) {
@@ -55,7 +57,17 @@ absl::Status TabletManager::Open() {
       }
     }
   }
+  if (runtime_) {
+    for (const auto& [id, r] : loaded) {
+      absl::Status s = r->Start(*runtime_);
+      if (!s.ok()) KLOG(ERROR) << "starting tablet " << id << ": " << s;
+    }
+  }
   return absl::OkStatus();
+}
+
+void TabletManager::ShutdownAll() {
+  for (const auto& r : List()) r->Shutdown();
 }
 
 absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
@@ -113,6 +125,10 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
     replicas_[id] = std::move(replica);
   }
   if (on_config_) on_config_(req.initial_config());
+  if (runtime_) {
+    auto started = Lookup(id);
+    if (started.ok()) RETURN_IF_ERROR((*started)->Start(*runtime_));
+  }
   return absl::OkStatus();
 }
 
@@ -130,6 +146,7 @@ absl::Status TabletManager::DeleteTablet(const std::string& tablet_id, bool tomb
     }
   }
   if (tombstone) return replica->Tombstone(reason);
+  replica->Shutdown();
 
   std::error_code ec;
   for (const std::string& path : {layout_.TabletMetaPath(tablet_id),

@@ -39,6 +39,14 @@ class TabletManager {
 
   TabletManager(fs::Layout layout, std::string server_uuid, ConfigObserver on_config = nullptr);
 
+  // Makes replicas run: each loaded or created replica is Start()ed with
+  // `runtime` (Raft and rows). Without it, replicas only hold metadata
+  // (tests of the manager alone). Call before Open().
+  void SetRuntime(ReplicaRuntime runtime) { runtime_ = std::move(runtime); }
+
+  // Stops every replica's Raft (server shutdown).
+  void ShutdownAll();
+
   // Loads every replica listed in tablet-meta/. Fails only when the
   // directory itself cannot be listed; damaged replicas load as FAILED.
   absl::Status Open();
@@ -68,6 +76,7 @@ class TabletManager {
   const fs::Layout layout_;
   const std::string server_uuid_;
   const ConfigObserver on_config_;
+  std::optional<ReplicaRuntime> runtime_;
   // Held across the file operations of one creation or deletion.
   absl::Mutex change_mu_;
   mutable absl::Mutex mu_;

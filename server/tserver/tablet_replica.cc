@@ -5,15 +5,20 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/format/pb_container.h"
-#include "lib/io/file.h"
+#include "lib/raft/config.h"
+#include "lib/tablet/row.h"
+#include "lib/tablet/superblock.h"
 #include "lib/util/status_macros.h"
+#include "server/common/logger.h"
 
 namespace kmend::tserver {
 namespace {
 
-constexpr char kGlueMissing[] =
-    "the reference server does not yet run Raft or store rows for a replica (issue 5: the "
-    "consensus and storage glue attaches in server/tserver/tablet_replica.h)";
+// Bound on remembered write results: a Write reads its own within moments of
+// the apply, so only a window of recent ops is kept.
+constexpr size_t kMaxRememberedResults = 4096;
+// Rows per Scan response when the request names no limit.
+constexpr size_t kDefaultScanLimit = 1000;
 
 int64_t SizeOfTree(const std::string& path) {
   std::error_code ec;
@@ -34,6 +39,14 @@ int64_t SizeOfTree(const std::string& path) {
   return total;
 }
 
+// A stable per-replica seed, so that replicas of one tablet draw different
+// election timeouts and a restart draws the same ones.
+uint64_t SeedFor(const std::string& server_uuid, const std::string& tablet_id) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (char c : server_uuid + tablet_id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
 }  // namespace
 
 TabletReplica::TabletReplica(fs::Layout layout, tablet::TabletSuperBlockPB superblock,
@@ -50,6 +63,131 @@ TabletReplica::TabletReplica(fs::Layout layout, std::string tablet_id, std::stri
   superblock_.set_tablet_id(tablet_id_);
 }
 
+TabletReplica::~TabletReplica() { Shutdown(); }
+
+absl::Status TabletReplica::Start(const ReplicaRuntime& runtime) {
+  absl::MutexLock lock(&mu_);
+  runtime_ = runtime;
+  if (failed_ || driver_ != nullptr) return absl::OkStatus();
+  absl::Status s = StartLocked(runtime);
+  if (!s.ok()) MarkFailedLocked(s);
+  return s;
+}
+
+absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
+  if (superblock_.tablet_data_state() == tablet::TABLET_DATA_COPYING) {
+    // A copy that never finished: its data cannot be trusted. Tombstone it;
+    // the master will copy the replica again if it is still wanted.
+    KLOG(WARNING) << "tablet " << tablet_id_ << " was COPYING at start-up: tombstoning";
+    RETURN_IF_ERROR(tablet::Tablet::Tombstone(layout_, runtime.block_manager, tablet_id_));
+    superblock_.set_tablet_data_state(tablet::TABLET_DATA_TOMBSTONED);
+    std::error_code ec;
+    std::filesystem::remove_all(layout_.WalDir(tablet_id_), ec);
+    return absl::OkStatus();
+  }
+  if (superblock_.tablet_data_state() != tablet::TABLET_DATA_READY) return absl::OkStatus();
+
+  ASSIGN_OR_RETURN(std::unique_ptr<tablet::Tablet> opened,
+                   tablet::Tablet::Open(layout_, runtime.block_manager, tablet_id_));
+  std::shared_ptr<tablet::Tablet> tab = std::move(opened);
+
+  consensus_driver::DriverOptions opt;
+  opt.core.tablet_id = tablet_id_;
+  opt.core.self_uuid = runtime.server_uuid;
+  opt.core.election_ticks = runtime.election_ticks;
+  opt.core.random_seed = SeedFor(runtime.server_uuid, tablet_id_);
+  opt.tick_interval = runtime.tick_interval;
+  opt.wal_dir = layout_.WalDir(tablet_id_);
+  opt.cmeta_path = layout_.ConsensusMetaPath(tablet_id_);
+  opt.bootstrap_config = cmeta_.committed_config();
+  // Bootstrap: the rows hold everything through the last flush; the driver
+  // replays the WAL and applies committed entries after that again.
+  opt.applied_index = tab->applied_op_index();
+  opt.apply = [this](const consensus::ReplicateMsg& msg) { ApplyEntry(msg); };
+
+  tablet_ = tab;
+  absl::StatusOr<std::unique_ptr<consensus_driver::RaftDriver>> d =
+      consensus_driver::RaftDriver::Open(std::move(opt), runtime.transport);
+  if (!d.ok()) {
+    tablet_.reset();
+    return Annotate(d.status(), absl::StrCat("tablet ", tablet_id_, ": opening Raft (WAL, cmeta)"));
+  }
+  std::shared_ptr<consensus_driver::RaftDriver> driver = *std::move(d);
+  absl::Status reg = runtime.router->Register(
+      tablet_id_, [driver](const consensus::RaftMessagePB& m) { return driver->Receive(m); });
+  if (!reg.ok()) {
+    driver->Shutdown();
+    tablet_.reset();
+    return reg;
+  }
+  driver_ = driver;
+  KLOG(INFO) << "tablet " << tablet_id_ << " started: " << tab->CountRows() << " rows through op "
+             << tab->applied_op_index();
+  return absl::OkStatus();
+}
+
+void TabletReplica::MarkFailedLocked(const absl::Status& why) {
+  failed_ = true;
+  failure_reason_ = std::string(why.message());
+  KLOG(ERROR) << "tablet " << tablet_id_ << " FAILED: " << failure_reason_;
+  // Persist it when the superblock can still be written, so that tools and
+  // a restart see FAILED too; otherwise the state lives in memory only.
+  absl::Status s =
+      tablet::SetDataState(layout_, tablet_id_, tablet::TABLET_DATA_FAILED, failure_reason_);
+  if (!s.ok()) KLOG(WARNING) << "tablet " << tablet_id_ << ": could not persist FAILED: " << s;
+}
+
+void TabletReplica::Shutdown() {
+  absl::MutexLock lock(&mu_);
+  ShutdownLocked();
+}
+
+void TabletReplica::ShutdownLocked() {
+  if (driver_ != nullptr) {
+    // Unregister first: it waits for deliveries in flight, after which no
+    // message reaches the driver.
+    if (runtime_.router != nullptr) runtime_.router->Unregister(tablet_id_);
+    driver_->Shutdown();
+    driver_.reset();
+  }
+  tablet_.reset();
+}
+
+void TabletReplica::ApplyEntry(const consensus::ReplicateMsg& msg) {
+  std::shared_ptr<tablet::Tablet> tab;
+  std::function<void(const consensus::RaftConfigPB&)> on_config;
+  uint64_t flush_threshold;
+  {
+    absl::MutexLock lock(&mu_);
+    tab = tablet_;
+    on_config = runtime_.on_config;
+    flush_threshold = runtime_.flush_threshold_bytes;
+  }
+  if (tab == nullptr) return;
+  const int64_t index = msg.id().index();
+  if (index <= tab->applied_op_index()) return;  // already in the rows (flushed)
+  if (msg.op_type() == consensus::WRITE_OP) {
+    absl::StatusOr<tablet::ApplyResult> r = tab->Apply(msg.kmend_write(), index);
+    if (!r.ok()) {
+      KLOG(ERROR) << "tablet " << tablet_id_ << ": applying op " << index << ": " << r.status();
+      return;
+    }
+    absl::MutexLock lock(&results_mu_);
+    results_[index] = *std::move(r);
+    while (results_.size() > kMaxRememberedResults) results_.erase(results_.begin());
+  } else {
+    absl::Status s = tab->MarkApplied(index);
+    if (!s.ok()) KLOG(ERROR) << "tablet " << tablet_id_ << ": op " << index << ": " << s;
+    if (msg.op_type() == consensus::CHANGE_CONFIG_OP && on_config) {
+      on_config(msg.change_config_record().new_config());
+    }
+  }
+  if (tab->memstore_bytes() >= flush_threshold) {
+    absl::StatusOr<tablet::FlushResult> f = tab->Flush();
+    if (!f.ok()) KLOG(ERROR) << "tablet " << tablet_id_ << ": flush: " << f.status();
+  }
+}
+
 tablet::TabletDataState TabletReplica::data_state() const {
   absl::MutexLock lock(&mu_);
   return failed_ ? tablet::TABLET_DATA_FAILED : superblock_.tablet_data_state();
@@ -57,6 +195,7 @@ tablet::TabletDataState TabletReplica::data_state() const {
 
 consensus::ConsensusStatePB TabletReplica::ConsensusState() const {
   absl::MutexLock lock(&mu_);
+  if (driver_ != nullptr) return driver_->GetStatus().ToConsensusStatePB();
   consensus::ConsensusStatePB cs;
   cs.set_current_term(cmeta_.current_term());
   *cs.mutable_committed_config() = cmeta_.committed_config();
@@ -65,8 +204,7 @@ consensus::ConsensusStatePB TabletReplica::ConsensusState() const {
 
 int64_t TabletReplica::OnDiskSizeBytes() const {
   return SizeOfTree(layout_.TabletMetaPath(tablet_id_)) +
-         SizeOfTree(layout_.ConsensusMetaPath(tablet_id_)) +
-         SizeOfTree(layout_.WalDir(tablet_id_));
+         SizeOfTree(layout_.ConsensusMetaPath(tablet_id_)) + SizeOfTree(layout_.WalDir(tablet_id_));
 }
 
 server::ReplicaStatusPB TabletReplica::Status() const {
@@ -82,16 +220,37 @@ server::ReplicaStatusPB TabletReplica::Status() const {
       s.set_table_name(superblock_.table_name());
       // Same numbers in both enums (proto/status.proto).
       s.set_data_state(static_cast<server::ReplicaDataState>(superblock_.tablet_data_state()));
-      if (superblock_.has_failure_reason()) {
-        s.set_data_state_reason(superblock_.failure_reason());
-      }
+      if (superblock_.has_failure_reason()) s.set_data_state_reason(superblock_.failure_reason());
       if (superblock_.has_partition()) *s.mutable_partition() = superblock_.partition();
-      auto* cs = s.mutable_consensus_state();
-      cs->set_current_term(cmeta_.current_term());
-      *cs->mutable_committed_config() = cmeta_.committed_config();
-      // Role, leader and op ids come from the Raft driver once it runs here;
-      // until then they stay unset (unknown), not invented.
-      s.set_role(consensus::RaftPeerPB::UNKNOWN_ROLE);
+      if (driver_ != nullptr) {
+        raft::RaftStatus rs = driver_->GetStatus();
+        *s.mutable_consensus_state() = rs.ToConsensusStatePB();
+        const consensus::RaftConfigPB& active =
+            rs.pending_config ? *rs.pending_config : rs.committed_config;
+        if (rs.role == raft::Role::kLeader) {
+          s.set_role(consensus::RaftPeerPB::LEADER);
+        } else if (!raft::IsMember(active, rs.uuid)) {
+          s.set_role(consensus::RaftPeerPB::NON_PARTICIPANT);
+        } else if (!raft::IsVoter(active, rs.uuid)) {
+          s.set_role(consensus::RaftPeerPB::LEARNER);
+        } else {
+          s.set_role(consensus::RaftPeerPB::FOLLOWER);
+        }
+        *s.mutable_last_logged_opid() = rs.last_logged;
+        *s.mutable_last_committed_opid() = rs.committed;
+        consensus::OpId applied;
+        applied.set_index(rs.applied_index);
+        // The applied entry's term is the committed one's when they coincide;
+        // otherwise it is not tracked here and left 0.
+        applied.set_term(rs.applied_index == rs.committed.index() ? rs.committed.term() : 0);
+        *s.mutable_last_applied_opid() = applied;
+      } else {
+        // Not running Raft (e.g. TOMBSTONED): what is persisted, role unknown.
+        auto* cs = s.mutable_consensus_state();
+        cs->set_current_term(cmeta_.current_term());
+        *cs->mutable_committed_config() = cmeta_.committed_config();
+        s.set_role(consensus::RaftPeerPB::UNKNOWN_ROLE);
+      }
     }
   }
   s.set_on_disk_size_bytes(OnDiskSizeBytes());
@@ -101,23 +260,42 @@ server::ReplicaStatusPB TabletReplica::Status() const {
 absl::Status TabletReplica::Tombstone(const std::string& reason) {
   absl::MutexLock lock(&mu_);
   if (failed_) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "tablet ", tablet_id_, " is FAILED (", failure_reason_,
-        "); delete it instead of tombstoning"));
+    return absl::FailedPreconditionError(absl::StrCat("tablet ", tablet_id_, " is FAILED (",
+                                                      failure_reason_,
+                                                      "); delete it instead of tombstoning"));
   }
-  tablet::TabletSuperBlockPB next = superblock_;
-  next.set_tablet_data_state(tablet::TABLET_DATA_TOMBSTONED);
-  next.set_failure_reason(reason);
-  RETURN_IF_ERROR(pbc::WriteSingleMessageFile(layout_.TabletMetaPath(tablet_id_), next));
-  superblock_ = std::move(next);
+  ShutdownLocked();
+  if (runtime_.block_manager != nullptr) {
+    // Deletes the row blocks too; the superblock is written first.
+    RETURN_IF_ERROR(tablet::Tablet::Tombstone(layout_, runtime_.block_manager, tablet_id_));
+  } else {
+    RETURN_IF_ERROR(
+        tablet::SetDataState(layout_, tablet_id_, tablet::TABLET_DATA_TOMBSTONED, reason));
+  }
+  // Keep why it was tombstoned, for operators reading status or the file.
+  tablet::TabletSuperBlockPB sb;
+  RETURN_IF_ERROR(pbc::ReadSingleMessageFile(layout_.TabletMetaPath(tablet_id_), &sb));
+  sb.set_failure_reason(reason);
+  RETURN_IF_ERROR(pbc::WriteSingleMessageFile(layout_.TabletMetaPath(tablet_id_), sb));
+  superblock_ = std::move(sb);
   std::error_code ec;
   std::filesystem::remove_all(layout_.WalDir(tablet_id_), ec);
   if (ec) {
     return absl::InternalError(absl::StrCat("tombstoned tablet ", tablet_id_,
-                                            " but could not remove ",
-                                            layout_.WalDir(tablet_id_), ": ", ec.message()));
+                                            " but could not remove ", layout_.WalDir(tablet_id_),
+                                            ": ", ec.message()));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<consensus_driver::RaftDriver>> TabletReplica::driver() const {
+  RETURN_IF_ERROR(CheckServing());
+  absl::MutexLock lock(&mu_);
+  if (driver_ == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("tablet ", tablet_id_, " is not running Raft on this server"));
+  }
+  return driver_;
 }
 
 absl::Status TabletReplica::CheckServing() const {
@@ -127,27 +305,121 @@ absl::Status TabletReplica::CheckServing() const {
         absl::StrCat("tablet ", tablet_id_, " is FAILED: ", failure_reason_));
   }
   if (superblock_.tablet_data_state() != tablet::TABLET_DATA_READY) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "tablet ", tablet_id_, " is not READY (state ",
-        tablet::TabletDataState_Name(superblock_.tablet_data_state()), ")"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("tablet ", tablet_id_, " is not READY (state ",
+                     tablet::TabletDataState_Name(superblock_.tablet_data_state()), ")"));
   }
   return absl::OkStatus();
 }
 
-absl::Status TabletReplica::Write(const WriteRequestPB&, WriteResponsePB*) {
-  RETURN_IF_ERROR(CheckServing());
-  return absl::UnimplementedError(absl::StrCat("Write to tablet ", tablet_id_, ": ", kGlueMissing));
+absl::Status TabletReplica::NotLeaderError(const consensus_driver::RaftDriver& d,
+                                           const char* what) const {
+  raft::RaftStatus rs = d.GetStatus();
+  return absl::FailedPreconditionError(
+      absl::StrCat(what, " tablet ", tablet_id_, ": this replica is not the leader (leader: ",
+                   rs.leader_uuid.empty() ? "unknown" : rs.leader_uuid, ", term ", rs.term, ")"));
 }
 
-absl::Status TabletReplica::Scan(const ScanRequestPB&, ScanResponsePB*) {
-  RETURN_IF_ERROR(CheckServing());
-  return absl::UnimplementedError(absl::StrCat("Scan of tablet ", tablet_id_, ": ", kGlueMissing));
+absl::Status TabletReplica::Write(const WriteRequestPB& req, WriteResponsePB* resp) {
+  ASSIGN_OR_RETURN(std::shared_ptr<consensus_driver::RaftDriver> d, driver());
+  absl::Duration timeout;
+  {
+    absl::MutexLock lock(&mu_);
+    timeout = runtime_.write_timeout;
+  }
+  consensus::ReplicateMsg msg;
+  msg.set_op_type(consensus::WRITE_OP);
+  *msg.mutable_kmend_write() = req.ops();
+  absl::StatusOr<consensus::OpId> id = d->Replicate(std::move(msg), timeout);
+  if (!id.ok()) {
+    if (absl::IsFailedPrecondition(id.status())) return NotLeaderError(*d, "Write to");
+    return Annotate(id.status(), absl::StrCat("Write to tablet ", tablet_id_));
+  }
+  *resp->mutable_op_id() = *id;
+  absl::MutexLock lock(&results_mu_);
+  auto it = results_.find(id->index());
+  if (it == results_.end()) {
+    // Applied (Replicate returned OK) but already forgotten: cannot happen
+    // within the bound unless thousands of ops overtook this one.
+    return absl::InternalError(absl::StrCat("Write to tablet ", tablet_id_, ": op ", id->index(),
+                                            " applied but its row results were dropped"));
+  }
+  const tablet::ApplyResult& r = it->second;
+  resp->set_rows_applied(r.rows_applied);
+  for (size_t i = 0; i < r.row_status.size(); ++i) {
+    if (r.row_status[i].ok()) continue;
+    auto* e = resp->add_row_errors();
+    e->set_row_index(static_cast<int32_t>(i));
+    e->set_message(std::string(r.row_status[i].message()));
+  }
+  results_.erase(it);
+  return absl::OkStatus();
 }
 
-absl::Status TabletReplica::Checksum(const ChecksumRequestPB&, ChecksumResponsePB*) {
+absl::Status TabletReplica::Scan(const ScanRequestPB& req, ScanResponsePB* resp) {
+  ASSIGN_OR_RETURN(std::shared_ptr<consensus_driver::RaftDriver> d, driver());
+  if (d->GetStatus().role != raft::Role::kLeader) return NotLeaderError(*d, "Scan of");
+  std::shared_ptr<tablet::Tablet> tab;
+  {
+    absl::MutexLock lock(&mu_);
+    tab = tablet_;
+  }
+  if (tab == nullptr) return absl::FailedPreconditionError("tablet is shutting down");
+  tablet::ScanSpec spec;
+  spec.start_key = req.start_key();
+  if (req.has_resume_after_key()) {
+    spec.start_key = req.resume_after_key() + std::string(1, '\0');
+  }
+  spec.end_key = req.end_key();
+  resp->set_snapshot_op_index(tab->applied_op_index());
+  if (req.count_only()) {
+    // Count in pages so that a large tablet is never copied out whole.
+    int64_t n = 0;
+    spec.limit = 100000;
+    while (true) {
+      tablet::ScanResult r = tab->Scan(spec);
+      n += static_cast<int64_t>(r.rows.size());
+      if (!r.more) break;
+      spec.start_key = r.last_key + std::string(1, '\0');
+    }
+    resp->set_row_count(n);
+    return absl::OkStatus();
+  }
+  spec.limit = req.limit() > 0 ? static_cast<size_t>(req.limit()) : kDefaultScanLimit;
+  tablet::ScanResult r = tab->Scan(spec);
+  for (const tablet::Row& row : r.rows) {
+    RowPB* out = resp->add_rows();
+    for (const tablet::Value& v : row) *out->add_cells() = tablet::CellFromValue(v);
+  }
+  resp->set_row_count(static_cast<int64_t>(r.rows.size()));
+  if (r.more) {
+    resp->set_has_more(true);
+    resp->set_last_key(r.last_key);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status TabletReplica::Checksum(const ChecksumRequestPB& req, ChecksumResponsePB* resp) {
   RETURN_IF_ERROR(CheckServing());
-  return absl::UnimplementedError(
-      absl::StrCat("Checksum of tablet ", tablet_id_, ": ", kGlueMissing));
+  std::shared_ptr<tablet::Tablet> tab;
+  {
+    absl::MutexLock lock(&mu_);
+    tab = tablet_;
+  }
+  if (tab == nullptr) return absl::FailedPreconditionError("tablet is not open");
+  tablet::TabletChecksum c = tab->Checksum();
+  if (req.has_op_index() && c.applied_op_index != req.op_index()) {
+    // Only the current state is kept, so a checksum "as of" another index
+    // cannot be computed; the caller asks again (ksck retries until its
+    // deadline, then reports the replica UNKNOWN).
+    return absl::FailedPreconditionError(
+        absl::StrCat("tablet ", tablet_id_, " has applied through op ", c.applied_op_index,
+                     ", checksum requested as of op ", req.op_index()));
+  }
+  resp->set_digest(c.digest);
+  resp->set_op_index(c.applied_op_index);
+  resp->set_row_count(c.row_count);
+  return absl::OkStatus();
 }
 
 }  // namespace kmend::tserver

@@ -1,35 +1,64 @@
-// One replica of one tablet on this tablet server: the seam between the
-// server (RPCs, heartbeats, status) and the replica's storage and Raft.
+// One replica of one tablet on this tablet server: its rows (lib/tablet),
+// its Raft group membership (lib/consensus RaftDriver over the WAL and the
+// consensus metadata), and the seam between them and the server's RPCs.
 //
-// What it holds today: the replica's persisted metadata, the superblock
-// (<root>/tablet-meta/<id>: table, schema, partition, data state) and the
-// consensus metadata (<root>/consensus-meta/<id>: term, vote, committed
-// config), and it reports them. What it does not do yet: run Raft
-// (lib/consensus) or store rows (lib/tablet). That glue attaches here:
-// Start() would open the Tablet and the WAL, bootstrap, and start the Raft
-// driver; Write/Scan/Checksum would go through them; Status() would fill the
-// role, leader and op ids from the driver. Until then those calls answer
-// UNIMPLEMENTED and the status leaves role/op ids unknown, never invented.
+// Life of a replica:
+//   constructed from its metadata (or as FAILED when that did not load)
+//   -> Start(): opens the Tablet, verifying every block; opens the Raft
+//      driver, which replays the WAL; committed entries after the tablet's
+//      last flushed op are applied again (bootstrap). Any checksum or WAL
+//      damage marks the replica FAILED (persisted when the superblock can be
+//      written): reported, never served, and the server keeps running.
+//      A replica found COPYING (a crash mid-copy) is tombstoned.
+//   -> serves Write (replicated through Raft, acknowledged once applied
+//      here), Scan and Checksum (leader reads), and reports Status.
+//   -> Shutdown() / Tombstone().
 //
 // Thread safety: all methods are thread-safe. Lifetime: owned by the
 // TabletManager through shared_ptr so an RPC can keep one alive while the
-// manager drops it.
+// manager drops it; the ReplicaRuntime's objects outlive every replica.
 #ifndef KMEND_SERVER_TSERVER_TABLET_REPLICA_H_
 #define KMEND_SERVER_TSERVER_TABLET_REPLICA_H_
 
 #include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "lib/blocks/log_block_manager.h"
+#include "lib/consensus/raft_driver.h"
+#include "lib/consensus/transport.h"
 #include "lib/fs/layout.h"
+#include "lib/tablet/tablet.h"
 #include "proto/consensus_metadata.pb.h"
 #include "proto/status.pb.h"
 #include "proto/tablet_metadata.pb.h"
 #include "proto/tserver.pb.h"
+#include "server/tserver/raft_router.h"
 
 namespace kmend::tserver {
+
+// What a running replica needs from its server.
+struct ReplicaRuntime {
+  std::string server_uuid;
+  blocks::LogBlockManager* block_manager = nullptr;
+  consensus_driver::Transport* transport = nullptr;
+  RaftRouter* router = nullptr;
+  // Raft timing: heartbeat every tick, election after 10-20 ticks.
+  absl::Duration tick_interval = absl::Milliseconds(100);
+  int election_ticks = 10;
+  // How long a Write waits for its op to commit and apply.
+  absl::Duration write_timeout = absl::Seconds(10);
+  // Flush the in-memory rows once they take this much memory.
+  uint64_t flush_threshold_bytes = 64 << 20;
+  // Told of every config a replica commits or adopts (peer addresses).
+  std::function<void(const consensus::RaftConfigPB&)> on_config;
+};
 
 class TabletReplica {
  public:
@@ -39,8 +68,16 @@ class TabletReplica {
   // A replica whose metadata could not be loaded: FAILED with `reason`,
   // reported but never served.
   TabletReplica(fs::Layout layout, std::string tablet_id, std::string reason);
+  ~TabletReplica();
 
   const std::string& tablet_id() const { return tablet_id_; }
+
+  // Opens storage and Raft (see the file comment). Never fails the server:
+  // problems with this replica's files turn it FAILED; the returned status
+  // is only for the log.
+  absl::Status Start(const ReplicaRuntime& runtime);
+  // Stops Raft and closes the tablet. Idempotent.
+  void Shutdown();
 
   // The replica as the status service and the heartbeat report it.
   server::ReplicaStatusPB Status() const;
@@ -48,19 +85,29 @@ class TabletReplica {
   tablet::TabletDataState data_state() const;
   consensus::ConsensusStatePB ConsensusState() const;
 
-  // Persists the TOMBSTONED state (superblock rewritten atomically) and
-  // removes the replica's WAL directory. The consensus metadata stays, as in
-  // Kudu, so a tombstoned replica can still vote on its own removal.
+  // Stops the replica, deletes its row blocks, persists TOMBSTONED and
+  // removes its WAL directory. The consensus metadata stays, as in Kudu, so
+  // a tombstoned replica can still vote on its own removal.
   absl::Status Tombstone(const std::string& reason);
 
-  // Data path: UNIMPLEMENTED until the storage and Raft glue lands (see the
-  // file comment); FAILED_PRECONDITION for a replica that is not READY.
+  // Data path. FAILED_PRECONDITION for a replica that is not serving, or
+  // (Write, Scan) not the leader: the message names the leader when known.
   absl::Status Write(const WriteRequestPB& req, WriteResponsePB* resp);
   absl::Status Scan(const ScanRequestPB& req, ScanResponsePB* resp);
   absl::Status Checksum(const ChecksumRequestPB& req, ChecksumResponsePB* resp);
 
+  // The Raft driver for consensus commands; FailedPrecondition when the
+  // replica does not run Raft (FAILED, TOMBSTONED, not started).
+  absl::StatusOr<std::shared_ptr<consensus_driver::RaftDriver>> driver() const;
+
  private:
   absl::Status CheckServing() const;
+  absl::Status StartLocked(const ReplicaRuntime& runtime) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MarkFailedLocked(const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void ShutdownLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Runs on the Raft driver's apply thread, one committed entry at a time.
+  void ApplyEntry(const consensus::ReplicateMsg& msg);
+  absl::Status NotLeaderError(const consensus_driver::RaftDriver& d, const char* what) const;
   int64_t OnDiskSizeBytes() const;
 
   const fs::Layout layout_;
@@ -70,6 +117,16 @@ class TabletReplica {
   consensus::ConsensusMetadataPB cmeta_ ABSL_GUARDED_BY(mu_);
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   std::string failure_reason_ ABSL_GUARDED_BY(mu_);
+  ReplicaRuntime runtime_ ABSL_GUARDED_BY(mu_);
+  // Set by Start, cleared by Shutdown; shared so that an RPC in flight keeps
+  // them alive.
+  std::shared_ptr<tablet::Tablet> tablet_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<consensus_driver::RaftDriver> driver_ ABSL_GUARDED_BY(mu_);
+
+  // Row results of recently applied writes by op index, for the Write that
+  // proposed them (only the proposing leader reads them; bounded).
+  absl::Mutex results_mu_;
+  std::map<int64_t, tablet::ApplyResult> results_ ABSL_GUARDED_BY(results_mu_);
 };
 
 }  // namespace kmend::tserver

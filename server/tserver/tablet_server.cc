@@ -35,6 +35,23 @@ absl::Status TabletServer::Start() {
           }
         }
       });
+  auto bm = blocks::LogBlockManager::Open(fs::Layout(options_.fs_root).DataDir());
+  if (!bm.ok()) return Annotate(bm.status(), "opening the block manager");
+  block_manager_ = *std::move(bm);
+  ReplicaRuntime runtime;
+  runtime.server_uuid = uuid_;
+  runtime.block_manager = block_manager_.get();
+  runtime.transport = &transport_;
+  runtime.router = &router_;
+  runtime.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
+  runtime.on_config = [this](const consensus::RaftConfigPB& config) {
+    for (const auto& p : config.peers()) {
+      if (p.permanent_uuid() != uuid_ && p.has_last_known_addr()) {
+        transport_.SetPeerAddress(p.permanent_uuid(), server::HostPortToString(p.last_known_addr()));
+      }
+    }
+  };
+  manager_->SetRuntime(runtime);
   RETURN_IF_ERROR(Annotate(manager_->Open(), "loading replicas"));
   int failed = 0;
   for (const auto& r : manager_->List()) failed += r->data_state() == tablet::TABLET_DATA_FAILED;
@@ -67,6 +84,8 @@ absl::Status TabletServer::Start() {
 void TabletServer::Shutdown(std::chrono::milliseconds grace) {
   if (heartbeater_ != nullptr) heartbeater_->Stop();
   rpc_.Shutdown(grace);
+  // Replicas before the transport they send through.
+  if (manager_ != nullptr) manager_->ShutdownAll();
   transport_.Shutdown();
   lock_.reset();
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "lib/blocks/log_block_manager.h"
 #include "lib/io/dir_lock.h"
 #include "server/common/clock.h"
 #include "server/common/rpc_server.h"
@@ -33,6 +34,8 @@ struct TabletServerOptions {
   std::string port_file;
   std::vector<std::string> master_addresses;
   int64_t heartbeat_interval_ms = 500;
+  // One Raft tick (heartbeat); elections time out after 10-20 ticks.
+  int64_t raft_tick_ms = 100;
 };
 
 class TabletServer : public server::StatusSource {
@@ -62,6 +65,7 @@ class TabletServer : public server::StatusSource {
   // nothing may deliver into a destroyed router.
   GrpcTransport transport_;
   RaftRouter router_;
+  std::unique_ptr<blocks::LogBlockManager> block_manager_;
   std::unique_ptr<TabletManager> manager_;
   std::unique_ptr<TabletServerServiceImpl> tserver_service_;
   std::unique_ptr<ConsensusServiceImpl> consensus_service_;

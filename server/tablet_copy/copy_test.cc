@@ -478,3 +478,30 @@ TEST(TabletCopySessionLimitTest, TooManySessionsIsUnavailable) {
 
 }  // namespace
 }  // namespace kmend::tablet_copy
+
+namespace kmend::tablet_copy {
+namespace {
+
+// The reaper thread ends idle sessions with no RPC arriving. (Polls with a
+// generous bound; the clock is injected, so nothing depends on timing.)
+TEST(TabletCopySessionExpiryTest, ReaperEndsIdleSessionsByItself) {
+  std::atomic<int64_t> now_s{1000};
+  SourceOptions options;
+  options.clock = [&now_s] { return absl::FromUnixSeconds(now_s.load()); };
+  options.session_idle_timeout = absl::Seconds(30);
+  options.reaper_interval = absl::Milliseconds(1);
+  CopySource source;
+  ASSERT_TRUE(source.Start(testing::SourceSpec{}, options).ok());
+  tserver::BeginTabletCopySessionRequestPB breq;
+  breq.set_requestor_uuid("dest-uuid");
+  breq.set_tablet_id(source.tablet_id());
+  ASSERT_TRUE(source.manager()->BeginSession(breq).ok());
+  now_s += 31;
+  for (int i = 0; i < 30000 && source.manager()->num_sessions() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(source.manager()->num_sessions(), 0);
+}
+
+}  // namespace
+}  // namespace kmend::tablet_copy

@@ -1,6 +1,7 @@
 #include "server/tserver/tserver_services.h"
 
 #include "absl/strings/str_cat.h"
+#include "lib/raft/config.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
 
@@ -107,20 +108,76 @@ grpc::Status ConsensusServiceImpl::RaftMessage(grpc::ServerContext*,
 
 grpc::Status ConsensusServiceImpl::ChangeConfig(grpc::ServerContext*,
                                                 const ChangeConfigRequestPB* req,
-                                                ChangeConfigResponsePB*) {
+                                                ChangeConfigResponsePB* resp) {
   auto r = manager_->Lookup(req->tablet_id());
   if (!r.ok()) return ToGrpcStatus(r.status());
-  return NotYet("ChangeConfig", req->tablet_id());
+  auto driver = (*r)->driver();
+  if (!driver.ok()) return ToGrpcStatus(driver.status());
+  raft::ConfigChange change;
+  change.uuid = req->peer().permanent_uuid();
+  change.peer_template = req->peer();
+  if (req->has_cas_config_opid_index()) change.cas_config_opid_index = req->cas_config_opid_index();
+  switch (req->type()) {
+    case ADD_PEER:
+      change.type = req->peer().member_type() == consensus::RaftPeerPB::NON_VOTER
+                        ? raft::ChangeType::kAddNonVoter
+                        : raft::ChangeType::kAddVoter;
+      break;
+    case REMOVE_PEER:
+      change.type = raft::ChangeType::kRemovePeer;
+      break;
+    case MODIFY_PEER:
+      if (req->peer().member_type() != consensus::RaftPeerPB::VOTER) {
+        return ToGrpcStatus(absl::InvalidArgumentError(
+            "ChangeConfig MODIFY_PEER: only promotion to VOTER is supported"));
+      }
+      change.type = raft::ChangeType::kPromote;
+      break;
+    default:
+      return ToGrpcStatus(absl::InvalidArgumentError("ChangeConfig: type is required"));
+  }
+  if (change.uuid.empty()) {
+    return ToGrpcStatus(absl::InvalidArgumentError("ChangeConfig: peer.permanent_uuid is required"));
+  }
+  absl::StatusOr<consensus::OpId> id = (*driver)->ChangeConfig(change);
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  // Answer once the change is committed (and applied here).
+  absl::Status s = (*driver)->WaitForApplied(*id, absl::Seconds(10));
+  if (!s.ok()) return ToGrpcStatus(s);
+  *resp->mutable_op_id() = *id;
+  KLOG(INFO) << "tablet " << req->tablet_id() << ": config change "
+             << raft::ChangeTypeName(change.type) << " " << change.uuid << " committed at "
+             << id->term() << "." << id->index();
+  return grpc::Status::OK;
 }
 
 grpc::Status ConsensusServiceImpl::UnsafeChangeConfig(grpc::ServerContext*,
                                                       const UnsafeChangeConfigRequestPB* req,
-                                                      UnsafeChangeConfigResponsePB*) {
+                                                      UnsafeChangeConfigResponsePB* resp) {
   absl::Status s = CheckDest(req->dest_uuid(), uuid_);
   if (!s.ok()) return ToGrpcStatus(s);
   auto r = manager_->Lookup(req->tablet_id());
   if (!r.ok()) return ToGrpcStatus(r.status());
-  return NotYet("UnsafeChangeConfig", req->tablet_id());
+  auto driver = (*r)->driver();
+  if (!driver.ok()) return ToGrpcStatus(driver.status());
+  raft::RaftStatus st = (*driver)->GetStatus();
+  consensus::RaftConfigPB next;
+  for (const std::string& keep : req->keep_uuids()) {
+    const consensus::RaftPeerPB* p = raft::FindPeer(st.committed_config, keep);
+    if (p == nullptr) {
+      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+          "UnsafeChangeConfig: ", keep, " is not in the committed config of tablet ",
+          req->tablet_id())));
+    }
+    *next.add_peers() = *p;
+  }
+  absl::StatusOr<consensus::OpId> id = (*driver)->UnsafeChangeConfig(next);
+  if (!id.ok()) return ToGrpcStatus(id.status());
+  KLOG(WARNING) << "tablet " << req->tablet_id() << ": UNSAFE config change by '"
+                << req->caller_id() << "' forced " << next.peers_size() << " peer(s) at op "
+                << id->term() << "." << id->index();
+  *resp->mutable_new_config() = (*driver)->GetStatus().pending_config.value_or(next);
+  return grpc::Status::OK;
 }
 
 grpc::Status ConsensusServiceImpl::GetConsensusState(grpc::ServerContext*,
@@ -149,7 +206,12 @@ grpc::Status ConsensusServiceImpl::StepDown(grpc::ServerContext*, const StepDown
                                             StepDownResponsePB*) {
   auto r = manager_->Lookup(req->tablet_id());
   if (!r.ok()) return ToGrpcStatus(r.status());
-  return NotYet("StepDown", req->tablet_id());
+  auto driver = (*r)->driver();
+  if (!driver.ok()) return ToGrpcStatus(driver.status());
+  if (req->has_new_leader_uuid()) {
+    return ToGrpcStatus((*driver)->TransferLeadership(req->new_leader_uuid()));
+  }
+  return ToGrpcStatus((*driver)->StepDown());
 }
 
 grpc::Status TabletCopyServiceImpl::BeginTabletCopySession(

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <set>
 #include <memory>
 #include <optional>
 #include <utility>
@@ -243,8 +244,14 @@ absl::Status Copier::CopyBlocks() {
     batch_bytes = 0;
     return absl::OkStatus();
   };
+  std::set<uint64_t> wanted;
+  for (uint64_t id : tablet::RowSetBlockIds(source_sb_)) wanted.insert(id);
   for (const tserver::CopyItemPB& item : begin_.items()) {
-    if (item.id().type() != DataIdPB::BLOCK) continue;
+    // Only blocks the superblock names, each once: anything else would be
+    // stored and then referenced by nothing.
+    if (item.id().type() != DataIdPB::BLOCK || wanted.erase(item.id().block_id().id()) == 0) {
+      continue;
+    }
     std::string data;
     data.reserve(item.size_bytes());
     RETURN_IF_ERROR(FetchItem(item, [&](absl::string_view chunk) {

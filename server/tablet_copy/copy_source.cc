@@ -343,6 +343,11 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
     add(std::move(item));
   }
   absl::MutexLock l(&mu_);
+  // Checked again: concurrent Begins all passed the first check.
+  if (static_cast<int>(sessions_.size()) >= options_.max_sessions) {
+    return absl::UnavailableError(absl::StrCat("tablet copy: ", sessions_.size(),
+                                               " sessions open (the limit); retry later"));
+  }
   sessions_[session->id] = session;
   return resp;
 }

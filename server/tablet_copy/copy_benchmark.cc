@@ -79,6 +79,7 @@ void BM_CopyTablet(benchmark::State& state) {
 
 BENCHMARK(BM_CopyTablet)
     ->ArgNames({"chunk_KiB", "sync"})
+    ->Args({256, 0})
     ->Args({1024, 0})
     ->Args({4096, 0})
     ->Args({4096, 1})

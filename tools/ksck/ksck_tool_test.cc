@@ -1,6 +1,7 @@
 // `kmend ksck` as an operator runs it: the real binary against real
 // kmend-server processes (testing/cluster), checking exit codes, the plain
 // verdict and the JSON document.
+#include <functional>
 #include <iostream>
 #include <memory>
 
@@ -8,6 +9,9 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "proto/tserver.grpc.pb.h"
+#include "proto/write_ops.pb.h"
+#include "server/common/grpc_util.h"
 #include "testing/cluster/external_cluster.h"
 #include "testing/cluster/tool_runner.h"
 
@@ -30,9 +34,9 @@ class KsckToolTest : public ::testing::Test {
   }
 
   ToolResult Ksck(const std::string& args = "") {
-    return RunKmend(absl::StrCat("ksck --masters ", cluster_->master_address(), " --timeout 2s ",
-                                 args),
-                    cluster_->base_dir());
+    return RunKmend(
+        absl::StrCat("ksck --masters ", cluster_->master_address(), " --timeout 2s ", args),
+        cluster_->base_dir());
   }
 
   std::unique_ptr<ExternalCluster> cluster_;
@@ -69,11 +73,168 @@ TEST_F(KsckToolTest, MasterDownExitsTwoWithAClearMessage) {
   StartCluster(1);
   std::string address = cluster_->master_address();
   cluster_->master()->KillNine();
-  ToolResult r = RunKmend(absl::StrCat("ksck --masters ", address, " --timeout 1s"),
-                          cluster_->base_dir());
+  ToolResult r =
+      RunKmend(absl::StrCat("ksck --masters ", address, " --timeout 1s"), cluster_->base_dir());
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_THAT(r.err, HasSubstr("no master reachable"));
   EXPECT_THAT(r.err, HasSubstr(address));
+}
+
+// The tests below create table "t" (3 tablets, RF 3) with `kmend table`, and
+// wait for Raft to elect leaders.
+class KsckTableTest : public KsckToolTest {
+ protected:
+  void SetUp() override {
+    StartCluster(3);
+    ToolResult r = RunKmend(absl::StrCat("table create t --schema 'id:int64:key,name:string' "
+                                         "--tablets 3 --replicas 3 --masters ",
+                                         cluster_->master_address()),
+                            cluster_->base_dir());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    ASSERT_TRUE(WaitForJson([](const nlohmann::json& j) { return j["ok"] == true; },
+                            "ksck healthy after table creation"));
+  }
+
+  // Polls `ksck --format=json` until `done` holds; keeps the last document.
+  bool WaitForJson(const std::function<bool(const nlohmann::json&)>& done, const std::string& what,
+                   const std::string& extra_args = "") {
+    absl::Status s = ExternalCluster::WaitFor(
+        [&] {
+          ToolResult r = Ksck("--format=json " + extra_args);
+          if (r.exit_code != 0 && r.exit_code != 1) return false;
+          last_ = nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+          last_exit_ = r.exit_code;
+          return !last_.is_discarded() && done(last_);
+        },
+        std::chrono::seconds(40), what);
+    if (!s.ok()) ADD_FAILURE() << s << "\nlast document: " << last_.dump(2);
+    return s.ok();
+  }
+
+  static bool AllTablets(const nlohmann::json& j, const std::string& health) {
+    if (j["tablets"].size() != 3) return false;
+    for (const auto& t : j["tablets"]) {
+      if (t["health"] != health) return false;
+    }
+    return true;
+  }
+
+  // Writes `n` rows into tablet `tablet_id` through its leader at `address`.
+  void WriteRows(const std::string& tablet_id, const std::string& address, int first, int n) {
+    auto stub = tserver::TabletServerService::NewStub(server::NewChannel(address));
+    tserver::WriteRequestPB req;
+    req.set_tablet_id(tablet_id);
+    for (int i = first; i < first + n; ++i) {
+      RowOpPB* op = req.mutable_ops()->add_ops();
+      op->set_type(RowOpPB::INSERT);
+      op->add_cells()->set_int64_value(i);
+      op->add_cells()->set_string_value(absl::StrCat("row ", i));
+    }
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, std::chrono::seconds(15));
+    tserver::WriteResponsePB resp;
+    grpc::Status s = stub->Write(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+    EXPECT_EQ(resp.rows_applied(), n);
+  }
+
+  nlohmann::json last_;
+  int last_exit_ = -1;
+};
+
+TEST_F(KsckTableTest, HealthyTableExitsZero) {
+  EXPECT_EQ(last_exit_, 0);
+  EXPECT_TRUE(AllTablets(last_, "HEALTHY"));
+  for (const auto& t : last_["tablets"]) {
+    int leaders = 0;
+    for (const auto& r : t["replicas"]) leaders += r["role"] == "LEADER" ? 1 : 0;
+    EXPECT_EQ(leaders, 1) << t.dump(2);
+  }
+  ToolResult r = Ksck();
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_THAT(r.out, HasSubstr("\nOK\n"));
+}
+
+TEST_F(KsckTableTest, OneServerDownIsUnderReplicated) {
+  cluster_->tserver(2)->KillNine();
+  ASSERT_TRUE(WaitForJson([](const nlohmann::json& j) { return AllTablets(j, "UNDER_REPLICATED"); },
+                          "every tablet UNDER_REPLICATED"));
+  EXPECT_EQ(last_exit_, 1);
+  EXPECT_EQ(last_["tables"][0]["health"], "UNDER_REPLICATED");
+}
+
+TEST_F(KsckTableTest, TwoOfThreeDownIsUnavailableAndTheSuggestedForceWorks) {
+  absl::StatusOr<std::string> survivor = cluster_->TServerUuid(0);
+  ASSERT_TRUE(survivor.ok()) << survivor.status();
+  cluster_->tserver(1)->KillNine();
+  cluster_->tserver(2)->KillNine();
+  ASSERT_TRUE(WaitForJson([](const nlohmann::json& j) { return AllTablets(j, "UNAVAILABLE"); },
+                          "every tablet UNAVAILABLE"));
+  EXPECT_EQ(last_exit_, 1);
+  for (const auto& t : last_["tablets"]) {
+    ASSERT_EQ(t["fixes"].size(), 1u) << t.dump(2);
+    std::string cmd = t["fixes"][0]["command"];
+    EXPECT_THAT(cmd,
+                HasSubstr("unsafe-change-config --tserver " + cluster_->tserver(0)->address()));
+    EXPECT_THAT(cmd, HasSubstr("--voters " + *survivor));
+  }
+  ToolResult plain = Ksck();
+  EXPECT_THAT(plain.out, HasSubstr("fix: kmend unsafe-change-config"));
+
+  // Do what ksck says, through the server's UnsafeChangeConfig (the tool of
+  // a later issue calls the same RPC): each tablet elects the survivor alone.
+  auto stub =
+      tserver::ConsensusService::NewStub(server::NewChannel(cluster_->tserver(0)->address()));
+  for (const auto& t : last_["tablets"]) {
+    tserver::UnsafeChangeConfigRequestPB req;
+    req.set_dest_uuid(*survivor);
+    req.set_tablet_id(t["tablet_id"].get<std::string>());
+    req.add_keep_uuids(*survivor);
+    req.set_caller_id("ksck_tool_test");
+    tserver::UnsafeChangeConfigResponsePB resp;
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, std::chrono::seconds(10));
+    grpc::Status s = stub->UnsafeChangeConfig(&ctx, req, &resp);
+    ASSERT_TRUE(s.ok()) << s.error_message();
+  }
+  // Writable again, and no longer unavailable: one voter of an RF-3 table is
+  // under-replicated (the master's view follows the new committed config).
+  ASSERT_TRUE(WaitForJson(
+      [](const nlohmann::json& j) {
+        for (const auto& t : j["tablets"]) {
+          if (t["health"] == "UNAVAILABLE") return false;
+        }
+        return j["tablets"].size() == 3;
+      },
+      "tablets led by the survivor after the forced config"));
+  for (const auto& t : last_["tablets"]) {
+    WriteRows(t["tablet_id"], cluster_->tserver(0)->address(), 0, 10);
+  }
+}
+
+TEST_F(KsckTableTest, ChecksumScanMatchesOnReplicatedRows) {
+  for (const auto& t : last_["tablets"]) {
+    std::string leader;
+    for (const auto& r : t["replicas"]) {
+      if (r["role"] == "LEADER") leader = r["ts_address"];
+    }
+    ASSERT_FALSE(leader.empty());
+    WriteRows(t["tablet_id"], leader, 0, 100);
+  }
+  ASSERT_TRUE(WaitForJson(
+      [](const nlohmann::json& j) {
+        if (j["ok"] != true || j["checksums"].size() != 3) return false;
+        for (const auto& c : j["checksums"]) {
+          if (c["result"] != "MATCH") return false;
+        }
+        return true;
+      },
+      "checksums match", "--checksum-scan"));
+  EXPECT_EQ(last_exit_, 0);
+  for (const auto& c : last_["checksums"]) {
+    EXPECT_EQ(c["result"], "MATCH") << c.dump(2);
+    for (const auto& [uuid, rep] : c["replicas"].items()) EXPECT_EQ(rep["row_count"], 100);
+  }
 }
 
 TEST_F(KsckToolTest, BadFlagsExitTwo) {

@@ -28,6 +28,7 @@
 #include "lib/wal/format.h"
 #include "proto/tablet_copy.grpc.pb.h"
 #include "server/common/grpc_util.h"
+#include "server/tablet_copy/chunk_fetcher.h"
 
 namespace kmend::tablet_copy {
 
@@ -87,6 +88,8 @@ class Copier {
   tablet::TabletSuperBlockPB source_sb_;
   tablet::TabletSuperBlockPB copying_sb_;
   std::map<uint64_t, uint64_t> block_mapping_;
+  std::vector<tserver::CopyItemPB> plan_;  // what is fetched, in order
+  std::unique_ptr<ChunkFetcher> fetcher_;
   CopyProgress progress_;
   CopyResult result_;
 };
@@ -174,17 +177,9 @@ absl::Status Copier::FetchItem(const tserver::CopyItemPB& item,
       return absl::AbortedError(
           absl::StrCat(what, ": simulated crash after ", result_.chunks, " chunks"));
     }
-    tserver::FetchDataRequestPB req;
-    req.set_session_id(begin_.session_id());
-    *req.mutable_data_id() = item.id();
-    req.set_offset(offset);
-    req.set_max_length(options_.chunk_size_bytes);
-    tserver::FetchDataResponsePB resp;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, options_.rpc_timeout);
-    RETURN_IF_ERROR(server::FromGrpcStatus(
-        stub_->FetchData(&ctx, req, &resp), absl::StrCat(what, ": FetchData at offset ", offset)));
-    tserver::DataChunkPB* chunk = resp.mutable_chunk();
+    absl::StatusOr<tserver::DataChunkPB> next = fetcher_->Next();
+    RETURN_IF_ERROR(Annotate(next.status(), Where()));
+    tserver::DataChunkPB* chunk = &*next;
     if (options_.test_mutate_chunk) options_.test_mutate_chunk(item.id(), chunk->mutable_data());
     const std::string& data = chunk->data();
     const std::string at = absl::StrCat(what, ": chunk at offset ", offset);
@@ -244,14 +239,8 @@ absl::Status Copier::CopyBlocks() {
     batch_bytes = 0;
     return absl::OkStatus();
   };
-  std::set<uint64_t> wanted;
-  for (uint64_t id : tablet::RowSetBlockIds(source_sb_)) wanted.insert(id);
-  for (const tserver::CopyItemPB& item : begin_.items()) {
-    // Only blocks the superblock names, each once: anything else would be
-    // stored and then referenced by nothing.
-    if (item.id().type() != DataIdPB::BLOCK || wanted.erase(item.id().block_id().id()) == 0) {
-      continue;
-    }
+  for (const tserver::CopyItemPB& item : plan_) {
+    if (item.id().type() != DataIdPB::BLOCK) continue;
     std::string data;
     data.reserve(item.size_bytes());
     RETURN_IF_ERROR(FetchItem(item, [&](absl::string_view chunk) {
@@ -367,10 +356,26 @@ absl::StatusOr<CopyResult> Copier::Run() {
       const std::string path = io::JoinPath(wal_dir, name);
       if (::unlink(path.c_str()) != 0) return io::ErrnoError("unlink", path, errno);
     }
-    RETURN_IF_ERROR(CopyBlocks());
+    // The plan: blocks the superblock names, each once (anything else would
+    // be stored and then referenced by nothing), then the WAL segments.
+    std::set<uint64_t> wanted;
+    for (uint64_t id : tablet::RowSetBlockIds(source_sb_)) wanted.insert(id);
     for (const tserver::CopyItemPB& item : begin_.items()) {
+      if (item.id().type() == DataIdPB::BLOCK && wanted.erase(item.id().block_id().id()) > 0) {
+        plan_.push_back(item);
+      }
+    }
+    for (const tserver::CopyItemPB& item : begin_.items()) {
+      if (item.id().type() == DataIdPB::LOG_SEGMENT) plan_.push_back(item);
+    }
+    fetcher_ = std::make_unique<ChunkFetcher>(stub_.get(), begin_.session_id(), plan_,
+                                              options_.chunk_size_bytes, options_.rpc_timeout,
+                                              /*depth=*/2);
+    RETURN_IF_ERROR(CopyBlocks());
+    for (const tserver::CopyItemPB& item : plan_) {
       if (item.id().type() == DataIdPB::LOG_SEGMENT) RETURN_IF_ERROR(CopySegment(item));
     }
+    fetcher_.reset();
     if (options_.sync) RETURN_IF_ERROR(io::SyncDir(wal_dir));
     RETURN_IF_ERROR(WriteConsensusMeta());
     tablet::TabletSuperBlockPB ready = source_sb_;
@@ -382,6 +387,7 @@ absl::StatusOr<CopyResult> Copier::Run() {
     result_.superblock = std::move(ready);
     return absl::OkStatus();
   }();
+  fetcher_.reset();  // no FetchData in flight past this point
   if (!s.ok()) {
     if (IsSimulatedCrash(s)) return s;
     EndSession(false);

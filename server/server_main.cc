@@ -2,6 +2,7 @@
 //
 //   kmend-server master  --fs_root DIR [--rpc_bind HOST:PORT] [--port_file F]
 //                        [--tserver_unresponsive_timeout_ms N] [--tserver_rpc_timeout_ms N]
+//                        [--rereplication_delay_ms N]
 //                        [--log_file F]
 //   kmend-server tserver --fs_root DIR --master_addrs HOST:PORT[,...]
 //                        [--rpc_bind HOST:PORT] [--port_file F]
@@ -90,6 +91,13 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{600'000}));
 
+  int64_t rereplication_delay_ms = master::MasterOptions().rereplication_delay_ms;
+  master_cmd
+      ->add_option("--rereplication_delay_ms", rereplication_delay_ms,
+                   "Replace the replicas of a tablet server silent this long")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
+
   CommonFlags ts_flags;
   std::string master_addrs;
   int64_t heartbeat_ms = tserver::TabletServerOptions().heartbeat_interval_ms;
@@ -126,6 +134,7 @@ int Main(int argc, char** argv) {
     opts.port_file = flags.port_file;
     opts.tserver_unresponsive_timeout_ms = unresponsive_ms;
     opts.tserver_rpc_timeout_ms = tserver_rpc_timeout_ms;
+    opts.rereplication_delay_ms = rereplication_delay_ms;
     master::Master m(opts);
     absl::Status s = m.Start();
     if (!s.ok()) {

@@ -34,6 +34,9 @@ absl::Status Master::Start() {
   master_service_ = std::make_unique<MasterServiceImpl>(
       uuid_, registry_.get(), catalog_.get(),
       std::chrono::milliseconds(options_.tserver_rpc_timeout_ms));
+  rereplicator_ = std::make_unique<Rereplicator>(
+      registry_.get(), catalog_.get(), options_.rereplication_delay_ms,
+      std::chrono::milliseconds(options_.tserver_rpc_timeout_ms));
   status_service_ = std::make_unique<server::StatusServiceImpl>(
       server::MASTER, uuid_, options_.fs_root, &clock_, this);
   RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind, {master_service_.get(), status_service_.get()},
@@ -59,6 +62,9 @@ void Master::MonitorLoop() {
     // server; only after that can a missing replica be told from a slow one.
     master_service_->RecreateMissingReplicas(2 * options_.tserver_rpc_timeout_ms * 1000,
                                              clock_.WallMicros());
+    // Replacing replicas of servers dead too long: one config step per
+    // tablet per pass (each waits for its commit).
+    rereplicator_->RunOnce();
     for (const LivenessChange& c : registry_->CheckLiveness()) {
       if (c.now_live) {
         KLOG(INFO) << "tablet server " << c.uuid << " is live again";

@@ -20,6 +20,7 @@
 #include "server/common/status_service.h"
 #include "server/master/catalog_manager.h"
 #include "server/master/master_service.h"
+#include "server/master/rereplicator.h"
 #include "server/master/ts_registry.h"
 
 namespace kmend::master {
@@ -32,6 +33,10 @@ struct MasterOptions {
   int64_t tserver_unresponsive_timeout_ms = 5000;
   // Deadline of the master's CreateTablet/DeleteTablet calls.
   int64_t tserver_rpc_timeout_ms = 5000;
+  // A tablet server silent this long has its replicas replaced elsewhere
+  // (re-replication; rereplicator.h). Counted from its last heartbeat, so
+  // it only matters once it is above tserver_unresponsive_timeout_ms.
+  int64_t rereplication_delay_ms = 60000;
 };
 
 class Master : public server::StatusSource {
@@ -60,6 +65,7 @@ class Master : public server::StatusSource {
   std::unique_ptr<TServerRegistry> registry_;
   std::unique_ptr<CatalogManager> catalog_;
   std::unique_ptr<MasterServiceImpl> master_service_;
+  std::unique_ptr<Rereplicator> rereplicator_;
   std::unique_ptr<server::StatusServiceImpl> status_service_;
   server::RpcServer rpc_;
   absl::Notification stop_;

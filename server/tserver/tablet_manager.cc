@@ -11,6 +11,7 @@
 #include "lib/tablet/schema.h"
 #include "lib/util/status_macros.h"
 #include "server/common/logger.h"
+#include "server/tablet_copy/copy_client.h"
 
 namespace kmend::tserver {
 
@@ -130,6 +131,54 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
     if (started.ok()) RETURN_IF_ERROR((*started)->Start(*runtime_));
   }
   return absl::OkStatus();
+}
+
+absl::Status TabletManager::CopyTabletFrom(const std::string& tablet_id,
+                                          const std::string& source_address) {
+  if (!fs::IsCanonicalUuid(tablet_id)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "CopyTablet: tablet_id '", tablet_id, "' is not 32 lowercase hex characters"));
+  }
+  if (!runtime_ || runtime_->block_manager == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("CopyTablet ", tablet_id, ": this server runs no replicas"));
+  }
+  absl::MutexLock change(&change_mu_);
+  std::shared_ptr<TabletReplica> old;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = replicas_.find(tablet_id);
+    if (it != replicas_.end()) old = it->second;
+  }
+  if (old != nullptr) {
+    tablet::TabletDataState st = old->data_state();
+    if (st != tablet::TABLET_DATA_TOMBSTONED && st != tablet::TABLET_DATA_FAILED) {
+      return absl::AlreadyExistsError(absl::StrCat("tablet ", tablet_id,
+                                                   " already exists here (state ",
+                                                   tablet::TabletDataState_Name(st), ")"));
+    }
+    // Its Raft (if any) must stop before the files change under it.
+    old->Shutdown();
+  }
+  tablet_copy::CopyOptions opts;
+  opts.requestor_uuid = server_uuid_;
+  opts.block_manager = runtime_->block_manager;
+  auto copied = tablet_copy::CopyTablet(source_address, tablet_id, layout_.root(), opts);
+  if (!copied.ok()) return Annotate(copied.status(), absl::StrCat("copying tablet ", tablet_id,
+                                                                  " from ", source_address));
+  KLOG(INFO) << "copied tablet " << tablet_id << " from " << source_address << ": "
+             << copied->blocks << " blocks, " << copied->wal_segments << " WAL segments, "
+             << copied->bytes << " bytes in " << copied->seconds << " s";
+  ASSIGN_OR_RETURN(consensus::ConsensusMetadataPB cmeta,
+                   meta::LoadConsensusMeta(layout_.ConsensusMetaPath(tablet_id)));
+  consensus::RaftConfigPB config = cmeta.committed_config();
+  auto replica = std::make_shared<TabletReplica>(layout_, copied->superblock, std::move(cmeta));
+  {
+    absl::MutexLock lock(&mu_);
+    replicas_[tablet_id] = replica;
+  }
+  if (on_config_) on_config_(config);
+  return replica->Start(*runtime_);
 }
 
 absl::Status TabletManager::DeleteTablet(const std::string& tablet_id, bool tombstone,

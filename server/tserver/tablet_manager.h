@@ -58,6 +58,13 @@ class TabletManager {
   // one is replaced).
   absl::Status CreateTablet(const CreateTabletRequestPB& req);
 
+  // Re-replication: copies the replica from the TabletCopyService at
+  // `source_address` (tablet_copy::CopyTablet, through the runtime's block
+  // manager), then loads and Start()s it. AlreadyExists when a replica that
+  // is not TOMBSTONED (or FAILED) is here; FailedPrecondition without a
+  // runtime; the copy's errors otherwise (the replica then ends TOMBSTONED).
+  absl::Status CopyTabletFrom(const std::string& tablet_id, const std::string& source_address);
+
   // Tombstones (keeps superblock and cmeta, state TOMBSTONED, WAL removed)
   // or deletes every file of the replica. NotFound for an unknown tablet;
   // FailedPrecondition when `cas_config_opid_index_le` is set and the

@@ -10,6 +10,33 @@
 #include "server/common/version.h"
 
 namespace kmend::tserver {
+namespace {
+
+// The copy source's view of this server's replicas: a replica is served
+// only while it is READY and runs Raft; the live consensus state is sent.
+class ManagerCopyProvider : public tablet_copy::TabletCopySourceProvider {
+ public:
+  ManagerCopyProvider(TabletManager* manager, std::string root,
+                      blocks::LogBlockManager* block_manager)
+      : manager_(manager), root_(std::move(root)), block_manager_(block_manager) {}
+
+  absl::StatusOr<tablet_copy::SourceReplica> GetReplica(const std::string& tablet_id) override {
+    ASSIGN_OR_RETURN(std::shared_ptr<TabletReplica> r, manager_->Lookup(tablet_id));
+    tablet_copy::SourceReplica out;
+    out.root = root_;
+    out.block_manager = block_manager_;
+    out.ready = r->data_state() == tablet::TABLET_DATA_READY && r->driver().ok();
+    out.cstate = r->ConsensusState();
+    return out;
+  }
+
+ private:
+  TabletManager* const manager_;
+  const std::string root_;
+  blocks::LogBlockManager* const block_manager_;
+};
+
+}  // namespace
 
 TabletServer::TabletServer(TabletServerOptions options) : options_(std::move(options)) {}
 
@@ -58,7 +85,13 @@ absl::Status TabletServer::Start() {
 
   tserver_service_ = std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get());
   consensus_service_ = std::make_unique<ConsensusServiceImpl>(uuid_, manager_.get(), &router_);
-  copy_service_ = std::make_unique<TabletCopyServiceImpl>(manager_.get());
+  copy_provider_ = std::make_unique<ManagerCopyProvider>(manager_.get(), options_.fs_root,
+                                                         block_manager_.get());
+  tablet_copy::SourceOptions copy_opts;
+  copy_opts.server_uuid = uuid_;
+  copy_sources_ =
+      std::make_unique<tablet_copy::TabletCopySourceManager>(copy_provider_.get(), copy_opts);
+  copy_service_ = std::make_unique<tablet_copy::TabletCopyServiceImpl>(copy_sources_.get());
   status_service_ = std::make_unique<server::StatusServiceImpl>(
       server::TABLET_SERVER, uuid_, options_.fs_root, &clock_, this);
   RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,

@@ -24,6 +24,8 @@
 #include "server/tserver/heartbeater.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
+#include "server/tablet_copy/copy_service.h"
+#include "server/tablet_copy/copy_source.h"
 #include "server/tserver/tserver_services.h"
 
 namespace kmend::tserver {
@@ -69,7 +71,10 @@ class TabletServer : public server::StatusSource {
   std::unique_ptr<TabletManager> manager_;
   std::unique_ptr<TabletServerServiceImpl> tserver_service_;
   std::unique_ptr<ConsensusServiceImpl> consensus_service_;
-  std::unique_ptr<TabletCopyServiceImpl> copy_service_;
+  // The copy source reads replicas through the provider (manager-backed).
+  std::unique_ptr<tablet_copy::TabletCopySourceProvider> copy_provider_;
+  std::unique_ptr<tablet_copy::TabletCopySourceManager> copy_sources_;
+  std::unique_ptr<tablet_copy::TabletCopyServiceImpl> copy_service_;
   std::unique_ptr<server::StatusServiceImpl> status_service_;
   server::RpcServer rpc_;
   std::unique_ptr<Heartbeater> heartbeater_;

@@ -33,6 +33,13 @@ grpc::Status TabletServerServiceImpl::CreateTablet(grpc::ServerContext*,
                                                    const CreateTabletRequestPB* req,
                                                    CreateTabletResponsePB*) {
   absl::Status s = CheckDest(req->dest_uuid(), uuid_);
+  if (s.ok() && req->has_copy_from_address()) {
+    s = manager_->CopyTabletFrom(req->tablet_id(), req->copy_from_address());
+    if (s.ok()) {
+      KLOG(INFO) << "copied tablet " << req->tablet_id() << " from " << req->copy_from_address();
+    }
+    return ToGrpcStatus(s);
+  }
   if (s.ok()) s = manager_->CreateTablet(*req);
   if (s.ok()) {
     KLOG(INFO) << "created tablet " << req->tablet_id() << " of table '" << req->table_name()
@@ -212,27 +219,6 @@ grpc::Status ConsensusServiceImpl::StepDown(grpc::ServerContext*, const StepDown
     return ToGrpcStatus((*driver)->TransferLeadership(req->new_leader_uuid()));
   }
   return ToGrpcStatus((*driver)->StepDown());
-}
-
-grpc::Status TabletCopyServiceImpl::BeginTabletCopySession(
-    grpc::ServerContext*, const BeginTabletCopySessionRequestPB* req,
-    BeginTabletCopySessionResponsePB*) {
-  auto r = manager_->Lookup(req->tablet_id());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  return NotYet("BeginTabletCopySession", req->tablet_id());
-}
-
-grpc::Status TabletCopyServiceImpl::FetchData(grpc::ServerContext*, const FetchDataRequestPB* req,
-                                              FetchDataResponsePB*) {
-  return ToGrpcStatus(absl::NotFoundError(
-      absl::StrCat("no tablet copy session '", req->session_id(), "'")));
-}
-
-grpc::Status TabletCopyServiceImpl::EndTabletCopySession(grpc::ServerContext*,
-                                                         const EndTabletCopySessionRequestPB* req,
-                                                         EndTabletCopySessionResponsePB*) {
-  return ToGrpcStatus(absl::NotFoundError(
-      absl::StrCat("no tablet copy session '", req->session_id(), "'")));
 }
 
 }  // namespace kmend::tserver

@@ -1,6 +1,6 @@
 // The tablet server's gRPC services over its TabletManager:
-// TabletServerService and ConsensusService (proto/tserver.proto) and
-// TabletCopyService (proto/tablet_copy.proto). Only translation lives here;
+// TabletServerService and ConsensusService (proto/tserver.proto); the
+// TabletCopyService is server/tablet_copy's. Only translation lives here;
 // what a replica can do is TabletReplica's business, and calls the replica
 // cannot serve yet answer UNIMPLEMENTED with the reason.
 //
@@ -11,7 +11,6 @@
 
 #include <string>
 
-#include "proto/tablet_copy.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
@@ -59,21 +58,6 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
   const std::string uuid_;
   TabletManager* const manager_;
   RaftRouter* const router_;
-};
-
-class TabletCopyServiceImpl final : public TabletCopyService::Service {
- public:
-  explicit TabletCopyServiceImpl(TabletManager* manager) : manager_(manager) {}
-  grpc::Status BeginTabletCopySession(grpc::ServerContext*,
-                                      const BeginTabletCopySessionRequestPB* req,
-                                      BeginTabletCopySessionResponsePB* resp) override;
-  grpc::Status FetchData(grpc::ServerContext*, const FetchDataRequestPB* req,
-                         FetchDataResponsePB* resp) override;
-  grpc::Status EndTabletCopySession(grpc::ServerContext*, const EndTabletCopySessionRequestPB* req,
-                                    EndTabletCopySessionResponsePB* resp) override;
-
- private:
-  TabletManager* const manager_;
 };
 
 }  // namespace kmend::tserver

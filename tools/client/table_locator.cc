@@ -1,0 +1,219 @@
+#include "tools/client/table_locator.h"
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "server/common/grpc_util.h"
+
+namespace kmend::tools::client {
+namespace {
+
+bool Retryable(const absl::Status& s) {
+  return absl::IsFailedPrecondition(s) || absl::IsUnavailable(s) ||
+         absl::IsDeadlineExceeded(s) || absl::IsNotFound(s) || absl::IsAborted(s);
+}
+
+// The uuid in "... not the leader (leader: <uuid>, term N)", or "".
+std::string LeaderHint(absl::string_view msg) {
+  constexpr absl::string_view kTag = "(leader: ";
+  size_t p = msg.find(kTag);
+  if (p == absl::string_view::npos) return "";
+  p += kTag.size();
+  size_t e = msg.find_first_of(",)", p);
+  if (e == absl::string_view::npos) return "";
+  std::string uuid(msg.substr(p, e - p));
+  return uuid == "unknown" ? "" : uuid;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<TableLocator>> TableLocator::Open(
+    const std::string& masters, const std::string& table, std::chrono::milliseconds rpc_timeout) {
+  auto hps = server::ParseHostPorts(masters);
+  if (!hps.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("--masters: ", hps.status().message()));
+  }
+  std::vector<std::string> addrs;
+  for (const auto& hp : *hps) addrs.push_back(server::HostPortToString(hp));
+  std::unique_ptr<TableLocator> loc(new TableLocator(std::move(addrs), table, rpc_timeout));
+  auto resp = loc->Describe();
+  if (!resp.ok()) return resp.status();
+  auto schema = tablet::Schema::FromPB(resp->table().schema());
+  if (!schema.ok()) {
+    return absl::DataLossError(absl::StrCat("table ", table, ": the master's schema is invalid: ",
+                                            schema.status().message()));
+  }
+  loc->schema_ = *schema;
+  loc->table_id_ = resp->table().table_id();
+  const auto& ps = resp->table().partition_schema();
+  if (ps.hash_schema_size() != 1) {
+    return absl::UnimplementedError(absl::StrCat("table ", table, " has ", ps.hash_schema_size(),
+                                                 " hash dimensions; only 1 is supported"));
+  }
+  loc->num_buckets_ = ps.hash_schema(0).num_buckets();
+  loc->hash_seed_ = ps.hash_schema(0).seed();
+  if (loc->num_buckets_ < 1) {
+    return absl::DataLossError(absl::StrCat("table ", table, ": num_buckets ", loc->num_buckets_));
+  }
+  absl::Status s = loc->Refresh();
+  if (!s.ok()) return s;
+  return loc;
+}
+
+absl::StatusOr<master::DescribeTableResponsePB> TableLocator::Describe() {
+  master::DescribeTableRequestPB req;
+  if (table_id_.empty()) {
+    req.set_name(table_);
+  } else {
+    req.set_table_id(table_id_);
+  }
+  std::vector<std::string> errors;
+  for (const std::string& addr : masters_) {
+    auto stub = master::MasterService::NewStub(server::NewChannel(addr));
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, rpc_timeout_);
+    master::DescribeTableResponsePB resp;
+    absl::Status s = server::FromGrpcStatus(stub->DescribeTable(&ctx, req, &resp),
+                                            absl::StrCat("DescribeTable at master ", addr));
+    if (s.ok()) return resp;
+    if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) return s;
+    errors.push_back(std::string(s.message()));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("no master reachable: ", absl::StrJoin(errors, "; ")));
+}
+
+absl::Status TableLocator::Refresh() {
+  absl::MutexLock master_lock(&master_mu_);
+  auto resp = Describe();
+  if (!resp.ok()) return resp.status();
+  std::vector<TabletRoute> routes;
+  std::map<int, int> buckets;
+  for (const auto& tl : resp->tablets()) {
+    TabletRoute r;
+    r.tablet_id = tl.tablet_id();
+    r.leader_uuid = tl.leader_uuid();
+    if (tl.partition().hash_buckets_size() != 1) {
+      return absl::DataLossError(absl::StrCat("tablet ", tl.tablet_id(), " has ",
+                                              tl.partition().hash_buckets_size(),
+                                              " hash buckets; expected 1"));
+    }
+    r.hash_bucket = tl.partition().hash_buckets(0);
+    for (const auto& rep : tl.replicas()) {
+      r.replicas.push_back({rep.ts_uuid(), server::HostPortToString(rep.rpc_address())});
+    }
+    buckets[r.hash_bucket] = static_cast<int>(routes.size());
+    routes.push_back(std::move(r));
+  }
+  for (int b = 0; b < num_buckets_; ++b) {
+    if (!buckets.count(b)) {
+      return absl::DataLossError(
+          absl::StrCat("table ", table_, ": no tablet serves hash bucket ", b));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  if (!routes_.empty() && routes.size() != routes_.size()) {
+    return absl::FailedPreconditionError(absl::StrCat("table ", table_, " changed its tablets"));
+  }
+  routes_ = std::move(routes);
+  bucket_to_tablet_ = std::move(buckets);
+  return absl::OkStatus();
+}
+
+int TableLocator::num_tablets() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(routes_.size());
+}
+
+absl::StatusOr<int> TableLocator::TabletForBucket(int bucket) const {
+  absl::MutexLock lock(&mu_);
+  auto it = bucket_to_tablet_.find(bucket);
+  if (it == bucket_to_tablet_.end()) {
+    return absl::NotFoundError(absl::StrCat("no tablet for hash bucket ", bucket));
+  }
+  return it->second;
+}
+
+TabletRoute TableLocator::route(int tablet_index) const {
+  absl::MutexLock lock(&mu_);
+  return routes_.at(tablet_index);
+}
+
+std::shared_ptr<tserver::TabletServerService::Stub> TableLocator::StubFor(
+    const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  auto& stub = stubs_[address];
+  if (stub == nullptr) stub = tserver::TabletServerService::NewStub(server::NewChannel(address));
+  return stub;
+}
+
+absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
+                                      absl::Time deadline, const TabletCall& call,
+                                      RetryStats* stats) {
+  absl::Duration backoff = absl::Milliseconds(50);
+  absl::Status last = absl::DeadlineExceededError("no attempt made");
+  std::string hint;
+  for (int round = 0;; ++round) {
+    TabletRoute r = route(tablet_index);
+    // Order: the hinted leader, the reported leader, then the rest.
+    std::vector<ReplicaAddr> order;
+    auto take = [&](const std::string& uuid) {
+      for (const auto& rep : r.replicas) {
+        if (rep.uuid == uuid &&
+            std::none_of(order.begin(), order.end(),
+                         [&](const ReplicaAddr& o) { return o.uuid == uuid; })) {
+          order.push_back(rep);
+        }
+      }
+    };
+    if (!hint.empty()) take(hint);
+    if (!r.leader_uuid.empty()) take(r.leader_uuid);
+    for (const auto& rep : r.replicas) take(rep.uuid);
+    for (size_t i = 0; i < order.size(); ++i) {
+      absl::Duration left = deadline - absl::Now();
+      if (left <= absl::ZeroDuration()) {
+        return absl::DeadlineExceededError(
+            absl::StrCat(what, " tablet ", r.tablet_id, ": gave up at the deadline after ",
+                         round, " rounds; last error: ", last.message()));
+      }
+      auto timeout = std::min(rpc_timeout_, absl::ToChronoMilliseconds(left));
+      grpc::ClientContext ctx;
+      server::SetDeadline(&ctx, std::max(timeout, std::chrono::milliseconds(1)));
+      if (stats != nullptr) ++stats->rpcs;
+      absl::Status s = server::FromGrpcStatus(
+          call(StubFor(order[i].address).get(), &ctx),
+          absl::StrCat(what, " tablet ", r.tablet_id, " at ", order[i].uuid, " (",
+                       order[i].address, ")"));
+      if (s.ok()) return s;
+      if (!Retryable(s)) return s;
+      if (stats != nullptr) ++stats->redirects;
+      last = s;
+      std::string h = LeaderHint(s.message());
+      if (!h.empty() && h != order[i].uuid &&
+          std::none_of(order.begin() + i + 1, order.end(),
+                       [&](const ReplicaAddr& o) { return o.uuid == h; })) {
+        // A leader we already tried this round: try it again next.
+        for (const auto& rep : r.replicas) {
+          if (rep.uuid == h) order.insert(order.begin() + i + 1, rep);
+        }
+        if (order.size() > r.replicas.size() * 2) order.resize(r.replicas.size() * 2);
+      }
+      hint = h;
+    }
+    absl::Duration left = deadline - absl::Now();
+    if (left <= absl::ZeroDuration()) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, " tablet ", r.tablet_id, ": gave up at the deadline after ",
+                       round + 1, " rounds; last error: ", last.message()));
+    }
+    absl::SleepFor(std::min(backoff, left));
+    backoff = std::min(backoff * 2, absl::Seconds(1));
+    if (stats != nullptr) ++stats->master_lookups;
+    absl::Status rs = Refresh();
+    if (!rs.ok() && !absl::IsUnavailable(rs) && !absl::IsDeadlineExceeded(rs)) return rs;
+  }
+}
+
+}  // namespace kmend::tools::client

@@ -1,6 +1,7 @@
 // `kmend ksck` as an operator runs it: the real binary against real
 // kmend-server processes (testing/cluster), checking exit codes, the plain
 // verdict and the JSON document.
+#include <algorithm>
 #include <functional>
 #include <iostream>
 #include <memory>
@@ -209,6 +210,37 @@ TEST_F(KsckTableTest, TwoOfThreeDownIsUnavailableAndTheSuggestedForceWorks) {
       "tablets led by the survivor after the forced config"));
   for (const auto& t : last_["tablets"]) {
     WriteRows(t["tablet_id"], cluster_->tserver(0)->address(), 0, 10);
+  }
+}
+
+TEST_F(KsckTableTest, DivergedConfigOnDiskIsConsensusMismatch) {
+  // Rewrite server 2's consensus metadata offline (kmend cmeta create
+  // --force) so that its replicas believe in a config without server 1.
+  absl::StatusOr<std::string> ts0 = cluster_->TServerUuid(0), ts2 = cluster_->TServerUuid(2);
+  ASSERT_TRUE(ts0.ok() && ts2.ok());
+  nlohmann::json healthy = last_;
+  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+  for (const auto& t : healthy["tablets"]) {
+    int64_t term = 0;
+    for (const auto& r : t["replicas"]) term = std::max<int64_t>(term, r["term"].get<int64_t>());
+    ToolResult r =
+        RunKmend(absl::StrCat("cmeta create ", cluster_->tserver(2)->fs_root(), " --tablet ",
+                              t["tablet_id"].get<std::string>(), " --term ", term,
+                              " --force --peers ", *ts2, "@", cluster_->tserver(2)->address(), ",",
+                              *ts0, "@", cluster_->tserver(0)->address()),
+                 cluster_->base_dir());
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  ASSERT_TRUE(
+      WaitForJson([](const nlohmann::json& j) { return AllTablets(j, "CONSENSUS_MISMATCH"); },
+                  "every tablet CONSENSUS_MISMATCH"));
+  EXPECT_EQ(last_exit_, 1);
+  for (const auto& t : last_["tablets"]) {
+    EXPECT_THAT(t["reason"].get<std::string>(), HasSubstr(*ts2));
+    ASSERT_EQ(t["fixes"].size(), 1u) << t.dump(2);
+    EXPECT_THAT(t["fixes"][0]["command"].get<std::string>(),
+                HasSubstr("rebuild-replica --tserver " + cluster_->tserver(2)->address()));
   }
 }
 

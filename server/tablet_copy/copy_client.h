@@ -57,8 +57,10 @@ struct CopyOptions {
   blocks::LogBlockManager* block_manager = nullptr;
   // fsync WAL segment files and directories. Off only in tests/benchmarks.
   bool sync = true;
-  // Largest chunk asked for (the server may send less).
-  int64_t chunk_size_bytes = kDefaultChunkSizeBytes;
+  // Largest chunk asked for (the server may send less; its default cap is
+  // Kudu's 4 MiB). 1 MiB measured faster over loopback (copy_benchmark:
+  // ~590-720 vs ~360-470 MB/s), 4 MiB buffers cost page faults each time.
+  int64_t chunk_size_bytes = 1 << 20;
   // Deadline of each RPC.
   std::chrono::milliseconds rpc_timeout{60000};
   // Called after every chunk (from the calling thread).

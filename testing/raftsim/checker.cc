@@ -45,9 +45,16 @@ void SafetyChecker::AfterReady(const SimNode& node) {
     }
   }
   // State machine safety.
+  int64_t max_term = 0;
+  for (const SimNode* n : *nodes_) {
+    if (abandoned_.count(n->uuid())) continue;
+    max_term = std::max(max_term, n->hard_state().term);
+    if (n->up()) max_term = std::max(max_term, n->core()->term());
+  }
   for (const consensus::ReplicateMsg& e : node.last_applied()) {
     std::string key = EntryKey(e);
     auto [it, inserted] = applied_.emplace(e.id().index(), key);
+    if (inserted) applied_term_bound_[e.id().index()] = max_term;
     if (!inserted && it->second != key) {
       Fail(absl::StrCat("state machine safety: ", node.uuid(), " applied a different entry (",
                         e.id().term(), ".", e.id().index(), ") at index ", e.id().index()));
@@ -58,6 +65,7 @@ void SafetyChecker::AfterReady(const SimNode& node) {
     const raft::RaftLog& rlog = node.core()->log();
     for (const auto& [index, key] : applied_) {
       if (index < rlog.FirstIndex()) continue;
+      if (applied_term_bound_[index] >= node.core()->term()) continue;
       consensus::ReplicateMsg e;
       e.ParseFromString(key);
       if (index > rlog.LastIndex() || rlog.TermOrZero(index) != e.id().term()) {

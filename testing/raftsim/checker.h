@@ -4,7 +4,10 @@
 //   - log matching: two persisted logs with an entry of equal index and term
 //     are identical up to it;
 //   - leader completeness: a newly elected leader's log holds every entry
-//     applied anywhere so far;
+//     committed in a lower term. The commit term of an applied entry is not
+//     observable, so the check uses an upper bound: the highest term any
+//     replica had when the entry was first applied; leaders of higher terms
+//     must hold it (a leader of a lower term may legitimately win late);
 //   - state machine safety: no two replicas apply different entries at one
 //     index.
 // Violations are collected as text (the first one stops a run).
@@ -43,6 +46,7 @@ class SafetyChecker {
   // term (an unsafe change may reuse terms the abandoned majority used).
   void StartNewEpoch() {
     applied_.clear();
+    applied_term_bound_.clear();
     leader_of_term_.clear();
   }
 
@@ -60,6 +64,8 @@ class SafetyChecker {
   const std::vector<SimNode*>* nodes_;
   std::map<int64_t, std::string> leader_of_term_;
   std::map<int64_t, std::string> applied_;
+  // Per applied index: the highest term of any replica when first applied.
+  std::map<int64_t, int64_t> applied_term_bound_;
   bool check_completeness_ = true;
   std::set<std::string> abandoned_;
   std::vector<std::string> violations_;

@@ -96,10 +96,15 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
     } else if (rep->second == server::TABLET_DATA_READY) {
       a.type = RereplicationAction::kPromote;
       a.reason = "non-voter's copy is READY";
+    } else if (rep->second == server::TABLET_DATA_FAILED) {
+      // Its copy does not serve; drop it (the next target skips a server
+      // with a FAILED replica of this tablet).
+      a.type = RereplicationAction::kRemove;
+      a.reason = "non-voter's replica is FAILED";
     } else {
       a.peer_uuid.clear();
       a.peer_address.clear();
-      a.reason = "non-voter's replica is copying or FAILED; waiting";
+      a.reason = "non-voter's replica is still copying; waiting";
     }
     return a;
   }

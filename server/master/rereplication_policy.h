@@ -7,7 +7,8 @@
 //      while it does not report the replica;
 //   3. PROMOTE it to VOTER (MODIFY_PEER) once it reports the replica READY;
 //   4. REMOVE_PEER the dead voter once the config has more than R voters.
-// A non-voter on a server that is itself dead too long is removed first.
+// A non-voter on a server that is itself dead too long is removed first;
+// one whose copy turned FAILED is removed instead of promoted.
 // Each step is a Raft config change proposed through the leader with a
 // compare-and-set on the committed config's opid_index, so a step decided
 // on a stale view fails harmlessly and is decided again on the next pass.

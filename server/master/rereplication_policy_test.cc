@@ -138,6 +138,18 @@ TEST_F(PolicyTest, NonVoterWhoseServerDiedIsRemovedFirst) {
   EXPECT_EQ(a.peer_uuid, "d");
 }
 
+TEST_F(PolicyTest, NonVoterWhoseCopyFailedIsRemovedAndItsServerAvoided) {
+  Kill("c", kDelay);
+  AddPeer("d", RaftPeerPB::NON_VOTER, true);
+  servers_["d"].replicas[kTablet] = server::TABLET_DATA_FAILED;
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kRemove) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "d");
+  config_.mutable_peers()->DeleteSubrange(3, 1);
+  // d still holds the FAILED replica: no other target, so no step.
+  EXPECT_EQ(Next().type, Action::kNone);
+}
+
 TEST_F(PolicyTest, DeadVoterIsNotRemovedWhileOnlyRVoters) {
   // Removing it first would leave 2 voters; the replacement comes first.
   Kill("c", kDelay);

@@ -1,5 +1,7 @@
 #include "tools/client/table_scanner.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace kmend::tools::client {
@@ -12,13 +14,14 @@ absl::StatusOr<int64_t> TableScanner::Scan(
     std::string resume;
     bool more = true;
     while (more) {
-      if (options.limit > 0 && total >= options.limit) return total;
+      if (options.limit > 0 && total >= options.limit) return options.limit;
       tserver::ScanRequestPB req;
       req.set_tablet_id(locator_->route(t).tablet_id);
       if (!options.start_key.empty()) req.set_start_key(options.start_key);
       if (!options.end_key.empty()) req.set_end_key(options.end_key);
       req.set_count_only(options.count_only);
-      int64_t page = options.page_rows;
+      // Counting pages are cheap (no rows cross the wire): ask for many.
+      int64_t page = options.count_only ? 100 * options.page_rows : options.page_rows;
       if (options.limit > 0 && !options.count_only) page = std::min(page, options.limit - total);
       req.set_limit(page);
       if (!resume.empty()) req.set_resume_after_key(resume);
@@ -56,7 +59,7 @@ absl::StatusOr<int64_t> TableScanner::Scan(
       }
     }
   }
-  return total;
+  return options.limit > 0 ? std::min(total, options.limit) : total;
 }
 
 }  // namespace kmend::tools::client

@@ -9,8 +9,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(//tools:kmend //tools:kmend-pbc //tools:kmend-cmeta)
-ACTS=(act_cmeta_roundtrip act_cmeta_corruption)
+TARGETS=(//tools:kmend //tools:kmend-pbc //tools:kmend-cmeta //tools:kmend-wal //tools:kmend-table
+         //tools:kmend-ksck //server:kmend-server)
+ACTS=(act_cmeta_roundtrip act_cmeta_corruption act_cluster_start act_cluster_wal act_cluster_failures)
 
 say() { echo "==> $*"; }
 
@@ -40,7 +41,9 @@ setup() {
   bazel build "${TARGETS[@]}"
   # `bazel info` names the output tree of the default configuration even when
   # the bazel-bin symlink points at another one (e.g. after a fuzz build).
-  export PATH="$(bazel info bazel-bin 2>/dev/null)/tools:$PATH"
+  local bin
+  bin="$(bazel info bazel-bin 2>/dev/null)"
+  export PATH="$bin/tools:$bin/server:$PATH"
   DEMO_DIR="$(mktemp -d "${TMPDIR:-/tmp}/kmend-demo.XXXXXX")"
   trap 'rm -rf "$DEMO_DIR"' EXIT
   say "Working in $DEMO_DIR (removed at exit)"
@@ -81,6 +84,89 @@ act_cmeta_corruption() {
   say "A torn tail (crash mid-write) is told apart from corruption"
   head -c $((size - 3)) "$DEMO_DIR/cmeta.good" >"$DEMO_DIR/cmeta.torn"
   expect_exit 1 kmend pbc verify "$DEMO_DIR/cmeta.torn"
+}
+
+# ---------------------------------------------------------------- a cluster
+
+SERVER_PIDS=()
+
+# start_server NAME ROLE ARGS...: starts kmend-server in the background on a
+# port it picks itself, and waits for the port it bound.
+start_server() {
+  local name=$1 role=$2
+  shift 2
+  local dir="$DEMO_DIR/cluster/$name"
+  mkdir -p "$dir"
+  rm -f "$dir/port"
+  kmend-server "$role" --fs_root "$dir/data" --rpc_bind 127.0.0.1:0 --port_file "$dir/port" \
+    --log_file "$dir/server.log" "$@" 2>>"$dir/stderr" &
+  SERVER_PIDS+=($!)
+  eval "PID_$name=$!"
+  for _ in $(seq 100); do
+    [[ -s "$dir/port" ]] && break
+    sleep 0.1
+  done
+  [[ -s "$dir/port" ]] || { echo "demo: $name did not start; see $dir/stderr" >&2; cat "$dir/stderr" >&2; exit 1; }
+  eval "ADDR_$name=127.0.0.1:$(cat "$dir/port")"
+}
+
+stop_servers() {
+  for pid in "${SERVER_PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+
+# wait_ksck REGEX: polls ksck (JSON) until a line of its output matches REGEX
+# (top-level fields are indented by two spaces).
+wait_ksck() {
+  local want=$1
+  for _ in $(seq 60); do
+    local out
+    out=$(kmend ksck --masters "$ADDR_master" --format=json --timeout 2s 2>/dev/null || true)
+    if grep -q "$want" <<<"$out"; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  echo "demo: ksck never reported $want; its last answer:" >&2
+  kmend ksck --masters "$ADDR_master" --format=plain-full --timeout 2s >&2 || true
+  exit 1
+}
+
+act_cluster_start() {
+  say "Act: a cluster. One master and three tablet servers on 127.0.0.1, ports they pick"
+  trap 'stop_servers; rm -rf "$DEMO_DIR"' EXIT
+  start_server master master --tserver_unresponsive_timeout_ms 3000
+  for ts in ts1 ts2 ts3; do
+    start_server "$ts" tserver --master_addrs "$ADDR_master" --heartbeat_interval_ms 300
+  done
+  say "master at $ADDR_master; tablet servers at $ADDR_ts1 $ADDR_ts2 $ADDR_ts3"
+  show kmend table create orders --schema 'id:int64:key,name:string,v:double' --tablets 3 \
+    --replicas 3 --masters "$ADDR_master"
+  say "Each tablet is a Raft group of three replicas; wait for every group to elect a leader"
+  wait_ksck '^  "ok": true'
+  say "ksck: one status call per server, a verdict per tablet, exit 0 when all is well"
+  expect_exit 0 kmend ksck --masters "$ADDR_master"
+}
+
+act_cluster_wal() {
+  say "Act: the write-ahead log. Every replica logs its Raft entries (Kudu's segment format, zstd)"
+  local tablet_dir
+  tablet_dir=$(ls -d "$DEMO_DIR"/cluster/ts1/data/wals/* | head -n 1)
+  show kmend wal dump --entries=id "$tablet_dir"
+  expect_exit 0 kmend wal verify "$tablet_dir"
+}
+
+act_cluster_failures() {
+  say "Act: failures. kill -9 one tablet server: every tablet loses a replica"
+  kill -9 "$PID_ts3"
+  say "Once the master misses its heartbeats, ksck calls the tablets UNDER_REPLICATED (exit 1)"
+  wait_ksck '"health": "UNDER_REPLICATED"'
+  expect_exit 1 kmend ksck --masters "$ADDR_master" --sections tables
+  say "Now kill -9 a second one: two of three replicas lost, no majority, no writes"
+  kill -9 "$PID_ts2"
+  wait_ksck '"health": "UNAVAILABLE"'
+  say "ksck says UNAVAILABLE, and names the fix: force the surviving replica's config"
+  expect_exit 1 kmend ksck --masters "$ADDR_master" --sections tablets
 }
 
 main() {

@@ -10,8 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TARGETS=(//tools:kmend //tools:kmend-pbc //tools:kmend-cmeta //tools:kmend-wal //tools:kmend-table
-         //tools:kmend-ksck //server:kmend-server)
-ACTS=(act_cmeta_roundtrip act_cmeta_corruption act_cluster_start act_cluster_wal act_cluster_failures)
+         //tools:kmend-ksck //tools:kmend-write //tools:kmend-scan
+         //tools:kmend-unsafe-change-config //server:kmend-server)
+ACTS=(act_cmeta_roundtrip act_cmeta_corruption act_cluster_start act_cluster_wal act_cluster_failures
+      act_cluster_mend)
 
 say() { echo "==> $*"; }
 
@@ -144,6 +146,9 @@ act_cluster_start() {
     --replicas 3 --masters "$ADDR_master"
   say "Each tablet is a Raft group of three replicas; wait for every group to elect a leader"
   wait_ksck '^  "ok": true'
+  say "Write 3,000 rows through Raft (each acknowledged once a majority has it) and count them"
+  show kmend write orders --rows 3000 --masters "$ADDR_master"
+  show kmend scan orders --count --masters "$ADDR_master"
   say "ksck: one status call per server, a verdict per tablet, exit 0 when all is well"
   expect_exit 0 kmend ksck --masters "$ADDR_master"
 }
@@ -167,6 +172,29 @@ act_cluster_failures() {
   wait_ksck '"health": "UNAVAILABLE"'
   say "ksck says UNAVAILABLE, and names the fix: force the surviving replica's config"
   expect_exit 1 kmend ksck --masters "$ADDR_master" --sections tablets
+}
+
+act_cluster_mend() {
+  say "Act: mending. Run exactly what ksck printed; first without --yes, it only shows the plan"
+  local fixes
+  fixes=$(kmend ksck --masters "$ADDR_master" --format=json 2>/dev/null | grep -o '"command": "[^"]*"' |
+    sed 's/"command": "kmend //; s/"$//' || true)
+  [[ -n "$fixes" ]] || { echo "demo: ksck named no fix" >&2; exit 1; }
+  local first
+  first=$(head -n 1 <<<"$fixes")
+  # shellcheck disable=SC2086
+  show kmend ${first% --yes}
+  say "Now with --yes, once per tablet; each saves the replaced consensus state first"
+  while read -r fix; do
+    # shellcheck disable=SC2086
+    show kmend $fix --backup-dir "$DEMO_DIR/backups"
+  done <<<"$fixes"
+  say "Each survivor elects itself: the tablets are writable again (still under-replicated)"
+  wait_ksck '"UNAVAILABLE": 0'
+  expect_exit 1 kmend ksck --masters "$ADDR_master" --sections tables
+  show kmend write orders --rows 1000 --start 3000 --masters "$ADDR_master"
+  say "Every row acknowledged before the failures is still there, plus the new ones"
+  show kmend scan orders --count --masters "$ADDR_master"
 }
 
 main() {

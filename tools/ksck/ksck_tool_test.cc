@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/io/file.h"
 #include "nlohmann/json.hpp"
 #include "proto/tserver.grpc.pb.h"
 #include "proto/write_ops.pb.h"
@@ -182,22 +183,23 @@ TEST_F(KsckTableTest, TwoOfThreeDownIsUnavailableAndTheSuggestedForceWorks) {
   ToolResult plain = Ksck();
   EXPECT_THAT(plain.out, HasSubstr("fix: kmend unsafe-change-config"));
 
-  // Do what ksck says, through the server's UnsafeChangeConfig (the tool of
-  // a later issue calls the same RPC): each tablet elects the survivor alone.
-  auto stub =
-      tserver::ConsensusService::NewStub(server::NewChannel(cluster_->tserver(0)->address()));
+  // Do what ksck says, with the very command it printed: first without
+  // --yes (a dry run that changes nothing), then as printed.
   for (const auto& t : last_["tablets"]) {
-    tserver::UnsafeChangeConfigRequestPB req;
-    req.set_dest_uuid(*survivor);
-    req.set_tablet_id(t["tablet_id"].get<std::string>());
-    req.add_keep_uuids(*survivor);
-    req.set_caller_id("ksck_tool_test");
-    tserver::UnsafeChangeConfigResponsePB resp;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, std::chrono::seconds(10));
-    grpc::Status s = stub->UnsafeChangeConfig(&ctx, req, &resp);
-    ASSERT_TRUE(s.ok()) << s.error_message();
+    std::string cmd = t["fixes"][0]["command"];
+    ASSERT_EQ(cmd.rfind("kmend ", 0), 0u) << cmd;
+    std::string args = cmd.substr(6) + " --backup-dir " + cluster_->base_dir() + "/backups";
+    std::string dry = args.substr(0, args.find(" --yes")) + args.substr(args.find(" --yes") + 6);
+    ToolResult plan = RunKmend(dry, cluster_->base_dir());
+    ASSERT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+    EXPECT_THAT(plan.out, HasSubstr("DRY RUN"));
+    ToolResult done = RunKmend(args, cluster_->base_dir());
+    ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+    EXPECT_THAT(done.out, HasSubstr("previous consensus state saved in"));
   }
+  absl::StatusOr<std::vector<std::string>> backups = io::ListDir(cluster_->base_dir() + "/backups");
+  ASSERT_TRUE(backups.ok()) << backups.status();
+  EXPECT_EQ(backups->size(), 3u);
   // Writable again, and no longer unavailable: one voter of an RF-3 table is
   // under-replicated (the master's view follows the new committed config).
   ASSERT_TRUE(WaitForJson(

@@ -4,6 +4,7 @@
 
 #include "lib/io/file.h"
 #include "lib/util/status_macros.h"
+#include "server/common/data_dir.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
 #include "lib/fs/fs_manager.h"
@@ -15,17 +16,11 @@ Master::Master(MasterOptions options) : options_(std::move(options)) {}
 Master::~Master() { Shutdown(std::chrono::milliseconds(0)); }
 
 absl::Status Master::Start() {
-  RETURN_IF_ERROR(io::CreateDirs(options_.fs_root));
-  ASSIGN_OR_RETURN(lock_, io::DirLock::Acquire(options_.fs_root));
   // Same root layout and instance file as a tablet server (lib/fs): the
   // catalog will become a tablet of its own when it is Raft-replicated.
-  auto info = fs::Open(options_.fs_root);
-  if (absl::IsNotFound(info.status())) {
-    info = fs::Format(options_.fs_root);
-    if (info.ok()) KLOG(INFO) << "formatted " << options_.fs_root << " as " << info->uuid;
-  }
-  if (!info.ok()) return Annotate(info.status(), "opening the data directory");
-  uuid_ = info->uuid;
+  ASSIGN_OR_RETURN(server::LockedDataDir dir, server::LockAndOpenDataDir(options_.fs_root));
+  lock_ = std::move(dir.lock);
+  uuid_ = dir.uuid;
   registry_ =
       std::make_unique<TServerRegistry>(&clock_, options_.tserver_unresponsive_timeout_ms);
   catalog_ = std::make_unique<CatalogManager>(

@@ -5,6 +5,7 @@
 #include "lib/fs/fs_manager.h"
 #include "lib/io/file.h"
 #include "lib/util/status_macros.h"
+#include "server/common/data_dir.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
 #include "server/common/version.h"
@@ -43,15 +44,9 @@ TabletServer::TabletServer(TabletServerOptions options) : options_(std::move(opt
 TabletServer::~TabletServer() { Shutdown(std::chrono::milliseconds(0)); }
 
 absl::Status TabletServer::Start() {
-  RETURN_IF_ERROR(io::CreateDirs(options_.fs_root));
-  ASSIGN_OR_RETURN(lock_, io::DirLock::Acquire(options_.fs_root));
-  auto info = fs::Open(options_.fs_root);
-  if (absl::IsNotFound(info.status())) {
-    info = fs::Format(options_.fs_root);
-    if (info.ok()) KLOG(INFO) << "formatted " << options_.fs_root << " as " << info->uuid;
-  }
-  if (!info.ok()) return Annotate(info.status(), "opening the data directory");
-  uuid_ = info->uuid;
+  ASSIGN_OR_RETURN(server::LockedDataDir dir, server::LockAndOpenDataDir(options_.fs_root));
+  lock_ = std::move(dir.lock);
+  uuid_ = dir.uuid;
   // Every peer of every hosted replica becomes reachable by the transport.
   manager_ = std::make_unique<TabletManager>(
       fs::Layout(options_.fs_root), uuid_, [this](const consensus::RaftConfigPB& config) {

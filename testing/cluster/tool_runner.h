@@ -19,6 +19,10 @@ struct ToolResult {
 // `scratch_dir`. The test must list //tools:kmend and the tool in its data.
 ToolResult RunKmend(const std::string& args, const std::string& scratch_dir);
 
+// Like RunKmend, with `input` on the tool's standard input.
+ToolResult RunKmendWithInput(const std::string& args, const std::string& input,
+                             const std::string& scratch_dir);
+
 }  // namespace kmend::testing
 
 #endif  // KMEND_TESTING_CLUSTER_TOOL_RUNNER_H_

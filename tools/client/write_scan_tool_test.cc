@@ -3,9 +3,7 @@
 // expected values; upsert overwrites, delete removes, duplicate inserts are
 // row errors (exit 1); and with the leader of a tablet killed (-9) during a
 // write, every row the tool reported acknowledged is there afterwards.
-#include <sys/wait.h>
 
-#include <cstdlib>
 #include <iostream>
 #include <set>
 #include <thread>
@@ -35,24 +33,14 @@ class WriteScanToolTest : public ::testing::Test {
   // (a sub-directory of the cluster's base directory, one per thread).
   ToolResult Run(const std::string& args, const std::string& scratch = "main") {
     std::string dir = io::JoinPath(cluster_->base_dir(), scratch);
-    std::system(absl::StrCat("mkdir -p ", dir).c_str());
+    EXPECT_TRUE(io::CreateDirs(dir).ok());
     return RunKmend(absl::StrCat(args, " --masters ", cluster_->master_address()), dir);
   }
 
   // Like Run, with stdin from `input`.
   ToolResult RunWithInput(const std::string& args, const std::string& input) {
-    std::string in = io::JoinPath(cluster_->base_dir(), "stdin.csv");
-    std::string out = io::JoinPath(cluster_->base_dir(), "csv.out");
-    std::string err = io::JoinPath(cluster_->base_dir(), "csv.err");
-    EXPECT_TRUE(io::WriteFileAtomically(in, input).ok());
-    std::string cmd = absl::StrCat(RunfilePath("tools/kmend"), " ", args, " --masters ",
-                                   cluster_->master_address(), " <", in, " >", out, " 2>", err);
-    int status = std::system(cmd.c_str());
-    ToolResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = io::ReadFileToString(out).value_or("");
-    r.err = io::ReadFileToString(err).value_or("");
-    return r;
+    return RunKmendWithInput(absl::StrCat(args, " --masters ", cluster_->master_address()), input,
+                             cluster_->base_dir());
   }
 
   void CreateTable(const std::string& name, int tablets) {

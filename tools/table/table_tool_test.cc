@@ -1,6 +1,5 @@
 // `kmend table ...` as a user runs it: the real binaries against a real
 // cluster (testing/cluster).
-#include <cstdlib>
 #include <iostream>
 #include <set>
 
@@ -9,15 +8,10 @@
 #include "lib/io/file.h"
 #include "nlohmann/json.hpp"
 #include "testing/cluster/external_cluster.h"
+#include "testing/cluster/tool_runner.h"
 
 namespace kmend::testing {
 namespace {
-
-struct ToolResult {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
 
 class TableToolTest : public ::testing::Test {
  protected:
@@ -33,17 +27,9 @@ class TableToolTest : public ::testing::Test {
   // Runs `kmend table <args>` (through the front command) with
   // --masters pointing at the cluster unless `masters` is given.
   ToolResult Run(const std::string& args, const std::string& masters = "") {
-    std::string out = io::JoinPath(cluster_->base_dir(), "tool.out");
-    std::string err = io::JoinPath(cluster_->base_dir(), "tool.err");
-    std::string cmd = absl::StrCat(RunfilePath("tools/kmend"), " table ", args, " --masters ",
-                                   masters.empty() ? cluster_->master_address() : masters, " >",
-                                   out, " 2>", err);
-    int status = std::system(cmd.c_str());
-    ToolResult r;
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-    r.out = io::ReadFileToString(out).value_or("");
-    r.err = io::ReadFileToString(err).value_or("");
-    return r;
+    return RunKmend(absl::StrCat("table ", args, " --masters ",
+                                 masters.empty() ? cluster_->master_address() : masters),
+                    cluster_->base_dir());
   }
 
   std::unique_ptr<ExternalCluster> cluster_;

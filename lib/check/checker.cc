@@ -184,8 +184,6 @@ ReplicaResult ClassifyReplica(const std::string& ts_uuid, const std::string& tab
   return r;
 }
 
-std::string ShortId(const std::string& uuid) { return uuid.substr(0, 8); }
-
 void AddFixes(TabletResult* t) {
   const ReplicaResult* leader = nullptr;
   std::vector<const ReplicaResult*> running_voters;

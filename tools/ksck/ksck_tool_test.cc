@@ -60,7 +60,7 @@ TEST_F(KsckToolTest, EmptyHealthyClusterExitsZero) {
 
 TEST_F(KsckToolTest, DeadTabletServerIsReportedAndExitsOne) {
   StartCluster(3);
-  cluster_->tserver(1)->KillNine();
+  ASSERT_TRUE(cluster_->tserver(1)->KillNine().ok());
   ASSERT_TRUE(cluster_->WaitForLiveTServers(2, std::chrono::seconds(15)).ok());
   ToolResult r = Ksck("--format=json");
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
@@ -74,7 +74,7 @@ TEST_F(KsckToolTest, DeadTabletServerIsReportedAndExitsOne) {
 TEST_F(KsckToolTest, MasterDownExitsTwoWithAClearMessage) {
   StartCluster(1);
   std::string address = cluster_->master_address();
-  cluster_->master()->KillNine();
+  ASSERT_TRUE(cluster_->master()->KillNine().ok());
   ToolResult r =
       RunKmend(absl::StrCat("ksck --masters ", address, " --timeout 1s"), cluster_->base_dir());
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
@@ -158,7 +158,7 @@ TEST_F(KsckTableTest, HealthyTableExitsZero) {
 }
 
 TEST_F(KsckTableTest, OneServerDownIsUnderReplicated) {
-  cluster_->tserver(2)->KillNine();
+  ASSERT_TRUE(cluster_->tserver(2)->KillNine().ok());
   ASSERT_TRUE(WaitForJson([](const nlohmann::json& j) { return AllTablets(j, "UNDER_REPLICATED"); },
                           "every tablet UNDER_REPLICATED"));
   EXPECT_EQ(last_exit_, 1);
@@ -168,8 +168,8 @@ TEST_F(KsckTableTest, OneServerDownIsUnderReplicated) {
 TEST_F(KsckTableTest, TwoOfThreeDownIsUnavailableAndTheSuggestedForceWorks) {
   absl::StatusOr<std::string> survivor = cluster_->TServerUuid(0);
   ASSERT_TRUE(survivor.ok()) << survivor.status();
-  cluster_->tserver(1)->KillNine();
-  cluster_->tserver(2)->KillNine();
+  ASSERT_TRUE(cluster_->tserver(1)->KillNine().ok());
+  ASSERT_TRUE(cluster_->tserver(2)->KillNine().ok());
   ASSERT_TRUE(WaitForJson([](const nlohmann::json& j) { return AllTablets(j, "UNAVAILABLE"); },
                           "every tablet UNAVAILABLE"));
   EXPECT_EQ(last_exit_, 1);

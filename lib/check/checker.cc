@@ -236,18 +236,36 @@ void AddFixes(TabletResult* t) {
     }
     case Health::kUnderReplicated:
     case Health::kConsensusMismatch: {
+      // The copy source: the leader when its config agrees with the master's;
+      // otherwise (a diverged replica may itself have won an election) the
+      // running replica with the master's config and the most up-to-date log.
+      const ReplicaResult* source = nullptr;
+      if (leader != nullptr && SameConfig(ActiveConfig(*leader->facts), t->master_config)) {
+        source = leader;
+      } else {
+        std::vector<const ReplicaResult*> agreeing;
+        for (const ReplicaResult& r : t->replicas) {
+          if (r.state == ReplicaState::kRunning && r.facts &&
+              SameConfig(ActiveConfig(*r.facts), t->master_config)) {
+            agreeing.push_back(&r);
+          }
+        }
+        source = ChooseSurvivor(agreeing);
+      }
       for (const ReplicaResult& r : t->replicas) {
         bool broken_here =
             (r.state == ReplicaState::kDown && r.server_reachable) ||
             (t->health == Health::kConsensusMismatch && r.state == ReplicaState::kRunning &&
              r.facts && !SameConfig(ActiveConfig(*r.facts), t->master_config));
-        if (!broken_here || leader == nullptr || &r == leader) continue;
+        if (!broken_here || source == nullptr || &r == source) continue;
         t->fixes.push_back(
             {absl::StrCat("kmend rebuild-replica --tserver ", r.ts_address, " --tablet ",
-                          t->tablet_id, " --source ", leader->ts_address, " --yes"),
-             absl::StrCat("replaces the replica on ", r.ts_uuid, " (",
-                          r.reason.empty() ? "config differs" : r.reason,
-                          ") with a copy of the leader's on ", leader->ts_uuid)});
+                          t->tablet_id, " --source ", source->ts_address, " --yes"),
+             absl::StrCat(
+                 "replaces the replica on ", r.ts_uuid, " (",
+                 r.reason.empty() ? "config differs from the master's" : r.reason,
+                 ") with a copy of the one on ", source->ts_uuid,
+                 source == leader ? " (the leader)" : " (its config matches the master's)")});
       }
       if (t->fixes.empty()) {
         t->fix_note =

@@ -239,6 +239,24 @@ TEST(CheckerTest, DivergedConfigIsConsensusMismatch) {
   EXPECT_THAT(t.fixes[0].command, HasSubstr("rebuild-replica --tserver 127.0.0.1:7102"));
 }
 
+TEST(CheckerTest, DivergedLeaderIsRebuiltFromAReplicaThatAgreesWithTheMaster) {
+  // The replica with the diverged config won an election (its config needs
+  // fewer votes): the copy source must be a replica with the master's config.
+  SnapshotBuilder b;
+  RaftConfigPB diverged = b.Config(2);
+  b.Replica(0).role = Role::kFollower;
+  b.Replica(1).role = Role::kLeader;
+  b.Replica(1).committed_config = diverged;
+  b.Replica(2).last_logged = {2, 11};
+  KsckResults r = Check(b.snapshot());
+  TabletResult t = OnlyTablet(r);
+  EXPECT_EQ(t.health, Health::kConsensusMismatch);
+  ASSERT_EQ(t.fixes.size(), 1u);
+  EXPECT_EQ(t.fixes[0].command,
+            "kmend rebuild-replica --tserver 127.0.0.1:7101 --tablet tablet0 --source "
+            "127.0.0.1:7102 --yes");
+}
+
 TEST(CheckerTest, PendingConfigIsTheActiveOne) {
   SnapshotBuilder b;
   RaftConfigPB pending = b.Config(3);

@@ -312,6 +312,11 @@ absl::Status TabletReplica::CheckServing() const {
   return absl::OkStatus();
 }
 
+std::shared_ptr<tablet::Tablet> TabletReplica::CurrentTablet() const {
+  absl::MutexLock lock(&mu_);
+  return tablet_;
+}
+
 absl::Status TabletReplica::NotLeaderError(const consensus_driver::RaftDriver& d,
                                            const char* what) const {
   raft::RaftStatus rs = d.GetStatus();
@@ -359,11 +364,7 @@ absl::Status TabletReplica::Write(const WriteRequestPB& req, WriteResponsePB* re
 absl::Status TabletReplica::Scan(const ScanRequestPB& req, ScanResponsePB* resp) {
   ASSIGN_OR_RETURN(std::shared_ptr<consensus_driver::RaftDriver> d, driver());
   if (d->GetStatus().role != raft::Role::kLeader) return NotLeaderError(*d, "Scan of");
-  std::shared_ptr<tablet::Tablet> tab;
-  {
-    absl::MutexLock lock(&mu_);
-    tab = tablet_;
-  }
+  std::shared_ptr<tablet::Tablet> tab = CurrentTablet();
   if (tab == nullptr) return absl::FailedPreconditionError("tablet is shutting down");
   tablet::ScanSpec spec;
   spec.start_key = req.start_key();
@@ -401,11 +402,7 @@ absl::Status TabletReplica::Scan(const ScanRequestPB& req, ScanResponsePB* resp)
 
 absl::Status TabletReplica::Checksum(const ChecksumRequestPB& req, ChecksumResponsePB* resp) {
   RETURN_IF_ERROR(CheckServing());
-  std::shared_ptr<tablet::Tablet> tab;
-  {
-    absl::MutexLock lock(&mu_);
-    tab = tablet_;
-  }
+  std::shared_ptr<tablet::Tablet> tab = CurrentTablet();
   if (tab == nullptr) return absl::FailedPreconditionError("tablet is not open");
   tablet::TabletChecksum c = tab->Checksum();
   if (req.has_op_index() && c.applied_op_index != req.op_index()) {

@@ -107,6 +107,9 @@ class TabletReplica {
   void ShutdownLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Runs on the Raft driver's apply thread, one committed entry at a time.
   void ApplyEntry(const consensus::ReplicateMsg& msg);
+  // The open tablet, or null when not started or shut down; the copy keeps it
+  // alive for the caller.
+  std::shared_ptr<tablet::Tablet> CurrentTablet() const;
   absl::Status NotLeaderError(const consensus_driver::RaftDriver& d, const char* what) const;
   int64_t OnDiskSizeBytes() const;
 

@@ -49,14 +49,8 @@ absl::Status TabletServer::Start() {
   uuid_ = dir.uuid;
   // Every peer of every hosted replica becomes reachable by the transport.
   manager_ = std::make_unique<TabletManager>(
-      fs::Layout(options_.fs_root), uuid_, [this](const consensus::RaftConfigPB& config) {
-        for (const auto& p : config.peers()) {
-          if (p.permanent_uuid() != uuid_ && p.has_last_known_addr()) {
-            transport_.SetPeerAddress(p.permanent_uuid(),
-                                      server::HostPortToString(p.last_known_addr()));
-          }
-        }
-      });
+      fs::Layout(options_.fs_root), uuid_,
+      [this](const consensus::RaftConfigPB& config) { LearnPeerAddresses(config); });
   auto bm = blocks::LogBlockManager::Open(fs::Layout(options_.fs_root).DataDir());
   if (!bm.ok()) return Annotate(bm.status(), "opening the block manager");
   block_manager_ = *std::move(bm);
@@ -66,13 +60,8 @@ absl::Status TabletServer::Start() {
   runtime.transport = &transport_;
   runtime.router = &router_;
   runtime.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
-  runtime.on_config = [this](const consensus::RaftConfigPB& config) {
-    for (const auto& p : config.peers()) {
-      if (p.permanent_uuid() != uuid_ && p.has_last_known_addr()) {
-        transport_.SetPeerAddress(p.permanent_uuid(), server::HostPortToString(p.last_known_addr()));
-      }
-    }
-  };
+  // Configs a replica commits later (new peers) reach the transport too.
+  runtime.on_config = [this](const consensus::RaftConfigPB& config) { LearnPeerAddresses(config); };
   manager_->SetRuntime(runtime);
   RETURN_IF_ERROR(Annotate(manager_->Open(), "loading replicas"));
   int failed = 0;
@@ -80,18 +69,18 @@ absl::Status TabletServer::Start() {
 
   tserver_service_ = std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get());
   consensus_service_ = std::make_unique<ConsensusServiceImpl>(uuid_, manager_.get(), &router_);
-  copy_provider_ = std::make_unique<ManagerCopyProvider>(manager_.get(), options_.fs_root,
-                                                         block_manager_.get());
+  copy_provider_ =
+      std::make_unique<ManagerCopyProvider>(manager_.get(), options_.fs_root, block_manager_.get());
   tablet_copy::SourceOptions copy_opts;
   copy_opts.server_uuid = uuid_;
   copy_sources_ =
       std::make_unique<tablet_copy::TabletCopySourceManager>(copy_provider_.get(), copy_opts);
   copy_service_ = std::make_unique<tablet_copy::TabletCopyServiceImpl>(copy_sources_.get());
-  status_service_ = std::make_unique<server::StatusServiceImpl>(
-      server::TABLET_SERVER, uuid_, options_.fs_root, &clock_, this);
+  status_service_ = std::make_unique<server::StatusServiceImpl>(server::TABLET_SERVER, uuid_,
+                                                                options_.fs_root, &clock_, this);
   RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,
-                             {tserver_service_.get(), consensus_service_.get(),
-                              copy_service_.get(), status_service_.get()},
+                             {tserver_service_.get(), consensus_service_.get(), copy_service_.get(),
+                              status_service_.get()},
                              options_.port_file));
   status_service_->SetRpcAddress(rpc_.address());
 
@@ -107,6 +96,14 @@ absl::Status TabletServer::Start() {
              << server::HostPortToString(rpc_.address()) << " (data dir " << options_.fs_root
              << ", " << manager_->List().size() << " replicas, " << failed << " FAILED)";
   return absl::OkStatus();
+}
+
+void TabletServer::LearnPeerAddresses(const consensus::RaftConfigPB& config) {
+  for (const auto& p : config.peers()) {
+    if (p.permanent_uuid() != uuid_ && p.has_last_known_addr()) {
+      transport_.SetPeerAddress(p.permanent_uuid(), server::HostPortToString(p.last_known_addr()));
+    }
+  }
 }
 
 void TabletServer::Shutdown(std::chrono::milliseconds grace) {

@@ -20,12 +20,12 @@
 #include "server/common/clock.h"
 #include "server/common/rpc_server.h"
 #include "server/common/status_service.h"
+#include "server/tablet_copy/copy_service.h"
+#include "server/tablet_copy/copy_source.h"
 #include "server/tserver/grpc_transport.h"
 #include "server/tserver/heartbeater.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
-#include "server/tablet_copy/copy_service.h"
-#include "server/tablet_copy/copy_source.h"
 #include "server/tserver/tserver_services.h"
 
 namespace kmend::tserver {
@@ -59,6 +59,9 @@ class TabletServer : public server::StatusSource {
                           server::GetStatusResponsePB* resp) override;
 
  private:
+  // Feeds the transport the address of every peer in `config` but this server.
+  void LearnPeerAddresses(const consensus::RaftConfigPB& config);
+
   const TabletServerOptions options_;
   server::SystemClock clock_;
   std::unique_ptr<io::DirLock> lock_;

@@ -15,6 +15,7 @@
 #include "lib/tablet/partition.h"
 #include "lib/tablet/rowset.h"
 #include "lib/tablet/superblock.h"
+#include "lib/tablet/test_spec.h"
 #include "lib/tablet/verify.h"
 
 namespace kmend::tablet {
@@ -50,21 +51,7 @@ class TabletTest : public ::testing::Test {
     root_ = tmpl + "/root";
     ASSERT_TRUE(fs::Format(root_, {"", 4096}).ok());
     OpenBlockManager();
-    spec_.tablet_id = fs::NewUuid();
-    spec_.table_id = "tbl";
-    spec_.table_name = "demo";
-    spec_.num_replicas = 3;
-    auto add = [&](const char* name, kmend::DataType t, bool key, bool nullable) {
-      auto* c = spec_.schema.add_columns();
-      c->set_name(name);
-      c->set_type(t);
-      c->set_is_key(key);
-      c->set_is_nullable(nullable);
-    };
-    add("k", kmend::INT64, true, false);
-    add("s", kmend::STRING, false, true);
-    add("d", kmend::DOUBLE, false, false);
-    add("b", kmend::BOOL, false, false);
+    spec_ = AllTypesTestSpec(fs::NewUuid(), "tbl", "demo");
     auto t = Tablet::Create(layout(), bm_.get(), spec_);
     ASSERT_TRUE(t.ok()) << t.status();
     tablet_ = std::move(*t);
@@ -103,10 +90,10 @@ class TabletTest : public ::testing::Test {
 };
 
 TEST_F(TabletTest, ApplySemantics) {
-  auto r = tablet_->Apply(Batch({Op(kmend::RowOpPB::INSERT, 2, "two"),
-                                 Op(kmend::RowOpPB::INSERT, 1, std::nullopt),
-                                 Op(kmend::RowOpPB::INSERT, 2, "again")}),
-                          1);
+  auto r = tablet_->Apply(
+      Batch({Op(kmend::RowOpPB::INSERT, 2, "two"), Op(kmend::RowOpPB::INSERT, 1, std::nullopt),
+             Op(kmend::RowOpPB::INSERT, 2, "again")}),
+      1);
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->row_status.size(), 3u);
   EXPECT_TRUE(r->row_status[0].ok());
@@ -115,10 +102,10 @@ TEST_F(TabletTest, ApplySemantics) {
   EXPECT_EQ(r->row_status[2].message(), "key (2) already exists");
   EXPECT_EQ(r->rows_applied, 2);
 
-  r = tablet_->Apply(Batch({Op(kmend::RowOpPB::UPSERT, 2, "TWO"),
-                            Op(kmend::RowOpPB::UPSERT, 3, "three"),
-                            Op(kmend::RowOpPB::DELETE, 1), Op(kmend::RowOpPB::DELETE, 9)}),
-                     2);
+  r = tablet_->Apply(
+      Batch({Op(kmend::RowOpPB::UPSERT, 2, "TWO"), Op(kmend::RowOpPB::UPSERT, 3, "three"),
+             Op(kmend::RowOpPB::DELETE, 1), Op(kmend::RowOpPB::DELETE, 9)}),
+      2);
   ASSERT_TRUE(r.ok());
   EXPECT_TRUE(r->row_status[0].ok());
   EXPECT_TRUE(r->row_status[1].ok());
@@ -148,10 +135,9 @@ TEST_F(TabletTest, ScanRangesLimitsAndContinuation) {
   for (int64_t k : {5, -3, 10, 0, 7, 100, -100}) *b.add_ops() = Op(kmend::RowOpPB::INSERT, k);
   ASSERT_TRUE(tablet_->Apply(b, 1).ok());
   ASSERT_TRUE(tablet_->Flush().ok());
-  ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::DELETE, 7),
-                                    Op(kmend::RowOpPB::INSERT, 6)}),
-                             2)
-                  .ok());
+  ASSERT_TRUE(
+      tablet_->Apply(Batch({Op(kmend::RowOpPB::DELETE, 7), Op(kmend::RowOpPB::INSERT, 6)}), 2)
+          .ok());
   EXPECT_EQ(AllKeys(), (std::vector<int64_t>{-100, -3, 0, 5, 6, 10, 100}));
   EXPECT_EQ(Keys(tablet_->Scan({Key(0), Key(10), 0})), (std::vector<int64_t>{0, 5, 6}));
 
@@ -170,9 +156,10 @@ TEST_F(TabletTest, ScanRangesLimitsAndContinuation) {
 }
 
 TEST_F(TabletTest, FlushThenReopenKeepsRowsAndIndex) {
-  ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1, "a", true),
-                                    Op(kmend::RowOpPB::INSERT, 2, std::nullopt)}),
-                             7)
+  ASSERT_TRUE(tablet_
+                  ->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1, "a", true),
+                                 Op(kmend::RowOpPB::INSERT, 2, std::nullopt)}),
+                          7)
                   .ok());
   TabletChecksum before = tablet_->Checksum();
   auto f = tablet_->Flush();
@@ -200,9 +187,10 @@ TEST_F(TabletTest, FlushThenReopenKeepsRowsAndIndex) {
 // Deletes of flushed rows are memstore tombstones until the next flush
 // rewrites the rowset without them.
 TEST_F(TabletTest, DeletesOfFlushedRows) {
-  ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1), Op(kmend::RowOpPB::INSERT, 2),
-                                    Op(kmend::RowOpPB::INSERT, 3)}),
-                             1)
+  ASSERT_TRUE(tablet_
+                  ->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1), Op(kmend::RowOpPB::INSERT, 2),
+                                 Op(kmend::RowOpPB::INSERT, 3)}),
+                          1)
                   .ok());
   ASSERT_TRUE(tablet_->Flush().ok());
   ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::DELETE, 2)}), 2).ok());
@@ -258,15 +246,16 @@ TEST_F(TabletTest, WritesAfterFlushStayInMemstore) {
 // The checksum depends only on the live rows, not on the order of writes or
 // on which of them were flushed.
 TEST_F(TabletTest, ChecksumIsOrderIndependent) {
-  ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1, "x"),
-                                    Op(kmend::RowOpPB::INSERT, 2, "y")}),
-                             1)
-                  .ok());
+  ASSERT_TRUE(
+      tablet_
+          ->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1, "x"), Op(kmend::RowOpPB::INSERT, 2, "y")}),
+                  1)
+          .ok());
   ASSERT_TRUE(tablet_->Flush().ok());
-  ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::INSERT, 3, "z"),
-                                    Op(kmend::RowOpPB::DELETE, 1),
-                                    Op(kmend::RowOpPB::INSERT, 1, "x")}),
-                             2)
+  ASSERT_TRUE(tablet_
+                  ->Apply(Batch({Op(kmend::RowOpPB::INSERT, 3, "z"), Op(kmend::RowOpPB::DELETE, 1),
+                                 Op(kmend::RowOpPB::INSERT, 1, "x")}),
+                          2)
                   .ok());
   TabletChecksum a = tablet_->Checksum();
 
@@ -275,11 +264,12 @@ TEST_F(TabletTest, ChecksumIsOrderIndependent) {
   other.tablet_id = fs::NewUuid();
   auto t2 = Tablet::Create(layout(), bm_.get(), other);
   ASSERT_TRUE(t2.ok());
-  ASSERT_TRUE((*t2)->Apply(Batch({Op(kmend::RowOpPB::INSERT, 3, "z"),
-                                  Op(kmend::RowOpPB::INSERT, 2, "y"),
-                                  Op(kmend::RowOpPB::INSERT, 1, "x")}),
-                           1)
-                  .ok());
+  ASSERT_TRUE(
+      (*t2)
+          ->Apply(Batch({Op(kmend::RowOpPB::INSERT, 3, "z"), Op(kmend::RowOpPB::INSERT, 2, "y"),
+                         Op(kmend::RowOpPB::INSERT, 1, "x")}),
+                  1)
+          .ok());
   TabletChecksum b = (*t2)->Checksum();
   EXPECT_EQ(a.digest, b.digest);
   EXPECT_EQ(a.row_count, 3);
@@ -331,10 +321,11 @@ TEST_F(TabletTest, CrashBeforeSuperblockRenameKeepsOldState) {
 // The receiving side of a tablet copy: blocks stored under new ids, the
 // superblock remapped, COPYING first and READY last.
 TEST_F(TabletTest, CopiedTabletWithRemappedBlocksOpens) {
-  ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1, "a"),
-                                    Op(kmend::RowOpPB::INSERT, 2, "b")}),
-                             4)
-                  .ok());
+  ASSERT_TRUE(
+      tablet_
+          ->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1, "a"), Op(kmend::RowOpPB::INSERT, 2, "b")}),
+                  4)
+          .ok());
   ASSERT_TRUE(tablet_->Flush().ok());
   TabletSuperBlockPB source = tablet_->superblock();
   const uint64_t digest = tablet_->Checksum().digest;
@@ -393,9 +384,10 @@ TEST_F(TabletTest, CrashAfterRenameDeletesOrphanedBlocksAtOpen) {
 }
 
 TEST_F(TabletTest, CorruptBlockFailsOpenWithDataLossAndVerifyNamesIt) {
-  ASSERT_TRUE(tablet_->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1, "hello"),
-                                    Op(kmend::RowOpPB::INSERT, 2, "world")}),
-                             1)
+  ASSERT_TRUE(tablet_
+                  ->Apply(Batch({Op(kmend::RowOpPB::INSERT, 1, "hello"),
+                                 Op(kmend::RowOpPB::INSERT, 2, "world")}),
+                          1)
                   .ok());
   ASSERT_TRUE(tablet_->Flush().ok());
   const uint64_t victim = tablet_->superblock().rowsets(0).columns(1).block().id();
@@ -422,9 +414,8 @@ TEST_F(TabletTest, CorruptBlockFailsOpenWithDataLossAndVerifyNamesIt) {
   EXPECT_EQ(v->blocks_checked, 4);
 
   // The server's reaction: mark the replica FAILED; Open then refuses it.
-  ASSERT_TRUE(SetDataState(layout(), spec_.tablet_id, TABLET_DATA_FAILED,
-                           std::string(s.message()))
-                  .ok());
+  ASSERT_TRUE(
+      SetDataState(layout(), spec_.tablet_id, TABLET_DATA_FAILED, std::string(s.message())).ok());
   EXPECT_EQ(Reopen().code(), absl::StatusCode::kFailedPrecondition);
 }
 
@@ -490,8 +481,7 @@ TEST_F(TabletTest, TombstoneDeletesDataAndAllowsRecreate) {
             absl::StatusCode::kAlreadyExists);
   // A crash during the copy: the server tombstones the COPYING replica.
   ASSERT_TRUE(Tablet::Tombstone(layout(), bm_.get(), spec_.tablet_id).ok());
-  EXPECT_EQ(LoadSuperBlock(layout(), spec_.tablet_id)->tablet_data_state(),
-            TABLET_DATA_TOMBSTONED);
+  EXPECT_EQ(LoadSuperBlock(layout(), spec_.tablet_id)->tablet_data_state(), TABLET_DATA_TOMBSTONED);
 }
 
 // Many random operations with flushes and restarts in between agree with a

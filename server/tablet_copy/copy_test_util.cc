@@ -10,6 +10,7 @@
 #include "lib/fs/uuid.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
+#include "lib/tablet/test_spec.h"
 #include "lib/util/status_macros.h"
 
 namespace kmend::tablet_copy::testing {
@@ -74,22 +75,7 @@ absl::Status CopySource::Start(const SourceSpec& spec, SourceOptions options) {
   const fs::Layout layout(root_.path);
   tablet_id_ = fs::NewUuid();
 
-  tablet::TabletSpec ts;
-  ts.tablet_id = tablet_id_;
-  ts.table_id = "t1";
-  ts.table_name = "copy_test";
-  ts.num_replicas = 3;
-  auto add = [&](const char* name, kmend::DataType t, bool key, bool nullable) {
-    auto* c = ts.schema.add_columns();
-    c->set_name(name);
-    c->set_type(t);
-    c->set_is_key(key);
-    c->set_is_nullable(nullable);
-  };
-  add("k", kmend::INT64, true, false);
-  add("s", kmend::STRING, false, true);
-  add("d", kmend::DOUBLE, false, false);
-  add("b", kmend::BOOL, false, false);
+  tablet::TabletSpec ts = tablet::AllTypesTestSpec(tablet_id_, "t1", "copy_test");
   ASSIGN_OR_RETURN(tablet_, tablet::Tablet::Create(layout, root_.bm.get(), ts));
 
   // Rows: printable random strings (compress about as badly as real text).

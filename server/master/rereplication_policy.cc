@@ -18,6 +18,31 @@ bool DeadTooLong(const std::map<std::string, ServerView>& servers, const std::st
          it->second.millis_since_heartbeat >= delay_ms;
 }
 
+// The replica of `tablet_id` on a live server that has reported, or null.
+const ReplicaView* LiveReplica(const std::map<std::string, ServerView>& servers,
+                               const std::string& uuid, const std::string& tablet_id) {
+  auto it = servers.find(uuid);
+  if (it == servers.end() || !it->second.live || !it->second.reported) return nullptr;
+  auto r = it->second.replicas.find(tablet_id);
+  return r == it->second.replicas.end() ? nullptr : &r->second;
+}
+
+bool HoldsNoData(server::ReplicaDataState s) {
+  return s == server::TABLET_DATA_TOMBSTONED || s == server::TABLET_DATA_DELETED;
+}
+
+// Every voter READY on a live, reported server (the leader counts as such).
+bool AllHealthy(const std::vector<const consensus::RaftPeerPB*>& voters,
+                const std::map<std::string, ServerView>& servers, const std::string& tablet_id,
+                const std::string& leader_uuid) {
+  for (const consensus::RaftPeerPB* p : voters) {
+    if (p->permanent_uuid() == leader_uuid) continue;
+    const ReplicaView* r = LiveReplica(servers, p->permanent_uuid(), tablet_id);
+    if (r == nullptr || r->state != server::TABLET_DATA_READY) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 const char* ActionName(RereplicationAction::Type t) {
@@ -27,17 +52,33 @@ const char* ActionName(RereplicationAction::Type t) {
     case RereplicationAction::kCopy: return "copy";
     case RereplicationAction::kPromote: return "promote";
     case RereplicationAction::kRemove: return "remove";
+    case RereplicationAction::kDeleteFailed: return "delete FAILED replica";
   }
   return "?";
+}
+
+std::string BadVoterReason(const std::string& tablet_id, const std::string& uuid,
+                           const std::map<std::string, ServerView>& servers,
+                           const RereplicationParams& params) {
+  if (DeadTooLong(servers, uuid, params.delay_ms)) {
+    return absl::StrCat("server ", uuid, " silent for ", servers.at(uuid).millis_since_heartbeat,
+                        " ms (delay ", params.delay_ms, " ms)");
+  }
+  const ReplicaView* r = LiveReplica(servers, uuid, tablet_id);
+  if (r != nullptr && r->state == server::TABLET_DATA_FAILED &&
+      r->failed_for_ms >= params.failed_grace_ms) {
+    return absl::StrCat("replica on live server ", uuid, " FAILED for ", r->failed_for_ms,
+                        " ms (grace ", params.failed_grace_ms, " ms)");
+  }
+  return "";
 }
 
 RereplicationAction NextRereplicationStep(const std::string& tablet_id,
                                           const consensus::RaftConfigPB& config,
                                           const std::string& leader_uuid,
-                                          int replication_factor,
                                           const std::map<std::string, ServerView>& servers,
                                           const std::map<std::string, int64_t>& load,
-                                          int64_t delay_ms) {
+                                          const RereplicationParams& params) {
   RereplicationAction a;
   a.tablet_id = tablet_id;
   a.cas_config_opid_index = config.opid_index();
@@ -47,82 +88,149 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
   a.leader_uuid = leader_uuid;
   a.leader_address = leader->second.address;
 
-  std::vector<const RaftPeerPB*> voters, dead_voters, non_voters;
+  std::vector<const RaftPeerPB*> voters, non_voters;
+  // Bad voters with their reasons; `failed_bad` are those on live servers.
+  std::vector<std::pair<const RaftPeerPB*, std::string>> bad, failed_bad;
   for (const RaftPeerPB& p : config.peers()) {
     if (p.member_type() == RaftPeerPB::VOTER) {
       voters.push_back(&p);
-      if (DeadTooLong(servers, p.permanent_uuid(), delay_ms)) dead_voters.push_back(&p);
+      // The leader is live and leads: never bad.
+      if (p.permanent_uuid() == leader_uuid) continue;
+      std::string why = BadVoterReason(tablet_id, p.permanent_uuid(), servers, params);
+      if (why.empty()) continue;
+      bad.emplace_back(&p, why);
+      if (!DeadTooLong(servers, p.permanent_uuid(), params.delay_ms)) {
+        failed_bad.emplace_back(&p, why);
+      }
     } else if (p.member_type() == RaftPeerPB::NON_VOTER) {
       non_voters.push_back(&p);
     }
   }
-  auto set_peer = [&](const RaftPeerPB& p) {
-    a.peer_uuid = p.permanent_uuid();
-    auto it = servers.find(p.permanent_uuid());
+  auto set_peer = [&](const std::string& uuid) {
+    a.peer_uuid = uuid;
+    auto it = servers.find(uuid);
     if (it != servers.end()) a.peer_address = it->second.address;
   };
+  auto in_config = [&](const std::string& uuid) {
+    for (const RaftPeerPB& p : config.peers()) {
+      if (p.permanent_uuid() == uuid) return true;
+    }
+    return false;
+  };
 
-  // A replacement that died itself is dropped before anything else, so a
+  // 1. A replacement that died itself is dropped before anything else, so a
   // new one can be chosen.
   for (const RaftPeerPB* p : non_voters) {
-    if (DeadTooLong(servers, p->permanent_uuid(), delay_ms)) {
+    if (DeadTooLong(servers, p->permanent_uuid(), params.delay_ms)) {
       a.type = RereplicationAction::kRemove;
-      set_peer(*p);
+      set_peer(p->permanent_uuid());
       a.reason = "non-voter's server is dead";
       return a;
     }
   }
-  // Enough voters without the dead one: evict it. Never the leader itself
-  // (a dead server reports nothing, so it cannot be the live leader).
-  if (!dead_voters.empty() && static_cast<int>(voters.size()) > replication_factor) {
+  // 2. Enough voters without the bad one: evict it.
+  if (!bad.empty() && static_cast<int>(voters.size()) > params.replication_factor) {
     a.type = RereplicationAction::kRemove;
-    set_peer(*dead_voters.front());
-    a.reason = absl::StrCat(voters.size(), " voters > replication factor ", replication_factor,
-                            " and this voter's server is dead");
+    set_peer(bad.front().first->permanent_uuid());
+    a.reason = absl::StrCat(voters.size(), " voters > replication factor ",
+                            params.replication_factor, " and ", bad.front().second);
     return a;
   }
-  // A replacement in progress: copy its data, then promote it.
+  // 3. A FAILED leftover outside the config (evicted, or a failed copy whose
+  // non-voter was removed) serves nothing and blocks its server as a target.
+  for (const auto& [uuid, s] : servers) {
+    const ReplicaView* r = LiveReplica(servers, uuid, tablet_id);
+    if (r == nullptr || r->state != server::TABLET_DATA_FAILED || in_config(uuid)) continue;
+    a.type = RereplicationAction::kDeleteFailed;
+    set_peer(uuid);
+    a.reason = "FAILED replica on a server outside the config";
+    return a;
+  }
+  // 4. A replacement in progress: copy its data, let it catch up, promote it.
   for (const RaftPeerPB* p : non_voters) {
     if (!p->attrs().promote()) continue;
-    auto it = servers.find(p->permanent_uuid());
-    if (it == servers.end() || !it->second.live || !it->second.reported) return a;  // wait
-    set_peer(*p);
-    auto rep = it->second.replicas.find(tablet_id);
-    if (rep == it->second.replicas.end() ||
-        rep->second == server::TABLET_DATA_TOMBSTONED ||
-        rep->second == server::TABLET_DATA_DELETED) {
-      a.type = RereplicationAction::kCopy;
-      a.reason = "non-voter holds no data yet";
-    } else if (rep->second == server::TABLET_DATA_READY) {
-      a.type = RereplicationAction::kPromote;
-      a.reason = "non-voter's copy is READY";
-    } else if (rep->second == server::TABLET_DATA_FAILED) {
-      // Its copy does not serve; drop it (the next target skips a server
-      // with a FAILED replica of this tablet).
+    const std::string& uuid = p->permanent_uuid();
+    if (bad.empty() && static_cast<int>(voters.size()) >= params.replication_factor &&
+        AllHealthy(voters, servers, tablet_id, leader_uuid)) {
+      // The bad voter came back and serves again (or someone else removed
+      // it): the replacement is not needed any more. Only on positive
+      // health, so that a server blinking dead does not churn replacements.
       a.type = RereplicationAction::kRemove;
-      a.reason = "non-voter's replica is FAILED";
-    } else {
-      a.peer_uuid.clear();
-      a.peer_address.clear();
-      a.reason = "non-voter's replica is still copying; waiting";
+      set_peer(uuid);
+      a.reason = "replacement no longer needed (no bad voter)";
+      return a;
     }
+    auto it = servers.find(uuid);
+    if (it == servers.end() || !it->second.live || !it->second.reported) {
+      a.reason = absl::StrCat("waiting for non-voter's server ", uuid, " to report");
+      return a;
+    }
+    const ServerView& target = it->second;
+    auto rep = target.replicas.find(tablet_id);
+    if (rep == target.replicas.end() || HoldsNoData(rep->second.state)) {
+      if (target.copies_running >= params.max_copies_per_server) {
+        a.reason = absl::StrCat("waiting for a copy slot on ", uuid, " (", target.copies_running,
+                                " copies running, limit ", params.max_copies_per_server, ")");
+        return a;
+      }
+      a.type = RereplicationAction::kCopy;
+      set_peer(uuid);
+      a.reason = "non-voter holds no data yet";
+      return a;
+    }
+    const ReplicaView& nv = rep->second;
+    if (nv.state == server::TABLET_DATA_FAILED) {
+      // Its copy does not serve; drop it (step 3 then deletes the leftover).
+      a.type = RereplicationAction::kRemove;
+      set_peer(uuid);
+      a.reason = "non-voter's replica is FAILED";
+      return a;
+    }
+    if (nv.state != server::TABLET_DATA_READY) {
+      a.reason = "non-voter's replica is still copying; waiting";
+      return a;
+    }
+    // The catch-up gate. The copy returning only says the data arrived as of
+    // the copy's moment; a voter that far behind would hold up commits (it
+    // may be needed for the majority at once). Promote once the non-voter
+    // follows the leader: it logged the entry that added it and committed
+    // it (so the leader's replication reaches it), and its log is within
+    // the allowed lag of the leader's committed index.
+    const ReplicaView* lr = LiveReplica(servers, leader_uuid, tablet_id);
+    const int64_t leader_committed = lr == nullptr ? -1 : lr->last_committed_index;
+    if (leader_committed < 0) {
+      a.reason = "waiting for the leader to report its committed index";
+      return a;
+    }
+    if (nv.last_committed_index < config.opid_index() ||
+        nv.last_logged_index < leader_committed - params.promote_max_lag_ops) {
+      a.reason = absl::StrCat("non-voter catching up: logged ", nv.last_logged_index,
+                              ", committed ", nv.last_committed_index, "; leader committed ",
+                              leader_committed, ", config at ", config.opid_index());
+      return a;
+    }
+    a.type = RereplicationAction::kPromote;
+    set_peer(uuid);
+    a.reason = absl::StrCat("non-voter is READY and caught up (logged ", nv.last_logged_index,
+                            ", leader committed ", leader_committed, ")");
     return a;
   }
-  if (dead_voters.empty()) return a;
-  // Pick a live server that knows nothing of this tablet: fewest replicas,
-  // then smallest uuid (reproducible).
+  const bool under = static_cast<int>(voters.size()) < params.replication_factor;
+  if (bad.empty() && !under) return a;
+  // 5. A live server that knows nothing of this tablet and has room for one
+  // more incoming copy: fewest replicas, then smallest uuid (reproducible).
   std::string best;
   int64_t best_load = std::numeric_limits<int64_t>::max();
+  int at_limit = 0;
   for (const auto& [uuid, s] : servers) {
-    if (!s.live || !s.reported) continue;
-    bool in_config = false;
-    for (const RaftPeerPB& p : config.peers()) in_config |= p.permanent_uuid() == uuid;
-    if (in_config) continue;
+    if (!s.live || !s.reported || in_config(uuid)) continue;
     auto rep = s.replicas.find(tablet_id);
     // A tombstoned leftover may be overwritten by a copy; anything else
-    // there is a replica of some other config: leave that server alone.
-    if (rep != s.replicas.end() && rep->second != server::TABLET_DATA_TOMBSTONED &&
-        rep->second != server::TABLET_DATA_DELETED) {
+    // there is a replica of some other config (or a FAILED one, deleted by
+    // step 3 first): leave that server alone.
+    if (rep != s.replicas.end() && !HoldsNoData(rep->second.state)) continue;
+    if (s.copies_running + s.copies_waiting >= params.max_copies_per_server) {
+      ++at_limit;
       continue;
     }
     auto l = load.find(uuid);
@@ -132,14 +240,31 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
       best_load = n;
     }
   }
-  if (best.empty()) {
-    a.reason = "no live server without a replica of this tablet";
+  if (!best.empty()) {
+    a.type = RereplicationAction::kAddNonVoter;
+    set_peer(best);
+    a.reason = bad.empty()
+                   ? absl::StrCat(voters.size(), " voters < replication factor ",
+                                  params.replication_factor)
+                   : absl::StrCat("replacing voter ", bad.front().first->permanent_uuid(), ": ",
+                                  bad.front().second);
     return a;
   }
-  a.type = RereplicationAction::kAddNonVoter;
-  a.peer_uuid = best;
-  a.peer_address = servers.at(best).address;
-  a.reason = absl::StrCat("voter ", dead_voters.front()->permanent_uuid(), " is dead");
+  if (at_limit > 0) {
+    a.reason = absl::StrCat("all ", at_limit, " candidate servers are at their copy limit (",
+                            params.max_copies_per_server, ")");
+    return a;
+  }
+  // 6. Nowhere to add: evict a FAILED voter first, so that its own server
+  // can take the replacement once the leftover is deleted.
+  if (!failed_bad.empty() && voters.size() > 1) {
+    a.type = RereplicationAction::kRemove;
+    set_peer(failed_bad.front().first->permanent_uuid());
+    a.reason = absl::StrCat("no other server can host a replacement; evicting first: ",
+                            failed_bad.front().second);
+    return a;
+  }
+  a.reason = "no live server without a replica of this tablet";
   return a;
 }
 

@@ -10,6 +10,8 @@ using Action = RereplicationAction;
 
 constexpr char kTablet[] = "t1";
 constexpr int64_t kDelay = 1000;
+constexpr int64_t kGrace = 500;
+constexpr int64_t kLag = 5;
 
 class PolicyTest : public ::testing::Test {
  protected:
@@ -23,6 +25,7 @@ class PolicyTest : public ::testing::Test {
     for (const char* u : {"a", "b", "c"}) {
       AddPeer(u, RaftPeerPB::VOTER, false);
       servers_[u].replicas[kTablet] = server::TABLET_DATA_READY;
+      Progress(u, 40, 40);
     }
     config_.set_opid_index(7);
   }
@@ -37,7 +40,25 @@ class PolicyTest : public ::testing::Test {
     servers_[uuid].millis_since_heartbeat = silent_ms;
   }
   Action Next(const std::string& leader = "a") {
-    return NextRereplicationStep(kTablet, config_, leader, 3, servers_, load_, kDelay);
+    RereplicationParams params;
+    params.replication_factor = 3;
+    params.delay_ms = kDelay;
+    params.failed_grace_ms = kGrace;
+    params.max_copies_per_server = 2;
+    params.promote_max_lag_ops = kLag;
+    return NextRereplicationStep(kTablet, config_, leader, servers_, load_, params);
+  }
+  // `uuid` reports the tablet FAILED, for `ms`.
+  void Fail(const std::string& uuid, int64_t ms) {
+    ReplicaView& r = servers_[uuid].replicas[kTablet];
+    r.state = server::TABLET_DATA_FAILED;
+    r.failed_for_ms = ms;
+  }
+  // Raft progress of `uuid`'s replica.
+  void Progress(const std::string& uuid, int64_t logged, int64_t committed) {
+    ReplicaView& r = servers_[uuid].replicas[kTablet];
+    r.last_logged_index = logged;
+    r.last_committed_index = committed;
   }
 
   consensus::RaftConfigPB config_;
@@ -86,6 +107,7 @@ TEST_F(PolicyTest, FullSequenceAddCopyPromoteRemove) {
   EXPECT_EQ(Next().type, Action::kNone);
 
   servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
+  Progress("d", 40, 40);
   a = Next();
   ASSERT_EQ(a.type, Action::kPromote) << a.reason;
   EXPECT_EQ(a.peer_uuid, "d");
@@ -146,8 +168,15 @@ TEST_F(PolicyTest, NonVoterWhoseCopyFailedIsRemovedAndItsServerAvoided) {
   ASSERT_EQ(a.type, Action::kRemove) << a.reason;
   EXPECT_EQ(a.peer_uuid, "d");
   config_.mutable_peers()->DeleteSubrange(3, 1);
-  // d still holds the FAILED replica: no other target, so no step.
-  EXPECT_EQ(Next().type, Action::kNone);
+  // d still holds the FAILED replica: it is deleted before d can be a
+  // target again (the delete is bounded by the config it was judged by).
+  a = Next();
+  ASSERT_EQ(a.type, Action::kDeleteFailed) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "d");
+  EXPECT_EQ(a.peer_address, "d:1");
+  EXPECT_EQ(a.cas_config_opid_index, 7);
+  servers_["d"].replicas.erase(kTablet);
+  EXPECT_EQ(Next().type, Action::kAddNonVoter);
 }
 
 TEST_F(PolicyTest, DeadVoterIsNotRemovedWhileOnlyRVoters) {
@@ -160,6 +189,163 @@ TEST_F(PolicyTest, NonVoterWithoutPromoteIsNotOurs) {
   AddPeer("d", RaftPeerPB::NON_VOTER, false);
   servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
   EXPECT_EQ(Next().type, Action::kNone);
+}
+
+
+// ---- Per-server copy limit.
+
+TEST_F(PolicyTest, CopyWaitsForASlotOnItsServer) {
+  Kill("c", kDelay);
+  AddPeer("d", RaftPeerPB::NON_VOTER, true);
+  servers_["d"].copies_running = 2;  // the limit
+  Action a = Next();
+  EXPECT_EQ(a.type, Action::kNone);
+  EXPECT_NE(a.reason.find("copy slot"), std::string::npos) << a.reason;
+  servers_["d"].copies_running = 1;
+  EXPECT_EQ(Next().type, Action::kCopy);
+}
+
+TEST_F(PolicyTest, PlacementPrefersServersUnderTheCopyLimit) {
+  servers_["e"] = servers_["d"];
+  servers_["e"].address = "e:1";
+  load_["d"] = 0;  // d is emptier, but busy with copies
+  load_["e"] = 9;
+  servers_["d"].copies_running = 1;
+  servers_["d"].copies_waiting = 1;
+  Kill("c", kDelay);
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kAddNonVoter) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "e");
+  // Every candidate at its limit: no placement; wait.
+  servers_["e"].copies_waiting = 2;
+  a = Next();
+  EXPECT_EQ(a.type, Action::kNone);
+  EXPECT_NE(a.reason.find("copy limit"), std::string::npos) << a.reason;
+}
+
+// ---- FAILED replicas on live servers.
+
+TEST_F(PolicyTest, FailedVoterOnLiveServerIsReplacedAfterTheGrace) {
+  Fail("c", kGrace - 1);
+  EXPECT_EQ(Next().type, Action::kNone);  // within the grace
+  Fail("c", kGrace);
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kAddNonVoter) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "d");
+  EXPECT_NE(a.reason.find("FAILED"), std::string::npos) << a.reason;
+  // Long before the dead-server delay: the server is live and says so.
+  EXPECT_LT(kGrace, kDelay);
+}
+
+TEST_F(PolicyTest, FailedVoterSequenceEndsWithItsDeletion) {
+  Fail("c", kGrace);
+  AddPeer("d", RaftPeerPB::NON_VOTER, true);
+  config_.set_opid_index(8);
+  servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
+  Progress("d", 40, 40);
+  ASSERT_EQ(Next().type, Action::kPromote);
+  config_.mutable_peers(3)->set_member_type(RaftPeerPB::VOTER);
+  config_.mutable_peers(3)->clear_attrs();
+  config_.set_opid_index(9);
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kRemove) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "c");
+  config_.mutable_peers()->DeleteSubrange(2, 1);
+  config_.set_opid_index(10);
+  a = Next();
+  ASSERT_EQ(a.type, Action::kDeleteFailed) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "c");
+  EXPECT_EQ(a.peer_address, "c:1");
+  EXPECT_EQ(a.cas_config_opid_index, 10);
+  servers_["c"].replicas.erase(kTablet);
+  EXPECT_EQ(Next().type, Action::kNone);
+}
+
+TEST_F(PolicyTest, FailedReplicaOnADeadServerWaitsForTheDeadDelay) {
+  // Its last report said FAILED, but the server is gone: only the delay for
+  // dead servers applies (it may come back repaired).
+  Fail("c", kGrace * 10);
+  Kill("c", kDelay - 1);
+  EXPECT_EQ(Next().type, Action::kNone);
+}
+
+TEST_F(PolicyTest, LeaderIsNeverBad) {
+  Fail("a", kGrace);  // an impossible report, but never act on it
+  EXPECT_EQ(Next("a").type, Action::kNone);
+}
+
+// ---- Catch-up gate before promotion.
+
+TEST_F(PolicyTest, PromotionWaitsUntilTheNonVoterCaughtUp) {
+  Kill("c", kDelay);
+  AddPeer("d", RaftPeerPB::NON_VOTER, true);
+  config_.set_opid_index(8);
+  servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
+  Progress("a", 100, 100);
+  // Copied as of op 30: READY, but far behind the leader.
+  Progress("d", 30, 30);
+  Action a = Next();
+  EXPECT_EQ(a.type, Action::kNone);
+  EXPECT_NE(a.reason.find("catching up"), std::string::npos) << a.reason;
+  // Within the lag, but it has not committed the config that added it yet.
+  Progress("d", 100, 7);
+  EXPECT_EQ(Next().type, Action::kNone);
+  // Within the lag and following the leader.
+  Progress("d", 100 - kLag, 90);
+  EXPECT_EQ(Next().type, Action::kPromote);
+  // One op more behind than allowed.
+  Progress("d", 100 - kLag - 1, 90);
+  EXPECT_EQ(Next().type, Action::kNone);
+  // No committed index from the leader: no promotion.
+  Progress("d", 100, 100);
+  Progress("a", -1, -1);
+  EXPECT_EQ(Next().type, Action::kNone);
+}
+
+// ---- Evict-before-add, only when adding cannot make progress.
+
+TEST_F(PolicyTest, DeadVoterIsNotEvictedEarlyWhenNoServerCanHostAReplacement) {
+  servers_.erase("d");  // three servers, three voters
+  Kill("c", kDelay);
+  Action a = Next();
+  EXPECT_EQ(a.type, Action::kNone);
+  EXPECT_NE(a.reason.find("no live server"), std::string::npos) << a.reason;
+}
+
+TEST_F(PolicyTest, FailedVoterIsEvictedFirstWhenItsServerIsTheOnlyPlaceLeft) {
+  servers_.erase("d");
+  Fail("c", kGrace);
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kRemove) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "c");
+  config_.mutable_peers()->DeleteSubrange(2, 1);
+  config_.set_opid_index(8);
+  // Then: delete the leftover, after which c is a candidate again.
+  ASSERT_EQ(Next().type, Action::kDeleteFailed);
+  servers_["c"].replicas.erase(kTablet);
+  // Two voters < 3: c, now clean, takes the replacement.
+  a = Next();
+  ASSERT_EQ(a.type, Action::kAddNonVoter) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "c");
+}
+
+TEST_F(PolicyTest, FailedVoterIsNotEvictedFirstWhileAnotherServerCanHostTheReplacement) {
+  Fail("c", kGrace);
+  EXPECT_EQ(Next().type, Action::kAddNonVoter);
+}
+
+// ---- A replacement that is no longer needed.
+
+TEST_F(PolicyTest, ReplacementIsRemovedWhenEveryVoterIsHealthyAgain) {
+  AddPeer("d", RaftPeerPB::NON_VOTER, true);
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kRemove) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "d");
+  // A voter whose server is merely unreachable for a moment is not healthy:
+  // the replacement stays.
+  servers_["c"].live = false;
+  servers_["c"].millis_since_heartbeat = 10;
+  EXPECT_EQ(Next().type, Action::kCopy);
 }
 
 }  // namespace

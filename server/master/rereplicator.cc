@@ -1,7 +1,7 @@
 #include "server/master/rereplicator.h"
 
-#include <map>
-#include <string>
+#include <algorithm>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "proto/tserver.grpc.pb.h"
@@ -9,46 +9,154 @@
 #include "server/common/logger.h"
 
 namespace kmend::master {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t MillisSince(Clock::time_point t, Clock::time_point now) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
+}
+
+// Steps that finish a replacement (or clean up) start before those that
+// begin new work, when workers are short.
+int Priority(RereplicationAction::Type t) {
+  switch (t) {
+    case RereplicationAction::kRemove:
+    case RereplicationAction::kPromote:
+    case RereplicationAction::kDeleteFailed:
+      return 0;
+    case RereplicationAction::kCopy:
+      return 1;
+    default:
+      return 2;
+  }
+}
+
+// A tablet's config as far as this pass knows it, and its leader.
+struct TabletState {
+  std::string tablet_id;
+  int replication_factor = 3;
+  consensus::RaftConfigPB config;
+  std::string leader;
+};
+
+// How long after a step its servers' reports are awaited at most: a server
+// that stops heartbeating must not freeze the tablet (the policy handles it).
+constexpr int64_t kMaxReportWaitMs = 10000;
+
+}  // namespace
 
 Rereplicator::Rereplicator(TServerRegistry* registry, CatalogManager* catalog, int64_t delay_ms,
-                           std::chrono::milliseconds rpc_timeout)
-    : registry_(registry), catalog_(catalog), delay_ms_(delay_ms), rpc_timeout_(rpc_timeout) {}
+                           std::chrono::milliseconds rpc_timeout, int max_copies_per_server)
+    : Rereplicator(registry, catalog, [&] {
+        RereplicatorOptions o;
+        o.delay_ms = delay_ms;
+        o.rpc_timeout = rpc_timeout;
+        o.max_copies_per_server = max_copies_per_server;
+        return o;
+      }()) {}
+
+Rereplicator::Rereplicator(TServerRegistry* registry, CatalogManager* catalog,
+                           RereplicatorOptions options)
+    : registry_(registry),
+      catalog_(catalog),
+      options_(options),
+      tasks_(options.num_workers) {}
+
+Rereplicator::~Rereplicator() { Shutdown(); }
+
+void Rereplicator::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    stopping_ = true;
+    for (grpc::ClientContext* ctx : calls_) ctx->TryCancel();
+  }
+  tasks_.Shutdown();
+}
+
+Rereplicator::Counters Rereplicator::counters() const {
+  absl::MutexLock lock(&mu_);
+  return counters_;
+}
+
+bool Rereplicator::AwaitingReports(const std::string& tablet_id,
+                                   const std::map<std::string, ServerView>& servers) {
+  absl::MutexLock lock(&mu_);
+  auto it = finished_.find(tablet_id);
+  if (it == finished_.end()) return false;
+  const int64_t since = MillisSince(it->second.at, Clock::now());
+  if (since >= kMaxReportWaitMs) {
+    finished_.erase(it);
+    return false;
+  }
+  for (const std::string* uuid : {&it->second.leader_uuid, &it->second.peer_uuid}) {
+    auto s = servers.find(*uuid);
+    if (s == servers.end() || !s->second.live) continue;
+    if (s->second.millis_since_heartbeat >= since) return true;
+  }
+  finished_.erase(it);
+  return false;
+}
 
 int Rereplicator::RunOnce() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return 0;
+  }
+  const Clock::time_point now = Clock::now();
   std::vector<TServerSnapshot> all = registry_->List();
-  // Cheap exit for the common case: nobody has been dead long enough, and no
-  // replacement is half done (a NON_VOTER in some leader's config).
-  bool work = false;
+
+  // FAILED replicas on live servers, and how long each has been FAILED
+  // without a break in this master's eyes (a restart of the master or of
+  // the server starts the grace over: conservative). There is no cheap
+  // exit: an under-replicated config (fewer voters than the table's
+  // replication factor, e.g. after an unsafe config change) needs work with
+  // every server healthy, and a pass is one catalog scan, like
+  // RecreateMissingReplicas'.
+  std::map<std::pair<std::string, std::string>, Clock::time_point> failed_now;
   for (const TServerSnapshot& ts : all) {
-    if (!ts.live && ts.millis_since_heartbeat >= delay_ms_) work = true;
+    if (!ts.live) continue;
     for (const auto& [id, r] : ts.replicas) {
-      for (const auto& p : r.consensus_state().committed_config().peers()) {
-        work |= p.member_type() == consensus::RaftPeerPB::NON_VOTER;
-      }
+      if (r.data_state() != server::TABLET_DATA_FAILED) continue;
+      auto key = std::make_pair(ts.registration.permanent_uuid(), id);
+      auto seen = failed_since_.find(key);
+      failed_now[key] = seen == failed_since_.end() ? now : seen->second;
     }
   }
-  if (!work) return 0;
+  failed_since_ = std::move(failed_now);
 
   std::map<std::string, ServerView> servers;
   for (const TServerSnapshot& ts : all) {
-    ServerView& v = servers[ts.registration.permanent_uuid()];
+    const std::string& uuid = ts.registration.permanent_uuid();
+    ServerView& v = servers[uuid];
     v.address = server::HostPortToString(ts.registration.rpc_address());
     v.live = ts.live;
     v.reported = ts.reported;
     v.millis_since_heartbeat = ts.millis_since_heartbeat;
-    for (const auto& [id, r] : ts.replicas) v.replicas[id] = r.data_state();
+    for (const auto& [id, r] : ts.replicas) {
+      ReplicaView rv(r.data_state());
+      if (r.has_last_logged_opid()) rv.last_logged_index = r.last_logged_opid().index();
+      if (r.has_last_committed_opid()) rv.last_committed_index = r.last_committed_opid().index();
+      auto f = failed_since_.find({uuid, id});
+      if (f != failed_since_.end()) rv.failed_for_ms = MillisSince(f->second, now);
+      v.replicas[id] = rv;
+    }
   }
-  std::map<std::string, int64_t> load = catalog_->ReplicaCounts();
-  int done = 0;
+
+  // Every RUNNING tablet's leader (the highest term among live servers'
+  // reports) and the config it reports (newer than or equal to the
+  // catalog's).
+  std::vector<TabletState> tablets;
   for (const TableInfoPB& info : catalog_->ListTables("")) {
     auto table = catalog_->GetTable("", info.table_id());
     if (!table.ok()) continue;
     for (const SysTabletPB& t : table->tablets) {
-      // The leader with the highest term among live servers' reports, and
-      // the config it reports (newer than or equal to the catalog's).
-      std::string leader;
+      if (t.state() != RUNNING) continue;
+      TabletState st;
+      st.tablet_id = t.tablet_id();
+      st.replication_factor = info.num_replicas();
+      st.config = t.config();
       int64_t leader_term = -1;
-      consensus::RaftConfigPB config = t.config();
       for (const TServerSnapshot& ts : all) {
         if (!ts.live) continue;
         auto r = ts.replicas.find(t.tablet_id());
@@ -56,46 +164,184 @@ int Rereplicator::RunOnce() {
         const auto& cs = r->second.consensus_state();
         if (cs.current_term() > leader_term) {
           leader_term = cs.current_term();
-          leader = ts.registration.permanent_uuid();
-          if (cs.committed_config().opid_index() >= config.opid_index()) {
-            config = cs.committed_config();
+          st.leader = ts.registration.permanent_uuid();
+          if (cs.committed_config().opid_index() >= st.config.opid_index()) {
+            st.config = cs.committed_config();
           }
         }
       }
-      RereplicationAction a = NextRereplicationStep(t.tablet_id(), config, leader,
-                                                    info.num_replicas(), servers, load, delay_ms_);
-      if (a.type == RereplicationAction::kNone) continue;
-      KLOG(INFO) << "re-replication of tablet " << t.tablet_id() << ": " << ActionName(a.type)
-                 << " " << a.peer_uuid << " (" << a.reason << ")";
-      absl::Status s = Execute(a);
-      if (!s.ok()) {
-        KLOG(WARNING) << "re-replication of tablet " << t.tablet_id() << ": "
-                      << ActionName(a.type) << " " << a.peer_uuid << ": " << s;
-        continue;
-      }
-      ++done;
-      if (a.type == RereplicationAction::kAddNonVoter) ++load[a.peer_uuid];
+      tablets.push_back(std::move(st));
     }
   }
-  return done;
+
+  // Incoming copies per server: running (ours in flight, or reported
+  // COPYING) and waiting (a replacement placed there without data).
+  std::map<std::string, std::set<std::string>> running = tasks_.CopiesInFlight();
+  for (const auto& [uuid, v] : servers) {
+    for (const auto& [id, r] : v.replicas) {
+      if (r.state == server::TABLET_DATA_COPYING) running[uuid].insert(id);
+    }
+  }
+  for (const TabletState& st : tablets) {
+    for (const auto& p : st.config.peers()) {
+      if (p.member_type() != consensus::RaftPeerPB::NON_VOTER || !p.attrs().promote()) continue;
+      auto s = servers.find(p.permanent_uuid());
+      if (s == servers.end()) continue;
+      if (running[p.permanent_uuid()].count(st.tablet_id) > 0) continue;
+      auto r = s->second.replicas.find(st.tablet_id);
+      if (r == s->second.replicas.end() || r->second.state == server::TABLET_DATA_TOMBSTONED ||
+          r->second.state == server::TABLET_DATA_DELETED) {
+        ++s->second.copies_waiting;
+      }
+    }
+  }
+  for (auto& [uuid, v] : servers) v.copies_running = static_cast<int>(running[uuid].size());
+
+  RereplicationParams params;
+  params.delay_ms = options_.delay_ms;
+  params.failed_grace_ms = options_.failed_grace_ms;
+  params.max_copies_per_server = options_.max_copies_per_server;
+  params.promote_max_lag_ops = options_.promote_max_lag_ops;
+  std::map<std::string, int64_t> load = catalog_->ReplicaCounts();
+  const std::set<std::string> in_flight = tasks_.TabletsInFlight();
+
+  std::vector<RereplicationAction> steps;
+  for (const TabletState& st : tablets) {
+    if (in_flight.count(st.tablet_id) > 0) continue;
+    if (AwaitingReports(st.tablet_id, servers)) continue;
+    params.replication_factor = st.replication_factor;
+    RereplicationAction a =
+        NextRereplicationStep(st.tablet_id, st.config, st.leader, servers, load, params);
+    if (a.type == RereplicationAction::kNone) {
+      // Log what a tablet waits for, once per change of reason.
+      std::string& last = last_wait_reason_[st.tablet_id];
+      if (!a.reason.empty() && a.reason != last) {
+        KLOG(INFO) << "re-replication of tablet " << st.tablet_id << ": " << a.reason;
+      }
+      last = a.reason;
+      continue;
+    }
+    last_wait_reason_.erase(st.tablet_id);
+    // Later tablets of this pass see the placements made so far.
+    if (a.type == RereplicationAction::kAddNonVoter) {
+      ++load[a.peer_uuid];
+      ++servers[a.peer_uuid].copies_waiting;
+    } else if (a.type == RereplicationAction::kCopy) {
+      ServerView& v = servers[a.peer_uuid];
+      ++v.copies_running;
+      v.copies_waiting = std::max(0, v.copies_waiting - 1);
+    }
+    steps.push_back(std::move(a));
+  }
+  std::stable_sort(steps.begin(), steps.end(),
+                   [](const RereplicationAction& x, const RereplicationAction& y) {
+                     return Priority(x.type) < Priority(y.type);
+                   });
+
+  int started = 0;
+  for (const RereplicationAction& a : steps) {
+    RereplicationTasks::Task task;
+    task.tablet_id = a.tablet_id;
+    if (a.type == RereplicationAction::kCopy) task.copy_destination = a.peer_uuid;
+    task.run = [this, a] { Run(a); };
+    // No free worker: the rest waits for a later pass (decided afresh).
+    if (!tasks_.TryStart(std::move(task))) break;
+    KLOG(INFO) << "re-replication of tablet " << a.tablet_id << ": " << ActionName(a.type) << " "
+               << a.peer_uuid << " (" << a.reason << ")";
+    ++started;
+  }
+  absl::MutexLock lock(&mu_);
+  counters_.started += started;
+  return started;
+}
+
+void Rereplicator::Run(const RereplicationAction& a) {
+  const Clock::time_point start = Clock::now();
+  absl::Status s = Execute(a);
+  const int64_t ms = MillisSince(start, Clock::now());
+  if (s.ok()) {
+    KLOG(INFO) << "re-replication of tablet " << a.tablet_id << ": " << ActionName(a.type) << " "
+               << a.peer_uuid << " done in " << ms << " ms";
+  } else {
+    KLOG(WARNING) << "re-replication of tablet " << a.tablet_id << ": " << ActionName(a.type)
+                  << " " << a.peer_uuid << " after " << ms << " ms: " << s;
+  }
+  absl::MutexLock lock(&mu_);
+  ++(s.ok() ? counters_.succeeded : counters_.failed);
+  finished_[a.tablet_id] = Finished{Clock::now(), a.leader_uuid, a.peer_uuid};
+}
+
+absl::Status Rereplicator::Track(grpc::ClientContext* ctx) {
+  absl::MutexLock lock(&mu_);
+  if (stopping_) return absl::CancelledError("re-replication is shutting down");
+  calls_.insert(ctx);
+  return absl::OkStatus();
+}
+
+void Rereplicator::Untrack(grpc::ClientContext* ctx) {
+  absl::MutexLock lock(&mu_);
+  calls_.erase(ctx);
 }
 
 absl::Status Rereplicator::Execute(const RereplicationAction& a) {
-  if (a.type == RereplicationAction::kCopy) {
-    auto stub = tserver::TabletServerService::NewStub(server::NewChannel(a.peer_address));
-    tserver::CreateTabletRequestPB req;
-    req.set_dest_uuid(a.peer_uuid);
-    req.set_tablet_id(a.tablet_id);
-    req.set_copy_from_address(a.leader_address);
-    tserver::CreateTabletResponsePB resp;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, rpc_timeout_ * 10);
-    absl::Status s = server::FromGrpcStatus(
-        stub->CreateTablet(&ctx, req, &resp),
-        absl::StrCat("CreateTablet (copy from ", a.leader_address, ") on ", a.peer_uuid));
-    // A copy that finished after the previous pass's snapshot: done.
-    return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
+  switch (a.type) {
+    case RereplicationAction::kCopy:
+      return ExecuteCopy(a);
+    case RereplicationAction::kDeleteFailed:
+      return ExecuteDelete(a);
+    case RereplicationAction::kAddNonVoter:
+    case RereplicationAction::kPromote:
+    case RereplicationAction::kRemove:
+      return ExecuteChangeConfig(a);
+    case RereplicationAction::kNone:
+      break;
   }
+  return absl::InternalError("unexpected re-replication step");
+}
+
+absl::Status Rereplicator::ExecuteCopy(const RereplicationAction& a) {
+  auto stub = tserver::TabletServerService::NewStub(server::NewChannel(a.peer_address));
+  tserver::CreateTabletRequestPB req;
+  req.set_dest_uuid(a.peer_uuid);
+  req.set_tablet_id(a.tablet_id);
+  req.set_copy_from_address(a.leader_address);
+  tserver::CreateTabletResponsePB resp;
+  grpc::ClientContext ctx;
+  server::SetDeadline(&ctx, options_.rpc_timeout * 10);
+  absl::Status tracked = Track(&ctx);
+  if (!tracked.ok()) return tracked;
+  absl::Status s = server::FromGrpcStatus(
+      stub->CreateTablet(&ctx, req, &resp),
+      absl::StrCat("CreateTablet (copy from ", a.leader_address, ") on ", a.peer_uuid));
+  Untrack(&ctx);
+  // A copy that finished after the snapshot this step was decided on: done.
+  return absl::IsAlreadyExists(s) ? absl::OkStatus() : s;
+}
+
+absl::Status Rereplicator::ExecuteDelete(const RereplicationAction& a) {
+  auto stub = tserver::TabletServerService::NewStub(server::NewChannel(a.peer_address));
+  tserver::DeleteTabletRequestPB req;
+  req.set_dest_uuid(a.peer_uuid);
+  req.set_tablet_id(a.tablet_id);
+  // A FAILED replica cannot be tombstoned (its files may not even parse):
+  // delete it whole. The bound keeps a replica whose own config is newer
+  // than the one it was judged by.
+  req.set_tombstone(false);
+  req.set_cas_config_opid_index_less_or_equal(a.cas_config_opid_index);
+  req.set_reason(absl::StrCat("re-replication: FAILED replica evicted from the config at opid_index ",
+                              a.cas_config_opid_index));
+  tserver::DeleteTabletResponsePB resp;
+  grpc::ClientContext ctx;
+  server::SetDeadline(&ctx, options_.rpc_timeout);
+  absl::Status tracked = Track(&ctx);
+  if (!tracked.ok()) return tracked;
+  absl::Status s = server::FromGrpcStatus(stub->DeleteTablet(&ctx, req, &resp),
+                                          absl::StrCat("DeleteTablet on ", a.peer_uuid));
+  Untrack(&ctx);
+  return absl::IsNotFound(s) ? absl::OkStatus() : s;
+}
+
+absl::Status Rereplicator::ExecuteChangeConfig(const RereplicationAction& a) {
   tserver::ChangeConfigRequestPB req;
   req.set_tablet_id(a.tablet_id);
   req.set_cas_config_opid_index(a.cas_config_opid_index);
@@ -120,16 +366,20 @@ absl::Status Rereplicator::Execute(const RereplicationAction& a) {
       req.set_type(tserver::REMOVE_PEER);
       break;
     default:
-      return absl::InternalError("unexpected re-replication step");
+      return absl::InternalError("unexpected re-replication config step");
   }
   auto stub = tserver::ConsensusService::NewStub(server::NewChannel(a.leader_address));
   tserver::ChangeConfigResponsePB resp;
   grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, rpc_timeout_);
-  return server::FromGrpcStatus(
+  server::SetDeadline(&ctx, options_.rpc_timeout);
+  absl::Status tracked = Track(&ctx);
+  if (!tracked.ok()) return tracked;
+  absl::Status s = server::FromGrpcStatus(
       stub->ChangeConfig(&ctx, req, &resp),
       absl::StrCat("ChangeConfig ", ActionName(a.type), " ", a.peer_uuid, " on leader ",
                    a.leader_uuid, " (", a.leader_address, ")"));
+  Untrack(&ctx);
+  return s;
 }
 
 }  // namespace kmend::master

@@ -1,42 +1,131 @@
-// The RPC edge of re-replication: each pass snapshots the registry and the
-// catalog, asks rereplication_policy.h for every RUNNING tablet's next step,
-// and carries it out (ConsensusService.ChangeConfig on the leader, or
-// TabletServerService.CreateTablet with copy_from_address on the new
-// replica's server). One step per tablet per pass; the next pass sees the
-// result through heartbeats. docs/design/server.md, "Re-replication".
+// The RPC edge of re-replication. Each RunOnce() pass snapshots the
+// registry and the catalog, asks rereplication_policy.h for the next step of
+// every RUNNING tablet that has no step in flight, and hands the steps to a
+// small worker pool (rereplication_tasks.h), so RunOnce itself returns in
+// about the time of the snapshot: a slow tablet copy no longer stalls the
+// master's monitor loop or the other tablets. A step is
+// ConsensusService.ChangeConfig on the leader (add non-voter, promote,
+// remove), TabletServerService.CreateTablet with copy_from_address on the
+// new replica's server (copy), or TabletServerService.DeleteTablet on a
+// server holding an evicted FAILED replica. The next step of a tablet is
+// decided on a later pass, once the servers involved have heartbeated since
+// the previous step ended (their reports then show its effect).
+// docs/design/server.md, "Re-replication".
 //
-// Thread safety: RunOnce from one thread at a time (the master's monitor).
-// Lifetime: the registry and catalog outlive the Rereplicator.
+// Thread safety: RunOnce from one thread at a time (the master's monitor);
+// the other methods from any thread. Lifetime: the registry and catalog
+// outlive the Rereplicator; the destructor cancels the RPCs in flight and
+// joins the workers.
 #ifndef KMEND_SERVER_MASTER_REREPLICATOR_H_
 #define KMEND_SERVER_MASTER_REREPLICATOR_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
 
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "server/master/catalog_manager.h"
 #include "server/master/rereplication_policy.h"
+#include "server/master/rereplication_tasks.h"
 #include "server/master/ts_registry.h"
+
+namespace grpc {
+class ClientContext;
+}  // namespace grpc
 
 namespace kmend::master {
 
+struct RereplicatorOptions {
+  // How long a server must be silent before its replicas are replaced.
+  int64_t delay_ms = 60000;
+  // Deadline of each config change and delete; a copy gets ten times that.
+  std::chrono::milliseconds rpc_timeout{5000};
+  // Concurrent incoming tablet copies per tablet server (running plus
+  // placed and waiting), like Kudu's per-tserver limit.
+  int max_copies_per_server = 2;
+  // How long a replica must be reported FAILED before it is replaced.
+  int64_t failed_grace_ms = 3000;
+  // Promotion gate (rereplication_policy.h).
+  int64_t promote_max_lag_ops = 20;
+  // Steps in flight at once (each on its own worker thread).
+  int num_workers = 8;
+};
+
 class Rereplicator {
  public:
-  // `delay_ms`: how long a server must be silent before its replicas are
-  // replaced. `rpc_timeout`: deadline of each config change; a copy gets ten
-  // times that.
+  // The master's construction: the other options keep their defaults.
   Rereplicator(TServerRegistry* registry, CatalogManager* catalog, int64_t delay_ms,
-               std::chrono::milliseconds rpc_timeout);
+               std::chrono::milliseconds rpc_timeout, int max_copies_per_server = 2);
+  Rereplicator(TServerRegistry* registry, CatalogManager* catalog, RereplicatorOptions options);
+  ~Rereplicator();
+  Rereplicator(const Rereplicator&) = delete;
+  Rereplicator& operator=(const Rereplicator&) = delete;
 
-  // One pass (see the file comment). Returns how many steps succeeded.
+  // One pass (see the file comment). Returns how many steps it started;
+  // their outcome shows in the log, in counters() and in later reports.
   int RunOnce();
 
+  // Blocks until no step is in flight (tests).
+  void WaitIdle() const { tasks_.WaitIdle(); }
+
+  // Cancels the RPCs in flight, waits for their tasks, refuses new ones.
+  // Idempotent; the destructor calls it.
+  void Shutdown();
+
+  struct Counters {
+    int64_t started = 0;
+    int64_t succeeded = 0;
+    int64_t failed = 0;
+  };
+  Counters counters() const;
+
  private:
+  // Servers whose heartbeats must postdate a tablet's last step before the
+  // next one is decided.
+  struct Finished {
+    std::chrono::steady_clock::time_point at;
+    std::string leader_uuid;
+    std::string peer_uuid;
+  };
+
+  void Run(const RereplicationAction& a);
   absl::Status Execute(const RereplicationAction& a);
+  absl::Status ExecuteCopy(const RereplicationAction& a);
+  absl::Status ExecuteDelete(const RereplicationAction& a);
+  absl::Status ExecuteChangeConfig(const RereplicationAction& a);
+  // Registers `ctx` for cancellation by Shutdown; Cancelled when shutting
+  // down already (then the call must not be made).
+  absl::Status Track(grpc::ClientContext* ctx);
+  void Untrack(grpc::ClientContext* ctx);
+  // True while `tablet_id`'s last step ended after the last heartbeat of a
+  // live server it involved (its effect is not reported yet).
+  bool AwaitingReports(const std::string& tablet_id,
+                       const std::map<std::string, ServerView>& servers);
 
   TServerRegistry* const registry_;
   CatalogManager* const catalog_;
-  const int64_t delay_ms_;
-  const std::chrono::milliseconds rpc_timeout_;
+  const RereplicatorOptions options_;
+
+  // Monitor-thread state (RunOnce only).
+  // (server uuid, tablet id) -> when this master first saw it FAILED.
+  std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point>
+      failed_since_;
+  // Tablet id -> the last "waiting" reason logged (logged once per change).
+  std::map<std::string, std::string> last_wait_reason_;
+
+  mutable absl::Mutex mu_;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::set<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, Finished> finished_ ABSL_GUARDED_BY(mu_);
+  Counters counters_ ABSL_GUARDED_BY(mu_);
+
+  // Last member: destroyed (joined) first, while the rest is still valid.
+  RereplicationTasks tasks_;
 };
 
 }  // namespace kmend::master

@@ -7,6 +7,10 @@
 //   kmend-server tserver --fs_root DIR --master_addrs HOST:PORT[,...]
 //                        [--rpc_bind HOST:PORT] [--port_file F]
 //                        [--heartbeat_interval_ms N] [--log_file F]
+//                        [--flush_threshold_rows N] [--flush_threshold_mb N]
+//                        [--flush_interval_ms N] [--wal_segment_size_bytes N]
+//                        [--wal_max_segments_retained_for_peers N]
+//                        [--maintenance_interval_ms N]
 //
 // Runs until SIGTERM or SIGINT, then shuts down cleanly: in-flight RPCs get a
 // grace period, the data directory lock is released. Exit status 0 after a
@@ -108,6 +112,37 @@ int Main(int argc, char** argv) {
   ts_cmd->add_option("--heartbeat_interval_ms", heartbeat_ms, "Heartbeat period")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{10}, int64_t{600'000}));
+  // Flush and WAL GC (docs/cli/server.md, docs/design/server.md).
+  tserver::TabletServerOptions ts_defaults;
+  int64_t flush_rows = ts_defaults.flush_threshold_rows;
+  int64_t flush_mb = static_cast<int64_t>(ts_defaults.flush_threshold_bytes >> 20);
+  int64_t flush_interval_ms = ts_defaults.flush_interval_ms;
+  int64_t wal_segment_bytes = static_cast<int64_t>(ts_defaults.wal_segment_size_bytes);
+  int wal_retained = ts_defaults.wal_max_segments_retained_for_peers;
+  int64_t maintenance_ms = ts_defaults.maintenance_interval_ms;
+  ts_cmd->add_option("--flush_threshold_rows", flush_rows,
+                     "Flush a replica's in-memory rows to column blocks at this many rows")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
+  ts_cmd->add_option("--flush_threshold_mb", flush_mb, "... or at this many MiB of them")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  ts_cmd->add_option("--flush_interval_ms", flush_interval_ms,
+                     "... or once ops applied this long ago are unflushed")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{86'400'000}));
+  ts_cmd->add_option("--wal_segment_size_bytes", wal_segment_bytes,
+                     "Start a new WAL segment at this size (GC deletes whole segments)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 30));
+  ts_cmd->add_option("--wal_max_segments_retained_for_peers", wal_retained,
+                     "WAL segments past the flushed op kept for a lagging peer")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100'000));
+  ts_cmd->add_option("--maintenance_interval_ms", maintenance_ms,
+                     "Period of the flush/WAL GC thread's rounds")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{10}, int64_t{600'000}));
 
   try {
     app.parse(argc, argv);
@@ -157,6 +192,12 @@ int Main(int argc, char** argv) {
     opts.rpc_bind = flags.rpc_bind;
     opts.port_file = flags.port_file;
     opts.heartbeat_interval_ms = heartbeat_ms;
+    opts.flush_threshold_rows = flush_rows;
+    opts.flush_threshold_bytes = static_cast<uint64_t>(flush_mb) << 20;
+    opts.flush_interval_ms = flush_interval_ms;
+    opts.wal_segment_size_bytes = static_cast<uint64_t>(wal_segment_bytes);
+    opts.wal_max_segments_retained_for_peers = wal_retained;
+    opts.maintenance_interval_ms = maintenance_ms;
     for (const auto& hp : *addrs) opts.master_addresses.push_back(HostPortToString(hp));
     tserver::TabletServer ts(opts);
     absl::Status s = ts.Start();

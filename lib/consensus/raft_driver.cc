@@ -88,6 +88,12 @@ absl::Status RaftDriver::Init() {
 
 RaftDriver::~RaftDriver() { Shutdown(); }
 
+absl::StatusOr<int> RaftDriver::GarbageCollectLog(int64_t retention_index) {
+  if (wal_ == nullptr) return 0;
+  // log_ is the WalLog made in Init whenever wal_ is set.
+  return static_cast<WalLog*>(log_.get())->GarbageCollect(retention_index);
+}
+
 void RaftDriver::Shutdown() {
   if (shut_down_.exchange(true)) return;
   {

@@ -96,6 +96,17 @@ class RaftDriver {
   absl::StatusOr<consensus::OpId> UnsafeChangeConfig(consensus::RaftConfigPB new_config);
 
   raft::RaftStatus GetStatus() const;
+
+  // Deletes the WAL segments whose entries all have index < retention_index
+  // (never the segment being written): for a state machine that made those
+  // entries durable elsewhere (a flush). The caller picks the index (peers
+  // that still need entries, open tablet copies); entries a leader no longer
+  // holds make it ask for a tablet copy of that peer. Returns how many
+  // segments were deleted; 0 for an in-memory log.
+  absl::StatusOr<int> GarbageCollectLog(int64_t retention_index);
+  // The WAL for read-only queries (FirstIndex, Locate, stats); null for an
+  // in-memory log. Valid until the driver is destroyed.
+  const wal::Log* wal() const { return wal_.get(); }
   // OK, or the persistence error that stopped this replica.
   absl::Status health() const;
   const std::string& uuid() const { return options_.core.self_uuid; }

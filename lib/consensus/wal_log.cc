@@ -1,5 +1,7 @@
 #include "lib/consensus/wal_log.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 
 namespace kmend::consensus_driver {
@@ -164,6 +166,26 @@ absl::Status WalLog::TruncateAfter(int64_t index) {
     cache_.pop_back();
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<int> WalLog::GarbageCollect(int64_t retention_index) {
+  absl::StatusOr<int> deleted = log_->GarbageCollect(retention_index);
+  if (!deleted.ok() || *deleted == 0) return deleted;
+  const int64_t first = log_->FirstIndex();
+  absl::MutexLock l(&mu_);
+  const int64_t last = base_index_ + static_cast<int64_t>(terms_.size());
+  // first == 0: no entry left on disk (only the empty segment being written).
+  int64_t new_base = first == 0 ? last : std::min(first - 1, last);
+  if (new_base <= base_index_) return deleted;
+  const int64_t drop = new_base - base_index_;
+  base_term_ = terms_[drop - 1];
+  terms_.erase(terms_.begin(), terms_.begin() + drop);
+  base_index_ = new_base;
+  while (!cache_.empty() && cache_.front().id().index() <= base_index_) {
+    cache_bytes_ -= static_cast<int64_t>(cache_.front().ByteSizeLong());
+    cache_.pop_front();
+  }
+  return deleted;
 }
 
 }  // namespace kmend::consensus_driver

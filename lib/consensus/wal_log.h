@@ -41,6 +41,13 @@ class WalLog : public DurableLog {
   absl::Status Append(const std::vector<consensus::ReplicateMsg>& entries) override;
   absl::Status TruncateAfter(int64_t index) override;
 
+  // Deletes the WAL segments whose entries all have index < retention_index
+  // (wal::Log::GarbageCollect: never the segment being written), then moves
+  // FirstIndex() up to what is left. The term of the new FirstIndex() - 1 is
+  // still known (kept from memory), so a peer whose log ends exactly there
+  // can still be served. Returns how many segments were deleted.
+  absl::StatusOr<int> GarbageCollect(int64_t retention_index);
+
  private:
   WalLog(wal::Log* log, int64_t cache_bytes) : log_(log), cache_bytes_max_(cache_bytes) {}
   void TrimCacheLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -95,7 +95,8 @@ absl::Status SetDataState(const fs::Layout& layout, const std::string& tablet_id
                           TabletDataState state, const std::string& failure_reason) {
   ASSIGN_OR_RETURN(TabletSuperBlockPB sb, LoadSuperBlock(layout, tablet_id));
   sb.set_tablet_data_state(state);
-  if (state == TABLET_DATA_FAILED) {
+  if (state == TABLET_DATA_FAILED ||
+      (state == TABLET_DATA_TOMBSTONED && !failure_reason.empty())) {
     sb.set_failure_reason(failure_reason);
   } else {
     sb.clear_failure_reason();

@@ -33,8 +33,9 @@ absl::StatusOr<TabletSuperBlockPB> LoadSuperBlock(const fs::Layout& layout,
 // Validates and atomically replaces the superblock named by sb.tablet_id().
 absl::Status StoreSuperBlock(const fs::Layout& layout, const TabletSuperBlockPB& sb);
 
-// Loads, sets the data state (and failure_reason for FAILED; cleared
-// otherwise), stores. For the server: COPYING before a tablet copy, READY
+// Loads, sets the data state (and failure_reason for FAILED, and for
+// TOMBSTONED when one is given: why it was tombstoned; cleared otherwise),
+// stores. For the server: COPYING before a tablet copy, READY
 // after it, TOMBSTONED on eviction, FAILED when verification fails.
 absl::Status SetDataState(const fs::Layout& layout, const std::string& tablet_id,
                           TabletDataState state, const std::string& failure_reason = "");

@@ -122,7 +122,8 @@ absl::Status Tablet::DeleteOrphanedBlocks() {
 
 absl::Status Tablet::Tombstone(const fs::Layout& layout, blocks::LogBlockManager* block_manager,
                                const std::string& tablet_id,
-                               const kmend::consensus::OpId* last_logged_opid) {
+                               const kmend::consensus::OpId* last_logged_opid,
+                               const std::string& reason) {
   ASSIGN_OR_RETURN(TabletSuperBlockPB sb, LoadSuperBlock(layout, tablet_id));
   std::vector<uint64_t> to_delete;
   for (uint64_t id : ReferencedBlockIds(sb)) {
@@ -133,6 +134,7 @@ absl::Status Tablet::Tombstone(const fs::Layout& layout, blocks::LogBlockManager
   for (uint64_t id : to_delete) sb.add_orphaned_blocks()->set_id(id);
   sb.set_tablet_data_state(TABLET_DATA_TOMBSTONED);
   sb.clear_failure_reason();
+  if (!reason.empty()) sb.set_failure_reason(reason);
   if (last_logged_opid != nullptr) *sb.mutable_tombstone_last_logged_opid() = *last_logged_opid;
   RETURN_IF_ERROR(StoreSuperBlock(layout, sb));
   if (to_delete.empty()) return absl::OkStatus();

@@ -138,10 +138,13 @@ class Tablet {
   // COPYING: the server tombstones it at start-up). The superblock is written
   // before any block is deleted, so a crash in between only leaves blocks to
   // delete (listed in orphaned_blocks, cleared by the next Create/Tombstone).
+  // `reason`, when not empty, is stored as the superblock's failure_reason
+  // (why it was tombstoned, for operators) in the same single write.
   // The caller must have closed any Tablet object for it.
   static absl::Status Tombstone(const fs::Layout& layout, blocks::LogBlockManager* block_manager,
                                 const std::string& tablet_id,
-                                const kmend::consensus::OpId* last_logged_opid = nullptr);
+                                const kmend::consensus::OpId* last_logged_opid = nullptr,
+                                const std::string& reason = "");
 
   // Applies a committed write op. op_index must exceed applied_op_index()
   // (FailedPrecondition otherwise, nothing applied).

@@ -461,11 +461,13 @@ TEST_F(TabletTest, TombstoneDeletesDataAndAllowsRecreate) {
   kmend::consensus::OpId last;
   last.set_term(3);
   last.set_index(9);
-  ASSERT_TRUE(Tablet::Tombstone(layout(), bm_.get(), spec_.tablet_id, &last).ok());
+  ASSERT_TRUE(Tablet::Tombstone(layout(), bm_.get(), spec_.tablet_id, &last, "replaced").ok());
   EXPECT_TRUE(bm_->ListBlocks().empty());
   auto sb = LoadSuperBlock(layout(), spec_.tablet_id);
   ASSERT_TRUE(sb.ok());
   EXPECT_EQ(sb->tablet_data_state(), TABLET_DATA_TOMBSTONED);
+  // The reason travels in the same (single) superblock write.
+  EXPECT_EQ(sb->failure_reason(), "replaced");
   EXPECT_EQ(sb->rowsets_size(), 0);
   EXPECT_EQ(sb->tombstone_last_logged_opid().index(), 9);
   EXPECT_EQ(Reopen().code(), absl::StatusCode::kFailedPrecondition);

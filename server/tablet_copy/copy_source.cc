@@ -114,6 +114,8 @@ class TabletCopySourceManager::Session {
   std::string requestor_uuid;
   blocks::LogBlockManager* block_manager = nullptr;
   std::map<std::string, Item> items;  // by ItemKey; immutable after Begin
+  // The provider's anchor (SourceReplica::anchor): released with the session.
+  std::shared_ptr<void> anchor;
 
   absl::Time last_used() const {
     absl::MutexLock l(&mu);
@@ -213,6 +215,7 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
   }
   const fs::Layout layout(replica.root);
   auto session = std::make_shared<Session>();
+  session->anchor = std::move(replica.anchor);
   session->id = fs::NewUuid();
   session->tablet_id = tablet_id;
   session->requestor_uuid = request.requestor_uuid();

@@ -21,6 +21,9 @@
 //     block manager removes a block from its index before punching its
 //     bytes out). A block deleted by a flush during the session makes that
 //     FetchData fail with Aborted: the copier must begin a new session.
+//     The tablet server prevents that: its provider hands out an anchor
+//     (SourceReplica::anchor) that holds off the replica's flushes and WAL
+//     GC while the session lives.
 // The WAL is snapshotted BEFORE the superblock is read: any op after the
 // superblock's last_flushed_op_index was then still in the WAL (the server
 // only garbage-collects flushed ops), so the copy has no gap between its
@@ -67,6 +70,11 @@ struct SourceReplica {
   // When unset, the session reads term and committed config from the
   // replica's consensus metadata file.
   std::optional<consensus::ConsensusStatePB> cstate;
+  // Held by the session until it ends (then released): the tablet server
+  // uses it to hold off the replica's flushes and WAL GC meanwhile, so that
+  // the blocks the session serves stay live. Taken by the provider before
+  // the session snapshots anything. May be null.
+  std::shared_ptr<void> anchor;
 };
 
 // The seam between the copy service and the tablet server's classes.

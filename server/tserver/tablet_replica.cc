@@ -1,5 +1,6 @@
 #include "server/tserver/tablet_replica.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <system_error>
 
@@ -10,6 +11,7 @@
 #include "lib/tablet/superblock.h"
 #include "lib/util/status_macros.h"
 #include "server/common/logger.h"
+#include "server/tablet_copy/copy_client.h"
 
 namespace kmend::tserver {
 namespace {
@@ -76,13 +78,15 @@ absl::Status TabletReplica::Start(const ReplicaRuntime& runtime) {
 
 absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   if (superblock_.tablet_data_state() == tablet::TABLET_DATA_COPYING) {
-    // A copy that never finished: its data cannot be trusted. Tombstone it;
-    // the master will copy the replica again if it is still wanted.
-    KLOG(WARNING) << "tablet " << tablet_id_ << " was COPYING at start-up: tombstoning";
-    RETURN_IF_ERROR(tablet::Tablet::Tombstone(layout_, runtime.block_manager, tablet_id_));
-    superblock_.set_tablet_data_state(tablet::TABLET_DATA_TOMBSTONED);
-    std::error_code ec;
-    std::filesystem::remove_all(layout_.WalDir(tablet_id_), ec);
+    // A copy that never finished: its data cannot be trusted. Recovery
+    // removes its WAL and temp files and the blocks it recorded, and leaves
+    // it TOMBSTONED; the master copies the replica again if still wanted.
+    KLOG(WARNING) << "tablet " << tablet_id_
+                  << " was COPYING at start-up (interrupted copy): recovering to TOMBSTONED";
+    RETURN_IF_ERROR(Annotate(
+        tablet_copy::RecoverInterruptedCopy(layout_.root(), tablet_id_, runtime.block_manager),
+        absl::StrCat("tablet ", tablet_id_, ": recovering an interrupted copy")));
+    ASSIGN_OR_RETURN(superblock_, tablet::LoadSuperBlock(layout_, tablet_id_));
     return absl::OkStatus();
   }
   if (superblock_.tablet_data_state() != tablet::TABLET_DATA_READY) return absl::OkStatus();
@@ -98,6 +102,7 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   opt.core.random_seed = SeedFor(runtime.server_uuid, tablet_id_);
   opt.tick_interval = runtime.tick_interval;
   opt.wal_dir = layout_.WalDir(tablet_id_);
+  opt.wal_options.segment_size_bytes = runtime.wal_segment_size_bytes;
   opt.cmeta_path = layout_.ConsensusMetaPath(tablet_id_);
   opt.bootstrap_config = cmeta_.committed_config();
   // Bootstrap: the rows hold everything through the last flush; the driver
@@ -138,6 +143,7 @@ void TabletReplica::MarkFailedLocked(const absl::Status& why) {
 }
 
 void TabletReplica::Shutdown() {
+  absl::MutexLock maint(&maint_mu_);  // no flush or GC in progress after this
   absl::MutexLock lock(&mu_);
   ShutdownLocked();
 }
@@ -156,12 +162,16 @@ void TabletReplica::ShutdownLocked() {
 void TabletReplica::ApplyEntry(const consensus::ReplicateMsg& msg) {
   std::shared_ptr<tablet::Tablet> tab;
   std::function<void(const consensus::RaftConfigPB&)> on_config;
-  uint64_t flush_threshold;
+  std::function<void()> request_maintenance;
+  uint64_t flush_threshold_bytes;
+  int64_t flush_threshold_rows;
   {
     absl::MutexLock lock(&mu_);
     tab = tablet_;
     on_config = runtime_.on_config;
-    flush_threshold = runtime_.flush_threshold_bytes;
+    request_maintenance = runtime_.request_maintenance;
+    flush_threshold_bytes = runtime_.flush_threshold_bytes;
+    flush_threshold_rows = runtime_.flush_threshold_rows;
   }
   if (tab == nullptr) return;
   const int64_t index = msg.id().index();
@@ -182,10 +192,113 @@ void TabletReplica::ApplyEntry(const consensus::ReplicateMsg& msg) {
       on_config(msg.change_config_record().new_config());
     }
   }
-  if (tab->memstore_bytes() >= flush_threshold) {
-    absl::StatusOr<tablet::FlushResult> f = tab->Flush();
-    if (!f.ok()) KLOG(ERROR) << "tablet " << tablet_id_ << ": flush: " << f.status();
+  // The flush itself runs on the maintenance thread, not on this (the Raft
+  // Ready) thread: writes keep being applied and acknowledged meanwhile.
+  if (request_maintenance && (tab->memstore_bytes() >= flush_threshold_bytes ||
+                              tab->memstore_entries() >= flush_threshold_rows)) {
+    request_maintenance();
   }
+}
+
+absl::Status TabletReplica::RunMaintenance(bool force_flush) {
+  absl::MutexLock maint(&maint_mu_);
+  if (anchors_ > 0) return absl::OkStatus();  // a copy session reads the current files
+  std::shared_ptr<tablet::Tablet> tab;
+  std::shared_ptr<consensus_driver::RaftDriver> driver;
+  ReplicaRuntime runtime;
+  {
+    absl::MutexLock lock(&mu_);
+    tab = tablet_;
+    driver = driver_;
+    runtime = runtime_;
+  }
+  if (tab == nullptr || driver == nullptr) return absl::OkStatus();
+  const absl::Time now = absl::Now();
+  if (last_flush_time_ == absl::InfinitePast()) last_flush_time_ = now;
+  const bool unflushed = tab->applied_op_index() > tab->last_flushed_op_index();
+  const bool due = force_flush || tab->memstore_bytes() >= runtime.flush_threshold_bytes ||
+                   tab->memstore_entries() >= runtime.flush_threshold_rows ||
+                   (unflushed && now - last_flush_time_ >= runtime.flush_interval);
+  if (due && unflushed) {
+    absl::StatusOr<tablet::FlushResult> f = tab->Flush();
+    const absl::Time end = absl::Now();
+    if (!f.ok()) return Annotate(f.status(), absl::StrCat("tablet ", tablet_id_, ": flush"));
+    last_flush_time_ = end;
+    if (f->flushed) {
+      absl::MutexLock l(&stats_mu_);
+      ++stats_.flushes;
+      stats_.rows_flushed += f->rows;
+      stats_.bytes_flushed += f->bytes_written;
+      stats_.flush_seconds += absl::ToDoubleSeconds(end - now);
+      KLOG(INFO) << "tablet " << tablet_id_ << ": flushed " << f->rows << " rows through op "
+                 << f->flushed_op_index << " (" << f->blocks_written << " blocks, "
+                 << f->bytes_written << " bytes) in " << absl::FormatDuration(end - now);
+    }
+  }
+  return GarbageCollectWalLocked(*tab, *driver, runtime);
+}
+
+absl::Status TabletReplica::GarbageCollectWalLocked(const tablet::Tablet& tab,
+                                                    consensus_driver::RaftDriver& driver,
+                                                    const ReplicaRuntime& runtime) {
+  const int64_t flushed = tab.last_flushed_op_index();
+  const wal::Log* wal = driver.wal();
+  if (flushed <= 0 || wal == nullptr) return absl::OkStatus();
+  // Entries up to `flushed` are in the column blocks. Deleting only segments
+  // wholly below it keeps the segment holding `flushed`: the log never
+  // becomes empty, and a restart (or a copy of this replica) finds the term
+  // of the op its rows were flushed through.
+  int64_t retention = flushed;
+  // On a leader: keep what lagging followers still need, within reason.
+  const raft::RaftStatus rs = driver.GetStatus();
+  int64_t peers_need = INT64_MAX;
+  for (const raft::PeerStatus& p : rs.peers) {
+    if (p.uuid == rs.uuid || p.state == raft::PeerStatus::State::kNeedsTabletCopy) continue;
+    peers_need = std::min(peers_need, std::max<int64_t>(p.match_index, 1));
+  }
+  if (peers_need < flushed) {
+    absl::StatusOr<wal::EntryLocation> need = wal->Locate(peers_need);
+    absl::StatusOr<wal::EntryLocation> have = wal->Locate(flushed);
+    // Not found: the peer already needs ops the log no longer holds, so
+    // only a tablet copy helps it and keeping segments would not.
+    if (need.ok() && have.ok() &&
+        have->segment_sequence_number - need->segment_sequence_number <=
+            static_cast<uint64_t>(std::max(runtime.wal_max_segments_retained_for_peers, 0))) {
+      retention = peers_need;
+    }
+  }
+  if (retention <= wal->FirstIndex()) return absl::OkStatus();  // nothing wholly below
+  absl::StatusOr<int> deleted = driver.GarbageCollectLog(retention);
+  if (!deleted.ok()) {
+    return Annotate(deleted.status(),
+                    absl::StrCat("tablet ", tablet_id_, ": WAL GC below op ", retention));
+  }
+  absl::MutexLock l(&stats_mu_);
+  stats_.wal_segments_deleted += *deleted;
+  stats_.last_gc_retention_index = retention;
+  if (*deleted > 0) {
+    KLOG(INFO) << "tablet " << tablet_id_ << ": deleted " << *deleted
+               << " WAL segments below op " << retention << " (flushed through " << flushed
+               << ")";
+  }
+  return absl::OkStatus();
+}
+
+TabletReplica::MaintenanceStats TabletReplica::maintenance_stats() const {
+  absl::MutexLock l(&stats_mu_);
+  return stats_;
+}
+
+std::shared_ptr<void> TabletReplica::AnchorForCopy(std::shared_ptr<TabletReplica> replica) {
+  {
+    absl::MutexLock maint(&replica->maint_mu_);  // waits for a flush in progress
+    ++replica->anchors_;
+  }
+  TabletReplica* raw = replica.get();
+  return std::shared_ptr<void>(raw, [replica = std::move(replica)](void*) {
+    absl::MutexLock maint(&replica->maint_mu_);
+    --replica->anchors_;
+  });
 }
 
 tablet::TabletDataState TabletReplica::data_state() const {
@@ -258,6 +371,7 @@ server::ReplicaStatusPB TabletReplica::Status() const {
 }
 
 absl::Status TabletReplica::Tombstone(const std::string& reason) {
+  absl::MutexLock maint(&maint_mu_);  // no flush may write a superblock after ours
   absl::MutexLock lock(&mu_);
   if (failed_) {
     return absl::FailedPreconditionError(absl::StrCat("tablet ", tablet_id_, " is FAILED (",
@@ -265,19 +379,17 @@ absl::Status TabletReplica::Tombstone(const std::string& reason) {
                                                       "); delete it instead of tombstoning"));
   }
   ShutdownLocked();
+  // One atomic superblock write, TOMBSTONED with the reason (for operators
+  // reading status or the file); with a block manager the row blocks are
+  // deleted after it (a crash in between leaves them in orphaned_blocks).
   if (runtime_.block_manager != nullptr) {
-    // Deletes the row blocks too; the superblock is written first.
-    RETURN_IF_ERROR(tablet::Tablet::Tombstone(layout_, runtime_.block_manager, tablet_id_));
+    RETURN_IF_ERROR(tablet::Tablet::Tombstone(layout_, runtime_.block_manager, tablet_id_,
+                                              /*last_logged_opid=*/nullptr, reason));
   } else {
     RETURN_IF_ERROR(
         tablet::SetDataState(layout_, tablet_id_, tablet::TABLET_DATA_TOMBSTONED, reason));
   }
-  // Keep why it was tombstoned, for operators reading status or the file.
-  tablet::TabletSuperBlockPB sb;
-  RETURN_IF_ERROR(pbc::ReadSingleMessageFile(layout_.TabletMetaPath(tablet_id_), &sb));
-  sb.set_failure_reason(reason);
-  RETURN_IF_ERROR(pbc::WriteSingleMessageFile(layout_.TabletMetaPath(tablet_id_), sb));
-  superblock_ = std::move(sb);
+  ASSIGN_OR_RETURN(superblock_, tablet::LoadSuperBlock(layout_, tablet_id_));
   std::error_code ec;
   std::filesystem::remove_all(layout_.WalDir(tablet_id_), ec);
   if (ec) {

@@ -9,9 +9,14 @@
 //      last flushed op are applied again (bootstrap). Any checksum or WAL
 //      damage marks the replica FAILED (persisted when the superblock can be
 //      written): reported, never served, and the server keeps running.
-//      A replica found COPYING (a crash mid-copy) is tombstoned.
+//      A replica found COPYING (a crash mid-copy) goes through
+//      tablet_copy::RecoverInterruptedCopy (temp files and copied blocks
+//      removed) and ends TOMBSTONED.
 //   -> serves Write (replicated through Raft, acknowledged once applied
 //      here), Scan and Checksum (leader reads), and reports Status.
+//   -> RunMaintenance(), from the server's maintenance thread: flushes the
+//      memstore to column blocks once a threshold is reached, then deletes
+//      the WAL segments the flush made unnecessary (see RunMaintenance).
 //   -> Shutdown() / Tombstone().
 //
 // Thread safety: all methods are thread-safe. Lifetime: owned by the
@@ -54,8 +59,20 @@ struct ReplicaRuntime {
   int election_ticks = 10;
   // How long a Write waits for its op to commit and apply.
   absl::Duration write_timeout = absl::Seconds(10);
-  // Flush the in-memory rows once they take this much memory.
+  // Flush policy (RunMaintenance): flush the memstore once it holds this
+  // many bytes or rows, or once ops applied this long ago are unflushed.
   uint64_t flush_threshold_bytes = 64 << 20;
+  int64_t flush_threshold_rows = 1'000'000;
+  absl::Duration flush_interval = absl::Minutes(2);
+  // WAL segments are closed and a new one started at this size.
+  uint64_t wal_segment_size_bytes = 8 << 20;
+  // WAL GC keeps at most this many segments past the flushed point for a
+  // lagging peer (a leader's follower); a peer further behind gets a tablet
+  // copy instead.
+  int wal_max_segments_retained_for_peers = 16;
+  // Called (must not block) when an apply takes the memstore over a flush
+  // threshold, so that maintenance runs now rather than at its next round.
+  std::function<void()> request_maintenance;
   // Told of every config a replica commits or adopts (peer addresses).
   std::function<void(const consensus::RaftConfigPB&)> on_config;
 };
@@ -85,6 +102,35 @@ class TabletReplica {
   tablet::TabletDataState data_state() const;
   consensus::ConsensusStatePB ConsensusState() const;
 
+  // What maintenance did so far (tests, benchmarks, logs).
+  struct MaintenanceStats {
+    int64_t flushes = 0;
+    int64_t rows_flushed = 0;       // rows written into rowsets, summed
+    uint64_t bytes_flushed = 0;     // column block bytes written, summed
+    double flush_seconds = 0;       // time spent in Tablet::Flush, summed
+    int64_t wal_segments_deleted = 0;
+    int64_t last_gc_retention_index = 0;  // the last GarbageCollectLog bound
+  };
+
+  // Flushes the memstore when a threshold of the runtime is reached (or
+  // `force_flush`), then garbage-collects the WAL: segments whose entries
+  // are all below the retention index are deleted, where the retention index
+  // is the last flushed op F (the segment holding F stays, so the log is
+  // never empty and a restart knows F's term), lowered to a lagging peer's
+  // match index when that keeps at most wal_max_segments_retained_for_peers
+  // more segments (a peer further behind, or already past what the log
+  // holds, gets a tablet copy). Does nothing while a copy anchor is held or
+  // when the replica does not run. Flush I/O happens outside the locks the
+  // write path takes (applies continue meanwhile). Serialized per replica.
+  absl::Status RunMaintenance(bool force_flush = false);
+  MaintenanceStats maintenance_stats() const;
+
+  // Holds off this replica's flushes and WAL GC while the returned handle
+  // lives: a tablet copy session then serves blocks that stay live and a
+  // WAL snapshot whose last op is at or past the superblock's flushed op.
+  // Waits for a flush in progress. The handle keeps the replica alive.
+  static std::shared_ptr<void> AnchorForCopy(std::shared_ptr<TabletReplica> replica);
+
   // Stops the replica, deletes its row blocks, persists TOMBSTONED and
   // removes its WAL directory. The consensus metadata stays, as in Kudu, so
   // a tombstoned replica can still vote on its own removal.
@@ -102,6 +148,11 @@ class TabletReplica {
 
  private:
   absl::Status CheckServing() const;
+  // The WAL GC half of RunMaintenance.
+  absl::Status GarbageCollectWalLocked(const tablet::Tablet& tab,
+                                       consensus_driver::RaftDriver& driver,
+                                       const ReplicaRuntime& runtime)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
   absl::Status StartLocked(const ReplicaRuntime& runtime) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkFailedLocked(const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ShutdownLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -115,6 +166,13 @@ class TabletReplica {
 
   const fs::Layout layout_;
   const std::string tablet_id_;
+  // Held by RunMaintenance throughout (flush + GC) and by Shutdown and
+  // Tombstone, so that no flush writes a superblock after a tombstone.
+  absl::Mutex maint_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  int anchors_ ABSL_GUARDED_BY(maint_mu_) = 0;
+  absl::Time last_flush_time_ ABSL_GUARDED_BY(maint_mu_) = absl::InfinitePast();
+  mutable absl::Mutex stats_mu_;
+  MaintenanceStats stats_ ABSL_GUARDED_BY(stats_mu_);
   mutable absl::Mutex mu_;
   tablet::TabletSuperBlockPB superblock_ ABSL_GUARDED_BY(mu_);
   consensus::ConsensusMetadataPB cmeta_ ABSL_GUARDED_BY(mu_);

@@ -28,6 +28,10 @@ class ManagerCopyProvider : public tablet_copy::TabletCopySourceProvider {
     out.block_manager = block_manager_;
     out.ready = r->data_state() == tablet::TABLET_DATA_READY && r->driver().ok();
     out.cstate = r->ConsensusState();
+    // No flush or WAL GC of this replica while its copy session lives: the
+    // blocks it serves stay live, and its WAL snapshot reaches at least the
+    // superblock's flushed op.
+    if (out.ready) out.anchor = TabletReplica::AnchorForCopy(r);
     return out;
   }
 
@@ -60,10 +64,19 @@ absl::Status TabletServer::Start() {
   runtime.transport = &transport_;
   runtime.router = &router_;
   runtime.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
+  runtime.flush_threshold_rows = options_.flush_threshold_rows;
+  runtime.flush_threshold_bytes = options_.flush_threshold_bytes;
+  runtime.flush_interval = absl::Milliseconds(options_.flush_interval_ms);
+  runtime.wal_segment_size_bytes = options_.wal_segment_size_bytes;
+  runtime.wal_max_segments_retained_for_peers = options_.wal_max_segments_retained_for_peers;
+  maintenance_ = std::make_unique<MaintenanceManager>(
+      [this] { return manager_->List(); }, absl::Milliseconds(options_.maintenance_interval_ms));
+  runtime.request_maintenance = [m = maintenance_.get()] { m->Notify(); };
   // Configs a replica commits later (new peers) reach the transport too.
   runtime.on_config = [this](const consensus::RaftConfigPB& config) { LearnPeerAddresses(config); };
   manager_->SetRuntime(runtime);
   RETURN_IF_ERROR(Annotate(manager_->Open(), "loading replicas"));
+  maintenance_->Start();
   int failed = 0;
   for (const auto& r : manager_->List()) failed += r->data_state() == tablet::TABLET_DATA_FAILED;
 
@@ -109,6 +122,8 @@ void TabletServer::LearnPeerAddresses(const consensus::RaftConfigPB& config) {
 void TabletServer::Shutdown(std::chrono::milliseconds grace) {
   if (heartbeater_ != nullptr) heartbeater_->Stop();
   rpc_.Shutdown(grace);
+  // No flush or WAL GC past this point.
+  if (maintenance_ != nullptr) maintenance_->Stop();
   // Replicas before the transport they send through.
   if (manager_ != nullptr) manager_->ShutdownAll();
   transport_.Shutdown();

@@ -24,6 +24,7 @@
 #include "server/tablet_copy/copy_source.h"
 #include "server/tserver/grpc_transport.h"
 #include "server/tserver/heartbeater.h"
+#include "server/tserver/maintenance_manager.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
 #include "server/tserver/tserver_services.h"
@@ -38,6 +39,15 @@ struct TabletServerOptions {
   int64_t heartbeat_interval_ms = 500;
   // One Raft tick (heartbeat); elections time out after 10-20 ticks.
   int64_t raft_tick_ms = 100;
+  // Flush and WAL GC (ReplicaRuntime, TabletReplica::RunMaintenance).
+  int64_t flush_threshold_rows = ReplicaRuntime().flush_threshold_rows;
+  uint64_t flush_threshold_bytes = ReplicaRuntime().flush_threshold_bytes;
+  int64_t flush_interval_ms = absl::ToInt64Milliseconds(ReplicaRuntime().flush_interval);
+  uint64_t wal_segment_size_bytes = ReplicaRuntime().wal_segment_size_bytes;
+  int wal_max_segments_retained_for_peers = ReplicaRuntime().wal_max_segments_retained_for_peers;
+  // Period of the maintenance thread's rounds (it also runs when a replica
+  // crosses a threshold).
+  int64_t maintenance_interval_ms = 1000;
 };
 
 class TabletServer : public server::StatusSource {
@@ -72,6 +82,8 @@ class TabletServer : public server::StatusSource {
   RaftRouter router_;
   std::unique_ptr<blocks::LogBlockManager> block_manager_;
   std::unique_ptr<TabletManager> manager_;
+  // Flushes and WAL GC; stopped before the replicas shut down.
+  std::unique_ptr<MaintenanceManager> maintenance_;
   std::unique_ptr<TabletServerServiceImpl> tserver_service_;
   std::unique_ptr<ConsensusServiceImpl> consensus_service_;
   // The copy source reads replicas through the provider (manager-backed).

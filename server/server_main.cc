@@ -3,6 +3,7 @@
 //   kmend-server master  --fs_root DIR [--rpc_bind HOST:PORT] [--port_file F]
 //                        [--tserver_unresponsive_timeout_ms N] [--tserver_rpc_timeout_ms N]
 //                        [--rereplication_delay_ms N]
+//                        [--master_addrs HOST:PORT,HOST:PORT,...]
 //                        [--log_file F]
 //   kmend-server tserver --fs_root DIR --master_addrs HOST:PORT[,...]
 //                        [--rpc_bind HOST:PORT] [--port_file F]
@@ -102,6 +103,12 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
 
+  std::string master_peer_addrs;
+  master_cmd->add_option(
+      "--master_addrs", master_peer_addrs,
+      "Every master of a multi-master cluster, this one included, HOST:PORT,... (the same "
+      "list on each); absent: a single master");
+
   CommonFlags ts_flags;
   std::string master_addrs;
   int64_t heartbeat_ms = tserver::TabletServerOptions().heartbeat_interval_ms;
@@ -170,6 +177,14 @@ int Main(int argc, char** argv) {
     opts.tserver_unresponsive_timeout_ms = unresponsive_ms;
     opts.tserver_rpc_timeout_ms = tserver_rpc_timeout_ms;
     opts.rereplication_delay_ms = rereplication_delay_ms;
+    if (!master_peer_addrs.empty()) {
+      auto peers = ParseHostPorts(master_peer_addrs);
+      if (!peers.ok()) {
+        std::cerr << "kmend-server: --master_addrs: " << peers.status().message() << "\n";
+        return 2;
+      }
+      for (const auto& hp : *peers) opts.master_addresses.push_back(HostPortToString(hp));
+    }
     master::Master m(opts);
     absl::Status s = m.Start();
     if (!s.ok()) {

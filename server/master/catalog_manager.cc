@@ -49,8 +49,10 @@ CatalogManager::CatalogManager(std::unique_ptr<CatalogStore> store, const server
     : store_(std::move(store)), clock_(clock) {}
 
 absl::Status CatalogManager::Load() {
-  ASSIGN_OR_RETURN(SysCatalogPB loaded, store_->Load());
+  // Under the lock: a Save in flight finishes first, so what is read is at
+  // least as new as anything this manager committed.
   absl::MutexLock lock(&mu_);
+  ASSIGN_OR_RETURN(SysCatalogPB loaded, store_->Load());
   catalog_ = std::move(loaded);
   RebuildIndexLocked();
   return absl::OkStatus();

@@ -41,7 +41,9 @@ class CatalogManager {
  public:
   CatalogManager(std::unique_ptr<CatalogStore> store, const server::Clock* clock);
 
-  // Reads the stored catalog. Must be called once before anything else.
+  // Reads the stored catalog. Must be called once before anything else;
+  // called again it replaces the in-memory catalog with the stored one (a
+  // master that just became the replicated catalog's leader).
   absl::Status Load();
 
   // Validates the request (name, schema per lib/tablet's rules, counts),

@@ -1,15 +1,52 @@
 #include "server/master/master.h"
 
 #include <algorithm>
+#include <set>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "lib/fs/fs_manager.h"
+#include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/util/status_macros.h"
+#include "proto/status.grpc.pb.h"
 #include "server/common/data_dir.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
-#include "lib/fs/fs_manager.h"
 
 namespace kmend::master {
+namespace {
+
+uint64_t SeedFor(const std::string& uuid) {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a
+  for (char c : uuid) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
+  return h;
+}
+
+// A master's uuid as its StatusService reports it.
+absl::StatusOr<std::string> AskUuid(const std::string& address) {
+  auto stub = server::StatusService::NewStub(server::NewChannel(address));
+  grpc::ClientContext ctx;
+  server::SetDeadline(&ctx, std::chrono::milliseconds(1000));
+  server::GetStatusRequestPB req;
+  req.set_include_replicas(false);
+  server::GetStatusResponsePB resp;
+  absl::Status s = server::FromGrpcStatus(stub->GetStatus(&ctx, req, &resp),
+                                          absl::StrCat("GetStatus at ", address));
+  if (!s.ok()) return s;
+  if (resp.server().role() != server::MASTER) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        address, " is a ", server::ServerRole_Name(resp.server().role()),
+        ", not a master; --master_addrs must list masters only"));
+  }
+  return resp.server().uuid();
+}
+
+std::string PeerAddress(const consensus::RaftPeerPB& p) {
+  return server::HostPortToString(p.last_known_addr());
+}
+
+}  // namespace
 
 Master::Master(MasterOptions options) : options_(std::move(options)) {}
 
@@ -17,49 +54,268 @@ Master::~Master() { Shutdown(std::chrono::milliseconds(0)); }
 
 absl::Status Master::Start() {
   // Same root layout and instance file as a tablet server (lib/fs): the
-  // catalog will become a tablet of its own when it is Raft-replicated.
+  // catalog is a tablet of its own (WAL and consensus metadata as a tablet
+  // server keeps them).
   ASSIGN_OR_RETURN(server::LockedDataDir dir, server::LockAndOpenDataDir(options_.fs_root));
   lock_ = std::move(dir.lock);
   uuid_ = dir.uuid;
   registry_ =
       std::make_unique<TServerRegistry>(&clock_, options_.tserver_unresponsive_timeout_ms);
-  catalog_ = std::make_unique<CatalogManager>(
-      std::make_unique<FileCatalogStore>(options_.fs_root), &clock_);
+  ASSIGN_OR_RETURN(std::unique_ptr<RaftCatalogStore> store,
+                   RaftCatalogStore::Open(io::JoinPath(options_.fs_root, kCatalogFileName),
+                                          absl::Milliseconds(options_.catalog_save_timeout_ms)));
+  store_ = store.get();
+  catalog_ = std::make_unique<CatalogManager>(std::move(store), &clock_);
   RETURN_IF_ERROR(Annotate(catalog_->Load(), "loading the catalog"));
   master_service_ = std::make_unique<MasterServiceImpl>(
       uuid_, registry_.get(), catalog_.get(),
-      std::chrono::milliseconds(options_.tserver_rpc_timeout_ms));
+      std::chrono::milliseconds(options_.tserver_rpc_timeout_ms),
+      [this] { return CheckCatalogLeader(); });
   rereplicator_ = std::make_unique<Rereplicator>(
       registry_.get(), catalog_.get(), options_.rereplication_delay_ms,
       std::chrono::milliseconds(options_.tserver_rpc_timeout_ms));
   status_service_ = std::make_unique<server::StatusServiceImpl>(
       server::MASTER, uuid_, options_.fs_root, &clock_, this);
-  RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind, {master_service_.get(), status_service_.get()},
+  consensus_service_ = std::make_unique<MasterConsensusService>(uuid_);
+  transport_ = std::make_unique<tserver::GrpcTransport>();
+  // Serving before the catalog is open: the other masters learn this one's
+  // uuid from its status while it learns theirs.
+  RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,
+                             {master_service_.get(), status_service_.get(),
+                              consensus_service_.get()},
                              options_.port_file));
   status_service_->SetRpcAddress(rpc_.address());
+  RETURN_IF_ERROR(Annotate(OpenSysCatalog(), "opening the sys catalog tablet"));
   monitor_ = std::thread([this] { MonitorLoop(); });
+  leader_watch_ = std::thread([this] { LeaderLoop(); });
+
+  // A single master elects itself at once and serves before Start returns,
+  // as the file-backed master did.
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  raft::RaftStatus st = d->GetStatus();
+  if (st.committed_config.peers_size() == 1 &&
+      st.committed_config.peers(0).permanent_uuid() == uuid_) {
+    (void)d->Campaign();
+    absl::Time deadline = absl::Now() + absl::Seconds(10);
+    while (ready_term_.load() == 0 && absl::Now() < deadline) {
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    if (ready_term_.load() == 0) {
+      return absl::UnavailableError(absl::StrCat(
+          "master ", uuid_, " did not become the leader of its one-voter catalog within 10 s"));
+    }
+  }
   KLOG(INFO) << "master " << uuid_ << " serving on " << server::HostPortToString(rpc_.address())
              << " (data dir " << options_.fs_root << ", catalog version " << catalog_->version()
-             << ", " << catalog_->num_tables() << " tables)";
+             << ", " << catalog_->num_tables() << " tables, "
+             << st.committed_config.peers_size() << " master(s))";
   return absl::OkStatus();
+}
+
+absl::StatusOr<consensus::RaftConfigPB> Master::BootstrapConfig() {
+  consensus::RaftConfigPB config;
+  config.set_opid_index(-1);
+  if (options_.master_addresses.size() <= 1) {
+    auto* p = config.add_peers();
+    p->set_permanent_uuid(uuid_);
+    p->set_member_type(consensus::RaftPeerPB::VOTER);
+    if (options_.master_addresses.empty()) {
+      *p->mutable_last_known_addr() = rpc_.address();
+    } else {
+      ASSIGN_OR_RETURN(*p->mutable_last_known_addr(),
+                       server::ParseHostPort(options_.master_addresses[0]));
+    }
+    return config;
+  }
+  // Several masters on a data dir with catalog state but no replicated
+  // config: the others start empty, so the states would differ.
+  if (store_->applied().version() > 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        options_.fs_root, "/", kCatalogFileName, " holds a single master's catalog (version ",
+        store_->applied().version(),
+        ") but no sys-catalog consensus metadata: a multi-master catalog must start empty on "
+        "every master (start this master alone, without --master_addrs, to keep that catalog)"));
+  }
+  std::vector<std::string> uuids(options_.master_addresses.size());
+  absl::Time deadline = absl::Now() + absl::Milliseconds(options_.peer_discovery_timeout_ms);
+  absl::Time next_log = absl::Now() + absl::Seconds(5);
+  while (true) {
+    std::vector<std::string> missing;
+    for (size_t i = 0; i < uuids.size(); ++i) {
+      if (!uuids[i].empty()) continue;
+      absl::StatusOr<std::string> u = AskUuid(options_.master_addresses[i]);
+      if (u.ok()) {
+        uuids[i] = *u;
+      } else if (absl::IsFailedPrecondition(u.status())) {
+        return u.status();
+      } else {
+        missing.push_back(std::string(u.status().message()));
+      }
+    }
+    if (missing.empty()) break;
+    if (stop_.HasBeenNotified()) return absl::CancelledError("shutting down");
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat(
+          "the other masters did not answer within ", options_.peer_discovery_timeout_ms,
+          " ms: ", absl::StrJoin(missing, "; ")));
+    }
+    if (absl::Now() > next_log) {
+      KLOG(INFO) << "waiting for the other masters: " << absl::StrJoin(missing, "; ");
+      next_log = absl::Now() + absl::Seconds(5);
+    }
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  if (std::find(uuids.begin(), uuids.end(), uuid_) == uuids.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--master_addrs ", absl::StrJoin(options_.master_addresses, ","),
+                     " does not include this master (", uuid_, "): no address answered with it"));
+  }
+  if (std::set<std::string>(uuids.begin(), uuids.end()).size() != uuids.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--master_addrs lists one master twice (uuids ", absl::StrJoin(uuids, ","), ")"));
+  }
+  for (size_t i = 0; i < uuids.size(); ++i) {
+    auto* p = config.add_peers();
+    p->set_permanent_uuid(uuids[i]);
+    p->set_member_type(consensus::RaftPeerPB::VOTER);
+    ASSIGN_OR_RETURN(*p->mutable_last_known_addr(),
+                     server::ParseHostPort(options_.master_addresses[i]));
+  }
+  return config;
+}
+
+absl::Status Master::OpenSysCatalog() {
+  fs::Layout layout(options_.fs_root);
+  RETURN_IF_ERROR(io::CreateDirs(layout.ConsensusMetaDir()));
+  RETURN_IF_ERROR(io::CreateDirs(layout.WalsDir()));
+  consensus_driver::DriverOptions opts;
+  opts.core.tablet_id = kSysCatalogTabletId;
+  opts.core.self_uuid = uuid_;
+  opts.core.election_ticks = options_.election_ticks;
+  opts.core.random_seed = SeedFor(uuid_);
+  opts.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
+  opts.wal_dir = layout.WalDir(kSysCatalogTabletId);
+  opts.cmeta_path = layout.ConsensusMetaPath(kSysCatalogTabletId);
+  if (!io::FileExists(opts.cmeta_path)) {
+    ASSIGN_OR_RETURN(opts.bootstrap_config, BootstrapConfig());
+    KLOG(INFO) << "bootstrapping the sys catalog with " << opts.bootstrap_config.peers_size()
+               << " master(s)";
+  }
+  opts.applied_index = store_->snapshot_index();
+  RaftCatalogStore* store = store_;
+  opts.apply = [store](const consensus::ReplicateMsg& m) { store->Apply(m); };
+  ASSIGN_OR_RETURN(std::unique_ptr<consensus_driver::RaftDriver> d,
+                   consensus_driver::RaftDriver::Open(std::move(opts), transport_.get()));
+  std::shared_ptr<consensus_driver::RaftDriver> shared(std::move(d));
+  raft::RaftStatus st = shared->GetStatus();
+  std::set<std::string> configured;
+  for (const auto& p : st.committed_config.peers()) {
+    configured.insert(PeerAddress(p));
+    if (p.permanent_uuid() != uuid_) transport_->SetPeerAddress(p.permanent_uuid(), PeerAddress(p));
+  }
+  if (!options_.master_addresses.empty() &&
+      configured != std::set<std::string>(options_.master_addresses.begin(),
+                                          options_.master_addresses.end())) {
+    KLOG(WARNING) << "--master_addrs " << absl::StrJoin(options_.master_addresses, ",")
+                  << " differs from the sys catalog's config ("
+                  << absl::StrJoin(configured, ",") << "); the config wins";
+  }
+  store_->SetDriver(shared.get());
+  consensus_service_->SetDriver(shared);
+  absl::MutexLock l(&driver_mu_);
+  driver_ = std::move(shared);
+  return absl::OkStatus();
+}
+
+std::shared_ptr<consensus_driver::RaftDriver> Master::driver() const {
+  absl::MutexLock l(&driver_mu_);
+  return driver_;
+}
+
+void Master::LeaderLoop() {
+  // Often enough that a new leader serves within a few ms of its NO_OP
+  // being applied (the failover time is dominated by the election timeout).
+  while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(10))) CheckLeadership();
+}
+
+void Master::CheckLeadership() {
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  if (d == nullptr) return;
+  raft::RaftStatus st = d->GetStatus();
+  if (store_->TakeNeedsReload() && ready_term_.load() != 0) {
+    KLOG(INFO) << "catalog change outcome unknown or rejected: reloading the applied catalog";
+    ready_term_ = 0;
+  }
+  if (st.role != raft::Role::kLeader) {
+    if (ready_term_.exchange(0) != 0) {
+      KLOG(INFO) << "master " << uuid_ << " no longer leads the catalog (now "
+                 << raft::RoleName(st.role) << " at term " << st.term << ", leader "
+                 << (st.leader_uuid.empty() ? "unknown" : st.leader_uuid) << ")";
+    }
+    return;
+  }
+  if (ready_term_.load() == st.term) return;
+  // Serve only once this term's NO_OP is committed and everything up to it
+  // applied: then the applied catalog holds every change that can ever
+  // commit from earlier terms.
+  if (st.committed.term() != st.term || st.applied_index < st.committed.index() ||
+      store_->applied_index() < st.committed.index()) {
+    return;
+  }
+  absl::Status s = catalog_->Load();
+  if (!s.ok()) {
+    KLOG(ERROR) << "reloading the catalog as the new leader: " << s;
+    return;
+  }
+  ready_term_ = st.term;
+  KLOG(INFO) << "master " << uuid_ << " leads the catalog at term " << st.term
+             << " (catalog version " << catalog_->version() << ", " << catalog_->num_tables()
+             << " tables, applied index " << st.applied_index << ")";
+}
+
+absl::Status Master::CheckCatalogLeader() const {
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  if (d == nullptr) {
+    return absl::UnavailableError(
+        absl::StrCat("master ", uuid_, " is starting: its sys catalog is not open yet"));
+  }
+  raft::RaftStatus st = d->GetStatus();
+  if (st.role == raft::Role::kLeader && ready_term_.load() == st.term) return absl::OkStatus();
+  std::string leader = "no leader is known yet";
+  if (st.role == raft::Role::kLeader) {
+    leader = "it was elected and is loading the catalog";
+  } else if (!st.leader_uuid.empty()) {
+    leader = absl::StrCat("the leader is ", st.leader_uuid);
+    for (const auto& p : st.committed_config.peers()) {
+      if (p.permanent_uuid() == st.leader_uuid) absl::StrAppend(&leader, " at ", PeerAddress(p));
+    }
+  }
+  return absl::UnavailableError(absl::StrCat("master ", uuid_,
+                                             " does not serve the catalog (",
+                                             raft::RoleName(st.role), " at term ", st.term,
+                                             "): ", leader, "; try the next master"));
 }
 
 void Master::MonitorLoop() {
   // Liveness is computed on demand; this loop logs transitions, a few times
   // per timeout so the log shows a death close to when it happened, and
-  // re-sends CreateTablet for replicas a returning server lacks.
+  // (leader only) re-sends CreateTablet for replicas a returning server
+  // lacks and replaces replicas of servers dead too long.
   // At most a second: a returning server should get its missing replicas
   // soon even when the failure timeout is long.
   auto period = absl::Milliseconds(std::min<int64_t>(
       1000, std::max<int64_t>(50, options_.tserver_unresponsive_timeout_ms / 4)));
   while (!stop_.WaitForNotificationWithTimeout(period)) {
-    // A table's own fan-out takes at most one RPC timeout per replica of a
-    // server; only after that can a missing replica be told from a slow one.
-    master_service_->RecreateMissingReplicas(2 * options_.tserver_rpc_timeout_ms * 1000,
-                                             clock_.WallMicros());
-    // Replacing replicas of servers dead too long: one config step per
-    // tablet per pass (each waits for its commit).
-    rereplicator_->RunOnce();
+    if (CheckCatalogLeader().ok()) {
+      // A table's own fan-out takes at most one RPC timeout per replica of a
+      // server; only after that can a missing replica be told from a slow
+      // one.
+      master_service_->RecreateMissingReplicas(2 * options_.tserver_rpc_timeout_ms * 1000,
+                                               clock_.WallMicros());
+      // Replacing replicas of servers dead too long: one config step per
+      // tablet per pass (each waits for its commit).
+      rereplicator_->RunOnce();
+    }
     for (const LivenessChange& c : registry_->CheckLiveness()) {
       if (c.now_live) {
         KLOG(INFO) << "tablet server " << c.uuid << " is live again";
@@ -73,27 +329,53 @@ void Master::MonitorLoop() {
 
 void Master::Shutdown(std::chrono::milliseconds grace) {
   if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (leader_watch_.joinable()) leader_watch_.join();
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  // Stopping the driver first wakes a catalog change waiting to be applied,
+  // so the monitor (and RPCs) finish promptly.
+  if (d != nullptr) d->Shutdown();
   if (monitor_.joinable()) monitor_.join();
   rpc_.Shutdown(grace);
+  if (consensus_service_ != nullptr) consensus_service_->SetDriver(nullptr);
+  if (store_ != nullptr) store_->SetDriver(nullptr);
+  {
+    absl::MutexLock l(&driver_mu_);
+    driver_.reset();
+  }
+  if (transport_ != nullptr) transport_->Shutdown();
   lock_.reset();
 }
 
 absl::Status Master::FillStatus(const server::GetStatusRequestPB&,
                                 server::GetStatusResponsePB* resp) {
   server::MasterCatalogStatusPB* m = resp->mutable_master();
-  // One master with a file-backed catalog: it leads a one-voter config.
-  m->set_is_leader(true);
-  auto* cstate = m->mutable_catalog_consensus_state();
-  cstate->set_current_term(0);
-  cstate->set_leader_uuid(uuid_);
-  auto* config = cstate->mutable_committed_config();
-  config->set_opid_index(-1);
-  auto* peer = config->add_peers();
-  peer->set_permanent_uuid(uuid_);
-  peer->set_member_type(consensus::RaftPeerPB::VOTER);
-  *peer->mutable_last_known_addr() = rpc_.address();
-  m->set_num_tables(catalog_->num_tables());
-  m->set_num_tablets(catalog_->num_tablets());
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  if (d != nullptr) {
+    raft::RaftStatus st = d->GetStatus();
+    m->set_is_leader(st.role == raft::Role::kLeader);
+    m->set_is_catalog_leader_ready(st.role == raft::Role::kLeader &&
+                                   ready_term_.load() == st.term);
+    *m->mutable_catalog_consensus_state() = st.ToConsensusStatePB();
+  }
+  // From the applied catalog: what a follower reports is what it would serve
+  // as the leader.
+  if (store_ != nullptr) {
+    SysCatalogPB applied = store_->applied();
+    std::set<std::string> running_tables;
+    int64_t tables = 0;
+    for (const auto& t : applied.tables()) {
+      if (t.info().state() == RUNNING) {
+        ++tables;
+        running_tables.insert(t.info().table_id());
+      }
+    }
+    int64_t tablets = 0;
+    for (const auto& t : applied.tablets()) tablets += running_tables.count(t.table_id());
+    m->set_num_tables(tables);
+    m->set_num_tablets(tablets);
+    m->set_catalog_version(applied.version());
+    m->set_catalog_applied_index(store_->applied_index());
+  }
   auto all = registry_->List();
   m->set_num_tablet_servers(static_cast<int64_t>(all.size()));
   int64_t live = 0;

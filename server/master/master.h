@@ -1,27 +1,45 @@
-// The master process: holds the data-directory lock, knows its uuid, loads
-// the catalog, serves MasterService and StatusService, and logs tablet
-// servers going dead or live again.
+// The master process: holds the data-directory lock, knows its uuid, runs
+// its replica of the Raft-replicated catalog (raft_catalog_store.h), serves
+// MasterService, StatusService and (for the catalog's Raft messages)
+// ConsensusService, and logs tablet servers going dead or live again.
+//
+// One or more masters (--master_addrs lists all of them, this one
+// included; absent: a one-voter config). On first start a master learns the
+// others' uuids through StatusService.GetStatus and bootstraps the catalog
+// tablet's config from them; after that its consensus metadata holds the
+// config. Only the leader, once its term's NO_OP is applied and it has
+// reloaded the catalog from the applied state, serves catalog calls and
+// runs RecreateMissingReplicas and re-replication; every master keeps its
+// tablet server registry current from heartbeats.
 //
 // Lifetime: Start() once, then Shutdown() (also run by the destructor).
-// Thread safety: Start/Shutdown from one thread; FillStatus from any.
+// Thread safety: Start/Shutdown from one thread; FillStatus and
+// CheckCatalogLeader from any.
 #ifndef KMEND_SERVER_MASTER_MASTER_H_
 #define KMEND_SERVER_MASTER_MASTER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "lib/consensus/raft_driver.h"
 #include "lib/io/dir_lock.h"
 #include "server/common/clock.h"
 #include "server/common/rpc_server.h"
 #include "server/common/status_service.h"
 #include "server/master/catalog_manager.h"
+#include "server/master/master_consensus_service.h"
 #include "server/master/master_service.h"
+#include "server/master/raft_catalog_store.h"
 #include "server/master/rereplicator.h"
 #include "server/master/ts_registry.h"
+#include "server/tserver/grpc_transport.h"
 
 namespace kmend::master {
 
@@ -37,6 +55,17 @@ struct MasterOptions {
   // (re-replication; rereplicator.h). Counted from its last heartbeat, so
   // it only matters once it is above tserver_unresponsive_timeout_ms.
   int64_t rereplication_delay_ms = 60000;
+  // Every master's "host:port", this one included, identical on all of
+  // them; empty or one entry: a single master.
+  std::vector<std::string> master_addresses;
+  // Raft timing of the catalog tablet: heartbeat every tick, election after
+  // election_ticks to twice that without a leader.
+  int64_t raft_tick_ms = 100;
+  int election_ticks = 10;
+  // How long a catalog change waits to be replicated and applied.
+  int64_t catalog_save_timeout_ms = 5000;
+  // How long Start waits for the other masters to answer on first start.
+  int64_t peer_discovery_timeout_ms = 300000;
 };
 
 class Master : public server::StatusSource {
@@ -55,21 +84,46 @@ class Master : public server::StatusSource {
   absl::Status FillStatus(const server::GetStatusRequestPB& req,
                           server::GetStatusResponsePB* resp) override;
 
+  // OK when this master serves catalog calls; Unavailable naming the leader
+  // (uuid and address) when known otherwise.
+  absl::Status CheckCatalogLeader() const;
+
  private:
   void MonitorLoop();
+  // Watches the Raft role: on becoming leader (own NO_OP applied) reloads
+  // the catalog and starts serving; on losing it stops.
+  void LeaderLoop();
+  void CheckLeadership();
+  // The catalog tablet's initial config when there is no consensus metadata
+  // yet: this master alone, or all of --master_addrs with the uuids they
+  // report (waits for every one of them to answer).
+  absl::StatusOr<consensus::RaftConfigPB> BootstrapConfig();
+  absl::Status OpenSysCatalog();
+  std::shared_ptr<consensus_driver::RaftDriver> driver() const;
 
   const MasterOptions options_;
   server::SystemClock clock_;
   std::unique_ptr<io::DirLock> lock_;
   std::string uuid_;
   std::unique_ptr<TServerRegistry> registry_;
+  RaftCatalogStore* store_ = nullptr;  // owned by catalog_
   std::unique_ptr<CatalogManager> catalog_;
   std::unique_ptr<MasterServiceImpl> master_service_;
   std::unique_ptr<Rereplicator> rereplicator_;
   std::unique_ptr<server::StatusServiceImpl> status_service_;
+  std::unique_ptr<MasterConsensusService> consensus_service_;
+  std::unique_ptr<tserver::GrpcTransport> transport_;
   server::RpcServer rpc_;
+  // Set once by Start after the peers are known; destroyed before catalog_
+  // (its apply callback points into the store).
+  mutable absl::Mutex driver_mu_;
+  std::shared_ptr<consensus_driver::RaftDriver> driver_ ABSL_GUARDED_BY(driver_mu_);
+  // The term in which this master leads and has reloaded the catalog; 0
+  // when it does not serve catalog calls.
+  std::atomic<int64_t> ready_term_{0};
   absl::Notification stop_;
   std::thread monitor_;
+  std::thread leader_watch_;
 };
 
 }  // namespace kmend::master

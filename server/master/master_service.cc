@@ -112,11 +112,17 @@ int MasterServiceImpl::RecreateMissingReplicas(int64_t min_table_age_us, int64_t
 
 MasterServiceImpl::MasterServiceImpl(std::string master_uuid, TServerRegistry* registry,
                                      CatalogManager* catalog,
-                                     std::chrono::milliseconds tserver_rpc_timeout)
+                                     std::chrono::milliseconds tserver_rpc_timeout,
+                                     LeaderCheck leader_check)
     : master_uuid_(std::move(master_uuid)),
       registry_(registry),
       catalog_(catalog),
-      tserver_rpc_timeout_(tserver_rpc_timeout) {}
+      tserver_rpc_timeout_(tserver_rpc_timeout),
+      leader_check_(std::move(leader_check)) {}
+
+absl::Status MasterServiceImpl::CheckLeader() const {
+  return leader_check_ ? leader_check_() : absl::OkStatus();
+}
 
 grpc::Status MasterServiceImpl::RegisterTServer(grpc::ServerContext*,
                                                 const RegisterTServerRequestPB* req,
@@ -139,6 +145,10 @@ grpc::Status MasterServiceImpl::Heartbeat(grpc::ServerContext*, const HeartbeatR
     return grpc::Status::OK;
   }
   if (!s.ok()) return ToGrpcStatus(s);
+  // A follower master keeps its registry current (a new leader knows the
+  // live servers at once) but neither writes the catalog nor judges
+  // replicas by its possibly stale copy of it.
+  if (!CheckLeader().ok()) return grpc::Status::OK;
   std::map<std::string, consensus::RaftConfigPB> configs;
   for (const auto& r : req->replicas()) {
     if (r.data_state() == server::TABLET_DATA_READY && r.has_consensus_state()) {
@@ -183,6 +193,7 @@ grpc::Status MasterServiceImpl::ListTabletServers(grpc::ServerContext*,
 
 grpc::Status MasterServiceImpl::CreateTable(grpc::ServerContext*, const CreateTableRequestPB* req,
                                             CreateTableResponsePB* resp) {
+  if (absl::Status leader = CheckLeader(); !leader.ok()) return ToGrpcStatus(leader);
   std::map<std::string, HostPortPB> live;
   for (const TServerSnapshot& ts : registry_->LiveServers()) {
     live[ts.registration.permanent_uuid()] = ts.registration.rpc_address();
@@ -214,6 +225,7 @@ grpc::Status MasterServiceImpl::CreateTable(grpc::ServerContext*, const CreateTa
 
 grpc::Status MasterServiceImpl::ListTables(grpc::ServerContext*, const ListTablesRequestPB* req,
                                            ListTablesResponsePB* resp) {
+  if (absl::Status leader = CheckLeader(); !leader.ok()) return ToGrpcStatus(leader);
   for (TableInfoPB& t : catalog_->ListTables(req->name_filter())) {
     *resp->add_tables() = std::move(t);
   }
@@ -250,6 +262,7 @@ TabletLocationsPB MasterServiceImpl::Locations(const SysTabletPB& tablet,
 grpc::Status MasterServiceImpl::DescribeTable(grpc::ServerContext*,
                                               const DescribeTableRequestPB* req,
                                               DescribeTableResponsePB* resp) {
+  if (absl::Status leader = CheckLeader(); !leader.ok()) return ToGrpcStatus(leader);
   auto t = catalog_->GetTable(req->name(), req->table_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
   *resp->mutable_table() = t->table;
@@ -261,6 +274,7 @@ grpc::Status MasterServiceImpl::DescribeTable(grpc::ServerContext*,
 
 grpc::Status MasterServiceImpl::DeleteTable(grpc::ServerContext*, const DeleteTableRequestPB* req,
                                             DeleteTableResponsePB* resp) {
+  if (absl::Status leader = CheckLeader(); !leader.ok()) return ToGrpcStatus(leader);
   auto t = catalog_->DeleteTable(req->name(), req->table_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
   KLOG(INFO) << "deleted table '" << t->table.name() << "' id " << t->table.table_id();
@@ -293,6 +307,7 @@ grpc::Status MasterServiceImpl::DeleteTable(grpc::ServerContext*, const DeleteTa
 grpc::Status MasterServiceImpl::GetTabletLocations(grpc::ServerContext*,
                                                    const GetTabletLocationsRequestPB* req,
                                                    GetTabletLocationsResponsePB* resp) {
+  if (absl::Status leader = CheckLeader(); !leader.ok()) return ToGrpcStatus(leader);
   for (const std::string& id : req->tablet_ids()) {
     auto tablet = catalog_->GetTablet(id);
     if (!tablet.ok()) {

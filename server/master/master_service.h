@@ -10,7 +10,10 @@
 #define KMEND_SERVER_MASTER_MASTER_SERVICE_H_
 
 #include <chrono>
+#include <functional>
 #include <string>
+
+#include "absl/status/status.h"
 
 #include "proto/master.grpc.pb.h"
 #include "server/master/catalog_manager.h"
@@ -20,8 +23,17 @@ namespace kmend::master {
 
 class MasterServiceImpl final : public MasterService::Service {
  public:
+  // OK when this master may serve catalog requests (it leads the replicated
+  // catalog); otherwise the error to return, naming the leader.
+  using LeaderCheck = std::function<absl::Status()>;
+
+  // `leader_check` empty: this master always leads (tests). Followers serve
+  // RegisterTServer, Heartbeat (registry only) and ListTabletServers, and
+  // answer every catalog call with leader_check's error (UNAVAILABLE, so
+  // clients try the next master).
   MasterServiceImpl(std::string master_uuid, TServerRegistry* registry, CatalogManager* catalog,
-                    std::chrono::milliseconds tserver_rpc_timeout);
+                    std::chrono::milliseconds tserver_rpc_timeout,
+                    LeaderCheck leader_check = nullptr);
 
   // Sends CreateTablet again for replicas of tablets still on their initial
   // config (opid_index -1) whose live server has reported since registering
@@ -53,11 +65,13 @@ class MasterServiceImpl final : public MasterService::Service {
   // The catalog's tablet joined with what the registry knows about each
   // replica's server and report.
   TabletLocationsPB Locations(const SysTabletPB& tablet, const std::string& table_name) const;
+  absl::Status CheckLeader() const;
 
   const std::string master_uuid_;
   TServerRegistry* const registry_;
   CatalogManager* const catalog_;
   const std::chrono::milliseconds tserver_rpc_timeout_;
+  const LeaderCheck leader_check_;
 };
 
 }  // namespace kmend::master

@@ -1,11 +1,17 @@
 #include "testing/cluster/external_cluster.h"
 
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <utility>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "lib/io/file.h"
 #include "server/common/grpc_util.h"
 
@@ -17,6 +23,27 @@ std::string MakeBaseDir() {
   std::string tmpl = absl::StrCat(tmp != nullptr ? tmp : "/tmp", "/kmend-cluster.XXXXXX");
   if (mkdtemp(tmpl.data()) == nullptr) return "";
   return tmpl;
+}
+
+// Binds 127.0.0.1:0 and returns the socket (still open, so the port stays
+// taken) and the port the kernel picked. The caller closes the socket just
+// before the server that will bind the port starts.
+absl::StatusOr<std::pair<int, int>> ReservePort() {
+  // CLOEXEC: the servers started meanwhile must not inherit (and so keep
+  // holding) the ports reserved for the next ones.
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError("socket() failed reserving a port");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof(addr);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    return absl::InternalError("bind/getsockname failed reserving a port");
+  }
+  return std::make_pair(fd, static_cast<int>(ntohs(addr.sin_port)));
 }
 
 }  // namespace
@@ -42,7 +69,7 @@ ExternalCluster::ExternalCluster(ClusterOptions options) : options_(std::move(op
 ExternalCluster::~ExternalCluster() {
   // Tablet servers first so that they do not log a vanished master.
   tservers_.clear();
-  master_.reset();
+  masters_.clear();
   if (!base_dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(base_dir_, ec);
@@ -51,7 +78,7 @@ ExternalCluster::~ExternalCluster() {
 
 std::unique_ptr<ServerProcess> ExternalCluster::NewTServer(int i) const {
   std::vector<std::string> args = {
-      "tserver", "--master_addrs=" + master_->address(),
+      "tserver", "--master_addrs=" + master_addresses(),
       absl::StrCat("--heartbeat_interval_ms=", options_.heartbeat_interval_ms)};
   args.insert(args.end(), options_.extra_tserver_flags.begin(),
               options_.extra_tserver_flags.end());
@@ -66,14 +93,44 @@ absl::Status ExternalCluster::Start() {
         "kmend-server binary not found (runfiles: '", RunfilePath("server/kmend-server"),
         "'); list //server:kmend-server in the test's data or set KMEND_SERVER_BIN"));
   }
-  std::vector<std::string> margs = {
-      "master", absl::StrCat("--tserver_unresponsive_timeout_ms=",
-                             options_.tserver_unresponsive_timeout_ms)};
-  margs.insert(margs.end(), options_.extra_master_flags.begin(),
-               options_.extra_master_flags.end());
-  master_ = std::make_unique<ServerProcess>("master", binary_, std::move(margs),
-                                            io::JoinPath(base_dir_, "master"));
-  absl::Status s = master_->Start();
+  const int n = std::max(1, options_.num_masters);
+  std::vector<std::pair<int, int>> reserved;  // (fd, port)
+  auto release = [&reserved](size_t i) {
+    if (i < reserved.size() && reserved[i].first >= 0) {
+      ::close(reserved[i].first);
+      reserved[i].first = -1;
+    }
+  };
+  std::vector<std::string> addresses;
+  if (n > 1) {
+    for (int i = 0; i < n; ++i) {
+      auto r = ReservePort();
+      if (!r.ok()) {
+        for (size_t j = 0; j < reserved.size(); ++j) release(j);
+        return r.status();
+      }
+      reserved.push_back(*r);
+      addresses.push_back(absl::StrCat("127.0.0.1:", r->second));
+    }
+  }
+  absl::Status s;
+  for (int i = 0; i < n; ++i) {
+    std::vector<std::string> margs = {
+        "master", absl::StrCat("--tserver_unresponsive_timeout_ms=",
+                               options_.tserver_unresponsive_timeout_ms)};
+    if (n > 1) margs.push_back("--master_addrs=" + absl::StrJoin(addresses, ","));
+    margs.insert(margs.end(), options_.extra_master_flags.begin(),
+                 options_.extra_master_flags.end());
+    // One master keeps the directory name it always had.
+    std::string name = n > 1 ? absl::StrCat("master", i) : "master";
+    masters_.push_back(std::make_unique<ServerProcess>(name, binary_, std::move(margs),
+                                                       io::JoinPath(base_dir_, name)));
+    if (n > 1) masters_.back()->set_port(reserved[i].second);
+    release(i);
+    s = masters_.back()->Start();
+    if (!s.ok()) break;
+  }
+  for (size_t j = 0; j < reserved.size(); ++j) release(j);
   if (!s.ok()) return s;
   for (int i = 0; i < options_.num_tservers; ++i) {
     tservers_.push_back(NewTServer(i));
@@ -91,8 +148,27 @@ absl::StatusOr<int> ExternalCluster::AddTabletServer() {
   return i;
 }
 
+std::string ExternalCluster::master_addresses() const {
+  std::vector<std::string> out;
+  for (const auto& m : masters_) out.push_back(m->address());
+  return absl::StrJoin(out, ",");
+}
+
 std::unique_ptr<master::MasterService::Stub> ExternalCluster::MasterStub() const {
-  return master::MasterService::NewStub(server::NewChannel(master_->address()));
+  return MasterStub(0);
+}
+
+std::unique_ptr<master::MasterService::Stub> ExternalCluster::MasterStub(int i) const {
+  return master::MasterService::NewStub(server::NewChannel(masters_.at(i)->address()));
+}
+
+absl::StatusOr<int> ExternalCluster::LeaderMasterIndex(std::chrono::milliseconds timeout) const {
+  for (int i = 0; i < num_masters(); ++i) {
+    if (!masters_[i]->running()) continue;
+    auto st = GetStatus(masters_[i].get(), timeout);
+    if (st.ok() && st->master().is_catalog_leader_ready()) return i;
+  }
+  return absl::NotFoundError("no running master serves the catalog");
 }
 
 std::unique_ptr<server::StatusService::Stub> ExternalCluster::StatusStub(
@@ -106,14 +182,18 @@ std::unique_ptr<tserver::TabletServerService::Stub> ExternalCluster::TServerStub
 
 absl::StatusOr<master::ListTabletServersResponsePB> ExternalCluster::ListTabletServers(
     std::chrono::milliseconds timeout) const {
-  grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, timeout);
-  master::ListTabletServersResponsePB resp;
-  absl::Status s = server::FromGrpcStatus(
-      MasterStub()->ListTabletServers(&ctx, master::ListTabletServersRequestPB(), &resp),
-      "ListTabletServers");
-  if (!s.ok()) return s;
-  return resp;
+  absl::Status s = absl::UnavailableError("no master is running");
+  for (int i = 0; i < num_masters(); ++i) {
+    if (!masters_[i]->running()) continue;
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, timeout);
+    master::ListTabletServersResponsePB resp;
+    s = server::FromGrpcStatus(
+        MasterStub(i)->ListTabletServers(&ctx, master::ListTabletServersRequestPB(), &resp),
+        absl::StrCat("ListTabletServers at ", masters_[i]->name()));
+    if (s.ok()) return resp;
+  }
+  return s;
 }
 
 absl::StatusOr<server::GetStatusResponsePB> ExternalCluster::GetStatus(
@@ -161,7 +241,7 @@ absl::Status ExternalCluster::WaitForLiveTServers(int n, std::chrono::millisecon
 }
 
 void ExternalCluster::DumpLogs(std::ostream& out) const {
-  if (master_ != nullptr) out << master_->LogTail();
+  for (const auto& m : masters_) out << m->LogTail();
   for (const auto& t : tservers_) out << t->LogTail();
 }
 

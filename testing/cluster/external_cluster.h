@@ -1,7 +1,10 @@
-// A real kmend cluster for integration tests: one master and N tablet
-// servers, each a kmend-server process (ServerProcess) on 127.0.0.1 with a
-// port it bound itself and its own directory under one temporary base
-// directory.
+// A real kmend cluster for integration tests: one master (or num_masters,
+// sharing a Raft-replicated catalog) and N tablet servers, each a
+// kmend-server process (ServerProcess) on 127.0.0.1 with its own directory
+// under one temporary base directory. A single master binds a port itself;
+// several masters must know each other's addresses before they start, so the
+// harness reserves their ports by binding port 0 and releases each just
+// before that master starts.
 //
 //   ExternalCluster cluster({.num_tservers = 3});
 //   ASSERT_OK(cluster.Start());
@@ -37,6 +40,8 @@
 namespace kmend::testing {
 
 struct ClusterOptions {
+  // More than one: every master gets --master_addrs listing all of them.
+  int num_masters = 1;
   int num_tservers = 3;
   int64_t heartbeat_interval_ms = 100;
   int64_t tserver_unresponsive_timeout_ms = 1500;
@@ -62,10 +67,17 @@ class ExternalCluster {
   // server is registered and live with the master.
   absl::Status Start();
 
-  ServerProcess* master() { return master_.get(); }
+  // The first master (the only one by default).
+  ServerProcess* master() { return masters_.at(0).get(); }
+  ServerProcess* master(int i) { return masters_.at(i).get(); }
+  int num_masters() const { return static_cast<int>(masters_.size()); }
   ServerProcess* tserver(int i) { return tservers_.at(i).get(); }
   int num_tservers() const { return static_cast<int>(tservers_.size()); }
-  std::string master_address() const { return master_->address(); }
+  // The first master's address.
+  std::string master_address() const { return masters_.at(0)->address(); }
+  // Every master's address, comma-separated (for --masters and
+  // --master_addrs).
+  std::string master_addresses() const;
   const std::string& base_dir() const { return base_dir_; }
   const ClusterOptions& options() const { return options_; }
 
@@ -74,11 +86,19 @@ class ExternalCluster {
 
   // Stubs to the current address of a server (a restarted server keeps its
   // port, so stubs stay valid, but a stub made while it was down reconnects).
-  std::unique_ptr<master::MasterService::Stub> MasterStub() const;
+  std::unique_ptr<master::MasterService::Stub> MasterStub() const;  // the first master
+  std::unique_ptr<master::MasterService::Stub> MasterStub(int i) const;
   std::unique_ptr<server::StatusService::Stub> StatusStub(const ServerProcess* p) const;
   std::unique_ptr<tserver::TabletServerService::Stub> TServerStub(int i) const;
 
-  // One-shot calls with a deadline, for tests.
+  // Index of the master serving the catalog (its status says
+  // is_catalog_leader_ready); NotFound when no running master does.
+  absl::StatusOr<int> LeaderMasterIndex(
+      std::chrono::milliseconds timeout = std::chrono::seconds(2)) const;
+
+  // One-shot calls with a deadline, for tests. ListTabletServers asks the
+  // running masters in order until one answers (every master keeps the
+  // registry).
   absl::StatusOr<master::ListTabletServersResponsePB> ListTabletServers(
       std::chrono::milliseconds timeout = std::chrono::seconds(5)) const;
   absl::StatusOr<server::GetStatusResponsePB> GetStatus(
@@ -103,7 +123,7 @@ class ExternalCluster {
   const ClusterOptions options_;
   std::string binary_;
   std::string base_dir_;
-  std::unique_ptr<ServerProcess> master_;
+  std::vector<std::unique_ptr<ServerProcess>> masters_;
   std::vector<std::unique_ptr<ServerProcess>> tservers_;
 };
 

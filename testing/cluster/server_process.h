@@ -49,6 +49,11 @@ class ServerProcess {
   // Kills (if running) and starts again on the same directory and port.
   absl::Status Restart(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
+  // Before the first Start: bind `port` instead of picking one (multi-master
+  // clusters, where every master must know the others' addresses up front;
+  // the harness reserves the port by binding port 0).
+  void set_port(int port) { port_ = port; }
+
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   int port() const { return port_; }

@@ -1,0 +1,180 @@
+#include "server/master/raft_catalog_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "lib/format/pb_container.h"
+#include "lib/io/file.h"
+#include "proto/write_ops.pb.h"
+#include "server/common/logger.h"
+
+namespace kmend::master {
+namespace {
+
+// The one row of the sys-catalog tablet: key column, value column.
+constexpr char kCatalogRowKey[] = "catalog";
+// Rejections remembered for waiting Saves (a Save looks its index up right
+// after it is applied, so a few suffice).
+constexpr size_t kMaxRejectedRemembered = 64;
+
+std::string OpIdString(const consensus::OpId& id) {
+  return absl::StrCat(id.term(), ".", id.index());
+}
+
+}  // namespace
+
+consensus::ReplicateMsg EncodeCatalogEntry(const SysCatalogPB& catalog) {
+  SysCatalogPB copy = catalog;
+  copy.clear_applied_index();
+  consensus::ReplicateMsg msg;
+  msg.set_op_type(consensus::WRITE_OP);
+  RowOpPB* op = msg.mutable_kmend_write()->add_ops();
+  op->set_type(RowOpPB::UPSERT);
+  op->add_cells()->set_string_value(kCatalogRowKey);
+  copy.SerializeToString(op->add_cells()->mutable_string_value());
+  return msg;
+}
+
+absl::StatusOr<SysCatalogPB> DecodeCatalogEntry(const consensus::ReplicateMsg& msg) {
+  std::string where = absl::StrCat("sys catalog entry ", OpIdString(msg.id()));
+  if (msg.op_type() != consensus::WRITE_OP || !msg.has_kmend_write()) {
+    return absl::DataLossError(absl::StrCat(where, ": expected a WRITE_OP with kmend_write, found op type ",
+                                            consensus::OperationType_Name(msg.op_type())));
+  }
+  const WriteOpsPB& w = msg.kmend_write();
+  if (w.ops_size() != 1) {
+    return absl::DataLossError(
+        absl::StrCat(where, ": expected 1 row operation, found ", w.ops_size()));
+  }
+  const RowOpPB& op = w.ops(0);
+  if (op.type() != RowOpPB::UPSERT || op.cells_size() != 2 ||
+      !op.cells(0).has_string_value() || op.cells(0).string_value() != kCatalogRowKey ||
+      !op.cells(1).has_string_value()) {
+    return absl::DataLossError(absl::StrCat(
+        where, ": expected UPSERT ('", kCatalogRowKey, "', <SysCatalogPB>), found ",
+        RowOpPB::Type_Name(op.type()), " with ", op.cells_size(), " cells"));
+  }
+  SysCatalogPB catalog;
+  if (!catalog.ParseFromString(op.cells(1).string_value())) {
+    return absl::DataLossError(absl::StrCat(where, ": value (", op.cells(1).string_value().size(),
+                                            " bytes) does not parse as SysCatalogPB"));
+  }
+  return catalog;
+}
+
+absl::StatusOr<std::unique_ptr<RaftCatalogStore>> RaftCatalogStore::Open(
+    std::string snapshot_path, absl::Duration save_timeout) {
+  std::unique_ptr<RaftCatalogStore> store(
+      new RaftCatalogStore(std::move(snapshot_path), save_timeout));
+  SysCatalogPB loaded;
+  if (!store->snapshot_path_.empty() && io::FileExists(store->snapshot_path_)) {
+    absl::Status s = pbc::ReadSingleMessageFile(store->snapshot_path_, &loaded);
+    if (!s.ok()) return s;
+  }
+  store->snapshot_index_ = loaded.applied_index();
+  loaded.clear_applied_index();
+  absl::MutexLock l(&store->mu_);
+  store->applied_ = std::move(loaded);
+  store->applied_index_ = store->snapshot_index_;
+  return store;
+}
+
+int64_t RaftCatalogStore::snapshot_index() const { return snapshot_index_; }
+
+void RaftCatalogStore::SetDriver(consensus_driver::RaftDriver* driver) {
+  absl::MutexLock l(&mu_);
+  driver_ = driver;
+}
+
+void RaftCatalogStore::Apply(const consensus::ReplicateMsg& msg) {
+  const int64_t index = msg.id().index();
+  if (msg.op_type() != consensus::WRITE_OP) {
+    // NO_OPs of new leaders, config changes: no catalog state.
+    absl::MutexLock l(&mu_);
+    applied_index_ = index;
+    return;
+  }
+  absl::StatusOr<SysCatalogPB> next = DecodeCatalogEntry(msg);
+  SysCatalogPB snapshot;
+  {
+    absl::MutexLock l(&mu_);
+    applied_index_ = index;
+    absl::Status why;
+    if (!next.ok()) {
+      why = next.status();
+    } else if (next->version() != applied_.version() + 1) {
+      why = absl::AbortedError(absl::StrCat(
+          "sys catalog entry ", OpIdString(msg.id()), ": catalog version ", next->version(),
+          " does not follow the applied version ", applied_.version()));
+    }
+    if (!why.ok()) {
+      // Deterministic on every master: same log, same state, same verdict.
+      KLOG(WARNING) << "rejected: " << why;
+      rejected_.insert(index);
+      while (rejected_.size() > kMaxRejectedRemembered) rejected_.erase(rejected_.begin());
+      return;
+    }
+    applied_ = std::move(*next);
+    if (snapshot_path_.empty()) return;
+    snapshot = applied_;
+  }
+  // Only this (Ready) thread writes the file, so no lock is needed for it.
+  snapshot.set_applied_index(index);
+  absl::Status s = pbc::WriteSingleMessageFile(snapshot_path_, snapshot);
+  if (!s.ok()) {
+    // The WAL still holds the entry: a restart replays it from the older
+    // snapshot, so nothing is lost, only the replay is longer.
+    KLOG(ERROR) << "writing the catalog snapshot " << snapshot_path_ << " at index " << index
+                << ": " << s;
+  }
+}
+
+absl::StatusOr<SysCatalogPB> RaftCatalogStore::Load() {
+  absl::MutexLock l(&mu_);
+  return applied_;
+}
+
+SysCatalogPB RaftCatalogStore::applied() const {
+  absl::MutexLock l(&mu_);
+  return applied_;
+}
+
+int64_t RaftCatalogStore::applied_index() const {
+  absl::MutexLock l(&mu_);
+  return applied_index_;
+}
+
+absl::Status RaftCatalogStore::Save(const SysCatalogPB& catalog) {
+  consensus_driver::RaftDriver* driver;
+  {
+    absl::MutexLock l(&mu_);
+    driver = driver_;
+  }
+  if (driver == nullptr) return absl::UnavailableError("the sys catalog is not open yet");
+  absl::StatusOr<consensus::OpId> id = driver->Propose(EncodeCatalogEntry(catalog));
+  if (!id.ok()) {
+    // Nothing was appended: not the leader (or leadership in transfer).
+    return absl::UnavailableError(
+        absl::StrCat("catalog change not proposed: ", id.status().message()));
+  }
+  absl::Status s = driver->WaitForApplied(*id, save_timeout_);
+  if (!s.ok()) {
+    // Aborted: another leader's entry took the index; DeadlineExceeded or a
+    // shutdown: the entry may still commit. Either way the applied catalog
+    // may differ from what the caller holds.
+    needs_reload_ = true;
+    return absl::UnavailableError(absl::StrCat("catalog change ", OpIdString(*id),
+                                               " not applied: ", s.message()));
+  }
+  absl::MutexLock l(&mu_);
+  if (rejected_.erase(id->index()) > 0) {
+    needs_reload_ = true;
+    return absl::UnavailableError(absl::StrCat(
+        "catalog change ", OpIdString(*id), " (version ", catalog.version(),
+        ") was rejected: the applied catalog is at version ", applied_.version(),
+        "; the master reloads it, try again"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace kmend::master

@@ -2,7 +2,7 @@
 //
 //   kmend-server master  --fs_root DIR [--rpc_bind HOST:PORT] [--port_file F]
 //                        [--tserver_unresponsive_timeout_ms N] [--tserver_rpc_timeout_ms N]
-//                        [--rereplication_delay_ms N]
+//                        [--rereplication_delay_ms N] [--rereplication_max_copies_per_server N]
 //                        [--master_addrs HOST:PORT,HOST:PORT,...]
 //                        [--log_file F]
 //   kmend-server tserver --fs_root DIR --master_addrs HOST:PORT[,...]
@@ -103,6 +103,13 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
 
+  int rereplication_max_copies = master::MasterOptions().rereplication_max_copies_per_server;
+  master_cmd
+      ->add_option("--rereplication_max_copies_per_server", rereplication_max_copies,
+                   "Re-replication: concurrent tablet copies into one tablet server")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+
   std::string master_peer_addrs;
   master_cmd->add_option(
       "--master_addrs", master_peer_addrs,
@@ -177,6 +184,7 @@ int Main(int argc, char** argv) {
     opts.tserver_unresponsive_timeout_ms = unresponsive_ms;
     opts.tserver_rpc_timeout_ms = tserver_rpc_timeout_ms;
     opts.rereplication_delay_ms = rereplication_delay_ms;
+    opts.rereplication_max_copies_per_server = rereplication_max_copies;
     if (!master_peer_addrs.empty()) {
       auto peers = ParseHostPorts(master_peer_addrs);
       if (!peers.ok()) {

@@ -73,7 +73,8 @@ absl::Status Master::Start() {
       [this] { return CheckCatalogLeader(); });
   rereplicator_ = std::make_unique<Rereplicator>(
       registry_.get(), catalog_.get(), options_.rereplication_delay_ms,
-      std::chrono::milliseconds(options_.tserver_rpc_timeout_ms));
+      std::chrono::milliseconds(options_.tserver_rpc_timeout_ms),
+      options_.rereplication_max_copies_per_server);
   status_service_ = std::make_unique<server::StatusServiceImpl>(
       server::MASTER, uuid_, options_.fs_root, &clock_, this);
   consensus_service_ = std::make_unique<MasterConsensusService>(uuid_);
@@ -83,8 +84,13 @@ absl::Status Master::Start() {
   RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,
                              {master_service_.get(), status_service_.get(),
                               consensus_service_.get()},
-                             options_.port_file));
+                             /*port_file=*/""));
   status_service_->SetRpcAddress(rpc_.address());
+  // The port file tells a harness the master is up. One of several masters
+  // writes it at once (its peers may be started after it, and it waits for
+  // them); a single master once it serves the catalog, as before.
+  const bool several = options_.master_addresses.size() > 1;
+  if (several) RETURN_IF_ERROR(WritePortFile());
   RETURN_IF_ERROR(Annotate(OpenSysCatalog(), "opening the sys catalog tablet"));
   monitor_ = std::thread([this] { MonitorLoop(); });
   leader_watch_ = std::thread([this] { LeaderLoop(); });
@@ -105,11 +111,18 @@ absl::Status Master::Start() {
           "master ", uuid_, " did not become the leader of its one-voter catalog within 10 s"));
     }
   }
+  if (!several) RETURN_IF_ERROR(WritePortFile());
   KLOG(INFO) << "master " << uuid_ << " serving on " << server::HostPortToString(rpc_.address())
              << " (data dir " << options_.fs_root << ", catalog version " << catalog_->version()
              << ", " << catalog_->num_tables() << " tables, "
              << st.committed_config.peers_size() << " master(s))";
   return absl::OkStatus();
+}
+
+absl::Status Master::WritePortFile() const {
+  if (options_.port_file.empty()) return absl::OkStatus();
+  return Annotate(io::WriteFileAtomically(options_.port_file, absl::StrCat(rpc_.port(), "\n")),
+                  "writing --port_file");
 }
 
 absl::StatusOr<consensus::RaftConfigPB> Master::BootstrapConfig() {
@@ -196,6 +209,7 @@ absl::Status Master::OpenSysCatalog() {
   opts.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
   opts.wal_dir = layout.WalDir(kSysCatalogTabletId);
   opts.cmeta_path = layout.ConsensusMetaPath(kSysCatalogTabletId);
+  opts.wal_options.segment_size_bytes = options_.catalog_wal_segment_size_bytes;
   if (!io::FileExists(opts.cmeta_path)) {
     ASSIGN_OR_RETURN(opts.bootstrap_config, BootstrapConfig());
     KLOG(INFO) << "bootstrapping the sys catalog with " << opts.bootstrap_config.peers_size()
@@ -312,10 +326,11 @@ void Master::MonitorLoop() {
       // one.
       master_service_->RecreateMissingReplicas(2 * options_.tserver_rpc_timeout_ms * 1000,
                                                clock_.WallMicros());
-      // Replacing replicas of servers dead too long: one config step per
-      // tablet per pass (each waits for its commit).
+      // Replacing replicas of servers dead too long (or FAILED): decides and
+      // starts steps on the Rereplicator's own workers; returns at once.
       rereplicator_->RunOnce();
     }
+    GarbageCollectCatalogLog();
     for (const LivenessChange& c : registry_->CheckLiveness()) {
       if (c.now_live) {
         KLOG(INFO) << "tablet server " << c.uuid << " is live again";
@@ -324,6 +339,23 @@ void Master::MonitorLoop() {
                       << options_.tserver_unresponsive_timeout_ms << " ms";
       }
     }
+  }
+}
+
+void Master::GarbageCollectCatalogLog() {
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  if (d == nullptr) return;
+  int64_t keep = CatalogLogRetentionIndex(d->GetStatus(), store_->durable_snapshot_index(),
+                                          options_.catalog_log_retained_entries);
+  if (keep <= last_gc_index_) return;
+  absl::StatusOr<int> deleted = d->GarbageCollectLog(keep);
+  if (!deleted.ok()) {
+    KLOG(WARNING) << "sys catalog WAL GC below index " << keep << ": " << deleted.status();
+    return;
+  }
+  last_gc_index_ = keep;
+  if (*deleted > 0) {
+    KLOG(INFO) << "sys catalog WAL GC: deleted " << *deleted << " segment(s) below index " << keep;
   }
 }
 

@@ -12,7 +12,9 @@
 //  - Six tablets with one dead server: the same healing, with the time from
 //    the end of the re-replication delay to "every tablet healed" printed as
 //    a figure (REREPLICATION_FIGURE line in the test log). Not asserted.
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -330,7 +332,10 @@ TEST_F(RereplicationTest, FailedReplicaOnLiveServerIsReplacedAndDeleted) {
 
 TEST_F(RereplicationTest, SixTabletsOneDeadServerFigure) {
   constexpr int kTablets = 6;
-  constexpr int kRows = 2000;
+  // $KMEND_RR_FIGURE_ROWS (rows per tablet) makes the copies heavier for a
+  // measurement by hand; the default keeps the test short.
+  const char* rows_env = std::getenv("KMEND_RR_FIGURE_ROWS");
+  const int kRows = rows_env != nullptr ? std::max(1, std::atoi(rows_env)) : 2000;
   constexpr int64_t kDelayMs = 2000;
   StartCluster(5, {absl::StrCat("--rereplication_delay_ms=", kDelayMs),
                    "--tserver_rpc_timeout_ms=5000"});

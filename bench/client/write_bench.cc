@@ -1,14 +1,23 @@
 // Rows/s written through Raft by the kmend client (tools/client): a real
 // cluster of one master and three tablet servers on loopback (RF=3, WAL
-// fsync on, as the server always runs), a table of 3 hash tablets with
-// ~100-byte rows (int64 key + 92-byte string), INSERTs of fresh keys.
-// One iteration = one TableWriter::Write of 300 rows (one Write RPC of ~100
-// rows to each tablet's leader); 1 and 16 client threads, each with its own
-// writer over a shared TableLocator.
+// fsync on, as the server always runs), ~100-byte rows (int64 key + 92-byte
+// string), INSERTs of fresh keys, 1 and 16 client threads, each with its own
+// TableWriter over a shared TableLocator; every Write is acknowledged before
+// the thread's next.
+//
+// Arguments: rows per Write call, tablets of the table.
+//   300/3  the client's batch path: one Write RPC of ~100 rows to each of
+//          the 3 tablets' leaders per call;
+//   1/3    one row per request (the load etcd's one put per request gets in
+//          bench/etcd), leaders of 3 tablets spread over the servers;
+//   1/1    one row per request to a single tablet: one Raft group, one
+//          leader, like etcd's single Raft group.
 //
 //   bazel test //bench/client:write_bench --test_tag_filters=benchmark --test_output=all
+//   or, built: KMEND_SERVER_BIN=bazel-bin/server/kmend-server bazel-bin/bench/client/write_bench
 #include <atomic>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_cat.h"
@@ -20,76 +29,65 @@
 namespace kmend {
 namespace {
 
-constexpr int kRowsPerWrite = 300;
 constexpr size_t kStringLen = 92;
 
 struct Fixture {
   std::unique_ptr<testing::ExternalCluster> cluster;
-  std::unique_ptr<tools::client::TableLocator> locator;
+  // Tablet count -> locator of table "bench<count>".
+  std::map<int, std::unique_ptr<tools::client::TableLocator>> locators;
   std::atomic<int64_t> next_key{0};
 };
 
-// Started once, on first use; torn down at exit (the cluster's destructor
-// kills the servers and removes their directories).
-Fixture* GetFixture() {
-  static Fixture* f = [] {
-    auto* fx = new Fixture;
-    fx->cluster = std::make_unique<testing::ExternalCluster>();
-    absl::Status s = fx->cluster->Start();
-    if (!s.ok()) {
-      std::cerr << "cluster: " << s << "\n";
-      std::abort();
-    }
-    master::CreateTableRequestPB req;
-    req.set_name("bench");
-    auto* id = req.mutable_schema()->add_columns();
-    id->set_name("id");
-    id->set_type(INT64);
-    id->set_is_key(true);
-    auto* payload = req.mutable_schema()->add_columns();
-    payload->set_name("payload");
-    payload->set_type(STRING);
-    req.set_num_tablets(3);
-    req.set_num_replicas(3);
-    master::CreateTableResponsePB resp;
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    grpc::Status gs = fx->cluster->MasterStub()->CreateTable(&ctx, req, &resp);
-    if (!gs.ok()) {
-      std::cerr << "CreateTable: " << gs.error_message() << "\n";
-      std::abort();
-    }
-    auto loc = tools::client::TableLocator::Open(fx->cluster->master_address(), "bench",
-                                                 std::chrono::milliseconds(5000));
-    if (!loc.ok()) {
-      std::cerr << "locator: " << loc.status() << "\n";
-      std::abort();
-    }
-    fx->locator = std::move(*loc);
-    // Warm up: the first write waits for the leader elections.
-    tools::client::TableWriter w(fx->locator.get(), absl::Seconds(30));
-    std::vector<tablet::Row> rows;
-    for (int i = 0; i < kRowsPerWrite; ++i) {
-      rows.push_back(tools::client::GeneratedRow(fx->locator->schema(), fx->next_key++, kStringLen));
-    }
-    auto r = w.Write(rows, RowOpPB::INSERT);
-    if (!r.ok()) std::abort();
-    return fx;
-  }();
-  return f;
+// Set up by main() on the main thread before any benchmark runs: servers
+// die with the thread that spawned them (PR_SET_PDEATHSIG), so they must
+// not be started from a benchmark worker thread.
+Fixture* g_fixture = nullptr;
+
+absl::Status CreateTable(Fixture* fx, int num_tablets) {
+  master::CreateTableRequestPB req;
+  req.set_name(absl::StrCat("bench", num_tablets));
+  auto* id = req.mutable_schema()->add_columns();
+  id->set_name("id");
+  id->set_type(INT64);
+  id->set_is_key(true);
+  auto* payload = req.mutable_schema()->add_columns();
+  payload->set_name("payload");
+  payload->set_type(STRING);
+  req.set_num_tablets(num_tablets);
+  req.set_num_replicas(3);
+  master::CreateTableResponsePB resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::Status gs = fx->cluster->MasterStub()->CreateTable(&ctx, req, &resp);
+  if (!gs.ok()) return absl::UnavailableError("CreateTable: " + gs.error_message());
+  auto loc = tools::client::TableLocator::Open(fx->cluster->master_address(), req.name(),
+                                               std::chrono::milliseconds(5000));
+  if (!loc.ok()) return loc.status();
+  // Warm up: the first write waits for the leader elections.
+  tools::client::TableWriter w(loc->get(), absl::Seconds(30));
+  std::vector<tablet::Row> rows;
+  for (int i = 0; i < 300; ++i) {
+    rows.push_back(tools::client::GeneratedRow((*loc)->schema(), fx->next_key++, kStringLen));
+  }
+  auto r = w.Write(rows, RowOpPB::INSERT);
+  if (!r.ok()) return r.status();
+  fx->locators[num_tablets] = std::move(*loc);
+  return absl::OkStatus();
 }
 
 void BM_WriteThroughRaft(benchmark::State& state) {
-  Fixture* fx = GetFixture();
-  tools::client::TableWriter writer(fx->locator.get(), absl::Seconds(30));
-  const tablet::Schema& schema = fx->locator->schema();
+  const int rows_per_write = static_cast<int>(state.range(0));
+  Fixture* fx = g_fixture;
+  tools::client::TableLocator* locator = fx->locators.at(static_cast<int>(state.range(1))).get();
+  tools::client::TableWriter writer(locator, absl::Seconds(30));
+  const tablet::Schema& schema = locator->schema();
   int64_t acked = 0, not_acked = 0;
   std::vector<tablet::Row> rows;
   for (auto _ : state) {
     state.PauseTiming();
     rows.clear();
-    int64_t base = fx->next_key.fetch_add(kRowsPerWrite);
-    for (int i = 0; i < kRowsPerWrite; ++i) {
+    int64_t base = fx->next_key.fetch_add(rows_per_write);
+    for (int i = 0; i < rows_per_write; ++i) {
       rows.push_back(tools::client::GeneratedRow(schema, base + i, kStringLen));
     }
     state.ResumeTiming();
@@ -106,7 +104,36 @@ void BM_WriteThroughRaft(benchmark::State& state) {
   state.SetBytesProcessed(acked * 100);
   state.counters["not_acked"] = static_cast<double>(not_acked);
 }
-BENCHMARK(BM_WriteThroughRaft)->Threads(1)->Threads(16)->UseRealTime()->MinTime(3.0);
+BENCHMARK(BM_WriteThroughRaft)
+    ->ArgNames({"rows_per_write", "tablets"})
+    ->Args({300, 3})
+    ->Args({1, 3})
+    ->Args({1, 1})
+    ->Threads(1)
+    ->Threads(16)
+    ->UseRealTime()
+    ->MinTime(3.0);
+
+int Main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  auto fx = std::make_unique<Fixture>();
+  fx->cluster = std::make_unique<testing::ExternalCluster>();
+  absl::Status s = fx->cluster->Start();
+  for (int tablets : {3, 1}) {
+    if (s.ok()) s = CreateTable(fx.get(), tablets);
+  }
+  if (!s.ok()) {
+    std::cerr << "write_bench: cluster: " << s << "\n";
+    fx->cluster->DumpLogs(std::cerr);
+    return 1;
+  }
+  g_fixture = fx.get();
+  benchmark::RunSpecifiedBenchmarks();
+  g_fixture = nullptr;
+  return 0;  // ~ExternalCluster kills the servers and removes their data
+}
 
 }  // namespace
 }  // namespace kmend
+
+int main(int argc, char** argv) { return kmend::Main(argc, argv); }

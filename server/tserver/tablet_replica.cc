@@ -144,18 +144,27 @@ void TabletReplica::MarkFailedLocked(const absl::Status& why) {
 
 void TabletReplica::Shutdown() {
   absl::MutexLock maint(&maint_mu_);  // no flush or GC in progress after this
-  absl::MutexLock lock(&mu_);
-  ShutdownLocked();
+  StopRaftLocked();
 }
 
-void TabletReplica::ShutdownLocked() {
-  if (driver_ != nullptr) {
-    // Unregister first: it waits for deliveries in flight, after which no
-    // message reaches the driver.
-    if (runtime_.router != nullptr) runtime_.router->Unregister(tablet_id_);
-    driver_->Shutdown();
+void TabletReplica::StopRaftLocked() {
+  std::shared_ptr<consensus_driver::RaftDriver> driver;
+  RaftRouter* router = nullptr;
+  {
+    absl::MutexLock lock(&mu_);
+    driver = std::move(driver_);
     driver_.reset();
+    router = runtime_.router;
   }
+  if (driver != nullptr) {
+    // Without mu_: the driver's Ready thread may be waiting for mu_ in
+    // ApplyEntry, and driver->Shutdown() joins it. Unregister first: it
+    // waits for deliveries in flight, after which no message reaches the
+    // driver.
+    if (router != nullptr) router->Unregister(tablet_id_);
+    driver->Shutdown();
+  }
+  absl::MutexLock lock(&mu_);
   tablet_.reset();
 }
 
@@ -372,13 +381,16 @@ server::ReplicaStatusPB TabletReplica::Status() const {
 
 absl::Status TabletReplica::Tombstone(const std::string& reason) {
   absl::MutexLock maint(&maint_mu_);  // no flush may write a superblock after ours
-  absl::MutexLock lock(&mu_);
-  if (failed_) {
-    return absl::FailedPreconditionError(absl::StrCat("tablet ", tablet_id_, " is FAILED (",
-                                                      failure_reason_,
-                                                      "); delete it instead of tombstoning"));
+  {
+    absl::MutexLock lock(&mu_);
+    if (failed_) {
+      return absl::FailedPreconditionError(absl::StrCat("tablet ", tablet_id_, " is FAILED (",
+                                                        failure_reason_,
+                                                        "); delete it instead of tombstoning"));
+    }
   }
-  ShutdownLocked();
+  StopRaftLocked();
+  absl::MutexLock lock(&mu_);
   // One atomic superblock write, TOMBSTONED with the reason (for operators
   // reading status or the file); with a block manager the row blocks are
   // deleted after it (a crash in between leaves them in orphaned_blocks).

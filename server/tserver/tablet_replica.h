@@ -155,7 +155,9 @@ class TabletReplica {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
   absl::Status StartLocked(const ReplicaRuntime& runtime) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkFailedLocked(const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void ShutdownLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Stops and drops the Raft driver, then the tablet. Takes mu_ only
+  // briefly (never while joining the driver's threads).
+  void StopRaftLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_) ABSL_LOCKS_EXCLUDED(mu_);
   // Runs on the Raft driver's apply thread, one committed entry at a time.
   void ApplyEntry(const consensus::ReplicateMsg& msg);
   // The open tablet, or null when not started or shut down; the copy keeps it

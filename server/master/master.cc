@@ -84,8 +84,13 @@ absl::Status Master::Start() {
   RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,
                              {master_service_.get(), status_service_.get(),
                               consensus_service_.get()},
-                             options_.port_file));
+                             /*port_file=*/""));
   status_service_->SetRpcAddress(rpc_.address());
+  // The port file tells a harness the master is up. One of several masters
+  // writes it at once (its peers may be started after it, and it waits for
+  // them); a single master once it serves the catalog, as before.
+  const bool several = options_.master_addresses.size() > 1;
+  if (several) RETURN_IF_ERROR(WritePortFile());
   RETURN_IF_ERROR(Annotate(OpenSysCatalog(), "opening the sys catalog tablet"));
   monitor_ = std::thread([this] { MonitorLoop(); });
   leader_watch_ = std::thread([this] { LeaderLoop(); });
@@ -106,11 +111,18 @@ absl::Status Master::Start() {
           "master ", uuid_, " did not become the leader of its one-voter catalog within 10 s"));
     }
   }
+  if (!several) RETURN_IF_ERROR(WritePortFile());
   KLOG(INFO) << "master " << uuid_ << " serving on " << server::HostPortToString(rpc_.address())
              << " (data dir " << options_.fs_root << ", catalog version " << catalog_->version()
              << ", " << catalog_->num_tables() << " tables, "
              << st.committed_config.peers_size() << " master(s))";
   return absl::OkStatus();
+}
+
+absl::Status Master::WritePortFile() const {
+  if (options_.port_file.empty()) return absl::OkStatus();
+  return Annotate(io::WriteFileAtomically(options_.port_file, absl::StrCat(rpc_.port(), "\n")),
+                  "writing --port_file");
 }
 
 absl::StatusOr<consensus::RaftConfigPB> Master::BootstrapConfig() {
@@ -197,6 +209,7 @@ absl::Status Master::OpenSysCatalog() {
   opts.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
   opts.wal_dir = layout.WalDir(kSysCatalogTabletId);
   opts.cmeta_path = layout.ConsensusMetaPath(kSysCatalogTabletId);
+  opts.wal_options.segment_size_bytes = options_.catalog_wal_segment_size_bytes;
   if (!io::FileExists(opts.cmeta_path)) {
     ASSIGN_OR_RETURN(opts.bootstrap_config, BootstrapConfig());
     KLOG(INFO) << "bootstrapping the sys catalog with " << opts.bootstrap_config.peers_size()
@@ -317,6 +330,7 @@ void Master::MonitorLoop() {
       // starts steps on the Rereplicator's own workers; returns at once.
       rereplicator_->RunOnce();
     }
+    GarbageCollectCatalogLog();
     for (const LivenessChange& c : registry_->CheckLiveness()) {
       if (c.now_live) {
         KLOG(INFO) << "tablet server " << c.uuid << " is live again";
@@ -325,6 +339,23 @@ void Master::MonitorLoop() {
                       << options_.tserver_unresponsive_timeout_ms << " ms";
       }
     }
+  }
+}
+
+void Master::GarbageCollectCatalogLog() {
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  if (d == nullptr) return;
+  int64_t keep = CatalogLogRetentionIndex(d->GetStatus(), store_->durable_snapshot_index(),
+                                          options_.catalog_log_retained_entries);
+  if (keep <= last_gc_index_) return;
+  absl::StatusOr<int> deleted = d->GarbageCollectLog(keep);
+  if (!deleted.ok()) {
+    KLOG(WARNING) << "sys catalog WAL GC below index " << keep << ": " << deleted.status();
+    return;
+  }
+  last_gc_index_ = keep;
+  if (*deleted > 0) {
+    KLOG(INFO) << "sys catalog WAL GC: deleted " << *deleted << " segment(s) below index " << keep;
   }
 }
 

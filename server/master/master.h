@@ -46,6 +46,7 @@ namespace kmend::master {
 struct MasterOptions {
   std::string fs_root;
   std::string rpc_bind = "127.0.0.1:0";
+  // Written with the bound port once the master is up (see Start).
   std::string port_file;
   // A tablet server silent this long is dead.
   int64_t tserver_unresponsive_timeout_ms = 5000;
@@ -69,6 +70,10 @@ struct MasterOptions {
   int64_t catalog_save_timeout_ms = 5000;
   // How long Start waits for the other masters to answer on first start.
   int64_t peer_discovery_timeout_ms = 300000;
+  // Sys-catalog WAL: segment size (GC deletes whole segments) and how many
+  // entries behind the snapshot are kept (CatalogLogRetentionIndex).
+  uint64_t catalog_wal_segment_size_bytes = 1 << 20;
+  int64_t catalog_log_retained_entries = 1000;
 };
 
 class Master : public server::StatusSource {
@@ -97,11 +102,14 @@ class Master : public server::StatusSource {
   // the catalog and starts serving; on losing it stops.
   void LeaderLoop();
   void CheckLeadership();
+  // Deletes sys-catalog WAL segments below CatalogLogRetentionIndex.
+  void GarbageCollectCatalogLog();
   // The catalog tablet's initial config when there is no consensus metadata
   // yet: this master alone, or all of --master_addrs with the uuids they
   // report (waits for every one of them to answer).
   absl::StatusOr<consensus::RaftConfigPB> BootstrapConfig();
   absl::Status OpenSysCatalog();
+  absl::Status WritePortFile() const;
   std::shared_ptr<consensus_driver::RaftDriver> driver() const;
 
   const MasterOptions options_;
@@ -124,6 +132,7 @@ class Master : public server::StatusSource {
   // The term in which this master leads and has reloaded the catalog; 0
   // when it does not serve catalog calls.
   std::atomic<int64_t> ready_term_{0};
+  int64_t last_gc_index_ = 0;  // monitor thread only
   absl::Notification stop_;
   std::thread monitor_;
   std::thread leader_watch_;

@@ -1,5 +1,6 @@
 #include "server/master/raft_catalog_store.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -76,6 +77,7 @@ absl::StatusOr<std::unique_ptr<RaftCatalogStore>> RaftCatalogStore::Open(
   absl::MutexLock l(&store->mu_);
   store->applied_ = std::move(loaded);
   store->applied_index_ = store->snapshot_index_;
+  store->durable_snapshot_index_ = store->snapshot_index_;
   return store;
 }
 
@@ -126,7 +128,27 @@ void RaftCatalogStore::Apply(const consensus::ReplicateMsg& msg) {
     // snapshot, so nothing is lost, only the replay is longer.
     KLOG(ERROR) << "writing the catalog snapshot " << snapshot_path_ << " at index " << index
                 << ": " << s;
+    return;
   }
+  absl::MutexLock l(&mu_);
+  durable_snapshot_index_ = index;
+}
+
+int64_t RaftCatalogStore::durable_snapshot_index() const {
+  absl::MutexLock l(&mu_);
+  return snapshot_path_.empty() ? applied_index_ : durable_snapshot_index_;
+}
+
+int64_t CatalogLogRetentionIndex(const raft::RaftStatus& status, int64_t durable_snapshot_index,
+                                 int64_t retained_entries) {
+  int64_t keep = durable_snapshot_index + 1 - retained_entries;
+  if (status.role == raft::Role::kLeader) {
+    for (const raft::PeerStatus& p : status.peers) {
+      if (p.uuid == status.uuid) continue;
+      keep = std::min(keep, p.match_index + 1);
+    }
+  }
+  return std::max<int64_t>(keep, 1);
 }
 
 absl::StatusOr<SysCatalogPB> RaftCatalogStore::Load() {

@@ -41,6 +41,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/consensus/raft_driver.h"
+#include "lib/raft/status.h"
 #include "proto/consensus.pb.h"
 #include "proto/master.pb.h"
 #include "server/master/catalog_store.h"
@@ -55,6 +56,17 @@ consensus::ReplicateMsg EncodeCatalogEntry(const SysCatalogPB& catalog);
 // DataLoss naming the entry and what is wrong when it is not a catalog
 // entry of the form above.
 absl::StatusOr<SysCatalogPB> DecodeCatalogEntry(const consensus::ReplicateMsg& msg);
+
+// The lowest sys-catalog WAL index a master keeps: segments whose entries
+// are all below it may be garbage-collected. Never above the durable
+// snapshot + 1 (a restart replays the entries after the snapshot); always
+// `retained_entries` behind that, so a follower that becomes leader can
+// still catch up a peer lagging by less (there is no catalog copy: a peer
+// lagging by more stays behind until an operator rebuilds it); and on the
+// leader never above what a peer still needs (its match index + 1; a peer
+// that is down keeps its old match index, so its entries stay). At least 1.
+int64_t CatalogLogRetentionIndex(const raft::RaftStatus& status, int64_t durable_snapshot_index,
+                                 int64_t retained_entries);
 
 class RaftCatalogStore : public CatalogStore {
  public:
@@ -76,6 +88,9 @@ class RaftCatalogStore : public CatalogStore {
 
   SysCatalogPB applied() const;
   int64_t applied_index() const;
+  // The index the snapshot file on disk covers (the applied index when the
+  // store keeps no file).
+  int64_t durable_snapshot_index() const;
   // True once after a Save whose outcome is unknown or that was rejected.
   bool TakeNeedsReload() { return needs_reload_.exchange(false); }
 
@@ -92,6 +107,7 @@ class RaftCatalogStore : public CatalogStore {
   consensus_driver::RaftDriver* driver_ ABSL_GUARDED_BY(mu_) = nullptr;
   SysCatalogPB applied_ ABSL_GUARDED_BY(mu_);
   int64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t durable_snapshot_index_ ABSL_GUARDED_BY(mu_) = 0;
   // Indexes of catalog entries apply rejected, for the Save waiting on them;
   // pruned to the most recent ones.
   std::set<int64_t> rejected_ ABSL_GUARDED_BY(mu_);

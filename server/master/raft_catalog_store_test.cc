@@ -12,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lib/consensus/in_memory_network.h"
 #include "lib/format/pb_container.h"
@@ -109,6 +110,7 @@ class CatalogGroup {
     o.tick_interval = absl::Milliseconds(10);
     o.wal_dir = io::JoinPath(root_, "wal-" + uuid);
     o.wal_options.preallocate = false;
+    o.wal_options.segment_size_bytes = segment_size_bytes_;
     o.cmeta_path = io::JoinPath(root_, "cmeta-" + uuid);
     o.bootstrap_config = config_;
     o.applied_index = n.store->snapshot_index();
@@ -132,6 +134,7 @@ class CatalogGroup {
     nodes_.erase(it);
   }
 
+  void set_segment_size_bytes(uint64_t n) { segment_size_bytes_ = n; }
   RaftCatalogStore* store(const std::string& uuid) { return nodes_.at(uuid).store.get(); }
   consensus_driver::RaftDriver* driver(const std::string& uuid) {
     return nodes_.at(uuid).driver.get();
@@ -171,6 +174,7 @@ class CatalogGroup {
   consensus_driver::InMemoryNetwork net_;
   std::map<std::string, Node> nodes_;
   int restarts_ = 0;
+  uint64_t segment_size_bytes_ = 8u << 20;
 };
 
 class RaftCatalogStoreTest : public ::testing::Test {
@@ -337,6 +341,58 @@ TEST_F(RaftCatalogStoreTest, CatalogManagerOnTheLeaderCreatesTablesEverywhere) {
     EXPECT_EQ(c.tables(0).info().name(), "users");
     EXPECT_EQ(c.tablets_size(), 2);
   }
+}
+
+TEST(CatalogLogRetentionTest, KeepsEntriesBehindTheSnapshotAndWhatPeersNeed) {
+  raft::RaftStatus follower;
+  follower.uuid = "A";
+  follower.role = raft::Role::kFollower;
+  EXPECT_EQ(CatalogLogRetentionIndex(follower, 500, 100), 401);
+  EXPECT_EQ(CatalogLogRetentionIndex(follower, 50, 100), 1);  // never below 1
+
+  raft::RaftStatus leader = follower;
+  leader.role = raft::Role::kLeader;
+  leader.peers = {{.uuid = "A", .match_index = 900},
+                  {.uuid = "B", .match_index = 450},
+                  {.uuid = "C", .match_index = 380}};
+  // C (down, or slow) still needs 381 onwards.
+  EXPECT_EQ(CatalogLogRetentionIndex(leader, 500, 100), 381);
+  leader.peers[2].match_index = 480;
+  EXPECT_EQ(CatalogLogRetentionIndex(leader, 500, 100), 401);
+}
+
+TEST_F(RaftCatalogStoreTest, WalSegmentsBelowTheRetentionIndexGoAndRestartStillWorks) {
+  CatalogGroup g(root_, {"A", "B", "C"});
+  g.set_segment_size_bytes(4096);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  std::string leader = g.WaitForReadyLeader();
+  ASSERT_FALSE(leader.empty());
+  const std::string pad(600, 'x');
+  for (int v = 1; v <= 60; ++v) {
+    ASSERT_TRUE(g.store(leader)->Save(CatalogAt(v, absl::StrCat("t", v, pad))).ok()) << v;
+  }
+  ASSERT_TRUE(g.WaitForVersionEverywhere(60));
+  for (const char* u : {"A", "B", "C"}) {
+    // Every peer has everything (applied), so only the snapshot bound and
+    // the 10 retained entries matter.
+    raft::RaftStatus st = g.driver(u)->GetStatus();
+    int64_t keep = CatalogLogRetentionIndex(st, g.store(u)->durable_snapshot_index(), 10);
+    EXPECT_GT(keep, 40) << u;
+    auto deleted = g.driver(u)->GarbageCollectLog(keep);
+    ASSERT_TRUE(deleted.ok()) << deleted.status();
+    EXPECT_GT(*deleted, 0) << u;
+    EXPECT_GT(g.driver(u)->wal()->FirstIndex(), 1) << u;
+    EXPECT_LE(g.driver(u)->wal()->FirstIndex(), keep) << u;
+  }
+  // Restarting every master from snapshot + the WAL left keeps the catalog
+  // and the group keeps committing.
+  for (const char* u : {"A", "B", "C"}) g.Stop(u);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  for (const char* u : {"A", "B", "C"}) EXPECT_EQ(g.store(u)->applied().version(), 60) << u;
+  leader = g.WaitForReadyLeader();
+  ASSERT_FALSE(leader.empty());
+  ASSERT_TRUE(g.store(leader)->Save(CatalogAt(61, "after gc")).ok());
+  ASSERT_TRUE(g.WaitForVersionEverywhere(61));
 }
 
 }  // namespace

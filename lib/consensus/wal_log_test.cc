@@ -103,5 +103,66 @@ TEST(WalLogTest, ByteLimitReturnsAtLeastOneEntry) {
   EXPECT_EQ((*log)->Entries(5, 12, 100, &out).code(), absl::StatusCode::kOutOfRange);
 }
 
+
+// An entry whose payload does not compress (so that segments fill up).
+consensus::ReplicateMsg BigEntry(int64_t term, int64_t index) {
+  consensus::ReplicateMsg e = Entry(term, index);
+  std::string payload;
+  uint64_t h = 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(index);
+  for (int i = 0; i < 1000; ++i) {
+    h ^= h >> 31;
+    h *= 0x94d049bb133111ebull;
+    payload.push_back(static_cast<char>(h >> 56));
+  }
+  e.mutable_noop_request()->set_payload_for_tests(payload);
+  return e;
+}
+
+TEST(WalLogTest, GarbageCollectMovesFirstIndexAndKeepsTheBaseTerm) {
+  const std::string dir = TempDir("wal_log_gc");
+  int64_t first = 0;
+  {
+    auto wal = wal::Log::Open(dir, Options());
+    ASSERT_TRUE(wal.ok()) << wal.status();
+    auto log = WalLog::Open(wal->get(), /*cache_bytes=*/2000);
+    ASSERT_TRUE(log.ok()) << log.status();
+    WalLog& l = **log;
+    for (int64_t i = 1; i <= 60; i += 3) {
+      std::vector<consensus::ReplicateMsg> batch;
+      for (int64_t j = i; j < i + 3; ++j) batch.push_back(BigEntry(j <= 30 ? 1 : 2, j));
+      ASSERT_TRUE(l.Append(batch).ok());
+    }
+    ASSERT_GT((*wal)->stats().segments_rolled, 5u);
+    auto deleted = l.GarbageCollect(40);
+    ASSERT_TRUE(deleted.ok()) << deleted.status();
+    EXPECT_GT(*deleted, 0);
+    first = l.FirstIndex();
+    EXPECT_EQ(first, (*wal)->FirstIndex());
+    EXPECT_GT(first, 1);
+    EXPECT_LE(first, 40);  // the segment holding 39 (below 40) may stay
+    // The term of the new base is still known (from memory); below it, not.
+    EXPECT_EQ(*l.Term(first - 1), first - 1 <= 30 ? 1 : 2);
+    EXPECT_EQ(l.Term(first - 2).status().code(), absl::StatusCode::kNotFound);
+    std::vector<consensus::ReplicateMsg> out;
+    EXPECT_EQ(l.Entries(first - 1, first + 1, INT64_MAX, &out).code(),
+              absl::StatusCode::kNotFound);
+    out.clear();
+    ASSERT_TRUE(l.Entries(first, 61, INT64_MAX, &out).ok());
+    ASSERT_FALSE(out.empty());
+    EXPECT_EQ(out.front().id().index(), first);
+    // Nothing to delete the second time; appends continue.
+    EXPECT_EQ(*l.GarbageCollect(40), 0);
+    ASSERT_TRUE(l.Append({BigEntry(2, 61)}).ok());
+    EXPECT_EQ(l.LastIndex(), 61);
+  }
+  // Replay starts at the first kept segment.
+  auto wal = wal::Log::Open(dir, Options());
+  ASSERT_TRUE(wal.ok()) << wal.status();
+  auto log = WalLog::Open(wal->get());
+  ASSERT_TRUE(log.ok()) << log.status();
+  EXPECT_EQ((*log)->FirstIndex(), first);
+  EXPECT_EQ((*log)->LastIndex(), 61);
+}
+
 }  // namespace
 }  // namespace kmend::consensus_driver

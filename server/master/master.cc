@@ -1,5 +1,7 @@
 #include "server/master/master.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <set>
 
@@ -166,7 +168,14 @@ absl::StatusOr<consensus::RaftConfigPB> Master::BootstrapConfig() {
       }
     }
     if (missing.empty()) break;
-    if (stop_.HasBeenNotified()) return absl::CancelledError("shutting down");
+    // main() blocks SIGTERM/SIGINT and waits for them only after Start, so
+    // look for a pending one here: an operator can still stop a master
+    // whose peers never come.
+    sigset_t pending;
+    if (sigpending(&pending) == 0 &&
+        (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1)) {
+      return absl::CancelledError("shutdown signal while waiting for the other masters");
+    }
     if (absl::Now() > deadline) {
       return absl::DeadlineExceededError(absl::StrCat(
           "the other masters did not answer within ", options_.peer_discovery_timeout_ms,
@@ -345,6 +354,8 @@ void Master::MonitorLoop() {
 void Master::GarbageCollectCatalogLog() {
   std::shared_ptr<consensus_driver::RaftDriver> d = driver();
   if (d == nullptr) return;
+  // The snapshot first: GC never passes it.
+  if (absl::Status s = store_->WriteSnapshot(); !s.ok()) KLOG(WARNING) << s;
   int64_t keep = CatalogLogRetentionIndex(d->GetStatus(), store_->durable_snapshot_index(),
                                           options_.catalog_log_retained_entries);
   if (keep <= last_gc_index_) return;
@@ -367,6 +378,10 @@ void Master::Shutdown(std::chrono::milliseconds grace) {
   // so the monitor (and RPCs) finish promptly.
   if (d != nullptr) d->Shutdown();
   if (monitor_.joinable()) monitor_.join();
+  // A clean stop leaves nothing to replay.
+  if (d != nullptr && store_ != nullptr) {
+    if (absl::Status s = store_->WriteSnapshot(); !s.ok()) KLOG(WARNING) << s;
+  }
   rpc_.Shutdown(grace);
   if (consensus_service_ != nullptr) consensus_service_->SetDriver(nullptr);
   if (store_ != nullptr) store_->SetDriver(nullptr);

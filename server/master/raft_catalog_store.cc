@@ -97,41 +97,49 @@ void RaftCatalogStore::Apply(const consensus::ReplicateMsg& msg) {
     return;
   }
   absl::StatusOr<SysCatalogPB> next = DecodeCatalogEntry(msg);
+  absl::MutexLock l(&mu_);
+  applied_index_ = index;
+  absl::Status why;
+  if (!next.ok()) {
+    why = next.status();
+  } else if (next->version() != applied_.version() + 1) {
+    why = absl::AbortedError(absl::StrCat(
+        "sys catalog entry ", OpIdString(msg.id()), ": catalog version ", next->version(),
+        " does not follow the applied version ", applied_.version()));
+  }
+  if (!why.ok()) {
+    // Deterministic on every master: same log, same state, same verdict.
+    KLOG(WARNING) << "rejected: " << why;
+    rejected_.insert(index);
+    while (rejected_.size() > kMaxRejectedRemembered) rejected_.erase(rejected_.begin());
+    return;
+  }
+  applied_ = std::move(*next);
+}
+
+absl::Status RaftCatalogStore::WriteSnapshot() {
+  if (snapshot_path_.empty()) return absl::OkStatus();
+  absl::MutexLock writer(&snapshot_mu_);
   SysCatalogPB snapshot;
   {
     absl::MutexLock l(&mu_);
-    applied_index_ = index;
-    absl::Status why;
-    if (!next.ok()) {
-      why = next.status();
-    } else if (next->version() != applied_.version() + 1) {
-      why = absl::AbortedError(absl::StrCat(
-          "sys catalog entry ", OpIdString(msg.id()), ": catalog version ", next->version(),
-          " does not follow the applied version ", applied_.version()));
-    }
-    if (!why.ok()) {
-      // Deterministic on every master: same log, same state, same verdict.
-      KLOG(WARNING) << "rejected: " << why;
-      rejected_.insert(index);
-      while (rejected_.size() > kMaxRejectedRemembered) rejected_.erase(rejected_.begin());
-      return;
-    }
-    applied_ = std::move(*next);
-    if (snapshot_path_.empty()) return;
+    if (applied_index_ == durable_snapshot_index_) return absl::OkStatus();
+    // Everything through applied_index_ is applied and applied_ is the
+    // result: a consistent pair.
     snapshot = applied_;
+    snapshot.set_applied_index(applied_index_);
   }
-  // Only this (Ready) thread writes the file, so no lock is needed for it.
-  snapshot.set_applied_index(index);
   absl::Status s = pbc::WriteSingleMessageFile(snapshot_path_, snapshot);
   if (!s.ok()) {
-    // The WAL still holds the entry: a restart replays it from the older
-    // snapshot, so nothing is lost, only the replay is longer.
-    KLOG(ERROR) << "writing the catalog snapshot " << snapshot_path_ << " at index " << index
-                << ": " << s;
-    return;
+    // The WAL still holds the entries (GC never passes the durable snapshot):
+    // a restart replays them from the older snapshot.
+    return absl::Status(s.code(), absl::StrCat("writing the catalog snapshot ", snapshot_path_,
+                                               " at index ", snapshot.applied_index(), ": ",
+                                               s.message()));
   }
   absl::MutexLock l(&mu_);
-  durable_snapshot_index_ = index;
+  durable_snapshot_index_ = snapshot.applied_index();
+  return absl::OkStatus();
 }
 
 int64_t RaftCatalogStore::durable_snapshot_index() const {

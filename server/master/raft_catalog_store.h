@@ -10,12 +10,15 @@
 // exactly the applied version + 1 replaces the applied catalog; any other
 // entry is rejected on every master alike (a compare-and-set: a leader whose
 // in-memory catalog fell behind the applied one, e.g. after a Save that timed
-// out but committed later, cannot overwrite newer state). After an accepted
-// entry the catalog is written to the snapshot file (<fs_root>/master-catalog,
-// the same PB container the file-backed store used) with applied_index set,
-// so a restart starts from it and replays only the WAL entries after it. A
-// master-catalog file written before the catalog was replicated has no
-// applied_index: it is the state before the first entry (upgrade).
+// out but committed later, cannot overwrite newer state). Apply only changes
+// memory; WriteSnapshot (the master calls it about once a second and at
+// shutdown) writes the applied catalog to the snapshot file
+// (<fs_root>/master-catalog, the same PB container the file-backed store
+// used) with applied_index set, so a restart starts from it and replays only
+// the WAL entries after it. Keeping the file write out of apply keeps a
+// catalog change at one fsync per master (the WAL's). A master-catalog file
+// written before the catalog was replicated has no applied_index: it is the
+// state before the first entry (upgrade).
 //
 // Save() is for the leader: it proposes, waits until the entry is applied
 // here, and reports whether apply accepted it. Errors are Unavailable (not
@@ -88,6 +91,9 @@ class RaftCatalogStore : public CatalogStore {
 
   SysCatalogPB applied() const;
   int64_t applied_index() const;
+  // Writes the applied catalog and index to the snapshot file unless it
+  // already holds them. Callers may race; writes are serialized.
+  absl::Status WriteSnapshot();
   // The index the snapshot file on disk covers (the applied index when the
   // store keeps no file).
   int64_t durable_snapshot_index() const;
@@ -103,6 +109,7 @@ class RaftCatalogStore : public CatalogStore {
   std::atomic<bool> needs_reload_{false};
   int64_t snapshot_index_ = 0;  // set by Open only
 
+  absl::Mutex snapshot_mu_;  // serializes WriteSnapshot; taken before mu_
   mutable absl::Mutex mu_;
   consensus_driver::RaftDriver* driver_ ABSL_GUARDED_BY(mu_) = nullptr;
   SysCatalogPB applied_ ABSL_GUARDED_BY(mu_);

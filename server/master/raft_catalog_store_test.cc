@@ -267,6 +267,10 @@ TEST_F(RaftCatalogStoreTest, SnapshotFileCarriesTheAppliedIndexAndRestartStartsF
     ASSERT_TRUE(g.store("A")->Save(CatalogAt(1, "a")).ok());
     ASSERT_TRUE(g.store("A")->Save(CatalogAt(2, "b")).ok());
     index = g.store("A")->applied_index();
+    // Apply leaves the file alone; WriteSnapshot writes it.
+    EXPECT_FALSE(io::FileExists(g.SnapshotPath("A")));
+    ASSERT_TRUE(g.store("A")->WriteSnapshot().ok());
+    EXPECT_EQ(g.store("A")->durable_snapshot_index(), index);
 
     SysCatalogPB file;
     ASSERT_TRUE(pbc::ReadSingleMessageFile(g.SnapshotPath("A"), &file).ok());
@@ -296,6 +300,7 @@ TEST_F(RaftCatalogStoreTest, FileCatalogOfASingleMasterIsTheInitialState) {
   m.mutable_id()->set_term(1);
   m.mutable_id()->set_index(2);
   (*store)->Apply(m);
+  ASSERT_TRUE((*store)->WriteSnapshot().ok());
   auto reread = old_store.Load();
   ASSERT_TRUE(reread.ok());
   EXPECT_EQ(reread->version(), 5);
@@ -375,6 +380,7 @@ TEST_F(RaftCatalogStoreTest, WalSegmentsBelowTheRetentionIndexGoAndRestartStillW
   for (const char* u : {"A", "B", "C"}) {
     // Every peer has everything (applied), so only the snapshot bound and
     // the 10 retained entries matter.
+    ASSERT_TRUE(g.store(u)->WriteSnapshot().ok());
     raft::RaftStatus st = g.driver(u)->GetStatus();
     int64_t keep = CatalogLogRetentionIndex(st, g.store(u)->durable_snapshot_index(), 10);
     EXPECT_GT(keep, 40) << u;
@@ -385,7 +391,8 @@ TEST_F(RaftCatalogStoreTest, WalSegmentsBelowTheRetentionIndexGoAndRestartStillW
     EXPECT_LE(g.driver(u)->wal()->FirstIndex(), keep) << u;
   }
   // Restarting every master from snapshot + the WAL left keeps the catalog
-  // and the group keeps committing.
+  // and the group keeps committing. The last changes are only in the WAL
+  // (no snapshot since): they are replayed once committed again.
   for (const char* u : {"A", "B", "C"}) g.Stop(u);
   for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
   for (const char* u : {"A", "B", "C"}) EXPECT_EQ(g.store(u)->applied().version(), 60) << u;

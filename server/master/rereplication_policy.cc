@@ -163,6 +163,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
     auto it = servers.find(uuid);
     if (it == servers.end() || !it->second.live || !it->second.reported) {
       a.reason = absl::StrCat("waiting for non-voter's server ", uuid, " to report");
+      a.in_progress = true;
       return a;
     }
     const ServerView& target = it->second;
@@ -171,6 +172,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
       if (target.copies_running >= params.max_copies_per_server) {
         a.reason = absl::StrCat("waiting for a copy slot on ", uuid, " (", target.copies_running,
                                 " copies running, limit ", params.max_copies_per_server, ")");
+        a.in_progress = true;
         return a;
       }
       a.type = RereplicationAction::kCopy;
@@ -188,6 +190,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
     }
     if (nv.state != server::TABLET_DATA_READY) {
       a.reason = "non-voter's replica is still copying; waiting";
+      a.in_progress = true;
       return a;
     }
     // The catch-up gate. The copy returning only says the data arrived as of
@@ -200,6 +203,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
     const int64_t leader_committed = lr == nullptr ? -1 : lr->last_committed_index;
     if (leader_committed < 0) {
       a.reason = "waiting for the leader to report its committed index";
+      a.in_progress = true;
       return a;
     }
     if (nv.last_committed_index < config.opid_index() ||
@@ -207,6 +211,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
       a.reason = absl::StrCat("non-voter catching up: logged ", nv.last_logged_index,
                               ", committed ", nv.last_committed_index, "; leader committed ",
                               leader_committed, ", config at ", config.opid_index());
+      a.in_progress = true;
       return a;
     }
     a.type = RereplicationAction::kPromote;

@@ -107,6 +107,10 @@ struct RereplicationAction {
   int64_t cas_config_opid_index = -1;
   // Why, for the log (also set for kNone when something is being waited on).
   std::string reason;
+  // kNone only: a replacement is under way and waits for progress (its
+  // server's report, a copy slot, the copy itself, the catch-up), so looking
+  // again after the next heartbeats may find the next step.
+  bool in_progress = false;
 };
 
 const char* ActionName(RereplicationAction::Type t);

@@ -221,6 +221,7 @@ TEST_F(PolicyTest, PlacementPrefersServersUnderTheCopyLimit) {
   a = Next();
   EXPECT_EQ(a.type, Action::kNone);
   EXPECT_NE(a.reason.find("copy limit"), std::string::npos) << a.reason;
+  EXPECT_FALSE(a.in_progress);  // no replacement under way yet
 }
 
 // ---- FAILED replicas on live servers.
@@ -287,6 +288,7 @@ TEST_F(PolicyTest, PromotionWaitsUntilTheNonVoterCaughtUp) {
   Action a = Next();
   EXPECT_EQ(a.type, Action::kNone);
   EXPECT_NE(a.reason.find("catching up"), std::string::npos) << a.reason;
+  EXPECT_TRUE(a.in_progress);
   // Within the lag, but it has not committed the config that added it yet.
   Progress("d", 100, 7);
   EXPECT_EQ(Next().type, Action::kNone);

@@ -5,7 +5,8 @@
 
 namespace kmend::master {
 
-RereplicationTasks::RereplicationTasks(int num_workers) : num_workers_(std::max(1, num_workers)) {
+RereplicationTasks::RereplicationTasks(int num_workers, int max_copies_per_destination)
+    : num_workers_(std::max(1, num_workers)), max_copies_(std::max(1, max_copies_per_destination)) {
   workers_.reserve(num_workers_);
   for (int i = 0; i < num_workers_; ++i) workers_.emplace_back([this] { WorkerLoop(); });
 }
@@ -18,8 +19,29 @@ bool RereplicationTasks::TryStart(Task task) {
   // Every in-flight task holds a worker (running) or will get one at once
   // (queued behind fewer than num_workers_ others): never more than that.
   if (static_cast<int>(in_flight_.size()) >= num_workers_) return false;
+  if (!task.copy_destination.empty() &&
+      !CopySlotFreeLocked(task.tablet_id, task.copy_destination)) {
+    return false;
+  }
   in_flight_[task.tablet_id] = task.copy_destination;
   queue_.push_back(std::move(task));
+  return true;
+}
+
+bool RereplicationTasks::CopySlotFreeLocked(const std::string& tablet_id,
+                                            const std::string& destination) const {
+  int n = 0;
+  for (const auto& [id, dest] : in_flight_) n += id != tablet_id && dest == destination;
+  return n < max_copies_;
+}
+
+bool RereplicationTasks::SetCopyDestination(const std::string& tablet_id,
+                                            const std::string& destination) {
+  absl::MutexLock lock(&mu_);
+  auto it = in_flight_.find(tablet_id);
+  if (it == in_flight_.end()) return false;
+  if (!destination.empty() && !CopySlotFreeLocked(tablet_id, destination)) return false;
+  it->second = destination;
   return true;
 }
 

@@ -7,8 +7,9 @@
 //   - a task is accepted only when a worker is free to run it at once, so
 //     nothing queues behind a slow copy: the caller decides again on its
 //     next pass with fresher reports.
-// It also counts the copies in flight into each destination server, for the
-// per-server copy limit.
+// It also counts the copies in flight into each destination server and
+// enforces the per-server copy limit atomically (two tasks deciding on
+// their own cannot both take the last slot).
 //
 // Thread safety: every method but Shutdown is thread-safe. Lifetime: Shutdown (or the
 // destructor) waits for running tasks; a task must therefore end on its own
@@ -38,15 +39,23 @@ class RereplicationTasks {
     std::function<void()> run;
   };
 
-  explicit RereplicationTasks(int num_workers);
+  // `max_copies_per_destination`: copy tasks (and claimed copies) in
+  // flight into one server at most.
+  RereplicationTasks(int num_workers, int max_copies_per_destination);
   ~RereplicationTasks();
   RereplicationTasks(const RereplicationTasks&) = delete;
   RereplicationTasks& operator=(const RereplicationTasks&) = delete;
 
   // Hands `task` to a free worker and returns true; false (task dropped)
-  // when its tablet has a task in flight, no worker is free, or after
-  // Shutdown.
+  // when its tablet has a task in flight, no worker is free, its copy
+  // destination is at the copy limit, or after Shutdown.
   bool TryStart(Task task);
+
+  // For a running task that goes on to a copy (or finished one): makes
+  // `destination` its tablet's copy destination ("" releases it). False,
+  // leaving the record unchanged, when `destination` is at the copy limit
+  // (not counting this tablet) or the tablet has no task in flight.
+  bool SetCopyDestination(const std::string& tablet_id, const std::string& destination);
 
   bool InFlight(const std::string& tablet_id) const;
   std::set<std::string> TabletsInFlight() const;
@@ -67,7 +76,11 @@ class RereplicationTasks {
 
   mutable absl::Mutex mu_;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool CopySlotFreeLocked(const std::string& tablet_id, const std::string& destination) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   int num_workers_;
+  int max_copies_;
   std::deque<Task> queue_ ABSL_GUARDED_BY(mu_);
   // Tablet id -> copy destination ("" for other steps), queued or running.
   std::map<std::string, std::string> in_flight_ ABSL_GUARDED_BY(mu_);

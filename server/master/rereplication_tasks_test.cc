@@ -28,7 +28,7 @@ struct Gate {
 };
 
 TEST(RereplicationTasksTest, AtMostOneTaskPerTablet) {
-  RereplicationTasks tasks(4);
+  RereplicationTasks tasks(4, 2);
   Gate first;
   ASSERT_TRUE(tasks.TryStart(first.MakeTask("t1")));
   first.started.WaitForNotification();
@@ -60,7 +60,7 @@ TEST(RereplicationTasksTest, AtMostOneTaskPerTablet) {
 }
 
 TEST(RereplicationTasksTest, RefusesWhenEveryWorkerIsBusy) {
-  RereplicationTasks tasks(2);
+  RereplicationTasks tasks(2, 2);
   Gate a, b;
   ASSERT_TRUE(tasks.TryStart(a.MakeTask("t1")));
   ASSERT_TRUE(tasks.TryStart(b.MakeTask("t2")));
@@ -77,7 +77,7 @@ TEST(RereplicationTasksTest, RefusesWhenEveryWorkerIsBusy) {
 }
 
 TEST(RereplicationTasksTest, CountsCopiesInFlightPerDestination) {
-  RereplicationTasks tasks(4);
+  RereplicationTasks tasks(4, 2);
   Gate a, b, c;
   ASSERT_TRUE(tasks.TryStart(a.MakeTask("t1", "ts-x")));
   ASSERT_TRUE(tasks.TryStart(b.MakeTask("t2", "ts-x")));
@@ -93,7 +93,7 @@ TEST(RereplicationTasksTest, CountsCopiesInFlightPerDestination) {
 }
 
 TEST(RereplicationTasksTest, ShutdownWaitsForAcceptedTasksAndRefusesNewOnes) {
-  auto tasks = std::make_unique<RereplicationTasks>(2);
+  auto tasks = std::make_unique<RereplicationTasks>(2, 2);
   std::atomic<int> ran{0};
   Gate a;
   ASSERT_TRUE(tasks->TryStart(a.MakeTask("t1")));
@@ -113,6 +113,28 @@ TEST(RereplicationTasksTest, ShutdownWaitsForAcceptedTasksAndRefusesNewOnes) {
   tasks->Shutdown();  // idempotent
   tasks.reset();
   EXPECT_EQ(ran.load(), 1);
+}
+
+TEST(RereplicationTasksTest, CopyLimitPerDestinationIsEnforcedAtomically) {
+  RereplicationTasks tasks(8, 2);
+  Gate a, b, c, d;
+  ASSERT_TRUE(tasks.TryStart(a.MakeTask("t1", "ts-x")));
+  ASSERT_TRUE(tasks.TryStart(b.MakeTask("t2", "ts-x")));
+  // A third copy into ts-x is refused; one into another server is not.
+  EXPECT_FALSE(tasks.TryStart(c.MakeTask("t3", "ts-x")));
+  EXPECT_TRUE(tasks.TryStart(c.MakeTask("t3", "ts-y")));
+  // A running task moving on to a copy obeys the same limit.
+  ASSERT_TRUE(tasks.TryStart(d.MakeTask("t4")));
+  EXPECT_FALSE(tasks.SetCopyDestination("t4", "ts-x"));
+  EXPECT_TRUE(tasks.SetCopyDestination("t4", "ts-y"));
+  EXPECT_EQ(tasks.CopiesInFlight()["ts-y"], (std::set<std::string>{"t3", "t4"}));
+  // Releasing a slot (a copy that finished) lets another task take it.
+  EXPECT_TRUE(tasks.SetCopyDestination("t1", ""));
+  EXPECT_TRUE(tasks.SetCopyDestination("t4", "ts-x"));
+  EXPECT_FALSE(tasks.SetCopyDestination("unknown", ""));
+  for (Gate* g : {&a, &b, &c, &d}) g->release.Notify();
+  tasks.WaitIdle();
+  EXPECT_TRUE(tasks.CopiesInFlight().empty());
 }
 
 }  // namespace

@@ -32,17 +32,20 @@ int Priority(RereplicationAction::Type t) {
   }
 }
 
-// A tablet's config as far as this pass knows it, and its leader.
-struct TabletState {
-  std::string tablet_id;
-  int replication_factor = 3;
-  consensus::RaftConfigPB config;
-  std::string leader;
-};
-
 // How long after a step its servers' reports are awaited at most: a server
 // that stops heartbeating must not freeze the tablet (the policy handles it).
 constexpr int64_t kMaxReportWaitMs = 10000;
+
+// Steps a worker may go on to after the one it was given: those that finish
+// the replacement under way. A new placement is RunOnce's to make.
+bool IsFollowOn(RereplicationAction::Type t) {
+  return t == RereplicationAction::kCopy || t == RereplicationAction::kPromote ||
+         t == RereplicationAction::kRemove || t == RereplicationAction::kDeleteFailed;
+}
+
+// A worker's bound on steps per task (add, copy, promote, remove, delete
+// is five); then the tablet goes back to RunOnce.
+constexpr int kMaxStepsPerTask = 6;
 
 }  // namespace
 
@@ -61,7 +64,7 @@ Rereplicator::Rereplicator(TServerRegistry* registry, CatalogManager* catalog,
     : registry_(registry),
       catalog_(catalog),
       options_(options),
-      tasks_(options.num_workers) {}
+      tasks_(options.num_workers, options.max_copies_per_server) {}
 
 Rereplicator::~Rereplicator() { Shutdown(); }
 
@@ -98,55 +101,36 @@ bool Rereplicator::AwaitingReports(const std::string& tablet_id,
   return false;
 }
 
-int Rereplicator::RunOnce() {
-  {
-    absl::MutexLock lock(&mu_);
-    if (stopping_) return 0;
-  }
+Rereplicator::Snapshot Rereplicator::TakeSnapshot(const std::string& own_tablet) {
   const Clock::time_point now = Clock::now();
   std::vector<TServerSnapshot> all = registry_->List();
-
-  // FAILED replicas on live servers, and how long each has been FAILED
-  // without a break in this master's eyes (a restart of the master or of
-  // the server starts the grace over: conservative). There is no cheap
-  // exit: an under-replicated config (fewer voters than the table's
-  // replication factor, e.g. after an unsafe config change) needs work with
-  // every server healthy, and a pass is one catalog scan, like
-  // RecreateMissingReplicas'.
-  std::map<std::pair<std::string, std::string>, Clock::time_point> failed_now;
-  for (const TServerSnapshot& ts : all) {
-    if (!ts.live) continue;
-    for (const auto& [id, r] : ts.replicas) {
-      if (r.data_state() != server::TABLET_DATA_FAILED) continue;
-      auto key = std::make_pair(ts.registration.permanent_uuid(), id);
-      auto seen = failed_since_.find(key);
-      failed_now[key] = seen == failed_since_.end() ? now : seen->second;
-    }
-  }
-  failed_since_ = std::move(failed_now);
-
-  std::map<std::string, ServerView> servers;
-  for (const TServerSnapshot& ts : all) {
-    const std::string& uuid = ts.registration.permanent_uuid();
-    ServerView& v = servers[uuid];
-    v.address = server::HostPortToString(ts.registration.rpc_address());
-    v.live = ts.live;
-    v.reported = ts.reported;
-    v.millis_since_heartbeat = ts.millis_since_heartbeat;
-    for (const auto& [id, r] : ts.replicas) {
-      ReplicaView rv(r.data_state());
-      if (r.has_last_logged_opid()) rv.last_logged_index = r.last_logged_opid().index();
-      if (r.has_last_committed_opid()) rv.last_committed_index = r.last_committed_opid().index();
-      auto f = failed_since_.find({uuid, id});
-      if (f != failed_since_.end()) rv.failed_for_ms = MillisSince(f->second, now);
-      v.replicas[id] = rv;
+  Snapshot snap;
+  std::map<std::string, ServerView>& servers = snap.servers;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const TServerSnapshot& ts : all) {
+      const std::string& uuid = ts.registration.permanent_uuid();
+      ServerView& v = servers[uuid];
+      v.address = server::HostPortToString(ts.registration.rpc_address());
+      v.live = ts.live;
+      v.reported = ts.reported;
+      v.millis_since_heartbeat = ts.millis_since_heartbeat;
+      for (const auto& [id, r] : ts.replicas) {
+        ReplicaView rv(r.data_state());
+        if (r.has_last_logged_opid()) rv.last_logged_index = r.last_logged_opid().index();
+        if (r.has_last_committed_opid()) {
+          rv.last_committed_index = r.last_committed_opid().index();
+        }
+        auto f = failed_since_.find({uuid, id});
+        if (f != failed_since_.end()) rv.failed_for_ms = MillisSince(f->second, now);
+        v.replicas[id] = rv;
+      }
     }
   }
 
   // Every RUNNING tablet's leader (the highest term among live servers'
   // reports) and the config it reports (newer than or equal to the
   // catalog's).
-  std::vector<TabletState> tablets;
   for (const TableInfoPB& info : catalog_->ListTables("")) {
     auto table = catalog_->GetTable("", info.table_id());
     if (!table.ok()) continue;
@@ -170,19 +154,20 @@ int Rereplicator::RunOnce() {
           }
         }
       }
-      tablets.push_back(std::move(st));
+      snap.tablets.push_back(std::move(st));
     }
   }
 
   // Incoming copies per server: running (ours in flight, or reported
   // COPYING) and waiting (a replacement placed there without data).
   std::map<std::string, std::set<std::string>> running = tasks_.CopiesInFlight();
+  for (auto& [uuid, ids] : running) ids.erase(own_tablet);
   for (const auto& [uuid, v] : servers) {
     for (const auto& [id, r] : v.replicas) {
       if (r.state == server::TABLET_DATA_COPYING) running[uuid].insert(id);
     }
   }
-  for (const TabletState& st : tablets) {
+  for (const TabletState& st : snap.tablets) {
     for (const auto& p : st.config.peers()) {
       if (p.member_type() != consensus::RaftPeerPB::NON_VOTER || !p.attrs().promote()) continue;
       auto s = servers.find(p.permanent_uuid());
@@ -196,22 +181,89 @@ int Rereplicator::RunOnce() {
     }
   }
   for (auto& [uuid, v] : servers) v.copies_running = static_cast<int>(running[uuid].size());
+  snap.load = catalog_->ReplicaCounts();
+  return snap;
+}
 
+RereplicationParams Rereplicator::Params(int replication_factor) const {
   RereplicationParams params;
+  params.replication_factor = replication_factor;
   params.delay_ms = options_.delay_ms;
   params.failed_grace_ms = options_.failed_grace_ms;
   params.max_copies_per_server = options_.max_copies_per_server;
   params.promote_max_lag_ops = options_.promote_max_lag_ops;
-  std::map<std::string, int64_t> load = catalog_->ReplicaCounts();
+  return params;
+}
+
+RereplicationAction Rereplicator::DecideFor(const std::string& tablet_id) {
+  Snapshot snap = TakeSnapshot(tablet_id);
+  for (const TabletState& st : snap.tablets) {
+    if (st.tablet_id != tablet_id) continue;
+    return NextRereplicationStep(st.tablet_id, st.config, st.leader, snap.servers, snap.load,
+                                 Params(st.replication_factor));
+  }
+  RereplicationAction none;
+  none.tablet_id = tablet_id;
+  return none;
+}
+
+bool Rereplicator::WaitForReports(const std::vector<std::string>& uuids, Clock::time_point since,
+                                  Clock::time_point deadline) {
+  for (;;) {
+    const Clock::time_point now = Clock::now();
+    const int64_t elapsed_ms = MillisSince(since, now);
+    bool all = true;
+    for (const std::string& uuid : uuids) {
+      if (uuid.empty()) continue;
+      auto ts = registry_->Get(uuid);
+      // A server that is gone reports nothing: the policy deals with it.
+      if (!ts.has_value() || !ts->live) continue;
+      all &= ts->millis_since_heartbeat < elapsed_ms;
+    }
+    if (all) return true;
+    if (now >= deadline) return false;
+    absl::MutexLock lock(&mu_);
+    // Sleeps 20 ms unless shutting down.
+    if (mu_.AwaitWithTimeout(absl::Condition(&stopping_), absl::Milliseconds(20))) return false;
+  }
+}
+
+int Rereplicator::RunOnce() {
+  const Clock::time_point now = Clock::now();
+  const std::vector<TServerSnapshot> all = registry_->List();
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopping_) return 0;
+    // FAILED replicas on live servers, and how long each has been FAILED
+    // without a break in this master's eyes (a restart of the master or of
+    // the server starts the grace over: conservative).
+    std::map<std::pair<std::string, std::string>, Clock::time_point> failed_now;
+    for (const TServerSnapshot& ts : all) {
+      if (!ts.live) continue;
+      for (const auto& [id, r] : ts.replicas) {
+        if (r.data_state() != server::TABLET_DATA_FAILED) continue;
+        auto key = std::make_pair(ts.registration.permanent_uuid(), id);
+        auto seen = failed_since_.find(key);
+        failed_now[key] = seen == failed_since_.end() ? now : seen->second;
+      }
+    }
+    failed_since_ = std::move(failed_now);
+  }
+  // There is no cheap exit: an under-replicated config (fewer voters than
+  // the table's replication factor, e.g. after an unsafe config change)
+  // needs work with every server healthy, and a pass is one catalog scan,
+  // like RecreateMissingReplicas'.
+  Snapshot snap = TakeSnapshot("");
+  std::map<std::string, ServerView>& servers = snap.servers;
+  std::map<std::string, int64_t>& load = snap.load;
   const std::set<std::string> in_flight = tasks_.TabletsInFlight();
 
   std::vector<RereplicationAction> steps;
-  for (const TabletState& st : tablets) {
+  for (const TabletState& st : snap.tablets) {
     if (in_flight.count(st.tablet_id) > 0) continue;
     if (AwaitingReports(st.tablet_id, servers)) continue;
-    params.replication_factor = st.replication_factor;
-    RereplicationAction a =
-        NextRereplicationStep(st.tablet_id, st.config, st.leader, servers, load, params);
+    RereplicationAction a = NextRereplicationStep(st.tablet_id, st.config, st.leader, servers,
+                                                  load, Params(st.replication_factor));
     if (a.type == RereplicationAction::kNone) {
       // Log what a tablet waits for, once per change of reason.
       std::string& last = last_wait_reason_[st.tablet_id];
@@ -244,8 +296,9 @@ int Rereplicator::RunOnce() {
     task.tablet_id = a.tablet_id;
     if (a.type == RereplicationAction::kCopy) task.copy_destination = a.peer_uuid;
     task.run = [this, a] { Run(a); };
-    // No free worker: the rest waits for a later pass (decided afresh).
-    if (!tasks_.TryStart(std::move(task))) break;
+    // No free worker, or no copy slot after all: a later pass decides
+    // afresh.
+    if (!tasks_.TryStart(std::move(task))) continue;
     KLOG(INFO) << "re-replication of tablet " << a.tablet_id << ": " << ActionName(a.type) << " "
                << a.peer_uuid << " (" << a.reason << ")";
     ++started;
@@ -255,20 +308,61 @@ int Rereplicator::RunOnce() {
   return started;
 }
 
-void Rereplicator::Run(const RereplicationAction& a) {
-  const Clock::time_point start = Clock::now();
-  absl::Status s = Execute(a);
-  const int64_t ms = MillisSince(start, Clock::now());
-  if (s.ok()) {
-    KLOG(INFO) << "re-replication of tablet " << a.tablet_id << ": " << ActionName(a.type) << " "
-               << a.peer_uuid << " done in " << ms << " ms";
-  } else {
-    KLOG(WARNING) << "re-replication of tablet " << a.tablet_id << ": " << ActionName(a.type)
-                  << " " << a.peer_uuid << " after " << ms << " ms: " << s;
+void Rereplicator::Run(RereplicationAction a) {
+  for (int step = 1;; ++step) {
+    const Clock::time_point start = Clock::now();
+    absl::Status s = Execute(a);
+    const Clock::time_point end = Clock::now();
+    if (s.ok()) {
+      KLOG(INFO) << "re-replication of tablet " << a.tablet_id << ": " << ActionName(a.type)
+                 << " " << a.peer_uuid << " done in " << MillisSince(start, end) << " ms";
+    } else {
+      KLOG(WARNING) << "re-replication of tablet " << a.tablet_id << ": " << ActionName(a.type)
+                    << " " << a.peer_uuid << " after " << MillisSince(start, end) << " ms: " << s;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      ++(s.ok() ? counters_.succeeded : counters_.failed);
+    }
+    // The copy slot is free again, whatever the outcome.
+    if (a.type == RereplicationAction::kCopy) tasks_.SetCopyDestination(a.tablet_id, "");
+
+    // Go on with the same replacement once the servers involved reported
+    // this step's effect; while it waits for progress (catch-up, copy
+    // slot), look again after each round of reports, within a bound.
+    RereplicationAction next;
+    bool go_on = false;
+    if (s.ok() && step < kMaxStepsPerTask) {
+      const Clock::time_point deadline = end + std::chrono::milliseconds(kMaxReportWaitMs);
+      Clock::time_point since = end;
+      while (WaitForReports({a.leader_uuid, a.peer_uuid}, since, deadline)) {
+        next = DecideFor(a.tablet_id);
+        if (IsFollowOn(next.type)) {
+          go_on = true;
+          break;
+        }
+        if (next.type != RereplicationAction::kNone || !next.in_progress) break;
+        since = Clock::now();
+      }
+    }
+    if (go_on && next.type == RereplicationAction::kCopy &&
+        !tasks_.SetCopyDestination(next.tablet_id, next.peer_uuid)) {
+      go_on = false;  // no copy slot after all: a later pass retries
+    }
+    if (!go_on) {
+      absl::MutexLock lock(&mu_);
+      finished_[a.tablet_id] = Finished{Clock::now(), a.leader_uuid, a.peer_uuid};
+      return;
+    }
+    KLOG(INFO) << "re-replication of tablet " << next.tablet_id << ": " << ActionName(next.type)
+               << " " << next.peer_uuid << " (" << next.reason << "; follows "
+               << ActionName(a.type) << ")";
+    {
+      absl::MutexLock lock(&mu_);
+      ++counters_.started;
+    }
+    a = std::move(next);
   }
-  absl::MutexLock lock(&mu_);
-  ++(s.ok() ? counters_.succeeded : counters_.failed);
-  finished_[a.tablet_id] = Finished{Clock::now(), a.leader_uuid, a.peer_uuid};
 }
 
 absl::Status Rereplicator::Track(grpc::ClientContext* ctx) {

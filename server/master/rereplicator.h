@@ -7,9 +7,16 @@
 // ConsensusService.ChangeConfig on the leader (add non-voter, promote,
 // remove), TabletServerService.CreateTablet with copy_from_address on the
 // new replica's server (copy), or TabletServerService.DeleteTablet on a
-// server holding an evicted FAILED replica. The next step of a tablet is
-// decided on a later pass, once the servers involved have heartbeated since
-// the previous step ended (their reports then show its effect).
+// server holding an evicted FAILED replica.
+//
+// After a step succeeds, its worker goes on with the same replacement: it
+// waits until the servers involved have heartbeated since the step ended
+// (their reports then show its effect), decides again from a fresh snapshot
+// and runs the next step if it is a follow-on (copy, promote, remove,
+// delete) - so a replacement does not wait for a monitor pass between
+// steps. New placements (add non-voter) are only made by RunOnce, which
+// sees all tablets at once. A tablet whose task ended is decided again by a
+// later pass once its servers have reported.
 // docs/design/server.md, "Re-replication".
 //
 // Thread safety: RunOnce from one thread at a time (the master's monitor);
@@ -26,6 +33,7 @@
 #include <set>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
@@ -85,15 +93,40 @@ class Rereplicator {
   Counters counters() const;
 
  private:
+  using Clock = std::chrono::steady_clock;
+
   // Servers whose heartbeats must postdate a tablet's last step before the
   // next one is decided.
   struct Finished {
-    std::chrono::steady_clock::time_point at;
+    Clock::time_point at;
     std::string leader_uuid;
     std::string peer_uuid;
   };
+  // A tablet's config as far as a snapshot knows it, and its leader.
+  struct TabletState {
+    std::string tablet_id;
+    int replication_factor = 3;
+    consensus::RaftConfigPB config;
+    std::string leader;
+  };
+  struct Snapshot {
+    std::map<std::string, ServerView> servers;
+    std::vector<TabletState> tablets;
+    std::map<std::string, int64_t> load;  // uuid -> replicas assigned
+  };
 
-  void Run(const RereplicationAction& a);
+  // Registry and catalog as the policy sees them. A copy in flight for
+  // `own_tablet` is not counted against its destination (its own task is
+  // the one deciding).
+  Snapshot TakeSnapshot(const std::string& own_tablet);
+  RereplicationParams Params(int replication_factor) const;
+  // A worker's next step for `tablet_id`, from a fresh snapshot.
+  RereplicationAction DecideFor(const std::string& tablet_id);
+  // Waits until each live server among `uuids` has heartbeated after
+  // `since`. False at `deadline` or on shutdown.
+  bool WaitForReports(const std::vector<std::string>& uuids, Clock::time_point since,
+                      Clock::time_point deadline);
+  void Run(RereplicationAction a);
   absl::Status Execute(const RereplicationAction& a);
   absl::Status ExecuteCopy(const RereplicationAction& a);
   absl::Status ExecuteDelete(const RereplicationAction& a);
@@ -111,14 +144,15 @@ class Rereplicator {
   CatalogManager* const catalog_;
   const RereplicatorOptions options_;
 
-  // Monitor-thread state (RunOnce only).
-  // (server uuid, tablet id) -> when this master first saw it FAILED.
-  std::map<std::pair<std::string, std::string>, std::chrono::steady_clock::time_point>
-      failed_since_;
-  // Tablet id -> the last "waiting" reason logged (logged once per change).
+  // Monitor-thread state (RunOnce only): tablet id -> the last "waiting"
+  // reason logged (logged once per change).
   std::map<std::string, std::string> last_wait_reason_;
 
   mutable absl::Mutex mu_;
+  // (server uuid, tablet id) -> when this master first saw it FAILED;
+  // updated by RunOnce, read by every snapshot.
+  std::map<std::pair<std::string, std::string>, Clock::time_point> failed_since_
+      ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::set<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, Finished> finished_ ABSL_GUARDED_BY(mu_);

@@ -45,6 +45,8 @@ class RereplicationTest : public ::testing::Test {
     opts.num_tservers = num_tservers;
     opts.tserver_unresponsive_timeout_ms = 1500;
     opts.extra_master_flags = std::move(master_flags);
+    // Another kmend-server build (e.g. an older one, to compare figures).
+    if (const char* bin = std::getenv("KMEND_RR_SERVER_BIN")) opts.server_binary = bin;
     cluster_ = std::make_unique<ExternalCluster>(opts);
     absl::Status s = cluster_->Start();
     ASSERT_TRUE(s.ok()) << s;
@@ -78,22 +80,30 @@ class RereplicationTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s;
     ASSERT_EQ(created.tablet_ids_size(), num_tablets);
     tablet_ids_.assign(created.tablet_ids().begin(), created.tablet_ids().end());
-    rows_ = rows;
-    // Upserts keyed apart per tablet; each tablet keeps what it is sent, so
-    // the checksum comparison only needs replicas of one tablet to agree.
     for (int t = 0; t < num_tablets; ++t) {
-      const std::string& id = tablet_ids_[t];
-      for (int first = 0; first < rows; first += 500) {
-        int n = std::min(500, rows - first);
-        absl::Status w = ExternalCluster::WaitFor(
-            [&] {
-              int leader = Leader(ReplicasNow()[id]);
-              return leader >= 0 && Write(leader, id, t * 1'000'000 + first, n).ok();
-            },
-            seconds(20), "a write through the leader of " + id);
-        ASSERT_TRUE(w.ok()) << w;
-      }
+      WriteRows(t, 0, rows);
+      if (HasFatalFailure()) return;
     }
+  }
+
+  // Rows [first, first + n) of tablet number `t`, through its leader.
+  // Upserts keyed apart per tablet; each tablet keeps what it is sent, so
+  // the checksum comparison only needs replicas of one tablet to agree.
+  void WriteRows(int t, int first, int n) {
+    const std::string& id = tablet_ids_[t];
+    int leader = -1;
+    for (int at = first; at < first + n; at += 1000) {
+      int batch = std::min(1000, first + n - at);
+      absl::Status w = ExternalCluster::WaitFor(
+          [&] {
+            if (leader >= 0 && Write(leader, id, t * 10'000'000 + at, batch).ok()) return true;
+            leader = Leader(ReplicasNow()[id]);
+            return leader >= 0 && Write(leader, id, t * 10'000'000 + at, batch).ok();
+          },
+          seconds(20), "a write through the leader of " + id);
+      ASSERT_TRUE(w.ok()) << w;
+    }
+    rows_[id] += n;
   }
 
   // Tablet id -> server uuid -> replica, over the servers not in `down_`.
@@ -155,13 +165,14 @@ class RereplicationTest : public ::testing::Test {
     return server::FromGrpcStatus(cluster_->TServerStub(ts)->Write(&ctx, req, &resp));
   }
 
-  // True when every tablet has a leader whose committed config has exactly 3
+  // True when every tablet (of `tablet_ids`, default all) has a leader whose committed config has exactly 3
   // voters and no other member, none of them `excluded_uuid`, each READY on
   // a running server with the leader's checksum and row count. Otherwise
   // false, with the first reason in `last_`.
-  bool Healed(const std::string& excluded_uuid) {
+  bool Healed(const std::string& excluded_uuid) { return Healed(excluded_uuid, tablet_ids_); }
+  bool Healed(const std::string& excluded_uuid, const std::vector<std::string>& tablet_ids) {
     auto now = ReplicasNow();
-    for (const std::string& id : tablet_ids_) {
+    for (const std::string& id : tablet_ids) {
       auto& reps = now[id];
       int leader = Leader(reps);
       if (leader < 0) return (last_ = "no leader of " + id, false);
@@ -183,7 +194,7 @@ class RereplicationTest : public ::testing::Test {
       if (voters != 3) return (last_ = absl::StrCat(id, ": ", voters, " voters"), false);
       auto want = Checksum(leader, id);
       if (!want.ok()) return (last_ = std::string(want.status().message()), false);
-      if (want->row_count() != rows_) {
+      if (want->row_count() != rows_[id]) {
         return (last_ = absl::StrCat(id, ": leader has ", want->row_count(), " rows"), false);
       }
       for (const auto& p : config.peers()) {
@@ -217,7 +228,8 @@ class RereplicationTest : public ::testing::Test {
   std::map<int, std::string> uuids_;
   std::set<int> down_;
   std::vector<std::string> tablet_ids_;
-  int rows_ = 0;
+  // Tablet id -> rows written.
+  std::map<std::string, int64_t> rows_;
   std::string last_;
 };
 
@@ -363,6 +375,77 @@ TEST_F(RereplicationTest, SixTabletsOneDeadServerFigure) {
             << " replicas_lost=" << lost << " delay_ms=" << kDelayMs
             << " kill_to_healed_ms=" << total_ms
             << " delay_end_to_healed_ms=" << total_ms - kDelayMs << std::endl;
+  // The master's account of the steps (start, done, waits), for a breakdown.
+  std::ifstream log(cluster_->master()->log_path());
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("re-replication") != std::string::npos) std::cout << line << "\n";
+  }
+}
+
+TEST_F(RereplicationTest, LargeTabletCopyDoesNotHoldUpTheOthersFigure) {
+  // One tablet much larger than the others (its copy takes a while), one
+  // dead server holding a replica of it and of some small ones: the small
+  // tablets' time to heal should not include the large copy.
+  constexpr int kTablets = 6;
+  constexpr int kSmallRows = 1000;
+  const char* rows_env = std::getenv("KMEND_RR_FIGURE_LARGE_ROWS");
+  const int large_rows = rows_env != nullptr ? std::max(1, std::atoi(rows_env)) : 40000;
+  constexpr int64_t kDelayMs = 2000;
+  StartCluster(5, {absl::StrCat("--rereplication_delay_ms=", kDelayMs),
+                   "--tserver_rpc_timeout_ms=5000"});
+  CreateTableWithRows(kTablets, kSmallRows);
+  if (HasFatalFailure()) return;
+  WriteRows(0, kSmallRows, large_rows - kSmallRows);
+  if (HasFatalFailure()) return;
+  const std::string large = tablet_ids_[0];
+
+  // The victim: the holder of a replica of the large tablet with the most
+  // replicas overall.
+  Replicas before = ReplicasNow();
+  int victim = -1;
+  int best_n = -1;
+  for (const auto& [uuid, r] : before[large]) {
+    int n = 0;
+    for (const auto& [id, by_server] : before) n += by_server.count(uuid);
+    if (n > best_n) {
+      victim = IndexOf(uuid);
+      best_n = n;
+    }
+  }
+  ASSERT_GE(victim, 0);
+  const std::string victim_uuid = uuids_[victim];
+  std::vector<std::string> small;
+  for (const auto& [id, by_server] : before) {
+    if (id != large && by_server.count(victim_uuid) > 0) small.push_back(id);
+  }
+  ASSERT_FALSE(small.empty());
+
+  const auto killed = std::chrono::steady_clock::now();
+  auto ms_since_kill = [&] {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - killed)
+        .count();
+  };
+  ASSERT_TRUE(cluster_->tserver(victim)->KillNine().ok());
+  down_.insert(victim);
+  absl::Status small_healed = ExternalCluster::WaitFor(
+      [&] { return Healed(victim_uuid, small); }, seconds(50), "the small tablets healed");
+  const int64_t small_ms = ms_since_kill();
+  ASSERT_TRUE(small_healed.ok()) << small_healed << " (last: " << last_ << ")";
+  absl::Status all_healed = ExternalCluster::WaitFor([&] { return Healed(victim_uuid); },
+                                                     seconds(50), "every tablet healed");
+  const int64_t all_ms = ms_since_kill();
+  ASSERT_TRUE(all_healed.ok()) << all_healed << " (last: " << last_ << ")";
+  std::cout << "REREPLICATION_FIGURE large_tablet_rows=" << large_rows
+            << " small_tablets_lost=" << small.size() << " small_rows=" << kSmallRows
+            << " delay_ms=" << kDelayMs << " small_healed_after_delay_ms=" << small_ms - kDelayMs
+            << " all_healed_after_delay_ms=" << all_ms - kDelayMs << std::endl;
+  std::ifstream log(cluster_->master()->log_path());
+  for (std::string line; std::getline(log, line);) {
+    if (line.find("re-replication") != std::string::npos &&
+        line.find(" done in ") != std::string::npos) {
+      std::cout << line << "\n";
+    }
+  }
 }
 
 }  // namespace

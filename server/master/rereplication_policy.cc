@@ -193,6 +193,25 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
       a.in_progress = true;
       return a;
     }
+    // The leader's own view first (its report carries a health report per
+    // peer of the active config): a peer it cannot catch up from its log
+    // needs a new copy; one it has not heard from lately is not followed.
+    const auto health = p->has_health_report() ? p->health_report().overall_health()
+                                               : consensus::HealthReportPB::UNKNOWN;
+    if (health == consensus::HealthReportPB::FAILED_UNRECOVERABLE) {
+      a.type = RereplicationAction::kRemove;
+      set_peer(uuid);
+      a.reason = "leader reports the non-voter FAILED_UNRECOVERABLE (it needs ops no longer "
+                 "in the leader's log)";
+      return a;
+    }
+    if (health != consensus::HealthReportPB::HEALTHY) {
+      a.reason = absl::StrCat("leader reports the non-voter ",
+                              consensus::HealthReportPB::HealthStatus_Name(health),
+                              ", not HEALTHY; waiting");
+      a.in_progress = true;
+      return a;
+    }
     // The catch-up gate. The copy returning only says the data arrived as of
     // the copy's moment; a voter that far behind would hold up commits (it
     // may be needed for the majority at once). Promote once the non-voter

@@ -12,10 +12,12 @@
 //   4. For the replacement in progress (a NON_VOTER with attrs.promote):
 //      COPY the tablet to it from the leader while it holds no data, with at
 //      most `max_copies_per_server` copies running into one server;
-//      PROMOTE it to VOTER once it is READY *and caught up* (it committed
-//      the config that added it, and its last logged index is within
-//      `promote_max_lag_ops` of the leader's committed index); REMOVE it if
-//      its copy turned FAILED, or if every voter is healthy again.
+//      PROMOTE it to VOTER once it is READY *and caught up*: the leader
+//      reports it HEALTHY, it committed the config that added it, and its
+//      last logged index is within `promote_max_lag_ops` of the leader's
+//      committed index. REMOVE it if its copy turned FAILED, if the leader
+//      reports it FAILED_UNRECOVERABLE (needs ops the leader no longer has),
+//      or if every voter is healthy again.
 //   5. When a voter is bad or the config has fewer than R voters:
 //      ADD_PEER a replacement NON_VOTER on a live server that holds no
 //      replica of the tablet, among servers under the copy limit (running

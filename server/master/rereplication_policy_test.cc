@@ -48,6 +48,12 @@ class PolicyTest : public ::testing::Test {
     params.promote_max_lag_ops = kLag;
     return NextRereplicationStep(kTablet, config_, leader, servers_, load_, params);
   }
+  // The leader's health report of peer `uuid` (in the config it reports).
+  void Health(const std::string& uuid, consensus::HealthReportPB::HealthStatus h) {
+    for (RaftPeerPB& p : *config_.mutable_peers()) {
+      if (p.permanent_uuid() == uuid) p.mutable_health_report()->set_overall_health(h);
+    }
+  }
   // `uuid` reports the tablet FAILED, for `ms`.
   void Fail(const std::string& uuid, int64_t ms) {
     ReplicaView& r = servers_[uuid].replicas[kTablet];
@@ -108,6 +114,7 @@ TEST_F(PolicyTest, FullSequenceAddCopyPromoteRemove) {
 
   servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
   Progress("d", 40, 40);
+  Health("d", consensus::HealthReportPB::HEALTHY);
   a = Next();
   ASSERT_EQ(a.type, Action::kPromote) << a.reason;
   EXPECT_EQ(a.peer_uuid, "d");
@@ -244,6 +251,7 @@ TEST_F(PolicyTest, FailedVoterSequenceEndsWithItsDeletion) {
   config_.set_opid_index(8);
   servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
   Progress("d", 40, 40);
+  Health("d", consensus::HealthReportPB::HEALTHY);
   ASSERT_EQ(Next().type, Action::kPromote);
   config_.mutable_peers(3)->set_member_type(RaftPeerPB::VOTER);
   config_.mutable_peers(3)->clear_attrs();
@@ -282,6 +290,7 @@ TEST_F(PolicyTest, PromotionWaitsUntilTheNonVoterCaughtUp) {
   AddPeer("d", RaftPeerPB::NON_VOTER, true);
   config_.set_opid_index(8);
   servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
+  Health("d", consensus::HealthReportPB::HEALTHY);
   Progress("a", 100, 100);
   // Copied as of op 30: READY, but far behind the leader.
   Progress("d", 30, 30);
@@ -302,6 +311,28 @@ TEST_F(PolicyTest, PromotionWaitsUntilTheNonVoterCaughtUp) {
   Progress("d", 100, 100);
   Progress("a", -1, -1);
   EXPECT_EQ(Next().type, Action::kNone);
+}
+
+TEST_F(PolicyTest, PromotionFollowsTheLeadersHealthReport) {
+  Kill("c", kDelay);
+  AddPeer("d", RaftPeerPB::NON_VOTER, true);
+  config_.set_opid_index(8);
+  servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
+  Progress("d", 40, 40);
+  // Caught up by the indexes, but the leader has no (or a bad) word on it.
+  Action a = Next();
+  EXPECT_EQ(a.type, Action::kNone);
+  EXPECT_TRUE(a.in_progress);
+  Health("d", consensus::HealthReportPB::FAILED);
+  EXPECT_EQ(Next().type, Action::kNone);
+  Health("d", consensus::HealthReportPB::HEALTHY);
+  EXPECT_EQ(Next().type, Action::kPromote);
+  // The leader can no longer catch it up from its log: drop it (a new copy
+  // follows), never promote it.
+  Health("d", consensus::HealthReportPB::FAILED_UNRECOVERABLE);
+  a = Next();
+  ASSERT_EQ(a.type, Action::kRemove) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "d");
 }
 
 // ---- Evict-before-add, only when adding cannot make progress.

@@ -237,8 +237,9 @@ TEST_F(ReplicaMaintenanceTest, LaggingPeerKeepsSegmentsOnlyWithinTheLimit) {
   EXPECT_EQ(SegmentFiles(), segments);
   EXPECT_EQ((*Replica()->driver())->wal()->FirstIndex(), 1);
 
-  // With a limit of 2 segments the ghost is too far behind: it will need a
-  // tablet copy, and GC goes to the flushed op.
+  // With a limit of 2 segments the ghost is too far behind: only the 2
+  // segments before the one holding the flushed op stay (the ghost will
+  // need a tablet copy).
   StopManager();
   StartManager(Runtime(/*max_segments_for_peers=*/2));
   ASSERT_TRUE(WaitLeader());
@@ -247,7 +248,15 @@ TEST_F(ReplicaMaintenanceTest, LaggingPeerKeepsSegmentsOnlyWithinTheLimit) {
   EXPECT_GT(st.wal_segments_deleted, 0);
   auto sb = tablet::LoadSuperBlock(layout(), kTablet);
   ASSERT_TRUE(sb.ok());
-  EXPECT_EQ(st.last_gc_retention_index, sb->last_flushed_op_index());
+  const int64_t flushed = sb->last_flushed_op_index();
+  const wal::Log* wal = (*Replica()->driver())->wal();
+  EXPECT_GT(st.last_gc_retention_index, 1);
+  EXPECT_LT(st.last_gc_retention_index, flushed);
+  EXPECT_EQ(wal->FirstIndex(), st.last_gc_retention_index);
+  auto oldest = wal->Locate(wal->FirstIndex());
+  auto holding_flushed = wal->Locate(flushed);
+  ASSERT_TRUE(oldest.ok() && holding_flushed.ok());
+  EXPECT_EQ(holding_flushed->segment_sequence_number - oldest->segment_sequence_number, 2u);
 }
 
 TEST_F(ReplicaMaintenanceTest, CopyAnchorHoldsOffFlushAndGc) {

@@ -258,24 +258,46 @@ absl::Status TabletReplica::GarbageCollectWalLocked(const tablet::Tablet& tab,
   // becomes empty, and a restart (or a copy of this replica) finds the term
   // of the op its rows were flushed through.
   int64_t retention = flushed;
-  // On a leader: keep what lagging followers still need, within reason.
+  // On a leader: keep what followers still need, within reason. A peer
+  // whose match index is not known yet (0: a new leader probing, or a
+  // replica just tablet-copied that has not answered) counts as needing
+  // everything the log still holds; a peer needing ops already gone is
+  // skipped by Raft (NEEDS_TABLET_COPY) and so here.
   const raft::RaftStatus rs = driver.GetStatus();
+  const int64_t first = wal->FirstIndex();
   int64_t peers_need = INT64_MAX;
   for (const raft::PeerStatus& p : rs.peers) {
     if (p.uuid == rs.uuid || p.state == raft::PeerStatus::State::kNeedsTabletCopy) continue;
-    peers_need = std::min(peers_need, std::max<int64_t>(p.match_index, 1));
+    peers_need = std::min(peers_need, std::max(p.match_index, first));
   }
-  if (peers_need < flushed) {
-    absl::StatusOr<wal::EntryLocation> need = wal->Locate(peers_need);
+  if (peers_need < retention) {
+    retention = peers_need;
+    // Within reason: at most wal_max_segments_retained_for_peers segments
+    // before the one holding `flushed`. Beyond that the retention index
+    // moves up to the first op of the oldest segment kept (the smallest
+    // index whose segment is recent enough; Locate is monotonic in index).
     absl::StatusOr<wal::EntryLocation> have = wal->Locate(flushed);
-    // Not found: the peer already needs ops the log no longer holds, so
-    // only a tablet copy helps it and keeping segments would not.
-    if (need.ok() && have.ok() &&
-        have->segment_sequence_number - need->segment_sequence_number <=
-            static_cast<uint64_t>(std::max(runtime.wal_max_segments_retained_for_peers, 0))) {
-      retention = peers_need;
+    const uint64_t max_kept =
+        static_cast<uint64_t>(std::max(runtime.wal_max_segments_retained_for_peers, 0));
+    if (have.ok() && have->segment_sequence_number > max_kept) {
+      const uint64_t oldest_kept = have->segment_sequence_number - max_kept;
+      int64_t lo = retention, hi = flushed;  // Locate(hi) is at or past oldest_kept
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        absl::StatusOr<wal::EntryLocation> at = wal->Locate(mid);
+        if (!at.ok() || at->segment_sequence_number < oldest_kept) {
+          lo = mid + 1;
+        } else {
+          hi = mid;
+        }
+      }
+      retention = lo;
     }
   }
+  // Never past the last logged op: the log must keep at least one entry
+  // (a replica copied from a source without the copy anchor may have
+  // flushed data past the end of its log).
+  retention = std::min(retention, wal->LastOpId().index());
   if (retention <= wal->FirstIndex()) return absl::OkStatus();  // nothing wholly below
   absl::StatusOr<int> deleted = driver.GarbageCollectLog(retention);
   if (!deleted.ok()) {

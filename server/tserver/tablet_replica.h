@@ -116,10 +116,12 @@ class TabletReplica {
   // `force_flush`), then garbage-collects the WAL: segments whose entries
   // are all below the retention index are deleted, where the retention index
   // is the last flushed op F (the segment holding F stays, so the log is
-  // never empty and a restart knows F's term), lowered to a lagging peer's
-  // match index when that keeps at most wal_max_segments_retained_for_peers
-  // more segments (a peer further behind, or already past what the log
-  // holds, gets a tablet copy). Does nothing while a copy anchor is held or
+  // never empty and a restart knows F's term), lowered on a leader to the
+  // smallest follower match index (a follower whose match is not known yet
+  // counts as needing all the log holds), but never so far that more than
+  // wal_max_segments_retained_for_peers segments before F's are kept (a
+  // peer further behind, or already past what the log holds, gets a tablet
+  // copy). Does nothing while a copy anchor is held or
   // when the replica does not run. Flush I/O happens outside the locks the
   // write path takes (applies continue meanwhile). Serialized per replica.
   absl::Status RunMaintenance(bool force_flush = false);

@@ -7,7 +7,10 @@
 //   2. kill -9 of a server holding replicas of both tablets: the master
 //      replaces them by tablet copy; the copies hold the flushed blocks and a
 //      WAL that starts past op 1 (so rows came from blocks), every tablet is
-//      back to 3 READY voters with the leader's checksum;
+//      back to 3 READY voters with the leader's checksum. Meanwhile a writer
+//      keeps upserting the same rows with the same values, so flushes and
+//      WAL GC want to run during the copies (the copy anchor holds them off)
+//      while the checksums stay comparable;
 //   3. a surviving server with flushed data restarts: its replicas come back
 //      with the leader's checksum (rows from blocks + WAL replay from the
 //      flushed op).
@@ -15,9 +18,11 @@
 // figure that shows the WAL stays bounded.
 #include <sys/stat.h>
 
+#include <atomic>
 #include <iostream>
 #include <map>
 #include <set>
+#include <thread>
 #include <string>
 
 #include "absl/strings/match.h"
@@ -87,6 +92,11 @@ class FlushCopyTest : public ::testing::Test {
 
   // Upserts [first, first + n): ~100-byte values that compress little.
   absl::Status Write(int ts, const std::string& tablet_id, int first, int n) {
+    return Write(cluster_->TServerStub(ts).get(), tablet_id, first, n);
+  }
+  // Through a stub made beforehand (thread-safe: touches no cluster state).
+  static absl::Status Write(tserver::TabletServerService::Stub* stub, const std::string& tablet_id,
+                            int first, int n) {
     tserver::WriteRequestPB req;
     req.set_tablet_id(tablet_id);
     for (int i = first; i < first + n; ++i) {
@@ -105,7 +115,7 @@ class FlushCopyTest : public ::testing::Test {
     tserver::WriteResponsePB resp;
     grpc::ClientContext ctx;
     server::SetDeadline(&ctx, seconds(10));
-    return server::FromGrpcStatus(cluster_->TServerStub(ts)->Write(&ctx, req, &resp));
+    return server::FromGrpcStatus(stub->Write(&ctx, req, &resp));
   }
 
   // All of a tablet's rows, each batch through the current leader (retried).
@@ -291,10 +301,40 @@ TEST_F(FlushCopyTest, FlushedBlocksAreCopiedAndSurviveRestart) {
   for (const auto& [id, reps] : before) {
     for (const auto& [uuid, r] : reps) old_placement.insert({id, uuid});
   }
+  // The writer: rewrites existing rows with their own values through
+  // whichever live server leads (others refuse quickly), until stopped.
+  std::atomic<bool> stop_writer{false};
+  std::atomic<int> rewrites{0};
+  std::vector<std::unique_ptr<tserver::TabletServerService::Stub>> stubs;
+  for (int i = 0; i < 4; ++i) {
+    if (i != victim) stubs.push_back(cluster_->TServerStub(i));
+  }
+  std::thread writer([&] {
+    for (int k = 0; !stop_writer.load(); ++k) {
+      const int t = k % 2;
+      const int first = (k / 2 * kBatch) % kRowsPerTablet;
+      for (const auto& stub : stubs) {
+        if (Write(stub.get(), tablets[t], t * 1'000'000 + first, kBatch).ok()) {
+          ++rewrites;
+          break;
+        }
+      }
+    }
+  });
+  struct Joiner {
+    std::atomic<bool>* stop;
+    std::thread* t;
+    ~Joiner() {
+      stop->store(true);
+      if (t->joinable()) t->join();
+    }
+  } joiner{&stop_writer, &writer};
+
   ASSERT_TRUE(cluster_->tserver(victim)->KillNine().ok());
   down_.insert(victim);
   absl::Status healed = WaitHealed(tablets, "every tablet back to 3 voters, equal checksums");
   ASSERT_TRUE(healed.ok()) << healed;
+  std::cout << "rewrite batches acknowledged during re-replication: " << rewrites.load() << "\n";
 
   // The new replicas were copied with their flushed blocks: a WAL starting
   // past op 1 yet every row there.
@@ -320,6 +360,12 @@ TEST_F(FlushCopyTest, FlushedBlocksAreCopiedAndSurviveRestart) {
   ASSERT_TRUE(cluster_->tserver(survivor)->KillNine().ok());
   ASSERT_TRUE(cluster_->tserver(survivor)->Restart().ok());
   healed = WaitHealed(tablets, "equal checksums after a restart of a server with flushed data");
+  ASSERT_TRUE(healed.ok()) << healed;
+  stop_writer.store(true);
+  writer.join();
+  EXPECT_GT(rewrites.load(), 0);
+  std::cout << "rewrite batches acknowledged in all: " << rewrites.load() << "\n";
+  healed = WaitHealed(tablets, "equal checksums once the writer stopped");
   ASSERT_TRUE(healed.ok()) << healed;
   for (const auto& [id, reps] : Replicas()) {
     auto it = reps.find(uuids_[survivor]);

@@ -2,10 +2,10 @@
 //
 // The catalog manager reads the whole catalog once at start-up and hands the
 // whole new catalog to Save() after every change; Save() returns once the
-// change is durable. That contract is what a Raft-replicated store (issue 5:
-// three masters) also offers: Save() would replicate the SysCatalogPB (or a
-// delta) through the catalog tablet and return once committed; Load() would
-// read the applied state. The catalog manager does not change.
+// change is durable. The master's store is RaftCatalogStore
+// (raft_catalog_store.h): Save() replicates the SysCatalogPB through the
+// sys-catalog tablet and returns once applied; Load() reads the applied
+// state (again after a leader change).
 //
 // Thread safety: implementations need not be thread-safe; the catalog
 // manager serializes calls.
@@ -34,7 +34,8 @@ inline constexpr char kCatalogFileName[] = "master-catalog";
 
 // One PB container file (lib/format/pb_container.h) at <root>/master-catalog
 // holding one SysCatalogPB, replaced atomically (temp file, fsync, rename,
-// fsync dir) on every Save.
+// fsync dir) on every Save. The master used it before the catalog was
+// replicated; the same file is now RaftCatalogStore's snapshot.
 class FileCatalogStore : public CatalogStore {
  public:
   explicit FileCatalogStore(std::string root);

@@ -52,12 +52,12 @@ export ETCD_BIN="$etcd_bin"
 command -v python3 >/dev/null || { echo "bench-vs-etcd: needs python3 for the table" >&2; exit 2; }
 
 work="$(mktemp -d /tmp/kmend-bench-vs-etcd.XXXXXX)"
-# The benchmarks put their clusters' directories under TEST_TMPDIR; servers
-# die with the benchmark that started them (PR_SET_PDEATHSIG), and this
-# removes what is left, also after a failure or Ctrl-C.
+# The benchmarks put their clusters' directories under TEST_TMPDIR (set for
+# them only: Bazel itself would take TEST_TMPDIR as its output root);
+# servers die with the benchmark that started them (PR_SET_PDEATHSIG), and
+# this removes what is left, also after a failure or Ctrl-C.
 cleanup() { rm -rf "$work"; }
 trap cleanup EXIT
-export TEST_TMPDIR="$work"
 
 targets=(//server:kmend-server //bench/client:write_bench //bench/etcd:etcd_put_bench
          //bench/failover:kmend_failover //bench/etcd:etcd_failover)
@@ -72,15 +72,15 @@ load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "load_start $(load)" >"$work/load.txt"
 
 echo "== kmend write throughput (load $(load))" >&2
-"$bin/bench/client/write_bench" \
+TEST_TMPDIR="$work" "$bin/bench/client/write_bench" \
   --benchmark_out="$work/kmend_write.json" --benchmark_out_format=json >&2
 echo "== etcd put throughput (load $(load))" >&2
-"$bin/bench/etcd/etcd_put_bench" \
+TEST_TMPDIR="$work" "$bin/bench/etcd/etcd_put_bench" \
   --benchmark_out="$work/etcd_put.json" --benchmark_out_format=json >&2
 echo "== kmend failover, $trials trials (load $(load))" >&2
-"$bin/bench/failover/kmend_failover" --trials="$trials" --out="$work/kmend_failover.json" >&2
+TEST_TMPDIR="$work" "$bin/bench/failover/kmend_failover" --trials="$trials" --out="$work/kmend_failover.json" >&2
 echo "== etcd failover, $trials trials (load $(load))" >&2
-"$bin/bench/etcd/etcd_failover" --trials="$trials" --out="$work/etcd_failover.json" >&2
+TEST_TMPDIR="$work" "$bin/bench/etcd/etcd_failover" --trials="$trials" --out="$work/etcd_failover.json" >&2
 echo "load_end $(load)" >>"$work/load.txt"
 
 if [[ -n "$keep" ]]; then

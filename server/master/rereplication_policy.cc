@@ -186,6 +186,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
       a.type = RereplicationAction::kRemove;
       set_peer(uuid);
       a.reason = "non-voter's replica is FAILED";
+      a.copy_failed = true;
       return a;
     }
     if (nv.state != server::TABLET_DATA_READY) {
@@ -201,6 +202,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
     if (health == consensus::HealthReportPB::FAILED_UNRECOVERABLE) {
       a.type = RereplicationAction::kRemove;
       set_peer(uuid);
+      a.copy_failed = true;
       a.reason = "leader reports the non-voter FAILED_UNRECOVERABLE (it needs ops no longer "
                  "in the leader's log)";
       return a;
@@ -246,6 +248,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
   std::string best;
   int64_t best_load = std::numeric_limits<int64_t>::max();
   int at_limit = 0;
+  int backing_off = 0;
   for (const auto& [uuid, s] : servers) {
     if (!s.live || !s.reported || in_config(uuid)) continue;
     auto rep = s.replicas.find(tablet_id);
@@ -253,6 +256,10 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
     // there is a replica of some other config (or a FAILED one, deleted by
     // step 3 first): leave that server alone.
     if (rep != s.replicas.end() && !HoldsNoData(rep->second.state)) continue;
+    if (s.recent_copy_failures.count(tablet_id) > 0) {
+      ++backing_off;
+      continue;
+    }
     if (s.copies_running + s.copies_waiting >= params.max_copies_per_server) {
       ++at_limit;
       continue;
@@ -288,7 +295,10 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
                             failed_bad.front().second);
     return a;
   }
-  a.reason = "no live server without a replica of this tablet";
+  a.reason = backing_off > 0
+                 ? absl::StrCat("the only ", backing_off,
+                                " candidate server(s) failed a copy of this tablet recently")
+                 : "no live server without a replica of this tablet";
   return a;
 }
 

@@ -21,7 +21,8 @@
 //   5. When a voter is bad or the config has fewer than R voters:
 //      ADD_PEER a replacement NON_VOTER on a live server that holds no
 //      replica of the tablet, among servers under the copy limit (running
-//      plus waiting copies): fewest replicas first, then smallest uuid.
+//      plus waiting copies) and not recently failed for this tablet: fewest
+//      replicas first, then smallest uuid.
 //   6. Only when no server can take a replacement at all and a bad voter is
 //      a FAILED replica on a live server: REMOVE that voter first (evict
 //      before add); its server becomes a candidate once step 3 deleted the
@@ -41,6 +42,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 
 #include "proto/common.pb.h"
@@ -76,6 +78,10 @@ struct ServerView {
   // here that holds no data yet).
   int copies_running = 0;
   int copies_waiting = 0;
+  // Tablets whose copy into this server failed recently (FAILED data, the
+  // copy call failed, or the leader could not catch it up): not a target
+  // for them again until the master's backoff ends.
+  std::set<std::string> recent_copy_failures;
 };
 
 struct RereplicationParams {
@@ -113,6 +119,9 @@ struct RereplicationAction {
   // server's report, a copy slot, the copy itself, the catch-up), so looking
   // again after the next heartbeats may find the next step.
   bool in_progress = false;
+  // kRemove only: the peer removed is a replacement whose copy did not work
+  // out (the executor then avoids that server for this tablet a while).
+  bool copy_failed = false;
 };
 
 const char* ActionName(RereplicationAction::Type t);

@@ -231,6 +231,40 @@ TEST_F(PolicyTest, PlacementPrefersServersUnderTheCopyLimit) {
   EXPECT_FALSE(a.in_progress);  // no replacement under way yet
 }
 
+TEST_F(PolicyTest, ServerThatRecentlyFailedACopyOfTheTabletIsAvoided) {
+  servers_["e"] = servers_["d"];
+  servers_["e"].address = "e:1";
+  load_["e"] = 9;
+  servers_["d"].recent_copy_failures.insert(kTablet);
+  Kill("c", kDelay);
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kAddNonVoter) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "e");
+  // Another tablet's failure does not count.
+  servers_["e"].recent_copy_failures.insert("other");
+  EXPECT_EQ(Next().peer_uuid, "e");
+  // The only candidate backs off: wait, and say why.
+  servers_.erase("e");
+  a = Next();
+  EXPECT_EQ(a.type, Action::kNone);
+  EXPECT_NE(a.reason.find("failed a copy"), std::string::npos) << a.reason;
+}
+
+TEST_F(PolicyTest, RemovalOfAFailedReplacementIsMarkedAsACopyFailure) {
+  Kill("c", kDelay);
+  AddPeer("d", RaftPeerPB::NON_VOTER, true);
+  servers_["d"].replicas[kTablet] = server::TABLET_DATA_FAILED;
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kRemove);
+  EXPECT_TRUE(a.copy_failed);
+  // A dead replacement's removal is not the copy's fault.
+  servers_["d"].replicas.erase(kTablet);
+  Kill("d", kDelay);
+  a = Next();
+  ASSERT_EQ(a.type, Action::kRemove);
+  EXPECT_FALSE(a.copy_failed);
+}
+
 // ---- FAILED replicas on live servers.
 
 TEST_F(PolicyTest, FailedVoterOnLiveServerIsReplacedAfterTheGrace) {

@@ -126,6 +126,15 @@ Rereplicator::Snapshot Rereplicator::TakeSnapshot(const std::string& own_tablet)
         v.replicas[id] = rv;
       }
     }
+    for (auto it = copy_failures_.begin(); it != copy_failures_.end();) {
+      if (MillisSince(it->second, now) >= options_.copy_failure_backoff_ms) {
+        it = copy_failures_.erase(it);
+        continue;
+      }
+      auto v = servers.find(it->first.second);
+      if (v != servers.end()) v->second.recent_copy_failures.insert(it->first.first);
+      ++it;
+    }
   }
 
   // Every RUNNING tablet's leader (the highest term among live servers'
@@ -323,6 +332,12 @@ void Rereplicator::Run(RereplicationAction a) {
     {
       absl::MutexLock lock(&mu_);
       ++(s.ok() ? counters_.succeeded : counters_.failed);
+      // A copy that failed, or a replacement dropped because its copy did
+      // not work out: try other servers for this tablet for a while.
+      if ((a.type == RereplicationAction::kCopy && !s.ok()) ||
+          (a.type == RereplicationAction::kRemove && a.copy_failed && s.ok())) {
+        copy_failures_[{a.tablet_id, a.peer_uuid}] = end;
+      }
     }
     // The copy slot is free again, whatever the outcome.
     if (a.type == RereplicationAction::kCopy) tasks_.SetCopyDestination(a.tablet_id, "");

@@ -62,6 +62,9 @@ struct RereplicatorOptions {
   int64_t promote_max_lag_ops = 20;
   // Steps in flight at once (each on its own worker thread).
   int num_workers = 8;
+  // A server whose copy of a tablet failed is not chosen for that tablet
+  // again for this long.
+  int64_t copy_failure_backoff_ms = 60000;
 };
 
 class Rereplicator {
@@ -152,6 +155,10 @@ class Rereplicator {
   // (server uuid, tablet id) -> when this master first saw it FAILED;
   // updated by RunOnce, read by every snapshot.
   std::map<std::pair<std::string, std::string>, Clock::time_point> failed_since_
+      ABSL_GUARDED_BY(mu_);
+  // (tablet id, server uuid) -> when a copy of the tablet into the server
+  // last failed; entries older than the backoff are dropped.
+  std::map<std::pair<std::string, std::string>, Clock::time_point> copy_failures_
       ABSL_GUARDED_BY(mu_);
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   std::set<grpc::ClientContext*> calls_ ABSL_GUARDED_BY(mu_);

@@ -12,6 +12,12 @@
 //  - Six tablets with one dead server: the same healing, with the time from
 //    the end of the re-replication delay to "every tablet healed" printed as
 //    a figure (REREPLICATION_FIGURE line in the test log). Not asserted.
+//  - One large tablet and small ones with one dead server: the small
+//    tablets' time to heal, and everyone's, printed the same way.
+// Figures by hand: KMEND_RR_FIGURE_ROWS / KMEND_RR_FIGURE_LARGE_ROWS change
+// the sizes, KMEND_RR_SERVER_BIN runs another kmend-server build (e.g. an
+// older one) under the same test (docs/design/server.md, "Re-replication,
+// part 2").
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>

@@ -110,6 +110,28 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1000));
 
+  // Sys-catalog WAL retention (docs/design/server.md, "Replicated catalog").
+  master::MasterOptions master_defaults;
+  int64_t catalog_retained = master_defaults.catalog_log_retained_entries;
+  int64_t catalog_retained_peers = master_defaults.catalog_log_max_entries_retained_for_peers;
+  int64_t catalog_segment_bytes =
+      static_cast<int64_t>(master_defaults.catalog_wal_segment_size_bytes);
+  master_cmd
+      ->add_option("--catalog_wal_retained_entries", catalog_retained,
+                   "Sys-catalog WAL entries kept behind the catalog snapshot")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  master_cmd
+      ->add_option("--catalog_wal_max_entries_retained_for_peers", catalog_retained_peers,
+                   "... and at most this many more for a lagging master (beyond: catalog copy)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{100'000'000}));
+  master_cmd
+      ->add_option("--catalog_wal_segment_size_bytes", catalog_segment_bytes,
+                   "Start a new sys-catalog WAL segment at this size (GC deletes whole segments)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 30));
+
   std::string master_peer_addrs;
   master_cmd->add_option(
       "--master_addrs", master_peer_addrs,
@@ -185,6 +207,9 @@ int Main(int argc, char** argv) {
     opts.tserver_rpc_timeout_ms = tserver_rpc_timeout_ms;
     opts.rereplication_delay_ms = rereplication_delay_ms;
     opts.rereplication_max_copies_per_server = rereplication_max_copies;
+    opts.catalog_log_retained_entries = catalog_retained;
+    opts.catalog_log_max_entries_retained_for_peers = catalog_retained_peers;
+    opts.catalog_wal_segment_size_bytes = static_cast<uint64_t>(catalog_segment_bytes);
     if (!master_peer_addrs.empty()) {
       auto peers = ParseHostPorts(master_peer_addrs);
       if (!peers.ok()) {

@@ -15,6 +15,7 @@
 #include "server/common/data_dir.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
+#include "server/master/catalog_copy_client.h"
 
 namespace kmend::master {
 namespace {
@@ -63,6 +64,11 @@ absl::Status Master::Start() {
   uuid_ = dir.uuid;
   registry_ =
       std::make_unique<TServerRegistry>(&clock_, options_.tserver_unresponsive_timeout_ms);
+  // A catalog copy a crash interrupted: installed if it was complete,
+  // discarded (the old replica untouched) if not.
+  ASSIGN_OR_RETURN(bool installed,
+                   RecoverOrInstallCatalogCopy(options_.fs_root, kSysCatalogTabletId));
+  if (installed) KLOG(INFO) << "installed a catalog copy left complete by a previous run";
   ASSIGN_OR_RETURN(std::unique_ptr<RaftCatalogStore> store,
                    RaftCatalogStore::Open(io::JoinPath(options_.fs_root, kCatalogFileName),
                                           absl::Milliseconds(options_.catalog_save_timeout_ms)));
@@ -80,12 +86,17 @@ absl::Status Master::Start() {
   status_service_ = std::make_unique<server::StatusServiceImpl>(
       server::MASTER, uuid_, options_.fs_root, &clock_, this);
   consensus_service_ = std::make_unique<MasterConsensusService>(uuid_);
+  copy_source_ = std::make_unique<CatalogCopySource>(uuid_);
+  copy_service_ = std::make_unique<CatalogCopyServiceImpl>(
+      copy_source_.get(),
+      [this](const BeginCatalogCopyRequestPB& r) { return BeginCatalogCopySession(r); },
+      [this](const StartCatalogCopyRequestPB& r) { return HandleStartCatalogCopy(r); });
   transport_ = std::make_unique<tserver::GrpcTransport>();
   // Serving before the catalog is open: the other masters learn this one's
   // uuid from its status while it learns theirs.
   RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,
                              {master_service_.get(), status_service_.get(),
-                              consensus_service_.get()},
+                              consensus_service_.get(), copy_service_.get()},
                              /*port_file=*/""));
   status_service_->SetRpcAddress(rpc_.address());
   // The port file tells a harness the master is up. One of several masters
@@ -338,6 +349,7 @@ void Master::MonitorLoop() {
       // Replacing replicas of servers dead too long (or FAILED): decides and
       // starts steps on the Rereplicator's own workers; returns at once.
       rereplicator_->RunOnce();
+      RequestCatalogCopies();
     }
     GarbageCollectCatalogLog();
     for (const LivenessChange& c : registry_->CheckLiveness()) {
@@ -354,10 +366,12 @@ void Master::MonitorLoop() {
 void Master::GarbageCollectCatalogLog() {
   std::shared_ptr<consensus_driver::RaftDriver> d = driver();
   if (d == nullptr) return;
+  absl::MutexLock gc(&gc_mu_);
   // The snapshot first: GC never passes it.
   if (absl::Status s = store_->WriteSnapshot(); !s.ok()) KLOG(WARNING) << s;
   int64_t keep = CatalogLogRetentionIndex(d->GetStatus(), store_->durable_snapshot_index(),
-                                          options_.catalog_log_retained_entries);
+                                          options_.catalog_log_retained_entries,
+                                          options_.catalog_log_max_entries_retained_for_peers);
   if (keep <= last_gc_index_) return;
   absl::StatusOr<int> deleted = d->GarbageCollectLog(keep);
   if (!deleted.ok()) {
@@ -373,6 +387,17 @@ void Master::GarbageCollectCatalogLog() {
 void Master::Shutdown(std::chrono::milliseconds grace) {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (leader_watch_.joinable()) leader_watch_.join();
+  {
+    // A running copy sees stop_ and does not reopen the replica; no new one
+    // starts once stop_ is set. Joined outside copy_mu_ (the thread takes it
+    // last).
+    std::thread copy;
+    {
+      absl::MutexLock l(&copy_mu_);
+      copy = std::move(copy_thread_);
+    }
+    if (copy.joinable()) copy.join();
+  }
   std::shared_ptr<consensus_driver::RaftDriver> d = driver();
   // Stopping the driver first wakes a catalog change waiting to be applied,
   // so the monitor (and RPCs) finish promptly.
@@ -391,6 +416,170 @@ void Master::Shutdown(std::chrono::milliseconds grace) {
   }
   if (transport_ != nullptr) transport_->Shutdown();
   lock_.reset();
+}
+
+void Master::RequestCatalogCopies() {
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  if (d == nullptr) return;
+  raft::RaftStatus st = d->GetStatus();
+  const absl::Time now = absl::Now();
+  for (const raft::PeerStatus& p : st.peers) {
+    if (p.uuid == uuid_ || p.state != raft::PeerStatus::State::kNeedsTabletCopy) continue;
+    auto it = copy_requested_.find(p.uuid);
+    if (it != copy_requested_.end() && now - it->second < absl::Seconds(3)) continue;
+    copy_requested_[p.uuid] = now;
+    std::string address;
+    for (const auto& peer : st.committed_config.peers()) {
+      if (peer.permanent_uuid() == p.uuid) address = PeerAddress(peer);
+    }
+    if (address.empty()) continue;
+    auto stub = CatalogCopyService::NewStub(server::NewChannel(address));
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, std::chrono::milliseconds(1000));
+    StartCatalogCopyRequestPB req;
+    req.set_leader_uuid(uuid_);
+    req.set_leader_address(server::HostPortToString(rpc_.address()));
+    req.set_term(st.term);
+    StartCatalogCopyResponsePB resp;
+    absl::Status s = server::FromGrpcStatus(stub->StartCatalogCopy(&ctx, req, &resp),
+                                            absl::StrCat("StartCatalogCopy at ", address));
+    if (!s.ok()) {
+      KLOG(WARNING) << "master " << p.uuid << " needs a catalog copy: " << s;
+    } else {
+      KLOG(INFO) << "master " << p.uuid << " needs a catalog copy (its log is behind index "
+                 << (d->wal() != nullptr ? d->wal()->FirstIndex() : 0)
+                 << " this leader holds): " << resp.message();
+    }
+  }
+}
+
+absl::StatusOr<BeginCatalogCopyResponsePB> Master::BeginCatalogCopySession(
+    const BeginCatalogCopyRequestPB& req) {
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  if (d == nullptr || d->GetStatus().role != raft::Role::kLeader) {
+    return absl::UnavailableError(absl::StrCat(
+        "master ", uuid_, " serves catalog copies only as the catalog leader"));
+  }
+  // No GC between the applied catalog and the segment listing (see
+  // catalog_copy_source.h).
+  absl::MutexLock gc(&gc_mu_);
+  CatalogCopyState state;
+  state.catalog = store_->AppliedWithIndex();
+  state.cstate = d->GetStatus().ToConsensusStatePB();
+  state.wal_dir = fs::Layout(options_.fs_root).WalDir(kSysCatalogTabletId);
+  absl::StatusOr<BeginCatalogCopyResponsePB> r = copy_source_->Begin(req.requestor_uuid(), state);
+  if (r.ok()) {
+    KLOG(INFO) << "catalog copy session " << r->session_id() << " for master "
+               << req.requestor_uuid() << ": snapshot at index " << r->snapshot_index()
+               << " (catalog version " << state.catalog.version() << "), "
+               << r->items_size() - 1 << " WAL segment(s)";
+  }
+  return r;
+}
+
+absl::StatusOr<StartCatalogCopyResponsePB> Master::HandleStartCatalogCopy(
+    const StartCatalogCopyRequestPB& req) {
+  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+  StartCatalogCopyResponsePB resp;
+  absl::MutexLock l(&copy_mu_);
+  if (copying_) {
+    resp.set_started(true);
+    resp.set_message(absl::StrCat("master ", uuid_, " is already copying the catalog"));
+    return resp;
+  }
+  if (d == nullptr || stop_.HasBeenNotified()) {
+    return absl::UnavailableError(absl::StrCat("master ", uuid_, " has no open catalog replica"));
+  }
+  raft::RaftStatus st = d->GetStatus();
+  // Only the current leader, as this master knows it, may trigger a copy:
+  // never a stale one, never for a leader.
+  if (st.role == raft::Role::kLeader) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("master ", uuid_, " leads the catalog at term ", st.term));
+  }
+  if (req.term() < st.term) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "catalog copy requested at term ", req.term(), " but master ", uuid_, " is at term ",
+        st.term));
+  }
+  std::string address;
+  for (const auto& p : st.committed_config.peers()) {
+    if (p.permanent_uuid() == req.leader_uuid() && p.permanent_uuid() != uuid_) {
+      address = PeerAddress(p);
+    }
+  }
+  if (address.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "catalog copy requested by ", req.leader_uuid(), ", not another master of the config"));
+  }
+  if (copy_thread_.joinable()) copy_thread_.join();  // a finished one
+  copying_ = true;
+  copy_thread_ = std::thread([this, leader = req.leader_uuid(), address] {
+    RunCatalogCopy(leader, address);
+  });
+  resp.set_started(true);
+  resp.set_message(absl::StrCat("master ", uuid_, " copies the catalog from ", req.leader_uuid(),
+                                " at ", address));
+  return resp;
+}
+
+void Master::RunCatalogCopy(std::string leader_uuid, std::string leader_address) {
+  KLOG(INFO) << "catalog copy from master " << leader_uuid << " at " << leader_address
+             << ": stopping the local catalog replica";
+  std::shared_ptr<consensus_driver::RaftDriver> d;
+  {
+    absl::MutexLock l(&driver_mu_);
+    d = std::move(driver_);
+  }
+  ready_term_ = 0;
+  consensus_service_->SetDriver(nullptr);
+  store_->SetDriver(nullptr);
+  if (d != nullptr) d->Shutdown();
+  // With the replica stopped the local log cannot grow past this.
+  const int64_t local_last = d != nullptr ? d->GetStatus().last_logged.index() : 0;
+  d.reset();
+
+  CatalogCopyOptions opts;
+  opts.requestor_uuid = uuid_;
+  opts.local_last_logged_index = local_last;
+  GrpcCatalogCopyPeer peer(leader_address, std::chrono::milliseconds(30000));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<CatalogCopyResult> r =
+      FetchCatalogCopy(&peer, options_.fs_root, kSysCatalogTabletId, opts);
+  bool reopen = true;
+  if (!r.ok()) {
+    KLOG(WARNING) << "catalog copy from " << leader_uuid << " failed (the local replica is "
+                  << "unchanged and reopens): " << r.status();
+  } else {
+    absl::StatusOr<bool> installed = RecoverOrInstallCatalogCopy(options_.fs_root,
+                                                                 kSysCatalogTabletId);
+    if (!installed.ok()) {
+      // The copy is complete on disk; only its installation failed. The
+      // replica stays closed: a restart finishes the installation.
+      KLOG(ERROR) << "installing the catalog copy: " << installed.status()
+                  << "; the catalog replica stays closed until this master restarts";
+      reopen = false;
+    } else if (absl::Status s = store_->ReloadSnapshotFile(); !s.ok()) {
+      KLOG(ERROR) << "loading the copied catalog snapshot: " << s
+                  << "; the catalog replica stays closed until this master restarts";
+      reopen = false;
+    } else {
+      KLOG(INFO) << "installed catalog copy from master " << r->source_uuid << ": snapshot index "
+                 << r->snapshot_index << ", catalog version " << r->catalog_version << ", "
+                 << r->wal_segments << " WAL segment(s), " << r->bytes << " bytes in "
+                 << absl::FormatDuration(absl::Now() - start) << " (local log ended at index "
+                 << local_last << ")";
+      absl::MutexLock gc(&gc_mu_);
+      last_gc_index_ = 0;
+    }
+  }
+  if (reopen && !stop_.HasBeenNotified()) {
+    if (absl::Status s = OpenSysCatalog(); !s.ok()) {
+      KLOG(ERROR) << "reopening the sys catalog replica after a catalog copy: " << s;
+    }
+  }
+  absl::MutexLock l(&copy_mu_);
+  copying_ = false;
 }
 
 absl::Status Master::FillStatus(const server::GetStatusRequestPB&,

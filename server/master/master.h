@@ -12,6 +12,13 @@
 // runs RecreateMissingReplicas and re-replication; every master keeps its
 // tablet server registry current from heartbeats.
 //
+// Catalog copy: the leader asks a master that Raft says needs a copy (its
+// log is behind the leader's first retained entry) to copy from it
+// (StartCatalogCopy); that master stops its catalog replica, fetches and
+// installs the leader's catalog snapshot and WAL (catalog_copy_client.h) and
+// reopens the replica on them. Start-up finishes an installation a crash
+// interrupted, or discards an unfinished fetch.
+//
 // Lifetime: Start() once, then Shutdown() (also run by the destructor).
 // Thread safety: Start/Shutdown from one thread; FillStatus and
 // CheckCatalogLeader from any.
@@ -20,6 +27,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -33,6 +41,8 @@
 #include "server/common/clock.h"
 #include "server/common/rpc_server.h"
 #include "server/common/status_service.h"
+#include "server/master/catalog_copy_service.h"
+#include "server/master/catalog_copy_source.h"
 #include "server/master/catalog_manager.h"
 #include "server/master/master_consensus_service.h"
 #include "server/master/master_service.h"
@@ -74,6 +84,9 @@ struct MasterOptions {
   // entries behind the snapshot are kept (CatalogLogRetentionIndex).
   uint64_t catalog_wal_segment_size_bytes = 1 << 20;
   int64_t catalog_log_retained_entries = 1000;
+  // On the leader, how much further back the WAL is kept for a lagging
+  // master; one lagging by more gets a catalog copy (catalog_copy_client.h).
+  int64_t catalog_log_max_entries_retained_for_peers = 10000;
 };
 
 class Master : public server::StatusSource {
@@ -109,6 +122,17 @@ class Master : public server::StatusSource {
   // report (waits for every one of them to answer).
   absl::StatusOr<consensus::RaftConfigPB> BootstrapConfig();
   absl::Status OpenSysCatalog();
+  // Leader: asks each peer Raft marks as needing a copy to copy from here
+  // (each at most every few seconds).
+  void RequestCatalogCopies();
+  // CatalogCopyService callbacks (see catalog_copy_service.h).
+  absl::StatusOr<BeginCatalogCopyResponsePB> BeginCatalogCopySession(
+      const BeginCatalogCopyRequestPB& req);
+  absl::StatusOr<StartCatalogCopyResponsePB> HandleStartCatalogCopy(
+      const StartCatalogCopyRequestPB& req);
+  // The copy thread: stops the replica, copies from `leader_address`,
+  // installs, reopens the replica (on the old files if the copy failed).
+  void RunCatalogCopy(std::string leader_uuid, std::string leader_address);
   absl::Status WritePortFile() const;
   std::shared_ptr<consensus_driver::RaftDriver> driver() const;
 
@@ -123,6 +147,8 @@ class Master : public server::StatusSource {
   std::unique_ptr<Rereplicator> rereplicator_;
   std::unique_ptr<server::StatusServiceImpl> status_service_;
   std::unique_ptr<MasterConsensusService> consensus_service_;
+  std::unique_ptr<CatalogCopySource> copy_source_;
+  std::unique_ptr<CatalogCopyServiceImpl> copy_service_;
   std::unique_ptr<tserver::GrpcTransport> transport_;
   server::RpcServer rpc_;
   // Set once by Start after the peers are known; destroyed before catalog_
@@ -132,7 +158,15 @@ class Master : public server::StatusSource {
   // The term in which this master leads and has reloaded the catalog; 0
   // when it does not serve catalog calls.
   std::atomic<int64_t> ready_term_{0};
-  int64_t last_gc_index_ = 0;  // monitor thread only
+  // Held by WAL GC and while a copy session snapshots the replica.
+  absl::Mutex gc_mu_;
+  int64_t last_gc_index_ ABSL_GUARDED_BY(gc_mu_) = 0;
+  // Monitor thread only: when each peer was last asked to copy.
+  std::map<std::string, absl::Time> copy_requested_;
+  // At most one catalog copy into this master at a time.
+  absl::Mutex copy_mu_;
+  bool copying_ ABSL_GUARDED_BY(copy_mu_) = false;
+  std::thread copy_thread_ ABSL_GUARDED_BY(copy_mu_);
   absl::Notification stop_;
   std::thread monitor_;
   std::thread leader_watch_;

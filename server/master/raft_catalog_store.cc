@@ -67,21 +67,35 @@ absl::StatusOr<std::unique_ptr<RaftCatalogStore>> RaftCatalogStore::Open(
     std::string snapshot_path, absl::Duration save_timeout) {
   std::unique_ptr<RaftCatalogStore> store(
       new RaftCatalogStore(std::move(snapshot_path), save_timeout));
-  SysCatalogPB loaded;
-  if (!store->snapshot_path_.empty() && io::FileExists(store->snapshot_path_)) {
-    absl::Status s = pbc::ReadSingleMessageFile(store->snapshot_path_, &loaded);
-    if (!s.ok()) return s;
-  }
-  store->snapshot_index_ = loaded.applied_index();
-  loaded.clear_applied_index();
-  absl::MutexLock l(&store->mu_);
-  store->applied_ = std::move(loaded);
-  store->applied_index_ = store->snapshot_index_;
-  store->durable_snapshot_index_ = store->snapshot_index_;
+  absl::Status s = store->ReloadSnapshotFile();
+  if (!s.ok()) return s;
   return store;
 }
 
-int64_t RaftCatalogStore::snapshot_index() const { return snapshot_index_; }
+absl::Status RaftCatalogStore::ReloadSnapshotFile() {
+  SysCatalogPB loaded;
+  if (!snapshot_path_.empty() && io::FileExists(snapshot_path_)) {
+    absl::Status s = pbc::ReadSingleMessageFile(snapshot_path_, &loaded);
+    if (!s.ok()) return s;
+  }
+  const int64_t index = loaded.applied_index();
+  loaded.clear_applied_index();
+  absl::MutexLock l(&mu_);
+  if (driver_ != nullptr) {
+    return absl::FailedPreconditionError("reloading the catalog snapshot while a driver applies");
+  }
+  snapshot_index_ = index;
+  applied_ = std::move(loaded);
+  applied_index_ = index;
+  durable_snapshot_index_ = index;
+  rejected_.clear();
+  return absl::OkStatus();
+}
+
+int64_t RaftCatalogStore::snapshot_index() const {
+  absl::MutexLock l(&mu_);
+  return snapshot_index_;
+}
 
 void RaftCatalogStore::SetDriver(consensus_driver::RaftDriver* driver) {
   absl::MutexLock l(&mu_);
@@ -148,12 +162,13 @@ int64_t RaftCatalogStore::durable_snapshot_index() const {
 }
 
 int64_t CatalogLogRetentionIndex(const raft::RaftStatus& status, int64_t durable_snapshot_index,
-                                 int64_t retained_entries) {
+                                 int64_t retained_entries, int64_t max_entries_retained_for_peers) {
   int64_t keep = durable_snapshot_index + 1 - retained_entries;
   if (status.role == raft::Role::kLeader) {
+    const int64_t peer_floor = keep - max_entries_retained_for_peers;
     for (const raft::PeerStatus& p : status.peers) {
-      if (p.uuid == status.uuid) continue;
-      keep = std::min(keep, p.match_index + 1);
+      if (p.uuid == status.uuid || p.state == raft::PeerStatus::State::kNeedsTabletCopy) continue;
+      keep = std::min(keep, std::max(p.match_index + 1, peer_floor));
     }
   }
   return std::max<int64_t>(keep, 1);
@@ -167,6 +182,13 @@ absl::StatusOr<SysCatalogPB> RaftCatalogStore::Load() {
 SysCatalogPB RaftCatalogStore::applied() const {
   absl::MutexLock l(&mu_);
   return applied_;
+}
+
+SysCatalogPB RaftCatalogStore::AppliedWithIndex() const {
+  absl::MutexLock l(&mu_);
+  SysCatalogPB c = applied_;
+  c.set_applied_index(applied_index_);
+  return c;
 }
 
 int64_t RaftCatalogStore::applied_index() const {

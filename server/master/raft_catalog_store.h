@@ -64,12 +64,15 @@ absl::StatusOr<SysCatalogPB> DecodeCatalogEntry(const consensus::ReplicateMsg& m
 // are all below it may be garbage-collected. Never above the durable
 // snapshot + 1 (a restart replays the entries after the snapshot); always
 // `retained_entries` behind that, so a follower that becomes leader can
-// still catch up a peer lagging by less (there is no catalog copy: a peer
-// lagging by more stays behind until an operator rebuilds it); and on the
-// leader never above what a peer still needs (its match index + 1; a peer
-// that is down keeps its old match index, so its entries stay). At least 1.
+// still catch up a peer lagging by less; and on the leader not above what a
+// peer still needs (its match index + 1; a peer that is down keeps its old
+// match index), but for peers at most `max_entries_retained_for_peers`
+// further back, and not at all for a peer Raft already says needs a copy: a
+// peer lagging by more gets a catalog copy (catalog_copy_client.h) instead
+// of the leader's disk filling up. At least 1.
 int64_t CatalogLogRetentionIndex(const raft::RaftStatus& status, int64_t durable_snapshot_index,
-                                 int64_t retained_entries);
+                                 int64_t retained_entries,
+                                 int64_t max_entries_retained_for_peers = int64_t{1} << 40);
 
 class RaftCatalogStore : public CatalogStore {
  public:
@@ -80,6 +83,9 @@ class RaftCatalogStore : public CatalogStore {
 
   // The op index the loaded snapshot covers: DriverOptions.applied_index.
   int64_t snapshot_index() const;
+  // Re-reads the snapshot file (after a catalog copy installed a new one)
+  // and makes it the applied state. Only while no driver is attached.
+  absl::Status ReloadSnapshotFile();
   // DriverOptions.apply (see the file comment).
   void Apply(const consensus::ReplicateMsg& msg);
   // The driver Save() proposes through. Not owned; null detaches.
@@ -90,6 +96,8 @@ class RaftCatalogStore : public CatalogStore {
   absl::Status Save(const SysCatalogPB& catalog) override;
 
   SysCatalogPB applied() const;
+  // The applied catalog with applied_index set: one consistent pair.
+  SysCatalogPB AppliedWithIndex() const;
   int64_t applied_index() const;
   // Writes the applied catalog and index to the snapshot file unless it
   // already holds them. Callers may race; writes are serialized.
@@ -107,7 +115,6 @@ class RaftCatalogStore : public CatalogStore {
   const std::string snapshot_path_;
   const absl::Duration save_timeout_;
   std::atomic<bool> needs_reload_{false};
-  int64_t snapshot_index_ = 0;  // set by Open only
 
   absl::Mutex snapshot_mu_;  // serializes WriteSnapshot; taken before mu_
   mutable absl::Mutex mu_;
@@ -115,6 +122,7 @@ class RaftCatalogStore : public CatalogStore {
   SysCatalogPB applied_ ABSL_GUARDED_BY(mu_);
   int64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t durable_snapshot_index_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t snapshot_index_ ABSL_GUARDED_BY(mu_) = 0;  // set by Open and ReloadSnapshotFile
   // Indexes of catalog entries apply rejected, for the Save waiting on them;
   // pruned to the most recent ones.
   std::set<int64_t> rejected_ ABSL_GUARDED_BY(mu_);

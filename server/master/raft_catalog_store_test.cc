@@ -364,6 +364,14 @@ TEST(CatalogLogRetentionTest, KeepsEntriesBehindTheSnapshotAndWhatPeersNeed) {
   EXPECT_EQ(CatalogLogRetentionIndex(leader, 500, 100), 381);
   leader.peers[2].match_index = 480;
   EXPECT_EQ(CatalogLogRetentionIndex(leader, 500, 100), 401);
+
+  // Capped for lagging peers: C at 380 holds back at most 50 more entries;
+  // a peer Raft says needs a copy holds back nothing.
+  leader.peers[2].match_index = 100;
+  EXPECT_EQ(CatalogLogRetentionIndex(leader, 500, 100, 50), 351);
+  EXPECT_EQ(CatalogLogRetentionIndex(leader, 500, 100, 1000), 101);
+  leader.peers[2].state = raft::PeerStatus::State::kNeedsTabletCopy;
+  EXPECT_EQ(CatalogLogRetentionIndex(leader, 500, 100, 1000), 401);
 }
 
 TEST_F(RaftCatalogStoreTest, WalSegmentsBelowTheRetentionIndexGoAndRestartStillWorks) {

@@ -18,6 +18,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev
   libbenchmark-dev
   clang libclang-rt-14-dev   # libFuzzer and sanitizers (config :fuzz)
+  etcd-server etcd-client    # etcd 3.4 for scripts/bench-vs-etcd.sh (bench/etcd)
 )
 
 missing=()

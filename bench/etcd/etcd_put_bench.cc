@@ -7,7 +7,6 @@
 //
 //   bazel test //bench/etcd:etcd_put_bench --test_tag_filters=benchmark --test_output=all
 #include <atomic>
-#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>

@@ -4,10 +4,8 @@
 #include <atomic>
 #include <cstdio>
 #include <mutex>
-#include <sstream>
 #include <thread>
 
-#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

@@ -15,10 +15,12 @@
 // Survivors are polled every `poll_interval` on their own threads, one per
 // survivor, through each store's status RPC.
 //
-// Thread safety: RunTrials drives the target from several threads at once
-// (one writer, one poller per survivor): a target's WriteOne and
-// ProbeMember must be safe to call concurrently with each other; Kill,
-// Restart and FindLeader are called only while no other thread runs.
+// Thread safety: RunFailoverTrials drives the target from several threads
+// at once (one writer, one poller per survivor, and the calling thread):
+// WriteOne, ProbeMember and Kill must be safe to call concurrently with each
+// other; Restart and FindLeader are called only while no other thread runs.
+// Kill and Restart run on the calling thread, so processes a target spawns
+// there live as long as that thread (PR_SET_PDEATHSIG).
 #ifndef KMEND_BENCH_FAILOVER_FAILOVER_RUNNER_H_
 #define KMEND_BENCH_FAILOVER_FAILOVER_RUNNER_H_
 

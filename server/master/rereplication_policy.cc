@@ -43,6 +43,25 @@ bool AllHealthy(const std::vector<const consensus::RaftPeerPB*>& voters,
   return true;
 }
 
+consensus::HealthReportPB::HealthStatus LeaderHealth(const RaftPeerPB& p) {
+  return p.has_health_report() ? p.health_report().overall_health()
+                               : consensus::HealthReportPB::UNKNOWN;
+}
+
+// A voter the leader cannot catch up from its log (it needs ops the leader
+// garbage-collected) whose server is live again: it will never acknowledge
+// anything, so it is as bad as a FAILED replica. While its server is down
+// the dead delay governs instead (the operator's choice of how long to wait
+// for a restart), so "" then.
+std::string UnrecoverableVoterReason(const RaftPeerPB& p,
+                                     const std::map<std::string, ServerView>& servers) {
+  if (LeaderHealth(p) != consensus::HealthReportPB::FAILED_UNRECOVERABLE) return "";
+  auto it = servers.find(p.permanent_uuid());
+  if (it == servers.end() || !it->second.live) return "";
+  return absl::StrCat("leader reports voter ", p.permanent_uuid(),
+                      " FAILED_UNRECOVERABLE (it needs ops no longer in the leader's log)");
+}
+
 }  // namespace
 
 const char* ActionName(RereplicationAction::Type t) {
@@ -89,7 +108,8 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
   a.leader_address = leader->second.address;
 
   std::vector<const RaftPeerPB*> voters, non_voters;
-  // Bad voters with their reasons; `failed_bad` are those on live servers.
+  // Bad voters with their reasons; `failed_bad` are those on live servers
+  // (FAILED there, or FAILED_UNRECOVERABLE in the leader's report).
   std::vector<std::pair<const RaftPeerPB*, std::string>> bad, failed_bad;
   for (const RaftPeerPB& p : config.peers()) {
     if (p.member_type() == RaftPeerPB::VOTER) {
@@ -97,6 +117,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
       // The leader is live and leads: never bad.
       if (p.permanent_uuid() == leader_uuid) continue;
       std::string why = BadVoterReason(tablet_id, p.permanent_uuid(), servers, params);
+      if (why.empty()) why = UnrecoverableVoterReason(p, servers);
       if (why.empty()) continue;
       bad.emplace_back(&p, why);
       if (!DeadTooLong(servers, p.permanent_uuid(), params.delay_ms)) {
@@ -197,8 +218,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
     // The leader's own view first (its report carries a health report per
     // peer of the active config): a peer it cannot catch up from its log
     // needs a new copy; one it has not heard from lately is not followed.
-    const auto health = p->has_health_report() ? p->health_report().overall_health()
-                                               : consensus::HealthReportPB::UNKNOWN;
+    const auto health = LeaderHealth(*p);
     if (health == consensus::HealthReportPB::FAILED_UNRECOVERABLE) {
       a.type = RereplicationAction::kRemove;
       set_peer(uuid);
@@ -286,13 +306,44 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
                             params.max_copies_per_server, ")");
     return a;
   }
-  // 6. Nowhere to add: evict a FAILED voter first, so that its own server
-  // can take the replacement once the leftover is deleted.
+  // 6. Nowhere to add: evict a bad voter on a live server first, so that its
+  // own server can take the replacement once the leftover is gone (a FAILED
+  // one deleted by step 3, an unrecoverable READY one tombstoned by the
+  // master's heartbeat answer). Only while the voters known healthy form a
+  // majority both of the config now (the removal itself must commit, and
+  // the bad voter acknowledges nothing) and of the config without it.
   if (!failed_bad.empty() && voters.size() > 1) {
-    a.type = RereplicationAction::kRemove;
-    set_peer(failed_bad.front().first->permanent_uuid());
-    a.reason = absl::StrCat("no other server can host a replacement; evicting first: ",
-                            failed_bad.front().second);
+    const RaftPeerPB* victim = failed_bad.front().first;
+    int healthy = 0;
+    for (const RaftPeerPB* p : voters) {
+      if (p == victim) continue;
+      if (p->permanent_uuid() == leader_uuid) {
+        ++healthy;
+        continue;
+      }
+      bool is_bad = false;
+      for (const auto& b : bad) is_bad |= b.first == p;
+      const ReplicaView* r = LiveReplica(servers, p->permanent_uuid(), tablet_id);
+      const auto h = LeaderHealth(*p);
+      // No report at all (the catalog's copy of the config) is not evidence
+      // against it; an explicit FAILED from the leader is.
+      if (!is_bad && r != nullptr && r->state == server::TABLET_DATA_READY &&
+          (!p->has_health_report() || h == consensus::HealthReportPB::HEALTHY)) {
+        ++healthy;
+      }
+    }
+    const int now_majority = static_cast<int>(voters.size()) / 2 + 1;
+    const int after_majority = static_cast<int>(voters.size() - 1) / 2 + 1;
+    if (healthy >= now_majority && healthy >= after_majority) {
+      a.type = RereplicationAction::kRemove;
+      set_peer(victim->permanent_uuid());
+      a.reason = absl::StrCat("no other server can host a replacement; evicting first (",
+                              healthy, " healthy voters remain): ", failed_bad.front().second);
+      return a;
+    }
+    a.reason = absl::StrCat("no other server can host a replacement, and evicting ",
+                            victim->permanent_uuid(), " would leave ", healthy,
+                            " healthy voters, short of a majority; waiting");
     return a;
   }
   a.reason = backing_off > 0

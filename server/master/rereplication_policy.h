@@ -4,7 +4,12 @@
 // dead for at least `delay_ms`, or when its live server reports the replica
 // FAILED for at least `failed_grace_ms` (the server says so itself, so no
 // long wait is needed; the grace only rides out a report taken mid-restart
-// or mid-repair). The steps, by priority:
+// or mid-repair), or when its server is live and the leader reports the
+// voter FAILED_UNRECOVERABLE: it needs ops the leader garbage-collected from
+// its WAL, so it can never catch up and only a new copy helps (no grace:
+// the leader only says so once its log lacks them, and that never heals by
+// itself). While such a voter's server is down, the dead delay applies
+// as for any other. The steps, by priority:
 //   1. REMOVE a NON_VOTER whose server is dead too long.
 //   2. REMOVE a bad voter once the config has more than R voters.
 //   3. DELETE a FAILED replica left on a live server outside the config
@@ -24,10 +29,16 @@
 //      plus waiting copies) and not recently failed for this tablet: fewest
 //      replicas first, then smallest uuid.
 //   6. Only when no server can take a replacement at all and a bad voter is
-//      a FAILED replica on a live server: REMOVE that voter first (evict
-//      before add); its server becomes a candidate once step 3 deleted the
-//      leftover. Safe: a FAILED voter acknowledges nothing, so removing it
-//      never raises the number of acknowledgements a commit needs. A voter
+//      on a live server (FAILED, or unrecoverable): REMOVE that voter first
+//      (evict before add); its server becomes a candidate once its leftover
+//      is gone (step 3 deletes a FAILED one; the master's heartbeat answer
+//      tombstones a READY one outside the config). Safe: such a voter
+//      acknowledges nothing, so removing it never raises the number of
+//      acknowledgements a commit needs; and it is done only while the other
+//      voters known healthy (the leader; READY on a live server, not bad,
+//      not reported FAILED by the leader) form a majority of the config
+//      both with and without it, so the removal can commit and the tablet
+//      keeps a working majority afterwards. A voter
 //      on a dead server is not evicted early: the server may come back and
 //      catch up, which beats running with fewer voters (Kudu's choice too).
 // Each config step is a Raft config change proposed through the leader with

@@ -415,5 +415,107 @@ TEST_F(PolicyTest, ReplacementIsRemovedWhenEveryVoterIsHealthyAgain) {
   EXPECT_EQ(Next().type, Action::kCopy);
 }
 
+// ---- A voter the leader can no longer catch up (needs GC'd ops).
+
+TEST_F(PolicyTest, UnrecoverableVoterIsReplacedAddCopyPromoteThenEvicted) {
+  for (const char* u : {"a", "b"}) Health(u, consensus::HealthReportPB::HEALTHY);
+  Health("c", consensus::HealthReportPB::FAILED_UNRECOVERABLE);
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kAddNonVoter) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "d");
+  EXPECT_NE(a.reason.find("FAILED_UNRECOVERABLE"), std::string::npos) << a.reason;
+  AddPeer("d", RaftPeerPB::NON_VOTER, true);
+  config_.set_opid_index(8);
+  // The bad voter keeps its replacement: the replica on c is READY on a
+  // live server, but it is no help.
+  ASSERT_EQ(Next().type, Action::kCopy);
+  servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
+  Progress("d", 40, 40);
+  Health("d", consensus::HealthReportPB::HEALTHY);
+  a = Next();
+  ASSERT_EQ(a.type, Action::kPromote) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "d");
+  config_.mutable_peers(3)->set_member_type(RaftPeerPB::VOTER);
+  config_.mutable_peers(3)->mutable_attrs()->set_promote(false);
+  config_.set_opid_index(9);
+  // Four voters > 3: the unrecoverable one goes.
+  a = Next();
+  ASSERT_EQ(a.type, Action::kRemove) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "c");
+  EXPECT_FALSE(a.copy_failed);
+  EXPECT_EQ(a.cas_config_opid_index, 9);
+  config_.mutable_peers()->DeleteSubrange(2, 1);
+  config_.set_opid_index(10);
+  // c's READY leftover is the master's heartbeat answer's to tombstone, not
+  // a DELETE of ours; nothing more to do.
+  EXPECT_EQ(Next().type, Action::kNone);
+}
+
+TEST_F(PolicyTest, UnrecoverableVoterOnADeadServerWaitsForTheDeadDelay) {
+  Health("c", consensus::HealthReportPB::FAILED_UNRECOVERABLE);
+  Kill("c", kDelay - 1);
+  EXPECT_EQ(Next().type, Action::kNone);
+  servers_["c"].millis_since_heartbeat = kDelay;
+  EXPECT_EQ(Next().type, Action::kAddNonVoter);
+}
+
+TEST_F(PolicyTest, OtherHealthStatesOfAVoterAreNotUnrecoverable) {
+  for (auto h : {consensus::HealthReportPB::UNKNOWN, consensus::HealthReportPB::FAILED,
+                 consensus::HealthReportPB::HEALTHY}) {
+    Health("c", h);
+    EXPECT_EQ(Next().type, Action::kNone) << consensus::HealthReportPB::HealthStatus_Name(h);
+  }
+}
+
+TEST_F(PolicyTest, UnrecoverableVoterIsEvictedFirstWhenItsServerIsTheOnlyPlaceLeft) {
+  servers_.erase("d");
+  for (const char* u : {"a", "b"}) Health(u, consensus::HealthReportPB::HEALTHY);
+  Health("c", consensus::HealthReportPB::FAILED_UNRECOVERABLE);
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kRemove) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "c");
+  EXPECT_NE(a.reason.find("evicting first"), std::string::npos) << a.reason;
+  config_.mutable_peers()->DeleteSubrange(2, 1);
+  config_.set_opid_index(8);
+  // While c still holds its READY (stale) replica, it is no target and
+  // nothing is deleted by us (it is not FAILED).
+  a = Next();
+  EXPECT_EQ(a.type, Action::kNone) << a.reason;
+  // Once tombstoned (the master's heartbeat answer), c takes the new copy.
+  servers_["c"].replicas[kTablet] = server::TABLET_DATA_TOMBSTONED;
+  a = Next();
+  ASSERT_EQ(a.type, Action::kAddNonVoter) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "c");
+}
+
+TEST_F(PolicyTest, UnrecoverableVoterIsNotEvictedFirstWithoutAHealthyMajority) {
+  servers_.erase("d");
+  Health("c", consensus::HealthReportPB::FAILED_UNRECOVERABLE);
+  // b is unreachable from the leader: only the leader would be left healthy,
+  // short of a majority of 3 (the removal could not even commit) and of 2.
+  Health("b", consensus::HealthReportPB::FAILED);
+  Action a = Next();
+  EXPECT_EQ(a.type, Action::kNone) << a.reason;
+  EXPECT_NE(a.reason.find("short of a majority"), std::string::npos) << a.reason;
+  // Same when b's server is down (not yet past the dead delay).
+  Health("b", consensus::HealthReportPB::HEALTHY);
+  Kill("b", 10);
+  EXPECT_EQ(Next().type, Action::kNone);
+  // With b healthy again, c goes.
+  servers_["b"].live = true;
+  servers_["b"].millis_since_heartbeat = 0;
+  EXPECT_EQ(Next().type, Action::kRemove);
+}
+
+TEST_F(PolicyTest, TwoVotersOneUnrecoverableIsNotEvictedFirst) {
+  servers_.erase("d");
+  config_.mutable_peers()->DeleteSubrange(1, 1);  // voters a, c
+  Health("c", consensus::HealthReportPB::FAILED_UNRECOVERABLE);
+  // b holds a replica of another config: no target. Evicting c would leave
+  // one voter of two, below a majority of the current config.
+  Action a = Next();
+  EXPECT_EQ(a.type, Action::kNone) << a.reason;
+}
+
 }  // namespace
 }  // namespace kmend::master

@@ -12,10 +12,12 @@
 # issue 5 is met (throughput >= 1.5x etcd's, T_failover median <= etcd's).
 #
 #   scripts/bench-vs-etcd.sh [--trials N] [--keep DIR] [--no-build]
+#   scripts/bench-vs-etcd.sh --report DIR
 #
 # --trials: failover trials per store (default 5); --keep: copy the raw JSON
 # results into DIR; --no-build: run the binaries already in bazel-bin (when
-# other work keeps changing the tree, for a second run of the same build).
+# other work keeps changing the tree, for a second run of the same build);
+# --report: only print the table of results kept earlier with --keep.
 # Each throughput case runs >= 3 s (MinTime in the benchmarks).
 # Needs Debian's etcd-server (/usr/bin/etcd, or $ETCD_BIN); as root the
 # script installs it when missing. Every server it starts listens on free
@@ -26,69 +28,24 @@ set -euo pipefail
 trials=5
 keep=""
 build=1
+report=""
 while (($#)); do
   case "$1" in
     --trials) trials="$2"; shift 2 ;;
     --no-build) build=0; shift ;;
     --keep) keep="$2"; shift 2 ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    --report) report="$2"; shift 2 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) echo "bench-vs-etcd: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 
 cd "$(dirname "$0")/.."
-
-etcd_bin="${ETCD_BIN:-/usr/bin/etcd}"
-if [[ ! -x "$etcd_bin" ]]; then
-  if [[ $(id -u) -eq 0 ]]; then
-    echo "bench-vs-etcd: installing etcd-server (Debian)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server etcd-client >/dev/null
-  else
-    echo "bench-vs-etcd: $etcd_bin missing: apt-get install etcd-server (as root) or set ETCD_BIN" >&2
-    exit 2
-  fi
-fi
-export ETCD_BIN="$etcd_bin"
 command -v python3 >/dev/null || { echo "bench-vs-etcd: needs python3 for the table" >&2; exit 2; }
 
-work="$(mktemp -d /tmp/kmend-bench-vs-etcd.XXXXXX)"
-# The benchmarks put their clusters' directories under TEST_TMPDIR (set for
-# them only: Bazel itself would take TEST_TMPDIR as its output root);
-# servers die with the benchmark that started them (PR_SET_PDEATHSIG), and
-# this removes what is left, also after a failure or Ctrl-C.
-cleanup() { rm -rf "$work"; }
-trap cleanup EXIT
-
-targets=(//server:kmend-server //bench/client:write_bench //bench/etcd:etcd_put_bench
-         //bench/failover:kmend_failover //bench/etcd:etcd_failover)
-if ((build)); then
-  echo "== building ${targets[*]}" >&2
-  bazel build "${targets[@]}" >&2
-fi
-bin="$(bazel info bazel-bin 2>/dev/null)"
-export KMEND_SERVER_BIN="$bin/server/kmend-server"
-
-load() { cut -d' ' -f1-3 /proc/loadavg; }
-echo "load_start $(load)" >"$work/load.txt"
-
-echo "== kmend write throughput (load $(load))" >&2
-TEST_TMPDIR="$work" "$bin/bench/client/write_bench" \
-  --benchmark_out="$work/kmend_write.json" --benchmark_out_format=json >&2
-echo "== etcd put throughput (load $(load))" >&2
-TEST_TMPDIR="$work" "$bin/bench/etcd/etcd_put_bench" \
-  --benchmark_out="$work/etcd_put.json" --benchmark_out_format=json >&2
-echo "== kmend failover, $trials trials (load $(load))" >&2
-TEST_TMPDIR="$work" "$bin/bench/failover/kmend_failover" --trials="$trials" --out="$work/kmend_failover.json" >&2
-echo "== etcd failover, $trials trials (load $(load))" >&2
-TEST_TMPDIR="$work" "$bin/bench/etcd/etcd_failover" --trials="$trials" --out="$work/etcd_failover.json" >&2
-echo "load_end $(load)" >>"$work/load.txt"
-
-if [[ -n "$keep" ]]; then
-  mkdir -p "$keep"
-  cp "$work"/*.json "$work/load.txt" "$keep/"
-fi
-
-python3 - "$work" <<'PY'
+# Prints the comparison table from the results in directory $1.
+print_table() {
+python3 - "$1" <<'PY'
 import json, re, sys, os
 work = sys.argv[1]
 
@@ -143,7 +100,69 @@ for col, label in (("detection", "detection (kill -> term bump)"),
     if col == "total":
         verdict = "met" if km <= em else "MISSED by %.0f ms (%.0f%%)" % (km - em, 100 * (km / em - 1))
     print("%-44s %5.0f / %5.0f %5.0f / %5.0f %s  %s" % (label, km, kx, em, ex, ratio, verdict))
+    if col == "election":
+        ks = kf["detection_median_ms"] + kf["election_median_ms"]
+        es = ef["detection_median_ms"] + ef["election_median_ms"]
+        print("%-44s %13.0f %13.0f %7.2fx" % ("  detection + election (medians added)", ks, es,
+                                              ks / es if es > 0 else 0))
 print()
 print("timeouts: kmend 100 ms tick/heartbeat, election [1000,2000) ms, pre-vote on; "
       "etcd --heartbeat-interval=100 --election-timeout=1000 (randomized [1000,2000) ms), pre-vote off")
 PY
+}
+
+if [[ -n "$report" ]]; then
+  print_table "$report"
+  exit 0
+fi
+
+etcd_bin="${ETCD_BIN:-/usr/bin/etcd}"
+if [[ ! -x "$etcd_bin" ]]; then
+  if [[ $(id -u) -eq 0 ]]; then
+    echo "bench-vs-etcd: installing etcd-server (Debian)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q etcd-server etcd-client >/dev/null
+  else
+    echo "bench-vs-etcd: $etcd_bin missing: apt-get install etcd-server (as root) or set ETCD_BIN" >&2
+    exit 2
+  fi
+fi
+export ETCD_BIN="$etcd_bin"
+
+work="$(mktemp -d /tmp/kmend-bench-vs-etcd.XXXXXX)"
+# The benchmarks put their clusters' directories under TEST_TMPDIR (set for
+# them only: Bazel itself would take TEST_TMPDIR as its output root);
+# servers die with the benchmark that started them (PR_SET_PDEATHSIG), and
+# this removes what is left, also after a failure or Ctrl-C.
+cleanup() { rm -rf "$work"; }
+trap cleanup EXIT
+
+targets=(//server:kmend-server //bench/client:write_bench //bench/etcd:etcd_put_bench
+         //bench/failover:kmend_failover //bench/etcd:etcd_failover)
+if ((build)); then
+  echo "== building ${targets[*]}" >&2
+  bazel build "${targets[@]}" >&2
+fi
+bin="$(bazel info bazel-bin 2>/dev/null)"
+export KMEND_SERVER_BIN="$bin/server/kmend-server"
+
+load() { cut -d' ' -f1-3 /proc/loadavg; }
+echo "load_start $(load)" >"$work/load.txt"
+
+echo "== kmend write throughput (load $(load))" >&2
+TEST_TMPDIR="$work" "$bin/bench/client/write_bench" \
+  --benchmark_out="$work/kmend_write.json" --benchmark_out_format=json >&2
+echo "== etcd put throughput (load $(load))" >&2
+TEST_TMPDIR="$work" "$bin/bench/etcd/etcd_put_bench" \
+  --benchmark_out="$work/etcd_put.json" --benchmark_out_format=json >&2
+echo "== kmend failover, $trials trials (load $(load))" >&2
+TEST_TMPDIR="$work" "$bin/bench/failover/kmend_failover" --trials="$trials" --out="$work/kmend_failover.json" >&2
+echo "== etcd failover, $trials trials (load $(load))" >&2
+TEST_TMPDIR="$work" "$bin/bench/etcd/etcd_failover" --trials="$trials" --out="$work/etcd_failover.json" >&2
+echo "load_end $(load)" >>"$work/load.txt"
+
+if [[ -n "$keep" ]]; then
+  mkdir -p "$keep"
+  cp "$work"/*.json "$work/load.txt" "$keep/"
+fi
+
+print_table "$work"

@@ -386,6 +386,10 @@ void Master::GarbageCollectCatalogLog() {
 
 void Master::Shutdown(std::chrono::milliseconds grace) {
   if (!stop_.HasBeenNotified()) stop_.Notify();
+  // Re-replication steps in flight hold RPCs to tablet servers: cancel them
+  // before the rest of the master goes away (the destructor is too late for
+  // a graceful SIGTERM).
+  if (rereplicator_ != nullptr) rereplicator_->Shutdown();
   if (leader_watch_.joinable()) leader_watch_.join();
   {
     // A running copy sees stop_ and does not reopen the replica; no new one

@@ -24,6 +24,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
 #include "server/common/version.h"
@@ -73,6 +74,11 @@ void AddCommonFlags(CLI::App* app, CommonFlags* f) {
 }  // namespace
 
 int Main(int argc, char** argv) {
+  // Debian's Abseil is built with Mutex deadlock detection on: every lock
+  // acquisition updated a global lock-order graph (GraphCycles), a few % of
+  // the server's CPU per replicated write (docs/benchmarks.md, "Write path
+  // CPU"). Unit tests, which do not run this main, keep the check on.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   sigset_t signals = BlockShutdownSignals();
 
   CLI::App app{"kmend reference server: a master or a tablet server"};

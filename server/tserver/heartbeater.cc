@@ -24,23 +24,28 @@ Heartbeater::Heartbeater(std::vector<std::string> master_addresses,
 Heartbeater::~Heartbeater() { Stop(); }
 
 void Heartbeater::Start() {
-  thread_ = std::thread([this] { Run(); });
+  for (MasterLink& m : masters_) {
+    MasterLink* link = &m;
+    m.thread = std::thread([this, link] { Run(link); });
+  }
 }
 
 void Heartbeater::Stop() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
-  if (thread_.joinable()) thread_.join();
+  for (MasterLink& m : masters_) {
+    if (m.thread.joinable()) m.thread.join();
+  }
 }
 
-void Heartbeater::Run() {
+void Heartbeater::Run(MasterLink* link) {
   do {
-    for (MasterLink& m : masters_) Beat(&m);
+    Beat(link);
   } while (!stop_.WaitForNotificationWithTimeout(absl::Milliseconds(interval_ms_)));
 }
 
 void Heartbeater::Beat(MasterLink* link) {
-  // A call must not outlive a few beats: a stopped master must not stall the
-  // heartbeats to the others for long.
+  // A call must not outlive a few beats: a stopped master is found out and
+  // re-registered with soon after it comes back.
   auto timeout = std::chrono::milliseconds(std::max<int64_t>(1000, 2 * interval_ms_));
   absl::Status failure;
   if (!link->registered) {
@@ -59,7 +64,7 @@ void Heartbeater::Beat(MasterLink* link) {
   if (failure.ok()) {
     master::HeartbeatRequestPB req;
     req.set_permanent_uuid(registration_.permanent_uuid());
-    req.set_sequence_number(sequence_number_++);
+    req.set_sequence_number(link->sequence_number++);
     req.set_is_full_report(true);
     for (const auto& r : manager_->List()) *req.add_replicas() = r->Status();
     master::HeartbeatResponsePB resp;

@@ -1,10 +1,16 @@
 // The tablet server's link to the masters: registers with each master, then
 // heartbeats every interval with a full report of its replicas, registers
 // again when a master asks (a restarted master forgets), and tombstones the
-// replicas a master says this server should no longer host.
+// replicas a master says this server should no longer host (only the leader
+// master names any: followers do not judge by a possibly stale catalog).
 //
-// Thread safety: Start/Stop from one thread; the loop runs on its own
-// thread. Lifetime: `manager` outlives the Heartbeater.
+// One thread per master: a master that hangs (SIGSTOP, a full disk) delays
+// only its own beats, never those to the leader, which would otherwise see
+// this server as dead after a few slow rounds.
+//
+// Thread safety: Start/Stop from one thread; each link's loop runs on its
+// own thread and touches only its MasterLink. Lifetime: `manager` outlives
+// the Heartbeater.
 #ifndef KMEND_SERVER_TSERVER_HEARTBEATER_H_
 #define KMEND_SERVER_TSERVER_HEARTBEATER_H_
 
@@ -37,17 +43,20 @@ class Heartbeater {
     std::unique_ptr<master::MasterService::Stub> stub;
     bool registered = false;
     bool last_failed = false;  // to log a failure once, not every beat
+    // Per master: each sees its own increasing sequence.
+    int64_t sequence_number = 0;
+    std::thread thread;
   };
-  void Run();
+  void Run(MasterLink* link);
   void Beat(MasterLink* link);
 
   const master::TServerRegistrationPB registration_;
   const int64_t interval_ms_;
   TabletManager* const manager_;
+  // Built in the constructor and never resized, so the threads' pointers
+  // into it stay valid.
   std::vector<MasterLink> masters_;
-  int64_t sequence_number_ = 0;
   absl::Notification stop_;
-  std::thread thread_;
 };
 
 }  // namespace kmend::tserver

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <random>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
@@ -43,10 +44,16 @@ int64_t SizeOfTree(const std::string& path) {
 
 // A stable per-replica seed, so that replicas of one tablet draw different
 // election timeouts and a restart draws the same ones.
+// The Raft core is deterministic given its seed (tests replay seeds); a
+// server wants the opposite: replicas of one tablet must draw different
+// election timeouts, and a restarted replica must not draw the same sequence
+// again (the failover benchmark saw detections cluster by which server had
+// restarted). So the replica's identity is mixed with fresh entropy.
 uint64_t SeedFor(const std::string& server_uuid, const std::string& tablet_id) {
   uint64_t h = 1469598103934665603ull;  // FNV-1a
   for (char c : server_uuid + tablet_id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  return h;
+  std::random_device entropy;
+  return h ^ ((static_cast<uint64_t>(entropy()) << 32) | entropy());
 }
 
 }  // namespace

@@ -16,6 +16,7 @@
 #include <filesystem>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -201,6 +202,40 @@ TEST_F(MultiMasterTest, LeaderMasterKillNineFailsOverAndTheRestartedMasterCatche
     ASSERT_TRUE(st.ok()) << st.status();
     EXPECT_EQ(st->master().num_tables(), 17) << cluster_->master(i)->name();
   }
+}
+
+// A hung follower master (SIGSTOP: connections accepted, never answered)
+// must not slow the tablet servers' heartbeats to the leader: each master
+// has its own heartbeat thread. Beating the masters in turn would put the
+// hung master's full RPC deadline (1 s) between two beats to the leader.
+TEST_F(MultiMasterTest, HungFollowerMasterDoesNotDelayHeartbeatsToTheLeader) {
+  cluster_ = std::make_unique<ExternalCluster>(ClusterOptions{.num_masters = 3});
+  ASSERT_TRUE(cluster_->Start().ok());
+  int leader = WaitForServingLeader();
+  ASSERT_GE(leader, 0);
+  ServerProcess* follower = cluster_->master((leader + 1) % 3);
+  ASSERT_TRUE(follower->Stop().ok());
+  int64_t worst_gap_ms = 0;
+  auto until = Clock::now() + std::chrono::seconds(4);
+  while (Clock::now() < until) {
+    master::ListTabletServersRequestPB req;
+    master::ListTabletServersResponsePB resp;
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, std::chrono::seconds(2));
+    grpc::Status gs = cluster_->MasterStub(leader)->ListTabletServers(&ctx, req, &resp);
+    ASSERT_TRUE(gs.ok()) << gs.error_message();
+    ASSERT_EQ(resp.servers_size(), 3);
+    for (const auto& ts : resp.servers()) {
+      EXPECT_TRUE(ts.live()) << ts.registration().permanent_uuid();
+      worst_gap_ms = std::max(worst_gap_ms, ts.millis_since_heartbeat());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_TRUE(follower->Continue().ok());
+  std::cout << "longest heartbeat gap at the leader while a follower master hung: "
+            << worst_gap_ms << " ms (interval 100 ms)" << std::endl;
+  // Below the hung master's 1 s deadline, with room for a loaded machine.
+  EXPECT_LT(worst_gap_ms, 900);
 }
 
 TEST_F(MultiMasterTest, OneMasterCreateTableLatency) {

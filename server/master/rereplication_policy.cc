@@ -31,7 +31,9 @@ bool HoldsNoData(server::ReplicaDataState s) {
   return s == server::TABLET_DATA_TOMBSTONED || s == server::TABLET_DATA_DELETED;
 }
 
-// Every voter READY on a live, reported server (the leader counts as such).
+// Every voter READY on a live, reported server (the leader counts as such)
+// and not reported anything but HEALTHY by the leader (no report: no
+// evidence either way; the executor carries the leader's reports over).
 bool AllHealthy(const std::vector<const consensus::RaftPeerPB*>& voters,
                 const std::map<std::string, ServerView>& servers, const std::string& tablet_id,
                 const std::string& leader_uuid) {
@@ -39,6 +41,10 @@ bool AllHealthy(const std::vector<const consensus::RaftPeerPB*>& voters,
     if (p->permanent_uuid() == leader_uuid) continue;
     const ReplicaView* r = LiveReplica(servers, p->permanent_uuid(), tablet_id);
     if (r == nullptr || r->state != server::TABLET_DATA_READY) return false;
+    if (p->has_health_report() &&
+        p->health_report().overall_health() != consensus::HealthReportPB::HEALTHY) {
+      return false;
+    }
   }
   return true;
 }

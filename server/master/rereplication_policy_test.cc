@@ -413,6 +413,13 @@ TEST_F(PolicyTest, ReplacementIsRemovedWhenEveryVoterIsHealthyAgain) {
   servers_["c"].live = false;
   servers_["c"].millis_since_heartbeat = 10;
   EXPECT_EQ(Next().type, Action::kCopy);
+  // Nor one the leader does not hear from (FAILED), whatever its server says.
+  servers_["c"].live = true;
+  servers_["c"].millis_since_heartbeat = 0;
+  Health("c", consensus::HealthReportPB::FAILED);
+  EXPECT_EQ(Next().type, Action::kCopy);
+  Health("c", consensus::HealthReportPB::HEALTHY);
+  EXPECT_EQ(Next().type, Action::kRemove);
 }
 
 // ---- A voter the leader can no longer catch up (needs GC'd ops).

@@ -150,6 +150,7 @@ Rereplicator::Snapshot Rereplicator::TakeSnapshot(const std::string& own_tablet)
       st.replication_factor = info.num_replicas();
       st.config = t.config();
       int64_t leader_term = -1;
+      const consensus::ConsensusStatePB* leader_cs = nullptr;
       for (const TServerSnapshot& ts : all) {
         if (!ts.live) continue;
         auto r = ts.replicas.find(t.tablet_id());
@@ -158,8 +159,29 @@ Rereplicator::Snapshot Rereplicator::TakeSnapshot(const std::string& own_tablet)
         if (cs.current_term() > leader_term) {
           leader_term = cs.current_term();
           st.leader = ts.registration.permanent_uuid();
+          leader_cs = &cs;
           if (cs.committed_config().opid_index() >= st.config.opid_index()) {
             st.config = cs.committed_config();
+          }
+        }
+      }
+      // The leader puts its per-peer health reports on its *active* config
+      // (the pending one while a change is in flight), and the catalog's
+      // copy (newer when a follower's report raced ahead of the leader's)
+      // has none. Carry them over by uuid, so that a peer the leader reports
+      // FAILED_UNRECOVERABLE is not taken for healthy for want of a report
+      // (found by unrecoverable_voter_test: the replacement was dropped as
+      // "no longer needed" right after its copy).
+      if (leader_cs != nullptr) {
+        const consensus::RaftConfigPB& active = leader_cs->has_pending_config()
+                                                    ? leader_cs->pending_config()
+                                                    : leader_cs->committed_config();
+        for (consensus::RaftPeerPB& p : *st.config.mutable_peers()) {
+          if (p.has_health_report()) continue;
+          for (const consensus::RaftPeerPB& q : active.peers()) {
+            if (q.permanent_uuid() == p.permanent_uuid() && q.has_health_report()) {
+              *p.mutable_health_report() = q.health_report();
+            }
           }
         }
       }

@@ -2,6 +2,7 @@
 // garbage collection.
 #include "lib/wal/log.h"
 
+#include <filesystem>
 #include <future>
 #include <mutex>
 #include <string>
@@ -305,6 +306,50 @@ TEST(LogTest, ConcurrentAppendersShareSyncs) {
   EXPECT_LT(stats.groups_written, stats.batches_written);
   ASSERT_TRUE(log->Close().ok());
   EXPECT_EQ(ReplayIndexes(dir), Range(1, kThreads * kPerThread + 200));
+}
+
+// Append writes inline when the writer is idle and queues otherwise; mixed
+// with asynchronous appends from other threads, across segment rolls, every
+// entry lands once, in index order, and Append fails once the log is closed.
+TEST(LogTest, InlineAndQueuedAppendsKeepOrderAcrossRolls) {
+  std::string dir = FreshDir("inline_append");
+  LogOptions options = Small(4 * 1024);  // rolls every ~20 entries
+  options.sync = true;
+  auto log = MustOpen(dir, options);
+  constexpr int kThreads = 4, kPerThread = 60;
+  std::mutex order;
+  int64_t next = 1;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        if (t % 2 == 0) {
+          // Holding `order` across the whole Append keeps the index order;
+          // the other threads' async appends queue behind it meanwhile.
+          std::lock_guard l(order);
+          EXPECT_TRUE(log->Append({MakeEntry(1, next++, 200)}).ok());
+          continue;
+        }
+        std::promise<absl::Status> done;
+        {
+          std::lock_guard l(order);
+          log->AppendAsync({MakeEntry(1, next++, 200)},
+                           [&done](const absl::Status& st) { done.set_value(st); });
+        }
+        EXPECT_TRUE(done.get_future().get().ok());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(log->LastOpId().index(), kThreads * kPerThread);
+  EXPECT_EQ(log->stats().batches_written, static_cast<uint64_t>(kThreads * kPerThread));
+  ASSERT_TRUE(log->Close().ok());
+  absl::Status after = log->Append({MakeEntry(1, next, 200)});
+  EXPECT_EQ(after.code(), absl::StatusCode::kFailedPrecondition) << after;
+  EXPECT_EQ(ReplayIndexes(dir), Range(1, kThreads * kPerThread));
+  std::vector<std::string> segments;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) segments.push_back(e.path());
+  EXPECT_GT(segments.size(), 3u) << "the test should cross segment rolls";
 }
 
 TEST(LogTest, TwoPhaseAppendsEncodeInParallelAndKeepOrder) {

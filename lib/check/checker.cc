@@ -308,6 +308,26 @@ void CheckMasters(const ClusterSnapshot& snap, KsckResults* out) {
     }
     out->masters.push_back(mr);
   }
+  // A follower applies the leader's catalog entries a moment later, so one
+  // that is behind is a warning, not an error; one that stays behind over
+  // several runs is cut off from the leader or needs a catalog copy.
+  if (leaders == 1) {
+    const MasterFacts* leader = nullptr;
+    for (const MasterFacts& m : snap.masters) {
+      if (m.reachable && m.is_leader) leader = &m;
+    }
+    for (size_t i = 0; leader->catalog_version && i < snap.masters.size(); ++i) {
+      const MasterFacts& m = snap.masters[i];
+      if (!m.reachable || &m == leader || !m.catalog_version) continue;
+      if (*m.catalog_version < *leader->catalog_version) {
+        out->problems.push_back(
+            {Severity::kWarning, "masters", m.address,
+             absl::StrCat("catalog version ", *m.catalog_version, " is behind the leader's ",
+                          *leader->catalog_version, " (", leader->address,
+                          "): catching up, or cut off if it stays behind across runs")});
+      }
+    }
+  }
   bool any_unreachable = std::any_of(snap.masters.begin(), snap.masters.end(),
                                      [](const MasterFacts& m) { return !m.reachable; });
   if (leaders != 1 && !(leaders == 0 && any_unreachable)) {

@@ -353,6 +353,27 @@ TEST(CheckerTest, MastersMustAgreeOnCatalogConfigAndHaveOneLeader) {
   EXPECT_THAT(r.problems[1].message, HasSubstr("2 masters claim leadership"));
 }
 
+TEST(CheckerTest, MasterBehindTheLeadersCatalogVersionIsAWarning) {
+  SnapshotBuilder b;
+  b.snapshot().masters[0].is_leader = true;
+  b.snapshot().masters[0].catalog_version = 12;
+  MasterFacts follower = b.snapshot().masters[0];
+  follower.address = "127.0.0.1:7052";
+  follower.is_leader = false;
+  follower.catalog_version = 9;
+  b.snapshot().masters.push_back(follower);
+  MasterFacts same = follower;
+  same.address = "127.0.0.1:7053";
+  same.catalog_version = 12;
+  b.snapshot().masters.push_back(same);
+  KsckResults r = Check(b.snapshot());
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].severity, Severity::kWarning);
+  EXPECT_EQ(r.problems[0].subject, "127.0.0.1:7052");
+  EXPECT_THAT(r.problems[0].message, HasSubstr("catalog version 9 is behind the leader's 12"));
+  EXPECT_EQ(RenderJson(r)["masters"][1]["catalog_version"], 9);
+}
+
 TEST(CheckerTest, JsonCarriesSchemaVersionAndEverySection) {
   SnapshotBuilder b;
   b.Kill(0).Kill(1);

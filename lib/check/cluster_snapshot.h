@@ -41,6 +41,9 @@ struct MasterFacts {
   std::optional<consensus::RaftConfigPB> catalog_config;
   int64_t catalog_term = 0;
   std::string catalog_leader_uuid;
+  // The catalog version this master has applied (SysCatalogPB.version);
+  // unset when the master does not report it.
+  std::optional<int64_t> catalog_version;
 };
 
 struct TabletServerFacts {

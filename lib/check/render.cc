@@ -102,11 +102,12 @@ std::string RenderPlain(const KsckResults& results, const RenderOptions& options
   std::string out;
   if (options.Shows("masters")) {
     absl::StrAppend(&out, "Masters\n");
-    TextTable masters({"ADDRESS", "UUID", "STATE", "LEADER", "VERSION"});
+    TextTable masters({"ADDRESS", "UUID", "STATE", "LEADER", "CATALOG", "VERSION"});
     for (const MasterResult& m : results.masters) {
       masters.AddRow({m.facts.address, m.facts.uuid,
                       m.facts.reachable ? (m.ok ? "OK" : "MISMATCH") : "UNREACHABLE",
                       m.facts.reachable ? (m.facts.is_leader ? "yes" : "no") : "?",
+                      m.facts.catalog_version ? absl::StrCat("v", *m.facts.catalog_version) : "-",
                       m.facts.version});
     }
     absl::StrAppend(&out, masters.Render("  "), "\n");
@@ -187,6 +188,7 @@ nlohmann::json RenderJson(const KsckResults& results, const RenderOptions& optio
                         {"is_leader", m.facts.is_leader}};
     if (!m.facts.reachable) j["reason"] = m.facts.unreachable_reason;
     if (m.facts.catalog_config) j["catalog_config"] = ConfigJson(*m.facts.catalog_config);
+    if (m.facts.catalog_version) j["catalog_version"] = *m.facts.catalog_version;
     doc["masters"].push_back(j);
   }
   doc["tablet_servers"] = nlohmann::json::array();

@@ -130,6 +130,9 @@ void CollectMasters(const CollectOptions& opt, ClusterSnapshot* snap) {
         m.catalog_term = cs.current_term();
         m.catalog_leader_uuid = cs.leader_uuid();
       }
+      if (resp.master().has_catalog_version()) {
+        m.catalog_version = resp.master().catalog_version();
+      }
     }
   });
 }

@@ -13,6 +13,8 @@
 //      NON_VOTER on the fourth server, copied, promoted, then the stale voter
 //      evicted) and the stale replica is tombstoned on its server; the
 //      tablet ends with 3 READY voters, all with the leader's checksum.
+// A second case has only 3 servers: the stale voter is evicted first and its
+// own server takes the fresh copy.
 #include <algorithm>
 #include <chrono>
 #include <iostream>
@@ -183,105 +185,127 @@ class UnrecoverableVoterTest : public ::testing::Test {
     return "";
   }
 
+  // Steps 1 of the file comment on `num_tservers` servers: a table of one
+  // tablet x 3, written; a follower (victim_) shut down; rows_ written until
+  // the leader's WAL starts past it. Checks that the master kept it.
+  void LeaveAFollowerBehind(int num_tservers) {
+    int& rows = rows_;
+    int& victim = victim_;
+    int& spare = spare_;
+    std::string& victim_uuid = victim_uuid_;
+    std::string& last = last_;
+    ClusterOptions opts;
+    opts.num_tservers = num_tservers;
+    opts.tserver_unresponsive_timeout_ms = 1500;
+    // The dead-server delay never runs out here: only the leader's
+    // FAILED_UNRECOVERABLE report of a live server's voter gets it replaced.
+    opts.extra_master_flags = {"--rereplication_delay_ms=600000", "--tserver_rpc_timeout_ms=5000"};
+    opts.extra_tserver_flags = {"--flush_threshold_rows=300", "--wal_segment_size_bytes=8192",
+                                "--wal_max_segments_retained_for_peers=1",
+                                "--maintenance_interval_ms=100"};
+    cluster_ = std::make_unique<ExternalCluster>(opts);
+    ASSERT_TRUE(cluster_->Start().ok());
+    for (int i = 0; i < num_tservers; ++i) {
+      auto u = cluster_->TServerUuid(i);
+      ASSERT_TRUE(u.ok()) << u.status();
+      uuids_[i] = *u;
+    }
+
+    master::CreateTableRequestPB req;
+    req.set_name("unrecoverable");
+    auto* c = req.mutable_schema()->add_columns();
+    c->set_name("id");
+    c->set_type(INT64);
+    c->set_is_key(true);
+    c = req.mutable_schema()->add_columns();
+    c->set_name("v");
+    c->set_type(STRING);
+    c->set_is_nullable(true);
+    req.set_num_tablets(1);
+    req.set_num_replicas(3);
+    master::CreateTableResponsePB created;
+    {
+      grpc::ClientContext ctx;
+      server::SetDeadline(&ctx, seconds(30));
+      ASSERT_TRUE(server::FromGrpcStatus(cluster_->MasterStub()->CreateTable(&ctx, req, &created))
+                      .ok());
+    }
+    ASSERT_EQ(created.tablet_ids_size(), 1);
+    tablet_ = created.tablet_ids(0);
+
+    for (; rows < kRowsBefore; rows += kBatch) ASSERT_TRUE(WriteBatch(rows).ok());
+    ASSERT_TRUE(ExternalCluster::WaitFor([&] { return (last = Healed(rows, "")).empty(); },
+                                         seconds(30), "3 equal replicas")
+                    .ok())
+        << last;
+
+    // 1. A follower's server goes down.
+    auto reps = Replicas();
+    const int leader = Leader(reps);
+    ASSERT_GE(leader, 0);
+    for (int i = 0; i < num_tservers; ++i) {
+      if (reps.count(i) == 0) {
+        spare = i;
+      } else if (i != leader && victim < 0) {
+        victim = i;
+      }
+    }
+    ASSERT_GE(victim, 0);
+    if (num_tservers > 3) ASSERT_GE(spare, 0);
+    victim_uuid = uuids_[victim];
+    ASSERT_TRUE(cluster_->tserver(victim)->Shutdown().ok());
+    down_.insert(victim);
+
+    // Written until the leader has garbage-collected every WAL segment that
+    // existed when the victim went down, and the next one: its log then
+    // starts past the victim's last op, so only a copy can help it. (While the
+    // victim is down the leader does not know it yet: it learns it from the
+    // victim's rejection after the restart, then reports FAILED_UNRECOVERABLE.)
+    const uint64_t newest_at_shutdown = NewestSegment(leader);
+    ASSERT_GT(newest_at_shutdown, 0u);
+    while (OldestSegment(leader) <= newest_at_shutdown + 1) {
+      ASSERT_LT(rows, kRowsBefore + kRowsWhileDownMax)
+          << "the leader kept segment " << OldestSegment(leader) << " (newest at shutdown "
+          << newest_at_shutdown << ")";
+      ASSERT_TRUE(WriteBatch(rows).ok());
+      rows += kBatch;
+    }
+    std::cout << "rows written while the follower was down: " << rows - kRowsBefore
+              << "; the leader's oldest WAL segment is " << OldestSegment(leader)
+              << ", newest at the follower's shutdown " << newest_at_shutdown << "\n";
+    // The master did not replace the voter of a server merely down.
+    {
+      reps = Replicas();
+      const auto& config = reps[Leader(reps)].consensus_state().committed_config();
+      bool member = false;
+      for (const auto& p : config.peers()) member |= p.permanent_uuid() == victim_uuid;
+      EXPECT_TRUE(member) << "replaced while its server was down";
+      EXPECT_EQ(config.peers_size(), 3);
+    }
+
+  }
+
   std::unique_ptr<ExternalCluster> cluster_;
+  // Set by LeaveAFollowerBehind: rows written, the follower left behind
+  // (index, uuid), a server holding no replica (-1: none), last wait reason.
+  int rows_ = 0;
+  int victim_ = -1;
+  int spare_ = -1;
+  std::string victim_uuid_;
+  std::string last_;
   std::map<int, std::string> uuids_;
   std::set<int> down_;
   std::string tablet_;
 };
-
 TEST_F(UnrecoverableVoterTest, VoterBehindTheLeadersWalGcIsReplacedAndTombstoned) {
-  ClusterOptions opts;
-  opts.num_tservers = 4;
-  opts.tserver_unresponsive_timeout_ms = 1500;
-  // The dead-server delay never runs out here: only the leader's
-  // FAILED_UNRECOVERABLE report of a live server's voter gets it replaced.
-  opts.extra_master_flags = {"--rereplication_delay_ms=600000", "--tserver_rpc_timeout_ms=5000"};
-  opts.extra_tserver_flags = {"--flush_threshold_rows=300", "--wal_segment_size_bytes=8192",
-                              "--wal_max_segments_retained_for_peers=1",
-                              "--maintenance_interval_ms=100"};
-  cluster_ = std::make_unique<ExternalCluster>(opts);
-  ASSERT_TRUE(cluster_->Start().ok());
-  for (int i = 0; i < 4; ++i) {
-    auto u = cluster_->TServerUuid(i);
-    ASSERT_TRUE(u.ok()) << u.status();
-    uuids_[i] = *u;
-  }
-
-  master::CreateTableRequestPB req;
-  req.set_name("unrecoverable");
-  auto* c = req.mutable_schema()->add_columns();
-  c->set_name("id");
-  c->set_type(INT64);
-  c->set_is_key(true);
-  c = req.mutable_schema()->add_columns();
-  c->set_name("v");
-  c->set_type(STRING);
-  c->set_is_nullable(true);
-  req.set_num_tablets(1);
-  req.set_num_replicas(3);
-  master::CreateTableResponsePB created;
-  {
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(30));
-    ASSERT_TRUE(server::FromGrpcStatus(cluster_->MasterStub()->CreateTable(&ctx, req, &created))
-                    .ok());
-  }
-  ASSERT_EQ(created.tablet_ids_size(), 1);
-  tablet_ = created.tablet_ids(0);
-
-  int rows = 0;
-  for (; rows < kRowsBefore; rows += kBatch) ASSERT_TRUE(WriteBatch(rows).ok());
+  LeaveAFollowerBehind(4);
+  if (HasFatalFailure()) return;
+  const int victim = victim_;
+  const int spare = spare_;
+  const std::string victim_uuid = victim_uuid_;
+  const int rows = rows_;
   std::string last;
-  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return (last = Healed(rows, "")).empty(); },
-                                       seconds(30), "3 equal replicas")
-                  .ok())
-      << last;
-
-  // 1. A follower's server goes down.
-  auto reps = Replicas();
-  const int leader = Leader(reps);
-  ASSERT_GE(leader, 0);
-  int victim = -1;
-  int spare = -1;
-  for (int i = 0; i < 4; ++i) {
-    if (reps.count(i) == 0) {
-      spare = i;
-    } else if (i != leader && victim < 0) {
-      victim = i;
-    }
-  }
-  ASSERT_GE(victim, 0);
-  ASSERT_GE(spare, 0);
-  const std::string victim_uuid = uuids_[victim];
-  ASSERT_TRUE(cluster_->tserver(victim)->Shutdown().ok());
-  down_.insert(victim);
-
-  // Written until the leader has garbage-collected every WAL segment that
-  // existed when the victim went down, and the next one: its log then
-  // starts past the victim's last op, so only a copy can help it. (While the
-  // victim is down the leader does not know it yet: it learns it from the
-  // victim's rejection after the restart, then reports FAILED_UNRECOVERABLE.)
-  const uint64_t newest_at_shutdown = NewestSegment(leader);
-  ASSERT_GT(newest_at_shutdown, 0u);
-  while (OldestSegment(leader) <= newest_at_shutdown + 1) {
-    ASSERT_LT(rows, kRowsBefore + kRowsWhileDownMax)
-        << "the leader kept segment " << OldestSegment(leader) << " (newest at shutdown "
-        << newest_at_shutdown << ")";
-    ASSERT_TRUE(WriteBatch(rows).ok());
-    rows += kBatch;
-  }
-  std::cout << "rows written while the follower was down: " << rows - kRowsBefore
-            << "; the leader's oldest WAL segment is " << OldestSegment(leader)
-            << ", newest at the follower's shutdown " << newest_at_shutdown << "\n";
-  // The master did not replace the voter of a server merely down.
-  {
-    reps = Replicas();
-    const auto& config = reps[Leader(reps)].consensus_state().committed_config();
-    bool member = false;
-    for (const auto& p : config.peers()) member |= p.permanent_uuid() == victim_uuid;
-    EXPECT_TRUE(member) << "replaced while its server was down";
-    EXPECT_EQ(config.peers_size(), 3);
-  }
+  std::map<int, server::ReplicaStatusPB> reps;
 
   // 2. Back up: it can never catch up, so it is replaced and tombstoned.
   ASSERT_TRUE(cluster_->tserver(victim)->Restart().ok());
@@ -320,6 +344,43 @@ TEST_F(UnrecoverableVoterTest, VoterBehindTheLeadersWalGcIsReplacedAndTombstoned
       },
       seconds(20), "the stale replica tombstoned on its server");
   ASSERT_TRUE(gone.ok()) << gone;
+}
+
+// Three servers, so no other server can host a replacement: the stale voter
+// is evicted first (the two others are healthy, a majority with and without
+// it), its replica tombstoned by the master's heartbeat answer, and its own
+// server takes a fresh copy that becomes a voter again.
+TEST_F(UnrecoverableVoterTest, WithNoOtherServerTheStaleVoterIsEvictedFirstAndRecopied) {
+  LeaveAFollowerBehind(3);
+  if (HasFatalFailure()) return;
+  const int victim = victim_;
+  const std::string victim_uuid = victim_uuid_;
+  const int rows = rows_;
+
+  ASSERT_TRUE(cluster_->tserver(victim)->Restart().ok());
+  down_.erase(victim);
+  const auto restarted = std::chrono::steady_clock::now();
+  // Healed() with nobody excluded: the victim must hold a replica with the
+  // leader's checksum over every row, which only a new copy can give it.
+  std::string last;
+  absl::Status healed = ExternalCluster::WaitFor(
+      [&] { return (last = Healed(rows, "")).empty(); }, seconds(40),
+      "3 healthy voters, the victim's freshly copied, equal checksums");
+  ASSERT_TRUE(healed.ok()) << healed << " (last: " << last << ")";
+  std::cout << "restart to 3 healthy voters, evict first (as polled): "
+            << std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - restarted)
+                   .count()
+            << " ms\n";
+  auto master_log = io::ReadFileToString(cluster_->master()->log_path());
+  ASSERT_TRUE(master_log.ok()) << master_log.status();
+  EXPECT_NE(master_log->find(absl::StrCat("remove ", victim_uuid,
+                                          " (no other server can host a replacement; evicting "
+                                          "first (2 healthy voters remain): leader reports voter ",
+                                          victim_uuid, " FAILED_UNRECOVERABLE")),
+            std::string::npos);
+  EXPECT_NE(master_log->find(absl::StrCat("copy ", victim_uuid)), std::string::npos);
+  EXPECT_NE(master_log->find(absl::StrCat("promote ", victim_uuid)), std::string::npos);
 }
 
 }  // namespace

@@ -13,11 +13,11 @@
 //      NON_VOTER on the fourth server, copied, promoted, then the stale voter
 //      evicted) and the stale replica is tombstoned on its server; the
 //      tablet ends with 3 READY voters, all with the leader's checksum.
-// The follower is shut down, not SIGSTOPped: a stopped process's sockets
-// stay open, so the leader (which replicates optimistically while a peer is
-// silent) keeps streaming the new entries into its connection's buffers; on
-// SIGCONT the follower reads them in order and catches up for real - tried,
-// the leader then reports it HEALTHY and rightly nothing is replaced.
+// The follower is shut down, not SIGSTOPped: tried, a SIGCONTinued
+// follower is reported HEALTHY by the leader and rightly nothing is
+// replaced. Likely cause: its sockets stay open, so the leader (replicating
+// optimistically while a peer is silent) streams the new entries into the
+// connection's buffers, and the follower reads them in order on SIGCONT.
 // A second case has only 3 servers: the stale voter is evicted first and its
 // own server takes the fresh copy.
 #include <algorithm>

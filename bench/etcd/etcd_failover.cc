@@ -12,8 +12,6 @@
 //   or, built: bazel-bin/bench/etcd/etcd_failover --trials=5 --out=FILE.json
 #include <atomic>
 #include <chrono>
-#include <fstream>
-#include <iostream>
 #include <string>
 #include <thread>
 
@@ -77,25 +75,8 @@ class EtcdTarget : public FailoverTarget {
 };
 
 int Main(int argc, char** argv) {
-  FailoverFlags flags = ParseFailoverFlags(argc, argv);
   EtcdTarget target;
-  absl::Status s = target.Start();
-  if (!s.ok()) {
-    std::cerr << "etcd_failover: cluster: " << s << "\n";
-    return 1;
-  }
-  FailoverOptions opts;
-  opts.trials = flags.trials;
-  auto sum = RunFailoverTrials(&target, opts);
-  if (!sum.ok()) {
-    std::cerr << "etcd_failover: " << sum.status() << "\n";
-    return 1;
-  }
-  std::cout << SummaryToText(*sum);
-  if (!flags.out.empty()) {
-    std::ofstream(flags.out) << SummaryToJson(*sum) << "\n";
-  }
-  return 0;
+  return RunFailoverMain("etcd_failover", argc, argv, &target, [&] { return target.Start(); });
 }
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
+#include <iostream>
 #include <mutex>
 #include <thread>
 
@@ -277,6 +279,28 @@ FailoverFlags ParseFailoverFlags(int argc, char** argv) {
     }
   }
   return f;
+}
+
+int RunFailoverMain(const std::string& prog, int argc, char** argv, FailoverTarget* target,
+                    const std::function<absl::Status()>& start) {
+  FailoverFlags flags = ParseFailoverFlags(argc, argv);
+  absl::Status s = start();
+  if (!s.ok()) {
+    std::cerr << prog << ": cluster: " << s << "\n";
+    return 1;
+  }
+  FailoverOptions opts;
+  opts.trials = flags.trials;
+  auto sum = RunFailoverTrials(target, opts);
+  if (!sum.ok()) {
+    std::cerr << prog << ": " << sum.status() << "\n";
+    return 1;
+  }
+  std::cout << SummaryToText(*sum);
+  if (!flags.out.empty()) {
+    std::ofstream(flags.out) << SummaryToJson(*sum) << "\n";
+  }
+  return 0;
 }
 
 }  // namespace kmend::bench

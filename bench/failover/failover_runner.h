@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -114,6 +115,14 @@ struct FailoverFlags {
   std::string out;
 };
 FailoverFlags ParseFailoverFlags(int argc, char** argv);
+
+// The whole main() of a failover benchmark binary: parses FailoverFlags,
+// calls `start` (which brings up `target`'s cluster on the calling thread,
+// so its processes live as long as main's thread), runs the trials, prints
+// SummaryToText to stdout and writes SummaryToJson to --out if given.
+// Returns the exit code: 0, or 1 after "<prog>: <error>" on stderr.
+int RunFailoverMain(const std::string& prog, int argc, char** argv, FailoverTarget* target,
+                    const std::function<absl::Status()>& start);
 
 }  // namespace kmend::bench
 

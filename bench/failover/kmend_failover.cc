@@ -13,8 +13,6 @@
 //   or, built: KMEND_SERVER_BIN=bazel-bin/server/kmend-server
 //              bazel-bin/bench/failover/kmend_failover --trials=5 --out=FILE.json
 #include <chrono>
-#include <fstream>
-#include <iostream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -173,25 +171,8 @@ class KmendTarget : public FailoverTarget {
 };
 
 int Main(int argc, char** argv) {
-  FailoverFlags flags = ParseFailoverFlags(argc, argv);
   KmendTarget target;
-  absl::Status s = target.Start();
-  if (!s.ok()) {
-    std::cerr << "kmend_failover: cluster: " << s << "\n";
-    return 1;
-  }
-  FailoverOptions opts;
-  opts.trials = flags.trials;
-  auto sum = RunFailoverTrials(&target, opts);
-  if (!sum.ok()) {
-    std::cerr << "kmend_failover: " << sum.status() << "\n";
-    return 1;
-  }
-  std::cout << SummaryToText(*sum);
-  if (!flags.out.empty()) {
-    std::ofstream(flags.out) << SummaryToJson(*sum) << "\n";
-  }
-  return 0;
+  return RunFailoverMain("kmend_failover", argc, argv, &target, [&] { return target.Start(); });
 }
 
 }  // namespace

@@ -63,6 +63,19 @@ std::vector<int64_t> ReplayIndexes(const std::string& dir) {
   return out;
 }
 
+// One AppendAsync of the entry at index (*next)++, enqueued under `order`
+// (so indexes reach the log in order, as a Raft leader assigns them), then
+// waits outside the lock for its callback and returns what it reported.
+absl::Status AppendAsyncInOrder(Log* log, std::mutex* order, int64_t* next) {
+  std::promise<absl::Status> done;
+  {
+    std::lock_guard l(*order);
+    log->AppendAsync({MakeEntry(1, (*next)++, 200)},
+                     [&done](const absl::Status& st) { done.set_value(st); });
+  }
+  return done.get_future().get();
+}
+
 std::vector<int64_t> Range(int64_t first, int64_t last) {
   std::vector<int64_t> v;
   for (int64_t i = first; i <= last; ++i) v.push_back(i);
@@ -283,13 +296,7 @@ TEST(LogTest, ConcurrentAppendersShareSyncs) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kPerThread; ++i) {
-        std::promise<absl::Status> done;
-        {
-          std::lock_guard l(order);
-          log->AppendAsync({MakeEntry(1, next++, 200)},
-                           [&done](const absl::Status& st) { done.set_value(st); });
-        }
-        EXPECT_TRUE(done.get_future().get().ok());
+        EXPECT_TRUE(AppendAsyncInOrder(log.get(), &order, &next).ok());
       }
     });
   }
@@ -330,13 +337,7 @@ TEST(LogTest, InlineAndQueuedAppendsKeepOrderAcrossRolls) {
           EXPECT_TRUE(log->Append({MakeEntry(1, next++, 200)}).ok());
           continue;
         }
-        std::promise<absl::Status> done;
-        {
-          std::lock_guard l(order);
-          log->AppendAsync({MakeEntry(1, next++, 200)},
-                           [&done](const absl::Status& st) { done.set_value(st); });
-        }
-        EXPECT_TRUE(done.get_future().get().ok());
+        EXPECT_TRUE(AppendAsyncInOrder(log.get(), &order, &next).ok());
       }
     });
   }

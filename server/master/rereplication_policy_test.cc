@@ -60,6 +60,22 @@ class PolicyTest : public ::testing::Test {
     r.state = server::TABLET_DATA_FAILED;
     r.failed_for_ms = ms;
   }
+  // `uuid`'s replica is READY, caught up (40/40) and reported HEALTHY by the
+  // leader: what a finished copy looks like before its promotion.
+  void CaughtUp(const std::string& uuid) {
+    servers_[uuid].replicas[kTablet] = server::TABLET_DATA_READY;
+    Progress(uuid, 40, 40);
+    Health(uuid, consensus::HealthReportPB::HEALTHY);
+  }
+  // Next() is the delete of `uuid`'s FAILED replica, bounded by the config
+  // at `opid`. Callers wrap it in ASSERT_NO_FATAL_FAILURE.
+  void ExpectDeleteFailed(const std::string& uuid, int64_t opid) {
+    Action a = Next();
+    ASSERT_EQ(a.type, Action::kDeleteFailed) << a.reason;
+    EXPECT_EQ(a.peer_uuid, uuid);
+    EXPECT_EQ(a.peer_address, uuid + ":1");
+    EXPECT_EQ(a.cas_config_opid_index, opid);
+  }
   // Raft progress of `uuid`'s replica.
   void Progress(const std::string& uuid, int64_t logged, int64_t committed) {
     ReplicaView& r = servers_[uuid].replicas[kTablet];
@@ -112,9 +128,7 @@ TEST_F(PolicyTest, FullSequenceAddCopyPromoteRemove) {
   servers_["d"].replicas[kTablet] = server::TABLET_DATA_COPYING;
   EXPECT_EQ(Next().type, Action::kNone);
 
-  servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
-  Progress("d", 40, 40);
-  Health("d", consensus::HealthReportPB::HEALTHY);
+  CaughtUp("d");
   a = Next();
   ASSERT_EQ(a.type, Action::kPromote) << a.reason;
   EXPECT_EQ(a.peer_uuid, "d");
@@ -177,11 +191,7 @@ TEST_F(PolicyTest, NonVoterWhoseCopyFailedIsRemovedAndItsServerAvoided) {
   config_.mutable_peers()->DeleteSubrange(3, 1);
   // d still holds the FAILED replica: it is deleted before d can be a
   // target again (the delete is bounded by the config it was judged by).
-  a = Next();
-  ASSERT_EQ(a.type, Action::kDeleteFailed) << a.reason;
-  EXPECT_EQ(a.peer_uuid, "d");
-  EXPECT_EQ(a.peer_address, "d:1");
-  EXPECT_EQ(a.cas_config_opid_index, 7);
+  ASSERT_NO_FATAL_FAILURE(ExpectDeleteFailed("d", 7));
   servers_["d"].replicas.erase(kTablet);
   EXPECT_EQ(Next().type, Action::kAddNonVoter);
 }
@@ -283,9 +293,7 @@ TEST_F(PolicyTest, FailedVoterSequenceEndsWithItsDeletion) {
   Fail("c", kGrace);
   AddPeer("d", RaftPeerPB::NON_VOTER, true);
   config_.set_opid_index(8);
-  servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
-  Progress("d", 40, 40);
-  Health("d", consensus::HealthReportPB::HEALTHY);
+  CaughtUp("d");
   ASSERT_EQ(Next().type, Action::kPromote);
   config_.mutable_peers(3)->set_member_type(RaftPeerPB::VOTER);
   config_.mutable_peers(3)->clear_attrs();
@@ -295,11 +303,7 @@ TEST_F(PolicyTest, FailedVoterSequenceEndsWithItsDeletion) {
   EXPECT_EQ(a.peer_uuid, "c");
   config_.mutable_peers()->DeleteSubrange(2, 1);
   config_.set_opid_index(10);
-  a = Next();
-  ASSERT_EQ(a.type, Action::kDeleteFailed) << a.reason;
-  EXPECT_EQ(a.peer_uuid, "c");
-  EXPECT_EQ(a.peer_address, "c:1");
-  EXPECT_EQ(a.cas_config_opid_index, 10);
+  ASSERT_NO_FATAL_FAILURE(ExpectDeleteFailed("c", 10));
   servers_["c"].replicas.erase(kTablet);
   EXPECT_EQ(Next().type, Action::kNone);
 }
@@ -436,9 +440,7 @@ TEST_F(PolicyTest, UnrecoverableVoterIsReplacedAddCopyPromoteThenEvicted) {
   // The bad voter keeps its replacement: the replica on c is READY on a
   // live server, but it is no help.
   ASSERT_EQ(Next().type, Action::kCopy);
-  servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;
-  Progress("d", 40, 40);
-  Health("d", consensus::HealthReportPB::HEALTHY);
+  CaughtUp("d");
   a = Next();
   ASSERT_EQ(a.type, Action::kPromote) << a.reason;
   EXPECT_EQ(a.peer_uuid, "d");

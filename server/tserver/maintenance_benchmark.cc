@@ -16,7 +16,6 @@
 #include <string>
 
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "benchmark/benchmark.h"
 #include "lib/blocks/log_block_manager.h"
@@ -24,6 +23,7 @@
 #include "lib/fs/fs_manager.h"
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
+#include "lib/tablet/test_spec.h"
 #include "server/tserver/maintenance_manager.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
@@ -82,14 +82,7 @@ void BM_SustainedWrites(benchmark::State& state) {
     req.set_tablet_id(kTablet);
     req.set_table_id("t");
     req.set_table_name("t");
-    auto* c = req.mutable_schema()->add_columns();
-    c->set_name("id");
-    c->set_type(INT64);
-    c->set_is_key(true);
-    c = req.mutable_schema()->add_columns();
-    c->set_name("v");
-    c->set_type(STRING);
-    c->set_is_nullable(true);
+    *req.mutable_schema() = tablet::KeyValueTestSchema("v");
     req.mutable_initial_config()->set_opid_index(-1);
     auto* p = req.mutable_initial_config()->add_peers();
     p->set_permanent_uuid(info->uuid);
@@ -113,14 +106,7 @@ void BM_SustainedWrites(benchmark::State& state) {
         RowOpPB* op = w.mutable_ops()->add_ops();
         op->set_type(RowOpPB::UPSERT);
         op->add_cells()->set_int64_value(i);
-        uint64_t h = 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(i + 1);
-        std::string v;
-        for (int k = 0; k < 6; ++k) {
-          h ^= h >> 31;
-          h *= 0x94d049bb133111ebull;
-          absl::StrAppend(&v, absl::Hex(h, absl::kZeroPad16));
-        }
-        op->add_cells()->set_string_value(v.substr(0, 100));
+        op->add_cells()->set_string_value(tablet::IncompressibleTestValue(i).substr(0, 100));
       }
       WriteResponsePB resp;
       absl::Status s = replica->Write(w, &resp);

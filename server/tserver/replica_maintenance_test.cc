@@ -17,6 +17,7 @@
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/tablet/superblock.h"
+#include "lib/tablet/test_spec.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
 
@@ -76,14 +77,7 @@ class ReplicaMaintenanceTest : public ::testing::Test {
     req.set_tablet_id(kTablet);
     req.set_table_id("tableid");
     req.set_table_name("t");
-    auto* c = req.mutable_schema()->add_columns();
-    c->set_name("id");
-    c->set_type(INT64);
-    c->set_is_key(true);
-    c = req.mutable_schema()->add_columns();
-    c->set_name("v");
-    c->set_type(STRING);
-    c->set_is_nullable(true);
+    *req.mutable_schema() = tablet::KeyValueTestSchema("v");
     auto* config = req.mutable_initial_config();
     config->set_opid_index(-1);
     auto* p = config->add_peers();

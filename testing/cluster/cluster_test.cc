@@ -6,6 +6,7 @@
 
 #include "gtest/gtest.h"
 #include "server/common/grpc_util.h"
+#include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 
 namespace kmend::testing {
@@ -46,18 +47,7 @@ class ClusterTest : public ::testing::Test {
 
   absl::StatusOr<master::CreateTableResponsePB> CreateTable(const std::string& name, int tablets,
                                                             int replicas) {
-    master::CreateTableRequestPB req;
-    req.set_name(name);
-    auto* c = req.mutable_schema()->add_columns();
-    c->set_name("id");
-    c->set_type(INT64);
-    c->set_is_key(true);
-    c = req.mutable_schema()->add_columns();
-    c->set_name("name");
-    c->set_type(STRING);
-    c->set_is_nullable(true);
-    req.set_num_tablets(tablets);
-    req.set_num_replicas(replicas);
+    const master::CreateTableRequestPB req = KeyValueTableRequest(name, "name", tablets, replicas);
     master::CreateTableResponsePB resp;
     grpc::ClientContext ctx;
     server::SetDeadline(&ctx, seconds(30));

@@ -32,6 +32,7 @@
 #include "lib/io/file.h"
 #include "lib/tablet/superblock.h"
 #include "server/common/grpc_util.h"
+#include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 
 namespace kmend::testing {
@@ -48,74 +49,16 @@ class FlushCopyTest : public ::testing::Test {
     if (HasFailure() && cluster_ != nullptr) cluster_->DumpLogs(std::cerr);
   }
 
-  std::map<std::string, std::map<std::string, server::ReplicaStatusPB>> Replicas() {
-    std::map<std::string, std::map<std::string, server::ReplicaStatusPB>> out;
-    for (int i = 0; i < cluster_->num_tservers(); ++i) {
-      if (down_.count(i)) continue;
-      auto st = cluster_->GetStatus(cluster_->tserver(i), seconds(2));
-      if (!st.ok()) continue;
-      for (const auto& r : st->replicas()) out[r.tablet_id()][uuids_[i]] = r;
-    }
-    return out;
-  }
-
-  int IndexOf(const std::string& uuid) const {
-    for (const auto& [i, u] : uuids_) {
-      if (u == uuid) return i;
-    }
-    return -1;
-  }
-
-  int Leader(const std::map<std::string, server::ReplicaStatusPB>& reps) {
-    int best = -1;
-    int64_t term = -1;
-    for (const auto& [uuid, r] : reps) {
-      if (r.role() == consensus::RaftPeerPB::LEADER &&
-          r.consensus_state().current_term() > term) {
-        term = r.consensus_state().current_term();
-        best = IndexOf(uuid);
-      }
-    }
-    return best;
-  }
-
+  ReplicasByTablet Replicas() { return LiveReplicas(*cluster_, uuids_, down_); }
+  int IndexOf(const std::string& uuid) const { return TServerIndexOf(uuids_, uuid); }
+  int Leader(const ReplicasByUuid& reps) const { return LeaderIndex(reps, uuids_); }
   absl::StatusOr<tserver::ChecksumResponsePB> Checksum(int ts, const std::string& tablet_id) {
-    tserver::ChecksumRequestPB req;
-    req.set_tablet_id(tablet_id);
-    tserver::ChecksumResponsePB resp;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(5));
-    absl::Status s = server::FromGrpcStatus(cluster_->TServerStub(ts)->Checksum(&ctx, req, &resp));
-    if (!s.ok()) return s;
-    return resp;
+    return ReplicaChecksum(*cluster_, ts, tablet_id);
   }
 
   // Upserts [first, first + n): ~100-byte values that compress little.
   absl::Status Write(int ts, const std::string& tablet_id, int first, int n) {
-    return Write(cluster_->TServerStub(ts).get(), tablet_id, first, n);
-  }
-  // Through a stub made beforehand (thread-safe: touches no cluster state).
-  static absl::Status Write(tserver::TabletServerService::Stub* stub, const std::string& tablet_id,
-                            int first, int n) {
-    tserver::WriteRequestPB req;
-    req.set_tablet_id(tablet_id);
-    for (int i = first; i < first + n; ++i) {
-      RowOpPB* op = req.mutable_ops()->add_ops();
-      op->set_type(RowOpPB::UPSERT);
-      op->add_cells()->set_int64_value(i);
-      uint64_t h = 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(i + 1);
-      std::string v;
-      for (int k = 0; k < 6; ++k) {
-        h ^= h >> 31;
-        h *= 0x94d049bb133111ebull;
-        absl::StrAppend(&v, absl::Hex(h, absl::kZeroPad16));
-      }
-      op->add_cells()->set_string_value(v);
-    }
-    tserver::WriteResponsePB resp;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(10));
-    return server::FromGrpcStatus(stub->Write(&ctx, req, &resp));
+    return UpsertHashedRows(cluster_->TServerStub(ts).get(), tablet_id, first, n);
   }
 
   // All of a tablet's rows, each batch through the current leader (retried).
@@ -211,7 +154,7 @@ class FlushCopyTest : public ::testing::Test {
   }
 
   std::unique_ptr<ExternalCluster> cluster_;
-  std::map<int, std::string> uuids_;
+  TServerUuids uuids_;
   std::set<int> down_;
 };
 
@@ -224,33 +167,14 @@ TEST_F(FlushCopyTest, FlushedBlocksAreCopiedAndSurviveRestart) {
                               "--maintenance_interval_ms=100"};
   cluster_ = std::make_unique<ExternalCluster>(opts);
   ASSERT_TRUE(cluster_->Start().ok());
-  for (int i = 0; i < 4; ++i) {
-    auto u = cluster_->TServerUuid(i);
-    ASSERT_TRUE(u.ok()) << u.status();
-    uuids_[i] = *u;
-  }
+  auto uuids = GetTServerUuids(*cluster_);
+  ASSERT_TRUE(uuids.ok()) << uuids.status();
+  uuids_ = *uuids;
 
-  master::CreateTableRequestPB req;
-  req.set_name("flushed");
-  auto* c = req.mutable_schema()->add_columns();
-  c->set_name("id");
-  c->set_type(INT64);
-  c->set_is_key(true);
-  c = req.mutable_schema()->add_columns();
-  c->set_name("v");
-  c->set_type(STRING);
-  c->set_is_nullable(true);
-  req.set_num_tablets(2);
-  req.set_num_replicas(3);
-  master::CreateTableResponsePB created;
-  {
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(30));
-    ASSERT_TRUE(server::FromGrpcStatus(cluster_->MasterStub()->CreateTable(&ctx, req, &created))
-                    .ok());
-  }
-  ASSERT_EQ(created.tablet_ids_size(), 2);
-  const std::vector<std::string> tablets(created.tablet_ids().begin(), created.tablet_ids().end());
+  auto created = CreateTable(*cluster_, KeyValueTableRequest("flushed", "v", 2, 3));
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_EQ(created->size(), 2u);
+  const std::vector<std::string> tablets = *created;
   for (int t = 0; t < 2; ++t) {
     WriteTablet(tablets[t], t * 1'000'000);
     if (HasFatalFailure()) return;
@@ -314,7 +238,7 @@ TEST_F(FlushCopyTest, FlushedBlocksAreCopiedAndSurviveRestart) {
       const int t = k % 2;
       const int first = (k / 2 * kBatch) % kRowsPerTablet;
       for (const auto& stub : stubs) {
-        if (Write(stub.get(), tablets[t], t * 1'000'000 + first, kBatch).ok()) {
+        if (UpsertHashedRows(stub.get(), tablets[t], t * 1'000'000 + first, kBatch).ok()) {
           ++rewrites;
           break;
         }

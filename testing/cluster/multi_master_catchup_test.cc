@@ -24,6 +24,7 @@
 #include "lib/io/file.h"
 #include "proto/master.grpc.pb.h"
 #include "server/common/grpc_util.h"
+#include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 
 namespace kmend::testing {
@@ -39,27 +40,13 @@ class MultiMasterCatchupTest : public ::testing::Test {
   }
 
   int WaitForServingLeader() {
-    int leader = -1;
-    absl::Status s = ExternalCluster::WaitFor(
-        [&] {
-          auto l = cluster_->LeaderMasterIndex();
-          if (l.ok()) leader = *l;
-          return l.ok();
-        },
-        std::chrono::seconds(30), "a master serving the catalog");
-    EXPECT_TRUE(s.ok()) << s;
-    return leader;
+    absl::StatusOr<int> leader = WaitForLeaderMaster(*cluster_);
+    EXPECT_TRUE(leader.ok()) << leader.status();
+    return leader.ok() ? *leader : -1;
   }
 
   grpc::Status CreateTable(int master, const std::string& name) {
-    master::CreateTableRequestPB req;
-    req.set_name(name);
-    auto* col = req.mutable_schema()->add_columns();
-    col->set_name("id");
-    col->set_type(kmend::INT64);
-    col->set_is_key(true);
-    req.set_num_tablets(1);
-    req.set_num_replicas(1);
+    const master::CreateTableRequestPB req = KeyOnlyTableRequest(name);
     grpc::ClientContext ctx;
     server::SetDeadline(&ctx, std::chrono::seconds(10));
     master::CreateTableResponsePB resp;

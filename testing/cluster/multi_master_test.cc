@@ -25,6 +25,7 @@
 #include "lib/io/file.h"
 #include "proto/master.pb.h"
 #include "server/common/grpc_util.h"
+#include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 #include "testing/cluster/tool_runner.h"
 
@@ -70,16 +71,9 @@ class MultiMasterTest : public ::testing::Test {
   }
 
   int WaitForServingLeader() {
-    int leader = -1;
-    absl::Status s = ExternalCluster::WaitFor(
-        [&] {
-          auto l = cluster_->LeaderMasterIndex();
-          if (l.ok()) leader = *l;
-          return l.ok();
-        },
-        std::chrono::seconds(30), "a master serving the catalog");
-    EXPECT_TRUE(s.ok()) << s;
-    return leader;
+    absl::StatusOr<int> leader = WaitForLeaderMaster(*cluster_);
+    EXPECT_TRUE(leader.ok()) << leader.status();
+    return leader.ok() ? *leader : -1;
   }
 
   // Median CreateTable latency (ms) of `n` single-tablet, single-replica
@@ -87,14 +81,7 @@ class MultiMasterTest : public ::testing::Test {
   double MedianCreateTableMs(int master, int n, const std::string& prefix) {
     std::vector<double> ms;
     for (int i = 0; i < n; ++i) {
-      master::CreateTableRequestPB req;
-      req.set_name(absl::StrCat(prefix, i));
-      auto* col = req.mutable_schema()->add_columns();
-      col->set_name("id");
-      col->set_type(kmend::INT64);
-      col->set_is_key(true);
-      req.set_num_tablets(1);
-      req.set_num_replicas(1);
+      const master::CreateTableRequestPB req = KeyOnlyTableRequest(absl::StrCat(prefix, i));
       grpc::ClientContext ctx;
       server::SetDeadline(&ctx, std::chrono::seconds(10));
       master::CreateTableResponsePB resp;

@@ -31,6 +31,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/common/grpc_util.h"
+#include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 
 namespace kmend::testing {
@@ -38,7 +39,7 @@ namespace {
 
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-using Replicas = std::map<std::string, std::map<std::string, server::ReplicaStatusPB>>;
+using Replicas = ReplicasByTablet;
 
 class RereplicationTest : public ::testing::Test {
  protected:
@@ -56,36 +57,18 @@ class RereplicationTest : public ::testing::Test {
     cluster_ = std::make_unique<ExternalCluster>(opts);
     absl::Status s = cluster_->Start();
     ASSERT_TRUE(s.ok()) << s;
-    for (int i = 0; i < num_tservers; ++i) {
-      auto u = cluster_->TServerUuid(i);
-      ASSERT_TRUE(u.ok()) << u.status();
-      uuids_[i] = *u;
-    }
+    auto uuids = GetTServerUuids(*cluster_);
+    ASSERT_TRUE(uuids.ok()) << uuids.status();
+    uuids_ = *uuids;
   }
 
   // A table of `num_tablets` x 3 replicas with `rows` rows in each tablet,
   // written through each tablet's leader (retried until one is elected).
   void CreateTableWithRows(int num_tablets, int rows) {
-    master::CreateTableRequestPB req;
-    req.set_name("rr");
-    auto* c = req.mutable_schema()->add_columns();
-    c->set_name("id");
-    c->set_type(INT64);
-    c->set_is_key(true);
-    c = req.mutable_schema()->add_columns();
-    c->set_name("name");
-    c->set_type(STRING);
-    c->set_is_nullable(true);
-    req.set_num_tablets(num_tablets);
-    req.set_num_replicas(3);
-    master::CreateTableResponsePB created;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(30));
-    absl::Status s =
-        server::FromGrpcStatus(cluster_->MasterStub()->CreateTable(&ctx, req, &created));
-    ASSERT_TRUE(s.ok()) << s;
-    ASSERT_EQ(created.tablet_ids_size(), num_tablets);
-    tablet_ids_.assign(created.tablet_ids().begin(), created.tablet_ids().end());
+    auto created = CreateTable(*cluster_, KeyValueTableRequest("rr", "name", num_tablets, 3));
+    ASSERT_TRUE(created.ok()) << created.status();
+    ASSERT_EQ(static_cast<int>(created->size()), num_tablets);
+    tablet_ids_ = *created;
     for (int t = 0; t < num_tablets; ++t) {
       WriteRows(t, 0, rows);
       if (HasFatalFailure()) return;
@@ -113,47 +96,12 @@ class RereplicationTest : public ::testing::Test {
   }
 
   // Tablet id -> server uuid -> replica, over the servers not in `down_`.
-  Replicas ReplicasNow() {
-    Replicas out;
-    for (int i = 0; i < cluster_->num_tservers(); ++i) {
-      if (down_.count(i)) continue;
-      auto st = cluster_->GetStatus(cluster_->tserver(i), seconds(2));
-      if (!st.ok()) continue;
-      for (const auto& r : st->replicas()) out[r.tablet_id()][uuids_[i]] = r;
-    }
-    return out;
-  }
-
-  int IndexOf(const std::string& uuid) const {
-    for (const auto& [i, u] : uuids_) {
-      if (u == uuid) return i;
-    }
-    return -1;
-  }
-
+  Replicas ReplicasNow() { return LiveReplicas(*cluster_, uuids_, down_); }
+  int IndexOf(const std::string& uuid) const { return TServerIndexOf(uuids_, uuid); }
   // The live leader of a tablet with the highest term, or -1.
-  int Leader(const std::map<std::string, server::ReplicaStatusPB>& reps) {
-    int best = -1;
-    int64_t term = -1;
-    for (const auto& [uuid, r] : reps) {
-      if (r.role() == consensus::RaftPeerPB::LEADER &&
-          r.consensus_state().current_term() > term) {
-        term = r.consensus_state().current_term();
-        best = IndexOf(uuid);
-      }
-    }
-    return best;
-  }
-
+  int Leader(const ReplicasByUuid& reps) const { return LeaderIndex(reps, uuids_); }
   absl::StatusOr<tserver::ChecksumResponsePB> Checksum(int ts, const std::string& tablet_id) {
-    tserver::ChecksumRequestPB req;
-    req.set_tablet_id(tablet_id);
-    tserver::ChecksumResponsePB resp;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(5));
-    absl::Status s = server::FromGrpcStatus(cluster_->TServerStub(ts)->Checksum(&ctx, req, &resp));
-    if (!s.ok()) return s;
-    return resp;
+    return ReplicaChecksum(*cluster_, ts, tablet_id);
   }
 
   absl::Status Write(int ts, const std::string& tablet_id, int first, int n) {
@@ -231,7 +179,7 @@ class RereplicationTest : public ::testing::Test {
   }
 
   std::unique_ptr<ExternalCluster> cluster_;
-  std::map<int, std::string> uuids_;
+  TServerUuids uuids_;
   std::set<int> down_;
   std::vector<std::string> tablet_ids_;
   // Tablet id -> rows written.

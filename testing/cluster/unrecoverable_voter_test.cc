@@ -36,6 +36,7 @@
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "server/common/grpc_util.h"
+#include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 
 namespace kmend::testing {
@@ -69,12 +70,7 @@ class UnrecoverableVoterTest : public ::testing::Test {
     return out;
   }
 
-  int IndexOf(const std::string& uuid) const {
-    for (const auto& [i, u] : uuids_) {
-      if (u == uuid) return i;
-    }
-    return -1;
-  }
+  int IndexOf(const std::string& uuid) const { return TServerIndexOf(uuids_, uuid); }
 
   static int Leader(const std::map<int, server::ReplicaStatusPB>& reps) {
     int best = -1;
@@ -90,37 +86,12 @@ class UnrecoverableVoterTest : public ::testing::Test {
   }
 
   absl::StatusOr<tserver::ChecksumResponsePB> Checksum(int ts) {
-    tserver::ChecksumRequestPB req;
-    req.set_tablet_id(tablet_);
-    tserver::ChecksumResponsePB resp;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(5));
-    absl::Status s = server::FromGrpcStatus(cluster_->TServerStub(ts)->Checksum(&ctx, req, &resp));
-    if (!s.ok()) return s;
-    return resp;
+    return ReplicaChecksum(*cluster_, ts, tablet_);
   }
 
   // Upserts [first, first + n) through server `ts`: ~100-byte values.
   absl::Status Write(int ts, int first, int n) {
-    tserver::WriteRequestPB req;
-    req.set_tablet_id(tablet_);
-    for (int i = first; i < first + n; ++i) {
-      RowOpPB* op = req.mutable_ops()->add_ops();
-      op->set_type(RowOpPB::UPSERT);
-      op->add_cells()->set_int64_value(i);
-      uint64_t h = 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(i + 1);
-      std::string v;
-      for (int k = 0; k < 6; ++k) {
-        h ^= h >> 31;
-        h *= 0x94d049bb133111ebull;
-        absl::StrAppend(&v, absl::Hex(h, absl::kZeroPad16));
-      }
-      op->add_cells()->set_string_value(v);
-    }
-    tserver::WriteResponsePB resp;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(10));
-    return server::FromGrpcStatus(cluster_->TServerStub(ts)->Write(&ctx, req, &resp));
+    return UpsertHashedRows(cluster_->TServerStub(ts).get(), tablet_, first, n);
   }
 
   // One batch at `first` through the current leader (retried).
@@ -210,33 +181,14 @@ class UnrecoverableVoterTest : public ::testing::Test {
                                 "--maintenance_interval_ms=100"};
     cluster_ = std::make_unique<ExternalCluster>(opts);
     ASSERT_TRUE(cluster_->Start().ok());
-    for (int i = 0; i < num_tservers; ++i) {
-      auto u = cluster_->TServerUuid(i);
-      ASSERT_TRUE(u.ok()) << u.status();
-      uuids_[i] = *u;
-    }
+    auto uuids = GetTServerUuids(*cluster_);
+    ASSERT_TRUE(uuids.ok()) << uuids.status();
+    uuids_ = *uuids;
 
-    master::CreateTableRequestPB req;
-    req.set_name("unrecoverable");
-    auto* c = req.mutable_schema()->add_columns();
-    c->set_name("id");
-    c->set_type(INT64);
-    c->set_is_key(true);
-    c = req.mutable_schema()->add_columns();
-    c->set_name("v");
-    c->set_type(STRING);
-    c->set_is_nullable(true);
-    req.set_num_tablets(1);
-    req.set_num_replicas(3);
-    master::CreateTableResponsePB created;
-    {
-      grpc::ClientContext ctx;
-      server::SetDeadline(&ctx, seconds(30));
-      ASSERT_TRUE(server::FromGrpcStatus(cluster_->MasterStub()->CreateTable(&ctx, req, &created))
-                      .ok());
-    }
-    ASSERT_EQ(created.tablet_ids_size(), 1);
-    tablet_ = created.tablet_ids(0);
+    auto created = CreateTable(*cluster_, KeyValueTableRequest("unrecoverable", "v", 1, 3));
+    ASSERT_TRUE(created.ok()) << created.status();
+    ASSERT_EQ(created->size(), 1u);
+    tablet_ = created->front();
 
     for (; rows < kRowsBefore; rows += kBatch) ASSERT_TRUE(WriteBatch(rows).ok());
     ASSERT_TRUE(ExternalCluster::WaitFor([&] { return (last = Healed(rows, "")).empty(); },
@@ -298,7 +250,7 @@ class UnrecoverableVoterTest : public ::testing::Test {
   int spare_ = -1;
   std::string victim_uuid_;
   std::string last_;
-  std::map<int, std::string> uuids_;
+  TServerUuids uuids_;
   std::set<int> down_;
   std::string tablet_;
 };

@@ -129,6 +129,24 @@ class UnrecoverableVoterTest : public ::testing::Test {
     return s.empty() ? 0 : s.back();
   }
 
+  // Restarts `victim` and waits (40 s) until Healed(rows, excluded) holds;
+  // prints the time from restart to healed, as polled, after `label`.
+  void RestartAndWaitHealed(int victim, int rows, const std::string& excluded,
+                            const std::string& what, const std::string& label) {
+    ASSERT_TRUE(cluster_->tserver(victim)->Restart().ok());
+    down_.erase(victim);
+    const auto restarted = std::chrono::steady_clock::now();
+    std::string last;
+    absl::Status healed = ExternalCluster::WaitFor(
+        [&] { return (last = Healed(rows, excluded)).empty(); }, seconds(40), what);
+    ASSERT_TRUE(healed.ok()) << healed << " (last: " << last << ")";
+    std::cout << label << ": "
+              << std::chrono::duration_cast<std::chrono::milliseconds>(
+                     std::chrono::steady_clock::now() - restarted)
+                     .count()
+              << " ms\n";
+  }
+
   // 3 READY voters (not `excluded`), no non-voter, each with the leader's
   // checksum over `rows` rows; "" when so, else what is still missing.
   std::string Healed(int rows, const std::string& excluded) {
@@ -261,22 +279,13 @@ TEST_F(UnrecoverableVoterTest, VoterBehindTheLeadersWalGcIsReplacedAndTombstoned
   const int spare = spare_;
   const std::string victim_uuid = victim_uuid_;
   const int rows = rows_;
-  std::string last;
   std::map<int, server::ReplicaStatusPB> reps;
 
   // 2. Back up: it can never catch up, so it is replaced and tombstoned.
-  ASSERT_TRUE(cluster_->tserver(victim)->Restart().ok());
-  down_.erase(victim);
-  const auto restarted = std::chrono::steady_clock::now();
-  absl::Status healed = ExternalCluster::WaitFor(
-      [&] { return (last = Healed(rows, victim_uuid)).empty(); }, seconds(40),
-      "3 healthy voters without the stale one, equal checksums");
-  ASSERT_TRUE(healed.ok()) << healed << " (last: " << last << ")";
-  std::cout << "restart to 3 healthy voters (as polled): "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - restarted)
-                   .count()
-            << " ms\n";
+  RestartAndWaitHealed(victim, rows, victim_uuid,
+                       "3 healthy voters without the stale one, equal checksums",
+                       "restart to 3 healthy voters (as polled)");
+  if (HasFatalFailure()) return;
   // It was the leader's report that got it replaced (the dead delay is 10
   // minutes): the master logged the reason with the step.
   auto master_log = io::ReadFileToString(cluster_->master()->log_path());
@@ -314,21 +323,12 @@ TEST_F(UnrecoverableVoterTest, WithNoOtherServerTheStaleVoterIsEvictedFirstAndRe
   const std::string victim_uuid = victim_uuid_;
   const int rows = rows_;
 
-  ASSERT_TRUE(cluster_->tserver(victim)->Restart().ok());
-  down_.erase(victim);
-  const auto restarted = std::chrono::steady_clock::now();
   // Healed() with nobody excluded: the victim must hold a replica with the
   // leader's checksum over every row, which only a new copy can give it.
-  std::string last;
-  absl::Status healed = ExternalCluster::WaitFor(
-      [&] { return (last = Healed(rows, "")).empty(); }, seconds(40),
-      "3 healthy voters, the victim's freshly copied, equal checksums");
-  ASSERT_TRUE(healed.ok()) << healed << " (last: " << last << ")";
-  std::cout << "restart to 3 healthy voters, evict first (as polled): "
-            << std::chrono::duration_cast<std::chrono::milliseconds>(
-                   std::chrono::steady_clock::now() - restarted)
-                   .count()
-            << " ms\n";
+  RestartAndWaitHealed(victim, rows, "",
+                       "3 healthy voters, the victim's freshly copied, equal checksums",
+                       "restart to 3 healthy voters, evict first (as polled)");
+  if (HasFatalFailure()) return;
   auto master_log = io::ReadFileToString(cluster_->master()->log_path());
   ASSERT_TRUE(master_log.ok()) << master_log.status();
   EXPECT_NE(master_log->find(absl::StrCat("remove ", victim_uuid,

@@ -112,20 +112,26 @@ absl::StatusOr<std::vector<std::string>> CreateTable(const ExternalCluster& clus
   return std::vector<std::string>(created.tablet_ids().begin(), created.tablet_ids().end());
 }
 
-absl::Status UpsertHashedRows(tserver::TabletServerService::Stub* stub,
-                              const std::string& tablet_id, int first, int n) {
+absl::Status UpsertRows(tserver::TabletServerService::Stub* stub, const std::string& tablet_id,
+                        int first, int n, const std::function<std::string(int)>& value_of) {
   tserver::WriteRequestPB req;
   req.set_tablet_id(tablet_id);
   for (int i = first; i < first + n; ++i) {
     RowOpPB* op = req.mutable_ops()->add_ops();
     op->set_type(RowOpPB::UPSERT);
     op->add_cells()->set_int64_value(i);
-    op->add_cells()->set_string_value(tablet::IncompressibleTestValue(i));
+    op->add_cells()->set_string_value(value_of(i));
   }
   tserver::WriteResponsePB resp;
   grpc::ClientContext ctx;
   server::SetDeadline(&ctx, seconds(10));
   return server::FromGrpcStatus(stub->Write(&ctx, req, &resp));
+}
+
+absl::Status UpsertHashedRows(tserver::TabletServerService::Stub* stub,
+                              const std::string& tablet_id, int first, int n) {
+  return UpsertRows(stub, tablet_id, first, n,
+                    [](int i) { return tablet::IncompressibleTestValue(i); });
 }
 
 }  // namespace kmend::testing

@@ -11,6 +11,7 @@
 #ifndef KMEND_TESTING_CLUSTER_CLUSTER_TEST_UTIL_H_
 #define KMEND_TESTING_CLUSTER_CLUSTER_TEST_UTIL_H_
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -67,6 +68,11 @@ master::CreateTableRequestPB KeyOnlyTableRequest(const std::string& name);
 // its tablet ids.
 absl::StatusOr<std::vector<std::string>> CreateTable(const ExternalCluster& cluster,
                                                      const master::CreateTableRequestPB& req);
+
+// Upserts keys [first, first + n) with the values `value_of(key)` into a
+// key/value table (KeyValueTableRequest), in one request (10 s deadline).
+absl::Status UpsertRows(tserver::TabletServerService::Stub* stub, const std::string& tablet_id,
+                        int first, int n, const std::function<std::string(int)>& value_of);
 
 // Upserts keys [first, first + n) with ~100-byte hashed values that
 // compress little, so flush thresholds and WAL segment sizes are reached by

@@ -105,18 +105,8 @@ class RereplicationTest : public ::testing::Test {
   }
 
   absl::Status Write(int ts, const std::string& tablet_id, int first, int n) {
-    tserver::WriteRequestPB req;
-    req.set_tablet_id(tablet_id);
-    for (int i = first; i < first + n; ++i) {
-      RowOpPB* op = req.mutable_ops()->add_ops();
-      op->set_type(RowOpPB::UPSERT);
-      op->add_cells()->set_int64_value(i);
-      op->add_cells()->set_string_value(absl::StrCat("row ", i, " of the re-replication test"));
-    }
-    tserver::WriteResponsePB resp;
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(10));
-    return server::FromGrpcStatus(cluster_->TServerStub(ts)->Write(&ctx, req, &resp));
+    return UpsertRows(cluster_->TServerStub(ts).get(), tablet_id, first, n,
+                      [](int i) { return absl::StrCat("row ", i, " of the re-replication test"); });
   }
 
   // True when every tablet (of `tablet_ids`, default all) has a leader whose committed config has exactly 3

@@ -83,7 +83,13 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
   // two minutes, longer than any test or failover should wait.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  // Despite its name this is gRPC's MIN_CONNECT_TIMEOUT (doc/connection-
+  // backoff.md): how long one connection attempt may take, TCP connect to
+  // the server's first SETTINGS frame. At 100 ms a loaded host failed first
+  // calls with "connection attempt timed out before receiving SETTINGS
+  // frame"; a refused connection (dead or restarting peer) still fails at
+  // once, so only a hung peer is retried less often.
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
   return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
 }
 

@@ -287,6 +287,7 @@ void AddFixes(TabletResult* t) {
 
 void CheckMasters(const ClusterSnapshot& snap, KsckResults* out) {
   int leaders = 0;
+  const MasterFacts* leader = nullptr;  // meaningful when leaders == 1
   const MasterFacts* first_config = nullptr;
   for (const MasterFacts& m : snap.masters) {
     MasterResult mr{m, m.reachable};
@@ -294,7 +295,10 @@ void CheckMasters(const ClusterSnapshot& snap, KsckResults* out) {
       out->problems.push_back({Severity::kError, "masters", m.address,
                                absl::StrCat("master unreachable: ", m.unreachable_reason)});
     }
-    if (m.reachable && m.is_leader) ++leaders;
+    if (m.reachable && m.is_leader) {
+      ++leaders;
+      leader = &m;
+    }
     if (m.reachable && m.catalog_config) {
       if (first_config == nullptr) {
         first_config = &m;
@@ -311,13 +315,8 @@ void CheckMasters(const ClusterSnapshot& snap, KsckResults* out) {
   // A follower applies the leader's catalog entries a moment later, so one
   // that is behind is a warning, not an error; one that stays behind over
   // several runs is cut off from the leader or needs a catalog copy.
-  if (leaders == 1) {
-    const MasterFacts* leader = nullptr;
+  if (leaders == 1 && leader->catalog_version) {
     for (const MasterFacts& m : snap.masters) {
-      if (m.reachable && m.is_leader) leader = &m;
-    }
-    for (size_t i = 0; leader->catalog_version && i < snap.masters.size(); ++i) {
-      const MasterFacts& m = snap.masters[i];
       if (!m.reachable || &m == leader || !m.catalog_version) continue;
       if (*m.catalog_version < *leader->catalog_version) {
         out->problems.push_back(

@@ -198,7 +198,6 @@ TEST_F(FlushCopyTest, FlushedBlocksAreCopiedAndSurviveRestart) {
       },
       seconds(30), "every replica flushed, first WAL segment deleted");
   ASSERT_TRUE(flushed.ok()) << flushed << " (last: " << last << ")";
-  int64_t written_bytes = 0;
   for (const auto& [id, reps] : Replicas()) {
     for (const auto& [uuid, r] : reps) {
       OnDisk d = Inspect(IndexOf(uuid), id);
@@ -207,7 +206,7 @@ TEST_F(FlushCopyTest, FlushedBlocksAreCopiedAndSurviveRestart) {
                 << " bytes\n";
     }
   }
-  written_bytes = int64_t{2} * kRowsPerTablet * 110;
+  const int64_t written_bytes = int64_t{2} * kRowsPerTablet * 110;
   std::cout << "rows written: " << 2 * kRowsPerTablet << " (~" << written_bytes
             << " bytes of values) per replica set\n";
   ASSERT_TRUE(WaitHealed(tablets, "all replicas equal after the writes").ok());

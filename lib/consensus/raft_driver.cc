@@ -247,9 +247,32 @@ absl::Status RaftDriver::Campaign() {
 }
 
 absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
-    consensus::RaftConfigPB new_config) {
+    consensus::RaftConfigPB new_config, bool force, absl::Duration timeout) {
   absl::MutexLock l(&mu_);
-  return core_->UnsafeChangeConfig(std::move(new_config));
+  if (!failed_.ok()) return failed_;
+  absl::StatusOr<consensus::OpId> id = core_->UnsafeChangeConfig(std::move(new_config), force);
+  if (!id.ok()) return id;
+  // The entry is the last of the log and of the highest term, so nothing can
+  // replace it; wait until the Ready thread has made it durable.
+  auto durable = [this, index = id->index()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return core_->log().StableLastIndex() >= index || stop_ || !failed_.ok();
+  };
+  if (!mu_.AwaitWithTimeout(absl::Condition(&durable), timeout)) {
+    return absl::DeadlineExceededError(absl::StrCat(
+        "unsafe config change at op ", id->term(), ".", id->index(), " not durable within ",
+        absl::FormatDuration(timeout)));
+  }
+  if (!failed_.ok()) return failed_;
+  if (core_->log().StableLastIndex() < id->index()) {
+    return absl::UnavailableError("replica shut down before the forced config was durable");
+  }
+  return id;
+}
+
+absl::Status RaftDriver::CheckLeaderRead() const {
+  absl::MutexLock l(&mu_);
+  if (!failed_.ok()) return failed_;
+  return core_->CheckLeaderRead();
 }
 
 raft::RaftStatus RaftDriver::GetStatus() const {

@@ -93,7 +93,14 @@ class RaftDriver {
   absl::Status TransferLeadership(const std::string& to_uuid);
   absl::Status StepDown();
   absl::Status Campaign();
-  absl::StatusOr<consensus::OpId> UnsafeChangeConfig(consensus::RaftConfigPB new_config);
+  // See RaftCore::UnsafeChangeConfig. Returns once the forced entry is
+  // durable in the WAL (an answer before that could be forgotten by a crash),
+  // DeadlineExceeded if that takes longer than `timeout`.
+  absl::StatusOr<consensus::OpId> UnsafeChangeConfig(consensus::RaftConfigPB new_config,
+                                                     bool force, absl::Duration timeout);
+  // See RaftCore::CheckLeaderRead: OK when a read served here now, by the
+  // leader, is linearizable.
+  absl::Status CheckLeaderRead() const;
 
   raft::RaftStatus GetStatus() const;
 

@@ -220,6 +220,12 @@ TEST(UnsafeChangeConfigTest, SurvivorOfLostMajorityElectsItselfAndAcceptsWrites)
   // B and C hold an entry C never... kill A and B: C survives alone.
   c.Crash("A");
   c.Crash("B");
+  // C heard from A a moment ago: the change is refused until an election
+  // timeout passed without a leader (the group might still be alive).
+  auto refused = c.core("C")->UnsafeChangeConfig(Cluster::MakeConfig({"C"}));
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()), testing::HasSubstr("leader A"));
+  for (int i = 0; i < 10; ++i) c.Tick("C");
   // C has an uncommitted tail too: entries it received but never saw commit.
   const int64_t term = c.core("C")->term();
   const int64_t last = c.core("C")->log().LastIndex();
@@ -256,6 +262,35 @@ TEST(UnsafeChangeConfigTest, SurvivorOfLostMajorityElectsItselfAndAcceptsWrites)
   EXPECT_TRUE(c.core("C")->committed_config().unsafe_config_change());
 }
 
+// A healthy group: the change is refused on a follower (it heard from the
+// leader) and on the leader itself, and changes nothing; `force` overrides.
+TEST(UnsafeChangeConfigTest, RefusedWhileTheGroupHasALiveLeader) {
+  Cluster c({"A", "B", "C"}, 3, 47);
+  ASSERT_TRUE(c.core("A")->Campaign().ok());
+  c.Stabilize();
+  for (int i = 0; i < 3; ++i) c.TickAll();
+  const int64_t term = c.core("C")->term();
+  const int64_t last = c.core("C")->log().LastIndex();
+  auto on_follower = c.core("C")->UnsafeChangeConfig(Cluster::MakeConfig({"C"}));
+  EXPECT_EQ(on_follower.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(on_follower.status().message()), testing::HasSubstr("leader A"));
+  auto on_leader = c.core("A")->UnsafeChangeConfig(Cluster::MakeConfig({"A"}));
+  EXPECT_EQ(on_leader.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(on_leader.status().message()), testing::HasSubstr("is the leader"));
+  EXPECT_EQ(c.core("C")->term(), term);
+  EXPECT_EQ(c.core("C")->log().LastIndex(), last);
+  EXPECT_FALSE(c.core("C")->has_pending_config());
+  EXPECT_EQ(c.Leader(), "A");
+  ASSERT_TRUE(c.ProposeAt("A", "still-writable").ok());
+  c.Stabilize();
+  EXPECT_EQ(c.core("A")->log().committed(), c.core("A")->log().LastIndex());
+  // The operator insists: forced, at term + 1.
+  auto forced = c.core("C")->UnsafeChangeConfig(Cluster::MakeConfig({"C"}), /*force=*/true);
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  EXPECT_EQ(forced->term(), term + 1);
+  EXPECT_EQ(c.core("C")->GetStatus().pending_config->opid_term(), term + 1);
+}
+
 TEST(UnsafeChangeConfigTest, ForcedPairCanElectWithoutTheLostPeer) {
   Cluster c({"A", "B", "C", "D", "E"}, 5, 45);
   ASSERT_TRUE(c.core("A")->Campaign().ok());
@@ -263,6 +298,7 @@ TEST(UnsafeChangeConfigTest, ForcedPairCanElectWithoutTheLostPeer) {
   ASSERT_TRUE(c.ProposeAt("A", "w").ok());
   c.Stabilize();
   for (const char* u : {"A", "B", "C"}) c.Crash(u);
+  for (int i = 0; i < 10; ++i) c.TickAll();  // D and E stop hearing from A
   for (const char* u : {"D", "E"}) {
     auto id = c.core(u)->UnsafeChangeConfig(Cluster::MakeConfig({"D", "E"}));
     ASSERT_TRUE(id.ok()) << id.status();

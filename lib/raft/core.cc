@@ -57,6 +57,11 @@ absl::StatusOr<std::unique_ptr<RaftCore>> RaftCore::Create(const CoreOptions& op
     if (!s.ok()) return Annotate(s, "raft: committed config");
   }
   core->committed_config_ = cc;
+  if (config_index >= storage->FirstIndex() && !cc.has_opid_term()) {
+    // Written before configs carried their entry's term: the log knows it.
+    absl::StatusOr<int64_t> t = storage->Term(config_index);
+    if (t.ok()) core->committed_config_.set_opid_term(*t);
+  }
   core->term_ = initial.hard_state.term;
   core->vote_ = initial.hard_state.voted_for;
   core->prev_hard_state_ = initial.hard_state;
@@ -118,6 +123,12 @@ uint64_t RaftCore::Timestamp() const {
 const RaftConfigPB& RaftCore::active_config() const {
   if (!pending_configs_.empty()) return pending_configs_.rbegin()->second;
   return committed_config_;
+}
+
+bool RaftCore::HeardFromLeaderRecently() const {
+  // election_elapsed_ restarts at every append from the leader (and at a
+  // granted vote); lead_ is cleared when the term changes without one.
+  return !lead_.empty() && election_elapsed_ < options_.election_ticks;
 }
 
 bool RaftCore::Promotable() const { return IsVoter(active_config(), options_.self_uuid); }
@@ -188,6 +199,7 @@ void RaftCore::BecomeLeader() {
 }
 
 void RaftCore::Tick() {
+  ++tick_count_;
   if (role_ == Role::kLeader) {
     ++heartbeat_elapsed_;
     ++election_elapsed_;
@@ -201,6 +213,11 @@ void RaftCore::Tick() {
         return;
       }
       // A transfer that didn't happen within an election timeout is aborted.
+      // Its target may still have been elected past the voters' leases (a
+      // TimeoutNow overrides them), so the read lease restarts from acks of
+      // requests sent from now on: a voter that joined the new term cannot
+      // acknowledge those at ours.
+      if (!transferee_.empty()) lease_floor_tick_ = tick_count_;
       transferee_.clear();
     }
     if (heartbeat_elapsed_ >= options_.heartbeat_ticks) {
@@ -326,8 +343,7 @@ absl::Status RaftCore::Step(const RaftMessagePB& m) {
   if (m.term() > term_) {
     if (is_vote_req) {
       const bool force = m.vote_request().leadership_transfer();
-      const bool in_lease = options_.check_quorum && !lead_.empty() &&
-                            election_elapsed_ < options_.election_ticks;
+      const bool in_lease = options_.check_quorum && HeardFromLeaderRecently();
       if (!force && in_lease) {
         // We heard from a leader recently: this candidate is probably a
         // removed or partitioned replica; don't let it disrupt (thesis 4.2.3).

@@ -125,7 +125,24 @@ class RaftCore {
   // at term + 1 after the last logged op, as if from an unknown new leader.
   // Nothing is truncated. The replica becomes a leaderless follower at term
   // + 1 and can then win an election among the peers of new_config.
-  absl::StatusOr<consensus::OpId> UnsafeChangeConfig(consensus::RaftConfigPB new_config);
+  // Refused (FailedPrecondition, nothing changes) unless `force` while this
+  // replica is a leader or heard from a leader within election_ticks: its
+  // group is alive, and forcing would make a second leader (split brain).
+  absl::StatusOr<consensus::OpId> UnsafeChangeConfig(consensus::RaftConfigPB new_config,
+                                                     bool force = false);
+
+  // OK when this replica may serve a read of its state machine as the
+  // leader, linearizably: it is the leader, holds its lease (a majority of
+  // voters acknowledged requests it sent within the last lease_ticks(), so no
+  // other leader can have been elected meanwhile), is not transferring
+  // leadership, and has applied its term's first entry (so it has applied
+  // everything any earlier leader acknowledged). Otherwise FailedPrecondition
+  // (not the leader) or Unavailable (leader without lease or not caught up),
+  // with the reason. docs/design/raft.md, "Leader reads".
+  absl::Status CheckLeaderRead() const;
+  // The read lease window in ticks: election_ticks - 2, one tick of phase
+  // between two replicas' tickers and one of slack for their clock rates.
+  int64_t lease_ticks() const { return options_.election_ticks - 2; }
 
   bool HasReady() const;
   // Collects the current obligations. While a Ready is outstanding (not yet
@@ -156,6 +173,9 @@ class RaftCore {
     bool recent_active = false;
     int64_t ticks_since_contact = 0;
     int64_t sent_commit = 0;  // highest commit index sent to the peer
+    // The highest leader_tick the peer echoed: it received a request of our
+    // term sent at that tick (and reset its election timer then or later).
+    int64_t acked_tick = -1;
   };
 
   RaftCore(const CoreOptions& options, const LogStorage* storage);
@@ -183,6 +203,7 @@ class RaftCore {
   void FlushAppends();
   void MaybeCommit();
   bool QuorumActive();
+  bool HoldsReadLease() const;
   void SyncProgress();
   void SendTimeoutNow(const std::string& to);
 
@@ -192,6 +213,9 @@ class RaftCore {
   void OnEntriesReplaced(int64_t first_replaced);
   void OnCommitAdvanced();
   bool Promotable() const;
+  // A follower's side of the check-quorum lease: it heard from its leader
+  // within election_ticks.
+  bool HeardFromLeaderRecently() const;
   uint64_t Timestamp() const;
 
   void Send(consensus::RaftMessagePB m);
@@ -215,6 +239,13 @@ class RaftCore {
 
   int64_t election_elapsed_ = 0;
   int64_t heartbeat_elapsed_ = 0;
+  // Logical clock: Tick() calls since the core was created. Sent in append
+  // requests and echoed back for the read lease.
+  int64_t tick_count_ = 0;
+  // Acknowledgements of requests sent before this tick do not count towards
+  // the read lease: set when a leadership transfer is aborted, since its
+  // target may have won an election past the voters' leases meanwhile.
+  int64_t lease_floor_tick_ = 0;
   int64_t randomized_timeout_ = 0;
 
   std::map<std::string, bool> votes_;

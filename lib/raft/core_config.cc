@@ -21,6 +21,7 @@ void RaftCore::OnEntriesAppended(const std::vector<ReplicateMsg>& entries) {
     if (e.id().index() <= committed_index) continue;
     RaftConfigPB c = e.change_config_record().new_config();
     c.set_opid_index(e.id().index());
+    c.set_opid_term(e.id().term());
     pending_configs_[e.id().index()] = std::move(c);
     changed = true;
   }
@@ -175,15 +176,29 @@ absl::Status RaftCore::StepDown() {
   return absl::OkStatus();
 }
 
-absl::StatusOr<consensus::OpId> RaftCore::UnsafeChangeConfig(RaftConfigPB new_config) {
+absl::StatusOr<consensus::OpId> RaftCore::UnsafeChangeConfig(RaftConfigPB new_config,
+                                                             bool force) {
   absl::Status s = CheckUnsafeConfig(committed_config_, new_config, options_.self_uuid);
   if (!s.ok()) return s;
+  if (!force && role_ == Role::kLeader) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "unsafe config change refused: this replica (", options_.self_uuid,
+        ") is the leader of term ", term_, "; its group is alive. Use a safe config change, "
+        "or force"));
+  }
+  if (!force && role_ != Role::kLeader && HeardFromLeaderRecently()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "unsafe config change refused: this replica heard from leader ", lead_, " of term ",
+        term_, " ", election_elapsed_, " tick(s) ago, within the election timeout (",
+        options_.election_ticks, " ticks); forcing now would make a second leader"));
+  }
   // As Kudu: the entry looks as if it came from a new leader at term + 1
   // that we have not heard of; it goes after our last op, so nothing of our
   // log is lost, and it becomes the active config at once.
   const int64_t new_term = std::max(term_, log_.LastTerm()) + 1;
   const int64_t index = log_.LastIndex() + 1;
   new_config.set_opid_index(index);
+  new_config.set_opid_term(new_term);
   new_config.set_unsafe_config_change(true);
   for (RaftPeerPB& p : *new_config.mutable_peers()) p.clear_health_report();
   ReplicateMsg e;
@@ -220,6 +235,13 @@ RaftStatus RaftCore::GetStatus() const {
   st.committed.set_term(log_.TermOrZero(log_.committed()));
   st.applied_index = log_.applied();
   st.transferring_to = transferee_;
+  if (role_ == Role::kLeader) {
+    st.leader_lease = HoldsReadLease();
+    st.ticks_since_leader_contact = 0;
+  } else if (!lead_.empty()) {
+    st.ticks_since_leader_contact = election_elapsed_;
+    st.leader_lease = HeardFromLeaderRecently();
+  }
   if (role_ == Role::kLeader) {
     const RaftConfigPB& config = active_config();
     for (const auto& [uuid, pr] : progress_) {

@@ -30,6 +30,7 @@ void RaftCore::SendAppend(const std::string& to, bool heartbeat) {
   m.set_type(RaftMessagePB::APPEND_REQUEST);
   m.set_to_uuid(to);
   auto* req = m.mutable_append_request();
+  req->set_leader_tick(tick_count_);
 
   if (pr.state == PeerStatus::State::kNeedsTabletCopy) {
     if (!heartbeat) return;
@@ -126,6 +127,7 @@ void RaftCore::HandleAppendRequest(const RaftMessagePB& m) {
   r.set_type(RaftMessagePB::APPEND_RESPONSE);
   r.set_to_uuid(m.from_uuid());
   auto* resp = r.mutable_append_response();
+  if (req.has_leader_tick()) resp->set_leader_tick(req.leader_tick());
   // Entries at or below our commit index must match: a legitimate leader
   // holds every committed entry (leader completeness). Only an unsafe config
   // change can elect a leader that doesn't; then we refuse and ask for a
@@ -194,6 +196,7 @@ void RaftCore::HandleAppendResponse(const RaftMessagePB& m) {
   pr.recent_active = true;
   pr.ticks_since_contact = 0;
   const auto& resp = m.append_response();
+  if (resp.has_leader_tick()) pr.acked_tick = std::max(pr.acked_tick, resp.leader_tick());
   if (resp.success()) {
     const int64_t idx = resp.last_index();
     while (!pr.inflight.empty() && pr.inflight.front() <= idx) pr.inflight.pop_front();
@@ -300,6 +303,55 @@ bool RaftCore::QuorumActive() {
   return voters.empty() || active >= MajoritySize(static_cast<int>(voters.size()));
 }
 
+bool RaftCore::HoldsReadLease() const {
+  if (role_ != Role::kLeader || !transferee_.empty()) return false;
+  const std::vector<std::string> voters = VoterUuids(active_config());
+  int fresh = 0;
+  for (const std::string& v : voters) {
+    if (v == options_.self_uuid) {
+      ++fresh;
+      continue;
+    }
+    // A voter that acknowledged a request sent at tick s reset its election
+    // timer after s, so it refuses votes (check-quorum lease) until at least
+    // election_ticks of its ticks later; counting only acks younger than
+    // lease_ticks() leaves a tick for phase and one for clock-rate slack.
+    auto it = progress_.find(v);
+    if (it != progress_.end() && it->second.acked_tick >= lease_floor_tick_ &&
+        it->second.acked_tick >= 0 && tick_count_ - it->second.acked_tick < lease_ticks()) {
+      ++fresh;
+    }
+  }
+  return fresh >= MajoritySize(static_cast<int>(voters.size()));
+}
+
+absl::Status RaftCore::CheckLeaderRead() const {
+  if (role_ != Role::kLeader) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "raft: ", options_.self_uuid, " is not the leader (", RoleName(role_), " at term ", term_,
+        ", leader ", lead_.empty() ? "unknown" : lead_, ")"));
+  }
+  if (!options_.check_quorum) {
+    return absl::UnavailableError("raft: leader reads need check_quorum (the voters' lease)");
+  }
+  if (!transferee_.empty()) {
+    return absl::UnavailableError(
+        absl::StrCat("raft: leadership transfer to ", transferee_, " in progress"));
+  }
+  if (!HoldsReadLease()) {
+    return absl::UnavailableError(absl::StrCat(
+        "raft: leader ", options_.self_uuid, " of term ", term_,
+        " has no read lease: a majority of voters did not acknowledge it within the last ",
+        lease_ticks(), " ticks (another leader may exist)"));
+  }
+  if (log_.applied() < leader_start_index_) {
+    return absl::UnavailableError(absl::StrCat(
+        "raft: leader ", options_.self_uuid, " of term ", term_, " has applied through ",
+        log_.applied(), ", not yet its first entry at ", leader_start_index_));
+  }
+  return absl::OkStatus();
+}
+
 bool RaftCore::HasReady() const {
   if (ready_outstanding_) return false;
   if (SoftState{role_, lead_} != prev_soft_state_) return true;
@@ -347,6 +399,16 @@ Ready RaftCore::GetReady() {
   msgs_.clear();
   rd.early_messages = std::move(early_msgs_);
   early_msgs_.clear();
+  if (rd.hard_state) {
+    // Early messages may go out before persistence only if they promise
+    // nothing that persistence secures. An append carries our term: sent
+    // before a new term (and our vote in it) is durable, a crash could let
+    // us win that term again and send a different entry at the same
+    // (term, index). A one-voter group elects itself inside one Ready, so
+    // this happens. The appends wait for the hard state, as messages do.
+    for (auto& m : rd.early_messages) rd.messages.push_back(std::move(m));
+    rd.early_messages.clear();
+  }
   if (committed_config_dirty_) {
     rd.committed_config = committed_config_;
     committed_config_dirty_ = false;

@@ -40,6 +40,13 @@ struct RaftStatus {
   consensus::OpId committed;
   int64_t applied_index = 0;
   std::string transferring_to;
+  // Leader: it holds its read lease (RaftCore::CheckLeaderRead). Follower: it
+  // heard from the leader it names within an election timeout. Either way
+  // the group is alive and an unsafe config change here would split it.
+  bool leader_lease = false;
+  // Ticks since this replica heard from the leader it names; 0 on the
+  // leader, -1 when no leader is known.
+  int64_t ticks_since_leader_contact = -1;
   std::vector<PeerStatus> peers;  // filled on the leader only
 
   // Multi-line human-readable rendering.

@@ -79,5 +79,12 @@ TEST_P(UnsafeConfigChangeAfterLosingAMajority, Seeds) {
 INSTANTIATE_TEST_SUITE_P(Slices, UnsafeConfigChangeAfterLosingAMajority,
                          testing::Range<uint64_t>(0, kSlices));
 
+class OneVoterWithNonVotersAndCrashes : public testing::TestWithParam<uint64_t> {};
+TEST_P(OneVoterWithNonVotersAndCrashes, Seeds) {
+  Sweep(Scenario::kOneVoter, 1500, 2000000, GetParam());
+}
+INSTANTIATE_TEST_SUITE_P(Slices, OneVoterWithNonVotersAndCrashes,
+                         testing::Range<uint64_t>(0, kSlices));
+
 }  // namespace
 }  // namespace kmend::raftsim

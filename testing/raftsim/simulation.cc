@@ -8,6 +8,16 @@
 #include "testing/raftsim/cluster.h"
 
 namespace kmend::raftsim {
+
+const char* ScenarioName(Scenario scenario) {
+  switch (scenario) {
+    case Scenario::kFaults: return "faults";
+    case Scenario::kUnsafe: return "unsafe";
+    case Scenario::kOneVoter: return "one-voter";
+  }
+  return "unknown";
+}
+
 namespace {
 
 template <typename T>
@@ -51,6 +61,17 @@ class Run {
     // where counting previous-term entries would go wrong (figure 8).
     o.max_entries_per_message = Pick<int>(probe, {1, 2, 8});
     o.max_inflight_messages = Pick<int>(probe, {1, 4});
+    if (scenario == Scenario::kOneVoter) {
+      plan_.nodes = 3;
+      plan_.voters = 1;
+      uuids.resize(3);
+      // Entries the core makes (NO_OPs) get a timestamp that differs on every
+      // call, hence on every incarnation of a leader: a re-elected leader's
+      // NO_OP at a reused (term, index) is then a different entry.
+      auto clock = std::make_shared<uint64_t>(0);
+      o.timestamp_source = [clock] { return ++*clock; };
+    }
+    election_ticks_ = o.election_ticks;
     cluster_ = std::make_unique<Cluster>(uuids, plan_.voters, g(), o);
     Cluster& c = *cluster_;
     c.faults.loss = Pick<double>(probe, {0, 0.02, 0.1, 0.3});
@@ -60,6 +81,12 @@ class Run {
     plan_.crash_rate = Pick<double>(probe, {0, 0.005, 0.02});
     plan_.partition_rate = Pick<double>(probe, {0, 0.01, 0.04});
     plan_.log_gc = scenario == Scenario::kFaults && probe.Chance(0.3);
+    if (scenario == Scenario::kOneVoter) {
+      // Crashes around persistence are the point of this scenario.
+      c.crash_after_persist = Pick<double>(probe, {0.05, 0.2});
+      plan_.crash_rate = Pick<double>(probe, {0.005, 0.02});
+      plan_.partition_rate = 0;
+    }
     c.auto_tablet_copy = plan_.log_gc;
     result_.description = absl::StrCat(
         "nodes=", plan_.nodes, " voters=", plan_.voters, " membership=", plan_.membership,
@@ -69,7 +96,7 @@ class Run {
         " crash_after_persist=", c.crash_after_persist, " partition=", plan_.partition_rate,
         " log_gc=", plan_.log_gc,
         " batch=", o.max_entries_per_message, " inflight=", o.max_inflight_messages,
-        " scenario=", scenario == Scenario::kFaults ? "faults" : "unsafe");
+        " scenario=", ScenarioName(scenario));
   }
 
   SimResult Go() {
@@ -84,6 +111,17 @@ class Run {
   }
 
  private:
+  bool AnySurvivorHasLeader(const std::vector<std::string>& alive) {
+    for (const std::string& u : alive) {
+      SimNode& n = cluster_->node(u);
+      if (n.up() && (n.core()->role() == raft::Role::kLeader ||
+                     n.core()->GetStatus().leader_lease)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   bool Failed() const { return !cluster_->checker().ok() || !result_.failures.empty(); }
 
   std::vector<std::string> AllUuids() const {
@@ -96,6 +134,29 @@ class Run {
     Cluster& c = *cluster_;
     c.TickAll();
     ++result_.steps;
+    CheckLeaderReads();
+  }
+
+  // Linearizable leader reads: a replica that would serve one now
+  // (CheckLeaderRead OK) has applied every entry anyone applied, so no
+  // replica may have applied an entry of a later term (a newer leader's).
+  void CheckLeaderReads() {
+    Cluster& c = *cluster_;
+    int64_t newest_applied_term = 0;
+    for (const SimNode* n : c.nodes()) {
+      // Applied in log order, so the last entry has the highest term.
+      if (!n->applied().empty()) {
+        newest_applied_term = std::max(newest_applied_term, n->applied().back().id().term());
+      }
+    }
+    for (SimNode* n : c.nodes()) {
+      if (!n->up() || !n->core()->CheckLeaderRead().ok()) continue;
+      if (n->core()->term() < newest_applied_term) {
+        result_.failures.push_back(absl::StrCat(
+            "stale read: ", n->uuid(), " would serve leader reads at term ", n->core()->term(),
+            " while an entry of term ", newest_applied_term, " is applied elsewhere"));
+      }
+    }
   }
 
   void SafetyPhase() {
@@ -108,6 +169,9 @@ class Run {
         (void)c.ProposeAt(leader, absl::StrCat("s", seed_, "-", proposals_++));
       }
       if (plan_.membership && !leader.empty() && c.Chance(0.03)) MembershipChange(leader);
+      if (scenario_ == Scenario::kOneVoter && !leader.empty() && c.Chance(0.05)) {
+        AddNonVoter(leader);
+      }
       if (!leader.empty() && c.Chance(0.01)) {
         std::vector<std::string> voters = raft::VoterUuids(c.core(leader)->active_config());
         (void)c.core(leader)->TransferLeadership(Pick(c, voters));
@@ -152,6 +216,20 @@ class Run {
           }
         }
       }
+    }
+  }
+
+  // Adds a node outside the config as a NON_VOTER (never promoted: the
+  // group keeps exactly one voter).
+  void AddNonVoter(const std::string& leader) {
+    Cluster& c = *cluster_;
+    for (const SimNode* n : c.nodes()) {
+      if (raft::IsMember(c.core(leader)->active_config(), n->uuid())) continue;
+      raft::ConfigChange ch;
+      ch.type = raft::ChangeType::kAddNonVoter;
+      ch.uuid = n->uuid();
+      if (c.core(leader)->ProposeConfigChange(ch).ok()) ++result_.config_changes;
+      return;
     }
   }
 
@@ -274,6 +352,14 @@ class Run {
     for (const std::string& u : alive) {
       if (!c.node(u).up()) c.Restart(u);
     }
+    // The core refuses to force a replica that heard from a leader within an
+    // election timeout (its group may be alive). An operator waits until the
+    // survivors lost their leader; so does the simulation.
+    c.crash_after_persist = 0;  // the survivors stay up while the operator waits
+    for (int t = 0; t < 4 * election_ticks_ && AnySurvivorHasLeader(alive); ++t) c.TickAll();
+    // Without check-quorum a leader that lost its majority never steps down:
+    // the operator, who knows the majority is dead, forces.
+    const bool force = AnySurvivorHasLeader(alive);
     std::string chosen = alive[0];
     for (const std::string& u : alive) {
       const raft::RaftLog& a = c.core(u)->log();
@@ -283,7 +369,7 @@ class Run {
         chosen = u;
       }
     }
-    auto id = c.core(chosen)->UnsafeChangeConfig(forced);
+    auto id = c.core(chosen)->UnsafeChangeConfig(forced, force);
     if (!id.ok()) {
       result_.failures.push_back(
           absl::StrCat("unsafe change on ", chosen, ": ", id.status().message()));
@@ -294,7 +380,7 @@ class Run {
 
   SimResult Finish() {
     Cluster& c = *cluster_;
-    if (scenario_ == Scenario::kFaults && !plan_.log_gc) {
+    if (scenario_ != Scenario::kUnsafe && !plan_.log_gc) {
       // No log GC and no unsafe change here: a tablet copy request means a
       // replica's committed entries conflicted with a leader: a safety bug.
       for (const SimNode* n : c.nodes()) {
@@ -317,6 +403,7 @@ class Run {
   uint64_t seed_;
   Scenario scenario_;
   Plan plan_;
+  int election_ticks_ = 10;
   std::unique_ptr<Cluster> cluster_;
   SimResult result_;
   int64_t proposals_ = 0;

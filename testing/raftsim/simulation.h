@@ -18,6 +18,12 @@ namespace kmend::raftsim {
 enum class Scenario {
   kFaults,      // safety with faults, then liveness after healing
   kUnsafe,      // faults, then a majority dies and survivors force a config
+  // One voter and non-voters (the state right after an unsafe config change
+  // while replacements are added): the voter elects itself inside one Ready,
+  // with crashes around persistence and core-made entries (NO_OPs) that
+  // differ on every incarnation, so a message sent before its term was
+  // durable shows up as two different entries at one op id.
+  kOneVoter,
 };
 
 struct SimResult {
@@ -34,6 +40,7 @@ struct SimResult {
   int64_t transfers = 0;  // leadership transfers attempted
 };
 
+const char* ScenarioName(Scenario scenario);
 SimResult RunSimulation(uint64_t seed, Scenario scenario);
 
 }  // namespace kmend::raftsim

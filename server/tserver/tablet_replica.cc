@@ -353,6 +353,24 @@ consensus::ConsensusStatePB TabletReplica::ConsensusState() const {
   return cs;
 }
 
+void TabletReplica::FillConsensusState(ReplicaConsensusStatePB* out) const {
+  absl::MutexLock lock(&mu_);
+  if (driver_ == nullptr) {
+    out->mutable_cstate()->set_current_term(cmeta_.current_term());
+    *out->mutable_cstate()->mutable_committed_config() = cmeta_.committed_config();
+    return;
+  }
+  raft::RaftStatus rs = driver_->GetStatus();
+  *out->mutable_cstate() = rs.ToConsensusStatePB();
+  *out->mutable_last_logged_opid() = rs.last_logged;
+  *out->mutable_last_committed_opid() = rs.committed;
+  out->set_leader_lease_active(rs.leader_lease);
+  if (rs.ticks_since_leader_contact >= 0) {
+    out->set_ms_since_leader_contact(rs.ticks_since_leader_contact *
+                                     absl::ToInt64Milliseconds(runtime_.tick_interval));
+  }
+}
+
 int64_t TabletReplica::OnDiskSizeBytes() const {
   return SizeOfTree(layout_.TabletMetaPath(tablet_id_)) +
          SizeOfTree(layout_.ConsensusMetaPath(tablet_id_)) + SizeOfTree(layout_.WalDir(tablet_id_));
@@ -516,7 +534,12 @@ absl::Status TabletReplica::Write(const WriteRequestPB& req, WriteResponsePB* re
 
 absl::Status TabletReplica::Scan(const ScanRequestPB& req, ScanResponsePB* resp) {
   ASSIGN_OR_RETURN(std::shared_ptr<consensus_driver::RaftDriver> d, driver());
-  if (d->GetStatus().role != raft::Role::kLeader) return NotLeaderError(*d, "Scan of");
+  // Linearizable leader reads: only within the leader's lease and once it
+  // applied its term's first entry (docs/design/raft.md, "Leader reads").
+  if (absl::Status read = d->CheckLeaderRead(); !read.ok()) {
+    if (absl::IsFailedPrecondition(read)) return NotLeaderError(*d, "Scan of");
+    return Annotate(read, absl::StrCat("Scan of tablet ", tablet_id_));
+  }
   std::shared_ptr<tablet::Tablet> tab = CurrentTablet();
   if (tab == nullptr) return absl::FailedPreconditionError("tablet is shutting down");
   tablet::ScanSpec spec;

@@ -101,6 +101,11 @@ class TabletReplica {
 
   tablet::TabletDataState data_state() const;
   consensus::ConsensusStatePB ConsensusState() const;
+  // ConsensusState() plus, while Raft runs, the last logged and committed op
+  // ids and whether the group's leader is alive as this replica sees it
+  // (leader lease, time since the leader was heard): what unsafe-change-config
+  // and recovery tools judge a replica by.
+  void FillConsensusState(ReplicaConsensusStatePB* out) const;
 
   // What maintenance did so far (tests, benchmarks, logs).
   struct MaintenanceStats {

@@ -176,13 +176,22 @@ grpc::Status ConsensusServiceImpl::UnsafeChangeConfig(grpc::ServerContext*,
           "UnsafeChangeConfig: ", keep, " is not in the committed config of tablet ",
           req->tablet_id())));
     }
-    *next.add_peers() = *p;
+    consensus::RaftPeerPB* kept = next.add_peers();
+    *kept = *p;
+    // Every kept peer votes in the forced config: a caught-up NON_VOTER may
+    // be the best survivor, and the group needs its survivors as voters.
+    kept->set_member_type(consensus::RaftPeerPB::VOTER);
+    kept->clear_attrs();
   }
-  absl::StatusOr<consensus::OpId> id = (*driver)->UnsafeChangeConfig(next);
+  // The core refuses (unless forced) while this replica leads or heard from
+  // a leader within an election timeout; it answers once the entry is durable.
+  absl::StatusOr<consensus::OpId> id =
+      (*driver)->UnsafeChangeConfig(next, req->force(), absl::Seconds(10));
   if (!id.ok()) return ToGrpcStatus(id.status());
   KLOG(WARNING) << "tablet " << req->tablet_id() << ": UNSAFE config change by '"
-                << req->caller_id() << "' forced " << next.peers_size() << " peer(s) at op "
-                << id->term() << "." << id->index();
+                << req->caller_id() << "'" << (req->force() ? " (FORCED past a live leader)" : "")
+                << " forced " << next.peers_size() << " peer(s) at op " << id->term() << "."
+                << id->index();
   *resp->mutable_new_config() = (*driver)->GetStatus().pending_config.value_or(next);
   return grpc::Status::OK;
 }
@@ -204,7 +213,7 @@ grpc::Status ConsensusServiceImpl::GetConsensusState(grpc::ServerContext*,
     if (r->data_state() == tablet::TABLET_DATA_FAILED) continue;
     ReplicaConsensusStatePB* out = resp->add_replicas();
     out->set_tablet_id(r->tablet_id());
-    *out->mutable_cstate() = r->ConsensusState();
+    r->FillConsensusState(out);
   }
   return grpc::Status::OK;
 }

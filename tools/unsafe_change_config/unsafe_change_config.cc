@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "lib/io/file.h"
@@ -14,12 +15,45 @@
 
 namespace kmend::unsafe_config {
 
+namespace {
+
+// The tablet's consensus state as the server at `address` reports it.
+absl::StatusOr<tserver::ReplicaConsensusStatePB> GetReplicaState(
+    const std::string& address, const std::string& tablet_id, std::chrono::milliseconds timeout) {
+  auto stub = tserver::ConsensusService::NewStub(server::NewChannel(address));
+  grpc::ClientContext ctx;
+  server::SetDeadline(&ctx, timeout);
+  tserver::GetConsensusStateRequestPB creq;
+  creq.add_tablet_ids(tablet_id);
+  tserver::GetConsensusStateResponsePB cresp;
+  RETURN_IF_ERROR(server::FromGrpcStatus(stub->GetConsensusState(&ctx, creq, &cresp),
+                                         absl::StrCat(address, ": GetConsensusState")));
+  if (cresp.replicas_size() != 1) {
+    return absl::NotFoundError(
+        absl::StrCat(address, " has no running replica of tablet ", tablet_id));
+  }
+  return cresp.replicas(0);
+}
+
+VoterProbe ProbeFrom(const std::string& uuid, const std::string& address,
+                     const tserver::ReplicaConsensusStatePB& r) {
+  VoterProbe p;
+  p.uuid = uuid;
+  p.address = address;
+  p.running = true;
+  p.leader_lease = r.leader_lease_active();
+  p.leader_uuid = r.cstate().leader_uuid();
+  if (r.has_ms_since_leader_contact()) p.ms_since_leader_contact = r.ms_since_leader_contact();
+  return p;
+}
+
+}  // namespace
+
 absl::StatusOr<Plan> MakePlan(const Request& req) {
   if (req.voters.empty()) return absl::InvalidArgumentError("--voters: at least one uuid");
-  auto channel = server::NewChannel(req.tserver);
   Plan plan;
   {
-    auto stub = server::StatusService::NewStub(channel);
+    auto stub = server::StatusService::NewStub(server::NewChannel(req.tserver));
     grpc::ClientContext ctx;
     server::SetDeadline(&ctx, req.timeout);
     server::GetStatusRequestPB sreq;
@@ -29,19 +63,9 @@ absl::StatusOr<Plan> MakePlan(const Request& req) {
                                            absl::StrCat(req.tserver, ": GetStatus")));
     plan.server_uuid = sresp.server().uuid();
   }
-  auto stub = tserver::ConsensusService::NewStub(channel);
-  grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, req.timeout);
-  tserver::GetConsensusStateRequestPB creq;
-  creq.add_tablet_ids(req.tablet_id);
-  tserver::GetConsensusStateResponsePB cresp;
-  RETURN_IF_ERROR(server::FromGrpcStatus(stub->GetConsensusState(&ctx, creq, &cresp),
-                                         absl::StrCat(req.tserver, ": GetConsensusState")));
-  if (cresp.replicas_size() != 1) {
-    return absl::NotFoundError(
-        absl::StrCat(req.tserver, " has no running replica of tablet ", req.tablet_id));
-  }
-  plan.current = cresp.replicas(0).cstate();
+  ASSIGN_OR_RETURN(tserver::ReplicaConsensusStatePB self,
+                   GetReplicaState(req.tserver, req.tablet_id, req.timeout));
+  plan.current = self.cstate();
   std::set<std::string> keep(req.voters.begin(), req.voters.end());
   if (!keep.count(plan.server_uuid)) {
     return absl::InvalidArgumentError(
@@ -52,7 +76,11 @@ absl::StatusOr<Plan> MakePlan(const Request& req) {
   for (const auto& p : plan.current.committed_config().peers()) {
     members.insert(p.permanent_uuid());
     if (keep.count(p.permanent_uuid())) {
-      *plan.forced.add_peers() = p;
+      consensus::RaftPeerPB* kept = plan.forced.add_peers();
+      *kept = p;
+      kept->set_member_type(consensus::RaftPeerPB::VOTER);  // as the server does
+      kept->clear_attrs();
+      kept->clear_health_report();
     } else {
       plan.dropped.push_back(p.permanent_uuid());
     }
@@ -67,7 +95,72 @@ absl::StatusOr<Plan> MakePlan(const Request& req) {
     return absl::FailedPreconditionError(
         "--voters keeps every member of the committed config: nothing to force");
   }
+  // Every voter of the committed config, as it answers now.
+  plan.voters.push_back(ProbeFrom(plan.server_uuid, req.tserver, self));
+  for (const auto& p : plan.current.committed_config().peers()) {
+    if (p.member_type() != consensus::RaftPeerPB::VOTER || p.permanent_uuid() == plan.server_uuid) {
+      continue;
+    }
+    const std::string address =
+        p.has_last_known_addr() ? server::HostPortToString(p.last_known_addr()) : "";
+    if (address.empty()) {
+      VoterProbe probe;
+      probe.uuid = p.permanent_uuid();
+      probe.error = "no known address in the config";
+      plan.voters.push_back(probe);
+      continue;
+    }
+    absl::StatusOr<tserver::ReplicaConsensusStatePB> r =
+        GetReplicaState(address, req.tablet_id, req.peer_timeout);
+    if (r.ok()) {
+      plan.voters.push_back(ProbeFrom(p.permanent_uuid(), address, *r));
+    } else {
+      VoterProbe probe;
+      probe.uuid = p.permanent_uuid();
+      probe.address = address;
+      probe.error = std::string(r.status().message());
+      plan.voters.push_back(probe);
+    }
+  }
   return plan;
+}
+
+absl::Status JudgeSafety(const Plan& plan) {
+  int voters = 0;
+  for (const auto& p : plan.current.committed_config().peers()) {
+    voters += p.member_type() == consensus::RaftPeerPB::VOTER ? 1 : 0;
+  }
+  std::vector<std::string> running, with_leader;
+  for (const VoterProbe& v : plan.voters) {
+    if (!v.running) continue;
+    running.push_back(v.uuid);
+    if (v.leader_lease) {
+      with_leader.push_back(
+          v.leader_uuid == v.uuid
+              ? absl::StrCat(v.uuid, " is the leader")
+              : absl::StrCat(v.uuid, " heard from leader ",
+                             v.leader_uuid.empty() ? "?" : v.leader_uuid, " ",
+                             v.ms_since_leader_contact, " ms ago"));
+    }
+  }
+  std::vector<std::string> why;
+  if (!with_leader.empty()) {
+    why.push_back(absl::StrCat("the tablet has a live leader (", absl::StrJoin(with_leader, "; "),
+                               ")"));
+  }
+  const int majority = voters / 2 + 1;
+  if (static_cast<int>(running.size()) >= majority) {
+    why.push_back(absl::StrCat(running.size(), " of ", voters, " voters are running (",
+                               absl::StrJoin(running, ", "), "): a majority can still elect a "
+                               "leader"));
+  }
+  if (why.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "refusing to force the config: the tablet's Raft group looks alive: ",
+      absl::StrJoin(why, "; "),
+      ". Forcing now would make a second leader, and the master would then discard what the "
+      "real majority committed. Wait for the election timeout, or use a safe config change; "
+      "--force overrides only when you know the other replicas are gone for good"));
 }
 
 absl::StatusOr<consensus::RaftConfigPB> Apply(const Request& req, const Plan& plan,
@@ -92,6 +185,7 @@ absl::StatusOr<consensus::RaftConfigPB> Apply(const Request& req, const Plan& pl
   ureq.set_tablet_id(req.tablet_id);
   for (const auto& p : plan.forced.peers()) ureq.add_keep_uuids(p.permanent_uuid());
   ureq.set_caller_id("kmend unsafe-change-config");
+  ureq.set_force(req.force);
   tserver::UnsafeChangeConfigResponsePB uresp;
   RETURN_IF_ERROR(server::FromGrpcStatus(stub->UnsafeChangeConfig(&ctx, ureq, &uresp),
                                          absl::StrCat(req.tserver, ": UnsafeChangeConfig")));

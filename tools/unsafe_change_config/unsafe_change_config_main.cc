@@ -1,5 +1,6 @@
 // kmend unsafe-change-config (docs/cli/unsafe_change_config.md). Dry run
-// unless --yes. Exit: 0 done (or dry run planned), 2 refused or failed.
+// unless --yes. Exit: 0 done (or dry run planned), 2 refused (the group looks
+// alive and no --force, or a bad request) or failed.
 #include <iostream>
 
 #include "absl/strings/str_join.h"
@@ -14,6 +15,23 @@ std::vector<std::string> Uuids(const consensus::RaftConfigPB& c) {
   std::vector<std::string> out;
   for (const auto& p : c.peers()) out.push_back(p.permanent_uuid());
   return out;
+}
+
+// The plan for people: what is forced, what is dropped, how each voter
+// answered.
+void PrintPlan(const std::string& header, const Request& req, const Plan& plan) {
+  std::cout << header << "\n"
+            << "tablet " << req.tablet_id << " on " << plan.server_uuid << " (" << req.tserver
+            << "), term " << plan.current.current_term() << "\n"
+            << "  committed config: " << absl::StrJoin(Uuids(plan.current.committed_config()), ", ")
+            << "\n  would force:      " << absl::StrJoin(Uuids(plan.forced), ", ")
+            << "\n  dropping:         " << absl::StrJoin(plan.dropped, ", ");
+  for (const VoterProbe& v : plan.voters) {
+    std::cout << "\n  voter " << v.uuid << " (" << (v.address.empty() ? "?" : v.address) << "): "
+              << (v.running ? (v.leader_lease ? "running, leader alive" : "running, no leader")
+                            : "not running: " + v.error);
+  }
+  std::cout << "\nEntries that only the dropped replicas had are lost.\n";
 }
 
 int Run(int argc, char** argv) {
@@ -32,6 +50,9 @@ int Run(int argc, char** argv) {
   app.add_option("--voters", voters, "UUIDs to keep, comma-separated (include the survivor)")
       ->required();
   app.add_flag("--yes", yes, "Do it (default: only show the plan)");
+  app.add_flag("--force", req.force,
+               "Force even though the tablet's group looks alive (a live leader, or a majority "
+               "of voters running): can split the brain; only when those replicas are gone");
   app.add_option("--backup-dir", backup_dir, "Where the replaced consensus state is saved");
   app.add_option("--timeout_ms", timeout_ms, "Deadline of each RPC");
   tools::AddFormatOption(&app, &format);
@@ -51,18 +72,40 @@ int Run(int argc, char** argv) {
                         {"forced_voters", Uuids(plan->forced)},
                         {"dropped", plan->dropped},
                         {"applied", false}};
+  nlohmann::json probes = nlohmann::json::array();
+  for (const VoterProbe& v : plan->voters) {
+    nlohmann::json p = {{"uuid", v.uuid},
+                        {"address", v.address},
+                        {"running", v.running},
+                        {"leader_lease", v.leader_lease}};
+    if (!v.leader_uuid.empty()) p["leader_uuid"] = v.leader_uuid;
+    if (v.ms_since_leader_contact >= 0) p["ms_since_leader_contact"] = v.ms_since_leader_contact;
+    if (!v.error.empty()) p["error"] = v.error;
+    probes.push_back(p);
+  }
+  doc["voters_probed"] = probes;
+  // The group looks alive: refuse, unless --force (then warn loudly).
+  const absl::Status safety = JudgeSafety(*plan);
+  doc["safety"] = safety.ok() ? "majority_lost" : (req.force ? "forced" : "refused");
+  if (!safety.ok()) doc["safety_reason"] = std::string(safety.message());
+  if (!safety.ok() && !req.force) {
+    if (format == tools::OutputFormat::kJson) {
+      tools::PrintJson(doc);
+    } else {
+      PrintPlan("REFUSED (nothing changed)", req, *plan);
+    }
+    return tools::ReportError("kmend unsafe-change-config", safety);
+  }
+  if (!safety.ok()) {
+    std::cerr << "WARNING: --force: " << safety.message()
+              << "\nWARNING: proceeding anyway; the old majority's replicas must never serve "
+                 "again (stop them, and delete or tombstone their copies of this tablet)\n";
+  }
   if (!yes) {
     if (format == tools::OutputFormat::kJson) {
       tools::PrintJson(doc);
     } else {
-      std::cout << "DRY RUN (add --yes to apply)\n"
-                << "tablet " << req.tablet_id << " on " << plan->server_uuid << " (" << req.tserver
-                << "), term " << plan->current.current_term() << "\n"
-                << "  committed config: "
-                << absl::StrJoin(Uuids(plan->current.committed_config()), ", ")
-                << "\n  would force:      " << absl::StrJoin(Uuids(plan->forced), ", ")
-                << "\n  dropping:         " << absl::StrJoin(plan->dropped, ", ")
-                << "\nEntries that only the dropped replicas had are lost.\n";
+      PrintPlan("DRY RUN (add --yes to apply)", req, *plan);
     }
     return tools::kExitOk;
   }

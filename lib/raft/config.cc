@@ -150,6 +150,13 @@ absl::Status CheckUnsafeConfig(const RaftConfigPB& committed, const RaftConfigPB
   return absl::OkStatus();
 }
 
+ConfigVersion ConfigVersionOf(const RaftConfigPB& config) {
+  ConfigVersion v;
+  v.term = config.opid_term();  // 0 when absent
+  v.index = config.has_opid_index() ? config.opid_index() : -1;
+  return v;
+}
+
 std::string ConfigSummary(const RaftConfigPB& config) {
   std::string out;
   for (const RaftPeerPB& p : config.peers()) {

@@ -58,6 +58,23 @@ absl::Status CheckUnsafeConfig(const consensus::RaftConfigPB& committed,
                                const consensus::RaftConfigPB& new_config,
                                const std::string& self_uuid);
 
+// Where a committed config stands in its tablet's history. Raft orders
+// configs as it orders logs: by the term of the config's entry, then by its
+// index. An unsafe config change reuses indexes of the lost history at a
+// higher term, so opid_index alone misorders it. A config without opid_term
+// (written before the field existed, its entry since collected) counts as
+// term 0: older than any config that carries a term.
+struct ConfigVersion {
+  int64_t term = 0;
+  int64_t index = -1;
+  bool operator<(const ConfigVersion& o) const {
+    return term != o.term ? term < o.term : index < o.index;
+  }
+  bool operator==(const ConfigVersion& o) const { return term == o.term && index == o.index; }
+  bool operator>=(const ConfigVersion& o) const { return !(*this < o); }
+};
+ConfigVersion ConfigVersionOf(const consensus::RaftConfigPB& config);
+
 // "A:V,B:V,C:N@12" style one-liner for logs and tests.
 std::string ConfigSummary(const consensus::RaftConfigPB& config);
 

@@ -262,17 +262,17 @@ std::map<std::string, int64_t> CatalogManager::ReplicaCounts() const {
 }
 
 std::vector<std::string> CatalogManager::TabletsToTombstone(
-    const std::string& ts_uuid, const std::map<std::string, int64_t>& reported) const {
+    const std::string& ts_uuid, const std::map<std::string, raft::ConfigVersion>& reported) const {
   absl::ReaderMutexLock lock(&mu_);
   std::vector<std::string> out;
-  for (const auto& [id, replica_config_index] : reported) {
+  for (const auto& [id, replica_config_version] : reported) {
     auto it = tablet_index_.find(id);
     if (it == tablet_index_.end()) continue;
     const SysTabletPB& t = catalog_.tablets(it->second);
     bool member = false;
     for (const auto& p : t.config().peers()) member |= p.permanent_uuid() == ts_uuid;
     if (t.state() != RUNNING ||
-        (!member && t.config().opid_index() >= replica_config_index)) {
+        (!member && raft::ConfigVersionOf(t.config()) >= replica_config_version)) {
       out.push_back(id);
     }
   }
@@ -290,7 +290,9 @@ absl::StatusOr<int> CatalogManager::UpdateConfigs(
     if (it == tablet_index_.end()) continue;
     const SysTabletPB& t = catalog_.tablets(it->second);
     if (t.state() != RUNNING || !config.has_opid_index()) continue;
-    if (config.opid_index() > t.config().opid_index()) changes.emplace_back(it->second, &config);
+    if (raft::ConfigVersionOf(t.config()) < raft::ConfigVersionOf(config)) {
+      changes.emplace_back(it->second, &config);
+    }
   }
   if (changes.empty()) return 0;
   SysCatalogPB next = catalog_;

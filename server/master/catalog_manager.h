@@ -25,6 +25,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "proto/common.pb.h"
+#include "lib/raft/config.h"
 #include "proto/master.pb.h"
 #include "server/common/clock.h"
 #include "server/master/catalog_store.h"
@@ -71,20 +72,24 @@ class CatalogManager {
   // Replicas of RUNNING tablets per server uuid.
   std::map<std::string, int64_t> ReplicaCounts() const;
 
-  // Of the replicas a server reports (tablet id -> opid_index of the
-  // replica's committed config), those it should not host: replicas of
-  // DELETED tablets, and replicas of RUNNING tablets whose catalog config
-  // leaves the server out and is at least as new as the replica's own (a
-  // replica whose config is newer than the catalog's view is never judged by
-  // the stale view). Unknown tablet ids are left alone.
+  // Of the replicas a server reports (tablet id -> version of the replica's
+  // committed config, raft::ConfigVersion), those it should not host:
+  // replicas of DELETED tablets, and replicas of RUNNING tablets whose
+  // catalog config leaves the server out and is at least as new as the
+  // replica's own (a replica whose config is newer than the catalog's view is
+  // never judged by the stale view). A replica dropped by an unsafe config
+  // change reports a higher index at a lower term than the forced config: it
+  // is tombstoned. Unknown tablet ids are left alone.
   std::vector<std::string> TabletsToTombstone(
-      const std::string& ts_uuid, const std::map<std::string, int64_t>& reported) const;
+      const std::string& ts_uuid,
+      const std::map<std::string, raft::ConfigVersion>& reported) const;
 
   // Follows Raft: for each reported (tablet id, committed config) of a
-  // RUNNING tablet whose opid_index is above the catalog's, the catalog
-  // takes that config (committed configs of one tablet are totally ordered
-  // by opid_index, so the highest is the newest). Persists once if anything
-  // changed; returns how many tablets changed. Unknown tablets are ignored.
+  // RUNNING tablet that is newer than the catalog's in Raft's order (term of
+  // the config's entry, then index: raft::ConfigVersion), the catalog takes
+  // that config. An unsafe config change (a higher term, maybe a lower index)
+  // is adopted by the same rule. Persists once if anything changed; returns
+  // how many tablets changed. Unknown tablets are ignored.
   absl::StatusOr<int> UpdateConfigs(
       const std::map<std::string, consensus::RaftConfigPB>& reported);
 

@@ -253,12 +253,12 @@ TEST_F(CatalogTest, TombstonesDeletedAndForeignReplicasOnly) {
   std::string id1 = t1->tablets[0].tablet_id(), id2 = t2->tablets[0].tablet_id();
   ASSERT_TRUE(catalog_->DeleteTable("t1", "").ok());
   // "a" hosts both: only the deleted table's tablet goes.
-  auto drop = catalog_->TabletsToTombstone("a", {{id1, -1}, {id2, -1}, {"unknown", -1}});
+  auto drop = catalog_->TabletsToTombstone("a", {{id1, {0, -1}}, {id2, {0, -1}}, {"unknown", {0, -1}}});
   EXPECT_EQ(drop, std::vector<std::string>{id1});
   // "b" is not in t2's config: its stale copy goes, unless its config is
   // newer than the catalog's view.
-  EXPECT_EQ(catalog_->TabletsToTombstone("b", {{id2, -1}}), std::vector<std::string>{id2});
-  EXPECT_TRUE(catalog_->TabletsToTombstone("b", {{id2, 7}}).empty());
+  EXPECT_EQ(catalog_->TabletsToTombstone("b", {{id2, {0, -1}}}), std::vector<std::string>{id2});
+  EXPECT_TRUE(catalog_->TabletsToTombstone("b", {{id2, {0, 7}}}).empty());
 }
 
 TEST_F(CatalogTest, TakesNewerReportedConfigsOnly) {
@@ -296,7 +296,55 @@ TEST_F(CatalogTest, TakesNewerReportedConfigsOnly) {
   // The server dropped from the config is now told to tombstone its copy
   // (its own config, index -1, is older than the catalog's).
   std::string dropped = same.peers(2).permanent_uuid();
-  EXPECT_EQ(catalog_->TabletsToTombstone(dropped, {{id, -1}}), std::vector<std::string>{id});
+  EXPECT_EQ(catalog_->TabletsToTombstone(dropped, {{id, {0, -1}}}), std::vector<std::string>{id});
+}
+
+// An unsafe config change reuses indexes: the survivor C lacked the lost
+// majority's config at index 10 (term 3), so its forced config is {C} at
+// index 5, term 4. Raft's order (term, then index) makes it the newest; the
+// dropped A and B, returning with their term-3 config at index 10, are told
+// to tombstone their replicas instead of restoring the old config.
+TEST_F(CatalogTest, AdoptsAForcedConfigAtAHigherTermAndLowerIndex) {
+  auto t = catalog_->CreateTable(TableReq("t", 1, 3), Servers(3));
+  ASSERT_TRUE(t.ok());
+  const std::string id = t->tablets[0].tablet_id();
+  consensus::RaftConfigPB abc = t->tablets[0].config();
+  abc.set_opid_index(10);
+  abc.set_opid_term(3);
+  ASSERT_EQ(*catalog_->UpdateConfigs({{id, abc}}), 1);
+  const std::string a = abc.peers(0).permanent_uuid();
+  const std::string b = abc.peers(1).permanent_uuid();
+  const std::string c = abc.peers(2).permanent_uuid();
+
+  consensus::RaftConfigPB forced;
+  *forced.add_peers() = abc.peers(2);
+  forced.set_opid_index(5);
+  forced.set_opid_term(4);
+  forced.set_unsafe_config_change(true);
+  auto n = catalog_->UpdateConfigs({{id, forced}});
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 1);
+  auto got = catalog_->GetTablet(id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->config().opid_index(), 5);
+  EXPECT_EQ(got->config().opid_term(), 4);
+  EXPECT_TRUE(got->config().unsafe_config_change());
+  ASSERT_EQ(got->config().peers_size(), 1);
+  EXPECT_EQ(got->config().peers(0).permanent_uuid(), c);
+
+  // A and B come back reporting the old majority's config: not adopted...
+  EXPECT_EQ(*catalog_->UpdateConfigs({{id, abc}}), 0);
+  EXPECT_EQ(catalog_->GetTablet(id)->config().opid_term(), 4);
+  // ...and their replicas are to be tombstoned; C keeps its own.
+  const raft::ConfigVersion old_majority{3, 10};
+  EXPECT_EQ(catalog_->TabletsToTombstone(a, {{id, old_majority}}), std::vector<std::string>{id});
+  EXPECT_EQ(catalog_->TabletsToTombstone(b, {{id, old_majority}}), std::vector<std::string>{id});
+  EXPECT_TRUE(catalog_->TabletsToTombstone(c, {{id, {4, 5}}}).empty());
+  // A config newer than the forced one (the new leader's next change) wins.
+  consensus::RaftConfigPB next = forced;
+  next.set_opid_index(7);
+  next.set_unsafe_config_change(false);
+  EXPECT_EQ(*catalog_->UpdateConfigs({{id, next}}), 1);
 }
 
 TEST(FileCatalogStoreTest, RoundTripsAndReportsDamage) {

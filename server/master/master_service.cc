@@ -162,13 +162,13 @@ grpc::Status MasterServiceImpl::Heartbeat(grpc::ServerContext*, const HeartbeatR
     KLOG(INFO) << "catalog took " << *updated << " newer Raft config(s) reported by "
                << req->permanent_uuid();
   }
-  std::map<std::string, int64_t> reported;
+  std::map<std::string, raft::ConfigVersion> reported;
   for (const auto& r : req->replicas()) {
     if (r.data_state() == server::TABLET_DATA_TOMBSTONED ||
         r.data_state() == server::TABLET_DATA_DELETED) {
       continue;
     }
-    reported[r.tablet_id()] = r.consensus_state().committed_config().opid_index();
+    reported[r.tablet_id()] = raft::ConfigVersionOf(r.consensus_state().committed_config());
   }
   for (const std::string& id : catalog_->TabletsToTombstone(req->permanent_uuid(), reported)) {
     resp->add_tablets_to_tombstone(id);

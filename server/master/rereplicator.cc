@@ -160,7 +160,7 @@ Rereplicator::Snapshot Rereplicator::TakeSnapshot(const std::string& own_tablet)
           leader_term = cs.current_term();
           st.leader = ts.registration.permanent_uuid();
           leader_cs = &cs;
-          if (cs.committed_config().opid_index() >= st.config.opid_index()) {
+          if (raft::ConfigVersionOf(cs.committed_config()) >= raft::ConfigVersionOf(st.config)) {
             st.config = cs.committed_config();
           }
         }

@@ -125,11 +125,38 @@ absl::StatusOr<Plan> MakePlan(const Request& req) {
   return plan;
 }
 
-absl::Status JudgeSafety(const Plan& plan) {
+namespace {
+int VoterCount(const Plan& plan) {
   int voters = 0;
   for (const auto& p : plan.current.committed_config().peers()) {
     voters += p.member_type() == consensus::RaftPeerPB::VOTER ? 1 : 0;
   }
+  return voters;
+}
+}  // namespace
+
+bool MajorityLost(const Plan& plan) {
+  int running = 0;
+  for (const VoterProbe& v : plan.voters) running += v.running ? 1 : 0;
+  return running < VoterCount(plan) / 2 + 1;
+}
+
+absl::StatusOr<Plan> MakePlanWaitingForLeases(const Request& req,
+                                              const std::function<void(const Plan&)>& on_wait) {
+  const absl::Time give_up = absl::Now() + absl::FromChrono(req.lease_wait);
+  while (true) {
+    absl::StatusOr<Plan> plan = MakePlan(req);
+    if (!plan.ok() || req.force || JudgeSafety(*plan).ok() || !MajorityLost(*plan) ||
+        absl::Now() >= give_up) {
+      return plan;
+    }
+    if (on_wait) on_wait(*plan);
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+}
+
+absl::Status JudgeSafety(const Plan& plan) {
+  const int voters = VoterCount(plan);
   std::vector<std::string> running, with_leader;
   for (const VoterProbe& v : plan.voters) {
     if (!v.running) continue;

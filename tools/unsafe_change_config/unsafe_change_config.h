@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,11 @@ struct Request {
   std::chrono::milliseconds peer_timeout{3000};
   // Apply even though the group looks alive (the server is told too).
   bool force = false;
+  // When a majority is gone but a survivor still holds its leader lease (it
+  // heard from the dead leader a moment ago, or leads without a majority
+  // until check-quorum deposes it: at most two election timeouts), probe
+  // again for this long before refusing.
+  std::chrono::milliseconds lease_wait{6000};
 };
 
 // What one voter of the committed config said when asked.
@@ -71,6 +77,17 @@ absl::StatusOr<Plan> MakePlan(const Request& req);
 // timeout, or a majority of the committed config's voters running. OK when
 // the majority is lost. Pure: tests call it on hand-made plans.
 absl::Status JudgeSafety(const Plan& plan);
+
+// True when fewer than a majority of the committed config's voters run: the
+// only thing that can make JudgeSafety refuse is a survivor's lease, which
+// lapses by itself within two election timeouts.
+bool MajorityLost(const Plan& plan);
+
+// MakePlan, then, while the majority is lost but JudgeSafety still refuses
+// for a lease, MakePlan again every 500 ms for up to req.lease_wait.
+// `on_wait` (may be empty) is told each time it waits.
+absl::StatusOr<Plan> MakePlanWaitingForLeases(const Request& req,
+                                              const std::function<void(const Plan&)>& on_wait);
 
 // Writes `<backup_dir>/cstate-<tablet>-<unix micros>.json` with plan.current
 // and returns its path; then forces the config (req.force is passed on).

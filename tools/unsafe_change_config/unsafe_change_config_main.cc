@@ -61,7 +61,13 @@ int Run(int argc, char** argv) {
   req.voters = absl::StrSplit(voters, ',', absl::SkipWhitespace());
   req.timeout = std::chrono::milliseconds(timeout_ms);
 
-  absl::StatusOr<Plan> plan = MakePlan(req);
+  bool told = false;
+  absl::StatusOr<Plan> plan = MakePlanWaitingForLeases(req, [&told](const Plan&) {
+    if (told) return;
+    told = true;
+    std::cerr << "kmend unsafe-change-config: a majority is lost but a survivor still holds "
+                 "its leader lease; waiting for it to lapse (up to a few seconds)\n";
+  });
   if (!plan.ok()) return tools::ReportError("kmend unsafe-change-config", plan.status());
   nlohmann::json doc = {{"schema_version", 1},
                         {"tablet_id", req.tablet_id},

@@ -300,6 +300,70 @@ TEST(RaftDriverTest, AddNonVoterPromoteAndRemoveThroughTheLog) {
   ASSERT_TRUE(g.driver(leader)->Replicate(Write("after"), kWait).ok());
 }
 
+// Issue 10: the unsafe change answers only once its entry is in the WAL (a
+// crash after an earlier answer could forget a change the operator was told
+// happened). It is refused until the survivor stopped hearing its leader.
+TEST(RaftDriverTest, UnsafeChangeConfigAnswersOnceTheEntryIsDurable) {
+  const std::string root = TempRoot("driver_unsafe");
+  Group g(root);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  std::string leader = g.WaitForLeader();
+  ASSERT_FALSE(leader.empty());
+  ASSERT_TRUE(g.driver(leader)->Replicate(Write("before"), kWait).ok());
+  std::string survivor;
+  for (const char* u : {"A", "B", "C"}) {
+    if (u != leader && survivor.empty()) survivor = u;
+  }
+  for (const char* u : {"A", "B", "C"}) {
+    if (u != survivor) g.Stop(u);
+  }
+  consensus::RaftConfigPB forced;
+  auto* p = forced.add_peers();
+  p->set_permanent_uuid(survivor);
+  p->set_member_type(consensus::RaftPeerPB::VOTER);
+  absl::StatusOr<consensus::OpId> id;
+  bool refused_first = false;
+  for (absl::Time end = absl::Now() + kWait; absl::Now() < end; absl::SleepFor(absl::Milliseconds(5))) {
+    id = g.driver(survivor)->UnsafeChangeConfig(forced, /*force=*/false, absl::Seconds(5));
+    if (!absl::IsFailedPrecondition(id.status())) break;
+    refused_first = true;  // still within the lease of the leader just stopped
+  }
+  ASSERT_TRUE(id.ok()) << id.status();
+  EXPECT_TRUE(refused_first);
+  // Durable at the moment of the answer: the WAL holds the forced entry.
+  EXPECT_EQ(g.driver(survivor)->wal()->LastOpId().index(), id->index());
+  EXPECT_EQ(g.driver(survivor)->wal()->LastOpId().term(), id->term());
+}
+
+// Issue 10: no stale reads from a deposed leader. The leader is cut off; the
+// other two elect a new one and commit a write; from then on the old leader,
+// if it still believes it leads, refuses leader reads (its lease lapsed).
+TEST(RaftDriverTest, IsolatedLeaderRefusesReadsOnceANewLeaderCommitted) {
+  const std::string root = TempRoot("driver_lease");
+  Group g(root);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  const std::string old = g.WaitForLeader();
+  ASSERT_FALSE(old.empty());
+  ASSERT_TRUE(g.driver(old)->Replicate(Write("before"), kWait).ok());
+  for (absl::Time end = absl::Now() + kWait;
+       absl::Now() < end && !g.driver(old)->CheckLeaderRead().ok();) {
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  ASSERT_TRUE(g.driver(old)->CheckLeaderRead().ok()) << g.driver(old)->CheckLeaderRead();
+  for (const char* u : {"A", "B", "C"}) {
+    if (u != old) g.net().Cut(old, u);
+  }
+  const std::string fresh = g.WaitForLeader(/*exclude=*/old);
+  ASSERT_FALSE(fresh.empty());
+  ASSERT_TRUE(g.driver(fresh)->Replicate(Write("after"), kWait).ok());
+  // The new leader acknowledged a write the old one never saw.
+  absl::Status read = g.driver(old)->CheckLeaderRead();
+  EXPECT_FALSE(read.ok()) << "the deposed leader would serve a stale read";
+  if (g.driver(old)->GetStatus().role == raft::Role::kLeader) {
+    EXPECT_EQ(read.code(), absl::StatusCode::kUnavailable) << read;
+  }
+}
+
 TEST(RaftDriverTest, MissingCmetaWithoutBootstrapConfigIsAnError) {
   const std::string root = TempRoot("driver_no_cmeta");
   InMemoryNetwork net;

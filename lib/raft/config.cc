@@ -1,5 +1,7 @@
 #include "lib/raft/config.h"
 
+#include <algorithm>
+
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -148,6 +150,27 @@ absl::Status CheckUnsafeConfig(const RaftConfigPB& committed, const RaftConfigPB
         " must be a VOTER in the new config (", ConfigSummary(new_config), ")"));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<RaftConfigPB> MakeForcedConfig(const RaftConfigPB& committed,
+                                              const std::vector<std::string>& keep) {
+  for (const std::string& uuid : keep) {
+    if (!IsMember(committed, uuid)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "unsafe config change: ", uuid, " is not in the committed config (",
+          ConfigSummary(committed), ")"));
+    }
+  }
+  RaftConfigPB forced;
+  for (const RaftPeerPB& p : committed.peers()) {
+    if (std::find(keep.begin(), keep.end(), p.permanent_uuid()) == keep.end()) continue;
+    RaftPeerPB* kept = forced.add_peers();
+    *kept = p;
+    kept->set_member_type(RaftPeerPB::VOTER);
+    kept->clear_attrs();
+    kept->clear_health_report();
+  }
+  return forced;
 }
 
 ConfigVersion ConfigVersionOf(const RaftConfigPB& config) {

@@ -58,6 +58,14 @@ absl::Status CheckUnsafeConfig(const consensus::RaftConfigPB& committed,
                                const consensus::RaftConfigPB& new_config,
                                const std::string& self_uuid);
 
+// The config an unsafe config change forces: the peers of `committed`
+// named in `keep` (in committed order), each a VOTER with no attrs or health
+// report: a caught-up NON_VOTER may be the best survivor, and the group needs
+// every survivor it keeps as a voter. InvalidArgument naming a uuid of
+// `keep` that is not a member of `committed`.
+absl::StatusOr<consensus::RaftConfigPB> MakeForcedConfig(const consensus::RaftConfigPB& committed,
+                                                         const std::vector<std::string>& keep);
+
 // Where a committed config stands in its tablet's history. Raft orders
 // configs as it orders logs: by the term of the config's entry, then by its
 // index. An unsafe config change reuses indexes of the lost history at a

@@ -291,6 +291,51 @@ TEST(UnsafeChangeConfigTest, RefusedWhileTheGroupHasALiveLeader) {
   EXPECT_EQ(c.core("C")->GetStatus().pending_config->opid_term(), term + 1);
 }
 
+TEST(UnsafeChangeConfigTest, ForcedConfigMakesEveryKeptPeerAVoter) {
+  RaftConfigPB committed = Cluster::MakeConfig({"A", "B", "C"});
+  auto* nv = committed.add_peers();
+  nv->set_permanent_uuid("D");
+  nv->set_member_type(RaftPeerPB::NON_VOTER);
+  nv->mutable_attrs()->set_promote(true);
+  auto forced = MakeForcedConfig(committed, {"D", "C"});
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  ASSERT_EQ(forced->peers_size(), 2);
+  EXPECT_EQ(forced->peers(0).permanent_uuid(), "C");  // committed order
+  EXPECT_EQ(forced->peers(1).permanent_uuid(), "D");
+  EXPECT_EQ(forced->peers(1).member_type(), RaftPeerPB::VOTER);
+  EXPECT_FALSE(forced->peers(1).has_attrs());
+  auto bad = MakeForcedConfig(committed, {"C", "Z"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(bad.status().message()), testing::HasSubstr("Z"));
+}
+
+// A caught-up NON_VOTER can be the survivor: forced to a config that makes
+// it a voter, it elects itself and takes writes.
+TEST(UnsafeChangeConfigTest, NonVoterSurvivorElectsItselfOnceForced) {
+  Cluster c({"A", "B", "C", "D"}, 3, 49);
+  ASSERT_TRUE(c.core("A")->Campaign().ok());
+  c.Stabilize();
+  ConfigChange add;
+  add.type = ChangeType::kAddNonVoter;
+  add.uuid = "D";
+  ASSERT_TRUE(c.core("A")->ProposeConfigChange(add).ok());
+  c.Stabilize();
+  ASSERT_TRUE(c.ProposeAt("A", "w").ok());
+  c.Stabilize();
+  for (int i = 0; i < 3; ++i) c.TickAll();
+  for (const char* u : {"A", "B", "C"}) c.Crash(u);
+  for (int i = 0; i < 10; ++i) c.Tick("D");
+  auto forced = MakeForcedConfig(c.core("D")->committed_config(), {"D"});
+  ASSERT_TRUE(forced.ok()) << forced.status();
+  auto id = c.core("D")->UnsafeChangeConfig(*forced);
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 40 && c.Leader() != "D"; ++i) c.Tick("D"), c.Stabilize();
+  ASSERT_EQ(c.Leader(), "D");
+  ASSERT_TRUE(c.ProposeAt("D", "after").ok());
+  c.Stabilize();
+  EXPECT_EQ(c.core("D")->log().committed(), c.core("D")->log().LastIndex());
+}
+
 TEST(UnsafeChangeConfigTest, ForcedPairCanElectWithoutTheLostPeer) {
   Cluster c({"A", "B", "C", "D", "E"}, 5, 45);
   ASSERT_TRUE(c.core("A")->Campaign().ok());

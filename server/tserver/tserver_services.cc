@@ -167,32 +167,23 @@ grpc::Status ConsensusServiceImpl::UnsafeChangeConfig(grpc::ServerContext*,
   if (!r.ok()) return ToGrpcStatus(r.status());
   auto driver = (*r)->driver();
   if (!driver.ok()) return ToGrpcStatus(driver.status());
-  raft::RaftStatus st = (*driver)->GetStatus();
-  consensus::RaftConfigPB next;
-  for (const std::string& keep : req->keep_uuids()) {
-    const consensus::RaftPeerPB* p = raft::FindPeer(st.committed_config, keep);
-    if (p == nullptr) {
-      return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
-          "UnsafeChangeConfig: ", keep, " is not in the committed config of tablet ",
-          req->tablet_id())));
-    }
-    consensus::RaftPeerPB* kept = next.add_peers();
-    *kept = *p;
-    // Every kept peer votes in the forced config: a caught-up NON_VOTER may
-    // be the best survivor, and the group needs its survivors as voters.
-    kept->set_member_type(consensus::RaftPeerPB::VOTER);
-    kept->clear_attrs();
+  absl::StatusOr<consensus::RaftConfigPB> next = raft::MakeForcedConfig(
+      (*driver)->GetStatus().committed_config,
+      std::vector<std::string>(req->keep_uuids().begin(), req->keep_uuids().end()));
+  if (!next.ok()) {
+    return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
+        "UnsafeChangeConfig of tablet ", req->tablet_id(), ": ", next.status().message())));
   }
   // The core refuses (unless forced) while this replica leads or heard from
   // a leader within an election timeout; it answers once the entry is durable.
   absl::StatusOr<consensus::OpId> id =
-      (*driver)->UnsafeChangeConfig(next, req->force(), absl::Seconds(10));
+      (*driver)->UnsafeChangeConfig(*next, req->force(), absl::Seconds(10));
   if (!id.ok()) return ToGrpcStatus(id.status());
   KLOG(WARNING) << "tablet " << req->tablet_id() << ": UNSAFE config change by '"
                 << req->caller_id() << "'" << (req->force() ? " (FORCED past a live leader)" : "")
-                << " forced " << next.peers_size() << " peer(s) at op " << id->term() << "."
+                << " forced " << next->peers_size() << " peer(s) at op " << id->term() << "."
                 << id->index();
-  *resp->mutable_new_config() = (*driver)->GetStatus().pending_config.value_or(next);
+  *resp->mutable_new_config() = (*driver)->GetStatus().pending_config.value_or(*next);
   return grpc::Status::OK;
 }
 

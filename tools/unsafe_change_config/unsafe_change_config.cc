@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "lib/io/file.h"
+#include "lib/raft/config.h"
 #include "lib/util/status_macros.h"
 #include "proto/status.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
@@ -72,24 +73,10 @@ absl::StatusOr<Plan> MakePlan(const Request& req) {
         absl::StrCat("--voters must include the server being forced (", plan.server_uuid, " at ",
                      req.tserver, ")"));
   }
-  std::set<std::string> members;
+  ASSIGN_OR_RETURN(plan.forced, raft::MakeForcedConfig(plan.current.committed_config(),
+                                                        std::vector<std::string>(keep.begin(), keep.end())));
   for (const auto& p : plan.current.committed_config().peers()) {
-    members.insert(p.permanent_uuid());
-    if (keep.count(p.permanent_uuid())) {
-      consensus::RaftPeerPB* kept = plan.forced.add_peers();
-      *kept = p;
-      kept->set_member_type(consensus::RaftPeerPB::VOTER);  // as the server does
-      kept->clear_attrs();
-      kept->clear_health_report();
-    } else {
-      plan.dropped.push_back(p.permanent_uuid());
-    }
-  }
-  for (const std::string& v : keep) {
-    if (!members.count(v)) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "--voters: ", v, " is not in the committed config of tablet ", req.tablet_id));
-    }
+    if (!keep.count(p.permanent_uuid())) plan.dropped.push_back(p.permanent_uuid());
   }
   if (plan.dropped.empty()) {
     return absl::FailedPreconditionError(

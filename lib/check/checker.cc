@@ -184,6 +184,76 @@ ReplicaResult ClassifyReplica(const std::string& ts_uuid, const std::string& tab
   return r;
 }
 
+// The unsafe-change-config fix of a tablet whose majority of voters is lost.
+//
+// Every running replica of the master's config is kept, non-voters included:
+// a caught-up non-voter may hold more of the log than any surviving voter, so
+// it is a survivor candidate like a voter, and the forced config makes every
+// kept replica a VOTER. Replicas outside the master's config are not kept:
+// they belong to a config that no longer counts.
+//
+// Invariant checked: the forced replica's last logged index is >= every kept
+// replica's committed index, i.e. no entry a survivor saw committed is
+// missing from the log that becomes the tablet's. Raft's log rule guarantees
+// it (a leader of a newer term held every committed entry, and its own
+// entries come after them); only earlier unsafe changes that reused indexes
+// or terms can break it, and then forcing loses committed entries.
+void AddForceSurvivorFix(TabletResult* t) {
+  std::vector<const ReplicaResult*> kept;
+  for (const ReplicaResult& r : t->replicas) {
+    if (r.state == ReplicaState::kRunning && r.facts && r.in_master_config) kept.push_back(&r);
+  }
+  const ReplicaResult* survivor = ChooseSurvivor(kept);
+  if (survivor == nullptr) {
+    t->fix_note =
+        "no voter or non-voter of this tablet is running: no replica survives to force; bring a "
+        "down server back, or restore the tablet from a backup";
+    return;
+  }
+  const OpId& survivor_log = survivor->facts->last_logged;
+  std::vector<std::string> keep_uuids;
+  for (const ReplicaResult* r : kept) keep_uuids.push_back(r->ts_uuid);
+  std::sort(keep_uuids.begin(), keep_uuids.end());
+
+  std::string why =
+      absl::StrCat("a majority of voters is lost; ", survivor->ts_uuid,
+                   " has the most up-to-date log (last logged ", OpIdString(survivor_log), ")");
+  for (const ReplicaResult* r : kept) {
+    if (r != survivor) {
+      absl::StrAppend(&why, "; ", r->ts_uuid, " has ", OpIdString(r->facts->last_logged));
+    }
+  }
+  for (const ReplicaResult* r : kept) {
+    if (!r->voter) {
+      absl::StrAppend(&why, "; ", r->ts_uuid,
+                      " is a NON_VOTER; the forced config makes it a VOTER");
+    }
+  }
+  absl::StrAppend(&why,
+                  ". Forcing a config of the survivors lets them elect a leader; entries that "
+                  "only the lost replicas had (after ",
+                  OpIdString(survivor_log),
+                  ") are lost. The master then re-replicates to the replication factor.");
+
+  std::vector<std::string> warnings;
+  for (const ReplicaResult* r : kept) {
+    if (r->facts->last_committed.index > survivor_log.index) {
+      warnings.push_back(absl::StrCat(
+          r->ts_uuid, " reports index ", r->facts->last_committed.index,
+          " committed, beyond the survivor's last logged index ", survivor_log.index,
+          ": forcing ", survivor->ts_uuid,
+          " loses committed entries (possible only after earlier unsafe changes reused indexes "
+          "or terms); compare the replicas' logs before forcing"));
+    }
+  }
+  for (const std::string& w : warnings) absl::StrAppend(&why, " WARNING: ", w, ".");
+
+  t->fixes.push_back(
+      {absl::StrCat("kmend unsafe-change-config --tserver ", survivor->ts_address, " --tablet ",
+                    t->tablet_id, " --voters ", absl::StrJoin(keep_uuids, ","), " --yes"),
+       why, warnings});
+}
+
 void AddFixes(TabletResult* t) {
   const ReplicaResult* leader = nullptr;
   std::vector<const ReplicaResult*> running_voters;
@@ -199,39 +269,15 @@ void AddFixes(TabletResult* t) {
     case Health::kUnavailable: {
       int voters = 0;
       for (const ReplicaResult& r : t->replicas) voters += r.voter ? 1 : 0;
+      // Whether forcing is needed at all is a question of voters only: a
+      // running non-voter does not count towards a majority.
       if (running_voters.size() >= static_cast<size_t>(voters / 2 + 1)) {
         t->fix_note =
             "a majority is running but no single leader: an election should settle it within a "
             "few seconds; if it persists, read the tablet servers' logs before forcing anything";
         return;
       }
-      const ReplicaResult* survivor = ChooseSurvivor(running_voters);
-      if (survivor == nullptr) {
-        t->fix_note =
-            "no voter of this tablet is running: no replica survives to force; bring a down "
-            "server back, or restore the tablet from a backup";
-        return;
-      }
-      std::vector<std::string> keep;
-      for (const ReplicaResult* r : running_voters) keep.push_back(r->ts_uuid);
-      std::sort(keep.begin(), keep.end());
-      std::string why = absl::StrCat("a majority of voters is lost; ", survivor->ts_uuid,
-                                     " has the most up-to-date log (last logged ",
-                                     OpIdString(survivor->facts->last_logged), ")");
-      for (const ReplicaResult* r : running_voters) {
-        if (r != survivor) {
-          absl::StrAppend(&why, "; ", r->ts_uuid, " has ", OpIdString(r->facts->last_logged));
-        }
-      }
-      absl::StrAppend(&why,
-                      ". Forcing a config of the survivors lets them elect a leader; entries that "
-                      "only the lost replicas had (after ",
-                      OpIdString(survivor->facts->last_logged),
-                      ") are lost. The master then re-replicates to the replication factor.");
-      t->fixes.push_back(
-          {absl::StrCat("kmend unsafe-change-config --tserver ", survivor->ts_address, " --tablet ",
-                        t->tablet_id, " --voters ", absl::StrJoin(keep, ","), " --yes"),
-           why});
+      AddForceSurvivorFix(t);
       return;
     }
     case Health::kUnderReplicated:

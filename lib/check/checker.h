@@ -27,7 +27,8 @@ KsckResults Check(const ClusterSnapshot& snapshot);
 // Of the given replicas, the one to force with unsafe-change-config when a
 // majority is lost: the most up-to-date log by Raft's rule (highest last
 // logged term, then highest index), ties broken by the smallest uuid so the
-// answer is stable. Returns nullptr when `candidates` is empty.
+// answer is stable. Member type plays no part: ksck passes the running
+// voters and non-voters alike. Returns nullptr when `candidates` is empty.
 const ReplicaResult* ChooseSurvivor(const std::vector<const ReplicaResult*>& candidates);
 
 }  // namespace kmend::check

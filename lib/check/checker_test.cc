@@ -13,6 +13,7 @@ namespace {
 using consensus::RaftConfigPB;
 using consensus::RaftPeerPB;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 // Builds a snapshot of one master, `n` tablet servers ts0..ts{n-1} and one
 // table "t" of RF 3 with tablets placed on ts0, ts1, ts2, all healthy, ts0
@@ -88,6 +89,25 @@ class SnapshotBuilder {
     snap_.tablet_servers[i].reachable = false;
     snap_.tablet_servers[i].unreachable_reason = "deadline exceeded";
     snap_.replicas.erase(Uuid(i));
+    return *this;
+  }
+
+  // Adds the replica on server `i` (which must exist and hold no replica of
+  // the tablet yet) to tablet `tablet` as a NON_VOTER, in the master's config
+  // and in every replica's committed config, as a caught-up follower.
+  SnapshotBuilder& AddNonVoter(int i, int tablet = 0) {
+    TabletFacts& t = snap_.tables[0].tablets.at(tablet);
+    RaftPeerPB* p = t.master_config.add_peers();
+    p->set_permanent_uuid(Uuid(i));
+    p->set_member_type(RaftPeerPB::NON_VOTER);
+    ReplicaFacts r = Replica(0, tablet);
+    r.role = Role::kLearner;
+    r.committed_config = t.master_config;
+    for (auto& [ts, by_tablet] : snap_.replicas) {
+      auto it = by_tablet.find(t.tablet_id);
+      if (it != by_tablet.end()) it->second.committed_config = t.master_config;
+    }
+    snap_.replicas[Uuid(i)][t.tablet_id] = r;
     return *this;
   }
 
@@ -188,6 +208,84 @@ TEST(CheckerTest, SurvivorTiesGoToTheSmallestUuid) {
   const TabletResult& t = OnlyTablet(Check(b.snapshot()));
   ASSERT_EQ(t.fixes.size(), 1u);
   EXPECT_THAT(t.fixes[0].command, HasSubstr("--tserver 127.0.0.1:7103"));
+}
+
+TEST(CheckerTest, CaughtUpNonVoterCanBeTheSurvivorAndBecomesAVoter) {
+  // Three voters, two lost. The non-voter on ts3 logged further than the one
+  // running voter: forcing the voter would drop entries 11-15 that a
+  // surviving replica holds, so the non-voter is forced and both are kept.
+  SnapshotBuilder b(4);
+  b.AddNonVoter(3);
+  b.Kill(0).Kill(1);
+  b.Replica(2).role = Role::kFollower;
+  b.Replica(3).last_logged = {2, 15};
+  const TabletResult& t = OnlyTablet(Check(b.snapshot()));
+  // The majority test counts voters only: the running non-voter does not
+  // make 2 of 3.
+  ASSERT_EQ(t.health, Health::kUnavailable);
+  EXPECT_THAT(t.reason, HasSubstr("1 of 3 voters running"));
+  ASSERT_EQ(t.fixes.size(), 1u);
+  EXPECT_EQ(t.fixes[0].command,
+            absl::StrCat("kmend unsafe-change-config --tserver 127.0.0.1:7103 --tablet tablet0 "
+                         "--voters ",
+                         SnapshotBuilder::Uuid(2), ",", SnapshotBuilder::Uuid(3), " --yes"));
+  EXPECT_THAT(t.fixes[0].why,
+              HasSubstr(SnapshotBuilder::Uuid(3) +
+                        " is a NON_VOTER; the forced config makes it a VOTER"));
+  EXPECT_TRUE(t.fixes[0].warnings.empty());
+}
+
+TEST(CheckerTest, KeptNonVoterIsNamedWhenAVoterIsTheSurvivor) {
+  SnapshotBuilder b(4);
+  b.AddNonVoter(3);
+  b.Kill(0).Kill(1);
+  b.Replica(2).role = Role::kFollower;
+  b.Replica(3).last_logged = {2, 8};
+  const TabletResult& t = OnlyTablet(Check(b.snapshot()));
+  ASSERT_EQ(t.fixes.size(), 1u);
+  EXPECT_THAT(t.fixes[0].command, HasSubstr("--tserver 127.0.0.1:7102"));
+  EXPECT_THAT(t.fixes[0].command, HasSubstr(absl::StrCat("--voters ", SnapshotBuilder::Uuid(2), ",",
+                                                         SnapshotBuilder::Uuid(3), " --yes")));
+  EXPECT_THAT(t.fixes[0].why,
+              HasSubstr(SnapshotBuilder::Uuid(3) +
+                        " is a NON_VOTER; the forced config makes it a VOTER"));
+  EXPECT_THAT(t.fixes[0].why, Not(HasSubstr(SnapshotBuilder::Uuid(2) + " is a NON_VOTER")));
+}
+
+TEST(CheckerTest, OnlyANonVoterRunningIsForced) {
+  SnapshotBuilder b(4);
+  b.AddNonVoter(3);
+  b.Kill(0).Kill(1).Kill(2);
+  const TabletResult& t = OnlyTablet(Check(b.snapshot()));
+  ASSERT_EQ(t.health, Health::kUnavailable);
+  ASSERT_EQ(t.fixes.size(), 1u);
+  EXPECT_THAT(t.fixes[0].command,
+              HasSubstr(absl::StrCat("--tserver 127.0.0.1:7103 --tablet tablet0 --voters ",
+                                     SnapshotBuilder::Uuid(3), " --yes")));
+}
+
+TEST(CheckerTest, CommittedIndexBeyondTheSurvivorsLogIsReported) {
+  // Only reachable after earlier unsafe changes reused indexes: ts3 holds a
+  // term-6 entry at 90 (so Raft's rule picks it), yet ts4 reports index 95
+  // committed. Forcing ts3 would lose entries ts4 saw committed.
+  SnapshotBuilder b(5, 1, 5);
+  b.Kill(0).Kill(1).Kill(2);
+  b.Replica(3).role = b.Replica(4).role = Role::kFollower;
+  b.Replica(3).last_logged = b.Replica(3).last_committed = {6, 90};
+  b.Replica(4).last_logged = {5, 100};
+  b.Replica(4).last_committed = {5, 95};
+  KsckResults r = Check(b.snapshot());
+  const TabletResult& t = OnlyTablet(r);
+  ASSERT_EQ(t.fixes.size(), 1u);
+  EXPECT_THAT(t.fixes[0].command, HasSubstr("--tserver 127.0.0.1:7103"));
+  std::string violation = absl::StrCat(SnapshotBuilder::Uuid(4),
+                                       " reports index 95 committed, beyond the survivor's last "
+                                       "logged index 90");
+  EXPECT_THAT(t.fixes[0].why, HasSubstr(violation));
+  ASSERT_EQ(t.fixes[0].warnings.size(), 1u);
+  EXPECT_THAT(t.fixes[0].warnings[0], HasSubstr(violation));
+  nlohmann::json j = RenderJson(r);
+  EXPECT_THAT(j["tablets"][0]["fixes"][0]["warnings"][0].get<std::string>(), HasSubstr(violation));
 }
 
 TEST(CheckerTest, EveryReplicaLostHasNoCommandButSaysSo) {

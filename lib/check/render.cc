@@ -238,7 +238,9 @@ nlohmann::json RenderJson(const KsckResults& results, const RenderOptions& optio
       replicas.push_back(j);
     }
     nlohmann::json fixes = nlohmann::json::array();
-    for (const FixCommand& f : t.fixes) fixes.push_back({{"command", f.command}, {"why", f.why}});
+    for (const FixCommand& f : t.fixes) {
+      fixes.push_back({{"command", f.command}, {"why", f.why}, {"warnings", f.warnings}});
+    }
     doc["tablets"].push_back({{"tablet_id", t.tablet_id},
                               {"table", t.table_name},
                               {"health", HealthName(t.health)},

@@ -71,6 +71,11 @@ struct ReplicaResult {
 struct FixCommand {
   std::string command;
   std::string why;
+  // What makes this command riskier than its kind usually is, one sentence
+  // each (also stated in `why`). Scripts that apply fixes unattended should
+  // stop when this is not empty. E.g. an unsafe-change-config whose survivor
+  // lacks entries another survivor reports committed.
+  std::vector<std::string> warnings;
 };
 
 struct TabletResult {

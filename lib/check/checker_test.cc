@@ -210,16 +210,26 @@ TEST(CheckerTest, SurvivorTiesGoToTheSmallestUuid) {
   EXPECT_THAT(t.fixes[0].command, HasSubstr("--tserver 127.0.0.1:7103"));
 }
 
-TEST(CheckerTest, CaughtUpNonVoterCanBeTheSurvivorAndBecomesAVoter) {
-  // Three voters, two lost. The non-voter on ts3 logged further than the one
-  // running voter: forcing the voter would drop entries 11-15 that a
-  // surviving replica holds, so the non-voter is forced and both are kept.
+// Three voters with ts0 and ts1 lost; the voter on ts2 (last logged 2.10) and
+// the non-voter on ts3 (last logged `non_voter_last_logged`) survive.
+TabletResult VoterAndNonVoterSurvive(OpId non_voter_last_logged) {
   SnapshotBuilder b(4);
   b.AddNonVoter(3);
   b.Kill(0).Kill(1);
   b.Replica(2).role = Role::kFollower;
-  b.Replica(3).last_logged = {2, 15};
-  const TabletResult& t = OnlyTablet(Check(b.snapshot()));
+  b.Replica(3).last_logged = non_voter_last_logged;
+  return OnlyTablet(Check(b.snapshot()));
+}
+
+std::string MadeAVoter(int ts) {
+  return SnapshotBuilder::Uuid(ts) + " is a NON_VOTER; the forced config makes it a VOTER";
+}
+
+TEST(CheckerTest, CaughtUpNonVoterCanBeTheSurvivorAndBecomesAVoter) {
+  // The non-voter logged further than the one running voter: forcing the
+  // voter would drop entries 11-15 that a surviving replica holds, so the
+  // non-voter is forced and both are kept.
+  TabletResult t = VoterAndNonVoterSurvive({2, 15});
   // The majority test counts voters only: the running non-voter does not
   // make 2 of 3.
   ASSERT_EQ(t.health, Health::kUnavailable);
@@ -229,27 +239,18 @@ TEST(CheckerTest, CaughtUpNonVoterCanBeTheSurvivorAndBecomesAVoter) {
             absl::StrCat("kmend unsafe-change-config --tserver 127.0.0.1:7103 --tablet tablet0 "
                          "--voters ",
                          SnapshotBuilder::Uuid(2), ",", SnapshotBuilder::Uuid(3), " --yes"));
-  EXPECT_THAT(t.fixes[0].why,
-              HasSubstr(SnapshotBuilder::Uuid(3) +
-                        " is a NON_VOTER; the forced config makes it a VOTER"));
+  EXPECT_THAT(t.fixes[0].why, HasSubstr(MadeAVoter(3)));
   EXPECT_TRUE(t.fixes[0].warnings.empty());
 }
 
 TEST(CheckerTest, KeptNonVoterIsNamedWhenAVoterIsTheSurvivor) {
-  SnapshotBuilder b(4);
-  b.AddNonVoter(3);
-  b.Kill(0).Kill(1);
-  b.Replica(2).role = Role::kFollower;
-  b.Replica(3).last_logged = {2, 8};
-  const TabletResult& t = OnlyTablet(Check(b.snapshot()));
+  TabletResult t = VoterAndNonVoterSurvive({2, 8});
   ASSERT_EQ(t.fixes.size(), 1u);
   EXPECT_THAT(t.fixes[0].command, HasSubstr("--tserver 127.0.0.1:7102"));
   EXPECT_THAT(t.fixes[0].command, HasSubstr(absl::StrCat("--voters ", SnapshotBuilder::Uuid(2), ",",
                                                          SnapshotBuilder::Uuid(3), " --yes")));
-  EXPECT_THAT(t.fixes[0].why,
-              HasSubstr(SnapshotBuilder::Uuid(3) +
-                        " is a NON_VOTER; the forced config makes it a VOTER"));
-  EXPECT_THAT(t.fixes[0].why, Not(HasSubstr(SnapshotBuilder::Uuid(2) + " is a NON_VOTER")));
+  EXPECT_THAT(t.fixes[0].why, HasSubstr(MadeAVoter(3)));
+  EXPECT_THAT(t.fixes[0].why, Not(HasSubstr(MadeAVoter(2))));
 }
 
 TEST(CheckerTest, OnlyANonVoterRunningIsForced) {

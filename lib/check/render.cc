@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "lib/net/host_port.h"
 
 namespace kmend::check {
 
@@ -85,7 +86,7 @@ nlohmann::json ConfigJson(const RaftConfigPB& c) {
         {"uuid", p.permanent_uuid()},
         {"member_type", p.member_type() == RaftPeerPB::VOTER ? "VOTER" : "NON_VOTER"}};
     if (p.has_last_known_addr()) {
-      peer["address"] = absl::StrCat(p.last_known_addr().host(), ":", p.last_known_addr().port());
+      peer["address"] = net::HostPortToString(p.last_known_addr());
     }
     peers.push_back(peer);
   }

@@ -1,5 +1,7 @@
 #include "lib/meta/cmeta.h"
 
+#include "lib/net/host_port.h"
+
 #include <set>
 
 #include "absl/strings/match.h"
@@ -8,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "lib/format/pb_container.h"
 #include "lib/io/file.h"
+#include "lib/net/host_port.h"
 #include "lib/util/status_macros.h"
 
 namespace kmend::meta {
@@ -90,24 +93,17 @@ absl::StatusOr<RaftConfigPB> ParsePeerList(absl::string_view spec) {
           absl::StrCat("peer \"", item, "\": ", why, " (expected uuid@host:port)"));
     };
     size_t at = item.find('@');
-    size_t colon = item.rfind(':');
-    if (at == absl::string_view::npos || colon == absl::string_view::npos || colon < at) {
-      return bad("malformed");
-    }
+    if (at == absl::string_view::npos) return bad("malformed");
     absl::string_view uuid = item.substr(0, at);
-    absl::string_view host = item.substr(at + 1, colon - at - 1);
-    uint32_t port = 0;
     if (uuid.empty()) return bad("empty uuid");
-    if (host.empty()) return bad("empty host");
-    if (!absl::SimpleAtoi(item.substr(colon + 1), &port) || port == 0 || port > 65535) {
-      return bad("port must be 1..65535");
-    }
+    absl::StatusOr<HostPortPB> addr = net::ParseHostPort(item.substr(at + 1));
+    if (!addr.ok()) return bad(addr.status().message());
+    if (addr->port() == 0) return bad("port must be 1..65535");
     if (!uuids.insert(std::string(uuid)).second) return bad("duplicate uuid");
     RaftPeerPB* peer = config.add_peers();
     peer->set_permanent_uuid(std::string(uuid));
     peer->set_member_type(RaftPeerPB::VOTER);
-    peer->mutable_last_known_addr()->set_host(std::string(host));
-    peer->mutable_last_known_addr()->set_port(port);
+    *peer->mutable_last_known_addr() = *addr;
   }
   if (config.peers_size() == 0) return absl::InvalidArgumentError("no peers given");
   return config;

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "grpcpp/grpcpp.h"
+#include "lib/net/host_port.h"
 #include "proto/common.pb.h"
 
 namespace kmend::server {
@@ -25,12 +26,11 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // FromGrpcStatus with "context: " prepended (e.g. "127.0.0.1:7051: Heartbeat").
 absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view context);
 
-// Parses "host:port" (port 0..65535; host non-empty). IPv6 literals in
-// brackets ("[::1]:7051") are accepted.
-absl::StatusOr<HostPortPB> ParseHostPort(absl::string_view text);
-// Parses a comma-separated list of host:port.
-absl::StatusOr<std::vector<HostPortPB>> ParseHostPorts(absl::string_view text);
-std::string HostPortToString(const HostPortPB& hp);
+// host:port syntax lives in lib/net; these names stay for the server's and
+// the tools' call sites.
+using net::HostPortToString;
+using net::ParseHostPort;
+using net::ParseHostPorts;
 
 // An insecure channel to `address` ("host:port").
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& address);

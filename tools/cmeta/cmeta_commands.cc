@@ -7,6 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "lib/net/host_port.h"
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
@@ -69,7 +70,7 @@ void PrintCmeta(const std::string& path, const ConsensusMetadataPB& c) {
     std::cout << "  " << p.permanent_uuid() << "  "
               << RaftPeerPB::MemberType_Name(p.member_type()) << "  "
               << (p.has_last_known_addr()
-                      ? absl::StrCat(p.last_known_addr().host(), ":", p.last_known_addr().port())
+                      ? net::HostPortToString(p.last_known_addr())
                       : "(no address)")
               << "\n";
   }

@@ -191,6 +191,10 @@ void Cluster::DropQueued(const std::function<bool(const consensus::RaftMessagePB
                queue_.end());
 }
 
+void Cluster::MutateQueued(const std::function<void(consensus::RaftMessagePB*)>& mutate) {
+  for (InFlight& f : queue_) mutate(&f.msg);
+}
+
 std::vector<consensus::RaftMessagePB> Cluster::Queued() const {
   std::vector<consensus::RaftMessagePB> out;
   for (const auto& f : queue_) out.push_back(f.msg);

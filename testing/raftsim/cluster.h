@@ -84,6 +84,10 @@ class Cluster {
 
   // Drops queued messages matching the predicate (tests).
   void DropQueued(const std::function<bool(const consensus::RaftMessagePB&)>& pred);
+  // Rewrites queued messages in place (tests that need a message to carry
+  // less than its sender put in, e.g. figure 8 of the Raft paper, where the
+  // new leader's appends must travel without the entry of its own term).
+  void MutateQueued(const std::function<void(consensus::RaftMessagePB*)>& mutate);
   // Queued messages not yet delivered.
   std::vector<consensus::RaftMessagePB> Queued() const;
 

@@ -1,5 +1,7 @@
 #include "server/tserver/tserver_services.h"
 
+#include <memory>
+
 #include "absl/strings/str_cat.h"
 #include "lib/raft/config.h"
 #include "server/common/grpc_util.h"
@@ -20,11 +22,15 @@ absl::Status CheckDest(const std::string& dest, const std::string& self) {
   return absl::OkStatus();
 }
 
-grpc::Status NotYet(absl::string_view what, absl::string_view tablet_id) {
-  return ToGrpcStatus(absl::UnimplementedError(absl::StrCat(
-      what, " for tablet ", tablet_id,
-      ": the reference server does not run Raft for its replicas yet (issue 5; the glue "
-      "attaches in server/tserver/tablet_replica.h)")));
+// A hosted replica has no Raft receiver when it does not run Raft: it is
+// TOMBSTONED, FAILED or COPYING, or READY but starting up or shutting down.
+// The sender's transport drops the batch on any error and retries later,
+// which is right for all of these: the messages are for a replica that may
+// run Raft again (after a tablet copy or restart).
+grpc::Status NotRunningRaft(const TabletReplica& replica) {
+  return ToGrpcStatus(absl::FailedPreconditionError(
+      absl::StrCat("tablet ", replica.tablet_id(), " is hosted but not running Raft (state ",
+                   tablet::TabletDataState_Name(replica.data_state()), ")")));
 }
 
 }  // namespace
@@ -91,7 +97,8 @@ grpc::Status TabletServerServiceImpl::Checksum(grpc::ServerContext*,
 grpc::Status ConsensusServiceImpl::RaftMessage(grpc::ServerContext*,
                                                const RaftMessageRequestPB* req,
                                                RaftMessageResponsePB* resp) {
-  std::string known;
+  // The hosted replica of the first message that found no Raft receiver.
+  std::shared_ptr<TabletReplica> not_running;
   for (int i = 0; i < req->messages_size(); ++i) {
     const auto& m = req->messages(i);
     if (!m.to_uuid().empty() && m.to_uuid() != uuid_) {
@@ -103,13 +110,14 @@ grpc::Status ConsensusServiceImpl::RaftMessage(grpc::ServerContext*,
       // alone, not the whole batch: Raft tolerates lost messages.
       if (!absl::IsNotFound(s)) continue;
     }
-    if (manager_->Lookup(m.tablet_id()).ok()) {
-      known = m.tablet_id();  // hosted, but not running Raft
+    auto hosted = manager_->Lookup(m.tablet_id());
+    if (hosted.ok()) {
+      if (not_running == nullptr) not_running = *hosted;
     } else {
       resp->add_unknown_tablet_message_indexes(i);
     }
   }
-  if (!known.empty()) return NotYet("RaftMessage", known);
+  if (not_running != nullptr) return NotRunningRaft(*not_running);
   return grpc::Status::OK;
 }
 

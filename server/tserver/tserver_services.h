@@ -1,8 +1,9 @@
 // The tablet server's gRPC services over its TabletManager:
 // TabletServerService and ConsensusService (proto/tserver.proto); the
 // TabletCopyService is server/tablet_copy's. Only translation lives here;
-// what a replica can do is TabletReplica's business, and calls the replica
-// cannot serve yet answer UNIMPLEMENTED with the reason.
+// what a replica can do is TabletReplica's business. A Raft message for a
+// hosted replica that does not run Raft (e.g. TOMBSTONED) is refused with
+// FAILED_PRECONDITION naming the replica's state.
 //
 // Thread safety: called concurrently by gRPC; the manager is thread-safe.
 // Lifetime: the manager outlives the services.

@@ -284,18 +284,39 @@ TEST_F(ClusterTest, RaftMessagesReachTheConsensusService) {
     ASSERT_EQ(resp.unknown_tablet_message_indexes_size(), 1);
     EXPECT_EQ(resp.unknown_tablet_message_indexes(0), 0);
   }
-  // A hosted replica's message is either delivered to its Raft driver or,
-  // where replicas do not run Raft, refused plainly; never "unknown".
+  // A running replica's message is delivered to its Raft driver (which may
+  // drop it as malformed: one lost message, not a failed batch).
   tserver::RaftMessageRequestPB hosted_req;
   auto* hosted = hosted_req.add_messages();
   hosted->set_tablet_id(created->tablet_ids(0));
   hosted->set_type(consensus::RaftMessagePB::APPEND_REQUEST);
-  tserver::RaftMessageResponsePB hosted_resp;
+  {
+    tserver::RaftMessageResponsePB hosted_resp;
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, seconds(5));
+    grpc::Status s = stub->RaftMessage(&ctx, hosted_req, &hosted_resp);
+    EXPECT_TRUE(s.ok()) << s.error_code() << ": " << s.error_message();
+    EXPECT_EQ(hosted_resp.unknown_tablet_message_indexes_size(), 0);
+  }
+  // A tombstoned replica is still hosted but runs no Raft: refused, saying
+  // so (the sender's transport drops the batch), never "unknown".
+  master::DeleteTableRequestPB delete_req;
+  delete_req.set_name("r");
+  master::DeleteTableResponsePB delete_resp;
+  {
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, seconds(10));
+    ASSERT_TRUE(cluster_->MasterStub()->DeleteTable(&ctx, delete_req, &delete_resp).ok());
+  }
+  tserver::RaftMessageResponsePB tombstoned_resp;
   grpc::ClientContext ctx;
   server::SetDeadline(&ctx, seconds(5));
-  grpc::Status s = stub->RaftMessage(&ctx, hosted_req, &hosted_resp);
-  EXPECT_TRUE(s.ok() || s.error_code() == grpc::StatusCode::UNIMPLEMENTED) << s.error_message();
-  EXPECT_EQ(hosted_resp.unknown_tablet_message_indexes_size(), 0);
+  grpc::Status s = stub->RaftMessage(&ctx, hosted_req, &tombstoned_resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::FAILED_PRECONDITION) << s.error_message();
+  EXPECT_EQ(s.error_message(),
+            "tablet " + created->tablet_ids(0) +
+                " is hosted but not running Raft (state TABLET_DATA_TOMBSTONED)");
+  EXPECT_EQ(tombstoned_resp.unknown_tablet_message_indexes_size(), 0);
 }
 
 TEST_F(ClusterTest, SecondServerOnTheSameDataDirIsRefused) {

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh || exit 2
 
+bash scripts/check-test-suite.sh || exit 1
+
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 bazel test //... "$@" 2>&1 | tee "$log"

@@ -56,6 +56,15 @@ class ClusterTest : public ::testing::Test {
     return resp;
   }
 
+  absl::Status DeleteTable(const std::string& name) {
+    master::DeleteTableRequestPB req;
+    req.set_name(name);
+    master::DeleteTableResponsePB resp;
+    grpc::ClientContext ctx;
+    server::SetDeadline(&ctx, seconds(10));
+    return server::FromGrpcStatus(cluster_->MasterStub()->DeleteTable(&ctx, req, &resp));
+  }
+
   std::unique_ptr<ExternalCluster> cluster_;
 };
 
@@ -208,12 +217,7 @@ TEST_F(ClusterTest, CatalogAndReplicasSurviveRestarts) {
 TEST_F(ClusterTest, DeletedTableIsTombstonedOnItsServers) {
   StartCluster();
   ASSERT_TRUE(CreateTable("gone", 2, 3).ok());
-  master::DeleteTableRequestPB req;
-  req.set_name("gone");
-  master::DeleteTableResponsePB resp;
-  grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, seconds(10));
-  ASSERT_TRUE(cluster_->MasterStub()->DeleteTable(&ctx, req, &resp).ok());
+  ASSERT_OK(DeleteTable("gone"));
   for (int i = 0; i < 3; ++i) {
     auto st = cluster_->GetStatus(cluster_->tserver(i));
     ASSERT_TRUE(st.ok());
@@ -228,12 +232,7 @@ TEST_F(ClusterTest, TombstonesReplicasDeletedWhileTheServerWasDown) {
   StartCluster();
   ASSERT_TRUE(CreateTable("gone", 1, 3).ok());
   ASSERT_OK(cluster_->tserver(0)->KillNine());
-  master::DeleteTableRequestPB req;
-  req.set_name("gone");
-  master::DeleteTableResponsePB resp;
-  grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, seconds(10));
-  ASSERT_TRUE(cluster_->MasterStub()->DeleteTable(&ctx, req, &resp).ok());
+  ASSERT_OK(DeleteTable("gone"));
   ASSERT_OK(cluster_->tserver(0)->Restart());
   // The master's heartbeat answer tells it to tombstone.
   ASSERT_OK(ExternalCluster::WaitFor(
@@ -300,14 +299,7 @@ TEST_F(ClusterTest, RaftMessagesReachTheConsensusService) {
   }
   // A tombstoned replica is still hosted but runs no Raft: refused, saying
   // so (the sender's transport drops the batch), never "unknown".
-  master::DeleteTableRequestPB delete_req;
-  delete_req.set_name("r");
-  master::DeleteTableResponsePB delete_resp;
-  {
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, seconds(10));
-    ASSERT_TRUE(cluster_->MasterStub()->DeleteTable(&ctx, delete_req, &delete_resp).ok());
-  }
+  ASSERT_OK(DeleteTable("r"));
   tserver::RaftMessageResponsePB tombstoned_resp;
   grpc::ClientContext ctx;
   server::SetDeadline(&ctx, seconds(5));

@@ -38,7 +38,6 @@ const std::set<std::string>& AllowedViolations() {
       "//tools/ksck:remote_collector -> //server/common:grpc_util",
       "//tools/table:table_commands -> //server/common:grpc_util",
       "//tools/table:table_lib -> //server/common:grpc_util",
-      "//tools/unsafe_change_config:unsafe_change_config -> //server/common:grpc_util",
       // Not removed by the lib/rpc move: end-to-end tests of tools that start
       // a cluster (the server binary as data, testing/cluster's harness,
       // which uses server/common). They go if these tests move to testing/.

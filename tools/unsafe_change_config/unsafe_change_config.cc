@@ -2,17 +2,18 @@
 
 #include <set>
 
+#include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "absl/status/status.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "lib/io/file.h"
+#include "lib/net/host_port.h"
 #include "lib/raft/config.h"
+#include "lib/rpc/grpc_util.h"
 #include "lib/util/status_macros.h"
 #include "proto/status.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
-#include "server/common/grpc_util.h"
 
 namespace kmend::unsafe_config {
 
@@ -21,13 +22,13 @@ namespace {
 // The tablet's consensus state as the server at `address` reports it.
 absl::StatusOr<tserver::ReplicaConsensusStatePB> GetReplicaState(
     const std::string& address, const std::string& tablet_id, std::chrono::milliseconds timeout) {
-  auto stub = tserver::ConsensusService::NewStub(server::NewChannel(address));
+  auto stub = tserver::ConsensusService::NewStub(rpc::NewChannel(address));
   grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, timeout);
+  rpc::SetDeadline(&ctx, timeout);
   tserver::GetConsensusStateRequestPB creq;
   creq.add_tablet_ids(tablet_id);
   tserver::GetConsensusStateResponsePB cresp;
-  RETURN_IF_ERROR(server::FromGrpcStatus(stub->GetConsensusState(&ctx, creq, &cresp),
+  RETURN_IF_ERROR(rpc::FromGrpcStatus(stub->GetConsensusState(&ctx, creq, &cresp),
                                          absl::StrCat(address, ": GetConsensusState")));
   if (cresp.replicas_size() != 1) {
     return absl::NotFoundError(
@@ -54,13 +55,13 @@ absl::StatusOr<Plan> MakePlan(const Request& req) {
   if (req.voters.empty()) return absl::InvalidArgumentError("--voters: at least one uuid");
   Plan plan;
   {
-    auto stub = server::StatusService::NewStub(server::NewChannel(req.tserver));
+    auto stub = server::StatusService::NewStub(rpc::NewChannel(req.tserver));
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, req.timeout);
+    rpc::SetDeadline(&ctx, req.timeout);
     server::GetStatusRequestPB sreq;
     sreq.add_tablet_ids(req.tablet_id);
     server::GetStatusResponsePB sresp;
-    RETURN_IF_ERROR(server::FromGrpcStatus(stub->GetStatus(&ctx, sreq, &sresp),
+    RETURN_IF_ERROR(rpc::FromGrpcStatus(stub->GetStatus(&ctx, sreq, &sresp),
                                            absl::StrCat(req.tserver, ": GetStatus")));
     plan.server_uuid = sresp.server().uuid();
   }
@@ -89,7 +90,7 @@ absl::StatusOr<Plan> MakePlan(const Request& req) {
       continue;
     }
     const std::string address =
-        p.has_last_known_addr() ? server::HostPortToString(p.last_known_addr()) : "";
+        p.has_last_known_addr() ? net::HostPortToString(p.last_known_addr()) : "";
     if (address.empty()) {
       VoterProbe probe;
       probe.uuid = p.permanent_uuid();
@@ -191,9 +192,9 @@ absl::StatusOr<consensus::RaftConfigPB> Apply(const Request& req, const Plan& pl
                                                        absl::ToUnixMicros(absl::Now()), ".json"));
   RETURN_IF_ERROR(io::WriteFileAtomically(*backup_path, json));
 
-  auto stub = tserver::ConsensusService::NewStub(server::NewChannel(req.tserver));
+  auto stub = tserver::ConsensusService::NewStub(rpc::NewChannel(req.tserver));
   grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, req.timeout);
+  rpc::SetDeadline(&ctx, req.timeout);
   tserver::UnsafeChangeConfigRequestPB ureq;
   ureq.set_dest_uuid(plan.server_uuid);
   ureq.set_tablet_id(req.tablet_id);
@@ -201,7 +202,7 @@ absl::StatusOr<consensus::RaftConfigPB> Apply(const Request& req, const Plan& pl
   ureq.set_caller_id("kmend unsafe-change-config");
   ureq.set_force(req.force);
   tserver::UnsafeChangeConfigResponsePB uresp;
-  RETURN_IF_ERROR(server::FromGrpcStatus(stub->UnsafeChangeConfig(&ctx, ureq, &uresp),
+  RETURN_IF_ERROR(rpc::FromGrpcStatus(stub->UnsafeChangeConfig(&ctx, ureq, &uresp),
                                          absl::StrCat(req.tserver, ": UnsafeChangeConfig")));
   return uresp.new_config();
 }

@@ -1,11 +1,8 @@
-#include "server/common/grpc_util.h"
+#include "lib/rpc/grpc_util.h"
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_split.h"
 
-namespace kmend::server {
+namespace kmend::rpc {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
@@ -45,4 +42,4 @@ void SetDeadline(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) {
   ctx->set_deadline(std::chrono::system_clock::now() + timeout);
 }
 
-}  // namespace kmend::server
+}  // namespace kmend::rpc

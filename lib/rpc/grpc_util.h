@@ -1,0 +1,34 @@
+// The gRPC edge shared by the servers and the tools: conversions between
+// absl::Status and grpc::Status, the one place channels are made (connect and
+// backoff arguments), and deadlines. Logic returns absl::Status; only service
+// implementations and clients touch grpc::Status.
+//
+// Thread safety: all functions are pure.
+#ifndef KMEND_LIB_RPC_GRPC_UTIL_H_
+#define KMEND_LIB_RPC_GRPC_UTIL_H_
+
+#include <chrono>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "grpcpp/grpcpp.h"
+
+namespace kmend::rpc {
+
+// Same code (the enums agree numerically), same message.
+grpc::Status ToGrpcStatus(const absl::Status& status);
+absl::Status FromGrpcStatus(const grpc::Status& status);
+// FromGrpcStatus with "context: " prepended (e.g. "127.0.0.1:7051: Heartbeat").
+absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view context);
+
+// An insecure channel to `address` ("host:port").
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address);
+
+// Sets a deadline `timeout` from now on `ctx`.
+void SetDeadline(grpc::ClientContext* ctx, std::chrono::milliseconds timeout);
+
+}  // namespace kmend::rpc
+
+#endif  // KMEND_LIB_RPC_GRPC_UTIL_H_

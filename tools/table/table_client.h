@@ -1,7 +1,7 @@
 // A small client of the master's table RPCs for `kmend table`: tries each
-// master address in order and uses the first that answers (one master today;
-// with three, a follower would answer NOT_THE_LEADER-style errors and the
-// next one is tried).
+// master address in order and uses the first that answers. A follower
+// master answers UNAVAILABLE naming the leader (only the leader serves the
+// catalog), and so does an unreachable one: both move on to the next address.
 //
 // Thread safety: thread-compatible (one command uses it).
 #ifndef KMEND_TOOLS_TABLE_TABLE_CLIENT_H_

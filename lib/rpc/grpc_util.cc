@@ -1,25 +1,51 @@
 #include "lib/rpc/grpc_util.h"
 
+#include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "proto/rpc_status.pb.h"
 
 namespace kmend::rpc {
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   if (status.ok()) return grpc::Status::OK;
+  // Payloads (status_payloads.h) travel in error_details.
+  StatusPayloadsPB payloads;
+  status.ForEachPayload([&payloads](absl::string_view url, const absl::Cord& value) {
+    StatusPayloadPB* p = payloads.add_payloads();
+    p->set_type_url(std::string(url));
+    p->set_value(std::string(value));
+  });
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
-                      std::string(status.message()));
+                      std::string(status.message()),
+                      payloads.payloads_size() > 0 ? payloads.SerializeAsString() : "");
 }
+
+namespace {
+// Restores the payloads ToGrpcStatus put in error_details. A peer that sent
+// none, or details that do not parse (another implementation's), adds none.
+void RestorePayloads(const grpc::Status& from, absl::Status* to) {
+  if (from.error_details().empty()) return;
+  StatusPayloadsPB payloads;
+  if (!payloads.ParseFromString(from.error_details())) return;
+  for (const StatusPayloadPB& p : payloads.payloads()) {
+    to->SetPayload(p.type_url(), absl::Cord(p.value()));
+  }
+}
+}  // namespace
 
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      status.error_message());
+  absl::Status s(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+  RestorePayloads(status, &s);
+  return s;
 }
 
 absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view context) {
   if (status.ok()) return absl::OkStatus();
-  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                      absl::StrCat(context, ": ", status.error_message()));
+  absl::Status s(static_cast<absl::StatusCode>(status.error_code()),
+                 absl::StrCat(context, ": ", status.error_message()));
+  RestorePayloads(status, &s);
+  return s;
 }
 
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {

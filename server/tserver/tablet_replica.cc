@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/format/pb_container.h"
 #include "lib/raft/config.h"
+#include "lib/rpc/status_payloads.h"
 #include "lib/tablet/row.h"
 #include "lib/tablet/superblock.h"
 #include "lib/util/status_macros.h"
@@ -491,9 +492,11 @@ std::shared_ptr<tablet::Tablet> TabletReplica::CurrentTablet() const {
 absl::Status TabletReplica::NotLeaderError(const consensus_driver::RaftDriver& d,
                                            const char* what) const {
   raft::RaftStatus rs = d.GetStatus();
-  return absl::FailedPreconditionError(
+  absl::Status s = absl::FailedPreconditionError(
       absl::StrCat(what, " tablet ", tablet_id_, ": this replica is not the leader (leader: ",
                    rs.leader_uuid.empty() ? "unknown" : rs.leader_uuid, ", term ", rs.term, ")"));
+  rpc::SetLeaderHint(&s, rs.leader_uuid);  // clients follow it without parsing the text
+  return s;
 }
 
 absl::Status TabletReplica::Write(const WriteRequestPB& req, WriteResponsePB* resp) {

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "server/common/grpc_util.h"
+#include "lib/rpc/status_payloads.h"
 
 namespace kmend::tools::client {
 namespace {
@@ -13,18 +14,6 @@ namespace {
 bool Retryable(const absl::Status& s) {
   return absl::IsFailedPrecondition(s) || absl::IsUnavailable(s) ||
          absl::IsDeadlineExceeded(s) || absl::IsNotFound(s) || absl::IsAborted(s);
-}
-
-// The uuid in "... not the leader (leader: <uuid>, term N)", or "".
-std::string LeaderHint(absl::string_view msg) {
-  constexpr absl::string_view kTag = "(leader: ";
-  size_t p = msg.find(kTag);
-  if (p == absl::string_view::npos) return "";
-  p += kTag.size();
-  size_t e = msg.find_first_of(",)", p);
-  if (e == absl::string_view::npos) return "";
-  std::string uuid(msg.substr(p, e - p));
-  return uuid == "unknown" ? "" : uuid;
 }
 
 }  // namespace
@@ -190,7 +179,7 @@ absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
       if (!Retryable(s)) return s;
       if (stats != nullptr) ++stats->redirects;
       last = s;
-      std::string h = LeaderHint(s.message());
+      std::string h = rpc::LeaderHint(s).value_or("");
       if (!h.empty() && h != order[i].uuid &&
           std::none_of(order.begin() + i + 1, order.end(),
                        [&](const ReplicaAddr& o) { return o.uuid == h; })) {

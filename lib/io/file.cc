@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -186,6 +187,16 @@ std::string Dirname(const std::string& path) {
 std::string Basename(const std::string& path) {
   size_t slash = path.find_last_of('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+absl::StatusOr<FilesystemSpace> GetFilesystemSpace(const std::string& path) {
+  struct statvfs st;
+  if (::statvfs(path.c_str(), &st) != 0) return ErrnoError("statvfs", path, errno);
+  // Block counts are in units of f_frsize (the fragment size), not f_bsize.
+  FilesystemSpace space;
+  space.available_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+  space.capacity_bytes = static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
+  return space;
 }
 
 bool IsTempFileName(absl::string_view name) { return absl::StrContains(name, ".kudutmp"); }

@@ -48,6 +48,15 @@ std::string JoinPath(absl::string_view a, absl::string_view b);
 std::string Dirname(const std::string& path);
 std::string Basename(const std::string& path);
 
+// Space of the filesystem holding `path` (statvfs). available_bytes is what
+// an unprivileged writer can still use (f_bavail: the blocks reserved for
+// root are not counted, since kmend must not rely on them).
+struct FilesystemSpace {
+  uint64_t available_bytes = 0;
+  uint64_t capacity_bytes = 0;
+};
+absl::StatusOr<FilesystemSpace> GetFilesystemSpace(const std::string& path);
+
 // True for names of temp files that a crash can leave behind ("*.kudutmp*").
 bool IsTempFileName(absl::string_view name);
 

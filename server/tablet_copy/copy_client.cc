@@ -27,6 +27,7 @@
 #include "lib/util/status_macros.h"
 #include "lib/wal/format.h"
 #include "proto/tablet_copy.grpc.pb.h"
+#include "server/common/copy_limits.h"
 #include "server/common/grpc_util.h"
 #include "server/tablet_copy/chunk_fetcher.h"
 
@@ -65,6 +66,9 @@ class Copier {
  private:
   absl::Status CheckLocal();
   absl::Status Begin();
+  // Every size and count in begin_ against PeerCopyLimits and the free
+  // space of the root: before anything is allocated for or written of it.
+  absl::Status CheckAnnouncedLimits();
   // Fetches every chunk of `item`, checking each, handing the data to `sink`
   // in order.
   absl::Status FetchItem(const tserver::CopyItemPB& item,
@@ -134,6 +138,7 @@ absl::Status Copier::Begin() {
   result_.session_id = begin_.session_id();
   result_.source_uuid = begin_.responder_uuid();
   result_.cstate = begin_.initial_cstate();
+  RETURN_IF_ERROR(CheckAnnouncedLimits());
   const std::string what = absl::StrCat(Where(), ": session ", begin_.session_id(), ": superblock");
   if (!source_sb_.ParseFromString(begin_.superblock())) {
     return absl::DataLossError(absl::StrCat(what, ": not a TabletSuperBlockPB"));
@@ -148,10 +153,6 @@ absl::Status Copier::Begin() {
   for (const tserver::CopyItemPB& item : begin_.items()) {
     if (item.id().type() == DataIdPB::BLOCK) offered[item.id().block_id().id()] = true;
     if (item.id().type() != DataIdPB::SUPER_BLOCK) progress_.bytes_total += item.size_bytes();
-    if (item.size_bytes() < 0) {
-      return absl::DataLossError(absl::StrCat(Where(), ": ", DataIdName(item.id()),
-                                              ": size_bytes: negative (", item.size_bytes(), ")"));
-    }
   }
   for (uint64_t id : tablet::RowSetBlockIds(source_sb_)) {
     if (!offered.count(id)) {
@@ -161,6 +162,43 @@ absl::Status Copier::Begin() {
   }
   progress_.items_total = begin_.items_size() - 1;  // the superblock travels in the response
   return absl::OkStatus();
+}
+
+absl::Status Copier::CheckAnnouncedLimits() {
+  using server::PeerCopyLimits;
+  const std::string session = absl::StrCat(Where(), ": session ", begin_.session_id());
+  RETURN_IF_ERROR(server::CheckAnnouncedItemCount(session, begin_.items_size()));
+  RETURN_IF_ERROR(server::CheckAnnouncedSize(
+      absl::StrCat(session, ": superblock"), static_cast<int64_t>(begin_.superblock().size()),
+      PeerCopyLimits::kMaxSuperBlockBytes, "PeerCopyLimits::kMaxSuperBlockBytes"));
+  // Each size is at most kMaxWalSegmentBytes (64 GiB) and there are at most
+  // kMaxItems (10^6) of them, so the sum stays below 2^56: no overflow.
+  int64_t bytes_to_write = 0;
+  for (const tserver::CopyItemPB& item : begin_.items()) {
+    const std::string what = absl::StrCat(session, ": ", DataIdName(item.id()));
+    switch (item.id().type()) {
+      case DataIdPB::BLOCK:
+        RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
+                                                   PeerCopyLimits::kMaxBlockBytes,
+                                                   "PeerCopyLimits::kMaxBlockBytes"));
+        bytes_to_write += item.size_bytes();
+        break;
+      case DataIdPB::LOG_SEGMENT:
+        RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
+                                                   PeerCopyLimits::kMaxWalSegmentBytes,
+                                                   "PeerCopyLimits::kMaxWalSegmentBytes"));
+        bytes_to_write += item.size_bytes();
+        break;
+      default:
+        // The superblock (it travels in this response) and anything else:
+        // never fetched, but its size still feeds the progress totals.
+        RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
+                                                   PeerCopyLimits::kMaxSuperBlockBytes,
+                                                   "PeerCopyLimits::kMaxSuperBlockBytes"));
+    }
+  }
+  // Blocks and segments land in <root>/data and <root>/wals, one filesystem.
+  return server::CheckFitsOnDisk(session, layout_.root(), bytes_to_write);
 }
 
 absl::Status Copier::FetchItem(const tserver::CopyItemPB& item,
@@ -192,6 +230,7 @@ absl::Status Copier::FetchItem(const tserver::CopyItemPB& item,
                                               item.size_bytes(), " (from BeginTabletCopySession), found ",
                                               chunk->total_data_length()));
     }
+    RETURN_IF_ERROR(server::CheckChunkLength(at, data.size(), options_.chunk_size_bytes));
     if (data.empty() || data.size() > size - offset) {
       return absl::DataLossError(absl::StrCat(at, ": data: expected 1..", size - offset,
                                               " bytes, found ", data.size()));
@@ -242,7 +281,7 @@ absl::Status Copier::CopyBlocks() {
   for (const tserver::CopyItemPB& item : plan_) {
     if (item.id().type() != DataIdPB::BLOCK) continue;
     std::string data;
-    data.reserve(item.size_bytes());
+    data.reserve(item.size_bytes());  // <= PeerCopyLimits::kMaxBlockBytes (Begin)
     RETURN_IF_ERROR(FetchItem(item, [&](absl::string_view chunk) {
       data.append(chunk.data(), chunk.size());
       return absl::OkStatus();

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
@@ -19,8 +21,11 @@
 #include "lib/wal/format.h"
 #include "lib/wal/log.h"
 #include "proto/tablet_copy.grpc.pb.h"
+#include "server/common/copy_limits.h"
 #include "server/common/grpc_util.h"
+#include "server/common/rpc_server.h"
 #include "server/tablet_copy/copy_client.h"
+#include "server/tablet_copy/copy_service.h"
 #include "server/tablet_copy/copy_source.h"
 #include "server/tablet_copy/copy_test_util.h"
 
@@ -73,6 +78,14 @@ class TabletCopyTest : public ::testing::Test {
     EXPECT_TRUE(entries.ok()) << entries.status();
     for (const auto& e : *entries) out.push_back(e.SerializeAsString());
     return out;
+  }
+  // A copy refused at BeginTabletCopySession: no superblock, WAL dir or
+  // block was created, and the source's session was ended.
+  void ExpectNothingWrittenAndSessionEnded() {
+    EXPECT_FALSE(io::FileExists(dest_layout().TabletMetaPath(source_.tablet_id())));
+    EXPECT_FALSE(io::FileExists(dest_layout().WalDir(source_.tablet_id())));
+    EXPECT_TRUE(dest_.bm->ListBlocks().empty());
+    EXPECT_EQ(source_.manager()->num_sessions(), 0);
   }
   std::unique_ptr<tserver::TabletCopyService::Stub> Stub() {
     return tserver::TabletCopyService::NewStub(server::NewChannel(source_.address()));
@@ -424,6 +437,125 @@ TEST_F(TabletCopyTest, BlockDeletedDuringSessionIsAborted) {
   ASSERT_EQ(req.data_id().type(), DataIdPB::BLOCK);
   auto chunk = source_.manager()->FetchData(req);
   EXPECT_EQ(chunk.status().code(), absl::StatusCode::kAborted) << chunk.status();
+}
+
+// A lying peer: an in-process TabletCopyService on 127.0.0.1:0 that serves
+// a real source's sessions but lets the test rewrite what it announces in
+// BeginTabletCopySession and what FetchData asks the real source for.
+class TamperingCopyService final : public tserver::TabletCopyService::Service {
+ public:
+  using BeginTamper = std::function<void(tserver::BeginTabletCopySessionResponsePB*)>;
+  using FetchTamper = std::function<void(tserver::FetchDataRequestPB*)>;
+
+  TamperingCopyService(TabletCopySourceManager* manager, BeginTamper begin, FetchTamper fetch)
+      : real_(manager), tamper_begin_(std::move(begin)), tamper_fetch_(std::move(fetch)) {}
+  ~TamperingCopyService() override { rpc_.Shutdown(std::chrono::milliseconds(100)); }
+
+  absl::Status Start() { return rpc_.Start("127.0.0.1:0", {this}, ""); }
+  std::string address() const { return absl::StrCat("127.0.0.1:", rpc_.port()); }
+
+  grpc::Status BeginTabletCopySession(grpc::ServerContext* ctx,
+                                      const tserver::BeginTabletCopySessionRequestPB* req,
+                                      tserver::BeginTabletCopySessionResponsePB* resp) override {
+    grpc::Status s = real_.BeginTabletCopySession(ctx, req, resp);
+    if (s.ok() && tamper_begin_) tamper_begin_(resp);
+    return s;
+  }
+  grpc::Status FetchData(grpc::ServerContext* ctx, const tserver::FetchDataRequestPB* req,
+                         tserver::FetchDataResponsePB* resp) override {
+    tserver::FetchDataRequestPB forwarded = *req;
+    if (tamper_fetch_) tamper_fetch_(&forwarded);
+    return real_.FetchData(ctx, &forwarded, resp);
+  }
+  grpc::Status EndTabletCopySession(grpc::ServerContext* ctx,
+                                    const tserver::EndTabletCopySessionRequestPB* req,
+                                    tserver::EndTabletCopySessionResponsePB* resp) override {
+    return real_.EndTabletCopySession(ctx, req, resp);
+  }
+
+ private:
+  TabletCopyServiceImpl real_;
+  const BeginTamper tamper_begin_;
+  const FetchTamper tamper_fetch_;
+  server::RpcServer rpc_;
+};
+
+// Sizes a peer announces are checked before anything is allocated or
+// written: a 2^62-byte block used to reach std::string::reserve, whose
+// exception aborted the whole tablet server.
+TEST_F(TabletCopyTest, HugeAnnouncedBlockIsRefusedBeforeAnyAllocation) {
+  constexpr int64_t kHuge = int64_t{1} << 62;
+  std::string victim;
+  TamperingCopyService liar(
+      source_.manager(),
+      [&](tserver::BeginTabletCopySessionResponsePB* resp) {
+        for (tserver::CopyItemPB& item : *resp->mutable_items()) {
+          if (item.id().type() != DataIdPB::BLOCK) continue;
+          item.set_size_bytes(kHuge);
+          victim = DataIdName(item.id());
+          return;
+        }
+      },
+      nullptr);
+  ASSERT_TRUE(liar.Start().ok());
+  auto r = CopyTablet(liar.address(), source_.tablet_id(), dest_.path, Options());
+  ASSERT_FALSE(victim.empty());
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_NE(r.status().message().find(victim), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find(absl::StrCat(kHuge)), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find(absl::StrCat(
+                "limit ", server::PeerCopyLimits::kMaxBlockBytes)),
+            std::string::npos)
+      << r.status();
+  ExpectNothingWrittenAndSessionEnded();
+}
+
+// A session whose items each look sane but together need more than the
+// destination's filesystem has free is refused before anything is written.
+TEST_F(TabletCopyTest, MoreBytesThanTheDiskHasFreeIsRefused) {
+  auto space = io::GetFilesystemSpace(dest_.path);
+  ASSERT_TRUE(space.ok()) << space.status();
+  constexpr int64_t kSegment = server::PeerCopyLimits::kMaxWalSegmentBytes;
+  // Two more segments than fit, so that the disk freeing up a little
+  // meanwhile cannot make them fit.
+  const int64_t extra_segments = static_cast<int64_t>(space->available_bytes) / kSegment + 2;
+  ASSERT_LE(extra_segments, server::PeerCopyLimits::kMaxItems - 100) << "disk too large";
+  TamperingCopyService liar(
+      source_.manager(),
+      [&](tserver::BeginTabletCopySessionResponsePB* resp) {
+        for (int64_t i = 0; i < extra_segments; ++i) {
+          tserver::CopyItemPB* item = resp->add_items();
+          item->mutable_id()->set_type(DataIdPB::LOG_SEGMENT);
+          item->mutable_id()->set_wal_segment_seqno(1000000 + i);
+          item->set_size_bytes(kSegment);
+        }
+      },
+      nullptr);
+  ASSERT_TRUE(liar.Start().ok());
+  auto r = CopyTablet(liar.address(), source_.tablet_id(), dest_.path, Options());
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_NE(r.status().message().find("available"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find(dest_.path), std::string::npos) << r.status();
+  ExpectNothingWrittenAndSessionEnded();
+}
+
+// The copier asks for chunks of at most chunk_size_bytes; a source that
+// sends more (here: the request's max_length dropped, so the source's 4 MiB
+// default applies) is refused, and the replica ends tombstoned.
+TEST_F(TabletCopyTest, ChunkLongerThanRequestedIsRefused) {
+  TamperingCopyService liar(
+      source_.manager(), nullptr,
+      [](tserver::FetchDataRequestPB* req) { req->clear_max_length(); });
+  ASSERT_TRUE(liar.Start().ok());
+  CopyOptions o = Options();
+  auto r = CopyTablet(liar.address(), source_.tablet_id(), dest_.path, o);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find(absl::StrCat("than the ", o.chunk_size_bytes, " bytes")),
+            std::string::npos)
+      << r.status();
+  EXPECT_EQ(DestState(), tablet::TABLET_DATA_TOMBSTONED);
+  EXPECT_TRUE(dest_.bm->ListBlocks().empty());
+  EXPECT_TRUE(DestWalFiles().empty());
 }
 
 TEST(TabletCopySessionExpiryTest, IdleSessionsExpire) {

@@ -18,6 +18,7 @@
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
 #include "lib/util/status_macros.h"
+#include "server/common/copy_limits.h"
 #include "server/master/catalog_copy_source.h"
 #include "server/master/catalog_store.h"
 
@@ -84,6 +85,8 @@ class Fetcher {
             where, ": expected a chunk at offset ", offset, " of ", item.size_bytes(),
             " bytes, found offset ", resp.offset(), " of ", resp.total_size_bytes()));
       }
+      RETURN_IF_ERROR(server::CheckChunkLength(absl::StrCat(where, ": chunk at offset ", offset),
+                                               data.size(), options_.chunk_size_bytes));
       if (data.empty() || offset + static_cast<int64_t>(data.size()) > item.size_bytes()) {
         return absl::DataLossError(absl::StrCat(where, ": chunk at offset ", offset, " has ",
                                                 data.size(), " bytes; the item has ",
@@ -128,19 +131,50 @@ absl::Status WriteStagedFile(const std::string& path, Fetcher* fetcher,
   return s;
 }
 
+// Every size and count `begin` announces against PeerCopyLimits and the free
+// space of fs_root: before anything is allocated for or staged of it.
+absl::Status CheckAnnouncedLimits(const BeginCatalogCopyResponsePB& begin,
+                                  const std::string& fs_root) {
+  using server::PeerCopyLimits;
+  const std::string session = absl::StrCat("catalog copy session ", begin.session_id(), " from ",
+                                           begin.responder_uuid());
+  RETURN_IF_ERROR(server::CheckAnnouncedItemCount(session, begin.items_size()));
+  // Each size is at most kMaxWalSegmentBytes (64 GiB) and there are at most
+  // kMaxItems (10^6) of them, so the sum stays below 2^56: no overflow.
+  int64_t total = 0;
+  for (int i = 0; i < begin.items_size(); ++i) {
+    const CatalogCopyItemPB& item = begin.items(i);
+    const std::string what = absl::StrCat(session, ": item ", item.name());
+    // Item 0 is the snapshot (Stage checked its name), buffered whole.
+    if (i == 0) {
+      RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
+                                                 PeerCopyLimits::kMaxCatalogSnapshotBytes,
+                                                 "PeerCopyLimits::kMaxCatalogSnapshotBytes"));
+    } else {
+      RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
+                                                 PeerCopyLimits::kMaxWalSegmentBytes,
+                                                 "PeerCopyLimits::kMaxWalSegmentBytes"));
+    }
+    total += item.size_bytes();
+  }
+  // The staging dir is under fs_root, and installing only renames.
+  return server::CheckFitsOnDisk(session, fs_root, total);
+}
+
 absl::StatusOr<CatalogCopyResult> Stage(CatalogCopyPeer* source, const std::string& fs_root,
                                         const std::string& tablet_id,
                                         const CatalogCopyOptions& options,
                                         const BeginCatalogCopyResponsePB& begin) {
   const std::string staging = CatalogCopyStagingDir(fs_root);
   const std::string wal = io::JoinPath(staging, kStagedWalDir);
-  RETURN_IF_ERROR(io::CreateDirs(wal));
   if (begin.items_size() < 2 || begin.items(0).name() != kCatalogCopySnapshotItem) {
     return absl::DataLossError(absl::StrCat(
         "catalog copy session ", begin.session_id(), " from ", begin.responder_uuid(),
         ": expected the snapshot item and at least one WAL segment, found ",
         begin.items_size(), " items"));
   }
+  RETURN_IF_ERROR(CheckAnnouncedLimits(begin, fs_root));
+  RETURN_IF_ERROR(io::CreateDirs(wal));
   Fetcher fetcher(source, options, begin.session_id());
   CatalogCopyResult result;
   result.source_uuid = begin.responder_uuid();

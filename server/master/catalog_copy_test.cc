@@ -3,6 +3,7 @@
 // safety, and crashes before and during installation.
 #include <stdlib.h>
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
+#include "server/common/copy_limits.h"
 #include "server/master/catalog_copy_client.h"
 #include "server/master/catalog_copy_source.h"
 #include "server/master/catalog_store.h"
@@ -19,6 +21,8 @@
 
 namespace kmend::master {
 namespace {
+
+using server::PeerCopyLimits;
 
 std::string TempDir() {
   const char* tmp = getenv("TEST_TMPDIR");
@@ -44,6 +48,33 @@ class DirectPeer : public CatalogCopyPeer {
  private:
   CatalogCopySource* source_;
   CatalogCopyState state_;
+};
+
+// A lying peer: forwards to `real` but lets the test rewrite what Begin
+// announces and what Fetch asks the real source for.
+class TamperingPeer : public CatalogCopyPeer {
+ public:
+  using BeginTamper = std::function<void(BeginCatalogCopyResponsePB*)>;
+  using FetchTamper = std::function<void(FetchCatalogCopyDataRequestPB*)>;
+  TamperingPeer(CatalogCopyPeer* real, BeginTamper begin, FetchTamper fetch)
+      : real_(real), tamper_begin_(std::move(begin)), tamper_fetch_(std::move(fetch)) {}
+  absl::StatusOr<BeginCatalogCopyResponsePB> Begin(const BeginCatalogCopyRequestPB& r) override {
+    auto resp = real_->Begin(r);
+    if (resp.ok() && tamper_begin_) tamper_begin_(&*resp);
+    return resp;
+  }
+  absl::StatusOr<FetchCatalogCopyDataResponsePB> Fetch(
+      const FetchCatalogCopyDataRequestPB& r) override {
+    FetchCatalogCopyDataRequestPB forwarded = r;
+    if (tamper_fetch_) tamper_fetch_(&forwarded);
+    return real_->Fetch(forwarded);
+  }
+  absl::Status End(const std::string& id) override { return real_->End(id); }
+
+ private:
+  CatalogCopyPeer* const real_;
+  const BeginTamper tamper_begin_;
+  const FetchTamper tamper_fetch_;
 };
 
 consensus::RaftConfigPB Config() {
@@ -271,6 +302,85 @@ TEST_F(CatalogCopyTest, SourceSessionsServeSegmentsDeletedMeanwhileAndCheckReque
   ASSERT_TRUE(source.End(begin->session_id()).ok());
   req.set_name("wal-000000003");
   EXPECT_EQ(source.Fetch(req).status().code(), absl::StatusCode::kNotFound);
+}
+
+// Sizes the source announces are checked before anything is allocated or
+// staged: the snapshot (buffered whole) and each WAL segment against their
+// limits, naming the item, the value and the limit.
+TEST_F(CatalogCopyTest, HugeAnnouncedItemIsRefusedBeforeStaging) {
+  constexpr int64_t kHuge = int64_t{1} << 62;
+  const struct {
+    int item;
+    const char* name;
+    int64_t limit;
+  } cases[] = {
+      {0, kCatalogCopySnapshotItem, PeerCopyLimits::kMaxCatalogSnapshotBytes},
+      {1, "wal-000000003", PeerCopyLimits::kMaxWalSegmentBytes},
+  };
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    CatalogCopySource source("L");
+    DirectPeer real(&source, state_);
+    TamperingPeer liar(
+        &real, [&](BeginCatalogCopyResponsePB* resp) {
+          resp->mutable_items(c.item)->set_size_bytes(kHuge);
+        },
+        nullptr);
+    auto r = FetchCatalogCopy(&liar, root_, kSysCatalogTabletId, options_);
+    ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+    const std::string message(r.status().message());
+    EXPECT_NE(message.find(c.name), std::string::npos) << message;
+    EXPECT_NE(message.find(absl::StrCat(kHuge)), std::string::npos) << message;
+    EXPECT_NE(message.find(absl::StrCat("limit ", c.limit)), std::string::npos) << message;
+    EXPECT_FALSE(io::FileExists(CatalogCopyStagingDir(root_)));
+    EXPECT_EQ(source.num_sessions(), 0);
+    ExpectUntouched();
+  }
+}
+
+TEST_F(CatalogCopyTest, MoreBytesThanTheDiskHasFreeIsRefused) {
+  auto space = io::GetFilesystemSpace(root_);
+  ASSERT_TRUE(space.ok()) << space.status();
+  constexpr int64_t kSegment = PeerCopyLimits::kMaxWalSegmentBytes;
+  // Two more segments than fit, so that the disk freeing up a little
+  // meanwhile cannot make them fit.
+  const int64_t extra_segments = static_cast<int64_t>(space->available_bytes) / kSegment + 2;
+  ASSERT_LE(extra_segments, PeerCopyLimits::kMaxItems - 100) << "disk too large";
+  CatalogCopySource source("L");
+  DirectPeer real(&source, state_);
+  TamperingPeer liar(
+      &real, [&](BeginCatalogCopyResponsePB* resp) {
+        for (int64_t i = 0; i < extra_segments; ++i) {
+          CatalogCopyItemPB* item = resp->add_items();
+          item->set_name(absl::StrCat("wal-", 100000000 + i));
+          item->set_size_bytes(kSegment);
+        }
+      },
+      nullptr);
+  auto r = FetchCatalogCopy(&liar, root_, kSysCatalogTabletId, options_);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kResourceExhausted) << r.status();
+  EXPECT_NE(r.status().message().find("available"), std::string::npos) << r.status();
+  EXPECT_NE(r.status().message().find(root_), std::string::npos) << r.status();
+  EXPECT_FALSE(io::FileExists(CatalogCopyStagingDir(root_)));
+  EXPECT_EQ(source.num_sessions(), 0);
+  ExpectUntouched();
+}
+
+// A source sending more than the max_length_bytes asked for (here: the
+// request's limit dropped, so the source's 1 MiB default applies) is refused.
+TEST_F(CatalogCopyTest, ChunkLongerThanRequestedIsRefused) {
+  CatalogCopySource source("L");
+  DirectPeer real(&source, state_);
+  TamperingPeer liar(&real, nullptr,
+                     [](FetchCatalogCopyDataRequestPB* req) { req->clear_max_length_bytes(); });
+  auto r = FetchCatalogCopy(&liar, root_, kSysCatalogTabletId, options_);
+  ASSERT_EQ(r.status().code(), absl::StatusCode::kDataLoss) << r.status();
+  EXPECT_NE(r.status().message().find(absl::StrCat("than the ", options_.chunk_size_bytes,
+                                                   " bytes")),
+            std::string::npos)
+      << r.status();
+  EXPECT_FALSE(io::FileExists(CatalogCopyStagingDir(root_)));
+  ExpectUntouched();
 }
 
 }  // namespace

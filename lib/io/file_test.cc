@@ -1,9 +1,7 @@
 #include "lib/io/file.h"
 
-#include <cstdlib>
 #include <string>
 
-#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -12,16 +10,9 @@ namespace {
 
 using ::testing::HasSubstr;
 
-std::string TempDir() {
-  const char* base = std::getenv("TEST_TMPDIR");
-  std::string t = absl::StrCat(base ? base : "/tmp", "/file_test.XXXXXX");
-  EXPECT_NE(::mkdtemp(t.data()), nullptr);
-  return t;
-}
-
 TEST(GetFilesystemSpaceTest, ReportsTheFilesystemHoldingThePath) {
-  const std::string dir = TempDir();
-  const std::string file = JoinPath(dir, "f");
+  const std::string dir = ::testing::TempDir();  // $TEST_TMPDIR under Bazel
+  const std::string file = JoinPath(dir, "filesystem_space_probe");
   ASSERT_TRUE(WriteFileAtomically(file, std::string(1 << 16, 'x')).ok());
   auto of_dir = GetFilesystemSpace(dir);
   auto of_file = GetFilesystemSpace(file);
@@ -36,7 +27,7 @@ TEST(GetFilesystemSpaceTest, ReportsTheFilesystemHoldingThePath) {
 }
 
 TEST(GetFilesystemSpaceTest, MissingPathIsNotFoundNamingIt) {
-  const std::string missing = JoinPath(TempDir(), "no-such-dir");
+  const std::string missing = JoinPath(::testing::TempDir(), "no-such-dir");
   auto space = GetFilesystemSpace(missing);
   EXPECT_EQ(space.status().code(), absl::StatusCode::kNotFound) << space.status();
   EXPECT_THAT(std::string(space.status().message()), HasSubstr(missing));

@@ -45,6 +45,22 @@ constexpr uint64_t kBlockBatchBytes = 64ull << 20;
 // gRPC's default 4 MiB receive limit would refuse a full 4 MiB chunk.
 constexpr int kMaxReceiveMessageBytes = 256 << 20;
 
+// The largest size_bytes a source may announce for an item of `type`, and
+// the limit's name for the error.
+std::pair<int64_t, const char*> AnnouncedSizeLimit(DataIdPB::IdType type) {
+  using server::PeerCopyLimits;
+  switch (type) {
+    case DataIdPB::BLOCK:  // buffered whole in CopyBlocks
+      return {PeerCopyLimits::kMaxBlockBytes, "PeerCopyLimits::kMaxBlockBytes"};
+    case DataIdPB::LOG_SEGMENT:  // streamed to a file
+      return {PeerCopyLimits::kMaxWalSegmentBytes, "PeerCopyLimits::kMaxWalSegmentBytes"};
+    default:
+      // The superblock (it travels in the Begin response) and anything
+      // else: never fetched, but its size still feeds the progress totals.
+      return {PeerCopyLimits::kMaxSuperBlockBytes, "PeerCopyLimits::kMaxSuperBlockBytes"};
+  }
+}
+
 // The error that stands for a simulated crash: no cleanup follows it.
 bool IsSimulatedCrash(const absl::Status& s) {
   return s.code() == absl::StatusCode::kAborted &&
@@ -175,26 +191,11 @@ absl::Status Copier::CheckAnnouncedLimits() {
   // kMaxItems (10^6) of them, so the sum stays below 2^56: no overflow.
   int64_t bytes_to_write = 0;
   for (const tserver::CopyItemPB& item : begin_.items()) {
-    const std::string what = absl::StrCat(session, ": ", DataIdName(item.id()));
-    switch (item.id().type()) {
-      case DataIdPB::BLOCK:
-        RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
-                                                   PeerCopyLimits::kMaxBlockBytes,
-                                                   "PeerCopyLimits::kMaxBlockBytes"));
-        bytes_to_write += item.size_bytes();
-        break;
-      case DataIdPB::LOG_SEGMENT:
-        RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
-                                                   PeerCopyLimits::kMaxWalSegmentBytes,
-                                                   "PeerCopyLimits::kMaxWalSegmentBytes"));
-        bytes_to_write += item.size_bytes();
-        break;
-      default:
-        // The superblock (it travels in this response) and anything else:
-        // never fetched, but its size still feeds the progress totals.
-        RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
-                                                   PeerCopyLimits::kMaxSuperBlockBytes,
-                                                   "PeerCopyLimits::kMaxSuperBlockBytes"));
+    const auto [limit, limit_name] = AnnouncedSizeLimit(item.id().type());
+    RETURN_IF_ERROR(server::CheckAnnouncedSize(absl::StrCat(session, ": ", DataIdName(item.id())),
+                                               item.size_bytes(), limit, limit_name));
+    if (item.id().type() == DataIdPB::BLOCK || item.id().type() == DataIdPB::LOG_SEGMENT) {
+      bytes_to_write += item.size_bytes();
     }
   }
   // Blocks and segments land in <root>/data and <root>/wals, one filesystem.

@@ -10,6 +10,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "lib/rpc/status_payloads.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "lib/format/crc32c.h"
@@ -69,7 +70,7 @@ class Fetcher {
     uint32_t crc = 0;
     while (offset < item.size_bytes()) {
       if (options_.test_crash_after_chunks >= 0 && chunks_ >= options_.test_crash_after_chunks) {
-        return absl::AbortedError("simulated crash during catalog copy");
+        return rpc::SimulatedCrashError("simulated crash during catalog copy");
       }
       FetchCatalogCopyDataRequestPB req;
       req.set_session_id(session_);
@@ -271,8 +272,7 @@ absl::StatusOr<CatalogCopyResult> FetchCatalogCopy(CatalogCopyPeer* source,
   } else {
     result = Stage(source, fs_root, tablet_id, options, begin);
   }
-  if (!result.ok() && absl::IsAborted(result.status()) &&
-      absl::StrContains(result.status().message(), "simulated crash")) {
+  if (!result.ok() && rpc::IsSimulatedCrash(result.status())) {
     return result.status();  // leave everything as a crash would
   }
   (void)source->End(begin.session_id());

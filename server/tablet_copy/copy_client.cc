@@ -13,6 +13,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "lib/rpc/status_payloads.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -61,11 +62,8 @@ std::pair<int64_t, const char*> AnnouncedSizeLimit(DataIdPB::IdType type) {
   }
 }
 
-// The error that stands for a simulated crash: no cleanup follows it.
-bool IsSimulatedCrash(const absl::Status& s) {
-  return s.code() == absl::StatusCode::kAborted &&
-         absl::StrContains(s.message(), "simulated crash");
-}
+// A simulated crash (rpc::SimulatedCrashError, typed): no cleanup follows it.
+using rpc::IsSimulatedCrash;
 
 class Copier {
  public:
@@ -213,7 +211,7 @@ absl::Status Copier::FetchItem(const tserver::CopyItemPB& item,
   while (offset < size) {
     if (options_.test_crash_after_chunks >= 0 &&
         result_.chunks >= options_.test_crash_after_chunks) {
-      return absl::AbortedError(
+      return rpc::SimulatedCrashError(
           absl::StrCat(what, ": simulated crash after ", result_.chunks, " chunks"));
     }
     absl::StatusOr<tserver::DataChunkPB> next = fetcher_->Next();

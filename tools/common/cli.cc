@@ -3,9 +3,16 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <algorithm>
 #include <map>
 
 namespace kmend::tools {
+
+std::string FlagWithDashedAlias(const std::string& underscored_name) {
+  std::string dashed = underscored_name;
+  std::replace(dashed.begin(), dashed.end(), '_', '-');
+  return "--" + underscored_name + ",--" + dashed;
+}
 
 void AddFormatOption(CLI::App* app, OutputFormat* format) {
   static const std::map<std::string, OutputFormat> kFormats = {

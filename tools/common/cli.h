@@ -1,5 +1,5 @@
-// What every kmend tool shares: exit codes, the --format option, and how a
-// Status becomes a message on stderr.
+// What every kmend tool shares: exit codes, flag spelling, the --format
+// option, and how a Status becomes a message on stderr.
 //
 // Exit codes (docs/cli.md):
 //   0  ran, found nothing wrong
@@ -19,6 +19,13 @@ namespace kmend::tools {
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitProblems = 1;
 inline constexpr int kExitError = 2;
+
+// The names to register a multi-word long flag under: "--backup_dir,--backup-dir"
+// for "backup_dir". Flags are spelled with underscores, as the server's and
+// Kudu's are; a few tools once spelled theirs with dashes, and scripts written
+// then keep working through the dashed alias. Use it for those flags only, so
+// the help of every other flag shows one name (docs/cli.md, "Flags").
+std::string FlagWithDashedAlias(const std::string& underscored_name);
 
 enum class OutputFormat { kPlain, kJson };
 

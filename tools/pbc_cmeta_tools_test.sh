@@ -51,12 +51,14 @@ CM="$ROOT/consensus-meta/$TABLET"
 run 0 "$KMEND" cmeta create "$ROOT" --tablet "$TABLET" --term 7 \
   --peers aaaa@127.0.0.1:7050,bbbb@127.0.0.1:7051,cccc@127.0.0.1:7052 --voted-for bbbb
 expect_out "wrote $CM"
+run 0 "$KMEND" cmeta print "$CM"
+expect_out '^voted_for: +bbbb$'   # the dashed spelling is kept as an alias
 [[ -f "$CM" ]] || fail "no $CM"
 [[ -z "$(ls "$ROOT/consensus-meta" | grep kudutmp)" ]] || fail "temp file left behind"
 run 2 "$KMEND" cmeta create "$ROOT" --tablet "$TABLET" --term 8 --peers aaaa@h:1
 expect_out 'exists; pass --force'
 run 0 "$KMEND" cmeta create "$ROOT" --tablet "$TABLET" --term 8 \
-  --peers aaaa@127.0.0.1:7050,bbbb@127.0.0.1:7051,cccc@127.0.0.1:7052 --force
+  --peers aaaa@127.0.0.1:7050,bbbb@127.0.0.1:7051,cccc@127.0.0.1:7052 --voted_for cccc --force
 run 2 "$KMEND" cmeta create "$ROOT" --tablet t2 --term 1 --peers 'aaaa@h'
 expect_out 'expected uuid@host:port'
 
@@ -74,6 +76,7 @@ fi
 
 run 0 "$KMEND" cmeta print "$CM"
 expect_out '^current_term: +8$'
+expect_out '^voted_for: +cccc$'
 expect_out '^  bbbb  VOTER  127.0.0.1:7051$'
 run 0 "$KMEND" cmeta print "$ROOT" --tablet "$TABLET" --format=json
 expect_out '"schema_version": 1'

@@ -1,4 +1,5 @@
-// The version every kmend server reports in its status and registration.
+// The version every kmend server reports in its status and registration, and
+// `kmend --version` prints: one constant, so the two cannot disagree.
 #ifndef KMEND_SERVER_COMMON_VERSION_H_
 #define KMEND_SERVER_COMMON_VERSION_H_
 

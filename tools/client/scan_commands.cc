@@ -11,6 +11,7 @@
 #include "absl/strings/str_join.h"
 #include "tools/client/table_scanner.h"
 #include "tools/common/cli.h"
+#include "tools/common/duration_flag.h"
 
 namespace kmend::tools::client {
 namespace {
@@ -58,8 +59,10 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{0}, INT64_MAX));
   app.add_option("--timeout", timeout_ms,
-                 "Milliseconds one page may take, retries across leader changes included")
+                 "How long one page may take, retries across leader changes included, "
+                 "e.g. 10s, 500ms (bare number: ms)")
       ->capture_default_str()
+      ->transform(MillisecondsDuration())
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
   app.add_option("--format", format_name, "plain, json or csv")
       ->capture_default_str()

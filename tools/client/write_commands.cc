@@ -9,6 +9,7 @@
 #include "absl/strings/str_format.h"
 #include "tools/client/table_writer.h"
 #include "tools/common/cli.h"
+#include "tools/common/duration_flag.h"
 
 namespace kmend::tools::client {
 namespace {
@@ -44,8 +45,10 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"insert", "upsert", "delete"}));
   app.add_option("--timeout", timeout_ms,
-                 "Milliseconds one batch may take, retries across leader changes included")
+                 "How long one batch may take, retries across leader changes included, "
+                 "e.g. 10s, 500ms (bare number: ms)")
       ->capture_default_str()
+      ->transform(MillisecondsDuration())
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
   app.add_option("--string_len", string_len, "Pad generated strings to this many bytes")
       ->capture_default_str()

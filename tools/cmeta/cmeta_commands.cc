@@ -190,7 +190,7 @@ int Run(int argc, char** argv) {
   create->add_option("--term", create_args.term, "current_term")->required();
   create->add_option("--peers", create_args.peers, "uuid@host:port,... (all VOTER)")
       ->required();
-  create->add_option("--voted-for", create_args.voted_for, "voted_for uuid (default none)");
+  create->add_option(FlagWithDashedAlias("voted_for"), create_args.voted_for, "voted_for uuid (default none)");
   create->add_flag("--force", create_args.force, "Overwrite an existing file");
 
   int rc = ParseArgs(app, argc, argv);

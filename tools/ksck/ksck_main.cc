@@ -3,6 +3,8 @@
 // Collects a snapshot over gRPC (remote_collector.h), judges it
 // (lib/check/checker.h) and prints the result. Exit status: 0 healthy, 1
 // problems found (or parts that could not be checked), 2 could not run.
+#include <chrono>
+#include <cstdint>
 #include <iostream>
 #include <set>
 #include <string>
@@ -10,10 +12,10 @@
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/time/time.h"
 #include "lib/check/checker.h"
 #include "lib/check/render.h"
 #include "tools/common/cli.h"
+#include "tools/common/duration_flag.h"
 #include "tools/ksck/remote_collector.h"
 
 namespace kmend::ksck {
@@ -26,13 +28,14 @@ std::vector<std::string> SplitList(const std::string& s) {
 int Run(int argc, char** argv) {
   CLI::App app{"kmend ksck: check a cluster's health and consistency, and name the fix"};
   app.name("kmend ksck");
-  std::string masters, tables, tablets, sections, format = "plain", timeout = "5s";
+  std::string masters, tables, tablets, sections, format = "plain";
+  int64_t timeout_ms = 5000;
   bool checksum_scan = false;
   int concurrency = 16;
   app.add_option("--masters", masters, "Master addresses, HOST:PORT[,HOST:PORT...]")->required();
   app.add_option("--tables", tables, "Only these tables (comma-separated names)");
   app.add_option("--tablets", tablets, "Only these tablets (comma-separated ids)");
-  app.add_flag("--checksum-scan", checksum_scan,
+  app.add_flag(tools::FlagWithDashedAlias("checksum_scan"), checksum_scan,
                "Compare every replica's row checksum at the same op index");
   app.add_option(
       "--sections", sections,
@@ -41,7 +44,10 @@ int Run(int argc, char** argv) {
       ->check(CLI::IsMember({"plain", "plain-full", "json"}));
   app.add_option("--concurrency", concurrency, "Calls in flight at once")
       ->check(CLI::Range(1, 1024));
-  app.add_option("--timeout", timeout, "Deadline of each call, e.g. 5s, 500ms");
+  app.add_option("--timeout", timeout_ms, "Deadline of each call, e.g. 5s, 500ms (bare number: ms)")
+      ->default_str("5s")
+      ->transform(tools::MillisecondsDuration())
+      ->check(CLI::PositiveNumber);
   int rc = tools::ParseArgs(app, argc, argv);
   if (rc >= 0) return rc;
 
@@ -51,12 +57,7 @@ int Run(int argc, char** argv) {
   opt.tablets = SplitList(tablets);
   opt.checksum_scan = checksum_scan;
   opt.concurrency = concurrency;
-  absl::Duration d;
-  if (!absl::ParseDuration(timeout, &d) || d <= absl::ZeroDuration()) {
-    std::cerr << "kmend ksck: --timeout: not a positive duration: '" << timeout << "'\n";
-    return tools::kExitError;
-  }
-  opt.timeout = absl::ToChronoMilliseconds(d);
+  opt.timeout = std::chrono::milliseconds(timeout_ms);
 
   check::RenderOptions render;
   render.all_tablets = format == "plain-full";

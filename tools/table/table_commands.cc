@@ -9,6 +9,7 @@
 #include "absl/strings/str_join.h"
 #include "server/common/grpc_util.h"
 #include "tools/common/cli.h"
+#include "tools/common/duration_flag.h"
 #include "tools/table/schema_spec.h"
 #include "tools/table/table_client.h"
 
@@ -165,8 +166,10 @@ int Main(int argc, char** argv) {
   auto add_common = [&](CLI::App* cmd) {
     cmd->add_option("--masters", masters, "Master addresses HOST:PORT[,HOST:PORT...]")
         ->required();
-    cmd->add_option("--timeout_ms", timeout_ms, "Deadline of each RPC")
+    cmd->add_option("--timeout,--timeout_ms", timeout_ms,
+                    "Deadline of each RPC, e.g. 10s, 500ms (bare number: ms)")
         ->capture_default_str()
+        ->transform(MillisecondsDuration())
         ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
     AddFormatOption(cmd, &format);
   };

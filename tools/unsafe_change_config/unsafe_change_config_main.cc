@@ -1,11 +1,14 @@
 // kmend unsafe-change-config (docs/cli/unsafe_change_config.md). Dry run
 // unless --yes. Exit: 0 done (or dry run planned), 2 refused (the group looks
 // alive and no --force, or a bad request) or failed.
+#include <chrono>
+#include <cstdint>
 #include <iostream>
 
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "tools/common/cli.h"
+#include "tools/common/duration_flag.h"
 #include "tools/unsafe_change_config/unsafe_change_config.h"
 
 namespace kmend::unsafe_config {
@@ -42,7 +45,7 @@ int Run(int argc, char** argv) {
   Request req;
   std::string voters, backup_dir = ".";
   bool yes = false;
-  int timeout_ms = 10000;
+  int64_t timeout_ms = 10000;
   tools::OutputFormat format = tools::OutputFormat::kPlain;
   app.add_option("--tserver", req.tserver, "HOST:PORT of the surviving replica's server")
       ->required();
@@ -53,8 +56,12 @@ int Run(int argc, char** argv) {
   app.add_flag("--force", req.force,
                "Force even though the tablet's group looks alive (a live leader, or a majority "
                "of voters running): can split the brain; only when those replicas are gone");
-  app.add_option("--backup-dir", backup_dir, "Where the replaced consensus state is saved");
-  app.add_option("--timeout_ms", timeout_ms, "Deadline of each RPC");
+  app.add_option(tools::FlagWithDashedAlias("backup_dir"), backup_dir, "Where the replaced consensus state is saved");
+  app.add_option("--timeout,--timeout_ms", timeout_ms,
+                 "Deadline of each RPC, e.g. 10s, 500ms (bare number: ms)")
+      ->capture_default_str()
+      ->transform(tools::MillisecondsDuration())
+      ->check(CLI::PositiveNumber);
   tools::AddFormatOption(&app, &format);
   int rc = tools::ParseArgs(app, argc, argv);
   if (rc >= 0) return rc;

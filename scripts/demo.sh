@@ -56,7 +56,7 @@ TABLET=0123456789abcdef0123456789abcdef
 
 act_cmeta_roundtrip() {
   say "Act: consensus metadata. Write a replica's Raft term, vote and config with the library"
-  show kmend cmeta create "$DEMO_DIR/ts1" --tablet "$TABLET" --term 3 --voted-for \
+  show kmend cmeta create "$DEMO_DIR/ts1" --tablet "$TABLET" --term 3 --voted_for \
     a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1 \
     --peers a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1@127.0.0.1:7050,b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2@127.0.0.1:7051,c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3@127.0.0.1:7052
   CMETA="$DEMO_DIR/ts1/consensus-meta/$TABLET"
@@ -187,7 +187,7 @@ act_cluster_mend() {
   say "Now with --yes, once per tablet; each saves the replaced consensus state first"
   while read -r fix; do
     # shellcheck disable=SC2086
-    show kmend $fix --backup-dir "$DEMO_DIR/backups"
+    show kmend $fix --backup_dir "$DEMO_DIR/backups"
   done <<<"$fixes"
   say "Each survivor elects itself: the tablets are writable again (still under-replicated)"
   wait_ksck '"UNAVAILABLE": 0'

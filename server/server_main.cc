@@ -13,6 +13,9 @@
 //                        [--wal_max_segments_retained_for_peers N]
 //                        [--maintenance_interval_ms N]
 //
+// Every *_ms flag also takes a unit (`--heartbeat_interval_ms 2s`); a bare
+// number is milliseconds (tools/common/duration_flag.h).
+//
 // Runs until SIGTERM or SIGINT, then shuts down cleanly: in-flight RPCs get a
 // grace period, the data directory lock is released. Exit status 0 after a
 // clean shutdown, 1 when the server could not start, 2 for bad flags.
@@ -30,6 +33,7 @@
 #include "server/common/version.h"
 #include "server/master/master.h"
 #include "server/tserver/tablet_server.h"
+#include "tools/common/duration_flag.h"
 
 namespace kmend::server {
 namespace {
@@ -93,6 +97,7 @@ int Main(int argc, char** argv) {
       ->add_option("--tserver_unresponsive_timeout_ms", unresponsive_ms,
                    "A tablet server without a heartbeat for this long is marked dead")
       ->capture_default_str()
+      ->transform(tools::MillisecondsDuration())
       ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
 
   int64_t tserver_rpc_timeout_ms = master::MasterOptions().tserver_rpc_timeout_ms;
@@ -100,6 +105,7 @@ int Main(int argc, char** argv) {
       ->add_option("--tserver_rpc_timeout_ms", tserver_rpc_timeout_ms,
                    "Deadline of the master's CreateTablet/DeleteTablet calls")
       ->capture_default_str()
+      ->transform(tools::MillisecondsDuration())
       ->check(CLI::Range(int64_t{1}, int64_t{600'000}));
 
   int64_t rereplication_delay_ms = master::MasterOptions().rereplication_delay_ms;
@@ -107,6 +113,7 @@ int Main(int argc, char** argv) {
       ->add_option("--rereplication_delay_ms", rereplication_delay_ms,
                    "Replace the replicas of a tablet server silent this long")
       ->capture_default_str()
+      ->transform(tools::MillisecondsDuration())
       ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
 
   int rereplication_max_copies = master::MasterOptions().rereplication_max_copies_per_server;
@@ -153,6 +160,7 @@ int Main(int argc, char** argv) {
       ->required();
   ts_cmd->add_option("--heartbeat_interval_ms", heartbeat_ms, "Heartbeat period")
       ->capture_default_str()
+      ->transform(tools::MillisecondsDuration())
       ->check(CLI::Range(int64_t{10}, int64_t{600'000}));
   // Flush and WAL GC (docs/cli/server.md, docs/design/server.md).
   tserver::TabletServerOptions ts_defaults;
@@ -172,6 +180,7 @@ int Main(int argc, char** argv) {
   ts_cmd->add_option("--flush_interval_ms", flush_interval_ms,
                      "... or once ops applied this long ago are unflushed")
       ->capture_default_str()
+      ->transform(tools::MillisecondsDuration())
       ->check(CLI::Range(int64_t{10}, int64_t{86'400'000}));
   ts_cmd->add_option("--wal_segment_size_bytes", wal_segment_bytes,
                      "Start a new WAL segment at this size (GC deletes whole segments)")
@@ -184,6 +193,7 @@ int Main(int argc, char** argv) {
   ts_cmd->add_option("--maintenance_interval_ms", maintenance_ms,
                      "Period of the flush/WAL GC thread's rounds")
       ->capture_default_str()
+      ->transform(tools::MillisecondsDuration())
       ->check(CLI::Range(int64_t{10}, int64_t{600'000}));
 
   try {

@@ -30,7 +30,7 @@
 #include "absl/synchronization/mutex.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
-#include "server/common/version.h"
+#include "lib/util/version.h"
 #include "server/master/master.h"
 #include "server/tserver/tablet_server.h"
 #include "tools/common/duration_flag.h"
@@ -86,7 +86,7 @@ int Main(int argc, char** argv) {
   sigset_t signals = BlockShutdownSignals();
 
   CLI::App app{"kmend reference server: a master or a tablet server"};
-  app.set_version_flag("--version", kVersion);
+  app.set_version_flag("--version", kKmendVersion);
   app.require_subcommand(1);
 
   CommonFlags master_flags;

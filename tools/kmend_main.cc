@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
-#include "server/common/version.h"
+#include "lib/util/version.h"
 
 namespace kmend::tools {
 namespace {
@@ -107,7 +107,7 @@ int Help() {
 }
 
 int Version() {
-  std::cout << server::kVersion << std::endl;
+  std::cout << kKmendVersion << std::endl;
   return 0;
 }
 

@@ -3,7 +3,7 @@
 #include <unistd.h>
 
 #include "server/common/grpc_util.h"
-#include "server/common/version.h"
+#include "lib/util/version.h"
 
 namespace kmend::server {
 
@@ -26,7 +26,7 @@ ServerInfoPB StatusServiceImpl::Info() const {
   ServerInfoPB info;
   info.set_uuid(uuid_);
   info.set_role(role_);
-  info.set_version(kVersion);
+  info.set_version(kKmendVersion);
   info.set_start_time_us(start_wall_us_);
   info.set_uptime_ms((clock_->NowMicros() - start_mono_us_) / 1000);
   info.set_pid(::getpid());

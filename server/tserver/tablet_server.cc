@@ -8,7 +8,7 @@
 #include "server/common/data_dir.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
-#include "server/common/version.h"
+#include "lib/util/version.h"
 
 namespace kmend::tserver {
 namespace {
@@ -100,7 +100,7 @@ absl::Status TabletServer::Start() {
   master::TServerRegistrationPB reg;
   reg.set_permanent_uuid(uuid_);
   *reg.mutable_rpc_address() = rpc_.address();
-  reg.set_version(server::kVersion);
+  reg.set_version(kKmendVersion);
   reg.set_start_time_us(clock_.WallMicros());
   heartbeater_ = std::make_unique<Heartbeater>(options_.master_addresses, reg,
                                                options_.heartbeat_interval_ms, manager_.get());

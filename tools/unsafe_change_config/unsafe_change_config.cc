@@ -149,7 +149,11 @@ absl::Status JudgeSafety(const Plan& plan) {
   for (const VoterProbe& v : plan.voters) {
     if (!v.running) continue;
     running.push_back(v.uuid);
-    if (v.leader_lease) {
+    // A leader that lost its majority keeps its role until check-quorum
+    // steps it down, a couple of ticks after its lease lapsed; the server
+    // refuses to force a leader, so wait for the step-down too.
+    const bool still_leader = v.leader_uuid == v.uuid;
+    if (v.leader_lease || still_leader) {
       with_leader.push_back(
           v.leader_uuid == v.uuid
               ? absl::StrCat(v.uuid, " is the leader")

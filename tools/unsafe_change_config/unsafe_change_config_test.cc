@@ -65,6 +65,17 @@ TEST(JudgeSafetyTest, RefusesOnALeaderHoldingItsLease) {
   EXPECT_THAT(std::string(s.message()), testing::HasSubstr("A is the leader"));
 }
 
+TEST(JudgeSafetyTest, RefusesOnALeaderWhoseLeaseLapsedButHasNotSteppedDown) {
+  // The lease lapses two ticks before check-quorum steps the leader down;
+  // the server refuses to force a leader, so the tool must wait too.
+  Plan plan = PlanOf(3);
+  Running(&plan, 0, /*lease=*/false, "A");
+  absl::Status s = JudgeSafety(plan);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(s.message()), testing::HasSubstr("A is the leader"));
+  EXPECT_TRUE(MajorityLost(plan));  // check-quorum steps it down: the tool waits
+}
+
 TEST(JudgeSafetyTest, NonVotersDoNotCountTowardsTheMajority) {
   Plan plan = PlanOf(3);
   auto* nv = plan.current.mutable_committed_config()->add_peers();

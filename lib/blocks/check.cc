@@ -11,6 +11,7 @@
 #include "lib/format/pb_container.h"
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/util/status_macros.h"
 #include "proto/fs.pb.h"
 
@@ -19,20 +20,20 @@ namespace kmend::blocks {
 namespace {
 
 absl::Status TruncateDurably(const std::string& path, uint64_t length) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+  int fd = io::sys::Open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return io::ErrnoError("open", path, errno);
   absl::Status s;
-  if (::ftruncate(fd, static_cast<off_t>(length)) != 0) {
+  if (io::sys::Ftruncate(fd, static_cast<off_t>(length)) != 0) {
     s = io::ErrnoError(absl::StrCat("ftruncate to ", length), path, errno);
-  } else if (::fsync(fd) != 0) {
+  } else if (io::sys::Fsync(fd) != 0) {
     s = io::ErrnoError("fsync", path, errno);
   }
-  ::close(fd);
+  io::sys::Close(fd);
   return s;
 }
 
 absl::Status RemoveFile(const std::string& path) {
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+  if (io::sys::Unlink(path.c_str()) != 0 && errno != ENOENT) {
     return io::ErrnoError("unlink", path, errno);
   }
   return absl::OkStatus();

@@ -15,6 +15,7 @@
 #include "lib/fs/layout.h"
 #include "lib/fs/uuid.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/util/status_macros.h"
 #include "proto/fs.pb.h"
 
@@ -33,7 +34,7 @@ struct LogBlockManager::Container {
   bool full = false;
 
   ~Container() {
-    if (data_fd >= 0) ::close(data_fd);
+    if (data_fd >= 0) io::sys::Close(data_fd);
   }
 
   absl::Status EnsureWriter() {
@@ -48,14 +49,14 @@ namespace {
 uint64_t NowMicros() { return static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())); }
 
 absl::Status DataSync(int fd, const std::string& path) {
-  if (::fdatasync(fd) != 0) return io::ErrnoError("fdatasync", path, errno);
+  if (io::sys::Fdatasync(fd) != 0) return io::ErrnoError("fdatasync", path, errno);
   return absl::OkStatus();
 }
 
 absl::Status PwriteFully(int fd, const std::string& path, uint64_t offset, absl::string_view d) {
   size_t done = 0;
   while (done < d.size()) {
-    ssize_t n = ::pwrite(fd, d.data() + done, d.size() - done, static_cast<off_t>(offset + done));
+    ssize_t n = io::sys::Pwrite(fd, d.data() + done, d.size() - done, static_cast<off_t>(offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       return io::ErrnoError(absl::StrCat("pwrite at offset ", offset + done), path, errno);
@@ -104,7 +105,7 @@ absl::StatusOr<std::unique_ptr<LogBlockManager>> LogBlockManager::Open(
     c->appendable = lc.data_exists && lc.metadata_exists && !lc.corrupt && !lc.IsOrphan();
     c->full = c->next_block_offset >= options.container_max_size_bytes;
     if (lc.data_exists) {
-      int fd = ::open(lc.data_path.c_str(), (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+      int fd = io::sys::Open(lc.data_path.c_str(), (options.read_only ? O_RDONLY : O_RDWR) | O_CLOEXEC);
       if (fd < 0) return io::ErrnoError("open", lc.data_path, errno);
       c->data_fd = fd;
     }
@@ -135,7 +136,7 @@ absl::StatusOr<LogBlockManager::Container*> LogBlockManager::NewContainer() {
   c->id = fs::NewUuid();
   c->data_path = io::JoinPath(data_dir_, c->id + kDataSuffix);
   c->metadata_path = io::JoinPath(data_dir_, c->id + kMetadataSuffix);
-  int fd = ::open(c->data_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  int fd = io::sys::Open(c->data_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) return io::ErrnoError("create", c->data_path, errno);
   c->data_fd = fd;
   ASSIGN_OR_RETURN(c->writer, pbc::Writer::Create(c->metadata_path, BlockRecordPB()));
@@ -311,7 +312,7 @@ absl::Status LogBlockManager::DeleteBlocks(absl::Span<const BlockId> ids) {
     for (const auto& [id, loc] : list) {
       const uint64_t len = AlignUp(static_cast<uint64_t>(loc.length), fs_block_size_);
       if (len == 0 || c->data_fd < 0) continue;
-      if (::fallocate(c->data_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, loc.offset,
+      if (io::sys::Fallocate(c->data_fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, loc.offset,
                       static_cast<off_t>(len)) != 0 &&
           errno != EOPNOTSUPP && errno != ENOSYS) {
         return io::ErrnoError("fallocate(PUNCH_HOLE)", c->data_path, errno);

@@ -23,6 +23,7 @@
 #include "google/protobuf/dynamic_message.h"
 #include "lib/format/crc32c.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/util/status_macros.h"
 #include "proto/container.pb.h"
 
@@ -168,7 +169,7 @@ Writer::Writer(std::string path, int fd, uint32_t version, std::string pb_type,
       offset_(offset) {}
 
 Writer::~Writer() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) io::sys::Close(fd_);
 }
 
 absl::StatusOr<std::unique_ptr<Writer>> Writer::Create(const std::string& path,
@@ -177,13 +178,13 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::Create(const std::string& path,
   if (version != kVersion1 && version != kVersion2) {
     return absl::InvalidArgumentError(absl::StrCat("container version ", version));
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
+  int fd = io::sys::Open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return io::ErrnoError("create container", path, errno);
   std::string start = EncodeFileStart(version, prototype.GetDescriptor());
   absl::Status s = io::WriteFully(fd, path, start);
   if (!s.ok()) {
-    ::close(fd);
-    ::unlink(path.c_str());
+    io::sys::Close(fd);
+    io::sys::Unlink(path.c_str());
     return s;
   }
   std::unique_ptr<Writer> writer(
@@ -207,7 +208,7 @@ absl::StatusOr<std::unique_ptr<Writer>> Writer::OpenForAppend(const std::string&
       return io::ErrnoError(absl::StrCat("truncate torn tail at offset ", end), path, errno);
     }
   }
-  int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  int fd = io::sys::Open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return io::ErrnoError("open for append", path, errno);
   return std::unique_ptr<Writer>(
       new Writer(path, fd, reader->version(), reader->pb_type(), end));
@@ -236,7 +237,7 @@ absl::Status Writer::Append(const gpb::Message& msg) {
   if (!s.ok()) {
     // Drop whatever part of the record reached the file so it still ends at
     // a record boundary; if even that fails, later appends are refused.
-    if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
+    if (io::sys::Ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
       // Nothing more to do: failed_ below keeps us from appending after junk.
     }
     failed_ = true;
@@ -248,7 +249,7 @@ absl::Status Writer::Append(const gpb::Message& msg) {
 
 absl::Status Writer::Sync() {
   if (fd_ < 0) return absl::FailedPreconditionError(absl::StrCat(path_, ": writer is closed"));
-  if (::fdatasync(fd_) != 0) return io::ErrnoError("fdatasync", path_, errno);
+  if (io::sys::Fdatasync(fd_) != 0) return io::ErrnoError("fdatasync", path_, errno);
   if (needs_dir_sync_) {
     RETURN_IF_ERROR(io::SyncParentDir(path_));
     needs_dir_sync_ = false;
@@ -260,7 +261,7 @@ absl::Status Writer::Close() {
   if (fd_ < 0) return absl::OkStatus();
   int fd = fd_;
   fd_ = -1;
-  if (::close(fd) != 0) return io::ErrnoError("close", path_, errno);
+  if (io::sys::Close(fd) != 0) return io::ErrnoError("close", path_, errno);
   return absl::OkStatus();
 }
 
@@ -318,13 +319,13 @@ struct Reader::Dynamic {
 };
 
 Reader::~Reader() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) io::sys::Close(fd_);
 }
 
 absl::StatusOr<std::unique_ptr<Reader>> Reader::Open(const std::string& path) {
   std::unique_ptr<Reader> r(new Reader());
   r->path_ = path;
-  r->fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  r->fd_ = io::sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (r->fd_ < 0) return io::ErrnoError("open", path, errno);
   struct stat st;
   if (::fstat(r->fd_, &st) != 0) return io::ErrnoError("stat", path, errno);

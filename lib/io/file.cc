@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "lib/io/syscalls.h"
 #include "lib/util/status_macros.h"
 
 namespace kmend::io {
@@ -23,7 +24,7 @@ class FdCloser {
  public:
   explicit FdCloser(int fd) : fd_(fd) {}
   ~FdCloser() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0) sys::Close(fd_);
   }
   FdCloser(const FdCloser&) = delete;
   FdCloser& operator=(const FdCloser&) = delete;
@@ -52,13 +53,13 @@ absl::Status ErrnoError(absl::string_view what, absl::string_view path, int err)
 }
 
 absl::StatusOr<std::string> ReadFileToString(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return ErrnoError("open", path, errno);
   FdCloser closer(fd);
   std::string out;
   char buf[1 << 16];
   while (true) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
+    ssize_t n = sys::Read(fd, buf, sizeof(buf));
     if (n < 0) {
       if (errno == EINTR) continue;
       return ErrnoError("read", path, errno);
@@ -84,7 +85,7 @@ absl::Status PreadFully(int fd, const std::string& path, uint64_t offset, size_t
                         char* out) {
   size_t done = 0;
   while (done < n) {
-    ssize_t r = ::pread(fd, out + done, n - done, static_cast<off_t>(offset + done));
+    ssize_t r = sys::Pread(fd, out + done, n - done, static_cast<off_t>(offset + done));
     if (r < 0) {
       if (errno == EINTR) continue;
       return ErrnoError(absl::StrCat("read at offset ", offset + done), path, errno);
@@ -100,7 +101,7 @@ absl::Status PreadFully(int fd, const std::string& path, uint64_t offset, size_t
 
 absl::Status WriteFully(int fd, const std::string& path, absl::string_view data) {
   while (!data.empty()) {
-    ssize_t w = ::write(fd, data.data(), data.size());
+    ssize_t w = sys::Write(fd, data.data(), data.size());
     if (w < 0) {
       if (errno == EINTR) continue;
       return ErrnoError("write", path, errno);
@@ -111,10 +112,10 @@ absl::Status WriteFully(int fd, const std::string& path, absl::string_view data)
 }
 
 absl::Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  int fd = sys::Open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return ErrnoError("open directory", dir, errno);
   FdCloser closer(fd);
-  if (::fsync(fd) != 0) return ErrnoError("fsync directory", dir, errno);
+  if (sys::Fsync(fd) != 0) return ErrnoError("fsync directory", dir, errno);
   return absl::OkStatus();
 }
 
@@ -122,7 +123,7 @@ absl::Status SyncParentDir(const std::string& path) { return SyncDir(Dirname(pat
 
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
   std::string tmp = absl::StrCat(path, ".kudutmp.XXXXXX");
-  int fd = ::mkstemp(tmp.data());
+  int fd = sys::Mkstemp(tmp.data());
   if (fd < 0) return ErrnoError("create temp file", tmp, errno);
   absl::Status s;
   {
@@ -130,13 +131,13 @@ absl::Status WriteFileAtomically(const std::string& path, absl::string_view cont
     // mkstemp creates 0600; metadata files are readable by the operator's tools.
     if (::fchmod(fd, 0644) != 0) s = ErrnoError("chmod", tmp, errno);
     if (s.ok()) s = WriteFully(fd, tmp, contents);
-    if (s.ok() && ::fsync(fd) != 0) s = ErrnoError("fsync", tmp, errno);
+    if (s.ok() && sys::Fsync(fd) != 0) s = ErrnoError("fsync", tmp, errno);
   }
-  if (s.ok() && ::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (s.ok() && sys::Rename(tmp.c_str(), path.c_str()) != 0) {
     s = ErrnoError(absl::StrCat("rename from ", tmp), path, errno);
   }
   if (!s.ok()) {
-    ::unlink(tmp.c_str());
+    sys::Unlink(tmp.c_str());
     return s;
   }
   return SyncParentDir(path);

@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/util/status_macros.h"
 #include "lib/wal/format.h"
 #include "lib/wal/log_internal.h"
@@ -117,7 +118,7 @@ absl::Status Log::Impl::DoTruncate(int64_t index) {
     }
   }
   for (const auto& seg : doomed) {
-    if (::unlink(seg->path.c_str()) != 0) return io::ErrnoError("unlink", seg->path, errno);
+    if (io::sys::Unlink(seg->path.c_str()) != 0) return io::ErrnoError("unlink", seg->path, errno);
     lowest_deleted = seg->sequence_number;
     std::unique_lock l(seg_mu_);
     segments_.erase(seg->sequence_number);
@@ -162,7 +163,7 @@ absl::StatusOr<int> Log::Impl::DoGc(int64_t retention_index) {
   }
   // Lowest first: a crash leaves a consecutive suffix.
   for (const auto& seg : doomed) {
-    if (::unlink(seg->path.c_str()) != 0) return io::ErrnoError("unlink", seg->path, errno);
+    if (io::sys::Unlink(seg->path.c_str()) != 0) return io::ErrnoError("unlink", seg->path, errno);
     std::unique_lock l(seg_mu_);
     segments_.erase(seg->sequence_number);
     while (!index_.empty() && index_.front().sequence_number == seg->sequence_number) {

@@ -45,6 +45,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/wal/format.h"
 #include "lib/wal/log.h"
 #include "lib/wal/segment_writer.h"
@@ -67,7 +68,7 @@ struct SegmentFile {
   int64_t min_index = -1;
   int64_t max_index = -1;
   ~SegmentFile() {
-    if (fd >= 0) ::close(fd);
+    if (fd >= 0) io::sys::Close(fd);
   }
 };
 

@@ -21,6 +21,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/util/status_macros.h"
 #include "lib/wal/format.h"
 #include "lib/wal/log_internal.h"
@@ -70,7 +71,7 @@ absl::Status Log::Impl::Recover(RecoveryInfo* info) {
   // Temp files are unpublished segments or rewrites from before a crash.
   ASSIGN_OR_RETURN(std::vector<std::string> names, io::ListDir(dir_));
   for (const std::string& name : names) {
-    if (io::IsTempFileName(name)) ::unlink(io::JoinPath(dir_, name).c_str());
+    if (io::IsTempFileName(name)) io::sys::Unlink(io::JoinPath(dir_, name).c_str());
   }
   RecoveryVisitor visitor;
   absl::StatusOr<LogSummary> scan = ReadLog(dir_, ReadLogOptions{}, &visitor);
@@ -81,7 +82,7 @@ absl::Status Log::Impl::Recover(RecoveryInfo* info) {
     if (s.uninitialized) {
       // Preallocated, never written: holds nothing, and its name would
       // collide with a future segment.
-      if (::unlink(s.path.c_str()) != 0) return io::ErrnoError("unlink", s.path, errno);
+      if (io::sys::Unlink(s.path.c_str()) != 0) return io::ErrnoError("unlink", s.path, errno);
     }
   }
   info->segments = static_cast<int>(visitor.segs.size());

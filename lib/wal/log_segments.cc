@@ -18,6 +18,7 @@
 
 #include "absl/time/clock.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/util/status_macros.h"
 #include "lib/wal/log_internal.h"
 #include "lib/wal/segment_writer.h"
@@ -35,7 +36,7 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> OpenSegmentFile(const std::string& 
   f->header = header;
   f->codec = codec;
   f->v1 = v1;
-  f->fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  f->fd = io::sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (f->fd < 0) return io::ErrnoError("open", path, errno);
   return f;
 }

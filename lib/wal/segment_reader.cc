@@ -1,3 +1,4 @@
+#include "lib/io/syscalls.h"
 #include "lib/wal/segment_reader.h"
 
 #include <fcntl.h>
@@ -44,7 +45,7 @@ const char* TailKindName(TailKind kind) {
 }
 
 absl::StatusOr<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = io::sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io::ErrnoError("open", path, errno);
   std::unique_ptr<SegmentReader> reader(new SegmentReader(path, fd));
   RETURN_IF_ERROR(reader->Init());
@@ -52,7 +53,7 @@ absl::StatusOr<std::unique_ptr<SegmentReader>> SegmentReader::Open(const std::st
 }
 
 SegmentReader::~SegmentReader() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) io::sys::Close(fd_);
 }
 
 std::string SegmentReader::Where(uint64_t offset) const {

@@ -1,3 +1,4 @@
+#include "lib/io/syscalls.h"
 #include "lib/wal/segment_writer.h"
 
 #include <fcntl.h>
@@ -28,7 +29,7 @@ absl::StatusOr<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(
   if (preallocate_bytes > header_bytes.size()) {
     int rc;
     do {
-      rc = ::fallocate(fd, 0, 0, static_cast<off_t>(preallocate_bytes));
+      rc = io::sys::Fallocate(fd, 0, 0, static_cast<off_t>(preallocate_bytes));
     } while (rc != 0 && errno == EINTR);
     // Some filesystems cannot preallocate; the segment then just grows.
     if (rc != 0 && errno != EOPNOTSUPP) return io::ErrnoError("fallocate", tmpl, errno);
@@ -41,7 +42,7 @@ absl::StatusOr<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(
 absl::StatusOr<std::unique_ptr<SegmentWriter>> SegmentWriter::Reopen(const std::string& path,
                                                                      uint64_t end_offset,
                                                                      bool sync) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  int fd = io::sys::Open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) return io::ErrnoError("open", path, errno);
   std::unique_ptr<SegmentWriter> w(new SegmentWriter(path, path, fd, sync));
   w->offset_ = end_offset;
@@ -49,13 +50,13 @@ absl::StatusOr<std::unique_ptr<SegmentWriter>> SegmentWriter::Reopen(const std::
 }
 
 SegmentWriter::~SegmentWriter() {
-  if (fd_ >= 0) ::close(fd_);
-  if (current_path_ != final_path_) ::unlink(current_path_.c_str());  // never published
+  if (fd_ >= 0) io::sys::Close(fd_);
+  if (current_path_ != final_path_) io::sys::Unlink(current_path_.c_str());  // never published
 }
 
 absl::Status SegmentWriter::Publish() {
   if (current_path_ == final_path_) return absl::OkStatus();
-  if (::rename(current_path_.c_str(), final_path_.c_str()) != 0) {
+  if (io::sys::Rename(current_path_.c_str(), final_path_.c_str()) != 0) {
     return io::ErrnoError(absl::StrCat("rename to ", final_path_), current_path_, errno);
   }
   current_path_ = final_path_;
@@ -105,7 +106,7 @@ absl::Status SegmentWriter::Append(const std::vector<absl::string_view>& pieces)
 
 absl::Status SegmentWriter::Sync() {
   if (!sync_) return absl::OkStatus();
-  if (::fdatasync(fd_) != 0) return io::ErrnoError("fdatasync", current_path_, errno);
+  if (io::sys::Fdatasync(fd_) != 0) return io::ErrnoError("fdatasync", current_path_, errno);
   return absl::OkStatus();
 }
 
@@ -113,11 +114,11 @@ absl::Status SegmentWriter::Finish(const log::LogSegmentFooterPB& footer) {
   std::string bytes = EncodeFooter(footer);
   RETURN_IF_ERROR(Append({bytes}));
   finished_ = true;
-  if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
+  if (io::sys::Ftruncate(fd_, static_cast<off_t>(offset_)) != 0) {
     return io::ErrnoError("truncate", current_path_, errno);
   }
   RETURN_IF_ERROR(Sync());
-  ::close(fd_);
+  io::sys::Close(fd_);
   fd_ = -1;
   return absl::OkStatus();
 }

@@ -194,6 +194,9 @@ class Log {
     uint64_t batches_written = 0;  // appends acknowledged
     uint64_t bytes_written = 0;    // batch bytes (headers + payloads)
     uint64_t segments_rolled = 0;
+    // Rolls put off because the next segment could not be created (no room
+    // to preallocate it): the active segment grew past its target instead.
+    uint64_t rolls_deferred = 0;
   };
   Stats stats() const;
 

@@ -336,7 +336,10 @@ void Log::Impl::WriteGroup(std::vector<Task>* group) {
   }
   if (st.ok() && active_->offset() >= options_.segment_size_bytes) {
     absl::Status roll = Roll();
-    if (!roll.ok()) Fail(Annotate(roll, "rolling to a new segment"));
+    // A deferred roll (the next segment could not be created, e.g. no room
+    // to preallocate it) keeps the active segment: retried after the next
+    // group. Anything later in the roll touched the log: fail-stop.
+    if (!roll.ok() && !RollWasDeferred(roll)) Fail(Annotate(roll, "rolling to a new segment"));
   }
 }
 

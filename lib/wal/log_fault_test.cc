@@ -133,5 +133,34 @@ TEST(LogFaultTest, EveryFailureOfEveryAppendCallLosesNothingAcknowledged) {
   std::cout << cases << " fault cases, " << failed_appends << " made an append fail\n";
 }
 
+// A disk too full to preallocate the next segment does not stop the log: the
+// roll is put off, appends go on into the active segment (nothing is lost,
+// nothing refused), and the roll happens once space returns. Before, the
+// failed roll made the log fail-stop until the server restarted.
+TEST(LogFaultTest, NoRoomForTheNextSegmentDefersTheRollInsteadOfFailing) {
+  const std::string dir = FreshDir("deferred");
+  std::unique_ptr<Log> log = OpenWithAcknowledgedPrefix(dir);
+  ASSERT_NE(log, nullptr);
+  const uint64_t rolled_before = log->stats().segments_rolled;
+  {
+    ScopedFaultInjector full;
+    full.Add({Op::kAllocate, "", 0, -1, {ENOSPC}});  // every preallocation
+    for (int64_t i = kBefore + 1; i <= kBefore + 10; ++i) {
+      std::vector<consensus::ReplicateMsg> batch{MakeEntry(1, i, 400)};
+      ASSERT_TRUE(log->Append(batch).ok()) << "entry " << i;
+    }
+    EXPECT_GT(full.faults_injected(), 1);  // retried after each group
+    EXPECT_EQ(log->stats().segments_rolled, rolled_before);
+    EXPECT_GT(log->stats().rolls_deferred, 1u);
+  }
+  // Space is back: the next group rolls.
+  std::vector<consensus::ReplicateMsg> batch{MakeEntry(1, kBefore + 11, 400)};
+  ASSERT_TRUE(log->Append(batch).ok());
+  EXPECT_EQ(log->stats().segments_rolled, rolled_before + 1);
+  ASSERT_TRUE(log->Close().ok());
+  std::vector<int64_t> got = ReplayIndexes(dir);
+  ASSERT_EQ(static_cast<int64_t>(got.size()), kBefore + 11);
+}
+
 }  // namespace
 }  // namespace kmend::wal

@@ -168,8 +168,19 @@ class Log::Impl {
   void WriterLoop();
   void WriteGroup(std::vector<log_internal::Task>* group);
   absl::Status StartSegment(uint64_t sequence_number);
+  // StartSegment in two steps, so Roll can create the next segment before
+  // finishing the active one.
+  absl::StatusOr<std::unique_ptr<SegmentWriter>> PrepareSegment(
+      uint64_t sequence_number, log::LogSegmentHeaderPB* header);
+  absl::Status InstallSegment(uint64_t sequence_number, std::unique_ptr<SegmentWriter> writer,
+                              const log::LogSegmentHeaderPB& header);
   absl::Status FinishActive();
+  // Finishes the active segment and starts the next. A failure to create the
+  // next segment (before anything is finished) leaves the active one in
+  // place and is not fatal: the caller retries later (see log_segments.cc).
   absl::Status Roll();
+  // True when a roll failed before finishing the active segment.
+  bool RollWasDeferred(const absl::Status& roll) const { return active_ != nullptr && !roll.ok(); }
   absl::Status DoTruncate(int64_t index);
   absl::StatusOr<int> DoGc(int64_t retention_index);
   absl::Status RewriteSegment(const log_internal::SegmentFile& segment, int64_t index);

@@ -45,17 +45,21 @@ absl::StatusOr<std::shared_ptr<SegmentFile>> OpenSegmentFile(const std::string& 
 
 using log_internal::OpenSegmentFile;
 
-absl::Status Log::Impl::StartSegment(uint64_t seq) {
-  log::LogSegmentHeaderPB header;
-  header.set_tablet_id(options_.tablet_id);
-  header.set_sequence_number(seq);
-  *header.mutable_schema() = options_.schema;
-  header.set_schema_version(options_.schema_version);
-  header.set_compression_codec(options_.compression);
+absl::StatusOr<std::unique_ptr<SegmentWriter>> Log::Impl::PrepareSegment(
+    uint64_t seq, log::LogSegmentHeaderPB* header) {
+  header->set_tablet_id(options_.tablet_id);
+  header->set_sequence_number(seq);
+  *header->mutable_schema() = options_.schema;
+  header->set_schema_version(options_.schema_version);
+  header->set_compression_codec(options_.compression);
+  return SegmentWriter::Create(SegmentPath(seq), *header,
+                               options_.preallocate ? options_.segment_size_bytes : 0,
+                               options_.sync);
+}
+
+absl::Status Log::Impl::InstallSegment(uint64_t seq, std::unique_ptr<SegmentWriter> w,
+                                       const log::LogSegmentHeaderPB& header) {
   const std::string path = SegmentPath(seq);
-  ASSIGN_OR_RETURN(auto w, SegmentWriter::Create(
-                               path, header, options_.preallocate ? options_.segment_size_bytes : 0,
-                               options_.sync));
   RETURN_IF_ERROR(w->Publish());
   ASSIGN_OR_RETURN(auto f, OpenSegmentFile(path, header, options_.compression, false));
   active_ = std::move(w);
@@ -67,6 +71,12 @@ absl::Status Log::Impl::StartSegment(uint64_t seq) {
   return absl::OkStatus();
 }
 
+absl::Status Log::Impl::StartSegment(uint64_t seq) {
+  log::LogSegmentHeaderPB header;
+  ASSIGN_OR_RETURN(std::unique_ptr<SegmentWriter> w, PrepareSegment(seq, &header));
+  return InstallSegment(seq, std::move(w), header);
+}
+
 absl::Status Log::Impl::FinishActive() {
   if (active_ == nullptr) return absl::OkStatus();
   active_facts_.set_close_timestamp_micros(absl::ToUnixMicros(absl::Now()));
@@ -76,12 +86,25 @@ absl::Status Log::Impl::FinishActive() {
 }
 
 absl::Status Log::Impl::Roll() {
+  // The next segment is created (and preallocated) before the active one is
+  // finished: when that fails, nothing was written to the log, so the active
+  // segment stays open and takes further groups past its target size, and
+  // the roll is retried after the next group. A disk too full to preallocate
+  // 8 MiB therefore does not stop the log; a disk with no room at all fails
+  // the next data write, which is fail-stop as every data-path failure.
+  log::LogSegmentHeaderPB header;
+  absl::StatusOr<std::unique_ptr<SegmentWriter>> next = PrepareSegment(active_seq_ + 1, &header);
+  if (!next.ok()) {
+    std::unique_lock l(seg_mu_);
+    ++stats_.rolls_deferred;
+    return next.status();
+  }
   RETURN_IF_ERROR(FinishActive());
   {
     std::unique_lock l(seg_mu_);
     ++stats_.segments_rolled;
   }
-  return StartSegment(active_seq_ + 1);
+  return InstallSegment(active_seq_ + 1, *std::move(next), header);
 }
 
 }  // namespace kmend::wal

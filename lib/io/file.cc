@@ -46,6 +46,7 @@ absl::Status ErrnoError(absl::string_view what, absl::string_view path, int err)
     case EEXIST:
       return absl::AlreadyExistsError(msg);
     case ENOSPC:
+    case EDQUOT:
       return absl::ResourceExhaustedError(msg);
     default:
       return absl::InternalError(msg);

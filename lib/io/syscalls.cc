@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <unordered_map>
@@ -97,6 +98,13 @@ int Mkstemp(char* path_template) {
   return fd;
 }
 
+int Mkostemp(char* path_template, int flags) {
+  if (Inject(Consult(Op::kOpen, path_template))) return -1;
+  int fd = ::mkostemp(path_template, flags);
+  Remember(fd, path_template);
+  return fd;
+}
+
 int Close(int fd) {
   {
     FdTable& t = Fds();
@@ -124,6 +132,17 @@ ssize_t Write(int fd, const void* buf, size_t n) {
 ssize_t Pwrite(int fd, const void* buf, size_t n, off_t offset) {
   if (Inject(ConsultFd(Op::kWrite, fd), &n)) return -1;
   return ::pwrite(fd, buf, n, offset);
+}
+
+ssize_t Pwritev(int fd, const struct iovec* iov, int iovcnt, off_t offset) {
+  std::optional<Fault> fault = ConsultFd(Op::kWrite, fd);
+  if (Inject(fault)) return -1;
+  if (fault && fault->short_bytes && iovcnt > 0) {
+    // A short transfer: part of the first buffer only.
+    size_t n = std::min(iov[0].iov_len, *fault->short_bytes);
+    return ::pwrite(fd, iov[0].iov_base, n, offset);
+  }
+  return ::pwritev(fd, iov, iovcnt, offset);
 }
 
 int Fsync(int fd) {

@@ -13,6 +13,7 @@
 #define KMEND_LIB_IO_SYSCALLS_H_
 
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <optional>
@@ -49,11 +50,13 @@ void SetFaultInjector(FaultInjector* injector);
 
 int Open(const char* path, int flags, mode_t mode = 0);
 int Mkstemp(char* path_template);
+int Mkostemp(char* path_template, int flags);
 int Close(int fd);
 ssize_t Read(int fd, void* buf, size_t n);
 ssize_t Pread(int fd, void* buf, size_t n, off_t offset);
 ssize_t Write(int fd, const void* buf, size_t n);
 ssize_t Pwrite(int fd, const void* buf, size_t n, off_t offset);
+ssize_t Pwritev(int fd, const struct iovec* iov, int iovcnt, off_t offset);
 int Fsync(int fd);
 int Fdatasync(int fd);
 int Fallocate(int fd, int mode, off_t offset, off_t len);

@@ -125,11 +125,12 @@ TEST(LogFaultTest, EveryFailureOfEveryAppendCallLosesNothingAcknowledged) {
       EXPECT_TRUE((*reopened)->Append(next).ok());
     }
   }
-  // The sweep exercised something: nearly every armed fault fired and made
-  // an append fail (a failed unlink of an unused temp file may be harmless).
-  EXPECT_GT(cases, 20);
+  // The sweep exercised something: every armed fault fired, and most made an
+  // append fail. The rest hit the creation of the next segment during a
+  // roll, which is deferred rather than fatal (see the next test).
+  EXPECT_GT(cases, 40);
   EXPECT_EQ(fired, cases);
-  EXPECT_GE(failed_appends, cases * 3 / 4);
+  EXPECT_GE(failed_appends, cases * 2 / 3);
   std::cout << cases << " fault cases, " << failed_appends << " made an append fail\n";
 }
 

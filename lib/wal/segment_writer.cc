@@ -22,7 +22,7 @@ absl::StatusOr<std::unique_ptr<SegmentWriter>> SegmentWriter::Create(
     uint64_t preallocate_bytes, bool sync) {
   ASSIGN_OR_RETURN(std::string header_bytes, EncodeSegmentHeader(header));
   std::string tmpl = io::JoinPath(io::Dirname(final_path), ".kudutmp.newsegmentXXXXXX");
-  int fd = ::mkostemp(tmpl.data(), O_CLOEXEC);
+  int fd = io::sys::Mkostemp(tmpl.data(), O_CLOEXEC);
   if (fd < 0) return io::ErrnoError("mkstemp", tmpl, errno);
   std::unique_ptr<SegmentWriter> w(new SegmentWriter(final_path, tmpl, fd, sync));
   if (::fchmod(fd, 0644) != 0) return io::ErrnoError("fchmod", tmpl, errno);
@@ -79,7 +79,7 @@ absl::Status SegmentWriter::Append(const std::vector<absl::string_view>& pieces)
     size_t done = 0;
     size_t first = 0;  // first iov not fully written
     while (done < bytes) {
-      ssize_t n = ::pwritev(fd_, iov.data() + first, static_cast<int>(iov.size() - first),
+      ssize_t n = io::sys::Pwritev(fd_, iov.data() + first, static_cast<int>(iov.size() - first),
                             static_cast<off_t>(offset_ + done));
       if (n < 0) {
         if (errno == EINTR) continue;

@@ -4,6 +4,8 @@
 // followers).
 #include <stdlib.h>
 
+#include <cerrno>
+
 #include <memory>
 #include <string>
 
@@ -15,7 +17,9 @@
 #include "lib/consensus/in_memory_network.h"
 #include "lib/fs/fs_manager.h"
 #include "lib/fs/layout.h"
+#include "lib/io/fault_injection.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/tablet/superblock.h"
 #include "lib/tablet/test_spec.h"
 #include "server/tserver/raft_router.h"
@@ -323,6 +327,55 @@ TEST_F(ReplicaMaintenanceTest, TombstoneStoresTheReasonAndDeletesBlocks) {
   EXPECT_EQ(Replica()->Status().data_state_reason(), "evicted");
   EXPECT_TRUE(bm_->ListBlocks().empty());
   EXPECT_FALSE(io::FileExists(layout().WalDir(kTablet)));
+}
+
+// Issue 19: a persist that fails for lack of space stops the replica, which
+// reports FAILED (not HEALTHY) with the reason and refuses writes with a
+// RESOURCE_EXHAUSTED error naming the free space, without persisting FAILED;
+// once space returns, maintenance re-opens it from disk as after a crash and
+// it takes writes again, with every acknowledged row present. Before, the
+// replica kept reporting RUNNING and refused writes until a restart.
+TEST_F(ReplicaMaintenanceTest, NoSpaceStopsTheReplicaHonestlyAndItReopensOnceSpaceReturns) {
+  StartManager(Runtime());
+  Create();
+  ASSERT_TRUE(WaitLeader());
+  Write(0, 200);
+  WriteRequestPB req;
+  req.set_tablet_id(kTablet);
+  RowOpPB* op = req.mutable_ops()->add_ops();
+  op->set_type(RowOpPB::UPSERT);
+  op->add_cells()->set_int64_value(100000);
+  op->add_cells()->set_string_value("refused");
+  {
+    io::ScopedFaultInjector full;
+    for (io::sys::Op o : {io::sys::Op::kWrite, io::sys::Op::kAllocate}) {
+      full.Add({o, layout().WalDir(kTablet), 0, -1, {ENOSPC}});
+    }
+    WriteResponsePB resp;
+    absl::Status s = Replica()->Write(req, &resp);
+    ASSERT_FALSE(s.ok());
+    server::ReplicaStatusPB st = Replica()->Status();
+    EXPECT_EQ(st.data_state(), server::TABLET_DATA_FAILED);
+    EXPECT_TRUE(absl::StrContains(st.data_state_reason(), "No space left on device"))
+        << st.data_state_reason();
+    // Maintenance while the disk is still full: stopped, still FAILED, and
+    // writes refused with the typed error.
+    EXPECT_EQ(Replica()->RunMaintenance().code(), absl::StatusCode::kResourceExhausted);
+    s = Replica()->Write(req, &resp);
+    EXPECT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+    EXPECT_TRUE(absl::StrContains(s.message(), "bytes free in")) << s;
+    EXPECT_EQ(Replica()->Status().data_state(), server::TABLET_DATA_FAILED);
+    // Not persisted: the condition is transient.
+    absl::StatusOr<tablet::TabletSuperBlockPB> sb = tablet::LoadSuperBlock(layout(), kTablet);
+    ASSERT_TRUE(sb.ok()) << sb.status();
+    EXPECT_EQ(sb->tablet_data_state(), tablet::TABLET_DATA_READY);
+  }
+  // Space is back: the next maintenance round re-opens it from disk.
+  ASSERT_TRUE(Replica()->RunMaintenance().ok());
+  ASSERT_TRUE(WaitLeader());
+  EXPECT_EQ(Replica()->Status().data_state(), server::TABLET_DATA_READY);
+  Write(200, 100);
+  EXPECT_EQ(Checksum().row_count(), 300);
 }
 
 }  // namespace

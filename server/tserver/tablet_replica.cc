@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/format/pb_container.h"
+#include "lib/io/file.h"
 #include "lib/raft/config.h"
 #include "lib/rpc/status_payloads.h"
 #include "lib/tablet/row.h"
@@ -75,12 +76,63 @@ TabletReplica::TabletReplica(fs::Layout layout, std::string tablet_id, std::stri
 
 TabletReplica::~TabletReplica() { Shutdown(); }
 
+namespace {
+
+// ENOSPC (and EDQUOT) surface as RESOURCE_EXHAUSTED (io::ErrnoError): the
+// one storage failure that clears by itself once space is freed.
+bool IsOutOfSpace(const absl::Status& s) {
+  return s.code() == absl::StatusCode::kResourceExhausted;
+}
+
+}  // namespace
+
 absl::Status TabletReplica::Start(const ReplicaRuntime& runtime) {
   absl::MutexLock lock(&mu_);
   runtime_ = runtime;
   if (failed_ || driver_ != nullptr) return absl::OkStatus();
   absl::Status s = StartLocked(runtime);
-  if (!s.ok()) MarkFailedLocked(s);
+  if (!s.ok()) {
+    if (IsOutOfSpace(s)) {
+      // A condition that clears (issue 19): not persisted as FAILED.
+      storage_error_ = s;
+      KLOG(WARNING) << "tablet " << tablet_id_ << " cannot start for lack of space, retried by "
+                    << "maintenance: " << s;
+    } else {
+      MarkFailedLocked(s);
+    }
+  }
+  return s;
+}
+
+absl::Status TabletReplica::RecoverStorageLocked() {
+  std::shared_ptr<consensus_driver::RaftDriver> driver;
+  {
+    absl::MutexLock lock(&mu_);
+    driver = driver_;
+  }
+  if (driver != nullptr) {
+    absl::Status health = driver->health();
+    if (health.ok()) return absl::OkStatus();
+    KLOG(ERROR) << "tablet " << tablet_id_ << ": " << health
+                << "; stopping it, to re-open it from disk as after a crash";
+    StopRaftLocked();
+    absl::MutexLock lock(&mu_);
+    storage_error_ = health;
+  }
+  absl::MutexLock lock(&mu_);
+  if (storage_error_.ok() || failed_ || driver_ != nullptr) return absl::OkStatus();
+  absl::Status s = StartLocked(runtime_);
+  if (s.ok()) {
+    KLOG(INFO) << "tablet " << tablet_id_ << " re-opened from disk after: " << storage_error_;
+    storage_error_ = absl::OkStatus();
+    return absl::OkStatus();
+  }
+  if (IsOutOfSpace(s)) {
+    storage_error_ = s;
+    return s;
+  }
+  storage_error_ = absl::OkStatus();
+  MarkFailedLocked(s);
   return s;
 }
 
@@ -219,6 +271,7 @@ void TabletReplica::ApplyEntry(const consensus::ReplicateMsg& msg) {
 
 absl::Status TabletReplica::RunMaintenance(bool force_flush) {
   absl::MutexLock maint(&maint_mu_);
+  RETURN_IF_ERROR(RecoverStorageLocked());
   if (anchors_ > 0) return absl::OkStatus();  // a copy session reads the current files
   std::shared_ptr<tablet::Tablet> tab;
   std::shared_ptr<consensus_driver::RaftDriver> driver;
@@ -423,6 +476,17 @@ server::ReplicaStatusPB TabletReplica::Status() const {
       }
     }
   }
+  {
+    // A replica that cannot persist is not healthy, whatever Raft says.
+    absl::MutexLock lock(&mu_);
+    absl::Status storage = storage_error_;
+    if (storage.ok() && driver_ != nullptr) storage = driver_->health();
+    if (!failed_ && !storage.ok()) {
+      s.set_data_state(server::TABLET_DATA_FAILED);
+      s.set_data_state_reason(absl::StrCat(
+          "storage failed, re-opened from disk once it works again: ", storage.message()));
+    }
+  }
   s.set_on_disk_size_bytes(OnDiskSizeBytes());
   return s;
 }
@@ -475,6 +539,19 @@ absl::Status TabletReplica::CheckServing() const {
   if (failed_) {
     return absl::FailedPreconditionError(
         absl::StrCat("tablet ", tablet_id_, " is FAILED: ", failure_reason_));
+  }
+  if (!storage_error_.ok()) {
+    std::string free_space;
+    absl::StatusOr<io::FilesystemSpace> space = io::GetFilesystemSpace(layout_.root());
+    if (space.ok()) {
+      free_space = absl::StrCat(" (", space->available_bytes, " bytes free in ", layout_.root(), ")");
+    }
+    // Same code as the error that stopped it (RESOURCE_EXHAUSTED when the
+    // disk is full), so clients can tell a full disk from a broken replica.
+    return absl::Status(storage_error_.code(),
+                        absl::StrCat("tablet ", tablet_id_, " cannot write: ",
+                                     storage_error_.message(), free_space,
+                                     "; it re-opens by itself once storage works again"));
   }
   if (superblock_.tablet_data_state() != tablet::TABLET_DATA_READY) {
     return absl::FailedPreconditionError(

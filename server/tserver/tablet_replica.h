@@ -162,6 +162,11 @@ class TabletReplica {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
   absl::Status StartLocked(const ReplicaRuntime& runtime) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void MarkFailedLocked(const absl::Status& why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The storage half of RunMaintenance: stops a replica whose driver failed
+  // a persist, and re-opens one stopped for a storage error (see
+  // storage_error_). A re-open that fails for lack of space is retried at the
+  // next round; one that finds damage marks the replica FAILED for good.
+  absl::Status RecoverStorageLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_);
   // Stops and drops the Raft driver, then the tablet. Takes mu_ only
   // briefly (never while joining the driver's threads).
   void StopRaftLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(maint_mu_) ABSL_LOCKS_EXCLUDED(mu_);
@@ -187,6 +192,13 @@ class TabletReplica {
   consensus::ConsensusMetadataPB cmeta_ ABSL_GUARDED_BY(mu_);
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   std::string failure_reason_ ABSL_GUARDED_BY(mu_);
+  // Non-OK while the replica is stopped because its storage failed in a way
+  // that may clear: no space left, or a persist that failed (the Raft
+  // driver is then fail-stop, and what reached the disk is only known by
+  // reading it back). Never persisted: RunMaintenance re-opens the replica
+  // from disk, as after a crash, once it can. Meanwhile Status reports it
+  // FAILED with this reason and writes are refused with it.
+  absl::Status storage_error_ ABSL_GUARDED_BY(mu_);
   ReplicaRuntime runtime_ ABSL_GUARDED_BY(mu_);
   // Set by Start, cleared by Shutdown; shared so that an RPC in flight keeps
   // them alive.

@@ -48,8 +48,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view contex
   return s;
 }
 
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address) {
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
+                                          int max_receive_message_bytes) {
   grpc::ChannelArguments args;
+  if (max_receive_message_bytes > 0) args.SetMaxReceiveMessageSize(max_receive_message_bytes);
   // Reconnect quickly after a peer restarts: the default backoff grows to
   // two minutes, longer than any test or failover should wait.
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 1000);

@@ -23,8 +23,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // FromGrpcStatus with "context: " prepended (e.g. "127.0.0.1:7051: Heartbeat").
 absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view context);
 
-// An insecure channel to `address` ("host:port").
-std::shared_ptr<grpc::Channel> NewChannel(const std::string& address);
+// An insecure channel to `address` ("host:port"). `max_receive_message_bytes`
+// > 0 raises gRPC's 4 MiB receive limit (copies: a 4 MiB chunk plus framing).
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
+                                          int max_receive_message_bytes = 0);
 
 // Sets a deadline `timeout` from now on `ctx`.
 void SetDeadline(grpc::ClientContext* ctx, std::chrono::milliseconds timeout);

@@ -5,21 +5,26 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <memory>
 #include <set>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "lib/rpc/status_payloads.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "lib/format/crc32c.h"
+#include "lib/copy/chunk_sink.h"
+#include "lib/copy/chunk_source.h"
+#include "lib/copy/copy_limits.h"
+#include "lib/copy/file_sink.h"
+#include "lib/copy/verifying_fetcher.h"
 #include "lib/format/pb_container.h"
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
+#include "lib/meta/cmeta_merge.h"
+#include "lib/rpc/status_payloads.h"
 #include "lib/util/status_macros.h"
-#include "server/common/copy_limits.h"
 #include "server/master/catalog_copy_source.h"
 #include "server/master/catalog_store.h"
 
@@ -55,91 +60,51 @@ absl::Status Rename(const std::string& from, const std::string& to) {
   return absl::OkStatus();
 }
 
-class Fetcher {
+// lib/copy's ChunkSource over a CatalogCopyPeer session: item i of the plan
+// is begin.items(i), asked for by name.
+class PeerChunkSource : public copy::ChunkSource {
  public:
-  Fetcher(CatalogCopyPeer* source, const CatalogCopyOptions& options, std::string session)
-      : source_(source), options_(options), session_(std::move(session)) {}
+  PeerChunkSource(CatalogCopyPeer* peer, std::string session, std::vector<std::string> names)
+      : peer_(peer), session_(std::move(session)), names_(std::move(names)) {}
 
-  // Calls `sink` with each chunk of `item` in order, after checking each
-  // chunk's offset, total size and CRC, and at the end the item's CRC.
-  absl::Status Fetch(const CatalogCopyItemPB& item,
-                     const std::function<absl::Status(const std::string&)>& sink) {
-    const std::string where = absl::StrCat("catalog copy session ", session_, ", item ",
-                                           item.name());
-    int64_t offset = 0;
-    uint32_t crc = 0;
-    while (offset < item.size_bytes()) {
-      if (options_.test_crash_after_chunks >= 0 && chunks_ >= options_.test_crash_after_chunks) {
-        return rpc::SimulatedCrashError("simulated crash during catalog copy");
-      }
-      FetchCatalogCopyDataRequestPB req;
-      req.set_session_id(session_);
-      req.set_name(item.name());
-      req.set_offset(offset);
-      req.set_max_length_bytes(options_.chunk_size_bytes);
-      ASSIGN_OR_RETURN(FetchCatalogCopyDataResponsePB resp, source_->Fetch(req));
-      ++chunks_;
-      std::string data = std::move(*resp.mutable_data());
-      if (options_.test_mutate_chunk) options_.test_mutate_chunk(item.name(), &data);
-      if (resp.offset() != offset || resp.total_size_bytes() != item.size_bytes()) {
-        return absl::DataLossError(absl::StrCat(
-            where, ": expected a chunk at offset ", offset, " of ", item.size_bytes(),
-            " bytes, found offset ", resp.offset(), " of ", resp.total_size_bytes()));
-      }
-      RETURN_IF_ERROR(server::CheckChunkLength(absl::StrCat(where, ": chunk at offset ", offset),
-                                               data.size(), options_.chunk_size_bytes));
-      if (data.empty() || offset + static_cast<int64_t>(data.size()) > item.size_bytes()) {
-        return absl::DataLossError(absl::StrCat(where, ": chunk at offset ", offset, " has ",
-                                                data.size(), " bytes; the item has ",
-                                                item.size_bytes()));
-      }
-      const uint32_t chunk_crc = crc32c::Value(data);
-      if (chunk_crc != resp.crc32c()) {
-        return absl::DataLossError(absl::StrCat(where, ": chunk at offset ", offset,
-                                                ": CRC32C expected ", resp.crc32c(),
-                                                ", computed ", chunk_crc));
-      }
-      crc = crc32c::Extend(crc, data.data(), data.size());
-      RETURN_IF_ERROR(sink(data));
-      offset += static_cast<int64_t>(data.size());
-      bytes_ += static_cast<int64_t>(data.size());
-    }
-    if (crc != item.crc32c()) {
-      return absl::DataLossError(absl::StrCat(where, ": whole-item CRC32C expected ",
-                                              item.crc32c(), ", computed ", crc));
-    }
-    return absl::OkStatus();
+  absl::StatusOr<copy::Chunk> FetchChunk(size_t item, uint64_t offset,
+                                         int64_t max_length) override {
+    FetchCatalogCopyDataRequestPB req;
+    req.set_session_id(session_);
+    req.set_name(names_.at(item));
+    req.set_offset(static_cast<int64_t>(offset));
+    req.set_max_length_bytes(max_length);
+    ASSIGN_OR_RETURN(FetchCatalogCopyDataResponsePB resp, peer_->Fetch(req));
+    copy::Chunk chunk;
+    chunk.offset = static_cast<uint64_t>(resp.offset());
+    chunk.total_size_bytes = resp.total_size_bytes();
+    chunk.crc32c = resp.crc32c();
+    chunk.data = std::move(*resp.mutable_data());
+    return chunk;
   }
-  int64_t bytes() const { return bytes_; }
 
  private:
-  CatalogCopyPeer* const source_;
-  const CatalogCopyOptions& options_;
+  CatalogCopyPeer* const peer_;
   const std::string session_;
-  int64_t chunks_ = 0;
-  int64_t bytes_ = 0;
+  const std::vector<std::string> names_;
 };
 
-absl::Status WriteStagedFile(const std::string& path, Fetcher* fetcher,
-                             const CatalogCopyItemPB& item) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return io::ErrnoError("create", path, errno);
-  absl::Status s = fetcher->Fetch(item, [&](const std::string& chunk) {
-    return io::WriteFully(fd, path, chunk);
-  });
-  if (s.ok() && ::fsync(fd) != 0) s = io::ErrnoError("fsync", path, errno);
-  ::close(fd);
-  return s;
+// Streams item `index` into a new file at `path` and fsyncs it.
+absl::Status WriteStagedFile(const std::string& path, copy::VerifyingFetcher* fetcher,
+                             size_t index) {
+  ASSIGN_OR_RETURN(std::unique_ptr<copy::FileSink> sink, copy::FileSink::Create(path, {}));
+  RETURN_IF_ERROR(fetcher->FetchItem(index, sink.get()));
+  return sink->Finish();
 }
 
 // Every size and count `begin` announces against PeerCopyLimits and the free
 // space of fs_root: before anything is allocated for or staged of it.
 absl::Status CheckAnnouncedLimits(const BeginCatalogCopyResponsePB& begin,
                                   const std::string& fs_root) {
-  using server::PeerCopyLimits;
+  using copy::PeerCopyLimits;
   const std::string session = absl::StrCat("catalog copy session ", begin.session_id(), " from ",
                                            begin.responder_uuid());
-  RETURN_IF_ERROR(server::CheckAnnouncedItemCount(session, begin.items_size()));
+  RETURN_IF_ERROR(copy::CheckAnnouncedItemCount(session, begin.items_size()));
   // Each size is at most kMaxWalSegmentBytes (64 GiB) and there are at most
   // kMaxItems (10^6) of them, so the sum stays below 2^56: no overflow.
   int64_t total = 0;
@@ -148,18 +113,18 @@ absl::Status CheckAnnouncedLimits(const BeginCatalogCopyResponsePB& begin,
     const std::string what = absl::StrCat(session, ": item ", item.name());
     // Item 0 is the snapshot (Stage checked its name), buffered whole.
     if (i == 0) {
-      RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
+      RETURN_IF_ERROR(copy::CheckAnnouncedSize(what, item.size_bytes(),
                                                  PeerCopyLimits::kMaxCatalogSnapshotBytes,
                                                  "PeerCopyLimits::kMaxCatalogSnapshotBytes"));
     } else {
-      RETURN_IF_ERROR(server::CheckAnnouncedSize(what, item.size_bytes(),
+      RETURN_IF_ERROR(copy::CheckAnnouncedSize(what, item.size_bytes(),
                                                  PeerCopyLimits::kMaxWalSegmentBytes,
                                                  "PeerCopyLimits::kMaxWalSegmentBytes"));
     }
     total += item.size_bytes();
   }
   // The staging dir is under fs_root, and installing only renames.
-  return server::CheckFitsOnDisk(session, fs_root, total);
+  return copy::CheckFitsOnDisk(session, fs_root, total);
 }
 
 absl::StatusOr<CatalogCopyResult> Stage(CatalogCopyPeer* source, const std::string& fs_root,
@@ -175,8 +140,42 @@ absl::StatusOr<CatalogCopyResult> Stage(CatalogCopyPeer* source, const std::stri
         begin.items_size(), " items"));
   }
   RETURN_IF_ERROR(CheckAnnouncedLimits(begin, fs_root));
+  for (int i = 1; i < begin.items_size(); ++i) {
+    const CatalogCopyItemPB& item = begin.items(i);
+    // Names come from the peer: only plain segment names become paths.
+    if (item.name().empty() || item.name().find('/') != std::string::npos ||
+        item.name()[0] == '.' || item.name().rfind("wal-", 0) != 0) {
+      return absl::DataLossError(absl::StrCat("catalog copy from ", begin.responder_uuid(),
+                                              ": item ", i, " has name '", item.name(),
+                                              "', expected a WAL segment name"));
+    }
+  }
   RETURN_IF_ERROR(io::CreateDirs(wal));
-  Fetcher fetcher(source, options, begin.session_id());
+  // Every item, fetched ahead and checked by lib/copy (chunk offsets, sizes
+  // and CRC32C, then each item's CRC32C).
+  std::vector<copy::ItemSpec> specs;
+  std::vector<std::string> item_names;
+  for (const CatalogCopyItemPB& item : begin.items()) {
+    copy::ItemSpec spec;
+    spec.name = item.name();
+    spec.size_bytes = item.size_bytes();
+    spec.crc32c = item.crc32c();  // always announced (0 for an empty item)
+    specs.push_back(std::move(spec));
+    item_names.push_back(item.name());
+  }
+  copy::FetcherOptions fo;
+  fo.what = absl::StrCat("catalog copy session ", begin.session_id(), " from ",
+                         begin.responder_uuid());
+  fo.chunk_size_bytes = options.chunk_size_bytes;
+  fo.depth = 2;
+  if (options.test_mutate_chunk) {
+    fo.test_mutate_chunk = [&options, &item_names](size_t i, std::string* data) {
+      options.test_mutate_chunk(item_names[i], data);
+    };
+  }
+  fo.test_crash_after_chunks = options.test_crash_after_chunks;
+  PeerChunkSource chunk_source(source, begin.session_id(), item_names);
+  copy::VerifyingFetcher fetcher(&chunk_source, std::move(specs), std::move(fo));
   CatalogCopyResult result;
   result.source_uuid = begin.responder_uuid();
   result.snapshot_index = begin.snapshot_index();
@@ -184,10 +183,8 @@ absl::StatusOr<CatalogCopyResult> Stage(CatalogCopyPeer* source, const std::stri
 
   // 1. The snapshot, parsed and rewritten as the master-catalog container.
   std::string snapshot_bytes;
-  RETURN_IF_ERROR(fetcher.Fetch(begin.items(0), [&](const std::string& chunk) {
-    snapshot_bytes.append(chunk);
-    return absl::OkStatus();
-  }));
+  copy::StringSink snapshot_sink(&snapshot_bytes);
+  RETURN_IF_ERROR(fetcher.FetchItem(0, &snapshot_sink));
   SysCatalogPB catalog;
   if (!catalog.ParseFromString(snapshot_bytes)) {
     return absl::DataLossError(absl::StrCat("catalog copy from ", begin.responder_uuid(),
@@ -206,34 +203,19 @@ absl::StatusOr<CatalogCopyResult> Stage(CatalogCopyPeer* source, const std::stri
   std::vector<std::string> names;
   for (int i = 1; i < begin.items_size(); ++i) {
     const CatalogCopyItemPB& item = begin.items(i);
-    // Names come from the peer: only plain segment names become paths.
-    if (item.name().empty() || item.name().find('/') != std::string::npos ||
-        item.name()[0] == '.' || item.name().rfind("wal-", 0) != 0) {
-      return absl::DataLossError(absl::StrCat("catalog copy from ", begin.responder_uuid(),
-                                              ": item ", i, " has name '", item.name(),
-                                              "', expected a WAL segment name"));
-    }
-    RETURN_IF_ERROR(WriteStagedFile(io::JoinPath(wal, item.name()), &fetcher, item));
+    RETURN_IF_ERROR(WriteStagedFile(io::JoinPath(wal, item.name()), &fetcher, i));
     names.push_back(item.name());
   }
   RETURN_IF_ERROR(io::SyncDir(wal));
   result.wal_segments = static_cast<int>(names.size());
   result.bytes = fetcher.bytes();
 
-  // 3. Consensus metadata: the source's term and committed config, never
-  // lowering the local term; the local vote kept within the same term.
-  consensus::ConsensusMetadataPB cmeta;
-  *cmeta.mutable_committed_config() = begin.cstate().committed_config();
-  cmeta.set_current_term(begin.cstate().current_term());
-  const std::string local_path = fs::Layout(fs_root).ConsensusMetaPath(tablet_id);
-  if (io::FileExists(local_path)) {
-    absl::StatusOr<consensus::ConsensusMetadataPB> local = meta::LoadConsensusMeta(local_path);
-    if (!local.ok()) return local.status();  // never guess a term
-    if (local->current_term() > cmeta.current_term()) cmeta.set_current_term(local->current_term());
-    if (local->current_term() == cmeta.current_term() && local->has_voted_for()) {
-      cmeta.set_voted_for(local->voted_for());
-    }
-  }
+  // 3. Consensus metadata: the one rule (lib/meta/cmeta_merge.h): the
+  // source's term and committed config, never lowering the local term, the
+  // local vote kept within the same term, a damaged local file refused.
+  ASSIGN_OR_RETURN(consensus::ConsensusMetadataPB cmeta,
+                   meta::MergeCopiedConsensusMeta(
+                       begin.cstate(), fs::Layout(fs_root).ConsensusMetaPath(tablet_id)));
   RETURN_IF_ERROR(meta::StoreConsensusMeta(io::JoinPath(staging, kStagedCmeta), cmeta));
   RETURN_IF_ERROR(io::SyncDir(staging));
 

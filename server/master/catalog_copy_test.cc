@@ -13,7 +13,7 @@
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
-#include "server/common/copy_limits.h"
+#include "lib/copy/copy_limits.h"
 #include "server/master/catalog_copy_client.h"
 #include "server/master/catalog_copy_source.h"
 #include "server/master/catalog_store.h"
@@ -22,7 +22,7 @@
 namespace kmend::master {
 namespace {
 
-using server::PeerCopyLimits;
+using copy::PeerCopyLimits;
 
 std::string TempDir() {
   const char* tmp = getenv("TEST_TMPDIR");

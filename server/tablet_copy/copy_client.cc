@@ -13,24 +13,26 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "lib/rpc/status_payloads.h"
-#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
-#include "lib/format/crc32c.h"
+#include "lib/copy/chunk_sink.h"
+#include "lib/copy/copy_limits.h"
+#include "lib/copy/file_sink.h"
+#include "lib/copy/verifying_fetcher.h"
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
+#include "lib/meta/cmeta_merge.h"
+#include "lib/rpc/grpc_util.h"
+#include "lib/rpc/status_payloads.h"
 #include "lib/tablet/column_block.h"
 #include "lib/tablet/superblock.h"
 #include "lib/tablet/tablet.h"
 #include "lib/util/status_macros.h"
 #include "lib/wal/format.h"
 #include "proto/tablet_copy.grpc.pb.h"
-#include "server/common/copy_limits.h"
-#include "server/common/grpc_util.h"
-#include "server/tablet_copy/chunk_fetcher.h"
+#include "server/tablet_copy/grpc_chunk_source.h"
 
 namespace kmend::tablet_copy {
 
@@ -49,7 +51,7 @@ constexpr int kMaxReceiveMessageBytes = 256 << 20;
 // The largest size_bytes a source may announce for an item of `type`, and
 // the limit's name for the error.
 std::pair<int64_t, const char*> AnnouncedSizeLimit(DataIdPB::IdType type) {
-  using server::PeerCopyLimits;
+  using copy::PeerCopyLimits;
   switch (type) {
     case DataIdPB::BLOCK:  // buffered whole in CopyBlocks
       return {PeerCopyLimits::kMaxBlockBytes, "PeerCopyLimits::kMaxBlockBytes"};
@@ -83,12 +85,10 @@ class Copier {
   // Every size and count in begin_ against PeerCopyLimits and the free
   // space of the root: before anything is allocated for or written of it.
   absl::Status CheckAnnouncedLimits();
-  // Fetches every chunk of `item`, checking each, handing the data to `sink`
-  // in order.
-  absl::Status FetchItem(const tserver::CopyItemPB& item,
-                         const std::function<absl::Status(absl::string_view)>& sink);
+  // Starts fetching plan_ (lib/copy checks every chunk and item).
+  void StartFetcher();
   absl::Status CopyBlocks();
-  absl::Status CopySegment(const tserver::CopyItemPB& item);
+  absl::Status CopySegment(size_t index);
   absl::Status WriteConsensusMeta();
   void EndSession(bool success);
   std::string Where() const {
@@ -107,7 +107,8 @@ class Copier {
   tablet::TabletSuperBlockPB copying_sb_;
   std::map<uint64_t, uint64_t> block_mapping_;
   std::vector<tserver::CopyItemPB> plan_;  // what is fetched, in order
-  std::unique_ptr<ChunkFetcher> fetcher_;
+  std::unique_ptr<GrpcChunkSource> source_;
+  std::unique_ptr<copy::VerifyingFetcher> fetcher_;
   CopyProgress progress_;
   CopyResult result_;
 };
@@ -138,16 +139,13 @@ absl::Status Copier::CheckLocal() {
 }
 
 absl::Status Copier::Begin() {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(kMaxReceiveMessageBytes);
-  stub_ = tserver::TabletCopyService::NewStub(
-      grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args));
+  stub_ = tserver::TabletCopyService::NewStub(rpc::NewChannel(address_, kMaxReceiveMessageBytes));
   tserver::BeginTabletCopySessionRequestPB req;
   req.set_requestor_uuid(options_.requestor_uuid);
   req.set_tablet_id(tablet_id_);
   grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, options_.rpc_timeout);
-  RETURN_IF_ERROR(server::FromGrpcStatus(stub_->BeginTabletCopySession(&ctx, req, &begin_),
+  rpc::SetDeadline(&ctx, options_.rpc_timeout);
+  RETURN_IF_ERROR(rpc::FromGrpcStatus(stub_->BeginTabletCopySession(&ctx, req, &begin_),
                                          absl::StrCat(Where(), ": BeginTabletCopySession")));
   result_.session_id = begin_.session_id();
   result_.source_uuid = begin_.responder_uuid();
@@ -179,10 +177,10 @@ absl::Status Copier::Begin() {
 }
 
 absl::Status Copier::CheckAnnouncedLimits() {
-  using server::PeerCopyLimits;
+  using copy::PeerCopyLimits;
   const std::string session = absl::StrCat(Where(), ": session ", begin_.session_id());
-  RETURN_IF_ERROR(server::CheckAnnouncedItemCount(session, begin_.items_size()));
-  RETURN_IF_ERROR(server::CheckAnnouncedSize(
+  RETURN_IF_ERROR(copy::CheckAnnouncedItemCount(session, begin_.items_size()));
+  RETURN_IF_ERROR(copy::CheckAnnouncedSize(
       absl::StrCat(session, ": superblock"), static_cast<int64_t>(begin_.superblock().size()),
       PeerCopyLimits::kMaxSuperBlockBytes, "PeerCopyLimits::kMaxSuperBlockBytes"));
   // Each size is at most kMaxWalSegmentBytes (64 GiB) and there are at most
@@ -190,73 +188,50 @@ absl::Status Copier::CheckAnnouncedLimits() {
   int64_t bytes_to_write = 0;
   for (const tserver::CopyItemPB& item : begin_.items()) {
     const auto [limit, limit_name] = AnnouncedSizeLimit(item.id().type());
-    RETURN_IF_ERROR(server::CheckAnnouncedSize(absl::StrCat(session, ": ", DataIdName(item.id())),
+    RETURN_IF_ERROR(copy::CheckAnnouncedSize(absl::StrCat(session, ": ", DataIdName(item.id())),
                                                item.size_bytes(), limit, limit_name));
     if (item.id().type() == DataIdPB::BLOCK || item.id().type() == DataIdPB::LOG_SEGMENT) {
       bytes_to_write += item.size_bytes();
     }
   }
   // Blocks and segments land in <root>/data and <root>/wals, one filesystem.
-  return server::CheckFitsOnDisk(session, layout_.root(), bytes_to_write);
+  return copy::CheckFitsOnDisk(session, layout_.root(), bytes_to_write);
 }
 
-absl::Status Copier::FetchItem(const tserver::CopyItemPB& item,
-                               const std::function<absl::Status(absl::string_view)>& sink) {
-  const uint64_t size = static_cast<uint64_t>(item.size_bytes());
-  const std::string what = absl::StrCat(Where(), ": session ", begin_.session_id(), ": ",
-                                        DataIdName(item.id()));
-  progress_.item = DataIdName(item.id());
-  uint32_t whole_crc = 0;
-  uint64_t offset = 0;
-  while (offset < size) {
-    if (options_.test_crash_after_chunks >= 0 &&
-        result_.chunks >= options_.test_crash_after_chunks) {
-      return rpc::SimulatedCrashError(
-          absl::StrCat(what, ": simulated crash after ", result_.chunks, " chunks"));
-    }
-    absl::StatusOr<tserver::DataChunkPB> next = fetcher_->Next();
-    RETURN_IF_ERROR(Annotate(next.status(), Where()));
-    tserver::DataChunkPB* chunk = &*next;
-    if (options_.test_mutate_chunk) options_.test_mutate_chunk(item.id(), chunk->mutable_data());
-    const std::string& data = chunk->data();
-    const std::string at = absl::StrCat(what, ": chunk at offset ", offset);
-    if (chunk->offset() != offset) {
-      return absl::DataLossError(
-          absl::StrCat(at, ": offset: expected ", offset, ", found ", chunk->offset()));
-    }
-    if (chunk->total_data_length() != item.size_bytes()) {
-      return absl::DataLossError(absl::StrCat(at, ": total_data_length: expected ",
-                                              item.size_bytes(), " (from BeginTabletCopySession), found ",
-                                              chunk->total_data_length()));
-    }
-    RETURN_IF_ERROR(server::CheckChunkLength(at, data.size(), options_.chunk_size_bytes));
-    if (data.empty() || data.size() > size - offset) {
-      return absl::DataLossError(absl::StrCat(at, ": data: expected 1..", size - offset,
-                                              " bytes, found ", data.size()));
-    }
-    const uint32_t crc = crc32c::Value(data);
-    if (crc != chunk->crc32()) {
-      return absl::DataLossError(absl::StrFormat(
-          "%s (%u bytes): crc mismatch (sent 0x%08x, computed 0x%08x)", at, data.size(),
-          chunk->crc32(), crc));
-    }
-    whole_crc = crc32c::Extend(whole_crc, data.data(), data.size());
-    RETURN_IF_ERROR(sink(data));
-    offset += data.size();
-    ++result_.chunks;
-    progress_.bytes_done += static_cast<int64_t>(data.size());
-    if (offset == size) ++progress_.items_done;
+void Copier::StartFetcher() {
+  std::vector<copy::ItemSpec> specs;
+  std::vector<DataIdPB> ids;
+  for (const tserver::CopyItemPB& item : plan_) {
+    copy::ItemSpec spec;
+    spec.name = DataIdName(item.id());
+    spec.size_bytes = item.size_bytes();
+    if (item.has_crc32c()) spec.crc32c = item.crc32c();
+    specs.push_back(std::move(spec));
+    ids.push_back(item.id());
+  }
+  copy::FetcherOptions fo;
+  fo.what = absl::StrCat(Where(), ": session ", begin_.session_id());
+  fo.chunk_size_bytes = options_.chunk_size_bytes;
+  fo.depth = 2;
+  fo.on_chunk = [this](size_t, uint64_t bytes, bool item_done) {
+    progress_.bytes_done += static_cast<int64_t>(bytes);
+    if (item_done) ++progress_.items_done;
     if (options_.progress) options_.progress(progress_);
+  };
+  if (options_.test_mutate_chunk) {
+    fo.test_mutate_chunk = [this](size_t i, std::string* data) {
+      options_.test_mutate_chunk(plan_[i].id(), data);
+    };
   }
-  if (size == 0) ++progress_.items_done;
-  if (item.has_crc32c() && whole_crc != item.crc32c()) {
-    return absl::DataLossError(absl::StrFormat(
-        "%s (%u bytes): whole-item crc mismatch (announced 0x%08x, computed 0x%08x)", what, size,
-        item.crc32c(), whole_crc));
-  }
-  return absl::OkStatus();
+  fo.test_crash_after_chunks = options_.test_crash_after_chunks;
+  source_ = std::make_unique<GrpcChunkSource>(stub_.get(), begin_.session_id(), std::move(ids),
+                                              options_.rpc_timeout);
+  fetcher_ = std::make_unique<copy::VerifyingFetcher>(source_.get(), std::move(specs),
+                                                      std::move(fo));
 }
 
+// Every item of the plan through fetcher_->FetchItem, in plan order: the
+// blocks first (CopyBlocks), then the WAL segments (CopySegment).
 absl::Status Copier::CopyBlocks() {
   std::vector<uint64_t> batch_ids;
   std::vector<std::string> batch_data;
@@ -277,18 +252,15 @@ absl::Status Copier::CopyBlocks() {
     batch_bytes = 0;
     return absl::OkStatus();
   };
-  for (const tserver::CopyItemPB& item : plan_) {
+  for (size_t i = 0; i < plan_.size(); ++i) {
+    const tserver::CopyItemPB& item = plan_[i];
     if (item.id().type() != DataIdPB::BLOCK) continue;
     std::string data;
     data.reserve(item.size_bytes());  // <= PeerCopyLimits::kMaxBlockBytes (Begin)
-    RETURN_IF_ERROR(FetchItem(item, [&](absl::string_view chunk) {
-      data.append(chunk.data(), chunk.size());
-      return absl::OkStatus();
-    }));
-    if (data.size() != static_cast<uint64_t>(item.size_bytes())) {
-      return absl::DataLossError(absl::StrCat(Where(), ": ", DataIdName(item.id()), ": received ",
-                                              data.size(), " bytes, expected ", item.size_bytes()));
-    }
+    copy::StringSink sink(&data);
+    // The fetcher delivers exactly size_bytes verified bytes, or an error.
+    RETURN_IF_ERROR(fetcher_->FetchItem(i, &sink));
+    if (item.size_bytes() == 0) ++progress_.items_done;
     // The block's own frame CRC: catches a block damaged on the source's
     // disk, which the transport CRCs (computed over what was read) cannot.
     RETURN_IF_ERROR(Annotate(
@@ -303,29 +275,27 @@ absl::Status Copier::CopyBlocks() {
   return flush();
 }
 
-absl::Status Copier::CopySegment(const tserver::CopyItemPB& item) {
+absl::Status Copier::CopySegment(size_t index) {
+  const tserver::CopyItemPB& item = plan_[index];
   const std::string final_path = io::JoinPath(layout_.WalDir(tablet_id_),
                                               wal::SegmentFileName(item.id().wal_segment_seqno()));
   const std::string tmp_path =
       absl::StrCat(final_path, ".copy.", absl::ToUnixMicros(absl::Now()), ".kudutmp");
-  int fd = ::open(tmp_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return io::ErrnoError("create", tmp_path, errno);
-  uint64_t written = 0;
-  absl::Status s = FetchItem(item, [&](absl::string_view chunk) {
-    written += chunk.size();
-    return io::WriteFully(fd, tmp_path, chunk);
-  });
-  if (s.ok() && written != static_cast<uint64_t>(item.size_bytes())) {
-    s = absl::DataLossError(absl::StrCat(Where(), ": ", DataIdName(item.id()), ": received ",
-                                         written, " bytes, expected ", item.size_bytes()));
+  copy::FileSink::Options sink_options;
+  sink_options.sync = options_.sync;
+  ASSIGN_OR_RETURN(std::unique_ptr<copy::FileSink> sink,
+                   copy::FileSink::Create(tmp_path, sink_options));
+  absl::Status s = fetcher_->FetchItem(index, sink.get());
+  if (s.ok()) {
+    s = sink->Finish();
   }
-  if (s.ok() && options_.sync && ::fsync(fd) != 0) s = io::ErrnoError("fsync", tmp_path, errno);
-  ::close(fd);
+  sink.reset();  // closed
   if (!s.ok()) {
     // A simulated crash leaves the temp file, as a real one would.
     if (!IsSimulatedCrash(s)) ::unlink(tmp_path.c_str());
     return s;
   }
+  if (item.size_bytes() == 0) ++progress_.items_done;
   if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
     return io::ErrnoError("rename to " + final_path, tmp_path, errno);
   }
@@ -335,21 +305,10 @@ absl::Status Copier::CopySegment(const tserver::CopyItemPB& item) {
 
 absl::Status Copier::WriteConsensusMeta() {
   const std::string path = layout_.ConsensusMetaPath(tablet_id_);
-  const consensus::ConsensusStatePB& cstate = begin_.initial_cstate();
-  consensus::ConsensusMetadataPB cmeta;
-  *cmeta.mutable_committed_config() = cstate.committed_config();
-  cmeta.set_current_term(cstate.current_term());
-  absl::StatusOr<consensus::ConsensusMetadataPB> local = meta::LoadConsensusMeta(path);
-  if (local.ok()) {
-    // Never lower a term this replica has seen, nor forget its vote in it.
-    if (local->current_term() > cmeta.current_term()) cmeta.set_current_term(local->current_term());
-    if (local->current_term() == cmeta.current_term() && local->has_voted_for()) {
-      cmeta.set_voted_for(local->voted_for());
-    }
-  } else if (!absl::IsNotFound(local.status())) {
-    // A damaged local cmeta says nothing trustworthy; the source's replaces it.
-    if (local.status().code() != absl::StatusCode::kDataLoss) return local.status();
-  }
+  // The one rule (lib/meta/cmeta_merge.h): never lower the local term, keep
+  // the local vote in it, refuse a damaged local file.
+  ASSIGN_OR_RETURN(consensus::ConsensusMetadataPB cmeta,
+                   meta::MergeCopiedConsensusMeta(begin_.initial_cstate(), path));
   RETURN_IF_ERROR(io::CreateDirs(layout_.ConsensusMetaDir()));
   return meta::StoreConsensusMeta(path, cmeta);
 }
@@ -361,7 +320,7 @@ void Copier::EndSession(bool success) {
   req.set_is_success(success);
   tserver::EndTabletCopySessionResponsePB resp;
   grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, options_.rpc_timeout);
+  rpc::SetDeadline(&ctx, options_.rpc_timeout);
   // Best effort: the source expires the session anyway.
   (void)stub_->EndTabletCopySession(&ctx, req, &resp);
 }
@@ -406,13 +365,12 @@ absl::StatusOr<CopyResult> Copier::Run() {
     for (const tserver::CopyItemPB& item : begin_.items()) {
       if (item.id().type() == DataIdPB::LOG_SEGMENT) plan_.push_back(item);
     }
-    fetcher_ = std::make_unique<ChunkFetcher>(stub_.get(), begin_.session_id(), plan_,
-                                              options_.chunk_size_bytes, options_.rpc_timeout,
-                                              /*depth=*/2);
+    StartFetcher();
     RETURN_IF_ERROR(CopyBlocks());
-    for (const tserver::CopyItemPB& item : plan_) {
-      if (item.id().type() == DataIdPB::LOG_SEGMENT) RETURN_IF_ERROR(CopySegment(item));
+    for (size_t i = 0; i < plan_.size(); ++i) {
+      if (plan_[i].id().type() == DataIdPB::LOG_SEGMENT) RETURN_IF_ERROR(CopySegment(i));
     }
+    result_.chunks = fetcher_->chunks();
     fetcher_.reset();
     if (options_.sync) RETURN_IF_ERROR(io::SyncDir(wal_dir));
     RETURN_IF_ERROR(WriteConsensusMeta());
@@ -426,6 +384,7 @@ absl::StatusOr<CopyResult> Copier::Run() {
     return absl::OkStatus();
   }();
   fetcher_.reset();  // no FetchData in flight past this point
+  source_.reset();
   if (!s.ok()) {
     if (IsSimulatedCrash(s)) return s;
     EndSession(false);

@@ -21,7 +21,7 @@
 #include "lib/wal/format.h"
 #include "lib/wal/log.h"
 #include "proto/tablet_copy.grpc.pb.h"
-#include "server/common/copy_limits.h"
+#include "lib/copy/copy_limits.h"
 #include "server/common/grpc_util.h"
 #include "server/common/rpc_server.h"
 #include "server/tablet_copy/copy_client.h"
@@ -504,7 +504,7 @@ TEST_F(TabletCopyTest, HugeAnnouncedBlockIsRefusedBeforeAnyAllocation) {
   EXPECT_NE(r.status().message().find(victim), std::string::npos) << r.status();
   EXPECT_NE(r.status().message().find(absl::StrCat(kHuge)), std::string::npos) << r.status();
   EXPECT_NE(r.status().message().find(absl::StrCat(
-                "limit ", server::PeerCopyLimits::kMaxBlockBytes)),
+                "limit ", copy::PeerCopyLimits::kMaxBlockBytes)),
             std::string::npos)
       << r.status();
   ExpectNothingWrittenAndSessionEnded();
@@ -515,11 +515,11 @@ TEST_F(TabletCopyTest, HugeAnnouncedBlockIsRefusedBeforeAnyAllocation) {
 TEST_F(TabletCopyTest, MoreBytesThanTheDiskHasFreeIsRefused) {
   auto space = io::GetFilesystemSpace(dest_.path);
   ASSERT_TRUE(space.ok()) << space.status();
-  constexpr int64_t kSegment = server::PeerCopyLimits::kMaxWalSegmentBytes;
+  constexpr int64_t kSegment = copy::PeerCopyLimits::kMaxWalSegmentBytes;
   // Two more segments than fit, so that the disk freeing up a little
   // meanwhile cannot make them fit.
   const int64_t extra_segments = static_cast<int64_t>(space->available_bytes) / kSegment + 2;
-  ASSERT_LE(extra_segments, server::PeerCopyLimits::kMaxItems - 100) << "disk too large";
+  ASSERT_LE(extra_segments, copy::PeerCopyLimits::kMaxItems - 100) << "disk too large";
   TamperingCopyService liar(
       source_.manager(),
       [&](tserver::BeginTabletCopySessionResponsePB* resp) {

@@ -1,10 +1,10 @@
-#include "server/common/copy_limits.h"
+#include "lib/copy/copy_limits.h"
 
 #include "absl/strings/str_cat.h"
 #include "lib/io/file.h"
 #include "lib/util/status_macros.h"
 
-namespace kmend::server {
+namespace kmend::copy {
 
 absl::Status CheckAnnouncedSize(absl::string_view what, int64_t size_bytes, int64_t limit,
                                 absl::string_view limit_name) {
@@ -54,4 +54,4 @@ absl::Status CheckChunkLength(absl::string_view what, size_t length, int64_t req
   return absl::OkStatus();
 }
 
-}  // namespace kmend::server
+}  // namespace kmend::copy

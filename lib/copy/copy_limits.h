@@ -12,8 +12,8 @@
 //
 // Thread safety: pure functions, except that CheckFitsOnDisk reads the
 // filesystem's free space at the time of the call.
-#ifndef KMEND_SERVER_COMMON_COPY_LIMITS_H_
-#define KMEND_SERVER_COMMON_COPY_LIMITS_H_
+#ifndef KMEND_LIB_COPY_COPY_LIMITS_H_
+#define KMEND_LIB_COPY_COPY_LIMITS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -24,7 +24,7 @@
 #include "lib/format/pb_container.h"
 #include "lib/tablet/column_block.h"
 
-namespace kmend::server {
+namespace kmend::copy {
 
 struct PeerCopyLimits {
   // Items in one session. A replica has a few blocks per column per rowset
@@ -82,6 +82,6 @@ absl::Status CheckFitsOnDisk(absl::string_view what, const std::string& dir, int
 // source's default, which the copier does not know: not checked).
 absl::Status CheckChunkLength(absl::string_view what, size_t length, int64_t requested);
 
-}  // namespace kmend::server
+}  // namespace kmend::copy
 
-#endif  // KMEND_SERVER_COMMON_COPY_LIMITS_H_
+#endif  // KMEND_LIB_COPY_COPY_LIMITS_H_

@@ -9,9 +9,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "lib/copy/served_item.h"
 #include "lib/format/crc32c.h"
 #include "lib/fs/uuid.h"
 #include "lib/io/file.h"
+#include "lib/util/status_macros.h"
 #include "lib/wal/format.h"
 
 namespace kmend::master {
@@ -31,21 +33,24 @@ bool IsSegmentName(const std::string& name) {
 
 struct CatalogCopySource::Item {
   std::string name;
-  std::string path;
-  int fd = -1;          // closed segments
-  std::string bytes;    // the snapshot and the segment being written
-  int64_t size = 0;
-  uint32_t crc32c = 0;
-  ~Item() {
-    if (fd >= 0) ::close(fd);
-  }
+  copy::ServedItem served;
 };
 
 struct CatalogCopySource::Session {
   std::string id;
-  std::vector<std::unique_ptr<Item>> items;
-  absl::Time last_used;
+  std::vector<Item> items;  // immutable after Begin
 };
+
+namespace {
+copy::SessionTableOptions TableOptions(absl::Duration idle_timeout) {
+  copy::SessionTableOptions o;
+  o.idle_timeout = idle_timeout;
+  return o;  // expired on each Begin; no reaper thread
+}
+}  // namespace
+
+CatalogCopySource::CatalogCopySource(std::string uuid, absl::Duration idle_timeout)
+    : uuid_(std::move(uuid)), sessions_(TableOptions(idle_timeout)) {}
 
 CatalogCopySource::~CatalogCopySource() = default;
 
@@ -63,12 +68,12 @@ absl::StatusOr<BeginCatalogCopyResponsePB> CatalogCopySource::Begin(
   *resp.mutable_cstate() = state.cstate;
   resp.set_snapshot_index(state.catalog.applied_index());
 
-  auto snapshot = std::make_unique<Item>();
-  snapshot->name = kCatalogCopySnapshotItem;
-  if (!state.catalog.SerializeToString(&snapshot->bytes)) {
+  std::string snapshot;
+  if (!state.catalog.SerializeToString(&snapshot)) {
     return absl::InternalError("serializing the applied catalog for a catalog copy");
   }
-  session->items.push_back(std::move(snapshot));
+  session->items.push_back(
+      Item{kCatalogCopySnapshotItem, copy::ServedItem::InMemory(std::move(snapshot))});
 
   absl::StatusOr<std::vector<std::string>> names = io::ListDir(state.wal_dir);
   if (!names.ok()) return names.status();
@@ -83,102 +88,74 @@ absl::StatusOr<BeginCatalogCopyResponsePB> CatalogCopySource::Begin(
         absl::StrCat("catalog copy: no WAL segment in ", state.wal_dir));
   }
   for (size_t i = 0; i < segments.size(); ++i) {
-    auto item = std::make_unique<Item>();
-    item->name = segments[i];
-    item->path = io::JoinPath(state.wal_dir, segments[i]);
-    item->fd = ::open(item->path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (item->fd < 0) return io::ErrnoError("open", item->path, errno);
-    off_t size = ::lseek(item->fd, 0, SEEK_END);
-    if (size < 0) return io::ErrnoError("lseek", item->path, errno);
-    item->bytes.resize(static_cast<size_t>(size));
-    absl::Status s = io::PreadFully(item->fd, item->path, 0, item->bytes.size(), item->bytes.data());
-    if (!s.ok()) return s;
+    Item item;
+    item.name = segments[i];
+    const std::string path = io::JoinPath(state.wal_dir, segments[i]);
+    ASSIGN_OR_RETURN(std::shared_ptr<copy::OpenFile> file, copy::OpenFile::Open(path));
+    ASSIGN_OR_RETURN(const uint64_t size, file->Size());
+    std::string bytes(size, '\0');
+    RETURN_IF_ERROR(file->ReadAt(0, size, bytes.data()));
     if (i + 1 < segments.size()) {
       // Closed: immutable, served from the descriptor; only the CRC stays.
-      item->size = size;
-      item->crc32c = crc32c::Value(item->bytes);
-      std::string().swap(item->bytes);
+      item.served.size = size;
+      item.served.crc32c = crc32c::Value(bytes);
+      item.served.file = std::move(file);
     } else {
-      ::close(item->fd);
-      item->fd = -1;
+      // The segment being written: a fixed in-memory snapshot.
+      item.served = copy::ServedItem::InMemory(std::move(bytes));
     }
     session->items.push_back(std::move(item));
   }
-  for (auto& item : session->items) {
-    if (item->fd < 0) {
-      item->size = static_cast<int64_t>(item->bytes.size());
-      item->crc32c = crc32c::Value(item->bytes);
-    }
+  for (const Item& item : session->items) {
     CatalogCopyItemPB* pb = resp.add_items();
-    pb->set_name(item->name);
-    pb->set_size_bytes(item->size);
-    pb->set_crc32c(item->crc32c);
+    pb->set_name(item.name);
+    pb->set_size_bytes(static_cast<int64_t>(item.served.size));
+    pb->set_crc32c(*item.served.crc32c);
   }
 
-  absl::MutexLock l(&mu_);
-  const absl::Time now = absl::Now();
-  for (auto it = sessions_.begin(); it != sessions_.end();) {
-    it = now - it->second->last_used > idle_timeout_ ? sessions_.erase(it) : std::next(it);
-  }
-  session->last_used = now;
-  sessions_[session->id] = std::move(session);
+  sessions_.ExpireIdle();
+  RETURN_IF_ERROR(sessions_.Add(session->id, session, "catalog copy"));
   return resp;
 }
 
 absl::StatusOr<FetchCatalogCopyDataResponsePB> CatalogCopySource::Fetch(
     const FetchCatalogCopyDataRequestPB& request) {
-  std::shared_ptr<Session> session;
-  {
-    absl::MutexLock l(&mu_);
-    auto it = sessions_.find(request.session_id());
-    if (it == sessions_.end()) {
-      return absl::NotFoundError(
-          absl::StrCat("catalog copy session ", request.session_id(), " is unknown or expired"));
-    }
-    session = it->second;
-    session->last_used = absl::Now();
+  std::shared_ptr<Session> session = sessions_.Find(request.session_id());
+  if (session == nullptr) {
+    return absl::NotFoundError(
+        absl::StrCat("catalog copy session ", request.session_id(), " is unknown or expired"));
   }
   const Item* item = nullptr;
-  for (const auto& i : session->items) {
-    if (i->name == request.name()) item = i.get();
+  for (const Item& i : session->items) {
+    if (i.name == request.name()) item = &i;
   }
   if (item == nullptr) {
     return absl::NotFoundError(absl::StrCat("catalog copy session ", request.session_id(),
                                             " has no item '", request.name(), "'"));
   }
-  if (request.offset() < 0 || request.offset() > item->size) {
-    return absl::OutOfRangeError(absl::StrCat("catalog copy item ", item->name, ": offset ",
-                                              request.offset(), " outside 0..", item->size));
+  const std::string what = absl::StrCat("catalog copy item ", item->name);
+  if (request.offset() < 0) {
+    return absl::OutOfRangeError(
+        absl::StrCat(what, ": offset ", request.offset(), " is negative"));
   }
-  int64_t n = std::min(item->size - request.offset(), kMaxChunkBytes);
-  if (request.max_length_bytes() > 0) n = std::min(n, request.max_length_bytes());
+  ASSIGN_OR_RETURN(copy::Chunk chunk,
+                   copy::ReadChunk(item->served, what, static_cast<uint64_t>(request.offset()),
+                                   request.max_length_bytes(), kMaxChunkBytes));
   FetchCatalogCopyDataResponsePB resp;
-  resp.set_offset(request.offset());
-  resp.set_total_size_bytes(item->size);
-  std::string* data = resp.mutable_data();
-  if (item->fd >= 0) {
-    data->resize(static_cast<size_t>(n));
-    absl::Status s = io::PreadFully(item->fd, item->path, request.offset(), data->size(),
-                                    data->data());
-    if (!s.ok()) return s;
-  } else {
-    data->assign(item->bytes, static_cast<size_t>(request.offset()), static_cast<size_t>(n));
-  }
-  resp.set_crc32c(crc32c::Value(*data));
+  resp.set_offset(static_cast<int64_t>(chunk.offset));
+  resp.set_total_size_bytes(chunk.total_size_bytes);
+  resp.set_crc32c(chunk.crc32c);
+  *resp.mutable_data() = std::move(chunk.data);
   return resp;
 }
 
 absl::Status CatalogCopySource::End(const std::string& session_id) {
-  absl::MutexLock l(&mu_);
-  if (sessions_.erase(session_id) == 0) {
+  if (sessions_.Remove(session_id) == nullptr) {
     return absl::NotFoundError(absl::StrCat("catalog copy session ", session_id, " is unknown"));
   }
   return absl::OkStatus();
 }
 
-int CatalogCopySource::num_sessions() const {
-  absl::MutexLock l(&mu_);
-  return static_cast<int>(sessions_.size());
-}
+int CatalogCopySource::num_sessions() const { return sessions_.size(); }
 
 }  // namespace kmend::master

@@ -33,6 +33,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "lib/copy/session_table.h"
 #include "proto/consensus_metadata.pb.h"
 #include "proto/master.pb.h"
 
@@ -50,8 +51,7 @@ struct CatalogCopyState {
 
 class CatalogCopySource {
  public:
-  CatalogCopySource(std::string uuid, absl::Duration idle_timeout = absl::Seconds(60))
-      : uuid_(std::move(uuid)), idle_timeout_(idle_timeout) {}
+  CatalogCopySource(std::string uuid, absl::Duration idle_timeout = absl::Seconds(60));
   ~CatalogCopySource();
   CatalogCopySource(const CatalogCopySource&) = delete;
   CatalogCopySource& operator=(const CatalogCopySource&) = delete;
@@ -72,9 +72,8 @@ class CatalogCopySource {
   struct Session;
 
   const std::string uuid_;
-  const absl::Duration idle_timeout_;
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  // Idle expiry (lib/copy, shared with tablet copy).
+  copy::SessionTable<Session> sessions_;
 };
 
 }  // namespace kmend::master

@@ -13,7 +13,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "lib/format/crc32c.h"
+#include "lib/copy/served_item.h"
 #include "lib/format/pb_container.h"
 #include "lib/fs/layout.h"
 #include "lib/fs/uuid.h"
@@ -30,17 +30,6 @@ using tserver::DataIdPB;
 
 namespace {
 
-// An open read-only descriptor, closed when the last holder lets go.
-struct Fd {
-  explicit Fd(int fd) : fd(fd) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  const int fd;
-};
-
 std::string ItemKey(const DataIdPB& id) {
   switch (id.type()) {
     case DataIdPB::BLOCK:
@@ -52,18 +41,6 @@ std::string ItemKey(const DataIdPB& id) {
     default:
       return "";
   }
-}
-
-absl::StatusOr<std::shared_ptr<Fd>> OpenReadOnly(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return io::ErrnoError("open", path, errno);
-  return std::make_shared<Fd>(fd);
-}
-
-absl::StatusOr<uint64_t> FdSize(const Fd& fd, const std::string& path) {
-  struct stat st;
-  if (::fstat(fd.fd, &st) != 0) return io::ErrnoError("fstat", path, errno);
-  return static_cast<uint64_t>(st.st_size);
 }
 
 // The sequence number of a WAL segment file name ("wal-000000012"), or
@@ -93,17 +70,10 @@ std::string DataIdName(const DataIdPB& id) {
   }
 }
 
-// One item a session serves. Exactly one source: `bytes` (in memory), or
-// `fd` + `base_offset` (a WAL segment file or a block's container).
+// One item a session serves: its id and how it is served (lib/copy).
 struct Item {
   DataIdPB id;
-  uint64_t size = 0;
-  std::optional<uint32_t> crc32c;  // whole-item CRC when known cheaply
-  std::string bytes;
-  bool in_memory = false;
-  std::shared_ptr<Fd> fd;
-  std::string path;  // for messages
-  uint64_t base_offset = 0;
+  copy::ServedItem served;
   uint64_t block_id = 0;  // BLOCK: checked live after each read
 };
 
@@ -116,73 +86,28 @@ class TabletCopySourceManager::Session {
   std::map<std::string, Item> items;  // by ItemKey; immutable after Begin
   // The provider's anchor (SourceReplica::anchor): released with the session.
   std::shared_ptr<void> anchor;
-
-  absl::Time last_used() const {
-    absl::MutexLock l(&mu);
-    return last_used_;
-  }
-  void Touch(absl::Time now) {
-    absl::MutexLock l(&mu);
-    last_used_ = std::max(last_used_, now);
-  }
-
- private:
-  mutable absl::Mutex mu;
-  absl::Time last_used_ ABSL_GUARDED_BY(mu);
 };
+
+namespace {
+copy::SessionTableOptions TableOptions(const SourceOptions& o) {
+  copy::SessionTableOptions t;
+  t.idle_timeout = o.session_idle_timeout;
+  t.clock = o.clock;
+  t.reaper_interval = o.reaper_interval;
+  t.max_sessions = o.max_sessions;
+  return t;
+}
+}  // namespace
 
 TabletCopySourceManager::TabletCopySourceManager(TabletCopySourceProvider* provider,
                                                  SourceOptions options)
-    : provider_(provider), options_(std::move(options)) {
-  if (options_.reaper_interval > absl::ZeroDuration()) {
-    reaper_ = std::thread([this] { ReaperLoop(); });
-  }
-}
+    : provider_(provider), options_(std::move(options)), sessions_(TableOptions(options_)) {}
 
-TabletCopySourceManager::~TabletCopySourceManager() {
-  {
-    absl::MutexLock l(&mu_);
-    stopping_ = true;
-  }
-  if (reaper_.joinable()) reaper_.join();
-  absl::MutexLock l(&mu_);
-  sessions_.clear();
-}
+TabletCopySourceManager::~TabletCopySourceManager() = default;
 
-void TabletCopySourceManager::ReaperLoop() {
-  absl::MutexLock l(&mu_);
-  while (!stopping_) {
-    // Wakes early when the destructor sets stopping_.
-    mu_.AwaitWithTimeout(absl::Condition(&stopping_), options_.reaper_interval);
-    if (stopping_) break;
-    mu_.Unlock();
-    ExpireIdleSessions();
-    mu_.Lock();
-  }
-}
+int TabletCopySourceManager::ExpireIdleSessions() { return sessions_.ExpireIdle(); }
 
-int TabletCopySourceManager::ExpireIdleSessions() {
-  const absl::Time now = Now();
-  // Sessions are destroyed (descriptors closed) outside the lock.
-  std::vector<std::shared_ptr<Session>> expired;
-  {
-    absl::MutexLock l(&mu_);
-    for (auto it = sessions_.begin(); it != sessions_.end();) {
-      if (now - it->second->last_used() > options_.session_idle_timeout) {
-        expired.push_back(std::move(it->second));
-        it = sessions_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  }
-  return static_cast<int>(expired.size());
-}
-
-int TabletCopySourceManager::num_sessions() const {
-  absl::MutexLock l(&mu_);
-  return static_cast<int>(sessions_.size());
-}
+int TabletCopySourceManager::num_sessions() const { return sessions_.size(); }
 
 absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManager::BeginSession(
     const tserver::BeginTabletCopySessionRequestPB& request) {
@@ -198,13 +123,7 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
         "tablet ", tablet_id, ": requestor ", request.requestor_uuid(),
         " is this server: a replica never copies from itself"));
   }
-  {
-    absl::MutexLock l(&mu_);
-    if (static_cast<int>(sessions_.size()) >= options_.max_sessions) {
-      return absl::UnavailableError(absl::StrCat("tablet copy: ", sessions_.size(),
-                                                 " sessions open (the limit); retry later"));
-    }
-  }
+  RETURN_IF_ERROR(sessions_.CheckRoom("tablet copy"));
   ASSIGN_OR_RETURN(SourceReplica replica, provider_->GetReplica(tablet_id));
   if (!replica.ready) {
     return absl::FailedPreconditionError(
@@ -220,7 +139,6 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
   session->tablet_id = tablet_id;
   session->requestor_uuid = request.requestor_uuid();
   session->block_manager = replica.block_manager;
-  session->Touch(Now());
   tserver::BeginTabletCopySessionResponsePB resp;
 
   // 1. WAL first (see the header: no gap between flushed data and log).
@@ -234,7 +152,7 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
   std::vector<Item> wal_items;
   for (size_t i = 0; i < segments.size(); ++i) {
     const std::string path = io::JoinPath(wal_dir, segments[i].second);
-    absl::StatusOr<std::shared_ptr<Fd>> fd = OpenReadOnly(path);
+    absl::StatusOr<std::shared_ptr<copy::OpenFile>> fd = copy::OpenFile::Open(path);
     if (!fd.ok()) {
       // Garbage-collected between the listing and the open: it held only
       // flushed ops, which the superblock read below covers.
@@ -244,19 +162,18 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
     Item item;
     item.id.set_type(DataIdPB::LOG_SEGMENT);
     item.id.set_wal_segment_seqno(segments[i].first);
-    item.path = path;
-    ASSIGN_OR_RETURN(item.size, FdSize(**fd, path));
+    ASSIGN_OR_RETURN(const uint64_t size, (*fd)->Size());
     if (i + 1 == segments.size()) {
       // The segment being written: a fixed in-memory snapshot. Appends are
       // sequential, so the snapshot is a prefix of the log, at worst ending
       // in an incomplete batch, which the receiver's WAL recovery cuts off
       // exactly as after a crash.
-      item.bytes.resize(item.size);
-      RETURN_IF_ERROR(io::PreadFully((*fd)->fd, path, 0, item.size, item.bytes.data()));
-      item.in_memory = true;
-      item.crc32c = crc32c::Value(item.bytes);
+      std::string bytes(size, '\0');
+      RETURN_IF_ERROR((*fd)->ReadAt(0, size, bytes.data()));
+      item.served = copy::ServedItem::InMemory(std::move(bytes));
     } else {
-      item.fd = std::move(*fd);
+      item.served.size = size;
+      item.served.file = std::move(*fd);
     }
     wal_items.push_back(std::move(item));
   }
@@ -281,14 +198,10 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
   }
   Item sb_item;
   sb_item.id.set_type(DataIdPB::SUPER_BLOCK);
-  sb_item.size = sb_bytes.size();
-  sb_item.crc32c = crc32c::Value(sb_bytes);
-  sb_item.bytes = std::move(sb_bytes);
-  sb_item.in_memory = true;
-  sb_item.path = sb_path;
+  sb_item.served = copy::ServedItem::InMemory(std::move(sb_bytes));
 
   // 3. Blocks of the rowsets (orphaned blocks are the sender's garbage).
-  std::map<std::string, std::shared_ptr<Fd>> containers;
+  std::map<std::string, std::shared_ptr<copy::OpenFile>> containers;
   std::vector<Item> block_items;
   for (uint64_t block_id : tablet::RowSetBlockIds(sb)) {
     absl::StatusOr<blocks::BlockLocation> loc = replica.block_manager->Locate(block_id);
@@ -300,19 +213,18 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
       }
       return loc.status();
     }
-    std::shared_ptr<Fd>& fd = containers[loc->container_id];
+    std::shared_ptr<copy::OpenFile>& fd = containers[loc->container_id];
     const std::string data_path =
         io::JoinPath(replica.block_manager->data_dir(), loc->container_id + ".data");
     if (fd == nullptr) {
-      ASSIGN_OR_RETURN(fd, OpenReadOnly(data_path));
+      ASSIGN_OR_RETURN(fd, copy::OpenFile::Open(data_path));
     }
     Item item;
     item.id.set_type(DataIdPB::BLOCK);
     item.id.mutable_block_id()->set_id(block_id);
-    item.size = static_cast<uint64_t>(loc->length);
-    item.fd = fd;
-    item.path = data_path;
-    item.base_offset = static_cast<uint64_t>(loc->offset);
+    item.served.size = static_cast<uint64_t>(loc->length);
+    item.served.file = fd;
+    item.served.base_offset = static_cast<uint64_t>(loc->offset);
     item.block_id = block_id;
     block_items.push_back(std::move(item));
   }
@@ -334,8 +246,8 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
   auto add = [&](Item item) {
     tserver::CopyItemPB* pb = resp.add_items();
     *pb->mutable_id() = item.id;
-    pb->set_size_bytes(static_cast<int64_t>(item.size));
-    if (item.crc32c) pb->set_crc32c(*item.crc32c);
+    pb->set_size_bytes(static_cast<int64_t>(item.served.size));
+    if (item.served.crc32c) pb->set_crc32c(*item.served.crc32c);
     std::string key = ItemKey(item.id);
     session->items.emplace(std::move(key), std::move(item));
   };
@@ -345,32 +257,25 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
     resp.add_wal_segment_seqnos(item.id.wal_segment_seqno());
     add(std::move(item));
   }
-  absl::MutexLock l(&mu_);
   // Checked again: concurrent Begins all passed the first check.
-  if (static_cast<int>(sessions_.size()) >= options_.max_sessions) {
-    return absl::UnavailableError(absl::StrCat("tablet copy: ", sessions_.size(),
-                                               " sessions open (the limit); retry later"));
-  }
-  sessions_[session->id] = session;
+  RETURN_IF_ERROR(sessions_.Add(session->id, session, "tablet copy"));
   return resp;
 }
 
 absl::StatusOr<std::shared_ptr<TabletCopySourceManager::Session>>
 TabletCopySourceManager::FindSession(const std::string& session_id) {
-  absl::MutexLock l(&mu_);
-  auto it = sessions_.find(session_id);
-  if (it == sessions_.end()) {
+  std::shared_ptr<Session> session = sessions_.Find(session_id);
+  if (session == nullptr) {
     return absl::NotFoundError(absl::StrCat("tablet copy session \"", absl::CEscape(session_id),
                                             "\" not found (never begun, ended or expired)"));
   }
-  return it->second;
+  return session;
 }
 
 absl::StatusOr<DataChunkPB> TabletCopySourceManager::FetchData(
     const tserver::FetchDataRequestPB& request) {
   ExpireIdleSessions();
   ASSIGN_OR_RETURN(std::shared_ptr<Session> session, FindSession(request.session_id()));
-  session->Touch(Now());
   const std::string what =
       absl::StrCat("session ", session->id, " (tablet ", session->tablet_id, "): ",
                    DataIdName(request.data_id()));
@@ -387,54 +292,36 @@ absl::StatusOr<DataChunkPB> TabletCopySourceManager::FetchData(
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": max_length: expected >= 0, found ", request.max_length()));
   }
-  const uint64_t offset = request.offset();
-  if (offset > item.size || (offset == item.size && item.size > 0)) {
-    return absl::OutOfRangeError(absl::StrCat(what, ": offset ", offset,
-                                              " is at or past the end (", item.size, " bytes)"));
+  const bool is_block = item.id.type() == DataIdPB::BLOCK;
+  if (is_block && !session->block_manager->HasBlock(item.block_id)) {
+    return absl::AbortedError(absl::StrCat(
+        what, " was deleted on the source since the session began (a flush); begin a new "
+              "session"));
   }
-  uint64_t len = static_cast<uint64_t>(options_.chunk_size_bytes);
-  if (request.max_length() > 0) len = std::min<uint64_t>(len, request.max_length());
-  len = std::min(len, item.size - offset);
-
+  ASSIGN_OR_RETURN(copy::Chunk read, copy::ReadChunk(item.served, what, request.offset(),
+                                                     request.max_length(),
+                                                     options_.chunk_size_bytes));
+  // Deletion drops the block from the index before punching its bytes, so
+  // a block still live after the read was read intact.
+  if (is_block && !session->block_manager->HasBlock(item.block_id)) {
+    return absl::AbortedError(absl::StrCat(
+        what, " was deleted on the source during the read (a flush); begin a new session"));
+  }
   DataChunkPB chunk;
-  chunk.set_offset(offset);
-  chunk.set_total_data_length(static_cast<int64_t>(item.size));
-  std::string* data = chunk.mutable_data();
-  if (item.in_memory) {
-    data->assign(item.bytes, offset, len);
-  } else {
-    if (item.id.type() == DataIdPB::BLOCK && !session->block_manager->HasBlock(item.block_id)) {
-      return absl::AbortedError(absl::StrCat(
-          what, " was deleted on the source since the session began (a flush); begin a new "
-                "session"));
-    }
-    data->resize(len);
-    RETURN_IF_ERROR(Annotate(
-        io::PreadFully(item.fd->fd, item.path, item.base_offset + offset, len, data->data()),
-        what));
-    // Deletion drops the block from the index before punching its bytes, so
-    // a block still live after the read was read intact.
-    if (item.id.type() == DataIdPB::BLOCK && !session->block_manager->HasBlock(item.block_id)) {
-      return absl::AbortedError(absl::StrCat(
-          what, " was deleted on the source during the read (a flush); begin a new session"));
-    }
-  }
-  chunk.set_crc32(crc32c::Value(*data));
-  session->Touch(Now());
+  chunk.set_offset(read.offset);
+  chunk.set_total_data_length(read.total_size_bytes);
+  chunk.set_crc32(read.crc32c);
+  *chunk.mutable_data() = std::move(read.data);
+  sessions_.Touch(session->id);
   return chunk;
 }
 
 absl::Status TabletCopySourceManager::EndSession(const std::string& session_id, bool success) {
   (void)success;  // the anchors are released either way
-  std::shared_ptr<Session> ended;
-  absl::MutexLock l(&mu_);
-  auto it = sessions_.find(session_id);
-  if (it == sessions_.end()) {
+  if (sessions_.Remove(session_id) == nullptr) {
     return absl::NotFoundError(absl::StrCat("tablet copy session \"", absl::CEscape(session_id),
                                             "\" not found (never begun, ended or expired)"));
   }
-  ended = std::move(it->second);
-  sessions_.erase(it);
   return absl::OkStatus();
 }
 

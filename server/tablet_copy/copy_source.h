@@ -49,6 +49,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/blocks/log_block_manager.h"
+#include "lib/copy/session_table.h"
 #include "proto/consensus_metadata.pb.h"
 #include "proto/tablet_copy.pb.h"
 
@@ -135,16 +136,11 @@ class TabletCopySourceManager {
   class Session;
 
   absl::StatusOr<std::shared_ptr<Session>> FindSession(const std::string& session_id);
-  void ReaperLoop();
-  absl::Time Now() const { return options_.clock ? options_.clock() : absl::Now(); }
 
   TabletCopySourceProvider* const provider_;
   const SourceOptions options_;
-
-  mutable absl::Mutex mu_;
-  std::map<std::string, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
-  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread reaper_;
+  // Idle expiry and the session limit (lib/copy, shared with catalog copy).
+  copy::SessionTable<Session> sessions_;
 };
 
 // "block 123", "WAL segment 7", "superblock": for messages.

@@ -7,6 +7,8 @@
 
 #include "absl/base/internal/endian.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "lib/format/crc32c.h"
 
@@ -35,6 +37,15 @@ ZstdContexts& Zstd() {
 
 std::string SegmentFileName(uint64_t sequence_number) {
   return absl::StrFormat("wal-%09u", sequence_number);
+}
+
+std::optional<uint64_t> ParseSegmentFileName(absl::string_view name) {
+  if (!absl::StartsWith(name, kSegmentFilePrefix)) return std::nullopt;
+  uint64_t seq = 0;
+  if (!absl::SimpleAtoi(name.substr(kSegmentFilePrefix.size()), &seq)) return std::nullopt;
+  // The round trip refuses "wal-12", "wal-000000012.kudutmp.x" and the like.
+  if (SegmentFileName(seq) != name) return std::nullopt;
+  return seq;
 }
 
 void AppendBatch(absl::string_view payload, uint32_t uncompressed_len, std::string* out) {

@@ -15,6 +15,7 @@
 #define KMEND_LIB_WAL_FORMAT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -39,6 +40,10 @@ inline constexpr absl::string_view kSegmentFilePrefix = "wal-";
 
 // "wal-000000012" for 12.
 std::string SegmentFileName(uint64_t sequence_number);
+
+// The sequence number of a segment file name (exactly what SegmentFileName
+// writes), or nullopt for anything else: temp files, other files.
+std::optional<uint64_t> ParseSegmentFileName(absl::string_view name);
 
 // A decoded batch header.
 struct BatchHeader {

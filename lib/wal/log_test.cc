@@ -82,6 +82,15 @@ std::vector<int64_t> Range(int64_t first, int64_t last) {
   return v;
 }
 
+TEST(SegmentFileNameTest, ParsesOnlyWhatSegmentFileNameWrites) {
+  EXPECT_EQ(ParseSegmentFileName(SegmentFileName(12)), 12u);
+  EXPECT_EQ(ParseSegmentFileName("wal-000000001"), 1u);
+  EXPECT_EQ(ParseSegmentFileName("wal-1"), std::nullopt);
+  EXPECT_EQ(ParseSegmentFileName("wal-000000001.kudutmp.abc"), std::nullopt);
+  EXPECT_EQ(ParseSegmentFileName("wal-00000000x"), std::nullopt);
+  EXPECT_EQ(ParseSegmentFileName("index-000000001"), std::nullopt);
+}
+
 TEST(LogTest, AppendThenRead) {
   std::string dir = FreshDir("append_read");
   auto log = MustOpen(dir, Small());

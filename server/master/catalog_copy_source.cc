@@ -22,12 +22,6 @@ namespace {
 // Chunks larger than this are cut (gRPC's default message limit is 4 MiB).
 constexpr int64_t kMaxChunkBytes = 1 << 20;
 
-bool IsSegmentName(const std::string& name) {
-  if (!absl::StartsWith(name, wal::kSegmentFilePrefix) || io::IsTempFileName(name)) return false;
-  uint64_t seq = 0;
-  if (!absl::SimpleAtoi(name.substr(wal::kSegmentFilePrefix.size()), &seq)) return false;
-  return wal::SegmentFileName(seq) == name;
-}
 
 }  // namespace
 
@@ -79,7 +73,7 @@ absl::StatusOr<BeginCatalogCopyResponsePB> CatalogCopySource::Begin(
   if (!names.ok()) return names.status();
   std::vector<std::string> segments;
   for (const std::string& n : *names) {
-    if (IsSegmentName(n)) segments.push_back(n);
+    if (wal::ParseSegmentFileName(n)) segments.push_back(n);
   }
   // Fixed-width sequence numbers: name order is log order.
   std::sort(segments.begin(), segments.end());

@@ -43,18 +43,6 @@ std::string ItemKey(const DataIdPB& id) {
   }
 }
 
-// The sequence number of a WAL segment file name ("wal-000000012"), or
-// nullopt for anything else (temp files, other files).
-std::optional<uint64_t> SegmentSeqno(const std::string& name) {
-  if (!absl::StartsWith(name, wal::kSegmentFilePrefix) || io::IsTempFileName(name)) {
-    return std::nullopt;
-  }
-  uint64_t seq = 0;
-  if (!absl::SimpleAtoi(name.substr(wal::kSegmentFilePrefix.size()), &seq)) return std::nullopt;
-  if (wal::SegmentFileName(seq) != name) return std::nullopt;
-  return seq;
-}
-
 }  // namespace
 
 std::string DataIdName(const DataIdPB& id) {
@@ -146,7 +134,7 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
   ASSIGN_OR_RETURN(std::vector<std::string> names, io::ListDir(wal_dir));
   std::vector<std::pair<uint64_t, std::string>> segments;
   for (const std::string& name : names) {
-    if (auto seq = SegmentSeqno(name)) segments.emplace_back(*seq, name);
+    if (auto seq = wal::ParseSegmentFileName(name)) segments.emplace_back(*seq, name);
   }
   std::sort(segments.begin(), segments.end());
   std::vector<Item> wal_items;

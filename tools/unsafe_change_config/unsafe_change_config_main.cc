@@ -9,9 +9,14 @@
 #include "absl/strings/str_split.h"
 #include "tools/common/cli.h"
 #include "tools/common/duration_flag.h"
-#include "tools/unsafe_change_config/unsafe_change_config.h"
+#include "lib/recover/force_config.h"
+#include "lib/recover/force_safety.h"
 
 namespace kmend::unsafe_config {
+
+using recover::ForcePlan;
+using recover::ForceRequest;
+using recover::VoterProbe;
 namespace {
 
 std::vector<std::string> Uuids(const consensus::RaftConfigPB& c) {
@@ -22,7 +27,7 @@ std::vector<std::string> Uuids(const consensus::RaftConfigPB& c) {
 
 // The plan for people: what is forced, what is dropped, how each voter
 // answered.
-void PrintPlan(const std::string& header, const Request& req, const Plan& plan) {
+void PrintPlan(const std::string& header, const ForceRequest& req, const ForcePlan& plan) {
   std::cout << header << "\n"
             << "tablet " << req.tablet_id << " on " << plan.server_uuid << " (" << req.tserver
             << "), term " << plan.current.current_term() << "\n"
@@ -42,7 +47,7 @@ int Run(int argc, char** argv) {
       "kmend unsafe-change-config: force a tablet replica's Raft config to the survivors "
       "(loses entries only the lost replicas had)"};
   app.name("kmend unsafe-change-config");
-  Request req;
+  ForceRequest req;
   std::string voters, backup_dir = ".";
   bool yes = false;
   int64_t timeout_ms = 10000;
@@ -69,7 +74,7 @@ int Run(int argc, char** argv) {
   req.timeout = std::chrono::milliseconds(timeout_ms);
 
   bool told = false;
-  absl::StatusOr<Plan> plan = MakePlanWaitingForLeases(req, [&told](const Plan&) {
+  absl::StatusOr<ForcePlan> plan = recover::MakeForcePlanWaitingForLeases(req, [&told](const ForcePlan&) {
     if (told) return;
     told = true;
     std::cerr << "kmend unsafe-change-config: a majority is lost but a survivor still holds "
@@ -98,7 +103,7 @@ int Run(int argc, char** argv) {
   }
   doc["voters_probed"] = probes;
   // The group looks alive: refuse, unless --force (then warn loudly).
-  const absl::Status safety = JudgeSafety(*plan);
+  const absl::Status safety = recover::JudgeSafety(*plan);
   doc["safety"] = safety.ok() ? "majority_lost" : (req.force ? "forced" : "refused");
   if (!safety.ok()) doc["safety_reason"] = std::string(safety.message());
   if (!safety.ok() && !req.force) {
@@ -123,7 +128,8 @@ int Run(int argc, char** argv) {
     return tools::kExitOk;
   }
   std::string backup;
-  absl::StatusOr<consensus::RaftConfigPB> forced = Apply(req, *plan, backup_dir, &backup);
+  absl::StatusOr<consensus::RaftConfigPB> forced =
+      recover::ApplyForce(req, *plan, backup_dir, &backup);
   if (!forced.ok()) return tools::ReportError("kmend unsafe-change-config", forced.status());
   doc["applied"] = true;
   doc["backup"] = backup;

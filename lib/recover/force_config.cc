@@ -1,4 +1,4 @@
-#include "tools/unsafe_change_config/unsafe_change_config.h"
+#include "lib/recover/force_config.h"
 
 #include <set>
 
@@ -15,7 +15,7 @@
 #include "proto/status.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
 
-namespace kmend::unsafe_config {
+namespace kmend::recover {
 
 namespace {
 
@@ -51,9 +51,9 @@ VoterProbe ProbeFrom(const std::string& uuid, const std::string& address,
 
 }  // namespace
 
-absl::StatusOr<Plan> MakePlan(const Request& req) {
+absl::StatusOr<ForcePlan> MakeForcePlan(const ForceRequest& req) {
   if (req.voters.empty()) return absl::InvalidArgumentError("--voters: at least one uuid");
-  Plan plan;
+  ForcePlan plan;
   {
     auto stub = server::StatusService::NewStub(rpc::NewChannel(req.tserver));
     grpc::ClientContext ctx;
@@ -68,6 +68,7 @@ absl::StatusOr<Plan> MakePlan(const Request& req) {
   ASSIGN_OR_RETURN(tserver::ReplicaConsensusStatePB self,
                    GetReplicaState(req.tserver, req.tablet_id, req.timeout));
   plan.current = self.cstate();
+  plan.last_logged = self.last_logged_opid();
   std::set<std::string> keep(req.voters.begin(), req.voters.end());
   if (!keep.count(plan.server_uuid)) {
     return absl::InvalidArgumentError(
@@ -113,27 +114,11 @@ absl::StatusOr<Plan> MakePlan(const Request& req) {
   return plan;
 }
 
-namespace {
-int VoterCount(const Plan& plan) {
-  int voters = 0;
-  for (const auto& p : plan.current.committed_config().peers()) {
-    voters += p.member_type() == consensus::RaftPeerPB::VOTER ? 1 : 0;
-  }
-  return voters;
-}
-}  // namespace
-
-bool MajorityLost(const Plan& plan) {
-  int running = 0;
-  for (const VoterProbe& v : plan.voters) running += v.running ? 1 : 0;
-  return running < VoterCount(plan) / 2 + 1;
-}
-
-absl::StatusOr<Plan> MakePlanWaitingForLeases(const Request& req,
-                                              const std::function<void(const Plan&)>& on_wait) {
+absl::StatusOr<ForcePlan> MakeForcePlanWaitingForLeases(
+    const ForceRequest& req, const std::function<void(const ForcePlan&)>& on_wait) {
   const absl::Time give_up = absl::Now() + absl::FromChrono(req.lease_wait);
   while (true) {
-    absl::StatusOr<Plan> plan = MakePlan(req);
+    absl::StatusOr<ForcePlan> plan = MakeForcePlan(req);
     if (!plan.ok() || req.force || JudgeSafety(*plan).ok() || !MajorityLost(*plan) ||
         absl::Now() >= give_up) {
       return plan;
@@ -143,48 +128,9 @@ absl::StatusOr<Plan> MakePlanWaitingForLeases(const Request& req,
   }
 }
 
-absl::Status JudgeSafety(const Plan& plan) {
-  const int voters = VoterCount(plan);
-  std::vector<std::string> running, with_leader;
-  for (const VoterProbe& v : plan.voters) {
-    if (!v.running) continue;
-    running.push_back(v.uuid);
-    // A leader that lost its majority keeps its role until check-quorum
-    // steps it down, a couple of ticks after its lease lapsed; the server
-    // refuses to force a leader, so wait for the step-down too.
-    const bool still_leader = v.leader_uuid == v.uuid;
-    if (v.leader_lease || still_leader) {
-      with_leader.push_back(
-          v.leader_uuid == v.uuid
-              ? absl::StrCat(v.uuid, " is the leader")
-              : absl::StrCat(v.uuid, " heard from leader ",
-                             v.leader_uuid.empty() ? "?" : v.leader_uuid, " ",
-                             v.ms_since_leader_contact, " ms ago"));
-    }
-  }
-  std::vector<std::string> why;
-  if (!with_leader.empty()) {
-    why.push_back(absl::StrCat("the tablet has a live leader (", absl::StrJoin(with_leader, "; "),
-                               ")"));
-  }
-  const int majority = voters / 2 + 1;
-  if (static_cast<int>(running.size()) >= majority) {
-    why.push_back(absl::StrCat(running.size(), " of ", voters, " voters are running (",
-                               absl::StrJoin(running, ", "), "): a majority can still elect a "
-                               "leader"));
-  }
-  if (why.empty()) return absl::OkStatus();
-  return absl::FailedPreconditionError(absl::StrCat(
-      "refusing to force the config: the tablet's Raft group looks alive: ",
-      absl::StrJoin(why, "; "),
-      ". Forcing now would make a second leader, and the master would then discard what the "
-      "real majority committed. Wait for the election timeout, or use a safe config change; "
-      "--force overrides only when you know the other replicas are gone for good"));
-}
-
-absl::StatusOr<consensus::RaftConfigPB> Apply(const Request& req, const Plan& plan,
-                                              const std::string& backup_dir,
-                                              std::string* backup_path) {
+absl::StatusOr<consensus::RaftConfigPB> ApplyForce(const ForceRequest& req, const ForcePlan& plan,
+                                                   const std::string& backup_dir,
+                                                   std::string* backup_path) {
   std::string json;
   google::protobuf::util::JsonPrintOptions opt;
   opt.add_whitespace = true;
@@ -203,7 +149,7 @@ absl::StatusOr<consensus::RaftConfigPB> Apply(const Request& req, const Plan& pl
   ureq.set_dest_uuid(plan.server_uuid);
   ureq.set_tablet_id(req.tablet_id);
   for (const auto& p : plan.forced.peers()) ureq.add_keep_uuids(p.permanent_uuid());
-  ureq.set_caller_id("kmend unsafe-change-config");
+  ureq.set_caller_id(req.caller_id);
   ureq.set_force(req.force);
   tserver::UnsafeChangeConfigResponsePB uresp;
   RETURN_IF_ERROR(rpc::FromGrpcStatus(stub->UnsafeChangeConfig(&ctx, ureq, &uresp),
@@ -211,4 +157,4 @@ absl::StatusOr<consensus::RaftConfigPB> Apply(const Request& req, const Plan& pl
   return uresp.new_config();
 }
 
-}  // namespace kmend::unsafe_config
+}  // namespace kmend::recover

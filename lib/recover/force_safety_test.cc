@@ -1,15 +1,15 @@
 // JudgeSafety and MajorityLost on hand-made plans: when does the tool refuse?
-#include "tools/unsafe_change_config/unsafe_change_config.h"
+#include "lib/recover/force_safety.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
-namespace kmend::unsafe_config {
+namespace kmend::recover {
 namespace {
 
 // A plan for a committed config of `voters` voters, the first forced.
-Plan PlanOf(int voters) {
-  Plan plan;
+ForcePlan PlanOf(int voters) {
+  ForcePlan plan;
   for (int i = 0; i < voters; ++i) {
     auto* p = plan.current.mutable_committed_config()->add_peers();
     p->set_permanent_uuid(std::string(1, static_cast<char>('A' + i)));
@@ -23,7 +23,7 @@ Plan PlanOf(int voters) {
   return plan;
 }
 
-void Running(Plan* plan, int i, bool lease = false, const std::string& leader = "") {
+void Running(ForcePlan* plan, int i, bool lease = false, const std::string& leader = "") {
   plan->voters[i].running = true;
   plan->voters[i].error.clear();
   plan->voters[i].leader_lease = lease;
@@ -32,14 +32,14 @@ void Running(Plan* plan, int i, bool lease = false, const std::string& leader = 
 }
 
 TEST(JudgeSafetyTest, AllowsWhenTheMajorityIsGoneAndNoLeaderIsHeard) {
-  Plan plan = PlanOf(3);
+  ForcePlan plan = PlanOf(3);
   Running(&plan, 0);
   EXPECT_TRUE(JudgeSafety(plan).ok());
   EXPECT_TRUE(MajorityLost(plan));
 }
 
 TEST(JudgeSafetyTest, RefusesWhileAMajorityRuns) {
-  Plan plan = PlanOf(3);
+  ForcePlan plan = PlanOf(3);
   Running(&plan, 0);
   Running(&plan, 2);
   absl::Status s = JudgeSafety(plan);
@@ -49,7 +49,7 @@ TEST(JudgeSafetyTest, RefusesWhileAMajorityRuns) {
 }
 
 TEST(JudgeSafetyTest, RefusesWhileTheSurvivorHeardFromALeaderNamingIt) {
-  Plan plan = PlanOf(3);
+  ForcePlan plan = PlanOf(3);
   Running(&plan, 0, /*lease=*/true, "B");
   absl::Status s = JudgeSafety(plan);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
@@ -58,7 +58,7 @@ TEST(JudgeSafetyTest, RefusesWhileTheSurvivorHeardFromALeaderNamingIt) {
 }
 
 TEST(JudgeSafetyTest, RefusesOnALeaderHoldingItsLease) {
-  Plan plan = PlanOf(5);
+  ForcePlan plan = PlanOf(5);
   Running(&plan, 0, /*lease=*/true, "A");
   Running(&plan, 1);
   absl::Status s = JudgeSafety(plan);
@@ -68,7 +68,7 @@ TEST(JudgeSafetyTest, RefusesOnALeaderHoldingItsLease) {
 TEST(JudgeSafetyTest, RefusesOnALeaderWhoseLeaseLapsedButHasNotSteppedDown) {
   // The lease lapses two ticks before check-quorum steps the leader down;
   // the server refuses to force a leader, so the tool must wait too.
-  Plan plan = PlanOf(3);
+  ForcePlan plan = PlanOf(3);
   Running(&plan, 0, /*lease=*/false, "A");
   absl::Status s = JudgeSafety(plan);
   EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
@@ -77,7 +77,7 @@ TEST(JudgeSafetyTest, RefusesOnALeaderWhoseLeaseLapsedButHasNotSteppedDown) {
 }
 
 TEST(JudgeSafetyTest, NonVotersDoNotCountTowardsTheMajority) {
-  Plan plan = PlanOf(3);
+  ForcePlan plan = PlanOf(3);
   auto* nv = plan.current.mutable_committed_config()->add_peers();
   nv->set_permanent_uuid("N");
   nv->set_member_type(consensus::RaftPeerPB::NON_VOTER);
@@ -86,4 +86,4 @@ TEST(JudgeSafetyTest, NonVotersDoNotCountTowardsTheMajority) {
 }
 
 }  // namespace
-}  // namespace kmend::unsafe_config
+}  // namespace kmend::recover

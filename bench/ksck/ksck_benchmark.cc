@@ -6,10 +6,10 @@
 //   bazel run //bench/ksck:ksck_benchmark
 #include "benchmark/benchmark.h"
 #include "lib/check/checker.h"
-#include "tools/ksck/fake_cluster.h"
-#include "tools/ksck/remote_collector.h"
+#include "lib/check/fake_cluster.h"
+#include "lib/check/remote_collector.h"
 
-namespace kmend::ksck {
+namespace kmend::check {
 namespace {
 
 void BM_CollectAndCheck(benchmark::State& state) {
@@ -45,4 +45,4 @@ BENCHMARK(BM_CollectAndCheck)
     ->UseRealTime();
 
 }  // namespace
-}  // namespace kmend::ksck
+}  // namespace kmend::check

@@ -35,7 +35,6 @@ const std::set<std::string>& AllowedViolations() {
       // the client tools and their tests use them.
       "//tools/client:client -> //server/common:grpc_util",
       "//tools/ksck:ksck_tool_test -> //server/common:grpc_util",
-      "//tools/ksck:remote_collector -> //server/common:grpc_util",
       "//tools/table:table_commands -> //server/common:grpc_util",
       "//tools/table:table_lib -> //server/common:grpc_util",
       // Not removed by the lib/rpc move: end-to-end tests of tools that start

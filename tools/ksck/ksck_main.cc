@@ -1,6 +1,6 @@
 // kmend ksck: cluster health and consistency check (docs/cli.md#ksck).
 //
-// Collects a snapshot over gRPC (remote_collector.h), judges it
+// Collects a snapshot over gRPC (lib/check/remote_collector.h), judges it
 // (lib/check/checker.h) and prints the result. Exit status: 0 healthy, 1
 // problems found (or parts that could not be checked), 2 could not run.
 #include <chrono>
@@ -13,10 +13,10 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "lib/check/checker.h"
+#include "lib/check/remote_collector.h"
 #include "lib/check/render.h"
 #include "tools/common/cli.h"
 #include "tools/common/duration_flag.h"
-#include "tools/ksck/remote_collector.h"
 
 namespace kmend::ksck {
 namespace {
@@ -51,7 +51,7 @@ int Run(int argc, char** argv) {
   int rc = tools::ParseArgs(app, argc, argv);
   if (rc >= 0) return rc;
 
-  CollectOptions opt;
+  check::CollectOptions opt;
   opt.masters = SplitList(masters);
   opt.tables = SplitList(tables);
   opt.tablets = SplitList(tablets);
@@ -72,7 +72,7 @@ int Run(int argc, char** argv) {
     render.sections.insert(s);
   }
 
-  absl::StatusOr<check::ClusterSnapshot> snap = CollectRemote(opt);
+  absl::StatusOr<check::ClusterSnapshot> snap = check::CollectRemote(opt);
   if (!snap.ok()) return tools::ReportError("kmend ksck", snap.status());
   check::KsckResults results = check::Check(*snap);
   if (format == "json") {

@@ -5,8 +5,8 @@
 // checks can call its replicas UNKNOWN instead of hanging or guessing.
 //
 // The judgement is lib/check/checker.h; this file only collects.
-#ifndef KMEND_TOOLS_KSCK_REMOTE_COLLECTOR_H_
-#define KMEND_TOOLS_KSCK_REMOTE_COLLECTOR_H_
+#ifndef KMEND_LIB_CHECK_REMOTE_COLLECTOR_H_
+#define KMEND_LIB_CHECK_REMOTE_COLLECTOR_H_
 
 #include <chrono>
 #include <string>
@@ -15,7 +15,7 @@
 #include "absl/status/statusor.h"
 #include "lib/check/cluster_snapshot.h"
 
-namespace kmend::ksck {
+namespace kmend::check {
 
 struct CollectOptions {
   std::vector<std::string> masters;  // host:port
@@ -30,6 +30,6 @@ struct CollectOptions {
 // answered the catalog calls (ksck exits 2: it could not run).
 absl::StatusOr<check::ClusterSnapshot> CollectRemote(const CollectOptions& options);
 
-}  // namespace kmend::ksck
+}  // namespace kmend::check
 
-#endif  // KMEND_TOOLS_KSCK_REMOTE_COLLECTOR_H_
+#endif  // KMEND_LIB_CHECK_REMOTE_COLLECTOR_H_

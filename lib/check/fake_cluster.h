@@ -5,8 +5,8 @@
 // of ksck run against kmend-server (testing/cluster).
 //
 // Thread safety: configure before Start(); counters are atomic.
-#ifndef KMEND_TOOLS_KSCK_FAKE_CLUSTER_H_
-#define KMEND_TOOLS_KSCK_FAKE_CLUSTER_H_
+#ifndef KMEND_LIB_CHECK_FAKE_CLUSTER_H_
+#define KMEND_LIB_CHECK_FAKE_CLUSTER_H_
 
 #include <atomic>
 #include <memory>
@@ -16,7 +16,7 @@
 #include "absl/status/status.h"
 #include "grpcpp/grpcpp.h"
 
-namespace kmend::ksck {
+namespace kmend::check {
 
 struct FakeTabletServer {
   std::string uuid;
@@ -51,6 +51,6 @@ class FakeCluster {
   std::string master_address_;
 };
 
-}  // namespace kmend::ksck
+}  // namespace kmend::check
 
-#endif  // KMEND_TOOLS_KSCK_FAKE_CLUSTER_H_
+#endif  // KMEND_LIB_CHECK_FAKE_CLUSTER_H_

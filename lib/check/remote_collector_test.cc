@@ -1,14 +1,14 @@
 // The remote collector against in-process fake servers: what it gathers, that
 // it makes one status call per tablet server, and that an unreachable or
 // hanging server becomes "unreachable" with a reason instead of a hang.
-#include "tools/ksck/remote_collector.h"
+#include "lib/check/remote_collector.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/check/checker.h"
-#include "tools/ksck/fake_cluster.h"
+#include "lib/check/fake_cluster.h"
 
-namespace kmend::ksck {
+namespace kmend::check {
 namespace {
 
 using ::testing::HasSubstr;
@@ -110,4 +110,4 @@ TEST(RemoteCollectorTest, TabletFilterKeepsOnlyThoseTablets) {
 }
 
 }  // namespace
-}  // namespace kmend::ksck
+}  // namespace kmend::check

@@ -1,4 +1,4 @@
-#include "tools/ksck/remote_collector.h"
+#include "lib/check/remote_collector.h"
 
 #include <algorithm>
 #include <atomic>
@@ -14,9 +14,10 @@
 #include "proto/master.grpc.pb.h"
 #include "proto/status.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
-#include "server/common/grpc_util.h"
+#include "lib/net/host_port.h"
+#include "lib/rpc/grpc_util.h"
 
-namespace kmend::ksck {
+namespace kmend::check {
 
 namespace {
 
@@ -108,9 +109,9 @@ void CollectMasters(const CollectOptions& opt, ClusterSnapshot* snap) {
   ParallelFor(static_cast<int>(opt.masters.size()), opt.concurrency, [&](int i) {
     check::MasterFacts& m = snap->masters[i];
     m.address = opt.masters[i];
-    auto stub = server::StatusService::NewStub(server::NewChannel(m.address));
+    auto stub = server::StatusService::NewStub(rpc::NewChannel(m.address));
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, opt.timeout);
+    rpc::SetDeadline(&ctx, opt.timeout);
     server::GetStatusRequestPB req;
     req.set_include_replicas(false);
     server::GetStatusResponsePB resp;
@@ -139,17 +140,17 @@ void CollectMasters(const CollectOptions& opt, ClusterSnapshot* snap) {
 
 absl::Status CollectCatalog(const CollectOptions& opt, const std::string& master,
                             ClusterSnapshot* snap) {
-  auto stub = master::MasterService::NewStub(server::NewChannel(master));
+  auto stub = master::MasterService::NewStub(rpc::NewChannel(master));
   {
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, opt.timeout);
+    rpc::SetDeadline(&ctx, opt.timeout);
     master::ListTabletServersResponsePB resp;
     grpc::Status s = stub->ListTabletServers(&ctx, {}, &resp);
-    if (!s.ok()) return server::FromGrpcStatus(s, absl::StrCat(master, ": ListTabletServers"));
+    if (!s.ok()) return rpc::FromGrpcStatus(s, absl::StrCat(master, ": ListTabletServers"));
     for (const auto& e : resp.servers()) {
       check::TabletServerFacts ts;
       ts.uuid = e.registration().permanent_uuid();
-      ts.address = server::HostPortToString(e.registration().rpc_address());
+      ts.address = net::HostPortToString(e.registration().rpc_address());
       ts.live_per_master = e.live();
       snap->tablet_servers.push_back(ts);
     }
@@ -157,9 +158,9 @@ absl::Status CollectCatalog(const CollectOptions& opt, const std::string& master
   master::ListTablesResponsePB tables;
   {
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, opt.timeout);
+    rpc::SetDeadline(&ctx, opt.timeout);
     grpc::Status s = stub->ListTables(&ctx, {}, &tables);
-    if (!s.ok()) return server::FromGrpcStatus(s, absl::StrCat(master, ": ListTables"));
+    if (!s.ok()) return rpc::FromGrpcStatus(s, absl::StrCat(master, ": ListTables"));
   }
   std::set<std::string> want_tables(opt.tables.begin(), opt.tables.end());
   std::set<std::string> want_tablets(opt.tablets.begin(), opt.tablets.end());
@@ -167,13 +168,13 @@ absl::Status CollectCatalog(const CollectOptions& opt, const std::string& master
     if (t.state() != master::RUNNING) continue;
     if (!want_tables.empty() && !want_tables.count(t.name())) continue;
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, opt.timeout);
+    rpc::SetDeadline(&ctx, opt.timeout);
     master::DescribeTableRequestPB req;
     req.set_table_id(t.table_id());
     master::DescribeTableResponsePB resp;
     grpc::Status s = stub->DescribeTable(&ctx, req, &resp);
     if (!s.ok())
-      return server::FromGrpcStatus(s, absl::StrCat(master, ": DescribeTable ", t.name()));
+      return rpc::FromGrpcStatus(s, absl::StrCat(master, ": DescribeTable ", t.name()));
     check::TableFacts table;
     table.name = t.name();
     table.id = t.table_id();
@@ -196,9 +197,9 @@ void CollectTabletServers(const CollectOptions& opt, ClusterSnapshot* snap) {
   std::mutex mu;
   ParallelFor(static_cast<int>(snap->tablet_servers.size()), opt.concurrency, [&](int i) {
     check::TabletServerFacts& ts = snap->tablet_servers[i];
-    auto stub = server::StatusService::NewStub(server::NewChannel(ts.address));
+    auto stub = server::StatusService::NewStub(rpc::NewChannel(ts.address));
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, opt.timeout);
+    rpc::SetDeadline(&ctx, opt.timeout);
     server::GetStatusRequestPB req;
     for (const std::string& id : opt.tablets) req.add_tablet_ids(id);
     server::GetStatusResponsePB resp;
@@ -257,11 +258,11 @@ void CollectChecksums(const CollectOptions& opt, ClusterSnapshot* snap) {
         f.reason = "tablet server not reachable";
         return f;
       }
-      auto stub = tserver::TabletServerService::NewStub(server::NewChannel(addr->second));
+      auto stub = tserver::TabletServerService::NewStub(rpc::NewChannel(addr->second));
       auto deadline = std::chrono::steady_clock::now() + opt.timeout;
       while (true) {
         grpc::ClientContext ctx;
-        server::SetDeadline(&ctx, opt.timeout);
+        rpc::SetDeadline(&ctx, opt.timeout);
         tserver::ChecksumRequestPB req;
         req.set_tablet_id(job.tablet_id);
         if (op_index >= 0) req.set_op_index(op_index);
@@ -342,4 +343,4 @@ absl::StatusOr<check::ClusterSnapshot> CollectRemote(const CollectOptions& opt) 
   return snap;
 }
 
-}  // namespace kmend::ksck
+}  // namespace kmend::check

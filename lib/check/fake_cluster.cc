@@ -1,4 +1,4 @@
-#include "tools/ksck/fake_cluster.h"
+#include "lib/check/fake_cluster.h"
 
 #include <condition_variable>
 #include <map>
@@ -11,7 +11,7 @@
 #include "proto/status.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
 
-namespace kmend::ksck {
+namespace kmend::check {
 
 struct FakeCluster::Impl {
   int num_tablets = 0;
@@ -234,4 +234,4 @@ void FakeCluster::Stop() {
   impl_->servers.clear();
 }
 
-}  // namespace kmend::ksck
+}  // namespace kmend::check

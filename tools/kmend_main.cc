@@ -88,6 +88,7 @@ constexpr ToolEntry kTools[] = {
     {"unsafe-change-config",
      "force a tablet replica's Raft config to the survivors (loses entries only the lost "
      "replicas had)"},
+    {"recover", "plan, apply and verify the recovery of every tablet that lost its majority"},
 };
 
 int Help() {

@@ -192,6 +192,14 @@ grpc::Status ConsensusServiceImpl::UnsafeChangeConfig(grpc::ServerContext*,
                 << " forced " << next->peers_size() << " peer(s) at op " << id->term() << "."
                 << id->index();
   *resp->mutable_new_config() = (*driver)->GetStatus().pending_config.value_or(*next);
+  // Campaign now instead of after an election timeout (1-2 s of unavailability
+  // per forced tablet): the group has no leader (the core refused otherwise)
+  // and an early election is as safe as a timed-out one.
+  absl::Status campaign = (*driver)->Campaign();
+  if (!campaign.ok()) {
+    KLOG(INFO) << "tablet " << req->tablet_id() << ": no campaign after the forced config: "
+               << campaign.message();
+  }
   return grpc::Status::OK;
 }
 

@@ -127,7 +127,7 @@ absl::StatusOr<ForcePlan> MakeForcePlanWaitingForLeases(
       return plan;
     }
     if (on_wait) on_wait(*plan);
-    absl::SleepFor(absl::Milliseconds(500));
+    absl::SleepFor(absl::Milliseconds(100));
   }
 }
 

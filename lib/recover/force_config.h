@@ -55,7 +55,7 @@ struct ForceRequest {
 absl::StatusOr<ForcePlan> MakeForcePlan(const ForceRequest& req);
 
 // MakeForcePlan, then, while the majority is lost but JudgeSafety still refuses
-// for a lease, MakeForcePlan again every 500 ms for up to req.lease_wait.
+// for a lease, MakeForcePlan again every 100 ms for up to req.lease_wait.
 // `on_wait` (may be empty) is told each time it waits.
 absl::StatusOr<ForcePlan> MakeForcePlanWaitingForLeases(
     const ForceRequest& req, const std::function<void(const ForcePlan&)>& on_wait);

@@ -84,6 +84,45 @@ expect_out '"current_term": 8'
 run 0 "$KMEND" cmeta verify "$CM"
 expect_out ': OK$'
 
+# --- cmeta set-term / rewrite-raft-config (offline surgery): dry run by default,
+# a byte copy of the old file first, never a lower term, the lock respected.
+BK="$TMP/backups"
+ST=fedcba9876543210fedcba9876543210
+SCM="$ROOT/consensus-meta/$ST"
+run 0 "$KMEND" cmeta create "$ROOT" --tablet "$ST" --term 8 \
+  --peers aaaa@127.0.0.1:7050,bbbb@127.0.0.1:7051,cccc@127.0.0.1:7052 --voted_for cccc
+run 0 "$KMEND" cmeta set-term --fs_root "$ROOT" --tablet "$ST" 12 --backup_dir "$BK"
+expect_out 'DRY RUN'
+run 0 "$KMEND" cmeta print "$SCM"
+expect_out '^current_term: +8$'
+[[ ! -d "$BK" ]] || fail "a dry run wrote a backup"
+cp "$SCM" "$TMP/cm-before"
+run 0 "$KMEND" cmeta set-term --fs_root "$ROOT" --tablet "$ST" 12 --backup_dir "$BK" --yes
+expect_out 'previous file saved as'
+run 0 "$KMEND" cmeta print "$SCM"
+expect_out '^current_term: +12$'
+expect_out '^voted_for: +\(none\)$'
+cmp -s "$TMP/cm-before" "$BK"/cmeta-"$ST"-* || fail "the backup is not the old file"
+run 2 "$KMEND" cmeta set-term --fs_root "$ROOT" --tablet "$ST" 11 --yes
+expect_out 'new term 11 is not above the current term 12'
+run 0 "$KMEND" cmeta rewrite-raft-config --fs_root "$ROOT" --tablet "$ST" \
+  cccc:127.0.0.1:7052 --backup_dir "$BK" --yes
+run 0 "$KMEND" cmeta print "$SCM"
+expect_out '1 peers$'
+expect_out '^  cccc  VOTER  127.0.0.1:7052$'
+run 2 "$KMEND" cmeta rewrite-raft-config --fs_root "$ROOT" --tablet "$ST" cccc --yes
+expect_out 'expected UUID:HOST:PORT'
+if command -v flock >/dev/null; then
+  exec 9>>"$ROOT/.kmend.lock"
+  flock -n 9 || fail "could not take the lock for the test"
+  run 2 "$KMEND" cmeta set-term --fs_root "$ROOT" --tablet "$ST" 20 --yes
+  expect_out 'data directory is locked by another process'
+  flock -u 9
+  exec 9>&-
+fi
+run 0 "$KMEND" cmeta print "$SCM"
+expect_out '^current_term: +12$'
+
 # --- pbc dump / verify on a good file
 run 0 "$KMEND" pbc dump "$CM"
 expect_out 'pb_type kmend.consensus.ConsensusMetadataPB'

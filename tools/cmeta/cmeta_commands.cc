@@ -1,9 +1,11 @@
 // kmend-cmeta: print, verify and create consensus metadata files
-// (<root>/consensus-meta/<tablet_id>). A thin front over lib/meta/cmeta.h;
-// see docs/cli.md "cmeta".
+// (<root>/consensus-meta/<tablet_id>), and offline surgery on a stopped
+// server's replica (rewrite-raft-config, set-term). A thin front over
+// lib/meta/cmeta.h and lib/recover/offline.h; see docs/cli.md "cmeta".
 #include <iostream>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -11,6 +13,8 @@
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
+#include "lib/recover/cmeta_edit.h"
+#include "lib/recover/offline.h"
 #include "tools/common/cli.h"
 
 namespace kmend::tools {
@@ -165,6 +169,28 @@ int Create(const CreateArgs& a) {
   return kExitOk;
 }
 
+struct SurgeryArgs {
+  std::string fs_root, tablet, backup_dir = ".";
+  std::vector<std::string> peers;
+  int64_t term = 0;
+  bool yes = false;
+};
+
+// rewrite-raft-config and set-term: dry run unless --yes; the lock, the
+// backup and the atomic replace are lib/recover/offline.h's.
+int Surgery(const SurgeryArgs& a, const recover::CmetaEditFn& edit) {
+  absl::StatusOr<recover::CmetaChange> c =
+      recover::EditConsensusMeta(a.fs_root, a.tablet, !a.yes, a.backup_dir, edit);
+  if (!c.ok()) return ReportError(kTool, c.status());
+  std::cout << (a.yes ? "rewrote " : "DRY RUN (add --yes to write): would rewrite ") << c->path
+            << "\nbefore:\n";
+  PrintCmeta(c->path, c->before);
+  std::cout << "after:\n";
+  PrintCmeta(c->path, c->after);
+  if (a.yes) std::cout << "previous file saved as " << c->backup << std::endl;
+  return kExitOk;
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"kmend-cmeta: print, verify and create consensus metadata files", kTool};
   app.require_subcommand(1);
@@ -193,10 +219,44 @@ int Run(int argc, char** argv) {
   create->add_option(FlagWithDashedAlias("voted_for"), create_args.voted_for, "voted_for uuid (default none)");
   create->add_flag("--force", create_args.force, "Overwrite an existing file");
 
+  SurgeryArgs surgery;
+  auto add_surgery = [&](CLI::App* cmd) {
+    cmd->add_option("--fs_root", surgery.fs_root, "Data root of the STOPPED server")->required();
+    cmd->add_option("--tablet", surgery.tablet, "Tablet id")->required();
+    cmd->add_flag("--yes", surgery.yes, "Write it (default: only show the change)");
+    cmd->add_option("--backup_dir", surgery.backup_dir,
+                    "Where the replaced file is copied first (default .)");
+  };
+  CLI::App* rewrite = app.add_subcommand(
+      "rewrite-raft-config",
+      "UNSAFE: replace the committed config's peers (all VOTERs) of a stopped server's replica");
+  add_surgery(rewrite);
+  rewrite->add_option("peers", surgery.peers, "UUID:HOST:PORT of each peer")->required();
+  CLI::App* set_term = app.add_subcommand(
+      "set-term", "UNSAFE: raise a stopped server's replica's current term (the vote is dropped)");
+  add_surgery(set_term);
+  set_term->add_option("term", surgery.term, "The new term (above the current one)")->required();
+
   int rc = ParseArgs(app, argc, argv);
   if (rc >= 0) return rc;
   if (print->parsed()) return Print(ResolvePath(path, tablet), format);
   if (verify->parsed()) return Verify(ResolvePath(path, tablet), format);
+  if (rewrite->parsed()) {
+    std::vector<RaftPeerPB> peers;
+    for (const std::string& spec : surgery.peers) {
+      absl::StatusOr<RaftPeerPB> p = recover::ParsePeerSpec(spec);
+      if (!p.ok()) return ReportError(kTool, p.status());
+      peers.push_back(*p);
+    }
+    return Surgery(surgery, [&](const ConsensusMetadataPB& c) {
+      return recover::RewriteRaftConfig(c, peers);
+    });
+  }
+  if (set_term->parsed()) {
+    return Surgery(surgery, [&](const ConsensusMetadataPB& c) {
+      return recover::SetTerm(c, surgery.term);
+    });
+  }
   return Create(create_args);
 }
 

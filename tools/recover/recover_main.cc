@@ -24,6 +24,7 @@
 #include "lib/check/remote_collector.h"
 #include "lib/io/file.h"
 #include "lib/recover/apply.h"
+#include "lib/recover/offline.h"
 #include "lib/recover/plan_json.h"
 #include "lib/recover/planner.h"
 #include "lib/recover/render.h"
@@ -99,11 +100,37 @@ struct ApplyArgs {
   bool accept_warnings = false;
   std::string backup_dir = ".";
   int64_t lease_wait_ms = 6000;
+  bool offline = false;
+  std::string fs_root;
 };
+
+// apply --offline: the plan's forces for the survivors on one stopped
+// server's data directory, written into their consensus metadata.
+int ApplyOffline(const Common& c, const ApplyArgs& a, const RecoveryPlan& plan) {
+  absl::StatusOr<OfflineReport> report =
+      ApplyPlanOffline(plan, a.fs_root, a.yes, a.accept_warnings, a.backup_dir);
+  if (!report.ok()) return tools::ReportError(kTool, report.status());
+  ApplyReport as_apply;  // same rendering; the fingerprint part is per entry here
+  as_apply.entries = report->entries;
+  if (c.format == tools::OutputFormat::kJson) {
+    nlohmann::json doc = RenderApplyJson(as_apply, !a.yes);
+    doc["offline"] = true;
+    doc["server_uuid"] = report->server_uuid;
+    doc["entries_for_other_servers"] = report->other_entries;
+    tools::PrintJson(doc);
+  } else {
+    std::cout << "offline, " << a.fs_root << " (server " << report->server_uuid << "): "
+              << report->entries.size() << " of the plan's tablets survive here, "
+              << report->other_entries << " elsewhere (not touched)\n"
+              << RenderApplyPlain(as_apply, !a.yes) << std::flush;
+  }
+  return report->ExitCode();
+}
 
 int Apply(const Common& c, const ApplyArgs& a) {
   absl::StatusOr<RecoveryPlan> plan = ReadPlanFile(a.plan_path);
   if (!plan.ok()) return tools::ReportError(kTool, plan.status());
+  if (a.offline) return ApplyOffline(c, a, *plan);
   absl::StatusOr<check::ClusterSnapshot> snap = Collect(c, plan->masters);
   if (!snap.ok()) return tools::ReportError(kTool, snap.status());
   ApplyOptions opt;
@@ -197,6 +224,10 @@ int Run(int argc, char** argv) {
   apply->add_option("--lease_wait", apply_args.lease_wait_ms,
                     "How long to wait for a survivor's leader lease to lapse (default 6s)")
       ->transform(tools::MillisecondsDuration());
+  apply->add_flag("--offline", apply_args.offline,
+                  "Write the forces of the survivors on --fs_root (a STOPPED server) into their "
+                  "consensus metadata; no network");
+  apply->add_option("--fs_root", apply_args.fs_root, "Data root of the stopped server (--offline)");
 
   Common verify_common;
   std::string verify_path;
@@ -211,7 +242,13 @@ int Run(int argc, char** argv) {
   int rc = tools::ParseArgs(app, argc, argv);
   if (rc >= 0) return rc;
   if (plan->parsed()) return Plan(plan_common, out_path);
-  if (apply->parsed()) return Apply(apply_common, apply_args);
+  if (apply->parsed()) {
+    if (apply_args.offline != !apply_args.fs_root.empty()) {
+      std::cerr << kTool << ": --offline and --fs_root go together\n";
+      return tools::kExitError;
+    }
+    return Apply(apply_common, apply_args);
+  }
   return Verify(verify_common, verify_path, wait_ms);
 }
 

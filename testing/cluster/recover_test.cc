@@ -14,6 +14,12 @@
 //
 // AStalePlanIsRefusedNamingTheDifference: a dead server restarted after
 // planning makes apply refuse (exit 2) naming it, and nothing is forced.
+//
+// TheOfflinePathEndsTheSame: the survivor's server is stopped after the
+// plan; `apply --offline --fs_root` (refused while the server runs) writes
+// its force into the consensus metadata; started again it leads and takes
+// writes, the dead return, and the tablet is HEALTHY at RF 3 with every
+// acknowledged key.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -343,6 +349,81 @@ TEST_F(RecoverTest, AStalePlanIsRefusedNamingTheDifference) {
           << t;
     }
   }
+}
+
+TEST_F(RecoverTest, TheOfflinePathEndsTheSame) {
+  StartCluster(3, 1, 1);
+  std::map<std::string, int> leaders = WaitForLeaders();
+  ASSERT_EQ(leaders.size(), 1u);
+  const std::string t = tablets_[0];
+  std::vector<int64_t> acked_index;
+  for (int b = 0; b < kBatches; ++b) {
+    auto id = Write(leaders[t], t, b * kRowsPerBatch, kRowsPerBatch);
+    ASSERT_TRUE(id.ok()) << id.status();
+    acked_index.push_back(id->index());
+  }
+  ASSERT_TRUE(cluster_->tserver(0)->KillNine().ok());
+  ASSERT_TRUE(cluster_->tserver(1)->KillNine().ok());
+  down_ = {0, 1};
+  ASSERT_TRUE(cluster_->WaitForLiveTServers(1, seconds(30)).ok());
+  ToolResult plan = Kmend(absl::StrCat("recover plan --masters ", cluster_->master_addresses(),
+                                       " -o ", PlanPath(), " --format=json"));
+  ASSERT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+  nlohmann::json doc = nlohmann::json::parse(plan.out);
+  ASSERT_EQ(doc["entries"].size(), 1u);
+  EXPECT_EQ(doc["entries"][0]["survivor"]["uuid"], uuids_[2]);
+  const int64_t survivor_index = doc["entries"][0]["survivor_last_logged"]["index"];
+
+  const std::string offline = absl::StrCat("recover apply ", PlanPath(), " --offline --fs_root ",
+                                           cluster_->tserver(2)->fs_root(), " --backup_dir ",
+                                           cluster_->base_dir(), "/backups");
+  // The survivor still runs: its directory is locked.
+  ToolResult locked = Kmend(offline + " --yes");
+  EXPECT_EQ(locked.exit_code, 2) << locked.out << locked.err;
+  EXPECT_THAT(locked.err, HasSubstr("locked"));
+
+  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+  ToolResult dry = Kmend(offline);
+  EXPECT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+  EXPECT_THAT(dry.out, HasSubstr("would_apply"));
+  ToolResult applied = Kmend(offline + " --yes");
+  ASSERT_EQ(applied.exit_code, 0) << applied.out << applied.err;
+  EXPECT_THAT(applied.out, HasSubstr(": applied: wrote "));
+  ToolResult again = Kmend(offline + " --yes");
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_THAT(again.out, HasSubstr("already_applied"));
+
+  // Started again, the survivor leads its forced config and takes writes.
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  down_ = {0, 1};
+  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return Write(2, t, 9000000, 1, seconds(1)).ok(); },
+                                       seconds(30), "a write to the offline-forced survivor")
+                  .ok());
+  // The dead return; the master adopts the forced config, tombstones their
+  // stale replicas and re-replicates to RF 3.
+  ASSERT_TRUE(cluster_->tserver(0)->Restart().ok());
+  ASSERT_TRUE(cluster_->tserver(1)->Restart().ok());
+  down_.clear();
+  ToolResult verify = Kmend(absl::StrCat("recover verify ", PlanPath(), " --wait 90s"));
+  ASSERT_EQ(verify.exit_code, 0) << verify.out << verify.err;
+  std::set<int64_t> keys;
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    int l = LeaderIndex(LiveReplicas(*cluster_, uuids_, {})[t], uuids_);
+                    if (l < 0) return false;
+                    auto k = ScanKeys(l, t);
+                    if (k.ok()) keys = *k;
+                    return k.ok();
+                  },
+                  seconds(30), "a scan")
+                  .ok());
+  for (int b = 0; b < kBatches; ++b) {
+    if (acked_index[b] > survivor_index) continue;
+    for (int64_t k = b * kRowsPerBatch; k < (b + 1) * kRowsPerBatch; ++k) {
+      EXPECT_TRUE(keys.count(k)) << "lost acknowledged key " << k;
+    }
+  }
+  EXPECT_TRUE(keys.count(9000000));
 }
 
 }  // namespace

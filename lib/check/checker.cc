@@ -457,6 +457,26 @@ void CheckTablets(const ClusterSnapshot& snap, KsckResults* out) {
                                 HealthName(worst.health), " (", worst.reason, ")");
       }
       AddFixes(&t);
+      // The unsafe flag of the config a replica runs under: a note, not a
+      // problem (a recovered tablet is healthy), naming who to ask.
+      std::vector<std::string> forced_on;
+      const RaftConfigPB* forced = nullptr;
+      for (const ReplicaResult& r : t.replicas) {
+        if (r.state == ReplicaState::kRunning && r.facts &&
+            ActiveConfig(*r.facts).unsafe_config_change()) {
+          forced_on.push_back(r.ts_uuid);
+          forced = &ActiveConfig(*r.facts);
+        }
+      }
+      if (forced != nullptr) {
+        out->notes.push_back(
+            {t.tablet_id,
+             absl::StrCat("tablet ", t.tablet_id, " of table ", table.name,
+                          " runs under a config forced by an unsafe change (",
+                          DescribeConfig(*forced), ", term ", forced->opid_term(),
+                          "); who forced it is in the audit log of ",
+                          absl::StrJoin(forced_on, ", "))});
+      }
 
       if (t.health != Health::kHealthy) {
         out->problems.push_back(

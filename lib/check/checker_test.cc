@@ -490,3 +490,28 @@ TEST(CheckerTest, JsonCarriesSchemaVersionAndEverySection) {
 
 }  // namespace
 }  // namespace kmend::check
+
+namespace kmend::check {
+namespace {
+
+// A forced config (Raft's unsafe flag) on a healthy tablet is a note naming
+// the replicas, never a problem.
+TEST(CheckerTest, AForcedConfigIsANoteNotAProblem) {
+  SnapshotBuilder b;
+  for (int i = 0; i < 3; ++i) {
+    b.snapshot().replicas[SnapshotBuilder::Uuid(i)]["tablet0"].committed_config
+        .set_unsafe_config_change(true);
+  }
+  KsckResults r = Check(b.snapshot());
+  EXPECT_TRUE(r.healthy());
+  ASSERT_EQ(r.notes.size(), 1u);
+  EXPECT_EQ(r.notes[0].tablet_id, "tablet0");
+  EXPECT_THAT(r.notes[0].message, HasSubstr("forced by an unsafe change"));
+  EXPECT_THAT(r.notes[0].message, HasSubstr(SnapshotBuilder::Uuid(0)));
+  EXPECT_THAT(RenderPlain(r, {}), HasSubstr("Notes (1)"));
+  EXPECT_EQ(RenderJson(r)["notes"][0]["tablet_id"], "tablet0");
+  EXPECT_TRUE(Check(SnapshotBuilder().snapshot()).notes.empty());
+}
+
+}  // namespace
+}  // namespace kmend::check

@@ -171,6 +171,11 @@ std::string RenderPlain(const KsckResults& results, const RenderOptions& options
     }
     absl::StrAppend(&out, "\n");
   }
+  if (!results.notes.empty()) {
+    absl::StrAppend(&out, "Notes (", results.notes.size(), ")\n");
+    for (const Note& n : results.notes) absl::StrAppend(&out, "  ", n.message, "\n");
+    absl::StrAppend(&out, "\n");
+  }
   absl::StrAppend(&out, results.healthy() ? "OK\n" : "FAILED\n");
   return out;
 }
@@ -275,6 +280,10 @@ nlohmann::json RenderJson(const KsckResults& results, const RenderOptions& optio
                                {"section", p.section},
                                {"subject", p.subject},
                                {"message", p.message}});
+  }
+  doc["notes"] = nlohmann::json::array();
+  for (const Note& n : results.notes) {
+    doc["notes"].push_back({{"tablet_id", n.tablet_id}, {"message", n.message}});
   }
   return doc;
 }

@@ -106,6 +106,15 @@ struct ChecksumResult {
   std::map<std::string, ChecksumFacts> by_replica;
 };
 
+// Something an operator should know that is not a problem: e.g. a tablet
+// whose config was forced by an unsafe change (Raft's unsafe flag on the
+// config a replica reports), the trace of a recovery to look up in the
+// servers' audit logs (<fs_root>/audit/consensus-changes.log).
+struct Note {
+  std::string tablet_id;
+  std::string message;
+};
+
 struct KsckResults {
   std::vector<MasterResult> masters;
   std::vector<TabletServerResult> tablet_servers;
@@ -113,6 +122,7 @@ struct KsckResults {
   std::vector<TabletResult> tablets;
   std::vector<ChecksumResult> checksums;  // only with --checksum-scan
   std::vector<Problem> problems;
+  std::vector<Note> notes;  // never make the result unhealthy
 
   // True when nothing is wrong and nothing is unknown.
   bool healthy() const { return problems.empty(); }

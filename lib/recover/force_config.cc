@@ -43,11 +43,8 @@ VoterProbe ProbeFrom(const std::string& uuid, const std::string& address,
   p.uuid = uuid;
   p.address = address;
   p.running = true;
+  p.leader_lease = r.leader_lease_active();
   p.leader_uuid = r.cstate().leader_uuid();
-  // A leader that lost its read lease still leads until check-quorum deposes
-  // it (up to two election timeouts), and the server refuses to force a
-  // leader: count it as holding the lease, so the caller waits it out.
-  p.leader_lease = r.leader_lease_active() || (!uuid.empty() && p.leader_uuid == uuid);
   if (r.has_ms_since_leader_contact()) p.ms_since_leader_contact = r.ms_since_leader_contact();
   return p;
 }

@@ -28,8 +28,9 @@ struct VoterProbe {
   std::string address;  // last known; "" if the config has none
   // It answered with a running replica of the tablet.
   bool running = false;
-  // It leads (with or without its read lease: the server refuses to force a
-  // leader) or heard from its leader within an election timeout.
+  // It leads with its read lease, or heard from its leader within an
+  // election timeout. (A leader whose lease lapsed is leader_uuid == uuid:
+  // JudgeSafety refuses it too, as the server does.)
   bool leader_lease = false;
   std::string leader_uuid;  // the leader it names, if any
   int64_t ms_since_leader_contact = -1;

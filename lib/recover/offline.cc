@@ -8,6 +8,8 @@
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
+#include "lib/raft/config.h"
+#include "lib/recover/audit_log.h"
 #include "lib/recover/cmeta_edit.h"
 #include "lib/wal/log_reader.h"
 
@@ -15,10 +17,17 @@ namespace kmend::recover {
 
 namespace {
 
+std::string Describe(const consensus::ConsensusMetadataPB& c) {
+  return absl::StrCat("term ", c.current_term(), ", config ",
+                      raft::ConfigSummary(c.committed_config()),
+                      c.committed_config().unsafe_config_change() ? " (unsafe)" : "");
+}
+
 // Under the caller's lock.
 absl::StatusOr<CmetaChange> EditLocked(const std::string& fs_root, const std::string& tablet_id,
                                        bool dry_run, const std::string& backup_dir,
-                                       const CmetaEditFn& edit) {
+                                       const CmetaEditFn& edit, const std::string& action,
+                                       const std::string& caller) {
   CmetaChange c;
   c.path = meta::ConsensusMetaPath(fs_root, tablet_id);
   absl::StatusOr<consensus::ConsensusMetadataPB> before = meta::LoadConsensusMeta(c.path);
@@ -40,6 +49,13 @@ absl::StatusOr<CmetaChange> EditLocked(const std::string& fs_root, const std::st
   if (!s.ok()) return s;
   s = meta::StoreConsensusMeta(c.path, c.after);
   if (!s.ok()) return s;
+  s = AppendAudit(fs_root, {tablet_id, action, caller,
+                            absl::StrCat(Describe(c.before), " -> ", Describe(c.after),
+                                         "; backup ", c.backup)});
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrCat("the change was written (backup ", c.backup,
+                                               ") but the audit log was not: ", s.message()));
+  }
   return c;
 }
 
@@ -52,13 +68,14 @@ bool ValidTabletId(const std::string& id) {
 absl::StatusOr<CmetaChange> EditConsensusMeta(const std::string& fs_root,
                                               const std::string& tablet_id, bool dry_run,
                                               const std::string& backup_dir,
-                                              const CmetaEditFn& edit) {
+                                              const CmetaEditFn& edit, const std::string& action,
+                                              const std::string& caller) {
   if (!ValidTabletId(tablet_id)) {
     return absl::InvalidArgumentError(absl::StrCat("--tablet \"", tablet_id, "\" is not a tablet id"));
   }
   absl::StatusOr<std::unique_ptr<io::DirLock>> lock = io::DirLock::Acquire(fs_root);
   if (!lock.ok()) return lock.status();
-  return EditLocked(fs_root, tablet_id, dry_run, backup_dir, edit);
+  return EditLocked(fs_root, tablet_id, dry_run, backup_dir, edit, action, caller);
 }
 
 int OfflineReport::ExitCode() const {
@@ -73,7 +90,8 @@ int OfflineReport::ExitCode() const {
 
 absl::StatusOr<OfflineReport> ApplyPlanOffline(const RecoveryPlan& plan, const std::string& fs_root,
                                                bool yes, bool accept_warnings,
-                                               const std::string& backup_dir) {
+                                               const std::string& backup_dir,
+                                               const std::string& caller) {
   absl::StatusOr<fs::InstanceInfo> instance = fs::Open(fs_root);
   if (!instance.ok()) return instance.status();
   absl::StatusOr<std::unique_ptr<io::DirLock>> lock = io::DirLock::Acquire(fs_root);
@@ -132,7 +150,8 @@ absl::StatusOr<OfflineReport> ApplyPlanOffline(const RecoveryPlan& plan, const s
         EditLocked(fs_root, e.tablet_id, !yes, backup_dir,
                    [&](const consensus::ConsensusMetadataPB& c) {
                      return OfflineForce(c, e, logged.index);
-                   });
+                   },
+                   "offline_force", caller);
     if (!change.ok()) {
       finish(change.status().code() == absl::StatusCode::kFailedPrecondition ? Outcome::kRefused
                                                                             : Outcome::kFailed,

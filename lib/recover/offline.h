@@ -32,11 +32,13 @@ using CmetaEditFn = std::function<absl::StatusOr<consensus::ConsensusMetadataPB>
     const consensus::ConsensusMetadataPB&)>;
 
 // Locks `fs_root`, loads consensus-meta/<tablet_id>, applies `edit`, and
-// unless `dry_run` backs up and replaces the file. Errors name the file.
+// unless `dry_run` backs up and replaces the file, then appends `action` by
+// `caller` to the audit log (audit_log.h). Errors name the file.
 absl::StatusOr<CmetaChange> EditConsensusMeta(const std::string& fs_root,
                                               const std::string& tablet_id, bool dry_run,
                                               const std::string& backup_dir,
-                                              const CmetaEditFn& edit);
+                                              const CmetaEditFn& edit, const std::string& action,
+                                              const std::string& caller);
 
 struct OfflineReport {
   std::string server_uuid;            // from <fs_root>/instance
@@ -53,9 +55,11 @@ struct OfflineReport {
 // (else `refused`: the replica moved on). A replica already carrying the
 // force is `already_applied`. Entries with warnings are `skipped` unless
 // accept_warnings. Errors: the directory is not a data root, or is locked.
+// Each force is appended to the audit log as "offline_force" by `caller`.
 absl::StatusOr<OfflineReport> ApplyPlanOffline(const RecoveryPlan& plan, const std::string& fs_root,
                                                bool yes, bool accept_warnings,
-                                               const std::string& backup_dir);
+                                               const std::string& backup_dir,
+                                               const std::string& caller);
 
 }  // namespace kmend::recover
 

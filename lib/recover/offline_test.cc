@@ -7,6 +7,7 @@
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
+#include "lib/recover/audit_log.h"
 #include "lib/recover/cmeta_edit.h"
 
 namespace kmend::recover {
@@ -105,35 +106,45 @@ class EditConsensusMetaTest : public ::testing::Test {
 };
 
 TEST_F(EditConsensusMetaTest, ADryRunWritesNothing) {
-  auto change = EditConsensusMeta(root_, "t1", /*dry_run=*/true, backups_, SetTermTo(9));
+  auto change = EditConsensusMeta(root_, "t1", /*dry_run=*/true, backups_, SetTermTo(9), "set_term", "test");
   ASSERT_TRUE(change.ok()) << change.status();
   EXPECT_EQ(change->after.current_term(), 9);
   EXPECT_TRUE(change->backup.empty());
   EXPECT_EQ(meta::LoadConsensusMeta(change->path)->current_term(), 3);
+  EXPECT_EQ(ReadAudit(root_).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(EditConsensusMetaTest, TheOldFileIsBackedUpBeforeItIsReplaced) {
   const std::string path = meta::ConsensusMetaPath(root_, "t1");
   const std::string old_bytes = *io::ReadFileToString(path);
-  auto change = EditConsensusMeta(root_, "t1", /*dry_run=*/false, backups_, SetTermTo(9));
+  auto change = EditConsensusMeta(root_, "t1", /*dry_run=*/false, backups_, SetTermTo(9), "set_term", "test");
   ASSERT_TRUE(change.ok()) << change.status();
   EXPECT_EQ(meta::LoadConsensusMeta(path)->current_term(), 9);
   ASSERT_FALSE(change->backup.empty());
   EXPECT_EQ(*io::ReadFileToString(change->backup), old_bytes);
   EXPECT_EQ(meta::LoadConsensusMeta(change->backup)->current_term(), 3);
+  // And the change is in the directory's audit log, with who made it.
+  auto audit = ReadAudit(root_);
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].tablet_id, "t1");
+  EXPECT_EQ((*audit)[0].action, "set_term");
+  EXPECT_EQ((*audit)[0].caller, "test");
+  EXPECT_THAT((*audit)[0].detail, HasSubstr("term 3, config"));
+  EXPECT_THAT((*audit)[0].detail, HasSubstr("-> term 9"));
 }
 
 TEST_F(EditConsensusMetaTest, ALockedDirectoryIsRefused) {
   auto lock = io::DirLock::Acquire(root_);
   ASSERT_TRUE(lock.ok());
-  auto change = EditConsensusMeta(root_, "t1", /*dry_run=*/false, backups_, SetTermTo(9));
+  auto change = EditConsensusMeta(root_, "t1", /*dry_run=*/false, backups_, SetTermTo(9), "set_term", "test");
   ASSERT_FALSE(change.ok());
   EXPECT_EQ(change.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(meta::LoadConsensusMeta(meta::ConsensusMetaPath(root_, "t1"))->current_term(), 3);
 }
 
 TEST_F(EditConsensusMetaTest, ARefusedEditNamesTheFileAndChangesNothing) {
-  auto change = EditConsensusMeta(root_, "t1", /*dry_run=*/false, backups_, SetTermTo(1));
+  auto change = EditConsensusMeta(root_, "t1", /*dry_run=*/false, backups_, SetTermTo(1), "set_term", "test");
   ASSERT_FALSE(change.ok());
   EXPECT_THAT(std::string(change.status().message()),
               HasSubstr(meta::ConsensusMetaPath(root_, "t1") + ": new term 1"));

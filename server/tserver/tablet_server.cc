@@ -81,7 +81,8 @@ absl::Status TabletServer::Start() {
   for (const auto& r : manager_->List()) failed += r->data_state() == tablet::TABLET_DATA_FAILED;
 
   tserver_service_ = std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get());
-  consensus_service_ = std::make_unique<ConsensusServiceImpl>(uuid_, manager_.get(), &router_);
+  consensus_service_ =
+      std::make_unique<ConsensusServiceImpl>(uuid_, manager_.get(), &router_, options_.fs_root);
   copy_provider_ =
       std::make_unique<ManagerCopyProvider>(manager_.get(), options_.fs_root, block_manager_.get());
   tablet_copy::SourceOptions copy_opts;

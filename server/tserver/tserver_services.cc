@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/raft/config.h"
+#include "lib/recover/audit_log.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
 
@@ -187,6 +188,15 @@ grpc::Status ConsensusServiceImpl::UnsafeChangeConfig(grpc::ServerContext*,
   absl::StatusOr<consensus::OpId> id =
       (*driver)->UnsafeChangeConfig(*next, req->force(), absl::Seconds(10));
   if (!id.ok()) return ToGrpcStatus(id.status());
+  if (!fs_root_.empty()) {
+    // The force is durable in the WAL already; a failed audit append is
+    // logged, not a reason to report the force as failed.
+    absl::Status audit = recover::AppendAudit(
+        fs_root_, {req->tablet_id(), "unsafe_change_config", req->caller_id(),
+                   absl::StrCat("forced voters ", raft::ConfigSummary(*next), " at op ", id->term(),
+                                ".", id->index(), req->force() ? " (FORCED past a live leader)" : "")});
+    if (!audit.ok()) KLOG(ERROR) << "tablet " << req->tablet_id() << ": audit log: " << audit;
+  }
   KLOG(WARNING) << "tablet " << req->tablet_id() << ": UNSAFE config change by '"
                 << req->caller_id() << "'" << (req->force() ? " (FORCED past a live leader)" : "")
                 << " forced " << next->peers_size() << " peer(s) at op " << id->term() << "."

@@ -36,6 +36,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/io/file.h"
+#include "lib/recover/audit_log.h"
 #include "nlohmann/json.hpp"
 #include "proto/tserver.grpc.pb.h"
 #include "server/common/grpc_util.h"
@@ -250,6 +251,21 @@ TEST_F(RecoverTest, WholeClusterRecoveryAfterTwoServersDie) {
             << std::chrono::duration_cast<milliseconds>(applied_at - t0).count()
             << " apply_to_last_first_write_ms=" << last_first_write_ms.load() << std::endl;
 
+  // Each force is in its survivor's audit log, with who ran it.
+  for (const std::string& t : planned) {
+    const int ts = TServerIndexOf(uuids_, survivor[t].first);
+    auto audit = recover::ReadAudit(cluster_->tserver(ts)->fs_root());
+    ASSERT_TRUE(audit.ok()) << audit.status();
+    bool found = false;
+    for (const auto& r : *audit) {
+      if (r.tablet_id != t) continue;
+      found = true;
+      EXPECT_EQ(r.action, "unsafe_change_config");
+      EXPECT_THAT(r.caller, HasSubstr("kmend recover apply"));
+    }
+    EXPECT_TRUE(found) << "no audit record of " << t;
+  }
+
   // Applied twice: nothing changes, and it says so.
   ToolResult again = Kmend(absl::StrCat("recover apply ", PlanPath(), " --yes --backup_dir ",
                                         cluster_->base_dir(), "/backups"));
@@ -392,6 +408,11 @@ TEST_F(RecoverTest, TheOfflinePathEndsTheSame) {
   ToolResult again = Kmend(offline + " --yes");
   EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
   EXPECT_THAT(again.out, HasSubstr("already_applied"));
+  auto audit = recover::ReadAudit(cluster_->tserver(2)->fs_root());
+  ASSERT_TRUE(audit.ok()) << audit.status();
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0].action, "offline_force");
+  EXPECT_THAT((*audit)[0].caller, HasSubstr("kmend recover apply --offline"));
 
   // Started again, the survivor leads its forced config and takes writes.
   ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());

@@ -2,6 +2,7 @@
 // (<root>/consensus-meta/<tablet_id>), and offline surgery on a stopped
 // server's replica (rewrite-raft-config, set-term). A thin front over
 // lib/meta/cmeta.h and lib/recover/offline.h; see docs/cli.md "cmeta".
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -178,9 +179,11 @@ struct SurgeryArgs {
 
 // rewrite-raft-config and set-term: dry run unless --yes; the lock, the
 // backup and the atomic replace are lib/recover/offline.h's.
-int Surgery(const SurgeryArgs& a, const recover::CmetaEditFn& edit) {
-  absl::StatusOr<recover::CmetaChange> c =
-      recover::EditConsensusMeta(a.fs_root, a.tablet, !a.yes, a.backup_dir, edit);
+int Surgery(const SurgeryArgs& a, const std::string& action, const recover::CmetaEditFn& edit) {
+  const char* user = std::getenv("USER");
+  absl::StatusOr<recover::CmetaChange> c = recover::EditConsensusMeta(
+      a.fs_root, a.tablet, !a.yes, a.backup_dir, edit, action,
+      absl::StrCat("kmend cmeta (", user ? user : "?", ")"));
   if (!c.ok()) return ReportError(kTool, c.status());
   std::cout << (a.yes ? "rewrote " : "DRY RUN (add --yes to write): would rewrite ") << c->path
             << "\nbefore:\n";
@@ -248,12 +251,12 @@ int Run(int argc, char** argv) {
       if (!p.ok()) return ReportError(kTool, p.status());
       peers.push_back(*p);
     }
-    return Surgery(surgery, [&](const ConsensusMetadataPB& c) {
+    return Surgery(surgery, "rewrite_raft_config", [&](const ConsensusMetadataPB& c) {
       return recover::RewriteRaftConfig(c, peers);
     });
   }
   if (set_term->parsed()) {
-    return Surgery(surgery, [&](const ConsensusMetadataPB& c) {
+    return Surgery(surgery, "set_term", [&](const ConsensusMetadataPB& c) {
       return recover::SetTerm(c, surgery.term);
     });
   }

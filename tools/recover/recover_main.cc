@@ -107,8 +107,11 @@ struct ApplyArgs {
 // apply --offline: the plan's forces for the survivors on one stopped
 // server's data directory, written into their consensus metadata.
 int ApplyOffline(const Common& c, const ApplyArgs& a, const RecoveryPlan& plan) {
-  absl::StatusOr<OfflineReport> report =
-      ApplyPlanOffline(plan, a.fs_root, a.yes, a.accept_warnings, a.backup_dir);
+  const char* user = std::getenv("USER");
+  absl::StatusOr<OfflineReport> report = ApplyPlanOffline(
+      plan, a.fs_root, a.yes, a.accept_warnings, a.backup_dir,
+      std::string("kmend recover apply --offline (") + (user ? user : "?") + ", plan " +
+          plan.created_at + ")");
   if (!report.ok()) return tools::ReportError(kTool, report.status());
   ApplyReport as_apply;  // same rendering; the fingerprint part is per entry here
   as_apply.entries = report->entries;

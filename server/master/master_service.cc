@@ -191,6 +191,16 @@ grpc::Status MasterServiceImpl::ListTabletServers(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::Status MasterServiceImpl::UnregisterTServer(grpc::ServerContext*,
+                                                  const UnregisterTServerRequestPB* req,
+                                                  UnregisterTServerResponsePB*) {
+  absl::Status s = registry_->Unregister(req->permanent_uuid());
+  if (s.ok()) {
+    KLOG(WARNING) << "tablet server " << req->permanent_uuid() << " unregistered by request";
+  }
+  return ToGrpcStatus(s);
+}
+
 grpc::Status MasterServiceImpl::CreateTable(grpc::ServerContext*, const CreateTableRequestPB* req,
                                             CreateTableResponsePB* resp) {
   if (absl::Status leader = CheckLeader(); !leader.ok()) return ToGrpcStatus(leader);

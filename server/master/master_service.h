@@ -49,6 +49,8 @@ class MasterServiceImpl final : public MasterService::Service {
                          HeartbeatResponsePB* resp) override;
   grpc::Status ListTabletServers(grpc::ServerContext* ctx, const ListTabletServersRequestPB* req,
                                  ListTabletServersResponsePB* resp) override;
+  grpc::Status UnregisterTServer(grpc::ServerContext* ctx, const UnregisterTServerRequestPB* req,
+                                 UnregisterTServerResponsePB* resp) override;
   grpc::Status CreateTable(grpc::ServerContext* ctx, const CreateTableRequestPB* req,
                            CreateTableResponsePB* resp) override;
   grpc::Status ListTables(grpc::ServerContext* ctx, const ListTablesRequestPB* req,

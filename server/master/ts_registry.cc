@@ -51,6 +51,22 @@ absl::Status TServerRegistry::Heartbeat(const HeartbeatRequestPB& req) {
   return absl::OkStatus();
 }
 
+absl::Status TServerRegistry::Unregister(const std::string& uuid) {
+  absl::MutexLock lock(&mu_);
+  auto it = servers_.find(uuid);
+  if (it == servers_.end()) {
+    return absl::NotFoundError(absl::StrCat("tablet server ", uuid, " is not registered"));
+  }
+  const int64_t now_us = clock_->NowMicros();
+  if (IsLive(it->second, now_us)) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "tablet server ", uuid, " is live (heartbeat ", (now_us - it->second.last_heartbeat_us) / 1000,
+        " ms ago): only a server that is gone can be unregistered"));
+  }
+  servers_.erase(it);
+  return absl::OkStatus();
+}
+
 TServerSnapshot TServerRegistry::SnapshotLocked(const Entry& e, int64_t now_us) const {
   TServerSnapshot s;
   s.registration = e.registration;

@@ -59,6 +59,10 @@ class TServerRegistry {
   // delayed duplicate must not roll state back).
   absl::Status Heartbeat(const HeartbeatRequestPB& req);
 
+  // Forgets a server that is gone for good. NotFound when not registered;
+  // FailedPrecondition while it is live (heartbeating).
+  absl::Status Unregister(const std::string& uuid);
+
   // Every registered server, ordered by uuid.
   std::vector<TServerSnapshot> List() const;
   std::vector<TServerSnapshot> LiveServers() const;

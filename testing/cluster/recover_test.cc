@@ -15,6 +15,10 @@
 // AStalePlanIsRefusedNamingTheDifference: a dead server restarted after
 // planning makes apply refuse (exit 2) naming it, and nothing is forced.
 //
+// (WholeClusterRecovery also unregisters the dead servers with `kmend
+// tserver unregister`, which a live server or one that may hold a tablet's
+// only copy refuses.)
+//
 // TheOfflinePathEndsTheSame: the survivor's server is stopped after the
 // plan; `apply --offline --fs_root` (refused while the server runs) writes
 // its force into the consensus metadata; started again it leads and takes
@@ -304,8 +308,26 @@ TEST_F(RecoverTest, WholeClusterRecoveryAfterTwoServersDie) {
     EXPECT_TRUE(keys.count(9000000)) << t;
   }
 
-  // The dead return: their replicas of forced tablets are tombstoned, never
-  // re-elected, and ksck ends HEALTHY.
+  // Gone for good: unregistered, ksck stops reporting them and is HEALTHY
+  // once the master re-replicated the tablets that had only lost one replica.
+  for (int dead : {dead_a, dead_b}) {
+    ToolResult un = Kmend(absl::StrCat("tserver unregister --masters ",
+                                       cluster_->master_addresses(), " ", uuids_[dead], " --yes"));
+    ASSERT_EQ(un.exit_code, 0) << un.out << un.err;
+  }
+  ToolResult healthy;
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    healthy = Kmend(absl::StrCat("ksck --masters ", cluster_->master_addresses()));
+                    return healthy.exit_code == 0;
+                  },
+                  seconds(60), "ksck HEALTHY with the dead servers unregistered")
+                  .ok())
+      << healthy.out << healthy.err;
+  EXPECT_THAT(healthy.out, ::testing::Not(HasSubstr(uuids_[dead_a])));
+
+  // The dead return after all: they register again, their replicas of forced
+  // tablets are tombstoned, never re-elected, and ksck stays HEALTHY.
   ASSERT_TRUE(cluster_->tserver(dead_a)->Restart().ok());
   ASSERT_TRUE(cluster_->tserver(dead_b)->Restart().ok());
   down_.clear();
@@ -356,6 +378,11 @@ TEST_F(RecoverTest, AStalePlanIsRefusedNamingTheDifference) {
   EXPECT_THAT(apply.out, HasSubstr(absl::StrCat("tablet server ", uuids_[1])));
   EXPECT_THAT(apply.err, HasSubstr("taken as dead by the plan"));
   EXPECT_FALSE(io::ListDir(backups).ok() && !io::ListDir(backups)->empty());
+  // A live server is never unregistered.
+  ToolResult un = Kmend(absl::StrCat("tserver unregister --masters ", cluster_->master_addresses(),
+                                     " ", uuids_[2], " --yes"));
+  EXPECT_EQ(un.exit_code, 2) << un.out << un.err;
+  EXPECT_THAT(un.err, HasSubstr("only a server that is gone can be unregistered"));
   ReplicasByTablet now = LiveReplicas(*cluster_, uuids_, down_);
   for (const std::string& t : tablets_) {
     for (const auto& [u, r] : now[t]) {
@@ -399,6 +426,12 @@ TEST_F(RecoverTest, TheOfflinePathEndsTheSame) {
   EXPECT_THAT(locked.err, HasSubstr("locked"));
 
   ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+  ASSERT_TRUE(cluster_->WaitForLiveTServers(0, seconds(30)).ok());
+  // Every replica of the tablet is down now: no dead server may be forgotten.
+  ToolResult un = Kmend(absl::StrCat("tserver unregister --masters ", cluster_->master_addresses(),
+                                     " ", uuids_[0], " --yes"));
+  EXPECT_EQ(un.exit_code, 2) << un.out << un.err;
+  EXPECT_THAT(un.err, HasSubstr("may hold the only copy of 1 tablet(s): " + t));
   ToolResult dry = Kmend(offline);
   EXPECT_EQ(dry.exit_code, 0) << dry.out << dry.err;
   EXPECT_THAT(dry.out, HasSubstr("would_apply"));

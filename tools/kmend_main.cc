@@ -85,6 +85,7 @@ constexpr ToolEntry kTools[] = {
     {"write", "write rows to a table through its tablets' leaders"},
     {"scan", "print a table's rows or count them (reads from each leader)"},
     {"ksck", "check a cluster's health and consistency, and name the fix"},
+    {"fsck", "verify (and with --repair fix) a stopped tablet server's data directory"},
     {"unsafe-change-config",
      "force a tablet replica's Raft config to the survivors (loses entries only the lost "
      "replicas had)"},

@@ -22,9 +22,7 @@ class SkeletonStorage : public raft::LogStorage {
     if (!entries_.empty()) base_index_ = entries_.front().id().index() - 1;
   }
   int64_t FirstIndex() const override { return base_index_ + 1; }
-  int64_t LastIndex() const override {
-    return base_index_ + static_cast<int64_t>(entries_.size());
-  }
+  int64_t LastIndex() const override { return base_index_ + static_cast<int64_t>(entries_.size()); }
   absl::StatusOr<int64_t> Term(int64_t index) const override {
     if (index > LastIndex()) return absl::OutOfRangeError(absl::StrCat("index ", index));
     if (index == base_index_) {
@@ -74,8 +72,7 @@ BootstrapReport CheckBootstrap(const std::string& tablet_id, const std::string& 
   r.ops_to_replay = std::max<int64_t>(0, r.wal_last_index - r.last_flushed_op_index);
   if (superblock.tablet_data_state() != tablet::TABLET_DATA_READY) {
     r.ok = false;
-    r.reason = absl::StrCat("data state is ",
-                            tablet::DataStateName(superblock.tablet_data_state()),
+    r.reason = absl::StrCat("data state is ", tablet::DataStateName(superblock.tablet_data_state()),
                             ": the server does not start this replica");
     return r;
   }
@@ -108,8 +105,8 @@ BootstrapReport CheckBootstrap(const std::string& tablet_id, const std::string& 
   if (!log.entries.empty() && r.wal_first_index > r.last_flushed_op_index + 1) {
     r.reason = absl::StrCat("ops ", r.last_flushed_op_index + 1, "..", r.wal_first_index - 1,
                             " are in neither the flushed blocks (through op ",
-                            r.last_flushed_op_index, ") nor the WAL (from op ",
-                            r.wal_first_index, "): the replica would start without their rows");
+                            r.last_flushed_op_index, ") nor the WAL (from op ", r.wal_first_index,
+                            "): the replica would start without their rows");
     return r;
   }
   r.ok = true;

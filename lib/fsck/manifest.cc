@@ -23,18 +23,24 @@ constexpr size_t kCopyChunk = 4 << 20;
 
 const char* ActionStateName(ManifestAction::State s) {
   switch (s) {
-    case ManifestAction::State::kPlanned: return "planned";
-    case ManifestAction::State::kBackedUp: return "backed_up";
-    case ManifestAction::State::kDone: return "done";
+    case ManifestAction::State::kPlanned:
+      return "planned";
+    case ManifestAction::State::kBackedUp:
+      return "backed_up";
+    case ManifestAction::State::kDone:
+      return "done";
   }
   return "planned";
 }
 
 const char* ManifestStateName(Manifest::State s) {
   switch (s) {
-    case Manifest::State::kInProgress: return "in_progress";
-    case Manifest::State::kComplete: return "complete";
-    case Manifest::State::kUndone: return "undone";
+    case Manifest::State::kInProgress:
+      return "in_progress";
+    case Manifest::State::kComplete:
+      return "complete";
+    case Manifest::State::kUndone:
+      return "undone";
   }
   return "in_progress";
 }
@@ -301,8 +307,8 @@ absl::Status RestoreBackup(const BackupEntry& e, const std::string& backup_dir) 
   absl::Status s;
   size_t done = 0;
   while (done < bytes.size()) {
-    ssize_t n = ::pwrite(fd, bytes.data() + done, bytes.size() - done,
-                         static_cast<off_t>(e.offset + done));
+    ssize_t n =
+        ::pwrite(fd, bytes.data() + done, bytes.size() - done, static_cast<off_t>(e.offset + done));
     if (n < 0) {
       if (errno == EINTR) continue;
       s = io::ErrnoError(absl::StrCat("pwrite at offset ", e.offset + done), e.path, errno);

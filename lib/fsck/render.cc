@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "lib/tablet/column_block.h"
 
 namespace kmend::fsck {
 
@@ -22,9 +23,8 @@ json ProblemJson(const Problem& p) {
 }
 
 json ActionJson(const RepairAction& a) {
-  json j = {{"kind", RepairActionKindName(a.kind)},
-            {"path", a.path},
-            {"description", a.description}};
+  json j = {
+      {"kind", RepairActionKindName(a.kind)}, {"path", a.path}, {"description", a.description}};
   if (!a.tablet_id.empty()) j["tablet_id"] = a.tablet_id;
   if (a.kind == RepairAction::Kind::kDeleteOrphanedBlocks) {
     json ids = json::array();
@@ -107,9 +107,8 @@ json ReportJson(const FsckReport& r, const RepairSection* repair) {
   if (repair != nullptr) {
     json actions = json::array();
     for (const RepairAction& a : repair->plan.actions) actions.push_back(ActionJson(a));
-    json rj = {{"dry_run", repair->dry_run},
-               {"actions", actions},
-               {"not_done", repair->plan.not_done}};
+    json rj = {
+        {"dry_run", repair->dry_run}, {"actions", actions}, {"not_done", repair->plan.not_done}};
     if (!repair->backup_dir.empty()) rj["backup_dir"] = repair->backup_dir;
     if (repair->outcome) {
       rj["resumed"] = repair->outcome->resumed;
@@ -125,8 +124,8 @@ json ReportJson(const FsckReport& r, const RepairSection* repair) {
 std::string ReportText(const FsckReport& r, const RepairSection* repair, bool verbose) {
   std::string out;
   absl::StrAppend(&out, "fsck of ", r.fs_root, " (server ",
-                  r.server_uuid.empty() ? "unknown" : r.server_uuid, "), checks=",
-                  ChecksName(r.checks), "\n");
+                  r.server_uuid.empty() ? "unknown" : r.server_uuid,
+                  "), checks=", ChecksName(r.checks), "\n");
   absl::StrAppendFormat(&out, "  %d files, %d blocks checked, %.1f MB read in %.2f s\n",
                         r.files_checked, r.blocks_checked, r.bytes_read / 1e6, r.seconds);
   for (const std::string& p : r.server_problems) absl::StrAppend(&out, "PROBLEM: ", p, "\n");
@@ -135,8 +134,8 @@ std::string ReportText(const FsckReport& r, const RepairSection* repair, bool ve
     if (f.status == FileStatus::kOk && (f.note.empty() || !verbose)) continue;
     if (!any_file) absl::StrAppend(&out, "\nFiles:\n");
     any_file = true;
-    absl::StrAppend(&out, "  ", FileStatusName(f.status), "  ", f.path, " (",
-                    FileKindName(f.kind), ")\n");
+    absl::StrAppend(&out, "  ", FileStatusName(f.status), "  ", f.path, " (", FileKindName(f.kind),
+                    ")\n");
     for (const Problem& p : f.problems) {
       absl::StrAppend(&out, "      offset ", p.offset, ": ", p.what, "\n");
     }
@@ -146,16 +145,15 @@ std::string ReportText(const FsckReport& r, const RepairSection* repair, bool ve
   for (const BlockReport& b : r.blocks) {
     if (!any_block) absl::StrAppend(&out, "\nBlocks:\n");
     any_block = true;
-    absl::StrAppend(&out, "  ", BlockStatusName(b.status), "  block ", b.block_id,
+    absl::StrAppend(&out, "  ", BlockStatusName(b.status), "  block ",
+                    tablet::BlockIdToString(b.block_id),
                     b.tablet_id.empty() ? "" : absl::StrCat(" of tablet ", b.tablet_id),
-                    b.path.empty() ? "" : absl::StrCat(" in ", b.path), ": ", b.problem.what,
-                    "\n");
+                    b.path.empty() ? "" : absl::StrCat(" in ", b.path), ": ", b.problem.what, "\n");
   }
   absl::StrAppend(&out, "\nTablets:\n");
   for (const TabletReport& t : r.tablets) {
-    absl::StrAppend(&out, "  ", t.tablet_id, " ", t.table_name.empty() ? "?" : t.table_name,
-                    " [", t.data_state.empty() ? "?" : t.data_state, "]: ",
-                    VerdictName(t.verdict), "\n");
+    absl::StrAppend(&out, "  ", t.tablet_id, " ", t.table_name.empty() ? "?" : t.table_name, " [",
+                    t.data_state.empty() ? "?" : t.data_state, "]: ", VerdictName(t.verdict), "\n");
     for (const std::string& why : t.reasons) absl::StrAppend(&out, "      ", why, "\n");
     if (t.bootstrap.checked && t.bootstrap.ok) {
       absl::StrAppend(&out, "      bootstrap: OK (blocks through op ",
@@ -169,9 +167,8 @@ std::string ReportText(const FsckReport& r, const RepairSection* repair, bool ve
     if (!t.fix_note.empty()) absl::StrAppend(&out, "      note: ", t.fix_note, "\n");
   }
   if (repair != nullptr) {
-    absl::StrAppend(&out, "\nRepair", repair->dry_run ? " (dry run: nothing changed; --yes to act)"
-                                                     : "",
-                    ":\n");
+    absl::StrAppend(&out, "\nRepair",
+                    repair->dry_run ? " (dry run: nothing changed; --yes to act)" : "", ":\n");
     if (repair->plan.actions.empty()) absl::StrAppend(&out, "  nothing to repair\n");
     for (const RepairAction& a : repair->plan.actions) {
       absl::StrAppend(&out, "  ", repair->dry_run ? "would " : "did ", a.description, "\n");
@@ -199,10 +196,9 @@ json UndoJson(const UndoOutcome& undo, const std::string& backup_dir) {
 }
 
 std::string UndoText(const UndoOutcome& undo, const std::string& backup_dir) {
-  std::string out = absl::StrCat("undo of the fsck repair recorded in ", backup_dir, " (",
-                                 undo.fs_root, ")",
-                                 undo.applied ? "" : ": dry run, nothing changed; --yes to act",
-                                 "\n");
+  std::string out =
+      absl::StrCat("undo of the fsck repair recorded in ", backup_dir, " (", undo.fs_root, ")",
+                   undo.applied ? "" : ": dry run, nothing changed; --yes to act", "\n");
   for (const std::string& s : undo.restored) {
     absl::StrAppend(&out, "  ", undo.applied ? "" : "would ", s, "\n");
   }

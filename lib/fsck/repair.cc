@@ -29,11 +29,16 @@ namespace kmend::fsck {
 
 const char* RepairActionKindName(RepairAction::Kind kind) {
   switch (kind) {
-    case RepairAction::Kind::kCloseWalSegment: return "close_wal_segment";
-    case RepairAction::Kind::kTruncateMetadata: return "truncate_metadata";
-    case RepairAction::Kind::kDeleteOrphanedBlocks: return "delete_orphaned_blocks";
-    case RepairAction::Kind::kDeleteFile: return "delete_file";
-    case RepairAction::Kind::kMarkFailed: return "mark_failed";
+    case RepairAction::Kind::kCloseWalSegment:
+      return "close_wal_segment";
+    case RepairAction::Kind::kTruncateMetadata:
+      return "truncate_metadata";
+    case RepairAction::Kind::kDeleteOrphanedBlocks:
+      return "delete_orphaned_blocks";
+    case RepairAction::Kind::kDeleteFile:
+      return "delete_file";
+    case RepairAction::Kind::kMarkFailed:
+      return "mark_failed";
   }
   return "unknown";
 }
@@ -87,8 +92,7 @@ absl::StatusOr<RepairPlan> PlanRepair(const ScanResult& scan, int64_t timestamp_
     if (it == tablets.end()) continue;
     if (it->second->verdict != Verdict::kRepairableLocally) {
       plan.not_done.push_back(absl::StrCat("torn tail of ", w.path, " left as it is: tablet ",
-                                           w.tablet_id, " is ",
-                                           VerdictName(it->second->verdict)));
+                                           w.tablet_id, " is ", VerdictName(it->second->verdict)));
       continue;
     }
     RepairAction a;
@@ -101,7 +105,8 @@ absl::StatusOr<RepairPlan> PlanRepair(const ScanResult& scan, int64_t timestamp_
     a.max_replicate_index = w.max_replicate_index;
     a.description = absl::StrCat("cut ", w.path, " from ", w.size_bytes, " to ", w.offset,
                                  " bytes (torn tail: no complete batch after it) and write its "
-                                 "footer (", w.entries, " entries), as WAL recovery does");
+                                 "footer (",
+                                 w.entries, " entries), as WAL recovery does");
     plan.actions.push_back(std::move(a));
   }
 
@@ -111,8 +116,8 @@ absl::StatusOr<RepairPlan> PlanRepair(const ScanResult& scan, int64_t timestamp_
   if (io::FileExists(layout.BlockManagerInstancePath())) {
     auto br = blocks::Repair(layout.DataDir(), /*apply=*/false);
     if (!br.ok()) {
-      plan.not_done.push_back(absl::StrCat("block containers not repaired: ",
-                                           br.status().message()));
+      plan.not_done.push_back(
+          absl::StrCat("block containers not repaired: ", br.status().message()));
     } else {
       for (const blocks::RepairAction& ba : br->actions) {
         RepairAction a;
@@ -148,9 +153,8 @@ absl::StatusOr<RepairPlan> PlanRepair(const ScanResult& scan, int64_t timestamp_
       for (auto& [cid, a] : by_container) {
         uint64_t bytes = 0;
         for (const auto& b : a.blocks) bytes += static_cast<uint64_t>(b.length);
-        a.description = absl::StrCat("delete ", a.blocks.size(),
-                                     " orphaned blocks of container ", cid, " (", bytes,
-                                     " bytes): DELETE records in ", a.path,
+        a.description = absl::StrCat("delete ", a.blocks.size(), " orphaned blocks of container ",
+                                     cid, " (", bytes, " bytes): DELETE records in ", a.path,
                                      ", holes punched in ", a.data_path);
         plan.actions.push_back(std::move(a));
       }
@@ -246,8 +250,8 @@ absl::Status ApplyAction(const RepairPlan& plan, const ManifestAction& ma) {
       }
       return io::SyncParentDir(a.path);
     case RepairAction::Kind::kMarkFailed:
-      return tablet::SetDataState(fs::Layout(plan.fs_root), a.tablet_id,
-                                  tablet::TABLET_DATA_FAILED, a.reason);
+      return tablet::SetDataState(fs::Layout(plan.fs_root), a.tablet_id, tablet::TABLET_DATA_FAILED,
+                                  a.reason);
   }
   return absl::InternalError("unknown repair action");
 }
@@ -256,9 +260,7 @@ absl::Status BackUp(const std::string& backup_dir, size_t seq, ManifestAction* m
                     uint64_t* bytes) {
   const RepairAction& a = ma->action;
   ma->backups.clear();
-  auto name = [&](int n, const std::string& what) {
-    return absl::StrCat(seq, "-", n, "-", what);
-  };
+  auto name = [&](int n, const std::string& what) { return absl::StrCat(seq, "-", n, "-", what); };
   if (io::FileExists(a.path)) {
     ASSIGN_OR_RETURN(BackupEntry e, BackupFile(a.path, backup_dir, name(0, io::Basename(a.path))));
     *bytes += e.size;
@@ -269,12 +271,11 @@ absl::Status BackUp(const std::string& backup_dir, size_t seq, ManifestAction* m
   if (a.kind == RepairAction::Kind::kDeleteOrphanedBlocks) {
     int n = 1;
     for (const RepairFacts::OrphanBlock& b : a.blocks) {
-      ASSIGN_OR_RETURN(
-          BackupEntry e,
-          BackupRange(a.data_path, static_cast<uint64_t>(b.offset), PunchLength(b, a.alignment),
-                      backup_dir,
-                      name(n++, absl::StrCat(io::Basename(a.data_path), ".",
-                                             tablet::BlockIdToString(b.block_id)))));
+      ASSIGN_OR_RETURN(BackupEntry e,
+                       BackupRange(a.data_path, static_cast<uint64_t>(b.offset),
+                                   PunchLength(b, a.alignment), backup_dir,
+                                   name(n++, absl::StrCat(io::Basename(a.data_path), ".",
+                                                          tablet::BlockIdToString(b.block_id)))));
       *bytes += e.length;
       ma->backups.push_back(e);
     }
@@ -295,12 +296,11 @@ absl::StatusOr<std::string> ManifestFsRoot(const std::string& backup_dir) {
   return m.fs_root;
 }
 
-absl::StatusOr<RepairOutcome> ExecuteRepair(const RepairPlan& plan,
-                                            const std::string& backup_dir) {
+absl::StatusOr<RepairOutcome> ExecuteRepair(const RepairPlan& plan, const std::string& backup_dir) {
   if (IsInside(backup_dir, plan.fs_root)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "--backup_dir ", backup_dir, " is inside the data directory ", plan.fs_root,
-        ": choose a directory elsewhere (ideally on another disk)"));
+    return absl::FailedPreconditionError(
+        absl::StrCat("--backup_dir ", backup_dir, " is inside the data directory ", plan.fs_root,
+                     ": choose a directory elsewhere (ideally on another disk)"));
   }
   RETURN_IF_ERROR(io::CreateDirs(backup_dir));
   RepairOutcome out;
@@ -309,22 +309,22 @@ absl::StatusOr<RepairOutcome> ExecuteRepair(const RepairPlan& plan,
   auto existing = ReadManifest(backup_dir);
   if (existing.ok()) {
     if (RealPath(existing->fs_root) != RealPath(plan.fs_root)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          out.manifest_path, " is about ", existing->fs_root, ", not ", plan.fs_root));
+      return absl::FailedPreconditionError(
+          absl::StrCat(out.manifest_path, " is about ", existing->fs_root, ", not ", plan.fs_root));
     }
     if (existing->state != Manifest::State::kInProgress) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          out.manifest_path, " records a repair that is ",
-          existing->state == Manifest::State::kComplete ? "complete" : "undone",
-          ": choose a new --backup_dir (this one is what `kmend fsck undo` needs)"));
+      return absl::FailedPreconditionError(
+          absl::StrCat(out.manifest_path, " records a repair that is ",
+                       existing->state == Manifest::State::kComplete ? "complete" : "undone",
+                       ": choose a new --backup_dir (this one is what `kmend fsck undo` needs)"));
     }
     m = *std::move(existing);
     out.resumed = true;
   } else if (absl::IsNotFound(existing.status())) {
     auto names = io::ListDir(backup_dir);
     if (names.ok() && !names->empty()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "--backup_dir ", backup_dir, " is not empty and holds no fsck manifest"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("--backup_dir ", backup_dir, " is not empty and holds no fsck manifest"));
     }
     m.fs_root = plan.fs_root;
     m.timestamp_micros = plan.timestamp_micros;
@@ -369,8 +369,8 @@ absl::StatusOr<UndoOutcome> Undo(const std::string& backup_dir, bool apply,
                                  const std::string& expected_fs_root) {
   ASSIGN_OR_RETURN(Manifest m, ReadManifest(backup_dir));
   if (!expected_fs_root.empty() && RealPath(expected_fs_root) != RealPath(m.fs_root)) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "the manifest in ", backup_dir, " is about ", m.fs_root, ", not ", expected_fs_root));
+    return absl::FailedPreconditionError(absl::StrCat("the manifest in ", backup_dir, " is about ",
+                                                      m.fs_root, ", not ", expected_fs_root));
   }
   if (m.state == Manifest::State::kUndone) {
     return absl::FailedPreconditionError(
@@ -389,8 +389,8 @@ absl::StatusOr<UndoOutcome> Undo(const std::string& backup_dir, bool apply,
     out.restored.push_back(
         e->kind == BackupEntry::Kind::kFile
             ? absl::StrCat("restore ", e->path, " (", e->size, " bytes) from ", e->backup)
-            : absl::StrCat("restore bytes ", e->offset, "+", e->length, " of ", e->path,
-                           " from ", e->backup));
+            : absl::StrCat("restore bytes ", e->offset, "+", e->length, " of ", e->path, " from ",
+                           e->backup));
     if (apply) RETURN_IF_ERROR(RestoreBackup(*e, backup_dir));
   }
   if (apply) {

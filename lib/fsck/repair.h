@@ -94,8 +94,8 @@ struct RepairPlan {
 absl::StatusOr<RepairPlan> PlanRepair(const ScanResult& scan, int64_t timestamp_micros);
 
 struct RepairOutcome {
-  RepairPlan plan;           // the plan executed (a resumed one comes from the manifest)
-  bool resumed = false;      // an unfinished manifest was found and completed
+  RepairPlan plan;       // the plan executed (a resumed one comes from the manifest)
+  bool resumed = false;  // an unfinished manifest was found and completed
   int actions_done = 0;
   uint64_t bytes_backed_up = 0;
   std::string manifest_path;

@@ -47,9 +47,9 @@ enum class FileKind {
 const char* FileKindName(FileKind k);  // "instance", "wal_segment", ...
 
 struct Problem {
-  uint64_t offset = 0;      // byte offset in the file the problem is in
-  std::string what;         // what failed, expected vs found
-  bool has_crc = false;     // stored/computed are meaningful
+  uint64_t offset = 0;   // byte offset in the file the problem is in
+  std::string what;      // what failed, expected vs found
+  bool has_crc = false;  // stored/computed are meaningful
   uint32_t stored_crc = 0;
   uint32_t computed_crc = 0;
 };
@@ -71,26 +71,26 @@ const char* BlockStatusName(BlockStatus s);  // "MISSING", "CORRUPT", "ORPHANED"
 // One block that is not sound (healthy blocks are only counted).
 struct BlockReport {
   uint64_t block_id = 0;
-  std::string tablet_id;     // the tablet naming it; empty for ORPHANED
+  std::string tablet_id;  // the tablet naming it; empty for ORPHANED
   BlockStatus status = BlockStatus::kMissing;
   std::string container_id;  // empty when the block manager has no record of it
   std::string path;          // the .data file (or .metadata) the problem is in
   int64_t offset = 0;        // the block's extent in the .data file
   int64_t length = 0;
-  Problem problem;           // offset here is absolute in `path`
+  Problem problem;  // offset here is absolute in `path`
 };
 
 // Whether the server's start-up would bring the tablet up: the same reader
 // Log::Open's recovery uses, then the checks RaftCore::Create makes, then
 // whether the blocks and the WAL together cover every op (bootstrap.h).
 struct BootstrapReport {
-  bool checked = false;   // false: not attempted (see reason)
+  bool checked = false;  // false: not attempted (see reason)
   bool ok = false;
-  std::string reason;     // why not (or why not checked)
+  std::string reason;  // why not (or why not checked)
   int64_t last_flushed_op_index = 0;
   int64_t wal_first_index = 0;  // 0: empty WAL
   int64_t wal_last_index = 0;
-  int64_t ops_to_replay = 0;    // entries after the flushed op
+  int64_t ops_to_replay = 0;  // entries after the flushed op
 };
 
 enum class Verdict {

@@ -125,9 +125,9 @@ bool VerifyPbcFile(FileReport* f) {
   }
   auto v = pbc::VerifyFile(f->path);
   if (!v.ok()) {
-    AddProblem(f, absl::IsPermissionDenied(v.status()) ? FileStatus::kUnreadable
-                                                       : FileStatus::kCorrupt,
-               0, std::string(v.status().message()));
+    AddProblem(
+        f, absl::IsPermissionDenied(v.status()) ? FileStatus::kUnreadable : FileStatus::kCorrupt, 0,
+        std::string(v.status().message()));
     return true;
   }
   ApplyPbcVerify(*v, f);
@@ -242,9 +242,9 @@ void Scanner::CheckTablet(const std::string& id, TabletState* t) {
     if (!loaded.ok()) {
       AddProblem(&sb, FileStatus::kCorrupt, 0, std::string(loaded.status().message()));
     } else if (loaded->tablet_id() != id) {
-      AddProblem(&sb, FileStatus::kCorrupt, 0,
-                 absl::StrCat("field tablet_id is '", loaded->tablet_id(),
-                              "', expected the file name"));
+      AddProblem(
+          &sb, FileStatus::kCorrupt, 0,
+          absl::StrCat("field tablet_id is '", loaded->tablet_id(), "', expected the file name"));
     } else {
       t->superblock = *std::move(loaded);
       tr.table_name = t->superblock->table_name();
@@ -272,8 +272,8 @@ void Scanner::CheckTablet(const std::string& id, TabletState* t) {
           for (const auto& peer : t->cmeta->committed_config().peers()) {
             std::string addr;
             if (peer.has_last_known_addr()) {
-              addr = absl::StrCat(peer.last_known_addr().host(), ":",
-                                  peer.last_known_addr().port());
+              addr =
+                  absl::StrCat(peer.last_known_addr().host(), ":", peer.last_known_addr().port());
             }
             tr.peers.push_back(absl::StrCat(peer.permanent_uuid(), "@", addr));
           }
@@ -315,8 +315,8 @@ class WalVisitor : public wal::LogVisitor {
 
 void Scanner::CheckWal(const std::string& id, TabletState* t) {
   const std::string dir = layout_.WalDir(id);
-  const bool ready = t->superblock &&
-                     t->superblock->tablet_data_state() == tablet::TABLET_DATA_READY;
+  const bool ready =
+      t->superblock && t->superblock->tablet_data_state() == tablet::TABLET_DATA_READY;
   if (!IsDir(dir)) {
     if (ready) {
       FileReport f = NewFile(dir, FileKind::kWalSegment, id);
@@ -401,8 +401,7 @@ void Scanner::CheckWal(const std::string& id, TabletState* t) {
                                 last ? "" : "; not the last segment, the footer is missing"));
         if (target == dir) {
           result_.facts.wal_tails.push_back({id, s.path, s.tail.offset, s.file_size, s.entries,
-                                             s.min_replicate_index, s.max_replicate_index,
-                                             last});
+                                             s.min_replicate_index, s.max_replicate_index, last});
         }
       }
     }
@@ -448,9 +447,9 @@ void Scanner::CheckContainers() {
   auto ids = blocks::ListContainerIds(data_dir);
   std::map<std::string, const blocks::ContainerIssue*> none;
   if (!bm.ok()) {
-    report().server_problems.push_back(absl::StrCat(
-        "the block manager cannot open ", data_dir, ": ", bm.status().message(),
-        "; no block was checked"));
+    report().server_problems.push_back(absl::StrCat("the block manager cannot open ", data_dir,
+                                                    ": ", bm.status().message(),
+                                                    "; no block was checked"));
   } else {
     bm_ = *std::move(bm);
   }
@@ -459,8 +458,8 @@ void Scanner::CheckContainers() {
   for (const std::string& cid : *ids) {
     FileReport md = NewFile(io::JoinPath(data_dir, cid + blocks::kMetadataSuffix),
                             FileKind::kContainerMetadata);
-    FileReport dt = NewFile(io::JoinPath(data_dir, cid + blocks::kDataSuffix),
-                            FileKind::kContainerData);
+    FileReport dt =
+        NewFile(io::JoinPath(data_dir, cid + blocks::kDataSuffix), FileKind::kContainerData);
     for (FileReport* f : {&md, &dt}) {
       auto u = unreadable.find(f->path);
       if (u != unreadable.end()) AddProblem(f, FileStatus::kUnreadable, 0, u->second);
@@ -537,8 +536,7 @@ void Scanner::BlockCorrupt(uint64_t id, const blocks::BlockLocation& loc, Proble
 
 // Streams each block's bytes once, in file order, through CRC32C: the
 // column block's CRC covers every byte but its last four, which hold it.
-void Scanner::ChecksumBlocks(
-    const std::vector<std::pair<uint64_t, blocks::BlockLocation>>& todo) {
+void Scanner::ChecksumBlocks(const std::vector<std::pair<uint64_t, blocks::BlockLocation>>& todo) {
   std::string buf(kReadChunkBytes, '\0');
   std::string open_path;
   int fd = -1;
@@ -559,8 +557,9 @@ void Scanner::ChecksumBlocks(
     const uint64_t len = static_cast<uint64_t>(loc.length);
     const uint64_t off = static_cast<uint64_t>(loc.offset);
     if (len < tablet::kColumnBlockHeaderBytes + tablet::kColumnBlockTrailerBytes) {
-      BlockCorrupt(id, loc, {off, absl::StrCat("column block of ", len,
-                                               " bytes is shorter than its header and CRC")});
+      BlockCorrupt(id, loc,
+                   {off, absl::StrCat("column block of ", len,
+                                      " bytes is shorter than its header and CRC")});
       continue;
     }
     uint32_t crc = 0;
@@ -591,13 +590,15 @@ void Scanner::ChecksumBlocks(
       continue;
     }
     uint32_t stored = 0;
-    for (int i = 3; i >= 0; --i) stored = (stored << 8) | static_cast<unsigned char>(stored_bytes[i]);
+    for (int i = 3; i >= 0; --i)
+      stored = (stored << 8) | static_cast<unsigned char>(stored_bytes[i]);
     if (stored != crc) {
       Problem p;
       p.offset = off + len - 4;
-      p.what = absl::StrFormat("CRC32C mismatch over bytes %d-%d of the block (stored 0x%08x, "
-                               "computed 0x%08x)",
-                               0, len - 5, stored, crc);
+      p.what = absl::StrFormat(
+          "CRC32C mismatch over bytes %d-%d of the block (stored 0x%08x, "
+          "computed 0x%08x)",
+          0, len - 5, stored, crc);
       p.has_crc = true;
       p.stored_crc = stored;
       p.computed_crc = crc;
@@ -606,8 +607,9 @@ void Scanner::ChecksumBlocks(
       // Sound CRC over a foreign format: a Kudu CFile.
       FileReport* df = DataFileReport(loc.container_id);
       if (df != nullptr && df->note.empty()) {
-        df->note = "blocks are not kmend column blocks (Kudu CFiles?): their contents are "
-                   "not checked";
+        df->note =
+            "blocks are not kmend column blocks (Kudu CFiles?): their contents are "
+            "not checked";
       }
     }
   }
@@ -670,8 +672,9 @@ void Scanner::DecodeTablets(std::set<uint64_t>* decoded) {
           const uint64_t bid = rs.columns(0).block().id();
           auto loc = bm_->Locate(bid);
           if (loc.ok()) {
-            BlockCorrupt(bid, *loc, {static_cast<uint64_t>(loc->offset),
-                                     absl::StrCat("rowset ", rs.id(), ": ", read.status().message())});
+            BlockCorrupt(bid, *loc,
+                         {static_cast<uint64_t>(loc->offset),
+                          absl::StrCat("rowset ", rs.id(), ": ", read.status().message())});
           }
         }
       }
@@ -735,8 +738,9 @@ void Scanner::CheckBlocks() {
         FileReport* f = DataFileReport(loc->container_id);
         if (f != nullptr) r.path = f->path;
         r.problem.offset = static_cast<uint64_t>(loc->offset);
-        r.problem.what = "live block that no superblock names (left by a crash mid-flush or "
-                         "mid-copy); repair deletes it";
+        r.problem.what =
+            "live block that no superblock names (left by a crash mid-flush or "
+            "mid-copy); repair deletes it";
         report().blocks.push_back(r);
         result_.facts.orphan_blocks.push_back(
             {b, loc->container_id, r.path,
@@ -775,8 +779,9 @@ absl::StatusOr<ScanResult> Scanner::Run() {
       !IsDir(layout_.TabletMetaDir()) && !IsDir(layout_.WalsDir()) &&
       !IsDir(layout_.ConsensusMetaDir())) {
     return absl::NotFoundError(
-        absl::StrCat(root, ": not a tablet server data directory (no instance file, no data/, "
-                           "tablet-meta/, consensus-meta/ or wals/)"));
+        absl::StrCat(root,
+                     ": not a tablet server data directory (no instance file, no data/, "
+                     "tablet-meta/, consensus-meta/ or wals/)"));
   }
   report().fs_root = root;
   report().checks = options_.checks;
@@ -839,8 +844,7 @@ absl::StatusOr<ScanResult> Scanner::Run() {
       t.report->bootstrap.reason = "the superblock does not load";
       continue;
     }
-    t.report->bootstrap =
-        CheckBootstrap(id, report().server_uuid, *t.superblock, t.cmeta, t.log);
+    t.report->bootstrap = CheckBootstrap(id, report().server_uuid, *t.superblock, t.cmeta, t.log);
   }
   report().files_checked = static_cast<int64_t>(report().files.size());
   result_.facts.data_dir_fully_understood =

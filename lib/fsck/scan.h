@@ -77,9 +77,9 @@ struct RepairFacts {
     int64_t offset = 0;
     int64_t length = 0;
   };
-  std::vector<WalTail> wal_tails;        // torn segments (read as a whole directory)
+  std::vector<WalTail> wal_tails;  // torn segments (read as a whole directory)
   std::vector<OrphanBlock> orphan_blocks;
-  bool orphans_known = false;            // every superblock loaded
+  bool orphans_known = false;  // every superblock loaded
   uint64_t filesystem_block_size_bytes = 0;
   // Every superblock loaded and every container read: deleting anything in
   // the data directory cannot take a tablet's data.

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "lib/tablet/column_block.h"
 
 namespace kmend::fsck {
 
@@ -72,9 +73,9 @@ void Judge(FsckReport* report) {
       } else {
         rebuild = true;
       }
-      t.reasons.push_back(absl::StrCat("block ", b->block_id, " is ", BlockStatusName(b->status),
-                                       b->path.empty() ? "" : absl::StrCat(" in ", b->path), ": ",
-                                       b->problem.what));
+      t.reasons.push_back(absl::StrCat(
+          "block ", tablet::BlockIdToString(b->block_id), " is ", BlockStatusName(b->status),
+          b->path.empty() ? "" : absl::StrCat(" in ", b->path), ": ", b->problem.what));
     }
     if (t.data_state == "FAILED") {
       rebuild = true;
@@ -92,9 +93,9 @@ void Judge(FsckReport* report) {
     if (rebuild && !unchecked) {
       t.verdict = Verdict::kNeedsRebuild;
       const std::string source = ChooseSource(t, report->server_uuid);
-      t.fix_command = absl::StrCat("kmend rebuild-replica --fs_root ", report->fs_root,
-                                   " --tablet ", t.tablet_id, " --source ",
-                                   source.empty() ? "<PEER>" : source, " --yes");
+      t.fix_command =
+          absl::StrCat("kmend rebuild-replica --fs_root ", report->fs_root, " --tablet ",
+                       t.tablet_id, " --source ", source.empty() ? "<PEER>" : source, " --yes");
       if (source.empty()) {
         t.fix_note =
             t.peers.empty()
@@ -113,7 +114,8 @@ void Judge(FsckReport* report) {
       t.fix_note = "some of its files could not be read: fix their permissions and run fsck again";
     } else if (local) {
       t.verdict = Verdict::kRepairableLocally;
-      t.fix_note = "`kmend fsck --repair --yes --backup_dir DIR` fixes it (nothing acknowledged is lost)";
+      t.fix_note =
+          "`kmend fsck --repair --yes --backup_dir DIR` fixes it (nothing acknowledged is lost)";
     } else {
       t.verdict = Verdict::kHealthy;
     }

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "lib/blocks/container.h"
@@ -35,6 +36,7 @@
 #include "lib/tablet/superblock.h"
 #include "lib/tablet/verify.h"
 #include "lib/util/status_macros.h"
+#include "lib/wal/format.h"
 #include "lib/wal/log_reader.h"
 #include "proto/fs.pb.h"
 
@@ -289,11 +291,71 @@ void Scanner::CheckTablet(const std::string& id, TabletState* t) {
   CheckWal(id, t);
 }
 
-// Collects what the report and the bootstrap check need from one ReadLog.
+// Empty when both schemas have the same columns (name, type, key, nullable),
+// which a WAL segment header and its superblock must agree on; the writer
+// fills other column fields (ids, defaults) in one place only.
+std::string SchemaDifference(const kmend::SchemaPB& a, const kmend::SchemaPB& b) {
+  if (a.columns_size() != b.columns_size()) {
+    return absl::StrCat(a.columns_size(), " columns vs ", b.columns_size());
+  }
+  for (int i = 0; i < a.columns_size(); ++i) {
+    const auto& x = a.columns(i);
+    const auto& y = b.columns(i);
+    if (x.name() != y.name() || x.type() != y.type() || x.is_key() != y.is_key() ||
+        x.is_nullable() != y.is_nullable()) {
+      return absl::StrCat("column ", i, " is '", x.name(), "' type ", x.type(), " key ", x.is_key(),
+                          " nullable ", x.is_nullable(), " vs '", y.name(), "' type ", y.type(),
+                          " key ", y.is_key(), " nullable ", y.is_nullable());
+    }
+  }
+  return "";
+}
+
+// Collects what the report and the bootstrap check need from one ReadLog,
+// and checks what the framing leaves unchecksummed: Kudu's segment header
+// and footer are bare protobufs, so their fields are checked against what
+// they must say (the directory's tablet, the file name's sequence number,
+// the superblock's schema, the entries the segment holds).
 class WalVisitor : public wal::LogVisitor {
  public:
-  WalVisitor(BootstrapLog* log, std::function<void(uint64_t)> on_bytes)
-      : log_(log), on_bytes_(std::move(on_bytes)) {}
+  WalVisitor(std::string tablet_id, const tablet::TabletSuperBlockPB* superblock, BootstrapLog* log,
+             std::function<void(uint64_t)> on_bytes)
+      : tablet_id_(std::move(tablet_id)),
+        superblock_(superblock),
+        log_(log),
+        on_bytes_(std::move(on_bytes)) {}
+
+  absl::Status OnSegmentStart(const wal::SegmentReader& s) override {
+    const log::LogSegmentHeaderPB& h = s.header();
+    auto bad = [&](const std::string& what) {
+      problems[s.path()].push_back({12, absl::StrCat("segment header: ", what)});
+    };
+    if (h.tablet_id() != tablet_id_) {
+      bad(absl::StrCat("tablet_id '", h.tablet_id(), "', expected '", tablet_id_,
+                       "' (the directory's)"));
+    }
+    const std::string name = io::Basename(s.path());
+    uint64_t seq = 0;
+    if (absl::StartsWith(name, wal::kSegmentFilePrefix) &&
+        absl::SimpleAtoi(name.substr(wal::kSegmentFilePrefix.size()), &seq) &&
+        seq != h.sequence_number()) {
+      bad(absl::StrCat("sequence_number ", h.sequence_number(), ", the file name says ", seq));
+    }
+    if (!h.unknown_fields().empty() || !h.schema().unknown_fields().empty()) {
+      bad("holds fields no writer sets (damaged bytes that still parse)");
+    }
+    // kmend's server leaves the header's schema empty (required by Kudu's
+    // format, unused by kmend): compare only when it was filled in.
+    if (superblock_ != nullptr && h.schema().columns_size() > 0 &&
+        h.schema_version() == superblock_->schema_version()) {
+      std::string diff = SchemaDifference(h.schema(), superblock_->schema());
+      if (!diff.empty()) {
+        bad(absl::StrCat("schema differs from the superblock's (same schema_version ",
+                         h.schema_version(), "): ", diff));
+      }
+    }
+    return absl::OkStatus();
+  }
   absl::Status OnBatch(const wal::SegmentReader&, const wal::Batch& batch) override {
     for (const log::LogEntryPB& e : batch.batch.entry()) {
       if (e.type() == log::REPLICATE && e.has_replicate()) log_->Add(e.replicate());
@@ -305,9 +367,30 @@ class WalVisitor : public wal::LogVisitor {
     }
     return absl::OkStatus();
   }
+  absl::Status OnSegmentEnd(const wal::SegmentReader& s,
+                            const wal::SegmentSummary& summary) override {
+    if (!s.has_footer()) return absl::OkStatus();
+    const log::LogSegmentFooterPB& f = s.footer();
+    const uint64_t at = s.file_size() > 12 ? s.file_size() - 12 : 0;
+    if (!f.unknown_fields().empty()) {
+      problems[s.path()].push_back({at, "footer holds fields no writer sets"});
+    }
+    if (f.min_replicate_index() != summary.min_replicate_index ||
+        f.max_replicate_index() != summary.max_replicate_index) {
+      problems[s.path()].push_back(
+          {at, absl::StrCat("footer says replicate indexes ", f.min_replicate_index(), "..",
+                            f.max_replicate_index(), ", the segment holds ",
+                            summary.min_replicate_index, "..", summary.max_replicate_index)});
+    }
+    return absl::OkStatus();
+  }
   uint64_t pending() const { return pending_; }
 
+  std::map<std::string, std::vector<Problem>> problems;
+
  private:
+  const std::string tablet_id_;
+  const tablet::TabletSuperBlockPB* superblock_;
   BootstrapLog* log_;
   std::function<void(uint64_t)> on_bytes_;
   uint64_t pending_ = 0;
@@ -368,9 +451,18 @@ void Scanner::CheckWal(const std::string& id, TabletState* t) {
   wal::ReadLogOptions ro;
   ro.continue_after_problem = true;
   for (const std::string& target : targets) {
-    WalVisitor visitor(&t->log, [this](uint64_t b) { Progress(0, b); });
+    WalVisitor visitor(id, t->superblock ? &*t->superblock : nullptr, &t->log,
+                       [this](uint64_t b) { Progress(0, b); });
     auto summary = wal::ReadLog(target, ro, &visitor);
     Progress(0, visitor.pending());
+    for (auto& [path, ps] : visitor.problems) {
+      auto it = files.find(path);
+      if (it == files.end()) continue;
+      for (Problem& p : ps) {
+        // Not a bootstrap problem: WAL recovery does not look at these.
+        AddProblem(&it->second, FileStatus::kCorrupt, p.offset, p.what);
+      }
+    }
     if (!summary.ok()) {
       // An I/O error stops ReadLog: every file of the target is suspect.
       for (auto& [p, f] : files) {

@@ -186,7 +186,8 @@ int Main(int argc, char** argv) {
   app.add_option("--threads", a.threads, "Decode threads for --checks=decode (0: one per core)");
   AddFormatOption(&app, &a.format);
   CLI::App* undo = app.add_subcommand(
-      "undo", "Restore every file a repair changed from its backup directory (dry run without --yes)");
+      "undo",
+      "Restore every file a repair changed from its backup directory (dry run without --yes)");
   undo->add_option("--backup_dir", a.backup_dir, "The repair's --backup_dir")->required();
   undo->add_option("--fs_root", a.fs_root, "Check that the backup is of this directory");
   undo->add_flag("--yes", a.yes, "Restore (otherwise only list)");

@@ -344,6 +344,10 @@ class WalVisitor : public wal::LogVisitor {
     if (!h.unknown_fields().empty() || !h.schema().unknown_fields().empty()) {
       bad("holds fields no writer sets (damaged bytes that still parse)");
     }
+    if (superblock_ != nullptr && h.schema_version() > superblock_->schema_version()) {
+      bad(absl::StrCat("schema_version ", h.schema_version(), " is newer than the superblock's ",
+                       superblock_->schema_version()));
+    }
     // kmend's server leaves the header's schema empty (required by Kudu's
     // format, unused by kmend): compare only when it was filled in.
     if (superblock_ != nullptr && h.schema().columns_size() > 0 &&
@@ -482,9 +486,25 @@ void Scanner::CheckWal(const std::string& id, TabletState* t) {
                               p.status.message()));
       if (t->log.first_problem.empty()) t->log.first_problem = std::string(p.status.message());
     }
+    // The last segment holding entries may lack a footer (a crash); an
+    // earlier one was closed by a roll, which always writes it.
+    std::string last_path;
+    for (const wal::SegmentSummary& s : summary->segments) {
+      if (s.readable && !s.uninitialized) last_path = s.path;
+    }
     for (const wal::SegmentSummary& s : summary->segments) {
       auto it = files.find(s.path);
       if (it == files.end() || !s.readable || s.uninitialized) continue;
+      if (s.tail.kind != wal::TailKind::kTorn && !s.has_footer && s.path != last_path) {
+        AddProblem(&it->second, FileStatus::kTornTail, s.tail.offset,
+                   absl::StrCat("no footer, but a later segment exists (a roll always closes "
+                                "the segment first): footer lost, entries end at offset ",
+                                s.tail.offset));
+        if (target == dir) {
+          result_.facts.wal_tails.push_back({id, s.path, s.tail.offset, s.file_size, s.entries,
+                                             s.min_replicate_index, s.max_replicate_index, false});
+        }
+      }
       if (s.tail.kind == wal::TailKind::kTorn) {
         const bool last = summary->torn_tail && summary->torn_segment == s.path;
         AddProblem(&it->second, FileStatus::kTornTail, s.tail.offset,

@@ -74,6 +74,7 @@ struct Args {
   bool yes = false;
   bool verbose = false;
   int threads = 0;
+  int64_t timestamp_micros = 0;
   std::string backup_dir;
   OutputFormat format = OutputFormat::kPlain;
 };
@@ -130,7 +131,8 @@ int RunCheck(const Args& a) {
   fsck::RepairSection section;
   section.backup_dir = a.backup_dir;
   section.dry_run = !a.yes;
-  auto plan = fsck::PlanRepair(*scanned, absl::ToUnixMicros(absl::Now()));
+  auto plan = fsck::PlanRepair(
+      *scanned, a.timestamp_micros > 0 ? a.timestamp_micros : absl::ToUnixMicros(absl::Now()));
   if (!plan.ok()) return ReportError(kTool, plan.status());
   section.plan = *plan;
   if (!a.yes) {
@@ -184,6 +186,11 @@ int Main(int argc, char** argv) {
                  "Where every changed or removed file is copied first (required with --yes)");
   app.add_flag("--verbose,-v", a.verbose, "Also list files fsck cannot check and why");
   app.add_option("--threads", a.threads, "Decode threads for --checks=decode (0: one per core)");
+  // Not in --help: makes two repairs of equal directories write equal bytes
+  // (the footers and DELETE records carry this time), for tests.
+  app.add_option("--timestamp_micros", a.timestamp_micros,
+                 "Time written into WAL footers and DELETE records (default: now)")
+      ->group("");
   AddFormatOption(&app, &a.format);
   CLI::App* undo = app.add_subcommand(
       "undo",

@@ -158,6 +158,7 @@ absl::StatusOr<LoadedContainer> LoadContainer(const std::string& data_dir, const
             // like an orphan that repair deletes.
             const uint64_t end = static_cast<uint64_t>(rec.offset()) +
                                  static_cast<uint64_t>(rec.length());
+            if (end > c.recorded_data_end) c.recorded_data_end = end;
             if (c.data_exists && rec.length() > 0 && end > c.data_size_bytes) {
               issue(IssueKind::kBlockPastEndOfData, c.metadata_path, off, bid,
                     absl::StrCat("block range ", rec.offset(), "+", rec.length(), " ends at ",

@@ -86,6 +86,10 @@ struct LoadedContainer {
   // ALIGN_UP(max(offset + length over every CREATE, .data size), block size):
   // where the next block may start without overwriting anything.
   uint64_t next_block_offset = 0;
+  // max(offset + length) over every well-formed CREATE record (live or since
+  // deleted), 0 if none: the .data bytes past it are named by no record (a
+  // crash between a block's data sync and its record, or lost records).
+  uint64_t recorded_data_end = 0;
   std::vector<ContainerIssue> issues;
 
   // No live blocks and nothing worth keeping (Kudu's orphan rules plus a

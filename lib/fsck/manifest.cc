@@ -74,8 +74,8 @@ absl::Status ParseAction(const json& j, RepairAction* a) {
   const std::string kind = j.at("kind").get<std::string>();
   bool known = false;
   for (auto k : {RepairAction::Kind::kCloseWalSegment, RepairAction::Kind::kTruncateMetadata,
-                 RepairAction::Kind::kDeleteOrphanedBlocks, RepairAction::Kind::kDeleteFile,
-                 RepairAction::Kind::kMarkFailed}) {
+                 RepairAction::Kind::kTruncateData, RepairAction::Kind::kDeleteOrphanedBlocks,
+                 RepairAction::Kind::kDeleteFile, RepairAction::Kind::kMarkFailed}) {
     if (kind == RepairActionKindName(k)) {
       a->kind = k;
       known = true;

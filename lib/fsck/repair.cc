@@ -12,6 +12,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
 #include "lib/blocks/check.h"
 #include "lib/blocks/container.h"
 #include "lib/format/pb_container.h"
@@ -134,6 +135,25 @@ absl::StatusOr<RepairPlan> PlanRepair(const ScanResult& scan, int64_t timestamp_
       }
     }
   }
+  bool missing_blocks = false;
+  for (const BlockReport& b : r.blocks) missing_blocks |= b.status == BlockStatus::kMissing;
+  for (const RepairFacts::UnrecordedData& u : scan.facts.unrecorded_data) {
+    if (missing_blocks || !scan.facts.data_dir_fully_understood) {
+      plan.not_done.push_back(absl::StrCat("unrecorded bytes of ", u.data_path,
+                                           " left: a tablet misses blocks (or not every "
+                                           "superblock loaded), and they may be its data"));
+      continue;
+    }
+    RepairAction a;
+    a.kind = RepairAction::Kind::kTruncateData;
+    a.path = u.data_path;
+    a.offset = u.recorded_end;
+    a.description =
+        absl::StrCat("cut ", u.data_path, " from ", u.size_bytes, " to ", u.recorded_end,
+                     " bytes (past the last block any record names; "
+                     "no tablet misses a block)");
+    plan.actions.push_back(std::move(a));
+  }
   if (!scan.facts.orphan_blocks.empty()) {
     if (!scan.facts.data_dir_fully_understood || scan.facts.filesystem_block_size_bytes == 0) {
       plan.not_done.push_back(absl::StrCat(
@@ -187,7 +207,11 @@ absl::StatusOr<RepairPlan> PlanRepair(const ScanResult& scan, int64_t timestamp_
     a.kind = RepairAction::Kind::kMarkFailed;
     a.tablet_id = t.tablet_id;
     a.path = layout.TabletMetaPath(t.tablet_id);
-    a.reason = absl::StrCat("kmend fsck: ", t.reasons.empty() ? "needs rebuild" : t.reasons[0]);
+    // Paths relative to the data directory: the reason stays true if the
+    // directory moves, and equal directories get equal superblocks.
+    a.reason = absl::StrReplaceAll(
+        absl::StrCat("kmend fsck: ", t.reasons.empty() ? "needs rebuild" : t.reasons[0]),
+        {{r.fs_root + "/", ""}});
     a.description = absl::StrCat("mark tablet ", t.tablet_id,
                                  " FAILED in its superblock (needs a rebuild from a peer)");
     plan.actions.push_back(std::move(a));
@@ -210,6 +234,7 @@ absl::Status ApplyAction(const RepairPlan& plan, const ManifestAction& ma) {
       return w->Finish(footer);
     }
     case RepairAction::Kind::kTruncateMetadata:
+    case RepairAction::Kind::kTruncateData:
       return TruncateDurably(a.path, a.offset);
     case RepairAction::Kind::kDeleteOrphanedBlocks: {
       // From the pre-image: a run cut short may have appended some records.
@@ -261,6 +286,15 @@ absl::Status BackUp(const std::string& backup_dir, size_t seq, ManifestAction* m
   const RepairAction& a = ma->action;
   ma->backups.clear();
   auto name = [&](int n, const std::string& what) { return absl::StrCat(seq, "-", n, "-", what); };
+  if (a.kind == RepairAction::Kind::kTruncateData) {
+    // Only the bytes cut off (a .data file may be large); putting them back
+    // at their offset also restores the size.
+    ASSIGN_OR_RETURN(BackupEntry e, BackupRange(a.path, a.offset, UINT64_MAX - a.offset, backup_dir,
+                                                name(0, io::Basename(a.path))));
+    *bytes += e.length;
+    ma->backups.push_back(e);
+    return absl::OkStatus();
+  }
   if (io::FileExists(a.path)) {
     ASSIGN_OR_RETURN(BackupEntry e, BackupFile(a.path, backup_dir, name(0, io::Basename(a.path))));
     *bytes += e.size;
@@ -311,6 +345,12 @@ absl::StatusOr<RepairOutcome> ExecuteRepair(const RepairPlan& plan, const std::s
     if (RealPath(existing->fs_root) != RealPath(plan.fs_root)) {
       return absl::FailedPreconditionError(
           absl::StrCat(out.manifest_path, " is about ", existing->fs_root, ", not ", plan.fs_root));
+    }
+    if (existing->state == Manifest::State::kComplete && plan.actions.empty()) {
+      // Killed after finishing, before saying so: nothing left to do.
+      out.resumed = true;
+      out.plan = plan;
+      return out;
     }
     if (existing->state != Manifest::State::kInProgress) {
       return absl::FailedPreconditionError(

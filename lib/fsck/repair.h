@@ -11,6 +11,9 @@
 //                           REPAIRABLE_LOCALLY;
 //   truncate_metadata       a container's partial trailing metadata record
 //                           (blocks::Repair's plan);
+//   truncate_data           .data bytes past the last block any record names
+//                           (a crash between a block's write and its record):
+//                           cut off, only when no tablet misses a block;
 //   delete_orphaned_blocks  live blocks no superblock names: DELETE records
 //                           appended to the container's .metadata and the
 //                           blocks' extents punched out of .data, the block
@@ -58,6 +61,7 @@ struct RepairAction {
   enum class Kind {
     kCloseWalSegment,
     kTruncateMetadata,
+    kTruncateData,
     kDeleteOrphanedBlocks,
     kDeleteFile,
     kMarkFailed,
@@ -65,7 +69,7 @@ struct RepairAction {
   Kind kind = Kind::kDeleteFile;
   std::string path;       // the file changed (superblock for mark_failed, .metadata for blocks)
   std::string tablet_id;  // close_wal_segment, mark_failed
-  uint64_t offset = 0;    // close_wal_segment / truncate_metadata: new end of the data
+  uint64_t offset = 0;    // close_wal_segment / truncate_*: the file's new end
   // close_wal_segment: the footer to write.
   int64_t num_entries = 0;
   int64_t min_replicate_index = -1;

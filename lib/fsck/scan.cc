@@ -608,6 +608,21 @@ void Scanner::CheckContainers() {
         }
       }
     }
+    // Bytes no record names: lost records (a .metadata cut at a record
+    // boundary reads as complete) or a crash between data and record.
+    if (result_.facts.filesystem_block_size_bytes > 0 && md.status == FileStatus::kOk) {
+      auto lc = blocks::LoadContainer(data_dir, cid, result_.facts.filesystem_block_size_bytes);
+      if (lc.ok() && lc->data_exists && lc->data_size_bytes > lc->recorded_data_end) {
+        AddProblem(&md, FileStatus::kTornTail, md.size_bytes,
+                   absl::StrCat("records end before the data: ", dt.path, " holds ",
+                                lc->data_size_bytes - lc->recorded_data_end, " bytes past offset ",
+                                lc->recorded_data_end,
+                                ", the end of the last block any record names (records lost, "
+                                "or a crash between a block's write and its record)"));
+        result_.facts.unrecorded_data.push_back(
+            {dt.path, lc->recorded_data_end, lc->data_size_bytes});
+      }
+    }
     Progress(1, md.size_bytes);
     if (md.status != FileStatus::kOk || dt.status == FileStatus::kCorrupt ||
         dt.status == FileStatus::kMissing) {

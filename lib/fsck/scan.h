@@ -77,6 +77,13 @@ struct RepairFacts {
     int64_t offset = 0;
     int64_t length = 0;
   };
+  // .data bytes past the last block any record names.
+  struct UnrecordedData {
+    std::string data_path;
+    uint64_t recorded_end = 0;
+    uint64_t size_bytes = 0;
+  };
+  std::vector<UnrecordedData> unrecorded_data;
   std::vector<WalTail> wal_tails;  // torn segments (read as a whole directory)
   std::vector<OrphanBlock> orphan_blocks;
   bool orphans_known = false;  // every superblock loaded

@@ -38,6 +38,7 @@ json ActionJson(const RepairAction& a) {
 
 json ReportJson(const FsckReport& r, const RepairSection* repair) {
   json doc = {{"schema", kFsckSchema},
+              {"schema_version", 1},
               {"fs_root", r.fs_root},
               {"server_uuid", r.server_uuid},
               {"checks", ChecksName(r.checks)},
@@ -189,6 +190,7 @@ std::string ReportText(const FsckReport& r, const RepairSection* repair, bool ve
 
 json UndoJson(const UndoOutcome& undo, const std::string& backup_dir) {
   return {{"schema", kFsckUndoSchema},
+          {"schema_version", 1},
           {"backup_dir", backup_dir},
           {"fs_root", undo.fs_root},
           {"dry_run", !undo.applied},

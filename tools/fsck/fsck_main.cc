@@ -182,7 +182,8 @@ int Main(int argc, char** argv) {
                  "framing | checksums (default: every block's CRC32C) | decode (every value)");
   app.add_flag("--repair", a.repair, "Plan the repair of what is found (dry run without --yes)");
   app.add_flag("--yes", a.yes, "With --repair: do it");
-  app.add_option("--backup_dir", a.backup_dir,
+  // Spelled as unsafe-change-config spells it (with its dashed alias).
+  app.add_option(FlagWithDashedAlias("backup_dir"), a.backup_dir,
                  "Where every changed or removed file is copied first (required with --yes)");
   app.add_flag("--verbose,-v", a.verbose, "Also list files fsck cannot check and why");
   app.add_option("--threads", a.threads, "Decode threads for --checks=decode (0: one per core)");
@@ -195,7 +196,8 @@ int Main(int argc, char** argv) {
   CLI::App* undo = app.add_subcommand(
       "undo",
       "Restore every file a repair changed from its backup directory (dry run without --yes)");
-  undo->add_option("--backup_dir", a.backup_dir, "The repair's --backup_dir")->required();
+  undo->add_option(FlagWithDashedAlias("backup_dir"), a.backup_dir, "The repair's --backup_dir")
+      ->required();
   undo->add_option("--fs_root", a.fs_root, "Check that the backup is of this directory");
   undo->add_flag("--yes", a.yes, "Restore (otherwise only list)");
   AddFormatOption(undo, &a.format);

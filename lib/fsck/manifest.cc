@@ -192,7 +192,8 @@ absl::Status WriteManifest(const std::string& backup_dir, const Manifest& m) {
                        {"backups", backups}});
   }
   j["actions"] = actions;
-  return io::WriteFileAtomically(io::JoinPath(backup_dir, kManifestFileName), j.dump(1) + "\n");
+  return io::WriteFileAtomically(io::JoinPath(backup_dir, kManifestFileName),
+                                 j.dump(1, ' ', false, json::error_handler_t::replace) + "\n");
 }
 
 absl::StatusOr<Manifest> ReadManifest(const std::string& backup_dir) {

@@ -37,12 +37,9 @@ json ActionJson(const RepairAction& a) {
 }  // namespace
 
 json ReportJson(const FsckReport& r, const RepairSection* repair) {
-  json doc = {{"schema", kFsckSchema},
-              {"schema_version", 1},
-              {"fs_root", r.fs_root},
-              {"server_uuid", r.server_uuid},
-              {"checks", ChecksName(r.checks)},
-              {"ok", r.clean()}};
+  json doc = {{"schema", kFsckSchema},          {"schema_version", 1},
+              {"fs_root", r.fs_root},           {"server_uuid", r.server_uuid},
+              {"checks", ChecksName(r.checks)}, {"ok", r.clean()}};
   json counts = {{"files_checked", r.files_checked},
                  {"blocks_checked", r.blocks_checked},
                  {"bytes_read", r.bytes_read},
@@ -189,12 +186,8 @@ std::string ReportText(const FsckReport& r, const RepairSection* repair, bool ve
 }
 
 json UndoJson(const UndoOutcome& undo, const std::string& backup_dir) {
-  return {{"schema", kFsckUndoSchema},
-          {"schema_version", 1},
-          {"backup_dir", backup_dir},
-          {"fs_root", undo.fs_root},
-          {"dry_run", !undo.applied},
-          {"restored", undo.restored}};
+  return {{"schema", kFsckUndoSchema}, {"schema_version", 1},      {"backup_dir", backup_dir},
+          {"fs_root", undo.fs_root},   {"dry_run", !undo.applied}, {"restored", undo.restored}};
 }
 
 std::string UndoText(const UndoOutcome& undo, const std::string& backup_dir) {

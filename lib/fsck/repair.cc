@@ -362,7 +362,18 @@ absl::StatusOr<RepairOutcome> ExecuteRepair(const RepairPlan& plan, const std::s
     out.resumed = true;
   } else if (absl::IsNotFound(existing.status())) {
     auto names = io::ListDir(backup_dir);
-    if (names.ok() && !names->empty()) {
+    bool empty = true;
+    if (names.ok()) {
+      for (const std::string& n : *names) {
+        // A manifest write cut short by a kill leaves its temp file.
+        if (io::IsTempFileName(n)) {
+          ::unlink(io::JoinPath(backup_dir, n).c_str());
+        } else {
+          empty = false;
+        }
+      }
+    }
+    if (!empty) {
       return absl::FailedPreconditionError(
           absl::StrCat("--backup_dir ", backup_dir, " is not empty and holds no fsck manifest"));
     }

@@ -2,6 +2,8 @@
 #include "lib/fsck/test_data_dir.h"
 
 #include <algorithm>
+#include <cstring>
+#include <random>
 
 #include "absl/strings/str_cat.h"
 #include "lib/blocks/log_block_manager.h"
@@ -60,15 +62,25 @@ absl::StatusOr<TestDataDir> MakeTestDataDir(const std::string& root, const TestD
     lo.schema = spec.schema;
     ASSIGN_OR_RETURN(auto log, wal::Log::Open(layout.WalDir(id), lo));
     int64_t key = 0;
+    std::mt19937_64 rng(t + 1);
     for (int op = 1; op <= o.ops; ++op) {
       kmend::WriteOpsPB ops;
       for (int r = 0; r < o.rows_per_op; ++r, ++key) {
         kmend::RowOpPB* row = ops.add_ops();
         row->set_type(kmend::RowOpPB::UPSERT);
         row->add_cells()->set_int64_value(key);
-        std::string v = tablet::IncompressibleTestValue(key);
-        while (static_cast<int>(v.size()) < o.value_bytes) v += v;
-        v.resize(static_cast<size_t>(o.value_bytes));
+        std::string v;
+        if (o.random_values) {
+          v.resize(static_cast<size_t>(o.value_bytes));
+          for (size_t i = 0; i + 8 <= v.size(); i += 8) {
+            const uint64_t x = rng();
+            std::memcpy(&v[i], &x, 8);
+          }
+        } else {
+          v = tablet::IncompressibleTestValue(key);
+          while (static_cast<int>(v.size()) < o.value_bytes) v += v;
+          v.resize(static_cast<size_t>(o.value_bytes));
+        }
         row->add_cells()->set_string_value(v);
       }
       consensus::ReplicateMsg msg;
@@ -81,7 +93,8 @@ absl::StatusOr<TestDataDir> MakeTestDataDir(const std::string& root, const TestD
       RETURN_IF_ERROR(tab->Apply(ops, op).status());
       if (op == o.flush_after_op) {
         RETURN_IF_ERROR(tab->Flush().status());
-        if (o.wal_gc) RETURN_IF_ERROR(log->GarbageCollect(op + 1).status());
+        // As the server does: keep the segment holding the flushed op.
+        if (o.wal_gc) RETURN_IF_ERROR(log->GarbageCollect(op).status());
       }
     }
     RETURN_IF_ERROR(log->Close());

@@ -21,8 +21,9 @@ struct TestDataDirOptions {
   int tablets = 2;
   int ops = 12;
   int rows_per_op = 50;
-  int flush_after_op = 6;  // 0: never flush
-  int value_bytes = 96;    // incompressible-ish values
+  int flush_after_op = 6;      // 0: never flush
+  int value_bytes = 96;        // incompressible-ish values
+  bool random_values = false;  // values of random bytes (zstd cannot shrink them)
   uint64_t wal_segment_size_bytes = 8192;
   bool wal_gc = false;  // delete WAL segments wholly below the flush
   bool sync = false;    // fsync as the server does (slow; benchmarks)

@@ -81,7 +81,8 @@ struct Args {
 
 void Print(const nlohmann::json& doc, const std::string& text, OutputFormat f) {
   if (f == OutputFormat::kJson) {
-    PrintJson(doc);
+    // Damaged files can put any bytes into messages: never fail on them.
+    std::cout << doc.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   } else {
     std::cout << text << std::flush;
   }

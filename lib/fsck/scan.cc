@@ -341,6 +341,27 @@ class WalVisitor : public wal::LogVisitor {
         seq != h.sequence_number()) {
       bad(absl::StrCat("sequence_number ", h.sequence_number(), ", the file name says ", seq));
     }
+    signatures[s.path()] =
+        absl::StrCat("codec ", h.compression_codec(), h.has_compression_codec() ? "" : " (default)",
+                     h.has_deprecated_major_version()
+                         ? absl::StrCat(", major_version ", h.deprecated_major_version())
+                         : "",
+                     h.has_deprecated_minor_version()
+                         ? absl::StrCat(", minor_version ", h.deprecated_minor_version())
+                         : "");
+    // Kudu <= 1.2 wrote the version fields (and then v1 batch headers); a
+    // segment in kmend's own codec never has them.
+    if ((h.has_deprecated_major_version() || h.has_deprecated_minor_version()) &&
+        h.compression_codec() == kmend::ZSTD) {
+      bad("DEPRECATED_major/minor_version set in a ZSTD (kmend-written) segment");
+    }
+    // A writer's protobuf encoding is canonical: a field repeated or moved
+    // by damaged bytes still parses, but no longer re-encodes to its size.
+    if (h.ByteSizeLong() + wal::kSegmentHeaderPrefixBytes != s.first_batch_offset()) {
+      bad(absl::StrCat("header of ", s.first_batch_offset() - wal::kSegmentHeaderPrefixBytes,
+                       " bytes re-encodes to ", h.ByteSizeLong(),
+                       ": not what a writer produces (damaged bytes that still parse)"));
+    }
     if (!h.unknown_fields().empty() || !h.schema().unknown_fields().empty()) {
       bad("holds fields no writer sets (damaged bytes that still parse)");
     }
@@ -391,6 +412,8 @@ class WalVisitor : public wal::LogVisitor {
   uint64_t pending() const { return pending_; }
 
   std::map<std::string, std::vector<Problem>> problems;
+  // Per segment: the header fields one writer sets alike in every segment.
+  std::map<std::string, std::string> signatures;
 
  private:
   const std::string tablet_id_;
@@ -459,6 +482,23 @@ void Scanner::CheckWal(const std::string& id, TabletState* t) {
                        [this](uint64_t b) { Progress(0, b); });
     auto summary = wal::ReadLog(target, ro, &visitor);
     Progress(0, visitor.pending());
+    // One writer sets codec and version fields alike in every segment of a
+    // tablet: a segment that differs from the most common header is damaged.
+    std::map<std::string, int> counts;
+    for (const auto& [path, sig] : visitor.signatures) ++counts[sig];
+    if (counts.size() > 1) {
+      auto common =
+          std::max_element(counts.begin(), counts.end(),
+                           [](const auto& a, const auto& b) { return a.second < b.second; });
+      const bool tie = std::count_if(counts.begin(), counts.end(),
+                                     [&](const auto& c) { return c.second == common->second; }) > 1;
+      for (const auto& [path, sig] : visitor.signatures) {
+        if (sig == common->first && !tie) continue;
+        visitor.problems[path].push_back(
+            {12, absl::StrCat("segment header: ", sig, ", the tablet's other segments say ",
+                              common->first)});
+      }
+    }
     for (auto& [path, ps] : visitor.problems) {
       auto it = files.find(path);
       if (it == files.end()) continue;

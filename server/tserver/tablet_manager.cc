@@ -133,8 +133,10 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
   return absl::OkStatus();
 }
 
-absl::Status TabletManager::CopyTabletFrom(const std::string& tablet_id,
-                                          const std::string& source_address) {
+absl::Status TabletManager::CopyTabletFrom(
+    const std::string& tablet_id, const std::string& source_address,
+    const std::function<void(const tablet_copy::CopyProgress&)>& progress,
+    const std::function<absl::Status(TabletReplica*)>& before_copy) {
   if (!fs::IsCanonicalUuid(tablet_id)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "CopyTablet: tablet_id '", tablet_id, "' is not 32 lowercase hex characters"));
@@ -150,6 +152,7 @@ absl::Status TabletManager::CopyTabletFrom(const std::string& tablet_id,
     auto it = replicas_.find(tablet_id);
     if (it != replicas_.end()) old = it->second;
   }
+  if (before_copy) RETURN_IF_ERROR(before_copy(old.get()));
   if (old != nullptr) {
     tablet::TabletDataState st = old->data_state();
     if (st != tablet::TABLET_DATA_TOMBSTONED && st != tablet::TABLET_DATA_FAILED) {
@@ -163,6 +166,7 @@ absl::Status TabletManager::CopyTabletFrom(const std::string& tablet_id,
   tablet_copy::CopyOptions opts;
   opts.requestor_uuid = server_uuid_;
   opts.block_manager = runtime_->block_manager;
+  opts.progress = progress;
   auto copied = tablet_copy::CopyTablet(source_address, tablet_id, layout_.root(), opts);
   if (!copied.ok()) return Annotate(copied.status(), absl::StrCat("copying tablet ", tablet_id,
                                                                   " from ", source_address));

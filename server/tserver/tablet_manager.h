@@ -26,6 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "lib/fs/layout.h"
 #include "proto/tserver.pb.h"
+#include "server/tablet_copy/copy_client.h"
 #include "server/tserver/tablet_replica.h"
 
 namespace kmend::tserver {
@@ -63,7 +64,15 @@ class TabletManager {
   // manager), then loads and Start()s it. AlreadyExists when a replica that
   // is not TOMBSTONED (or FAILED) is here; FailedPrecondition without a
   // runtime; the copy's errors otherwise (the replica then ends TOMBSTONED).
-  absl::Status CopyTabletFrom(const std::string& tablet_id, const std::string& source_address);
+  // `progress` (may be empty) is called after every chunk, from this thread.
+  // `before_copy` (may be empty) runs once the change lock is held, with the
+  // hosted replica (null if none), before its state is checked: an error
+  // from it ends the call without copying (StartTabletCopy tombstones a
+  // READY replica there, so that no creation or deletion slips in between).
+  absl::Status CopyTabletFrom(
+      const std::string& tablet_id, const std::string& source_address,
+      const std::function<void(const tablet_copy::CopyProgress&)>& progress = nullptr,
+      const std::function<absl::Status(TabletReplica*)>& before_copy = nullptr);
 
   // Tombstones (keeps superblock and cmeta, state TOMBSTONED, WAL removed)
   // or deletes every file of the replica. NotFound for an unknown tablet;

@@ -425,6 +425,14 @@ void TabletReplica::FillConsensusState(ReplicaConsensusStatePB* out) const {
   }
 }
 
+std::optional<consensus::OpId> TabletReplica::LastLoggedOpId() const {
+  absl::MutexLock lock(&mu_);
+  if (failed_) return std::nullopt;
+  if (driver_ != nullptr) return driver_->GetStatus().last_logged;
+  if (superblock_.has_tombstone_last_logged_opid()) return superblock_.tombstone_last_logged_opid();
+  return std::nullopt;
+}
+
 int64_t TabletReplica::OnDiskSizeBytes() const {
   return SizeOfTree(layout_.TabletMetaPath(tablet_id_)) +
          SizeOfTree(layout_.ConsensusMetaPath(tablet_id_)) + SizeOfTree(layout_.WalDir(tablet_id_));

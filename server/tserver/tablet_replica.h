@@ -29,6 +29,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -106,6 +107,12 @@ class TabletReplica {
   // (leader lease, time since the leader was heard): what unsafe-change-config
   // and recovery tools judge a replica by.
   void FillConsensusState(ReplicaConsensusStatePB* out) const;
+
+  // The last op id in this replica's log as far as it is known: the Raft
+  // driver's while it runs, the tombstone's (tombstone_last_logged_opid)
+  // for a TOMBSTONED replica that recorded one; nullopt otherwise (FAILED,
+  // not started). What StartTabletCopy compares with the source's.
+  std::optional<consensus::OpId> LastLoggedOpId() const;
 
   // What maintenance did so far (tests, benchmarks, logs).
   struct MaintenanceStats {

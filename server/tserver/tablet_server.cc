@@ -81,8 +81,9 @@ absl::Status TabletServer::Start() {
   for (const auto& r : manager_->List()) failed += r->data_state() == tablet::TABLET_DATA_FAILED;
 
   tserver_service_ = std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get());
-  consensus_service_ =
-      std::make_unique<ConsensusServiceImpl>(uuid_, manager_.get(), &router_, options_.fs_root);
+  rebuilder_ = std::make_unique<ReplicaRebuilder>(uuid_, manager_.get());
+  consensus_service_ = std::make_unique<ConsensusServiceImpl>(
+      uuid_, manager_.get(), &router_, options_.fs_root, rebuilder_.get());
   copy_provider_ =
       std::make_unique<ManagerCopyProvider>(manager_.get(), options_.fs_root, block_manager_.get());
   tablet_copy::SourceOptions copy_opts;
@@ -125,6 +126,7 @@ void TabletServer::Shutdown(std::chrono::milliseconds grace) {
   rpc_.Shutdown(grace);
   // No flush or WAL GC past this point.
   if (maintenance_ != nullptr) maintenance_->Stop();
+  if (rebuilder_ != nullptr) rebuilder_->Shutdown();
   // Replicas before the transport they send through.
   if (manager_ != nullptr) manager_->ShutdownAll();
   transport_.Shutdown();
@@ -137,7 +139,12 @@ absl::Status TabletServer::FillStatus(const server::GetStatusRequestPB& req,
   std::set<std::string> only(req.tablet_ids().begin(), req.tablet_ids().end());
   for (const auto& r : manager_->List()) {
     if (!only.empty() && only.count(r->tablet_id()) == 0) continue;
-    *resp->add_replicas() = r->Status();
+    server::ReplicaStatusPB* out = resp->add_replicas();
+    *out = r->Status();
+    if (rebuilder_ != nullptr) {
+      auto copy = rebuilder_->Progress(r->tablet_id());
+      if (copy.ok()) *out->mutable_copy() = *std::move(copy);
+    }
   }
   return absl::OkStatus();
 }

@@ -26,6 +26,7 @@
 #include "server/tserver/heartbeater.h"
 #include "server/tserver/maintenance_manager.h"
 #include "server/tserver/raft_router.h"
+#include "server/tserver/replica_rebuilder.h"
 #include "server/tserver/tablet_manager.h"
 #include "server/tserver/tserver_services.h"
 
@@ -84,6 +85,8 @@ class TabletServer : public server::StatusSource {
   std::unique_ptr<TabletManager> manager_;
   // Flushes and WAL GC; stopped before the replicas shut down.
   std::unique_ptr<MaintenanceManager> maintenance_;
+  // StartTabletCopy's copies; stopped before the replicas shut down.
+  std::unique_ptr<ReplicaRebuilder> rebuilder_;
   std::unique_ptr<TabletServerServiceImpl> tserver_service_;
   std::unique_ptr<ConsensusServiceImpl> consensus_service_;
   // The copy source reads replicas through the provider (manager-backed).

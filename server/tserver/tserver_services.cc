@@ -247,4 +247,28 @@ grpc::Status ConsensusServiceImpl::StepDown(grpc::ServerContext*, const StepDown
   return ToGrpcStatus((*driver)->StepDown());
 }
 
+grpc::Status ConsensusServiceImpl::StartTabletCopy(grpc::ServerContext*,
+                                                   const StartTabletCopyRequestPB* req,
+                                                   StartTabletCopyResponsePB* resp) {
+  if (rebuilder_ == nullptr) {
+    return ToGrpcStatus(absl::UnimplementedError("StartTabletCopy: not on this server"));
+  }
+  absl::StatusOr<StartTabletCopyResponsePB> r = rebuilder_->Start(*req);
+  if (!r.ok()) return ToGrpcStatus(r.status());
+  *resp = *std::move(r);
+  return grpc::Status::OK;
+}
+
+grpc::Status ConsensusServiceImpl::GetTabletCopyProgress(
+    grpc::ServerContext*, const GetTabletCopyProgressRequestPB* req,
+    GetTabletCopyProgressResponsePB* resp) {
+  if (rebuilder_ == nullptr) {
+    return ToGrpcStatus(absl::UnimplementedError("GetTabletCopyProgress: not on this server"));
+  }
+  absl::StatusOr<server::TabletCopyProgressPB> p = rebuilder_->Progress(req->tablet_id());
+  if (!p.ok()) return ToGrpcStatus(p.status());
+  *resp->mutable_progress() = *std::move(p);
+  return grpc::Status::OK;
+}
+
 }  // namespace kmend::tserver

@@ -14,6 +14,7 @@
 
 #include "proto/tserver.grpc.pb.h"
 #include "server/tserver/raft_router.h"
+#include "server/tserver/replica_rebuilder.h"
 #include "server/tserver/tablet_manager.h"
 
 namespace kmend::tserver {
@@ -43,10 +44,15 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
   // `router` may be null (no replica runs Raft); otherwise messages for
   // tablets registered there are delivered to their drivers. Forced config
   // changes are appended to the audit log under `fs_root`
-  // (lib/recover/audit_log.h) unless it is empty.
+  // (lib/recover/audit_log.h) unless it is empty. `rebuilder` may be null:
+  // StartTabletCopy is then UNIMPLEMENTED.
   ConsensusServiceImpl(std::string uuid, TabletManager* manager, RaftRouter* router = nullptr,
-                       std::string fs_root = "")
-      : uuid_(std::move(uuid)), manager_(manager), router_(router), fs_root_(std::move(fs_root)) {}
+                       std::string fs_root = "", ReplicaRebuilder* rebuilder = nullptr)
+      : uuid_(std::move(uuid)),
+        manager_(manager),
+        router_(router),
+        fs_root_(std::move(fs_root)),
+        rebuilder_(rebuilder) {}
   grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
                            RaftMessageResponsePB* resp) override;
   grpc::Status ChangeConfig(grpc::ServerContext*, const ChangeConfigRequestPB* req,
@@ -57,12 +63,18 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
                                  GetConsensusStateResponsePB* resp) override;
   grpc::Status StepDown(grpc::ServerContext*, const StepDownRequestPB* req,
                         StepDownResponsePB* resp) override;
+  grpc::Status StartTabletCopy(grpc::ServerContext*, const StartTabletCopyRequestPB* req,
+                               StartTabletCopyResponsePB* resp) override;
+  grpc::Status GetTabletCopyProgress(grpc::ServerContext*,
+                                     const GetTabletCopyProgressRequestPB* req,
+                                     GetTabletCopyProgressResponsePB* resp) override;
 
  private:
   const std::string uuid_;
   TabletManager* const manager_;
   RaftRouter* const router_;
   const std::string fs_root_;
+  ReplicaRebuilder* const rebuilder_;
 };
 
 }  // namespace kmend::tserver

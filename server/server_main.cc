@@ -116,6 +116,14 @@ int Main(int argc, char** argv) {
       ->transform(tools::MillisecondsDuration())
       ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
 
+  int64_t rereplication_failed_grace_ms = master::MasterOptions().rereplication_failed_grace_ms;
+  master_cmd
+      ->add_option("--rereplication_failed_grace_ms", rereplication_failed_grace_ms,
+                   "Replace a replica its live server reports FAILED for this long")
+      ->capture_default_str()
+      ->transform(tools::MillisecondsDuration())
+      ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
+
   int rereplication_max_copies = master::MasterOptions().rereplication_max_copies_per_server;
   master_cmd
       ->add_option("--rereplication_max_copies_per_server", rereplication_max_copies,
@@ -223,6 +231,7 @@ int Main(int argc, char** argv) {
     opts.tserver_rpc_timeout_ms = tserver_rpc_timeout_ms;
     opts.rereplication_delay_ms = rereplication_delay_ms;
     opts.rereplication_max_copies_per_server = rereplication_max_copies;
+    opts.rereplication_failed_grace_ms = rereplication_failed_grace_ms;
     opts.catalog_log_retained_entries = catalog_retained;
     opts.catalog_log_max_entries_retained_for_peers = catalog_retained_peers;
     opts.catalog_wal_segment_size_bytes = static_cast<uint64_t>(catalog_segment_bytes);

@@ -79,10 +79,12 @@ absl::Status Master::Start() {
       uuid_, registry_.get(), catalog_.get(),
       std::chrono::milliseconds(options_.tserver_rpc_timeout_ms),
       [this] { return CheckCatalogLeader(); });
-  rereplicator_ = std::make_unique<Rereplicator>(
-      registry_.get(), catalog_.get(), options_.rereplication_delay_ms,
-      std::chrono::milliseconds(options_.tserver_rpc_timeout_ms),
-      options_.rereplication_max_copies_per_server);
+  RereplicatorOptions rereplication;
+  rereplication.delay_ms = options_.rereplication_delay_ms;
+  rereplication.rpc_timeout = std::chrono::milliseconds(options_.tserver_rpc_timeout_ms);
+  rereplication.max_copies_per_server = options_.rereplication_max_copies_per_server;
+  rereplication.failed_grace_ms = options_.rereplication_failed_grace_ms;
+  rereplicator_ = std::make_unique<Rereplicator>(registry_.get(), catalog_.get(), rereplication);
   status_service_ = std::make_unique<server::StatusServiceImpl>(
       server::MASTER, uuid_, options_.fs_root, &clock_, this);
   consensus_service_ = std::make_unique<MasterConsensusService>(uuid_);

@@ -69,6 +69,9 @@ struct MasterOptions {
   // Tablet copies into one tablet server at a time, running plus placed
   // and waiting (re-replication; rereplicator.h).
   int rereplication_max_copies_per_server = 2;
+  // A replica reported FAILED this long is replaced (rereplicator.h); long
+  // values leave the repair to an operator (kmend rebuild-replica).
+  int64_t rereplication_failed_grace_ms = RereplicatorOptions().failed_grace_ms;
   // Every master's "host:port", this one included, identical on all of
   // them; empty or one entry: a single master.
   std::vector<std::string> master_addresses;

@@ -1,0 +1,43 @@
+// kmend rebuild-replica's output: the plan (dry run or before acting) for
+// people and as JSON, and the JSON lines that follow a copy. Schema
+// "kmend.rebuild-replica/1" (docs/cli/rebuild_replica.md): every object
+// carries "schema" and "event" (plan, refused, progress, result).
+#ifndef KMEND_LIB_REBUILD_RENDER_H_
+#define KMEND_LIB_REBUILD_RENDER_H_
+
+#include <optional>
+#include <string>
+
+#include "lib/rebuild/plan.h"
+#include "lib/rebuild/progress.h"
+#include "nlohmann/json.hpp"
+
+namespace kmend::rebuild {
+
+inline constexpr char kSchema[] = "kmend.rebuild-replica/1";
+
+// "What will happen" for people, several lines ending in a newline.
+std::string RenderPlanPlain(const std::string& tablet_id, const Plan& plan, bool applying);
+nlohmann::json PlanJson(const std::string& tablet_id, const Plan& plan, bool applying);
+
+nlohmann::json RefusedJson(const std::string& tablet_id, Refusal refusal,
+                           const std::string& reason);
+
+struct ProgressEvent {
+  Verdict verdict;
+  int64_t bytes_done = 0;
+  int64_t bytes_total = 0;
+  int64_t bytes_reused = 0;
+  double bytes_per_second = 0;
+  std::optional<double> eta_seconds;
+  double elapsed_seconds = 0;
+};
+nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e);
+
+// outcome: "done", "failed", "timeout".
+nlohmann::json ResultJson(const std::string& tablet_id, const std::string& outcome,
+                          const std::string& detail, const ProgressEvent& last);
+
+}  // namespace kmend::rebuild
+
+#endif  // KMEND_LIB_REBUILD_RENDER_H_

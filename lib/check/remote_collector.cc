@@ -14,6 +14,7 @@
 #include "proto/master.grpc.pb.h"
 #include "proto/status.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
+#include "lib/check/status_facts.h"
 #include "lib/net/host_port.h"
 #include "lib/rpc/grpc_util.h"
 
@@ -22,6 +23,7 @@ namespace kmend::check {
 namespace {
 
 using check::ClusterSnapshot;
+using check::ToReplicaFacts;
 
 // Runs fn(i) for i in [0, n) on up to `concurrency` threads.
 void ParallelFor(int n, int concurrency, const std::function<void(int)>& fn) {
@@ -35,59 +37,6 @@ void ParallelFor(int n, int concurrency, const std::function<void(int)>& fn) {
     });
   }
   for (std::thread& th : pool) th.join();
-}
-
-check::DataState ToDataState(server::ReplicaDataState s) {
-  switch (s) {
-    case server::TABLET_DATA_READY:
-      return check::DataState::kReady;
-    case server::TABLET_DATA_COPYING:
-      return check::DataState::kCopying;
-    case server::TABLET_DATA_TOMBSTONED:
-      return check::DataState::kTombstoned;
-    case server::TABLET_DATA_DELETED:
-      return check::DataState::kDeleted;
-    case server::TABLET_DATA_FAILED:
-      return check::DataState::kFailed;
-    default:
-      return check::DataState::kUnknown;
-  }
-}
-
-check::Role ToRole(consensus::RaftPeerPB::Role r) {
-  switch (r) {
-    case consensus::RaftPeerPB::LEADER:
-      return check::Role::kLeader;
-    case consensus::RaftPeerPB::FOLLOWER:
-      return check::Role::kFollower;
-    case consensus::RaftPeerPB::LEARNER:
-      return check::Role::kLearner;
-    case consensus::RaftPeerPB::NON_PARTICIPANT:
-      return check::Role::kNonParticipant;
-    default:
-      return check::Role::kUnknown;
-  }
-}
-
-check::OpId ToOpId(const consensus::OpId& id) { return {id.term(), id.index()}; }
-
-check::ReplicaFacts ToReplicaFacts(const server::ReplicaStatusPB& r) {
-  check::ReplicaFacts f;
-  f.data_state = ToDataState(r.data_state());
-  f.data_state_reason = r.data_state_reason();
-  f.role = ToRole(r.role());
-  if (r.has_consensus_state()) {
-    f.term = r.consensus_state().current_term();
-    f.leader_uuid = r.consensus_state().leader_uuid();
-    f.committed_config = r.consensus_state().committed_config();
-    if (r.consensus_state().has_pending_config())
-      f.pending_config = r.consensus_state().pending_config();
-  }
-  f.last_logged = ToOpId(r.last_logged_opid());
-  f.last_committed = ToOpId(r.last_committed_opid());
-  f.last_applied = ToOpId(r.last_applied_opid());
-  f.on_disk_bytes = r.on_disk_size_bytes();
-  return f;
 }
 
 std::string Reason(const grpc::Status& s) {

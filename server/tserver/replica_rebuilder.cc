@@ -160,7 +160,16 @@ void ReplicaRebuilder::Update(const std::string& tablet_id,
 
 void ReplicaRebuilder::Run(StartTabletCopyRequestPB req) {
   const std::string tablet_id = req.tablet_id();
+  const absl::Time started = absl::Now();
   auto on_progress = [&](const tablet_copy::CopyProgress& cp) {
+    if (req.max_bytes_per_sec() > 0) {
+      // Called after each chunk: sleeping here paces the fetches (at most
+      // the fetcher's read-ahead is in flight meanwhile).
+      const absl::Time due =
+          started + absl::Seconds(static_cast<double>(cp.bytes_done) / req.max_bytes_per_sec());
+      const absl::Duration early = due - absl::Now();
+      if (early > absl::ZeroDuration()) absl::SleepFor(early);
+    }
     Update(tablet_id, [&](server::TabletCopyProgressPB* p) {
       p->set_bytes_done(cp.bytes_done);
       p->set_bytes_total(cp.bytes_total);

@@ -252,6 +252,7 @@ absl::StatusOr<tserver::StartTabletCopyResponsePB> StartCopy(const OnlineOptions
   req.set_copy_peer_addr(plan.source.address);
   req.set_force(o.request.force);
   req.set_caller_id(caller_id);
+  req.set_max_bytes_per_sec(o.max_bytes_per_sec);
   tserver::StartTabletCopyResponsePB resp;
   grpc::Status s = stub->StartTabletCopy(&ctx, req, &resp);
   if (!s.ok()) {

@@ -30,6 +30,8 @@ struct OnlineOptions {
   std::string tablet_id;
   rebuild::Request request;
   std::chrono::milliseconds rpc_timeout{10000};
+  // Passed to StartTabletCopy (0: no limit).
+  int64_t max_bytes_per_sec = 0;
 };
 
 // The facts about the tablet (see the file comment). InvalidArgument when

@@ -51,6 +51,7 @@ struct Flags {
   int64_t timeout_ms = 10000;
   int64_t wait_ms = 30 * 60 * 1000;
   int64_t progress_interval_ms = 1000;
+  int64_t max_bytes_per_sec = 0;
   std::string backup_dir = ".";
   tools::OutputFormat format = tools::OutputFormat::kPlain;
 };
@@ -139,6 +140,7 @@ int RunOnline(const Flags& f) {
   o.tablet_id = f.tablet;
   o.request = {f.tserver, f.source, f.force};
   o.rpc_timeout = std::chrono::milliseconds(f.timeout_ms);
+  o.max_bytes_per_sec = f.max_bytes_per_sec;
   absl::StatusOr<rebuild::TabletFacts> facts = CollectFacts(o);
   if (!facts.ok()) return tools::ReportError(kTool, facts.status());
   rebuild::Refusal why = rebuild::Refusal::kNone;
@@ -202,6 +204,10 @@ int Run(int argc, char** argv) {
       ->capture_default_str()
       ->transform(tools::MillisecondsDuration())
       ->check(CLI::PositiveNumber);
+  app.add_option("--max_bytes_per_sec", f.max_bytes_per_sec,
+                 "Online: the target copies at most this many bytes per second (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--backup_dir", f.backup_dir,
                  "Offline: where the replaced superblock and consensus metadata are saved")
       ->capture_default_str();

@@ -1,0 +1,310 @@
+// kmend rebuild-replica end to end on real processes (issue 13): three
+// tablet servers flushing every few hundred rows, one table of one tablet x
+// 3 replicas, and a master told to leave FAILED replicas to the operator
+// (--rereplication_failed_grace_ms), so that the repair under test is the
+// tool's and not re-replication's.
+//   - Corrupt one block of one replica on disk and restart its server: ksck
+//     reports it with a rebuild-replica command; a dry run of it changes
+//     nothing; the command run as printed repairs it; ksck is HEALTHY and
+//     --checksum_scan MATCHes on every replica.
+//   - kill -9 of the source mid-copy (the copy paced by --max_bytes_per_sec):
+//     the tool says the copy failed, the target is not READY; run again with
+//     the other replica as source, it succeeds.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <functional>
+#include <iostream>
+#include <set>
+#include <thread>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "lib/blocks/log_block_manager.h"
+#include "lib/fs/layout.h"
+#include "lib/io/file.h"
+#include "lib/tablet/superblock.h"
+#include "nlohmann/json.hpp"
+#include "testing/cluster/cluster_test_util.h"
+#include "testing/cluster/external_cluster.h"
+#include "testing/cluster/tool_runner.h"
+
+namespace kmend::testing {
+namespace {
+
+using std::chrono::seconds;
+using ::testing::HasSubstr;
+
+class RebuildReplicaTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ClusterOptions opts;
+    opts.num_tservers = 3;
+    opts.extra_master_flags = {"--rereplication_failed_grace_ms=10m"};
+    opts.extra_tserver_flags = {"--flush_threshold_rows=400", "--maintenance_interval_ms=200"};
+    cluster_ = std::make_unique<ExternalCluster>(opts);
+    ASSERT_TRUE(cluster_->Start().ok());
+    auto uuids = GetTServerUuids(*cluster_);
+    ASSERT_TRUE(uuids.ok()) << uuids.status();
+    uuids_ = *uuids;
+    auto tablets = CreateTable(*cluster_, KeyValueTableRequest("t", "v", 1, 3));
+    ASSERT_TRUE(tablets.ok()) << tablets.status();
+    tablet_ = tablets->at(0);
+  }
+
+  void TearDown() override {
+    if (HasFailure() && cluster_ != nullptr) cluster_->DumpLogs(std::cerr);
+  }
+
+  ReplicasByUuid Replicas() { return LiveReplicas(*cluster_, uuids_, down_)[tablet_]; }
+
+  // Rows [first, first + n) through the leader, in batches.
+  void Write(int first, int n) {
+    for (int b = first; b < first + n; b += 200) {
+      ASSERT_TRUE(ExternalCluster::WaitFor(
+                      [&] {
+                        int leader = LeaderIndex(Replicas(), uuids_);
+                        return leader >= 0 &&
+                               UpsertHashedRows(cluster_->TServerStub(leader).get(), tablet_, b,
+                                                std::min(200, first + n - b))
+                                   .ok();
+                      },
+                      seconds(20), absl::StrCat("rows from ", b))
+                      .ok());
+    }
+  }
+
+  std::vector<uint64_t> FlushedBlocks(int ts) {
+    auto sb = tablet::LoadSuperBlock(fs::Layout(cluster_->tserver(ts)->fs_root()), tablet_);
+    return sb.ok() ? tablet::RowSetBlockIds(*sb) : std::vector<uint64_t>{};
+  }
+
+  // Flips one byte in the middle of one of server ts's blocks of the
+  // tablet (the server must be stopped).
+  void CorruptOneBlock(int ts) {
+    std::vector<uint64_t> ids = FlushedBlocks(ts);
+    ASSERT_FALSE(ids.empty());
+    fs::Layout layout(cluster_->tserver(ts)->fs_root());
+    blocks::BlockManagerOptions ro;
+    ro.read_only = true;
+    auto bm = blocks::LogBlockManager::Open(layout.DataDir(), ro);
+    ASSERT_TRUE(bm.ok()) << bm.status();
+    auto loc = (*bm)->Locate(ids.back());
+    ASSERT_TRUE(loc.ok()) << loc.status();
+    const std::string path = io::JoinPath(layout.DataDir(), loc->container_id + ".data");
+    int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0) << path;
+    char c;
+    const off_t at = loc->offset + loc->length / 2;
+    ASSERT_EQ(::pread(fd, &c, 1, at), 1);
+    c ^= 0x5a;
+    ASSERT_EQ(::pwrite(fd, &c, 1, at), 1);
+    ::close(fd);
+  }
+
+  // `kmend ksck --format=json ...` until `done` holds (30 s).
+  nlohmann::json KsckUntil(const std::function<bool(const nlohmann::json&)>& done,
+                           const std::string& what, const std::string& extra = "") {
+    nlohmann::json last;
+    absl::Status s = ExternalCluster::WaitFor(
+        [&] {
+          ToolResult r = RunKmend(absl::StrCat("ksck --masters ", cluster_->master_addresses(),
+                                               " --format=json ", extra),
+                                  cluster_->base_dir());
+          last = nlohmann::json::parse(r.out, nullptr, false);
+          last_ksck_exit_ = r.exit_code;
+          return !last.is_discarded() && done(last);
+        },
+        seconds(30), what);
+    EXPECT_TRUE(s.ok()) << s << "\n" << last.dump(2);
+    return last;
+  }
+
+  static bool Healthy(const nlohmann::json& j) {
+    if (j["ok"] != true) return false;
+    for (const auto& t : j["tablets"]) {
+      if (t["health"] != "HEALTHY") return false;
+    }
+    return true;
+  }
+
+  static bool AllMatch(const nlohmann::json& j) {
+    if (!Healthy(j) || j["checksums"].empty()) return false;
+    for (const auto& c : j["checksums"]) {
+      if (c["result"] != "MATCH") return false;
+    }
+    return true;
+  }
+
+  // The JSON lines of a --format=json run.
+  static std::vector<nlohmann::json> Lines(const std::string& out) {
+    std::vector<nlohmann::json> lines;
+    for (absl::string_view l : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+      lines.push_back(nlohmann::json::parse(l, nullptr, false));
+    }
+    return lines;
+  }
+
+  std::unique_ptr<ExternalCluster> cluster_;
+  TServerUuids uuids_;
+  std::set<int> down_;
+  std::string tablet_;
+  int last_ksck_exit_ = -1;
+};
+
+TEST_F(RebuildReplicaTest, CorruptBlockIsReportedByKsckAndTheCommandItPrintsRepairsIt) {
+  Write(0, 1200);
+  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
+                                       "server 2 flushed")
+                  .ok());
+  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+  CorruptOneBlock(2);
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+
+  nlohmann::json broken = KsckUntil(
+      [](const nlohmann::json& j) {
+        return j["tablets"].size() == 1 && j["tablets"][0]["fixes"].size() == 1;
+      },
+      "ksck names a fix");
+  EXPECT_EQ(last_ksck_exit_, 1);
+  std::string command = broken["tablets"][0]["fixes"][0]["command"];
+  ASSERT_THAT(command, HasSubstr("kmend rebuild-replica --tserver " +
+                                 cluster_->tserver(2)->address()));
+  ASSERT_TRUE(absl::StartsWith(command, "kmend "));
+  const std::string args = command.substr(6);
+
+  // The dry run (the printed command without --yes) changes nothing.
+  const std::string dry = absl::StrReplaceAll(args, {{" --yes", ""}});
+  ToolResult plan = RunKmend(dry, cluster_->base_dir());
+  ASSERT_EQ(plan.exit_code, 0) << plan.out << plan.err;
+  EXPECT_THAT(plan.out, HasSubstr("Would rebuild"));
+  EXPECT_THAT(plan.out, HasSubstr("replica FAILED"));
+  EXPECT_THAT(plan.out, HasSubstr("Dry run: nothing changed"));
+  ToolResult plan_json = RunKmend(dry + " --format=json", cluster_->base_dir());
+  ASSERT_EQ(plan_json.exit_code, 0) << plan_json.err;
+  nlohmann::json p = nlohmann::json::parse(plan_json.out);
+  EXPECT_EQ(p["schema"], "kmend.rebuild-replica/1");
+  EXPECT_EQ(p["event"], "plan");
+  EXPECT_EQ(p["target"]["uuid"], uuids_[2]);
+  EXPECT_EQ(p["replaced_state"], "FAILED");
+  EXPECT_EQ(p["bytes_exact"], true);
+  EXPECT_GT(p["bytes_to_copy"].get<int64_t>(), 0);
+  EXPECT_EQ(Replicas()[uuids_[2]].data_state(), server::TABLET_DATA_FAILED);
+
+  // A healthy follower is refused (exit 2) and left alone.
+  int healthy = -1;
+  for (int i : {0, 1}) {
+    if (Replicas()[uuids_[i]].role() == consensus::RaftPeerPB::FOLLOWER) healthy = i;
+  }
+  ASSERT_GE(healthy, 0);
+  ToolResult refused = RunKmend(absl::StrCat("rebuild-replica --masters ",
+                                             cluster_->master_addresses(), " --tablet ", tablet_,
+                                             " --tserver ", uuids_[healthy], " --yes --format=json"),
+                                cluster_->base_dir());
+  EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+  EXPECT_THAT(refused.out, HasSubstr("\"refusal\":\"target_healthy\""));
+
+  // The command as printed.
+  ToolResult fixed = RunKmend(args, cluster_->base_dir());
+  ASSERT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+  EXPECT_THAT(fixed.out, HasSubstr("rebuilt tablet " + tablet_));
+
+  KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
+  EXPECT_EQ(last_ksck_exit_, 0);
+  ReplicasByUuid after = Replicas();
+  EXPECT_EQ(after[uuids_[2]].data_state(), server::TABLET_DATA_READY);
+  EXPECT_EQ(after[uuids_[2]].copy().state(), server::TabletCopyProgressPB::DONE);
+  // Back in its old role: a voter of the config.
+  Write(1200, 100);
+  auto sum = ReplicaChecksum(*cluster_, 2, tablet_);
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    sum = ReplicaChecksum(*cluster_, 2, tablet_);
+                    return sum.ok() && sum->row_count() == 1300;
+                  },
+                  seconds(10), "the rebuilt replica applies new writes")
+                  .ok());
+}
+
+TEST_F(RebuildReplicaTest, KillNineOfTheSourceMidCopyFailsCleanlyAndAnotherSourceSucceeds) {
+  Write(0, 6000);  // ~0.6 MB of rows plus their WAL
+  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
+                                       "server 2 flushed")
+                  .ok());
+  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+  CorruptOneBlock(2);
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    auto reps = Replicas();
+                    return reps[uuids_[2]].data_state() == server::TABLET_DATA_FAILED &&
+                           LeaderIndex(reps, uuids_) >= 0;
+                  },
+                  seconds(20), "server 2's replica FAILED, a leader elsewhere")
+                  .ok());
+  const int source = LeaderIndex(Replicas(), uuids_);
+  const int other = 1 - source;  // the leader is 0 or 1
+
+  // Paced to ~100 KB/s, the copy takes seconds: the tool runs in the
+  // background while the test kills the source once bytes moved.
+  const std::string out = io::JoinPath(cluster_->base_dir(), "rebuild1.out");
+  const std::string cmd = absl::StrCat(
+      "rebuild-replica --masters ", cluster_->master_addresses(), " --tablet ", tablet_,
+      " --tserver ", cluster_->tserver(2)->address(), " --source ", uuids_[source],
+      " --yes --format=json --progress_interval=100ms --max_bytes_per_sec=100000");
+  ToolResult first;
+  std::thread tool([&] { first = RunKmend(cmd, cluster_->base_dir()); });
+  absl::Status moving = ExternalCluster::WaitFor(
+      [&] {
+        auto st = cluster_->GetStatus(cluster_->tserver(2), std::chrono::seconds(2));
+        if (!st.ok()) return false;
+        for (const auto& r : st->replicas()) {
+          if (r.tablet_id() == tablet_ && r.copy().state() == server::TabletCopyProgressPB::RUNNING &&
+              r.copy().bytes_done() > 0) {
+            return true;
+          }
+        }
+        return false;
+      },
+      seconds(20), "the copy moved some bytes");
+  EXPECT_TRUE(moving.ok()) << moving;
+  ASSERT_TRUE(cluster_->tserver(source)->KillNine().ok());
+  down_.insert(source);
+  tool.join();
+  EXPECT_EQ(first.exit_code, 1) << first.out << first.err;
+  EXPECT_THAT(first.err, HasSubstr("FAILED: the copy failed on the target"));
+  std::vector<nlohmann::json> lines = Lines(first.out);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.front()["event"], "plan");
+  EXPECT_EQ(lines.back()["event"], "result");
+  EXPECT_EQ(lines.back()["outcome"], "failed");
+  bool saw_progress = false;
+  for (const auto& l : lines) saw_progress |= l["event"] == "progress" && l["bytes_done"] > 0;
+  EXPECT_TRUE(saw_progress) << first.out;
+  // Not READY: tombstoned (nothing of the copy left).
+  auto st = Replicas()[uuids_[2]];
+  EXPECT_NE(st.data_state(), server::TABLET_DATA_READY);
+
+  // Again from the other replica (no leader now: 1 of 3 voters runs).
+  ToolResult second = RunKmend(
+      absl::StrCat("rebuild-replica --masters ", cluster_->master_addresses(), " --tablet ",
+                   tablet_, " --tserver ", cluster_->tserver(2)->address(), " --source ",
+                   cluster_->tserver(other)->address(), " --yes"),
+      cluster_->base_dir());
+  EXPECT_EQ(second.exit_code, 0) << second.out << second.err;
+  EXPECT_THAT(second.out, HasSubstr("rebuilt tablet"));
+
+  ASSERT_TRUE(cluster_->tserver(source)->Restart().ok());
+  down_.erase(source);
+  KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
+}
+
+}  // namespace
+}  // namespace kmend::testing

@@ -51,6 +51,8 @@ std::string RenderPlanPlain(const std::string& tablet_id, const Plan& plan, bool
 
 nlohmann::json PlanJson(const std::string& tablet_id, const Plan& plan, bool applying) {
   nlohmann::json j = {{"schema", kSchema},
+                      {"schema_version", kSchemaVersion},
+          {"schema_version", kSchemaVersion},
                       {"event", "plan"},
                       {"mode", "online"},
                       {"tablet_id", tablet_id},
@@ -74,6 +76,7 @@ nlohmann::json PlanJson(const std::string& tablet_id, const Plan& plan, bool app
 nlohmann::json RefusedJson(const std::string& tablet_id, Refusal refusal,
                            const std::string& reason) {
   return {{"schema", kSchema},
+          {"schema_version", kSchemaVersion},
           {"event", "refused"},
           {"tablet_id", tablet_id},
           {"refusal", RefusalName(refusal)},
@@ -82,6 +85,8 @@ nlohmann::json RefusedJson(const std::string& tablet_id, Refusal refusal,
 
 nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e) {
   nlohmann::json j = {{"schema", kSchema},
+                      {"schema_version", kSchemaVersion},
+          {"schema_version", kSchemaVersion},
                       {"event", "progress"},
                       {"tablet_id", tablet_id},
                       {"phase", PhaseName(e.verdict.phase)},
@@ -99,6 +104,7 @@ nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e
 nlohmann::json ResultJson(const std::string& tablet_id, const std::string& outcome,
                           const std::string& detail, const ProgressEvent& last) {
   return {{"schema", kSchema},
+          {"schema_version", kSchemaVersion},
           {"event", "result"},
           {"tablet_id", tablet_id},
           {"outcome", outcome},

@@ -1,7 +1,7 @@
 // kmend rebuild-replica's output: the plan (dry run or before acting) for
 // people and as JSON, and the JSON lines that follow a copy. Schema
 // "kmend.rebuild-replica/1" (docs/cli/rebuild_replica.md): every object
-// carries "schema" and "event" (plan, refused, progress, result).
+// carries "schema", "schema_version" and "event" (plan, refused, progress, result).
 #ifndef KMEND_LIB_REBUILD_RENDER_H_
 #define KMEND_LIB_REBUILD_RENDER_H_
 
@@ -15,6 +15,8 @@
 namespace kmend::rebuild {
 
 inline constexpr char kSchema[] = "kmend.rebuild-replica/1";
+// The same version as an integer, the field every kmend tool's JSON has.
+inline constexpr int kSchemaVersion = 1;
 
 // "What will happen" for people, several lines ending in a newline.
 std::string RenderPlanPlain(const std::string& tablet_id, const Plan& plan, bool applying);

@@ -97,6 +97,7 @@ nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e
                       {"bytes_per_second", static_cast<int64_t>(e.bytes_per_second)},
                       {"elapsed_seconds", e.elapsed_seconds}};
   if (e.eta_seconds) j["eta_seconds"] = *e.eta_seconds;
+  if (e.copy_elapsed_ms >= 0) j["copy_elapsed_ms"] = e.copy_elapsed_ms;
   if (e.verdict.ops_behind >= 0) j["ops_behind"] = e.verdict.ops_behind;
   return j;
 }
@@ -111,7 +112,8 @@ nlohmann::json ResultJson(const std::string& tablet_id, const std::string& outco
           {"detail", detail},
           {"bytes_copied", last.bytes_done},
           {"bytes_reused", last.bytes_reused},
-          {"elapsed_seconds", last.elapsed_seconds}};
+          {"elapsed_seconds", last.elapsed_seconds},
+          {"copy_elapsed_ms", last.copy_elapsed_ms}};
 }
 
 }  // namespace kmend::rebuild

@@ -33,6 +33,8 @@ struct ProgressEvent {
   double bytes_per_second = 0;
   std::optional<double> eta_seconds;
   double elapsed_seconds = 0;
+  // The server's own count of the copy's duration (-1: not reported).
+  int64_t copy_elapsed_ms = -1;
 };
 nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e);
 

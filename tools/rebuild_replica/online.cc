@@ -203,14 +203,20 @@ absl::StatusOr<rebuild::TabletFacts> CollectFacts(const OnlineOptions& o) {
 }
 
 absl::Status SizeCopy(const OnlineOptions& o, rebuild::Plan* plan) {
-  auto stub = tserver::TabletCopyService::NewStub(rpc::NewChannel(plan->source.address));
+  return SizeCopyFrom(plan->source.address, plan->target.uuid, o.tablet_id, o.rpc_timeout, plan);
+}
+
+absl::Status SizeCopyFrom(const std::string& source_address, const std::string& requestor_uuid,
+                          const std::string& tablet_id, std::chrono::milliseconds rpc_timeout,
+                          rebuild::Plan* plan) {
+  auto stub = tserver::TabletCopyService::NewStub(rpc::NewChannel(source_address));
   tserver::BeginTabletCopySessionRequestPB req;
-  req.set_requestor_uuid(plan->target.uuid);
-  req.set_tablet_id(o.tablet_id);
+  req.set_requestor_uuid(requestor_uuid);
+  req.set_tablet_id(tablet_id);
   tserver::BeginTabletCopySessionResponsePB resp;
   {
     grpc::ClientContext ctx;
-    rpc::SetDeadline(&ctx, o.rpc_timeout);
+    rpc::SetDeadline(&ctx, rpc_timeout);
     grpc::Status s = stub->BeginTabletCopySession(&ctx, req, &resp);
     if (!s.ok()) return rpc::FromGrpcStatus(s, "sizing the copy: BeginTabletCopySession");
   }
@@ -229,7 +235,7 @@ absl::Status SizeCopy(const OnlineOptions& o, rebuild::Plan* plan) {
   plan->session_blocks = blocks;
   plan->session_wal_segments = segments;
   grpc::ClientContext ctx;
-  rpc::SetDeadline(&ctx, o.rpc_timeout);
+  rpc::SetDeadline(&ctx, rpc_timeout);
   tserver::EndTabletCopySessionRequestPB end;
   end.set_session_id(resp.session_id());
   end.set_is_success(false);

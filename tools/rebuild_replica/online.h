@@ -43,6 +43,11 @@ absl::StatusOr<rebuild::TabletFacts> CollectFacts(const OnlineOptions& options);
 // uuid) and it is ended at once. Fills plan->session_*; an error leaves the
 // plan's estimate (the caller says so).
 absl::Status SizeCopy(const OnlineOptions& options, rebuild::Plan* plan);
+// The same for a source at `source_address`, asked on behalf of
+// `requestor_uuid` (the offline rebuild's server).
+absl::Status SizeCopyFrom(const std::string& source_address, const std::string& requestor_uuid,
+                          const std::string& tablet_id, std::chrono::milliseconds rpc_timeout,
+                          rebuild::Plan* plan);
 
 // StartTabletCopy on the target, naming the plan's source.
 absl::StatusOr<tserver::StartTabletCopyResponsePB> StartCopy(const OnlineOptions& options,

@@ -25,6 +25,14 @@ namespace {
 
 constexpr char kTool[] = "kmend rebuild-replica";
 
+// Every elapsed_seconds the tool prints counts from its start, so that the
+// JSON lines show where the time went (facts and sizing, copy, catch-up).
+const auto kStart = std::chrono::steady_clock::now();
+
+double SinceStart() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - kStart).count();
+}
+
 std::string CallerId() {
   const char* user = std::getenv("USER");
   char host[256] = {0};
@@ -61,11 +69,7 @@ int Follow(const Flags& f, const OnlineOptions& o, const rebuild::Plan& plan,
            const rebuild::TabletFacts& facts) {
   const bool json = f.format == tools::OutputFormat::kJson;
   const bool tty = !json && tools::StdoutIsTty();
-  const auto start = std::chrono::steady_clock::now();
-  const auto deadline = start + std::chrono::milliseconds(f.wait_ms);
-  auto since_start = [&] {
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(f.wait_ms);
   rebuild::RateTracker rate;
   rebuild::ProgressEvent e;
   std::optional<rebuild::Phase> last_phase;
@@ -73,12 +77,13 @@ int Follow(const Flags& f, const OnlineOptions& o, const rebuild::Plan& plan,
   double last_emit = -1e9;
   while (true) {
     rebuild::Sample sample = Poll(o, plan, facts);
-    e.elapsed_seconds = since_start();
+    e.elapsed_seconds = SinceStart();
     e.verdict = rebuild::Judge(sample);
     if (sample.copy) {
       e.bytes_done = sample.copy->bytes_done();
       e.bytes_total = sample.copy->bytes_total();
       e.bytes_reused = sample.copy->bytes_reused();
+      e.copy_elapsed_ms = sample.copy->elapsed_ms();
     }
     rate.Add(e.elapsed_seconds, e.bytes_done);
     e.bytes_per_second = rate.BytesPerSecond();
@@ -152,7 +157,9 @@ int RunOnline(const Flags& f) {
                                           "); the size shown is the source's size on disk"));
   }
   if (json) {
-    PrintLine(rebuild::PlanJson(f.tablet, *plan, f.yes));
+    nlohmann::json j = rebuild::PlanJson(f.tablet, *plan, f.yes);
+    j["elapsed_seconds"] = SinceStart();
+    PrintLine(j);
   } else {
     std::cout << rebuild::RenderPlanPlain(f.tablet, *plan, f.yes) << std::flush;
   }

@@ -43,7 +43,11 @@ std::string RenderPlanPlain(const std::string& tablet_id, const Plan& plan, bool
   absl::StrAppend(&out, "  replaces: the target's ", plan.replaced_state,
                   " replica (its data, WAL and superblock; the consensus metadata keeps the "
                   "higher term and its vote)",
-                  plan.replaced_state == "READY" ? ", tombstoned first" : "", "\n");
+                  plan.replaced_state == "READY" ? ", tombstoned first" : "",
+                  plan.replaced_state == "COPYING"
+                      ? " (an interrupted copy: resumed if the source still holds the same blocks)"
+                      : "",
+                  "\n");
   for (const std::string& w : plan.warnings) absl::StrAppend(&out, "  WARNING: ", w, "\n");
   if (!applying) absl::StrAppend(&out, "Dry run: nothing changed. Add --yes to rebuild.\n");
   return out;
@@ -98,6 +102,7 @@ nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e
                       {"elapsed_seconds", e.elapsed_seconds}};
   if (e.eta_seconds) j["eta_seconds"] = *e.eta_seconds;
   if (e.copy_elapsed_ms >= 0) j["copy_elapsed_ms"] = e.copy_elapsed_ms;
+  if (!e.resume_note.empty()) j["resume_note"] = e.resume_note;
   if (e.verdict.ops_behind >= 0) j["ops_behind"] = e.verdict.ops_behind;
   return j;
 }
@@ -113,7 +118,8 @@ nlohmann::json ResultJson(const std::string& tablet_id, const std::string& outco
           {"bytes_copied", last.bytes_done},
           {"bytes_reused", last.bytes_reused},
           {"elapsed_seconds", last.elapsed_seconds},
-          {"copy_elapsed_ms", last.copy_elapsed_ms}};
+          {"copy_elapsed_ms", last.copy_elapsed_ms},
+          {"resume_note", last.resume_note}};
 }
 
 }  // namespace kmend::rebuild

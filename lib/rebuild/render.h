@@ -35,6 +35,8 @@ struct ProgressEvent {
   double elapsed_seconds = 0;
   // The server's own count of the copy's duration (-1: not reported).
   int64_t copy_elapsed_ms = -1;
+  // Resuming an interrupted copy: what was kept, or why it starts over.
+  std::string resume_note;
 };
 nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e);
 

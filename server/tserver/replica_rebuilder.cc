@@ -175,6 +175,8 @@ void ReplicaRebuilder::Run(StartTabletCopyRequestPB req) {
       p->set_bytes_total(cp.bytes_total);
       p->set_items_done(cp.items_done);
       p->set_items_total(cp.items_total);
+      p->set_bytes_reused(cp.bytes_reused);
+      if (!cp.resume_note.empty()) p->set_resume_note(cp.resume_note);
     });
   };
   const std::string reason =
@@ -187,8 +189,8 @@ void ReplicaRebuilder::Run(StartTabletCopyRequestPB req) {
     }
     return absl::OkStatus();
   };
-  absl::Status s =
-      manager_->CopyTabletFrom(tablet_id, req.copy_peer_addr(), on_progress, before_copy);
+  absl::Status s = manager_->CopyTabletFrom(tablet_id, req.copy_peer_addr(), on_progress,
+                                            before_copy, /*resume=*/true);
   Update(tablet_id, [&](server::TabletCopyProgressPB* p) {
     if (s.ok()) {
       p->set_state(server::TabletCopyProgressPB::DONE);

@@ -9,6 +9,7 @@
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
 #include "lib/tablet/schema.h"
+#include "lib/tablet/superblock.h"
 #include "lib/util/status_macros.h"
 #include "server/common/logger.h"
 #include "server/tablet_copy/copy_client.h"
@@ -136,7 +137,7 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
 absl::Status TabletManager::CopyTabletFrom(
     const std::string& tablet_id, const std::string& source_address,
     const std::function<void(const tablet_copy::CopyProgress&)>& progress,
-    const std::function<absl::Status(TabletReplica*)>& before_copy) {
+    const std::function<absl::Status(TabletReplica*)>& before_copy, bool resume) {
   if (!fs::IsCanonicalUuid(tablet_id)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "CopyTablet: tablet_id '", tablet_id, "' is not 32 lowercase hex characters"));
@@ -155,7 +156,8 @@ absl::Status TabletManager::CopyTabletFrom(
   if (before_copy) RETURN_IF_ERROR(before_copy(old.get()));
   if (old != nullptr) {
     tablet::TabletDataState st = old->data_state();
-    if (st != tablet::TABLET_DATA_TOMBSTONED && st != tablet::TABLET_DATA_FAILED) {
+    if (st != tablet::TABLET_DATA_TOMBSTONED && st != tablet::TABLET_DATA_FAILED &&
+        !(resume && st == tablet::TABLET_DATA_COPYING)) {
       return absl::AlreadyExistsError(absl::StrCat("tablet ", tablet_id,
                                                    " already exists here (state ",
                                                    tablet::TabletDataState_Name(st), ")"));
@@ -167,12 +169,28 @@ absl::Status TabletManager::CopyTabletFrom(
   opts.requestor_uuid = server_uuid_;
   opts.block_manager = runtime_->block_manager;
   opts.progress = progress;
+  opts.resume = resume;
   auto copied = tablet_copy::CopyTablet(source_address, tablet_id, layout_.root(), opts);
-  if (!copied.ok()) return Annotate(copied.status(), absl::StrCat("copying tablet ", tablet_id,
-                                                                  " from ", source_address));
+  if (!copied.ok()) {
+    // The replica object must say what the files now say (TOMBSTONED, or
+    // COPYING and resumable), not what it was before the copy.
+    auto sb = tablet::LoadSuperBlock(layout_, tablet_id);
+    auto cm = meta::LoadConsensusMeta(layout_.ConsensusMetaPath(tablet_id));
+    if (sb.ok()) {
+      auto now = std::make_shared<TabletReplica>(layout_, *sb,
+                                                 cm.ok() ? *cm : consensus::ConsensusMetadataPB());
+      (void)now->Start(*runtime_);  // runs nothing: gives it the runtime (block manager)
+      absl::MutexLock lock(&mu_);
+      replicas_[tablet_id] = std::move(now);
+    }
+    return Annotate(copied.status(),
+                    absl::StrCat("copying tablet ", tablet_id, " from ", source_address));
+  }
   KLOG(INFO) << "copied tablet " << tablet_id << " from " << source_address << ": "
              << copied->blocks << " blocks, " << copied->wal_segments << " WAL segments, "
-             << copied->bytes << " bytes in " << copied->seconds << " s";
+             << copied->bytes << " bytes (" << copied->bytes_reused << " kept from an interrupted "
+             << "copy) in " << copied->seconds << " s"
+             << (copied->resume_note.empty() ? "" : "; " + copied->resume_note);
   ASSIGN_OR_RETURN(consensus::ConsensusMetadataPB cmeta,
                    meta::LoadConsensusMeta(layout_.ConsensusMetaPath(tablet_id)));
   consensus::RaftConfigPB config = cmeta.committed_config();

@@ -65,6 +65,9 @@ class TabletManager {
   // is not TOMBSTONED (or FAILED) is here; FailedPrecondition without a
   // runtime; the copy's errors otherwise (the replica then ends TOMBSTONED).
   // `progress` (may be empty) is called after every chunk, from this thread.
+  // `resume`: a COPYING replica (an interrupted rebuild) is resumed, and a
+  // copy that fails for another reason than corruption stays COPYING and
+  // resumable (tablet_copy::CopyOptions::resume) instead of TOMBSTONED.
   // `before_copy` (may be empty) runs once the change lock is held, with the
   // hosted replica (null if none), before its state is checked: an error
   // from it ends the call without copying (StartTabletCopy tombstones a
@@ -72,7 +75,8 @@ class TabletManager {
   absl::Status CopyTabletFrom(
       const std::string& tablet_id, const std::string& source_address,
       const std::function<void(const tablet_copy::CopyProgress&)>& progress = nullptr,
-      const std::function<absl::Status(TabletReplica*)>& before_copy = nullptr);
+      const std::function<absl::Status(TabletReplica*)>& before_copy = nullptr,
+      bool resume = false);
 
   // Tombstones (keeps superblock and cmeta, state TOMBSTONED, WAL removed)
   // or deletes every file of the replica. NotFound for an unknown tablet;

@@ -138,9 +138,20 @@ absl::Status TabletReplica::RecoverStorageLocked() {
 
 absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   if (superblock_.tablet_data_state() == tablet::TABLET_DATA_COPYING) {
-    // A copy that never finished: its data cannot be trusted. Recovery
-    // removes its WAL and temp files and the blocks it recorded, and leaves
-    // it TOMBSTONED; the master copies the replica again if still wanted.
+    // A copy that never finished: its data cannot be trusted. A resumable
+    // one (a rebuild's, with a journal) keeps its verified blocks and stays
+    // COPYING, never served, until the rebuild is run again. Otherwise
+    // recovery removes its WAL and temp files and the blocks it recorded, and
+    // leaves it TOMBSTONED; the master copies the replica again if still
+    // wanted.
+    absl::StatusOr<bool> kept =
+        tablet_copy::KeepInterruptedCopyForResume(layout_.root(), tablet_id_);
+    if (kept.ok() && *kept) {
+      KLOG(WARNING) << "tablet " << tablet_id_
+                    << " was COPYING at start-up (interrupted rebuild): kept for a resume; run "
+                       "`kmend rebuild-replica` again to finish it";
+      return absl::OkStatus();
+    }
     KLOG(WARNING) << "tablet " << tablet_id_
                   << " was COPYING at start-up (interrupted copy): recovering to TOMBSTONED";
     RETURN_IF_ERROR(Annotate(

@@ -9,7 +9,12 @@
 //     --checksum_scan MATCHes on every replica.
 //   - kill -9 of the source mid-copy (the copy paced by --max_bytes_per_sec):
 //     the tool says the copy failed, the target is not READY; run again with
-//     the other replica as source, it succeeds.
+//     the other replica as source, it succeeds (starting over).
+//   - Offline: refused on a running server's directory; into the stopped
+//     server's directory, then the server starts it and ksck is HEALTHY.
+//   - kill -9 of the target mid-copy: the restarted server keeps the copy
+//     COPYING; the same command resumes it, fetching fewer bytes than the
+//     tablet; when the source flushed meanwhile it starts over and says why.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -31,6 +36,7 @@
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/tablet/superblock.h"
+#include "lib/tablet_copy/copy_journal.h"
 #include "nlohmann/json.hpp"
 #include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
@@ -288,9 +294,10 @@ TEST_F(RebuildReplicaTest, KillNineOfTheSourceMidCopyFailsCleanlyAndAnotherSourc
   bool saw_progress = false;
   for (const auto& l : lines) saw_progress |= l["event"] == "progress" && l["bytes_done"] > 0;
   EXPECT_TRUE(saw_progress) << first.out;
-  // Not READY: tombstoned (nothing of the copy left).
+  // Not READY: COPYING, kept for a resume (the copy stopped on a transport
+  // error, not on bad data).
   auto st = Replicas()[uuids_[2]];
-  EXPECT_NE(st.data_state(), server::TABLET_DATA_READY);
+  EXPECT_EQ(st.data_state(), server::TABLET_DATA_COPYING);
 
   // Again from the other replica (no leader now: 1 of 3 voters runs).
   ToolResult second = RunKmend(
@@ -300,9 +307,172 @@ TEST_F(RebuildReplicaTest, KillNineOfTheSourceMidCopyFailsCleanlyAndAnotherSourc
       cluster_->base_dir());
   EXPECT_EQ(second.exit_code, 0) << second.out << second.err;
   EXPECT_THAT(second.out, HasSubstr("rebuilt tablet"));
+  // The first copy stayed COPYING (resumable), but its blocks came from the
+  // dead source: block ids are per server, so it starts over and says so.
+  EXPECT_THAT(second.out, HasSubstr("starting over"));
 
   ASSERT_TRUE(cluster_->tserver(source)->Restart().ok());
   down_.erase(source);
+  KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
+}
+
+}  // namespace
+}  // namespace kmend::testing
+
+namespace kmend::testing {
+namespace {
+
+TEST_F(RebuildReplicaTest, OfflineRebuildIntoAStoppedServersDirectory) {
+  Write(0, 1200);
+  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
+                                       "server 2 flushed")
+                  .ok());
+  const int leader = LeaderIndex(Replicas(), uuids_);
+  ASSERT_GE(leader, 0);
+  const std::string offline =
+      absl::StrCat("rebuild-replica --fs_root ", cluster_->tserver(2)->fs_root(), " --tablet ",
+                   tablet_, " --source ", cluster_->tserver(leader)->address());
+  // A running server's directory is refused, naming the lock holder.
+  ToolResult locked = RunKmend(offline + " --yes", cluster_->base_dir());
+  EXPECT_EQ(locked.exit_code, 2) << locked.out << locked.err;
+  EXPECT_THAT(locked.err, HasSubstr("REFUSED"));
+  EXPECT_THAT(locked.err, HasSubstr(std::to_string(cluster_->tserver(2)->pid())));
+
+  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+  CorruptOneBlock(2);
+  ToolResult dry = RunKmend(offline, cluster_->base_dir());
+  ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+  EXPECT_THAT(dry.out, HasSubstr("Would rebuild the replica of tablet " + tablet_ + " offline"));
+  EXPECT_THAT(dry.out, HasSubstr("Dry run: nothing changed"));
+  const std::string backups = io::JoinPath(cluster_->base_dir(), "backups");
+  ASSERT_TRUE(io::CreateDirs(backups).ok());
+  ToolResult done = RunKmend(offline + " --yes --backup_dir " + backups, cluster_->base_dir());
+  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+  EXPECT_THAT(done.out, HasSubstr("READY"));
+  auto saved = io::ListDir(backups);
+  ASSERT_TRUE(saved.ok());
+  EXPECT_EQ(saved->size(), 1u);
+  auto sb = tablet::LoadSuperBlock(fs::Layout(cluster_->tserver(2)->fs_root()), tablet_);
+  ASSERT_TRUE(sb.ok()) << sb.status();
+  EXPECT_EQ(sb->tablet_data_state(), tablet::TABLET_DATA_READY);
+
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
+  EXPECT_EQ(last_ksck_exit_, 0);
+}
+
+
+TEST_F(RebuildReplicaTest, ResumeAfterKillNineOfTheTargetFetchesOnlyWhatIsMissing) {
+  Write(0, 6000);
+  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
+                                       "server 2 flushed")
+                  .ok());
+  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+  CorruptOneBlock(2);
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  int source = -1;
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    auto reps = Replicas();
+                    source = LeaderIndex(reps, uuids_);
+                    return reps[uuids_[2]].data_state() == server::TABLET_DATA_FAILED &&
+                           source >= 0;
+                  },
+                  seconds(20), "server 2 FAILED, a leader elsewhere")
+                  .ok());
+  const std::string cmd = absl::StrCat(
+      "rebuild-replica --masters ", cluster_->master_addresses(), " --tablet ", tablet_,
+      " --tserver ", uuids_[2], " --source ", uuids_[source], " --yes --format=json");
+
+  // Paced: blocks are journaled every second.
+  ToolResult first;
+  std::thread tool([&] {
+    first = RunKmend(cmd + " --max_bytes_per_sec=150000 --progress_interval=100ms",
+                     cluster_->base_dir());
+  });
+  const fs::Layout layout(cluster_->tserver(2)->fs_root());
+  absl::Status journaled = ExternalCluster::WaitFor(
+      [&] {
+        auto j = tablet_copy::LoadJournal(layout, tablet_);
+        return j.ok() && j->has_value() && (*j)->blocks_size() > 0;
+      },
+      seconds(30), "the copy journaled a block");
+  EXPECT_TRUE(journaled.ok()) << journaled;
+  ASSERT_TRUE(cluster_->tserver(2)->KillNine().ok());
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  tool.join();
+  EXPECT_EQ(first.exit_code, 1) << first.out << first.err;
+  EXPECT_THAT(first.err, HasSubstr("restarted during the copy"));
+  EXPECT_EQ(Replicas()[uuids_[2]].data_state(), server::TABLET_DATA_COPYING);
+
+  ToolResult second = RunKmend(cmd, cluster_->base_dir());
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  std::vector<nlohmann::json> lines = Lines(second.out);
+  ASSERT_FALSE(lines.empty());
+  const nlohmann::json& result = lines.back();
+  ASSERT_EQ(result["event"], "result") << second.out;
+  EXPECT_EQ(result["outcome"], "done");
+  EXPECT_THAT(result["resume_note"].get<std::string>(), HasSubstr("resuming:"));
+  const int64_t total = lines.front()["bytes_to_copy"];
+  const int64_t reused = result["bytes_reused"];
+  const int64_t fetched = result["bytes_copied"].get<int64_t>() - reused;
+  EXPECT_GT(reused, 0) << second.out;
+  EXPECT_LT(fetched, total) << second.out;
+  std::cout << "resume: " << reused << " bytes kept, " << fetched << " fetched of " << total
+            << "\n";
+
+  KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
+  EXPECT_EQ(last_ksck_exit_, 0);
+}
+
+TEST_F(RebuildReplicaTest, ResumeStartsOverAndSaysWhyWhenTheSourcesFilesChanged) {
+  Write(0, 6000);
+  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
+                                       "server 2 flushed")
+                  .ok());
+  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+  CorruptOneBlock(2);
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  int source = -1;
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    auto reps = Replicas();
+                    source = LeaderIndex(reps, uuids_);
+                    return reps[uuids_[2]].data_state() == server::TABLET_DATA_FAILED &&
+                           source >= 0;
+                  },
+                  seconds(20), "server 2 FAILED, a leader elsewhere")
+                  .ok());
+  const std::string cmd = absl::StrCat(
+      "rebuild-replica --masters ", cluster_->master_addresses(), " --tablet ", tablet_,
+      " --tserver ", uuids_[2], " --source ", uuids_[source], " --yes --format=json");
+  ToolResult first;
+  std::thread tool([&] {
+    first = RunKmend(cmd + " --max_bytes_per_sec=150000", cluster_->base_dir());
+  });
+  const fs::Layout layout(cluster_->tserver(2)->fs_root());
+  EXPECT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    auto j = tablet_copy::LoadJournal(layout, tablet_);
+                    return j.ok() && j->has_value() && (*j)->blocks_size() > 0;
+                  },
+                  seconds(30), "the copy journaled a block")
+                  .ok());
+  ASSERT_TRUE(cluster_->tserver(2)->KillNine().ok());
+  tool.join();
+  // The source flushes (a flush rewrites the tablet's blocks under new ids).
+  const std::vector<uint64_t> before = FlushedBlocks(source);
+  Write(6000, 500);
+  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return FlushedBlocks(source) != before; },
+                                       seconds(20), "the source flushed")
+                  .ok());
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  ToolResult second = RunKmend(cmd, cluster_->base_dir());
+  ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
+  const nlohmann::json result = Lines(second.out).back();
+  EXPECT_THAT(result["resume_note"].get<std::string>(),
+              HasSubstr("starting over: the source's files changed"));
+  EXPECT_EQ(result["bytes_reused"], 0);
   KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
 }
 

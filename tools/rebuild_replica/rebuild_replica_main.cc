@@ -84,6 +84,13 @@ int Follow(const Flags& f, const OnlineOptions& o, const rebuild::Plan& plan,
       e.bytes_total = sample.copy->bytes_total();
       e.bytes_reused = sample.copy->bytes_reused();
       e.copy_elapsed_ms = sample.copy->elapsed_ms();
+      if (!sample.copy->resume_note().empty() && e.resume_note.empty()) {
+        e.resume_note = sample.copy->resume_note();
+        if (!json) {
+          if (tty) std::cout << "\r\033[K";
+          std::cout << e.resume_note << std::endl;
+        }
+      }
     }
     rate.Add(e.elapsed_seconds, e.bytes_done);
     e.bytes_per_second = rate.BytesPerSecond();
@@ -128,7 +135,11 @@ int Follow(const Flags& f, const OnlineOptions& o, const rebuild::Plan& plan,
   }
   const std::string done = absl::StrCat(
       "rebuilt tablet ", f.tablet, " on ", plan.target.uuid, " from ", plan.source.uuid, ": ",
-      e.verdict.detail, " (", rebuild::HumanBytes(e.bytes_done), " in ",
+      e.verdict.detail, " (", rebuild::HumanBytes(e.bytes_done),
+      e.bytes_reused > 0
+          ? absl::StrCat(", ", rebuild::HumanBytes(e.bytes_reused), " kept from an interrupted copy")
+          : "",
+      " in ",
       static_cast<int64_t>(e.elapsed_seconds * 1000), " ms)");
   if (json) {
     PrintLine(rebuild::ResultJson(f.tablet, "done", e.verdict.detail, e));

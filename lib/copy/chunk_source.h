@@ -7,7 +7,7 @@
 //
 // A ChunkSource only moves bytes: it says what the peer sent (offset, the
 // item's total length, data, the peer's CRC32C of the data) and checks
-// nothing. Adapters: server/tablet_copy/grpc_chunk_source.h (TabletCopy
+// nothing. Adapters: lib/tablet_copy/grpc_chunk_source.h (TabletCopy
 // FetchData over gRPC), server/master/catalog_copy_client.cc (a
 // CatalogCopyPeer).
 #ifndef KMEND_LIB_COPY_CHUNK_SOURCE_H_

@@ -1,5 +1,5 @@
 // Limits on what a copy source (a peer) announces to the server copying
-// from it: tablet copy (server/tablet_copy/copy_client.h) and catalog copy
+// from it: tablet copy (lib/tablet_copy/copy_client.h) and catalog copy
 // between masters (server/master/catalog_copy_client.h).
 //
 // A source is another process: a bug, a damaged disk or a hostile peer

@@ -33,7 +33,7 @@
 #include "lib/fs/layout.h"
 #include "server/common/rpc_server.h"
 #include "server/tablet_copy/copy_benchmark_stream.grpc.pb.h"
-#include "server/tablet_copy/copy_client.h"
+#include "lib/tablet_copy/copy_client.h"
 #include "server/tablet_copy/copy_test_util.h"
 
 namespace kmend::tablet_copy {

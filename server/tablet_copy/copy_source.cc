@@ -45,18 +45,6 @@ std::string ItemKey(const DataIdPB& id) {
 
 }  // namespace
 
-std::string DataIdName(const DataIdPB& id) {
-  switch (id.type()) {
-    case DataIdPB::BLOCK:
-      return absl::StrCat("block ", id.block_id().id());
-    case DataIdPB::LOG_SEGMENT:
-      return absl::StrCat("WAL segment ", id.wal_segment_seqno());
-    case DataIdPB::SUPER_BLOCK:
-      return "superblock";
-    default:
-      return absl::StrCat("data id of type ", static_cast<int>(id.type()));
-  }
-}
 
 // One item a session serves: its id and how it is served (lib/copy).
 struct Item {

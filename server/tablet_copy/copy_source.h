@@ -51,6 +51,7 @@
 #include "lib/blocks/log_block_manager.h"
 #include "lib/copy/session_table.h"
 #include "proto/consensus_metadata.pb.h"
+#include "lib/tablet_copy/data_id.h"
 #include "proto/tablet_copy.pb.h"
 
 namespace kmend::tablet_copy {
@@ -143,8 +144,6 @@ class TabletCopySourceManager {
   copy::SessionTable<Session> sessions_;
 };
 
-// "block 123", "WAL segment 7", "superblock": for messages.
-std::string DataIdName(const tserver::DataIdPB& id);
 
 }  // namespace kmend::tablet_copy
 

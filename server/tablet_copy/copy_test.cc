@@ -24,7 +24,7 @@
 #include "lib/copy/copy_limits.h"
 #include "server/common/grpc_util.h"
 #include "server/common/rpc_server.h"
-#include "server/tablet_copy/copy_client.h"
+#include "lib/tablet_copy/copy_client.h"
 #include "server/tablet_copy/copy_service.h"
 #include "server/tablet_copy/copy_source.h"
 #include "server/tablet_copy/copy_test_util.h"

@@ -26,7 +26,7 @@
 #include "absl/synchronization/mutex.h"
 #include "lib/fs/layout.h"
 #include "proto/tserver.pb.h"
-#include "server/tablet_copy/copy_client.h"
+#include "lib/tablet_copy/copy_client.h"
 #include "server/tserver/tablet_replica.h"
 
 namespace kmend::tserver {

@@ -14,7 +14,7 @@
 #include "lib/tablet/superblock.h"
 #include "lib/util/status_macros.h"
 #include "server/common/logger.h"
-#include "server/tablet_copy/copy_client.h"
+#include "lib/tablet_copy/copy_client.h"
 
 namespace kmend::tserver {
 namespace {

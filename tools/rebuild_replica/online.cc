@@ -150,12 +150,6 @@ absl::Status FromReplicas(const OnlineOptions& o, rebuild::TabletFacts* facts,
   return absl::OkStatus();
 }
 
-// The address of `who` (uuid or host:port) per the facts.
-std::string AddressOf(const rebuild::TabletFacts& f, const std::string& who) {
-  const rebuild::PeerFacts* p = rebuild::FindPeer(f, who);
-  return p != nullptr ? p->address : (IsHostPort(who) ? who : "");
-}
-
 }  // namespace
 
 absl::StatusOr<rebuild::TabletFacts> CollectFacts(const OnlineOptions& o) {

@@ -1,4 +1,4 @@
-#include "server/tablet_copy/copy_client.h"
+#include "lib/tablet_copy/copy_client.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include "lib/copy/copy_limits.h"
 #include "lib/copy/file_sink.h"
 #include "lib/copy/verifying_fetcher.h"
+#include "lib/format/crc32c.h"
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
@@ -29,10 +30,12 @@
 #include "lib/tablet/column_block.h"
 #include "lib/tablet/superblock.h"
 #include "lib/tablet/tablet.h"
+#include "lib/tablet_copy/copy_journal.h"
+#include "lib/tablet_copy/data_id.h"
+#include "lib/tablet_copy/grpc_chunk_source.h"
 #include "lib/util/status_macros.h"
 #include "lib/wal/format.h"
 #include "proto/tablet_copy.grpc.pb.h"
-#include "server/tablet_copy/grpc_chunk_source.h"
 
 namespace kmend::tablet_copy {
 
@@ -87,6 +90,9 @@ class Copier {
   absl::Status CheckAnnouncedLimits();
   // Starts fetching plan_ (lib/copy checks every chunk and item).
   void StartFetcher();
+  // Resuming: decides which journaled blocks to keep (checking their bytes)
+  // and which to delete; fills block_mapping_, journal_ and the progress.
+  absl::Status PrepareResume(std::vector<uint64_t>* to_delete);
   absl::Status CopyBlocks();
   absl::Status CopySegment(size_t index);
   absl::Status WriteConsensusMeta();
@@ -111,6 +117,13 @@ class Copier {
   std::unique_ptr<copy::VerifyingFetcher> fetcher_;
   CopyProgress progress_;
   CopyResult result_;
+  // Resume (options_.resume): the local replica was COPYING; its journal
+  // (if any) and the blocks its superblock recorded.
+  bool resuming_ = false;
+  std::optional<tserver::TabletCopyJournalPB> journal_in_;
+  std::vector<uint64_t> old_local_blocks_;
+  // The journal this copy writes (options_.resume).
+  tserver::TabletCopyJournalPB journal_;
 };
 
 absl::Status Copier::CheckLocal() {
@@ -121,12 +134,24 @@ absl::Status Copier::CheckLocal() {
     case tablet::TABLET_DATA_READY:
       return absl::AlreadyExistsError(absl::StrCat(
           Where(), ": a READY replica exists in ", layout_.root(), "; tombstone it first"));
-    case tablet::TABLET_DATA_COPYING:
-      return absl::FailedPreconditionError(absl::StrCat(
-          Where(), ": ", layout_.TabletMetaPath(tablet_id_),
-          " is COPYING (an interrupted copy); RecoverInterruptedCopy first"));
+    case tablet::TABLET_DATA_COPYING: {
+      if (!options_.resume) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            Where(), ": ", layout_.TabletMetaPath(tablet_id_),
+            " is COPYING (an interrupted copy); RecoverInterruptedCopy first"));
+      }
+      resuming_ = true;
+      for (const auto& b : local->orphaned_blocks()) old_local_blocks_.push_back(b.id());
+      absl::StatusOr<std::optional<tserver::TabletCopyJournalPB>> j =
+          LoadJournal(layout_, tablet_id_);
+      // A damaged journal only costs the blocks it named (fetched again).
+      if (j.ok()) journal_in_ = *std::move(j);
+      return absl::OkStatus();
+    }
     case tablet::TABLET_DATA_TOMBSTONED:
     case tablet::TABLET_DATA_FAILED:
+      // A journal left next to a finished or tombstoned replica is stale.
+      RETURN_IF_ERROR(DeleteJournal(layout_, tablet_id_));
       // Tombstone (again): deletes any block the old replica still holds,
       // so nothing of it survives the copy's superblock writes.
       return Annotate(tablet::Tablet::Tombstone(layout_, bm_, tablet_id_),
@@ -230,22 +255,80 @@ void Copier::StartFetcher() {
                                                       std::move(fo));
 }
 
+absl::Status Copier::PrepareResume(std::vector<uint64_t>* to_delete) {
+  // The blocks the new session offers that the superblock names.
+  std::map<uint64_t, int64_t> offered;
+  std::set<uint64_t> wanted;
+  for (uint64_t id : tablet::RowSetBlockIds(source_sb_)) wanted.insert(id);
+  for (const tserver::CopyItemPB& item : begin_.items()) {
+    if (item.id().type() == DataIdPB::BLOCK && wanted.count(item.id().block_id().id())) {
+      offered[item.id().block_id().id()] = item.size_bytes();
+    }
+  }
+  ResumePlan rp = MatchJournal(journal_in_.value_or(tserver::TabletCopyJournalPB()),
+                               begin_.responder_uuid(), offered);
+  std::set<uint64_t> kept_local;
+  int failed_check = 0;
+  for (const auto& [source_id, b] : rp.keep) {
+    // Trust nothing on disk unread: the block's bytes against the CRC32C
+    // recorded when it was copied (the journal is written after the sync).
+    absl::StatusOr<std::string> data = bm_->ReadBlock(b.local_block_id());
+    if (!data.ok() || crc32c::Value(*data) != b.crc32c() ||
+        static_cast<int64_t>(data->size()) != b.size_bytes()) {
+      ++failed_check;
+      to_delete->push_back(b.local_block_id());
+      continue;
+    }
+    block_mapping_[source_id] = b.local_block_id();
+    kept_local.insert(b.local_block_id());
+    *journal_.add_blocks() = b;
+    ++result_.blocks;
+    ++progress_.items_done;
+    progress_.bytes_done += b.size_bytes();
+    progress_.bytes_reused += b.size_bytes();
+  }
+  for (uint64_t id : rp.drop) to_delete->push_back(id);
+  for (uint64_t id : old_local_blocks_) {
+    if (!kept_local.count(id)) to_delete->push_back(id);
+  }
+  journal_.set_resumes((journal_in_ ? journal_in_->resumes() : 0) + 1);
+  progress_.resume_note = rp.note;
+  if (failed_check > 0) {
+    absl::StrAppend(&progress_.resume_note, "; ", failed_check,
+                    " kept block(s) failed their CRC32C check and are fetched again");
+  }
+  result_.resume_note = progress_.resume_note;
+  return absl::OkStatus();
+}
+
 // Every item of the plan through fetcher_->FetchItem, in plan order: the
 // blocks first (CopyBlocks), then the WAL segments (CopySegment).
 absl::Status Copier::CopyBlocks() {
   std::vector<uint64_t> batch_ids;
   std::vector<std::string> batch_data;
   uint64_t batch_bytes = 0;
+  absl::Time last_flush = absl::Now();
   auto flush = [&]() -> absl::Status {
+    last_flush = absl::Now();
     if (batch_ids.empty()) return absl::OkStatus();
     std::vector<absl::string_view> views(batch_data.begin(), batch_data.end());
     ASSIGN_OR_RETURN(std::vector<blocks::BlockId> ids, bm_->CreateBlocks(views));
     for (size_t i = 0; i < ids.size(); ++i) {
       block_mapping_[batch_ids[i]] = ids[i];
       copying_sb_.add_orphaned_blocks()->set_id(ids[i]);
+      if (options_.resume) {
+        auto* b = journal_.add_blocks();
+        b->set_source_block_id(batch_ids[i]);
+        b->set_size_bytes(static_cast<int64_t>(batch_data[i].size()));
+        b->set_crc32c(crc32c::Value(batch_data[i]));
+        b->set_local_block_id(ids[i]);
+      }
     }
-    // Recorded before the next batch is fetched: a crash now leaks nothing
-    // that RecoverInterruptedCopy cannot find.
+    // The blocks are synced (CreateBlocks); the journal names them for a
+    // resume, then the superblock records them for recovery, both before
+    // the next batch is fetched: a crash now leaks nothing that
+    // RecoverInterruptedCopy cannot find, and a resume keeps them.
+    if (options_.resume) RETURN_IF_ERROR(StoreJournal(layout_, journal_));
     RETURN_IF_ERROR(tablet::StoreSuperBlock(layout_, copying_sb_));
     batch_ids.clear();
     batch_data.clear();
@@ -270,7 +353,10 @@ absl::Status Copier::CopyBlocks() {
     batch_ids.push_back(item.id().block_id().id());
     batch_data.push_back(std::move(data));
     ++result_.blocks;
-    if (batch_bytes >= kBlockBatchBytes) RETURN_IF_ERROR(flush());
+    if (batch_bytes >= kBlockBatchBytes ||
+        absl::Now() - last_flush >= absl::FromChrono(options_.batch_interval)) {
+      RETURN_IF_ERROR(flush());
+    }
   }
   return flush();
 }
@@ -339,7 +425,39 @@ absl::StatusOr<CopyResult> Copier::Run() {
   copying_sb_.clear_tombstone_last_logged_opid();
   copying_sb_.clear_failure_reason();
   copying_sb_.set_tablet_data_state(tablet::TABLET_DATA_COPYING);
+  std::vector<uint64_t> to_delete;
+  if (options_.resume) {
+    journal_.set_tablet_id(tablet_id_);
+    journal_.set_source_uuid(begin_.responder_uuid());
+  }
+  if (resuming_) {
+    absl::Status s = PrepareResume(&to_delete);
+    if (!s.ok()) {
+      EndSession(false);
+      return s;
+    }
+    // Until they are deleted, the blocks to drop stay recorded too.
+    for (uint64_t id : to_delete) copying_sb_.add_orphaned_blocks()->set_id(id);
+    for (const auto& b : journal_.blocks()) {
+      copying_sb_.add_orphaned_blocks()->set_id(b.local_block_id());
+    }
+  }
   absl::Status s = tablet::StoreSuperBlock(layout_, copying_sb_);
+  if (s.ok() && !to_delete.empty()) {
+    std::vector<blocks::BlockId> live;
+    for (uint64_t id : to_delete) {
+      if (bm_->HasBlock(id)) live.push_back(id);
+    }
+    if (!live.empty()) s = bm_->DeleteBlocks(live);
+    if (s.ok()) {
+      copying_sb_.clear_orphaned_blocks();
+      for (const auto& b : journal_.blocks()) {
+        copying_sb_.add_orphaned_blocks()->set_id(b.local_block_id());
+      }
+      s = tablet::StoreSuperBlock(layout_, copying_sb_);
+    }
+  }
+  if (s.ok() && options_.resume) s = StoreJournal(layout_, journal_);
   if (!s.ok()) {
     EndSession(false);
     return s;
@@ -357,11 +475,13 @@ absl::StatusOr<CopyResult> Copier::Run() {
     // be stored and then referenced by nothing), then the WAL segments.
     std::set<uint64_t> wanted;
     for (uint64_t id : tablet::RowSetBlockIds(source_sb_)) wanted.insert(id);
+    for (const auto& [source_id, local_id] : block_mapping_) wanted.erase(source_id);  // kept
     for (const tserver::CopyItemPB& item : begin_.items()) {
       if (item.id().type() == DataIdPB::BLOCK && wanted.erase(item.id().block_id().id()) > 0) {
         plan_.push_back(item);
       }
     }
+    if (options_.progress && resuming_) options_.progress(progress_);
     for (const tserver::CopyItemPB& item : begin_.items()) {
       if (item.id().type() == DataIdPB::LOG_SEGMENT) plan_.push_back(item);
     }
@@ -388,6 +508,11 @@ absl::StatusOr<CopyResult> Copier::Run() {
   if (!s.ok()) {
     if (IsSimulatedCrash(s)) return s;
     EndSession(false);
+    if (options_.resume && !absl::IsDataLoss(s)) {
+      // Nothing copied is wrong, only unfinished: keep it for a resume.
+      return Annotate(s, absl::StrCat("(the replica stays COPYING with ", journal_.blocks_size(),
+                                      " copied blocks; copying again resumes it)"));
+    }
     absl::Status r = RecoverInterruptedCopy(layout_.root(), tablet_id_, bm_);
     if (!r.ok()) {
       return Annotate(s, absl::StrCat("(and cleaning up failed too: ", r.message(), ")"));
@@ -395,7 +520,13 @@ absl::StatusOr<CopyResult> Copier::Run() {
     return s;
   }
   EndSession(true);
+  if (options_.resume) {
+    // READY is durable: the journal only names blocks the replica now owns.
+    absl::Status j = DeleteJournal(layout_, tablet_id_);
+    if (!j.ok()) return Annotate(j, "the copy is READY, but removing its resume journal failed");
+  }
   result_.bytes = progress_.bytes_done;
+  result_.bytes_reused = progress_.bytes_reused;
   result_.seconds = absl::ToDoubleSeconds(absl::Now() - start);
   return result_;
 }
@@ -405,6 +536,37 @@ absl::StatusOr<std::unique_ptr<blocks::LogBlockManager>> MaybeOpenBlockManager(
     const fs::Layout& layout, blocks::LogBlockManager* given) {
   if (given != nullptr) return std::unique_ptr<blocks::LogBlockManager>();
   return blocks::LogBlockManager::Open(layout.DataDir());
+}
+
+// The WAL files and metadata temp files an interrupted copy of the tablet
+// left (its blocks are the caller's business).
+absl::Status RemoveCopyLeftovers(const fs::Layout& layout, const std::string& tablet_id) {
+  // WAL first: a half-copied log is useless, and a tombstone has none.
+  const std::string wal_dir = layout.WalDir(tablet_id);
+  if (io::FileExists(wal_dir)) {
+    ASSIGN_OR_RETURN(std::vector<std::string> names, io::ListDir(wal_dir));
+    for (const std::string& name : names) {
+      const std::string path = io::JoinPath(wal_dir, name);
+      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        return io::ErrnoError("unlink", path, errno);
+      }
+    }
+    RETURN_IF_ERROR(io::SyncDir(wal_dir));
+  }
+  // Temp files an interrupted atomic write of this tablet's metadata left.
+  for (const std::string& dir : {layout.TabletMetaDir(), layout.ConsensusMetaDir()}) {
+    if (!io::FileExists(dir)) continue;
+    ASSIGN_OR_RETURN(std::vector<std::string> names, io::ListDir(dir));
+    for (const std::string& name : names) {
+      if (absl::StartsWith(name, tablet_id) && io::IsTempFileName(name)) {
+        const std::string path = io::JoinPath(dir, name);
+        if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+          return io::ErrnoError("unlink", path, errno);
+        }
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -436,34 +598,43 @@ absl::Status RecoverInterruptedCopy(const std::string& root, const std::string& 
   ASSIGN_OR_RETURN(std::unique_ptr<blocks::LogBlockManager> owned,
                    MaybeOpenBlockManager(layout, block_manager));
   blocks::LogBlockManager* bm = owned ? owned.get() : block_manager;
-  // WAL first: a half-copied log is useless, and a tombstone has none.
-  const std::string wal_dir = layout.WalDir(tablet_id);
-  if (io::FileExists(wal_dir)) {
-    ASSIGN_OR_RETURN(std::vector<std::string> names, io::ListDir(wal_dir));
-    for (const std::string& name : names) {
-      const std::string path = io::JoinPath(wal_dir, name);
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-        return io::ErrnoError("unlink", path, errno);
+  RETURN_IF_ERROR(RemoveCopyLeftovers(layout, tablet_id));
+  // Blocks a resume journal names that the superblock has not recorded yet
+  // (a crash between the two writes), then the journal itself.
+  absl::StatusOr<std::optional<tserver::TabletCopyJournalPB>> journal =
+      LoadJournal(layout, tablet_id);
+  if (journal.ok() && journal->has_value()) {
+    std::set<uint64_t> recorded;
+    for (const auto& b : sb.orphaned_blocks()) recorded.insert(b.id());
+    std::vector<blocks::BlockId> extra;
+    for (const auto& b : (*journal)->blocks()) {
+      if (!recorded.count(b.local_block_id()) && bm->HasBlock(b.local_block_id())) {
+        extra.push_back(b.local_block_id());
       }
     }
-    RETURN_IF_ERROR(io::SyncDir(wal_dir));
+    if (!extra.empty()) RETURN_IF_ERROR(bm->DeleteBlocks(extra));
   }
-  // Temp files an interrupted atomic write of this tablet's metadata left.
-  for (const std::string& dir : {layout.TabletMetaDir(), layout.ConsensusMetaDir()}) {
-    if (!io::FileExists(dir)) continue;
-    ASSIGN_OR_RETURN(std::vector<std::string> names, io::ListDir(dir));
-    for (const std::string& name : names) {
-      if (absl::StartsWith(name, tablet_id) && io::IsTempFileName(name)) {
-        const std::string path = io::JoinPath(dir, name);
-        if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-          return io::ErrnoError("unlink", path, errno);
-        }
-      }
-    }
-  }
+  RETURN_IF_ERROR(DeleteJournal(layout, tablet_id));
   // Deletes the blocks the copy recorded (orphaned_blocks) and writes
   // TOMBSTONED.
   return tablet::Tablet::Tombstone(layout, bm, tablet_id);
 }
+
+absl::StatusOr<bool> KeepInterruptedCopyForResume(const std::string& root,
+                                                  const std::string& tablet_id) {
+  const fs::Layout layout(root);
+  ASSIGN_OR_RETURN(tablet::TabletSuperBlockPB sb, tablet::LoadSuperBlock(layout, tablet_id));
+  if (sb.tablet_data_state() != tablet::TABLET_DATA_COPYING) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(layout.TabletMetaPath(tablet_id), ": tablet_data_state: expected COPYING, found ",
+                     tablet::DataStateName(sb.tablet_data_state())));
+  }
+  absl::StatusOr<std::optional<tserver::TabletCopyJournalPB>> journal =
+      LoadJournal(layout, tablet_id);
+  if (!journal.ok() || !journal->has_value()) return false;
+  RETURN_IF_ERROR(RemoveCopyLeftovers(layout, tablet_id));
+  return true;
+}
+
 
 }  // namespace kmend::tablet_copy

@@ -3,8 +3,8 @@
 //
 // Thread safety: FetchChunk from one thread at a time, CancelFetch from any
 // (ChunkSource's contract). Lifetime: the stub must outlive the source.
-#ifndef KMEND_SERVER_TABLET_COPY_GRPC_CHUNK_SOURCE_H_
-#define KMEND_SERVER_TABLET_COPY_GRPC_CHUNK_SOURCE_H_
+#ifndef KMEND_LIB_TABLET_COPY_GRPC_CHUNK_SOURCE_H_
+#define KMEND_LIB_TABLET_COPY_GRPC_CHUNK_SOURCE_H_
 
 #include <chrono>
 #include <string>
@@ -41,4 +41,4 @@ class GrpcChunkSource : public copy::ChunkSource {
 
 }  // namespace kmend::tablet_copy
 
-#endif  // KMEND_SERVER_TABLET_COPY_GRPC_CHUNK_SOURCE_H_
+#endif  // KMEND_LIB_TABLET_COPY_GRPC_CHUNK_SOURCE_H_

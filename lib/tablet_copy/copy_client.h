@@ -18,12 +18,24 @@
 //      (atomic replace). Only this write makes the replica READY.
 // A crash anywhere before 7 leaves state COPYING. The tablet server must
 // treat a COPYING replica found at start-up as TOMBSTONED: call
-// RecoverInterruptedCopy on it before anything else.
+// RecoverInterruptedCopy on it before anything else, or, when it has a
+// resume journal, KeepInterruptedCopyForResume.
+//
+// Resume (CopyOptions::resume; docs/design/tablet_copy.md, "Resume"): after
+// each durable batch of blocks (at least every batch_interval) the copier
+// also writes a journal (lib/tablet_copy/copy_journal.h) naming each block's
+// source id, size, CRC32C and local id. A copy that stops for any reason but
+// corruption (a transport error, a dead source, a crash of either side)
+// leaves the replica COPYING with its journal. A later resuming copy of the
+// tablet keeps every journaled block the new session offers again with the
+// same id and size (from the same source) whose bytes still match their
+// CRC32C, fetches the rest, and deletes the others; it says which in
+// CopyResult::resume_note ("starting over: ..." with the reason when none).
 //
 // Thread safety: free functions; callers must not run two copies of one
 // tablet at once (the tablet server serializes per tablet).
-#ifndef KMEND_SERVER_TABLET_COPY_COPY_CLIENT_H_
-#define KMEND_SERVER_TABLET_COPY_COPY_CLIENT_H_
+#ifndef KMEND_LIB_TABLET_COPY_COPY_CLIENT_H_
+#define KMEND_LIB_TABLET_COPY_COPY_CLIENT_H_
 
 #include <chrono>
 #include <cstdint>
@@ -36,7 +48,6 @@
 #include "proto/consensus_metadata.pb.h"
 #include "proto/tablet_copy.pb.h"
 #include "proto/tablet_metadata.pb.h"
-#include "server/tablet_copy/copy_source.h"
 
 namespace kmend::tablet_copy {
 
@@ -46,6 +57,9 @@ struct CopyProgress {
   int items_done = 0;
   int items_total = 0;
   std::string item;  // DataIdName of the item being fetched
+  // Blocks kept from an interrupted copy (counted in bytes_done too).
+  int64_t bytes_reused = 0;
+  std::string resume_note;  // set once the session began, when resuming
 };
 
 struct CopyOptions {
@@ -65,6 +79,14 @@ struct CopyOptions {
   std::chrono::milliseconds rpc_timeout{60000};
   // Called after every chunk (from the calling thread).
   std::function<void(const CopyProgress&)> progress;
+  // Resumable copy (see the file comment): a COPYING replica with a journal
+  // is resumed instead of refused, and a failure other than DataLoss leaves
+  // it COPYING with its journal instead of tombstoning it.
+  bool resume = false;
+  // Blocks are made durable (and journaled) in batches of up to 64 MB, and
+  // at least this often: an interrupted copy loses at most about this much
+  // fetching.
+  std::chrono::milliseconds batch_interval{1000};
 
   // Test hooks. test_mutate_chunk may change a chunk's data after it arrived
   // and before it is checked (corruption in transit).
@@ -80,7 +102,9 @@ struct CopyResult {
   int64_t blocks = 0;
   int64_t wal_segments = 0;
   int64_t chunks = 0;
-  int64_t bytes = 0;  // blocks + WAL segments
+  int64_t bytes = 0;  // blocks + WAL segments (fetched + reused)
+  int64_t bytes_reused = 0;  // blocks kept from an interrupted copy
+  std::string resume_note;   // resuming: what was kept, or why nothing
   double seconds = 0;
   consensus::ConsensusStatePB cstate;        // the source's, at session begin
   tablet::TabletSuperBlockPB superblock;     // as stored locally (READY)
@@ -89,9 +113,11 @@ struct CopyResult {
 // Copies `tablet_id` from the TabletCopyService at `source_address`
 // ("host:port") into the formatted root `root` (see file comment).
 // AlreadyExists: a READY replica is here. FailedPrecondition: an interrupted
-// copy (COPYING) is here; run RecoverInterruptedCopy. DataLoss: a chunk
-// failed its checks. Any error after step 2 (other than the simulated crash)
-// is followed by RecoverInterruptedCopy, so the replica ends TOMBSTONED.
+// copy (COPYING) is here and !options.resume; run RecoverInterruptedCopy.
+// DataLoss: a chunk failed its checks. Any error after step 2 (other than
+// the simulated crash) is followed by RecoverInterruptedCopy, so the replica
+// ends TOMBSTONED; with options.resume only a DataLoss is (others leave it
+// COPYING and resumable).
 //
 // Consensus metadata: if a local file exists (a tombstoned replica), its
 // term is kept when higher than the source's and its vote kept when the term
@@ -108,6 +134,14 @@ absl::StatusOr<CopyResult> CopyTablet(const std::string& source_address,
 absl::Status RecoverInterruptedCopy(const std::string& root, const std::string& tablet_id,
                                     blocks::LogBlockManager* block_manager = nullptr);
 
+// For a replica left COPYING by a crash that has a resume journal: deletes
+// its WAL files and the tablet's temp files, keeps its journaled blocks and
+// the COPYING superblock, so that a resuming CopyTablet continues it. Returns
+// false (and does nothing) when there is no usable journal: the caller then
+// runs RecoverInterruptedCopy.
+absl::StatusOr<bool> KeepInterruptedCopyForResume(const std::string& root,
+                                                  const std::string& tablet_id);
+
 }  // namespace kmend::tablet_copy
 
-#endif  // KMEND_SERVER_TABLET_COPY_COPY_CLIENT_H_
+#endif  // KMEND_LIB_TABLET_COPY_COPY_CLIENT_H_

@@ -1,10 +1,10 @@
-#include "server/tablet_copy/grpc_chunk_source.h"
+#include "lib/tablet_copy/grpc_chunk_source.h"
 
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "lib/rpc/grpc_util.h"
-#include "server/tablet_copy/copy_source.h"
+#include "lib/tablet_copy/data_id.h"
 
 namespace kmend::tablet_copy {
 

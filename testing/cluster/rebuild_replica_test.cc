@@ -387,7 +387,7 @@ TEST_F(RebuildReplicaTest, ResumeAfterKillNineOfTheTargetFetchesOnlyWhatIsMissin
   // Paced: blocks are journaled every second.
   ToolResult first;
   std::thread tool([&] {
-    first = RunKmend(cmd + " --max_bytes_per_sec=150000 --progress_interval=100ms",
+    first = RunKmend(cmd + " --max_bytes_per_sec=150000 --progress_interval=100ms --wait=60s",
                      cluster_->base_dir());
   });
   const fs::Layout layout(cluster_->tserver(2)->fs_root());
@@ -448,7 +448,7 @@ TEST_F(RebuildReplicaTest, ResumeStartsOverAndSaysWhyWhenTheSourcesFilesChanged)
       " --tserver ", uuids_[2], " --source ", uuids_[source], " --yes --format=json");
   ToolResult first;
   std::thread tool([&] {
-    first = RunKmend(cmd + " --max_bytes_per_sec=150000", cluster_->base_dir());
+    first = RunKmend(cmd + " --max_bytes_per_sec=150000 --wait=60s", cluster_->base_dir());
   });
   const fs::Layout layout(cluster_->tserver(2)->fs_root());
   EXPECT_TRUE(ExternalCluster::WaitFor(
@@ -459,14 +459,16 @@ TEST_F(RebuildReplicaTest, ResumeStartsOverAndSaysWhyWhenTheSourcesFilesChanged)
                   seconds(30), "the copy journaled a block")
                   .ok());
   ASSERT_TRUE(cluster_->tserver(2)->KillNine().ok());
-  tool.join();
   // The source flushes (a flush rewrites the tablet's blocks under new ids).
   const std::vector<uint64_t> before = FlushedBlocks(source);
   Write(6000, 500);
-  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return FlushedBlocks(source) != before; },
+  EXPECT_TRUE(ExternalCluster::WaitFor([&] { return FlushedBlocks(source) != before; },
                                        seconds(20), "the source flushed")
                   .ok());
+  // The tool, polling a dead target, sees it come back without the copy.
   ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  tool.join();
+  EXPECT_EQ(first.exit_code, 1) << first.out << first.err;
   ToolResult second = RunKmend(cmd, cluster_->base_dir());
   ASSERT_EQ(second.exit_code, 0) << second.out << second.err;
   const nlohmann::json result = Lines(second.out).back();

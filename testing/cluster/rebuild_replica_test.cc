@@ -54,7 +54,10 @@ class RebuildReplicaTest : public ::testing::Test {
     ClusterOptions opts;
     opts.num_tservers = 3;
     opts.extra_master_flags = {"--rereplication_failed_grace_ms=10m"};
-    opts.extra_tserver_flags = {"--flush_threshold_rows=400", "--maintenance_interval_ms=200"};
+    // Small WAL segments: a copy is then mostly blocks (an active segment is
+    // sent at its preallocated size).
+    opts.extra_tserver_flags = {"--flush_threshold_rows=400", "--maintenance_interval_ms=200",
+                                "--wal_segment_size_bytes=262144"};
     cluster_ = std::make_unique<ExternalCluster>(opts);
     ASSERT_TRUE(cluster_->Start().ok());
     auto uuids = GetTServerUuids(*cluster_);

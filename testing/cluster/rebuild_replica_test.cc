@@ -471,8 +471,10 @@ TEST_F(RebuildReplicaTest, ResumeStartsOverAndSaysWhyWhenTheSourcesFilesChanged)
   // The source flushes (a flush rewrites the tablet's blocks under new ids).
   const std::vector<uint64_t> before = FlushedBlocks(source);
   Write(6000, 500);
+  // The dead target's copy session still anchors the source (no flush)
+  // until it expires: 60 s idle timeout plus the 5 s reaper.
   EXPECT_TRUE(ExternalCluster::WaitFor([&] { return FlushedBlocks(source) != before; },
-                                       seconds(20), "the source flushed")
+                                       seconds(90), "the source flushed")
                   .ok());
   // The tool, polling a dead target, sees it come back without the copy.
   ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());

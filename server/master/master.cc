@@ -93,7 +93,7 @@ absl::Status Master::Start() {
       copy_source_.get(),
       [this](const BeginCatalogCopyRequestPB& r) { return BeginCatalogCopySession(r); },
       [this](const StartCatalogCopyRequestPB& r) { return HandleStartCatalogCopy(r); });
-  transport_ = std::make_unique<tserver::GrpcTransport>();
+  transport_ = std::make_unique<raft_transport::GrpcTransport>();
   // Serving before the catalog is open: the other masters learn this one's
   // uuid from its status while it learns theirs.
   RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,

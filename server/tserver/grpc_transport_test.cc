@@ -13,13 +13,15 @@
 #include "lib/consensus/raft_driver.h"
 #include "lib/fs/layout.h"
 #include "server/common/rpc_server.h"
-#include "server/tserver/grpc_transport.h"
+#include "server/raft_transport/grpc_transport.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
 #include "server/tserver/tserver_services.h"
 #include "testing/cluster/external_cluster.h"
 
 namespace kmend::tserver {
+
+using raft_transport::GrpcTransport;
 namespace {
 
 using consensus_driver::RaftDriver;

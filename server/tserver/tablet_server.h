@@ -22,7 +22,7 @@
 #include "server/common/status_service.h"
 #include "server/tablet_copy/copy_service.h"
 #include "server/tablet_copy/copy_source.h"
-#include "server/tserver/grpc_transport.h"
+#include "server/raft_transport/grpc_transport.h"
 #include "server/tserver/heartbeater.h"
 #include "server/tserver/maintenance_manager.h"
 #include "server/tserver/raft_router.h"
@@ -63,7 +63,7 @@ class TabletServer : public server::StatusSource {
 
   // For the replicas' Raft drivers (the glue in tablet_replica.h): send
   // through transport(), register Receive in router(). Valid after Start().
-  GrpcTransport* transport() { return &transport_; }
+  raft_transport::GrpcTransport* transport() { return &transport_; }
   RaftRouter* router() { return &router_; }
 
   absl::Status FillStatus(const server::GetStatusRequestPB& req,
@@ -79,7 +79,7 @@ class TabletServer : public server::StatusSource {
   std::string uuid_;
   // Declared before the manager and services: drivers must go first, and
   // nothing may deliver into a destroyed router.
-  GrpcTransport transport_;
+  raft_transport::GrpcTransport transport_;
   RaftRouter router_;
   std::unique_ptr<blocks::LogBlockManager> block_manager_;
   std::unique_ptr<TabletManager> manager_;

@@ -1,6 +1,7 @@
 // GrpcTransport: lib/consensus's Transport over ConsensusService.RaftMessage.
-// One per tablet server, shared by every replica's RaftDriver (messages carry
-// their tablet id).
+// One per server process, shared by every replica's RaftDriver (messages
+// carry their tablet id): a tablet server's replicas, and a master's
+// sys-catalog replica (the master's ConsensusService answers RaftMessage).
 //
 // Send never blocks: it appends the message to the destination server's
 // queue. One sender thread per destination drains its queue in batches of up
@@ -17,8 +18,8 @@
 // Thread safety: all methods are thread-safe. Lifetime: must outlive every
 // driver using it; Shutdown (or the destructor) stops the senders, dropping
 // what is queued.
-#ifndef KMEND_SERVER_TSERVER_GRPC_TRANSPORT_H_
-#define KMEND_SERVER_TSERVER_GRPC_TRANSPORT_H_
+#ifndef KMEND_SERVER_RAFT_TRANSPORT_GRPC_TRANSPORT_H_
+#define KMEND_SERVER_RAFT_TRANSPORT_GRPC_TRANSPORT_H_
 
 #include <chrono>
 #include <cstdint>
@@ -32,7 +33,7 @@
 #include "lib/consensus/transport.h"
 #include "proto/tserver.grpc.pb.h"
 
-namespace kmend::tserver {
+namespace kmend::raft_transport {
 
 class GrpcTransport : public consensus_driver::Transport {
  public:
@@ -77,6 +78,6 @@ class GrpcTransport : public consensus_driver::Transport {
   Stats stats_ ABSL_GUARDED_BY(mu_);
 };
 
-}  // namespace kmend::tserver
+}  // namespace kmend::raft_transport
 
-#endif  // KMEND_SERVER_TSERVER_GRPC_TRANSPORT_H_
+#endif  // KMEND_SERVER_RAFT_TRANSPORT_GRPC_TRANSPORT_H_

@@ -1,10 +1,10 @@
-#include "server/tserver/grpc_transport.h"
+#include "server/raft_transport/grpc_transport.h"
 
 #include <vector>
 
-#include "server/common/grpc_util.h"
+#include "lib/rpc/grpc_util.h"
 
-namespace kmend::tserver {
+namespace kmend::raft_transport {
 
 GrpcTransport::GrpcTransport(Options options) : options_(options) {}
 
@@ -44,9 +44,9 @@ void GrpcTransport::Send(const std::string& to_uuid, const consensus::RaftMessag
 
 void GrpcTransport::SenderLoop(const std::string& uuid) {
   std::string address;
-  std::unique_ptr<ConsensusService::Stub> stub;
+  std::unique_ptr<tserver::ConsensusService::Stub> stub;
   while (true) {
-    RaftMessageRequestPB req;
+    tserver::RaftMessageRequestPB req;
     {
       absl::MutexLock lock(&mu_);
       Peer* p = peers_.at(uuid).get();
@@ -61,12 +61,12 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
       }
       if (p->address != address) {
         address = p->address;
-        stub = ConsensusService::NewStub(server::NewChannel(address));
+        stub = tserver::ConsensusService::NewStub(rpc::NewChannel(address));
       }
     }
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, options_.rpc_timeout);
-    RaftMessageResponsePB resp;
+    rpc::SetDeadline(&ctx, options_.rpc_timeout);
+    tserver::RaftMessageResponsePB resp;
     grpc::Status s = stub->RaftMessage(&ctx, req, &resp);
     bool failed = !s.ok();
     {
@@ -103,4 +103,4 @@ GrpcTransport::Stats GrpcTransport::stats() const {
   return stats_;
 }
 
-}  // namespace kmend::tserver
+}  // namespace kmend::raft_transport

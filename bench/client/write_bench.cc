@@ -1,4 +1,4 @@
-// Rows/s written through Raft by the kmend client (tools/client): a real
+// Rows/s written through Raft by the kmend client (lib/client): a real
 // cluster of one master and three tablet servers on loopback (RF=3, WAL
 // fsync on, as the server always runs), ~100-byte rows (int64 key + 92-byte
 // string), INSERTs of fresh keys, 1 and 16 client threads, each with its own
@@ -23,8 +23,8 @@
 #include "absl/strings/str_cat.h"
 #include "benchmark/benchmark.h"
 #include "testing/cluster/external_cluster.h"
-#include "tools/client/table_locator.h"
-#include "tools/client/table_writer.h"
+#include "lib/client/table_locator.h"
+#include "lib/client/table_writer.h"
 
 namespace kmend {
 namespace {
@@ -34,7 +34,7 @@ constexpr size_t kStringLen = 92;
 struct Fixture {
   std::unique_ptr<testing::ExternalCluster> cluster;
   // Tablet count -> locator of table "bench<count>".
-  std::map<int, std::unique_ptr<tools::client::TableLocator>> locators;
+  std::map<int, std::unique_ptr<client::TableLocator>> locators;
   std::atomic<int64_t> next_key{0};
 };
 
@@ -60,14 +60,14 @@ absl::Status CreateTable(Fixture* fx, int num_tablets) {
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
   grpc::Status gs = fx->cluster->MasterStub()->CreateTable(&ctx, req, &resp);
   if (!gs.ok()) return absl::UnavailableError("CreateTable: " + gs.error_message());
-  auto loc = tools::client::TableLocator::Open(fx->cluster->master_address(), req.name(),
+  auto loc = client::TableLocator::Open(fx->cluster->master_address(), req.name(),
                                                std::chrono::milliseconds(5000));
   if (!loc.ok()) return loc.status();
   // Warm up: the first write waits for the leader elections.
-  tools::client::TableWriter w(loc->get(), absl::Seconds(30));
+  client::TableWriter w(loc->get(), absl::Seconds(30));
   std::vector<tablet::Row> rows;
   for (int i = 0; i < 300; ++i) {
-    rows.push_back(tools::client::GeneratedRow((*loc)->schema(), fx->next_key++, kStringLen));
+    rows.push_back(client::GeneratedRow((*loc)->schema(), fx->next_key++, kStringLen));
   }
   auto r = w.Write(rows, RowOpPB::INSERT);
   if (!r.ok()) return r.status();
@@ -78,8 +78,8 @@ absl::Status CreateTable(Fixture* fx, int num_tablets) {
 void BM_WriteThroughRaft(benchmark::State& state) {
   const int rows_per_write = static_cast<int>(state.range(0));
   Fixture* fx = g_fixture;
-  tools::client::TableLocator* locator = fx->locators.at(static_cast<int>(state.range(1))).get();
-  tools::client::TableWriter writer(locator, absl::Seconds(30));
+  client::TableLocator* locator = fx->locators.at(static_cast<int>(state.range(1))).get();
+  client::TableWriter writer(locator, absl::Seconds(30));
   const tablet::Schema& schema = locator->schema();
   int64_t acked = 0, not_acked = 0;
   std::vector<tablet::Row> rows;
@@ -88,7 +88,7 @@ void BM_WriteThroughRaft(benchmark::State& state) {
     rows.clear();
     int64_t base = fx->next_key.fetch_add(rows_per_write);
     for (int i = 0; i < rows_per_write; ++i) {
-      rows.push_back(tools::client::GeneratedRow(schema, base + i, kStringLen));
+      rows.push_back(client::GeneratedRow(schema, base + i, kStringLen));
     }
     state.ResumeTiming();
     auto r = writer.Write(rows, RowOpPB::INSERT);
@@ -97,7 +97,7 @@ void BM_WriteThroughRaft(benchmark::State& state) {
       break;
     }
     for (auto o : r->outcomes) {
-      (o == tools::client::RowOutcome::kAcked ? acked : not_acked)++;
+      (o == client::RowOutcome::kAcked ? acked : not_acked)++;
     }
   }
   state.SetItemsProcessed(acked);

@@ -23,8 +23,8 @@
 #include "proto/status.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "testing/cluster/external_cluster.h"
-#include "tools/client/table_locator.h"
-#include "tools/client/table_writer.h"
+#include "lib/client/table_locator.h"
+#include "lib/client/table_writer.h"
 
 namespace kmend::bench {
 namespace {
@@ -72,7 +72,7 @@ class KmendTarget : public FailoverTarget {
     s = FromGrpc(cluster_->MasterStub()->CreateTable(&ctx, req, &resp),
                                "CreateTable");
     if (!s.ok()) return s;
-    auto loc = tools::client::TableLocator::Open(cluster_->master_address(), "failover",
+    auto loc = client::TableLocator::Open(cluster_->master_address(), "failover",
                                                  kRpcTimeout);
     if (!loc.ok()) return loc.status();
     locator_ = std::move(*loc);
@@ -118,16 +118,16 @@ class KmendTarget : public FailoverTarget {
 
   absl::Status WriteOne(int64_t seq, int64_t* acked_term) override {
     *acked_term = -1;  // TableWriter does not report the op's term
-    thread_local std::unique_ptr<tools::client::TableWriter> writer;
+    thread_local std::unique_ptr<client::TableWriter> writer;
     if (writer == nullptr) {
-      writer = std::make_unique<tools::client::TableWriter>(
+      writer = std::make_unique<client::TableWriter>(
           locator_.get(), absl::FromChrono(kRpcTimeout));
     }
     std::vector<tablet::Row> rows = {
-        tools::client::GeneratedRow(locator_->schema(), seq, kStringLen)};
+        client::GeneratedRow(locator_->schema(), seq, kStringLen)};
     auto r = writer->Write(rows, RowOpPB::UPSERT);
     if (!r.ok()) return r.status();
-    if (r->outcomes[0] != tools::client::RowOutcome::kAcked) {
+    if (r->outcomes[0] != client::RowOutcome::kAcked) {
       return absl::UnavailableError(r->messages.empty() ? "not acknowledged" : r->messages[0]);
     }
     return absl::OkStatus();
@@ -164,7 +164,7 @@ class KmendTarget : public FailoverTarget {
 
  private:
   std::unique_ptr<testing::ExternalCluster> cluster_;
-  std::unique_ptr<tools::client::TableLocator> locator_;
+  std::unique_ptr<client::TableLocator> locator_;
   std::string tablet_id_;
   std::vector<std::string> uuids_;
   std::vector<std::unique_ptr<server::StatusService::Stub>> status_stubs_;

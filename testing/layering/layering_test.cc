@@ -33,7 +33,6 @@ const std::set<std::string>& AllowedViolations() {
       // To be removed by the lib/rpc move (issue 11): the shared gRPC helpers
       // (channels, deadlines, status conversion) live in server/common but
       // the client tools and their tests use them.
-      "//tools/client:client -> //server/common:grpc_util",
       "//tools/ksck:ksck_tool_test -> //server/common:grpc_util",
       "//tools/table:table_commands -> //server/common:grpc_util",
       "//tools/table:table_lib -> //server/common:grpc_util",

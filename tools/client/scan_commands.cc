@@ -9,12 +9,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "tools/client/table_scanner.h"
+#include "lib/client/table_scanner.h"
 #include "tools/common/cli.h"
 #include "tools/common/duration_flag.h"
 
 namespace kmend::tools::client {
 namespace {
+
+using ::kmend::client::TableLocator;
+using ::kmend::client::ScanOptions;
+using ::kmend::client::TableScanner;
 
 constexpr char kTool[] = "kmend-scan";
 constexpr int kSchemaVersion = 1;

@@ -7,12 +7,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "tools/client/table_writer.h"
+#include "lib/client/table_writer.h"
 #include "tools/common/cli.h"
 #include "tools/common/duration_flag.h"
 
 namespace kmend::tools::client {
 namespace {
+
+using ::kmend::client::GeneratedRow;
+using ::kmend::client::ParseCsvRow;
+using ::kmend::client::RetryStats;
+using ::kmend::client::RowOutcome;
+using ::kmend::client::TableLocator;
+using ::kmend::client::TableWriter;
 
 constexpr char kTool[] = "kmend-write";
 constexpr int kSchemaVersion = 1;

@@ -1,4 +1,4 @@
-#include "tools/client/table_writer.h"
+#include "lib/client/table_writer.h"
 
 #include <map>
 
@@ -6,7 +6,7 @@
 #include "absl/strings/numbers.h"
 #include "lib/tablet/partition.h"
 
-namespace kmend::tools::client {
+namespace kmend::client {
 namespace {
 constexpr size_t kMaxMessages = 5;
 }  // namespace
@@ -184,4 +184,4 @@ absl::StatusOr<BatchResult> TableWriter::Write(const std::vector<tablet::Row>& r
   return result;
 }
 
-}  // namespace kmend::tools::client
+}  // namespace kmend::client

@@ -5,8 +5,8 @@
 // rows of that tablet (the new leader holds every committed row).
 //
 // Thread safety: thread-compatible.
-#ifndef KMEND_TOOLS_CLIENT_TABLE_SCANNER_H_
-#define KMEND_TOOLS_CLIENT_TABLE_SCANNER_H_
+#ifndef KMEND_LIB_CLIENT_TABLE_SCANNER_H_
+#define KMEND_LIB_CLIENT_TABLE_SCANNER_H_
 
 #include <cstdint>
 #include <functional>
@@ -15,9 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "lib/tablet/row.h"
-#include "tools/client/table_locator.h"
+#include "lib/client/table_locator.h"
 
-namespace kmend::tools::client {
+namespace kmend::client {
 
 struct ScanOptions {
   std::string start_key;  // encoded, inclusive; empty = unbounded
@@ -47,6 +47,6 @@ class TableScanner {
   RetryStats stats_;
 };
 
-}  // namespace kmend::tools::client
+}  // namespace kmend::client
 
-#endif  // KMEND_TOOLS_CLIENT_TABLE_SCANNER_H_
+#endif  // KMEND_LIB_CLIENT_TABLE_SCANNER_H_

@@ -2,16 +2,16 @@
 // and runs one tablet RPC against the tablet's leader with retries.
 //
 // Leader routing: the replica the master last reported as leader is tried
-// first, then the one a FAILED_PRECONDITION answer names ("leader: <uuid>"),
-// then the others; after a round where none accepted, the client sleeps
+// first, then the one a FAILED_PRECONDITION answer names (its typed leader
+// hint, rpc::LeaderHint), then the others; after a round where none accepted, the client sleeps
 // (50 ms doubling to 1 s) and re-asks the master, until the caller's
 // deadline. Leader elections take 1-3 s, so deadlines of a few seconds ride
 // them out.
 //
 // Thread safety: thread-safe (locations are refreshed under a mutex; stubs
 // are gRPC stubs). The locator must outlive the writers/scanners using it.
-#ifndef KMEND_TOOLS_CLIENT_TABLE_LOCATOR_H_
-#define KMEND_TOOLS_CLIENT_TABLE_LOCATOR_H_
+#ifndef KMEND_LIB_CLIENT_TABLE_LOCATOR_H_
+#define KMEND_LIB_CLIENT_TABLE_LOCATOR_H_
 
 #include <chrono>
 #include <functional>
@@ -27,7 +27,7 @@
 #include "proto/master.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
 
-namespace kmend::tools::client {
+namespace kmend::client {
 
 struct ReplicaAddr {
   std::string uuid;
@@ -99,6 +99,6 @@ class TableLocator {
   absl::Mutex master_mu_;  // serializes refreshes
 };
 
-}  // namespace kmend::tools::client
+}  // namespace kmend::client
 
-#endif  // KMEND_TOOLS_CLIENT_TABLE_LOCATOR_H_
+#endif  // KMEND_LIB_CLIENT_TABLE_LOCATOR_H_

@@ -11,8 +11,8 @@
 //
 // Thread safety: a TableWriter is thread-compatible; use one per thread
 // (they may share a TableLocator).
-#ifndef KMEND_TOOLS_CLIENT_TABLE_WRITER_H_
-#define KMEND_TOOLS_CLIENT_TABLE_WRITER_H_
+#ifndef KMEND_LIB_CLIENT_TABLE_WRITER_H_
+#define KMEND_LIB_CLIENT_TABLE_WRITER_H_
 
 #include <cstdint>
 #include <string>
@@ -22,9 +22,9 @@
 #include "absl/time/time.h"
 #include "lib/tablet/row.h"
 #include "proto/write_ops.pb.h"
-#include "tools/client/table_locator.h"
+#include "lib/client/table_locator.h"
 
-namespace kmend::tools::client {
+namespace kmend::client {
 
 enum class RowOutcome : uint8_t {
   kAcked,     // applied, acknowledged by the leader
@@ -69,6 +69,6 @@ class TableWriter {
   RetryStats stats_;
 };
 
-}  // namespace kmend::tools::client
+}  // namespace kmend::client
 
-#endif  // KMEND_TOOLS_CLIENT_TABLE_WRITER_H_
+#endif  // KMEND_LIB_CLIENT_TABLE_WRITER_H_

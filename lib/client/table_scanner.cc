@@ -1,10 +1,10 @@
-#include "tools/client/table_scanner.h"
+#include "lib/client/table_scanner.h"
 
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
 
-namespace kmend::tools::client {
+namespace kmend::client {
 
 absl::StatusOr<int64_t> TableScanner::Scan(
     const ScanOptions& options, const std::function<bool(const tablet::Row&)>& on_row) {
@@ -62,4 +62,4 @@ absl::StatusOr<int64_t> TableScanner::Scan(
   return options.limit > 0 ? std::min(total, options.limit) : total;
 }
 
-}  // namespace kmend::tools::client
+}  // namespace kmend::client

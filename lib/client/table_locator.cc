@@ -1,14 +1,15 @@
-#include "tools/client/table_locator.h"
+#include "lib/client/table_locator.h"
 
 #include <algorithm>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "server/common/grpc_util.h"
+#include "lib/net/host_port.h"
+#include "lib/rpc/grpc_util.h"
 #include "lib/rpc/status_payloads.h"
 
-namespace kmend::tools::client {
+namespace kmend::client {
 namespace {
 
 bool Retryable(const absl::Status& s) {
@@ -20,12 +21,12 @@ bool Retryable(const absl::Status& s) {
 
 absl::StatusOr<std::unique_ptr<TableLocator>> TableLocator::Open(
     const std::string& masters, const std::string& table, std::chrono::milliseconds rpc_timeout) {
-  auto hps = server::ParseHostPorts(masters);
+  auto hps = net::ParseHostPorts(masters);
   if (!hps.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--masters: ", hps.status().message()));
   }
   std::vector<std::string> addrs;
-  for (const auto& hp : *hps) addrs.push_back(server::HostPortToString(hp));
+  for (const auto& hp : *hps) addrs.push_back(net::HostPortToString(hp));
   std::unique_ptr<TableLocator> loc(new TableLocator(std::move(addrs), table, rpc_timeout));
   auto resp = loc->Describe();
   if (!resp.ok()) return resp.status();
@@ -60,11 +61,11 @@ absl::StatusOr<master::DescribeTableResponsePB> TableLocator::Describe() {
   }
   std::vector<std::string> errors;
   for (const std::string& addr : masters_) {
-    auto stub = master::MasterService::NewStub(server::NewChannel(addr));
+    auto stub = master::MasterService::NewStub(rpc::NewChannel(addr));
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, rpc_timeout_);
+    rpc::SetDeadline(&ctx, rpc_timeout_);
     master::DescribeTableResponsePB resp;
-    absl::Status s = server::FromGrpcStatus(stub->DescribeTable(&ctx, req, &resp),
+    absl::Status s = rpc::FromGrpcStatus(stub->DescribeTable(&ctx, req, &resp),
                                             absl::StrCat("DescribeTable at master ", addr));
     if (s.ok()) return resp;
     if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) return s;
@@ -91,7 +92,7 @@ absl::Status TableLocator::Refresh() {
     }
     r.hash_bucket = tl.partition().hash_buckets(0);
     for (const auto& rep : tl.replicas()) {
-      r.replicas.push_back({rep.ts_uuid(), server::HostPortToString(rep.rpc_address())});
+      r.replicas.push_back({rep.ts_uuid(), net::HostPortToString(rep.rpc_address())});
     }
     buckets[r.hash_bucket] = static_cast<int>(routes.size());
     routes.push_back(std::move(r));
@@ -134,7 +135,7 @@ std::shared_ptr<tserver::TabletServerService::Stub> TableLocator::StubFor(
     const std::string& address) {
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[address];
-  if (stub == nullptr) stub = tserver::TabletServerService::NewStub(server::NewChannel(address));
+  if (stub == nullptr) stub = tserver::TabletServerService::NewStub(rpc::NewChannel(address));
   return stub;
 }
 
@@ -169,9 +170,9 @@ absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
       }
       auto timeout = std::min(rpc_timeout_, absl::ToChronoMilliseconds(left));
       grpc::ClientContext ctx;
-      server::SetDeadline(&ctx, std::max(timeout, std::chrono::milliseconds(1)));
+      rpc::SetDeadline(&ctx, std::max(timeout, std::chrono::milliseconds(1)));
       if (stats != nullptr) ++stats->rpcs;
-      absl::Status s = server::FromGrpcStatus(
+      absl::Status s = rpc::FromGrpcStatus(
           call(StubFor(order[i].address).get(), &ctx),
           absl::StrCat(what, " tablet ", r.tablet_id, " at ", order[i].uuid, " (",
                        order[i].address, ")"));
@@ -205,4 +206,4 @@ absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
   }
 }
 
-}  // namespace kmend::tools::client
+}  // namespace kmend::client

@@ -1,10 +1,10 @@
 // CSV parsing and generated rows (the parts of the writer that need no
 // cluster; routing and acknowledgement are covered by write_scan_tool_test).
-#include "tools/client/table_writer.h"
+#include "lib/client/table_writer.h"
 
 #include "gtest/gtest.h"
 
-namespace kmend::tools::client {
+namespace kmend::client {
 namespace {
 
 tablet::Schema TestSchema() {
@@ -55,4 +55,4 @@ TEST(GeneratedRowTest, DeterministicFromKey) {
 }
 
 }  // namespace
-}  // namespace kmend::tools::client
+}  // namespace kmend::client

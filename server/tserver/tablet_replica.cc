@@ -1,6 +1,7 @@
 #include "server/tserver/tablet_replica.h"
 
 #include <algorithm>
+#include <optional>
 #include <filesystem>
 #include <random>
 #include <system_error>
@@ -15,6 +16,7 @@
 #include "lib/util/status_macros.h"
 #include "server/common/logger.h"
 #include "lib/tablet_copy/copy_client.h"
+#include "server/tserver/maintenance_policy.h"
 
 namespace kmend::tserver {
 namespace {
@@ -296,11 +298,18 @@ absl::Status TabletReplica::RunMaintenance(bool force_flush) {
   if (tab == nullptr || driver == nullptr) return absl::OkStatus();
   const absl::Time now = absl::Now();
   if (last_flush_time_ == absl::InfinitePast()) last_flush_time_ = now;
-  const bool unflushed = tab->applied_op_index() > tab->last_flushed_op_index();
-  const bool due = force_flush || tab->memstore_bytes() >= runtime.flush_threshold_bytes ||
-                   tab->memstore_entries() >= runtime.flush_threshold_rows ||
-                   (unflushed && now - last_flush_time_ >= runtime.flush_interval);
-  if (due && unflushed) {
+  FlushFacts facts;
+  facts.forced = force_flush;
+  facts.applied_index = tab->applied_op_index();
+  facts.last_flushed_index = tab->last_flushed_op_index();
+  facts.memstore_bytes = tab->memstore_bytes();
+  facts.memstore_entries = tab->memstore_entries();
+  facts.since_last_flush = now - last_flush_time_;
+  FlushPolicy policy;
+  policy.threshold_bytes = runtime.flush_threshold_bytes;
+  policy.threshold_rows = runtime.flush_threshold_rows;
+  policy.interval = runtime.flush_interval;
+  if (ShouldFlush(facts, policy)) {
     absl::StatusOr<tablet::FlushResult> f = tab->Flush();
     const absl::Time end = absl::Now();
     if (!f.ok()) return Annotate(f.status(), absl::StrCat("tablet ", tablet_id_, ": flush"));
@@ -325,52 +334,27 @@ absl::Status TabletReplica::GarbageCollectWalLocked(const tablet::Tablet& tab,
   const int64_t flushed = tab.last_flushed_op_index();
   const wal::Log* wal = driver.wal();
   if (flushed <= 0 || wal == nullptr) return absl::OkStatus();
-  // Entries up to `flushed` are in the column blocks. Deleting only segments
-  // wholly below it keeps the segment holding `flushed`: the log never
-  // becomes empty, and a restart (or a copy of this replica) finds the term
-  // of the op its rows were flushed through.
-  int64_t retention = flushed;
-  // On a leader: keep what followers still need, within reason. A peer
-  // whose match index is not known yet (0: a new leader probing, or a
-  // replica just tablet-copied that has not answered) counts as needing
-  // everything the log still holds; a peer needing ops already gone is
-  // skipped by Raft (NEEDS_TABLET_COPY) and so here.
+  // The decision is maintenance_policy.h's (WalRetentionIndex); these are
+  // its facts.
+  RetentionFacts facts;
+  facts.flushed_index = flushed;
+  facts.wal_first_index = wal->FirstIndex();
+  facts.wal_last_index = wal->LastOpId().index();
   const raft::RaftStatus rs = driver.GetStatus();
-  const int64_t first = wal->FirstIndex();
-  int64_t peers_need = INT64_MAX;
   for (const raft::PeerStatus& p : rs.peers) {
-    if (p.uuid == rs.uuid || p.state == raft::PeerStatus::State::kNeedsTabletCopy) continue;
-    peers_need = std::min(peers_need, std::max(p.match_index, first));
+    if (p.uuid == rs.uuid) continue;
+    facts.peers.push_back(
+        {p.match_index, p.state == raft::PeerStatus::State::kNeedsTabletCopy});
   }
-  if (peers_need < retention) {
-    retention = peers_need;
-    // Within reason: at most wal_max_segments_retained_for_peers segments
-    // before the one holding `flushed`. Beyond that the retention index
-    // moves up to the first op of the oldest segment kept (the smallest
-    // index whose segment is recent enough; Locate is monotonic in index).
-    absl::StatusOr<wal::EntryLocation> have = wal->Locate(flushed);
-    const uint64_t max_kept =
-        static_cast<uint64_t>(std::max(runtime.wal_max_segments_retained_for_peers, 0));
-    if (have.ok() && have->segment_sequence_number > max_kept) {
-      const uint64_t oldest_kept = have->segment_sequence_number - max_kept;
-      int64_t lo = retention, hi = flushed;  // Locate(hi) is at or past oldest_kept
-      while (lo < hi) {
-        const int64_t mid = lo + (hi - lo) / 2;
-        absl::StatusOr<wal::EntryLocation> at = wal->Locate(mid);
-        if (!at.ok() || at->segment_sequence_number < oldest_kept) {
-          lo = mid + 1;
-        } else {
-          hi = mid;
-        }
-      }
-      retention = lo;
-    }
-  }
-  // Never past the last logged op: the log must keep at least one entry
-  // (a replica copied from a source without the copy anchor may have
-  // flushed data past the end of its log).
-  retention = std::min(retention, wal->LastOpId().index());
-  if (retention <= wal->FirstIndex()) return absl::OkStatus();  // nothing wholly below
+  facts.segment_of = [wal](int64_t index) -> std::optional<uint64_t> {
+    absl::StatusOr<wal::EntryLocation> at = wal->Locate(index);
+    if (!at.ok()) return std::nullopt;
+    return at->segment_sequence_number;
+  };
+  const std::optional<int64_t> bound =
+      WalRetentionIndex(facts, runtime.wal_max_segments_retained_for_peers);
+  if (!bound) return absl::OkStatus();
+  const int64_t retention = *bound;
   absl::StatusOr<int> deleted = driver.GarbageCollectLog(retention);
   if (!deleted.ok()) {
     return Annotate(deleted.status(),

@@ -1,6 +1,5 @@
 #include "server/master/master.h"
 
-#include <signal.h>
 
 #include <algorithm>
 #include <set>
@@ -26,30 +25,11 @@ uint64_t SeedFor(const std::string& uuid) {
   return h;
 }
 
-// A master's uuid as its StatusService reports it.
-absl::StatusOr<std::string> AskUuid(const std::string& address) {
-  auto stub = server::StatusService::NewStub(server::NewChannel(address));
-  grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, std::chrono::milliseconds(1000));
-  server::GetStatusRequestPB req;
-  req.set_include_replicas(false);
-  server::GetStatusResponsePB resp;
-  absl::Status s = server::FromGrpcStatus(stub->GetStatus(&ctx, req, &resp),
-                                          absl::StrCat("GetStatus at ", address));
-  if (!s.ok()) return s;
-  if (resp.server().role() != server::MASTER) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        address, " is a ", server::ServerRole_Name(resp.server().role()),
-        ", not a master; --master_addrs must list masters only"));
-  }
-  return resp.server().uuid();
-}
+}  // namespace
 
-std::string PeerAddress(const consensus::RaftPeerPB& p) {
+std::string Master::PeerAddress(const consensus::RaftPeerPB& p) {
   return server::HostPortToString(p.last_known_addr());
 }
-
-}  // namespace
 
 Master::Master(MasterOptions options) : options_(std::move(options)) {}
 
@@ -138,85 +118,6 @@ absl::Status Master::WritePortFile() const {
   if (options_.port_file.empty()) return absl::OkStatus();
   return Annotate(io::WriteFileAtomically(options_.port_file, absl::StrCat(rpc_.port(), "\n")),
                   "writing --port_file");
-}
-
-absl::StatusOr<consensus::RaftConfigPB> Master::BootstrapConfig() {
-  consensus::RaftConfigPB config;
-  config.set_opid_index(-1);
-  if (options_.master_addresses.size() <= 1) {
-    auto* p = config.add_peers();
-    p->set_permanent_uuid(uuid_);
-    p->set_member_type(consensus::RaftPeerPB::VOTER);
-    if (options_.master_addresses.empty()) {
-      *p->mutable_last_known_addr() = rpc_.address();
-    } else {
-      ASSIGN_OR_RETURN(*p->mutable_last_known_addr(),
-                       server::ParseHostPort(options_.master_addresses[0]));
-    }
-    return config;
-  }
-  // Several masters on a data dir with catalog state but no replicated
-  // config: the others start empty, so the states would differ.
-  if (store_->applied().version() > 0) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        options_.fs_root, "/", kCatalogFileName, " holds a single master's catalog (version ",
-        store_->applied().version(),
-        ") but no sys-catalog consensus metadata: a multi-master catalog must start empty on "
-        "every master (start this master alone, without --master_addrs, to keep that catalog)"));
-  }
-  std::vector<std::string> uuids(options_.master_addresses.size());
-  absl::Time deadline = absl::Now() + absl::Milliseconds(options_.peer_discovery_timeout_ms);
-  absl::Time next_log = absl::Now() + absl::Seconds(5);
-  while (true) {
-    std::vector<std::string> missing;
-    for (size_t i = 0; i < uuids.size(); ++i) {
-      if (!uuids[i].empty()) continue;
-      absl::StatusOr<std::string> u = AskUuid(options_.master_addresses[i]);
-      if (u.ok()) {
-        uuids[i] = *u;
-      } else if (absl::IsFailedPrecondition(u.status())) {
-        return u.status();
-      } else {
-        missing.push_back(std::string(u.status().message()));
-      }
-    }
-    if (missing.empty()) break;
-    // main() blocks SIGTERM/SIGINT and waits for them only after Start, so
-    // look for a pending one here: an operator can still stop a master
-    // whose peers never come.
-    sigset_t pending;
-    if (sigpending(&pending) == 0 &&
-        (sigismember(&pending, SIGTERM) == 1 || sigismember(&pending, SIGINT) == 1)) {
-      return absl::CancelledError("shutdown signal while waiting for the other masters");
-    }
-    if (absl::Now() > deadline) {
-      return absl::DeadlineExceededError(absl::StrCat(
-          "the other masters did not answer within ", options_.peer_discovery_timeout_ms,
-          " ms: ", absl::StrJoin(missing, "; ")));
-    }
-    if (absl::Now() > next_log) {
-      KLOG(INFO) << "waiting for the other masters: " << absl::StrJoin(missing, "; ");
-      next_log = absl::Now() + absl::Seconds(5);
-    }
-    absl::SleepFor(absl::Milliseconds(100));
-  }
-  if (std::find(uuids.begin(), uuids.end(), uuid_) == uuids.end()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--master_addrs ", absl::StrJoin(options_.master_addresses, ","),
-                     " does not include this master (", uuid_, "): no address answered with it"));
-  }
-  if (std::set<std::string>(uuids.begin(), uuids.end()).size() != uuids.size()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--master_addrs lists one master twice (uuids ", absl::StrJoin(uuids, ","), ")"));
-  }
-  for (size_t i = 0; i < uuids.size(); ++i) {
-    auto* p = config.add_peers();
-    p->set_permanent_uuid(uuids[i]);
-    p->set_member_type(consensus::RaftPeerPB::VOTER);
-    ASSIGN_OR_RETURN(*p->mutable_last_known_addr(),
-                     server::ParseHostPort(options_.master_addresses[i]));
-  }
-  return config;
 }
 
 absl::Status Master::OpenSysCatalog() {
@@ -422,170 +323,6 @@ void Master::Shutdown(std::chrono::milliseconds grace) {
   }
   if (transport_ != nullptr) transport_->Shutdown();
   lock_.reset();
-}
-
-void Master::RequestCatalogCopies() {
-  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
-  if (d == nullptr) return;
-  raft::RaftStatus st = d->GetStatus();
-  const absl::Time now = absl::Now();
-  for (const raft::PeerStatus& p : st.peers) {
-    if (p.uuid == uuid_ || p.state != raft::PeerStatus::State::kNeedsTabletCopy) continue;
-    auto it = copy_requested_.find(p.uuid);
-    if (it != copy_requested_.end() && now - it->second < absl::Seconds(3)) continue;
-    copy_requested_[p.uuid] = now;
-    std::string address;
-    for (const auto& peer : st.committed_config.peers()) {
-      if (peer.permanent_uuid() == p.uuid) address = PeerAddress(peer);
-    }
-    if (address.empty()) continue;
-    auto stub = CatalogCopyService::NewStub(server::NewChannel(address));
-    grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, std::chrono::milliseconds(1000));
-    StartCatalogCopyRequestPB req;
-    req.set_leader_uuid(uuid_);
-    req.set_leader_address(server::HostPortToString(rpc_.address()));
-    req.set_term(st.term);
-    StartCatalogCopyResponsePB resp;
-    absl::Status s = server::FromGrpcStatus(stub->StartCatalogCopy(&ctx, req, &resp),
-                                            absl::StrCat("StartCatalogCopy at ", address));
-    if (!s.ok()) {
-      KLOG(WARNING) << "master " << p.uuid << " needs a catalog copy: " << s;
-    } else {
-      KLOG(INFO) << "master " << p.uuid << " needs a catalog copy (its log is behind index "
-                 << (d->wal() != nullptr ? d->wal()->FirstIndex() : 0)
-                 << " this leader holds): " << resp.message();
-    }
-  }
-}
-
-absl::StatusOr<BeginCatalogCopyResponsePB> Master::BeginCatalogCopySession(
-    const BeginCatalogCopyRequestPB& req) {
-  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
-  if (d == nullptr || d->GetStatus().role != raft::Role::kLeader) {
-    return absl::UnavailableError(absl::StrCat(
-        "master ", uuid_, " serves catalog copies only as the catalog leader"));
-  }
-  // No GC between the applied catalog and the segment listing (see
-  // catalog_copy_source.h).
-  absl::MutexLock gc(&gc_mu_);
-  CatalogCopyState state;
-  state.catalog = store_->AppliedWithIndex();
-  state.cstate = d->GetStatus().ToConsensusStatePB();
-  state.wal_dir = fs::Layout(options_.fs_root).WalDir(kSysCatalogTabletId);
-  absl::StatusOr<BeginCatalogCopyResponsePB> r = copy_source_->Begin(req.requestor_uuid(), state);
-  if (r.ok()) {
-    KLOG(INFO) << "catalog copy session " << r->session_id() << " for master "
-               << req.requestor_uuid() << ": snapshot at index " << r->snapshot_index()
-               << " (catalog version " << state.catalog.version() << "), "
-               << r->items_size() - 1 << " WAL segment(s)";
-  }
-  return r;
-}
-
-absl::StatusOr<StartCatalogCopyResponsePB> Master::HandleStartCatalogCopy(
-    const StartCatalogCopyRequestPB& req) {
-  std::shared_ptr<consensus_driver::RaftDriver> d = driver();
-  StartCatalogCopyResponsePB resp;
-  absl::MutexLock l(&copy_mu_);
-  if (copying_) {
-    resp.set_started(true);
-    resp.set_message(absl::StrCat("master ", uuid_, " is already copying the catalog"));
-    return resp;
-  }
-  if (d == nullptr || stop_.HasBeenNotified()) {
-    return absl::UnavailableError(absl::StrCat("master ", uuid_, " has no open catalog replica"));
-  }
-  raft::RaftStatus st = d->GetStatus();
-  // Only the current leader, as this master knows it, may trigger a copy:
-  // never a stale one, never for a leader.
-  if (st.role == raft::Role::kLeader) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("master ", uuid_, " leads the catalog at term ", st.term));
-  }
-  if (req.term() < st.term) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "catalog copy requested at term ", req.term(), " but master ", uuid_, " is at term ",
-        st.term));
-  }
-  std::string address;
-  for (const auto& p : st.committed_config.peers()) {
-    if (p.permanent_uuid() == req.leader_uuid() && p.permanent_uuid() != uuid_) {
-      address = PeerAddress(p);
-    }
-  }
-  if (address.empty()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "catalog copy requested by ", req.leader_uuid(), ", not another master of the config"));
-  }
-  if (copy_thread_.joinable()) copy_thread_.join();  // a finished one
-  copying_ = true;
-  copy_thread_ = std::thread([this, leader = req.leader_uuid(), address] {
-    RunCatalogCopy(leader, address);
-  });
-  resp.set_started(true);
-  resp.set_message(absl::StrCat("master ", uuid_, " copies the catalog from ", req.leader_uuid(),
-                                " at ", address));
-  return resp;
-}
-
-void Master::RunCatalogCopy(std::string leader_uuid, std::string leader_address) {
-  KLOG(INFO) << "catalog copy from master " << leader_uuid << " at " << leader_address
-             << ": stopping the local catalog replica";
-  std::shared_ptr<consensus_driver::RaftDriver> d;
-  {
-    absl::MutexLock l(&driver_mu_);
-    d = std::move(driver_);
-  }
-  ready_term_ = 0;
-  consensus_service_->SetDriver(nullptr);
-  store_->SetDriver(nullptr);
-  if (d != nullptr) d->Shutdown();
-  // With the replica stopped the local log cannot grow past this.
-  const int64_t local_last = d != nullptr ? d->GetStatus().last_logged.index() : 0;
-  d.reset();
-
-  CatalogCopyOptions opts;
-  opts.requestor_uuid = uuid_;
-  opts.local_last_logged_index = local_last;
-  GrpcCatalogCopyPeer peer(leader_address, std::chrono::milliseconds(30000));
-  const absl::Time start = absl::Now();
-  absl::StatusOr<CatalogCopyResult> r =
-      FetchCatalogCopy(&peer, options_.fs_root, kSysCatalogTabletId, opts);
-  bool reopen = true;
-  if (!r.ok()) {
-    KLOG(WARNING) << "catalog copy from " << leader_uuid << " failed (the local replica is "
-                  << "unchanged and reopens): " << r.status();
-  } else {
-    absl::StatusOr<bool> installed = RecoverOrInstallCatalogCopy(options_.fs_root,
-                                                                 kSysCatalogTabletId);
-    if (!installed.ok()) {
-      // The copy is complete on disk; only its installation failed. The
-      // replica stays closed: a restart finishes the installation.
-      KLOG(ERROR) << "installing the catalog copy: " << installed.status()
-                  << "; the catalog replica stays closed until this master restarts";
-      reopen = false;
-    } else if (absl::Status s = store_->ReloadSnapshotFile(); !s.ok()) {
-      KLOG(ERROR) << "loading the copied catalog snapshot: " << s
-                  << "; the catalog replica stays closed until this master restarts";
-      reopen = false;
-    } else {
-      KLOG(INFO) << "installed catalog copy from master " << r->source_uuid << ": snapshot index "
-                 << r->snapshot_index << ", catalog version " << r->catalog_version << ", "
-                 << r->wal_segments << " WAL segment(s), " << r->bytes << " bytes in "
-                 << absl::FormatDuration(absl::Now() - start) << " (local log ended at index "
-                 << local_last << ")";
-      absl::MutexLock gc(&gc_mu_);
-      last_gc_index_ = 0;
-    }
-  }
-  if (reopen && !stop_.HasBeenNotified()) {
-    if (absl::Status s = OpenSysCatalog(); !s.ok()) {
-      KLOG(ERROR) << "reopening the sys catalog replica after a catalog copy: " << s;
-    }
-  }
-  absl::MutexLock l(&copy_mu_);
-  copying_ = false;
 }
 
 absl::Status Master::FillStatus(const server::GetStatusRequestPB&,

@@ -123,7 +123,10 @@ class Master : public server::StatusSource {
   // The catalog tablet's initial config when there is no consensus metadata
   // yet: this master alone, or all of --master_addrs with the uuids they
   // report (waits for every one of them to answer).
+  // Peer discovery (master_bootstrap.cc).
   absl::StatusOr<consensus::RaftConfigPB> BootstrapConfig();
+  // "host:port" of a config peer.
+  static std::string PeerAddress(const consensus::RaftPeerPB& p);
   absl::Status OpenSysCatalog();
   // Leader: asks each peer Raft marks as needing a copy to copy from here
   // (each at most every few seconds).

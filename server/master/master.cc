@@ -1,11 +1,11 @@
 #include "server/master/master.h"
 
-
 #include <algorithm>
 #include <set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lib/consensus/random_seed.h"
 #include "lib/fs/fs_manager.h"
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
@@ -17,15 +17,6 @@
 #include "server/master/catalog_copy_client.h"
 
 namespace kmend::master {
-namespace {
-
-uint64_t SeedFor(const std::string& uuid) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (char c : uuid) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  return h;
-}
-
-}  // namespace
 
 std::string Master::PeerAddress(const consensus::RaftPeerPB& p) {
   return server::HostPortToString(p.last_known_addr());
@@ -128,7 +119,9 @@ absl::Status Master::OpenSysCatalog() {
   opts.core.tablet_id = kSysCatalogTabletId;
   opts.core.self_uuid = uuid_;
   opts.core.election_ticks = options_.election_ticks;
-  opts.core.random_seed = SeedFor(uuid_);
+  // Per replica and per start (lib/consensus/random_seed.h), as on tablet
+  // servers: masters restarted together must not split their votes again.
+  opts.core.random_seed = consensus_driver::ReplicaRandomSeed(uuid_, kSysCatalogTabletId);
   opts.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
   opts.wal_dir = layout.WalDir(kSysCatalogTabletId);
   opts.cmeta_path = layout.ConsensusMetaPath(kSysCatalogTabletId);

@@ -3,10 +3,10 @@
 #include <algorithm>
 #include <optional>
 #include <filesystem>
-#include <random>
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "lib/consensus/random_seed.h"
 #include "lib/format/pb_container.h"
 #include "lib/io/file.h"
 #include "lib/raft/config.h"
@@ -46,19 +46,6 @@ int64_t SizeOfTree(const std::string& path) {
   return total;
 }
 
-// A stable per-replica seed, so that replicas of one tablet draw different
-// election timeouts and a restart draws the same ones.
-// The Raft core is deterministic given its seed (tests replay seeds); a
-// server wants the opposite: replicas of one tablet must draw different
-// election timeouts, and a restarted replica must not draw the same sequence
-// again (the failover benchmark saw detections cluster by which server had
-// restarted). So the replica's identity is mixed with fresh entropy.
-uint64_t SeedFor(const std::string& server_uuid, const std::string& tablet_id) {
-  uint64_t h = 1469598103934665603ull;  // FNV-1a
-  for (char c : server_uuid + tablet_id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ull;
-  std::random_device entropy;
-  return h ^ ((static_cast<uint64_t>(entropy()) << 32) | entropy());
-}
 
 }  // namespace
 
@@ -172,7 +159,7 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   opt.core.tablet_id = tablet_id_;
   opt.core.self_uuid = runtime.server_uuid;
   opt.core.election_ticks = runtime.election_ticks;
-  opt.core.random_seed = SeedFor(runtime.server_uuid, tablet_id_);
+  opt.core.random_seed = consensus_driver::ReplicaRandomSeed(runtime.server_uuid, tablet_id_);
   opt.tick_interval = runtime.tick_interval;
   opt.wal_dir = layout_.WalDir(tablet_id_);
   opt.wal_options.segment_size_bytes = runtime.wal_segment_size_bytes;

@@ -63,9 +63,12 @@ testing::CopySource* Source() {
   return source;
 }
 
+// 1,050,000 rows of ~1 KB: the value column's block stays under the column
+// block format's 1 GiB body limit (1,200,000 rows exceeded it and the source
+// could not be built); the copy then moves ~0.89 GB after compression.
 int64_t LargeRows() {
   const char* env = std::getenv("KMEND_COPY_BENCH_ROWS");
-  return env != nullptr ? std::atoll(env) : 1'200'000;
+  return env != nullptr ? std::atoll(env) : 1'050'000;
 }
 
 testing::CopySource* LargeSource() {

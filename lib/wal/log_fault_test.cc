@@ -24,6 +24,7 @@ using io::ScopedFaultInjector;
 using io::sys::Op;
 using testing::EntryIntact;
 using testing::FreshDir;
+using testing::ReplayIndexes;
 using testing::MakeEntry;
 
 constexpr int64_t kBefore = 5;   // entries acknowledged before the faults start
@@ -67,16 +68,6 @@ int64_t AppendUntilFailure(Log* log, bool* failed) {
   return acked;
 }
 
-std::vector<int64_t> ReplayIndexes(const std::string& dir) {
-  std::vector<int64_t> out;
-  auto r = Replay(dir, 0, [&](const log::LogEntryPB& e) {
-    EXPECT_TRUE(EntryIntact(e.replicate()));
-    out.push_back(e.replicate().id().index());
-    return absl::OkStatus();
-  });
-  EXPECT_TRUE(r.ok()) << r.status();
-  return out;
-}
 
 TEST(LogFaultTest, EveryFailureOfEveryAppendCallLosesNothingAcknowledged) {
   // The calls a clean run makes, from the point the faults would start.

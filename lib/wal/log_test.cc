@@ -25,6 +25,7 @@ using testing::BuildSegment;
 using testing::BuiltSegment;
 using testing::EntryIntact;
 using testing::FreshDir;
+using testing::ReplayIndexes;
 using testing::MakeBatches;
 using testing::MakeEntry;
 
@@ -51,17 +52,6 @@ void AppendRange(Log* log, int64_t first, int64_t last, int per_batch = 1, int64
   }
 }
 
-// Every entry of the log via Replay (a fresh reader), checked intact.
-std::vector<int64_t> ReplayIndexes(const std::string& dir) {
-  std::vector<int64_t> out;
-  auto r = Replay(dir, 0, [&](const log::LogEntryPB& e) {
-    EXPECT_TRUE(EntryIntact(e.replicate()));
-    out.push_back(e.replicate().id().index());
-    return absl::OkStatus();
-  });
-  EXPECT_TRUE(r.ok()) << r.status();
-  return out;
-}
 
 // One AppendAsync of the entry at index (*next)++, enqueued under `order`
 // (so indexes reach the log in order, as a Raft leader assigns them), then

@@ -6,8 +6,10 @@
 #include <stdexcept>
 
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 #include "lib/io/file.h"
 #include "lib/wal/format.h"
+#include "lib/wal/log_reader.h"
 
 namespace kmend::wal::testing {
 
@@ -99,6 +101,17 @@ std::string ReadFile(const std::string& path) {
   std::stringstream ss;
   ss << f.rdbuf();
   return ss.str();
+}
+
+std::vector<int64_t> ReplayIndexes(const std::string& dir) {
+  std::vector<int64_t> out;
+  auto r = Replay(dir, 0, [&](const log::LogEntryPB& e) {
+    EXPECT_TRUE(EntryIntact(e.replicate()));
+    out.push_back(e.replicate().id().index());
+    return absl::OkStatus();
+  });
+  EXPECT_TRUE(r.ok()) << r.status();
+  return out;
 }
 
 }  // namespace kmend::wal::testing

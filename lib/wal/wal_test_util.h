@@ -40,6 +40,10 @@ std::vector<std::vector<consensus::ReplicateMsg>> MakeBatches(int64_t first_inde
                                                               int per_batch,
                                                               size_t payload_bytes = 100);
 
+// The indexes of every entry of the WAL in `dir`, read by a fresh reader
+// (Replay); each entry is checked intact (gtest failures otherwise).
+std::vector<int64_t> ReplayIndexes(const std::string& dir);
+
 void WriteFile(const std::string& path, const std::string& bytes);
 std::string ReadFile(const std::string& path);
 

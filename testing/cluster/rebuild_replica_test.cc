@@ -158,6 +158,35 @@ class RebuildReplicaTest : public ::testing::Test {
     return true;
   }
 
+  // Writes 6,000 rows (~0.6 MB plus their WAL), corrupts one flushed block of
+  // server 2's replica and restarts it; returns the index of the leader once
+  // server 2's replica is FAILED (-1, with a test failure, when not in time).
+  int FailTheReplicaOnServer2() {
+    Write(0, 6000);
+    if (!ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
+                                  "server 2 flushed")
+             .ok() ||
+        !cluster_->tserver(2)->Shutdown().ok()) {
+      ADD_FAILURE() << "server 2 did not flush or stop";
+      return -1;
+    }
+    CorruptOneBlock(2);
+    if (!cluster_->tserver(2)->Restart().ok()) {
+      ADD_FAILURE() << "server 2 did not restart";
+      return -1;
+    }
+    int source = -1;
+    absl::Status failed = ExternalCluster::WaitFor(
+        [&] {
+          auto reps = Replicas();
+          source = LeaderIndex(reps, uuids_);
+          return reps[uuids_[2]].data_state() == server::TABLET_DATA_FAILED && source >= 0;
+        },
+        seconds(20), "server 2's replica FAILED, a leader elsewhere");
+    EXPECT_TRUE(failed.ok()) << failed;
+    return failed.ok() ? source : -1;
+  }
+
   // The JSON lines of a --format=json run.
   static std::vector<nlohmann::json> Lines(const std::string& out) {
     std::vector<nlohmann::json> lines;
@@ -249,22 +278,8 @@ TEST_F(RebuildReplicaTest, CorruptBlockIsReportedByKsckAndTheCommandItPrintsRepa
 }
 
 TEST_F(RebuildReplicaTest, KillNineOfTheSourceMidCopyFailsCleanlyAndAnotherSourceSucceeds) {
-  Write(0, 6000);  // ~0.6 MB of rows plus their WAL
-  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
-                                       "server 2 flushed")
-                  .ok());
-  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
-  CorruptOneBlock(2);
-  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
-  ASSERT_TRUE(ExternalCluster::WaitFor(
-                  [&] {
-                    auto reps = Replicas();
-                    return reps[uuids_[2]].data_state() == server::TABLET_DATA_FAILED &&
-                           LeaderIndex(reps, uuids_) >= 0;
-                  },
-                  seconds(20), "server 2's replica FAILED, a leader elsewhere")
-                  .ok());
-  const int source = LeaderIndex(Replicas(), uuids_);
+  const int source = FailTheReplicaOnServer2();
+  ASSERT_GE(source, 0);
   const int other = 1 - source;  // the leader is 0 or 1
 
   // Paced to ~100 KB/s, the copy takes seconds: the tool runs in the
@@ -370,25 +385,9 @@ TEST_F(RebuildReplicaTest, OfflineRebuildIntoAStoppedServersDirectory) {
   EXPECT_EQ(last_ksck_exit_, 0);
 }
 
-
 TEST_F(RebuildReplicaTest, ResumeAfterKillNineOfTheTargetFetchesOnlyWhatIsMissing) {
-  Write(0, 6000);
-  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
-                                       "server 2 flushed")
-                  .ok());
-  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
-  CorruptOneBlock(2);
-  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
-  int source = -1;
-  ASSERT_TRUE(ExternalCluster::WaitFor(
-                  [&] {
-                    auto reps = Replicas();
-                    source = LeaderIndex(reps, uuids_);
-                    return reps[uuids_[2]].data_state() == server::TABLET_DATA_FAILED &&
-                           source >= 0;
-                  },
-                  seconds(20), "server 2 FAILED, a leader elsewhere")
-                  .ok());
+  const int source = FailTheReplicaOnServer2();
+  ASSERT_GE(source, 0);
   const std::string cmd = absl::StrCat(
       "rebuild-replica --masters ", cluster_->master_addresses(), " --tablet ", tablet_,
       " --tserver ", uuids_[2], " --source ", uuids_[source], " --yes --format=json");
@@ -435,23 +434,8 @@ TEST_F(RebuildReplicaTest, ResumeAfterKillNineOfTheTargetFetchesOnlyWhatIsMissin
 }
 
 TEST_F(RebuildReplicaTest, ResumeStartsOverAndSaysWhyWhenTheSourcesFilesChanged) {
-  Write(0, 6000);
-  ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
-                                       "server 2 flushed")
-                  .ok());
-  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
-  CorruptOneBlock(2);
-  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
-  int source = -1;
-  ASSERT_TRUE(ExternalCluster::WaitFor(
-                  [&] {
-                    auto reps = Replicas();
-                    source = LeaderIndex(reps, uuids_);
-                    return reps[uuids_[2]].data_state() == server::TABLET_DATA_FAILED &&
-                           source >= 0;
-                  },
-                  seconds(20), "server 2 FAILED, a leader elsewhere")
-                  .ok());
+  const int source = FailTheReplicaOnServer2();
+  ASSERT_GE(source, 0);
   const std::string cmd = absl::StrCat(
       "rebuild-replica --masters ", cluster_->master_addresses(), " --tablet ", tablet_,
       " --tserver ", uuids_[2], " --source ", uuids_[source], " --yes --format=json");

@@ -337,9 +337,10 @@ void Log::Impl::WriteGroup(std::vector<Task>* group) {
   if (st.ok() && active_->offset() >= options_.segment_size_bytes) {
     absl::Status roll = Roll();
     // A deferred roll (the next segment could not be created, e.g. no room
-    // to preallocate it) keeps the active segment: retried after the next
-    // group. Anything later in the roll touched the log: fail-stop.
-    if (!roll.ok() && !RollWasDeferred(roll)) Fail(Annotate(roll, "rolling to a new segment"));
+    // to preallocate it) leaves the active segment open: retried after the
+    // next group. A failure after the active segment was finished leaves
+    // none (active_ is null): fail-stop.
+    if (!roll.ok() && active_ == nullptr) Fail(Annotate(roll, "rolling to a new segment"));
   }
 }
 

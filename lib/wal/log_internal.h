@@ -179,8 +179,6 @@ class Log::Impl {
   // next segment (before anything is finished) leaves the active one in
   // place and is not fatal: the caller retries later (see log_segments.cc).
   absl::Status Roll();
-  // True when a roll failed before finishing the active segment.
-  bool RollWasDeferred(const absl::Status& roll) const { return active_ != nullptr && !roll.ok(); }
   absl::Status DoTruncate(int64_t index);
   absl::StatusOr<int> DoGc(int64_t retention_index);
   absl::Status RewriteSegment(const log_internal::SegmentFile& segment, int64_t index);

@@ -351,19 +351,29 @@ TEST_F(RebuildReplicaTest, OfflineRebuildIntoAStoppedServersDirectory) {
   ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
                                        "server 2 flushed")
                   .ok());
-  const int leader = LeaderIndex(Replicas(), uuids_);
-  ASSERT_GE(leader, 0);
-  const std::string offline =
-      absl::StrCat("rebuild-replica --fs_root ", cluster_->tserver(2)->fs_root(), " --tablet ",
-                   tablet_, " --source ", cluster_->tserver(leader)->address());
+  const auto offline_from = [&](int source) {
+    return absl::StrCat("rebuild-replica --fs_root ", cluster_->tserver(2)->fs_root(),
+                        " --tablet ", tablet_, " --source ", cluster_->tserver(source)->address());
+  };
   // A running server's directory is refused, naming the lock holder.
-  ToolResult locked = RunKmend(offline + " --yes", cluster_->base_dir());
+  ToolResult locked = RunKmend(offline_from(0) + " --yes", cluster_->base_dir());
   EXPECT_EQ(locked.exit_code, 2) << locked.out << locked.err;
   EXPECT_THAT(locked.err, HasSubstr("REFUSED"));
   EXPECT_THAT(locked.err, HasSubstr(std::to_string(cluster_->tserver(2)->pid())));
 
   ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
   CorruptOneBlock(2);
+  // The source is the leader among the servers still running (server 2 may
+  // have led before it stopped).
+  int leader = -1;
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    leader = LeaderIndex(Replicas(), uuids_);
+                    return leader == 0 || leader == 1;
+                  },
+                  seconds(20), "a leader on server 0 or 1")
+                  .ok());
+  const std::string offline = offline_from(leader);
   ToolResult dry = RunKmend(offline, cluster_->base_dir());
   ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
   EXPECT_THAT(dry.out, HasSubstr("Would rebuild the replica of tablet " + tablet_ + " offline"));

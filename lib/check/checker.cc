@@ -103,6 +103,14 @@ Verdict Judge(const TabletResult& t, int replication_factor, bool unknown_as_run
   if (leaders.empty() && !leader_may_be_unknown) {
     return {Health::kUnavailable, "no leader among the running replicas"};
   }
+  for (const ReplicaResult& r : t.replicas) {
+    if (leaders.size() == 1 && r.ts_uuid == leaders[0] && r.facts &&
+        !r.facts->write_refusal.empty()) {
+      // Readable, not writable: unavailable for what a tablet is for.
+      return {Health::kUnavailable,
+              absl::StrCat("leader on ", r.ts_uuid, " refuses writes: ", r.facts->write_refusal)};
+    }
+  }
 
   int expected = std::max(voters, replication_factor);
   if (running_voters < expected) {
@@ -267,6 +275,13 @@ void AddFixes(TabletResult* t) {
   }
   switch (t->health) {
     case Health::kUnavailable: {
+      if (leader != nullptr && !leader->facts->write_refusal.empty()) {
+        t->fix_note = absl::StrCat(
+            "free space in the leader's data directory (tablet server ", leader->ts_uuid,
+            "): writes resume by themselves once it is above the reserve, without a restart; "
+            "nothing here calls for forcing a config");
+        return;
+      }
       int voters = 0;
       for (const ReplicaResult& r : t->replicas) voters += r.voter ? 1 : 0;
       // Whether forcing is needed at all is a question of voters only: a
@@ -408,6 +423,19 @@ void CheckTabletServers(const ClusterSnapshot& snap, KsckResults* out) {
       out->problems.push_back({Severity::kError, "tablet_servers", ts.address,
                                absl::StrCat("server at ", ts.address, " reports uuid ",
                                             ts.reported_uuid, ", master has it as ", ts.uuid)});
+    } else {
+      // A full data directory: the server runs, but its replicas refuse
+      // client writes and it takes no new replicas until space is freed.
+      for (const DataDirFacts& d : ts.data_dirs) {
+        if (!d.full) continue;
+        r.state = "DISK_FULL";
+        out->problems.push_back(
+            {Severity::kError, "tablet_servers", ts.address,
+             absl::StrCat("data directory ", d.dir, " of tablet server ", ts.uuid, " is full: ",
+                          d.available_bytes, " bytes free, ", d.reserved_bytes,
+                          " reserved; its leaders refuse writes and it takes no new replicas "
+                          "until space is freed")});
+      }
     }
     out->tablet_servers.push_back(r);
   }

@@ -150,6 +150,48 @@ TEST(CheckerTest, OneServerDownIsUnderReplicated) {
   EXPECT_THAT(OnlyTablet(r).fix_note, HasSubstr("re-replicates"));
 }
 
+TEST(CheckerTest, AFullDataDirectoryMakesTheServerDiskFullAndItsLeaderUnavailable) {
+  SnapshotBuilder b;
+  DataDirFacts dir;
+  dir.dir = "/data/ts0";
+  dir.capacity_bytes = 100 << 20;
+  dir.available_bytes = 1 << 20;
+  dir.reserved_bytes = 4 << 20;
+  dir.full = true;
+  b.snapshot().tablet_servers[0].data_dirs.push_back(dir);
+  b.Replica(0).write_refusal = "disk full on /data/ts0: 1048576 bytes free, 4194304 reserved";
+  KsckResults r = Check(b.snapshot());
+  EXPECT_FALSE(r.healthy());
+  EXPECT_EQ(r.tablet_servers[0].state, "DISK_FULL");
+  EXPECT_EQ(r.tablet_servers[1].state, "HEALTHY");
+  const TabletResult& t = OnlyTablet(r);
+  EXPECT_EQ(t.health, Health::kUnavailable);
+  EXPECT_THAT(t.reason, HasSubstr("refuses writes: disk full on /data/ts0"));
+  // Never a forced config for a full disk: the note says to free space.
+  EXPECT_TRUE(t.fixes.empty());
+  EXPECT_THAT(t.fix_note, HasSubstr("free space"));
+  bool named = false;
+  for (const Problem& p : r.problems) {
+    named |= p.section == "tablet_servers" && p.message.find("/data/ts0") != std::string::npos &&
+             p.message.find("1048576 bytes free") != std::string::npos;
+  }
+  EXPECT_TRUE(named);
+  EXPECT_THAT(RenderJson(r).dump(), HasSubstr("\"write_refusal\""));
+}
+
+TEST(CheckerTest, ADirectoryAboveItsReserveIsHealthy) {
+  SnapshotBuilder b;
+  DataDirFacts dir;
+  dir.dir = "/data/ts0";
+  dir.capacity_bytes = 100 << 20;
+  dir.available_bytes = 50 << 20;
+  dir.reserved_bytes = 1 << 20;
+  b.snapshot().tablet_servers[0].data_dirs.push_back(dir);
+  KsckResults r = Check(b.snapshot());
+  EXPECT_TRUE(r.healthy());
+  EXPECT_THAT(RenderJson(r).dump(), HasSubstr("\"available_bytes\":52428800"));
+}
+
 TEST(CheckerTest, FailedReplicaOnLiveServerGetsRebuildCommand) {
   SnapshotBuilder b;
   b.Replica(1).data_state = DataState::kFailed;

@@ -46,6 +46,15 @@ struct MasterFacts {
   std::optional<int64_t> catalog_version;
 };
 
+// A data directory's space as its tablet server measured it (DataDirSpacePB).
+struct DataDirFacts {
+  std::string dir;
+  int64_t capacity_bytes = 0;
+  int64_t available_bytes = 0;
+  int64_t reserved_bytes = 0;
+  bool full = false;  // below the reserve: writes and new replicas refused
+};
+
 struct TabletServerFacts {
   std::string uuid;                // as registered with the master
   std::string address;             // host:port registered with the master
@@ -54,6 +63,7 @@ struct TabletServerFacts {
   std::string unreachable_reason;  // set when !reachable ("deadline exceeded", ...)
   std::string reported_uuid;       // uuid in the server's own status answer
   std::string version;
+  std::vector<DataDirFacts> data_dirs;  // from the server's status answer
 };
 
 enum class DataState { kUnknown, kReady, kCopying, kTombstoned, kDeleted, kFailed };
@@ -73,6 +83,9 @@ struct ReplicaFacts {
   OpId last_committed;
   OpId last_applied;
   int64_t on_disk_bytes = 0;
+  // Set while the replica runs but refuses client writes (its data directory
+  // is below its reserved space), with the server's reason.
+  std::string write_refusal;
 };
 
 struct TabletFacts {

@@ -160,6 +160,7 @@ void CollectTabletServers(const CollectOptions& opt, ClusterSnapshot* snap) {
     ts.reachable = true;
     ts.reported_uuid = resp.server().uuid();
     ts.version = resp.server().version();
+    for (const auto& d : resp.server().data_dirs()) ts.data_dirs.push_back(ToDataDirFacts(d));
     std::map<std::string, check::ReplicaFacts> replicas;
     for (const auto& r : resp.replicas()) replicas[r.tablet_id()] = ToReplicaFacts(r);
     std::lock_guard<std::mutex> lock(mu);

@@ -206,6 +206,15 @@ nlohmann::json RenderJson(const KsckResults& results, const RenderOptions& optio
                         {"live_per_master", ts.facts.live_per_master},
                         {"version", ts.facts.version}};
     if (!ts.facts.reachable) j["reason"] = ts.facts.unreachable_reason;
+    nlohmann::json dirs = nlohmann::json::array();
+    for (const DataDirFacts& d : ts.facts.data_dirs) {
+      dirs.push_back({{"dir", d.dir},
+                      {"capacity_bytes", d.capacity_bytes},
+                      {"available_bytes", d.available_bytes},
+                      {"reserved_bytes", d.reserved_bytes},
+                      {"full", d.full}});
+    }
+    j["data_dirs"] = dirs;
     doc["tablet_servers"].push_back(j);
   }
   doc["tables"] = nlohmann::json::array();
@@ -240,6 +249,7 @@ nlohmann::json RenderJson(const KsckResults& results, const RenderOptions& optio
         j["last_committed"] = OpIdJson(f.last_committed);
         j["last_applied"] = OpIdJson(f.last_applied);
         j["on_disk_bytes"] = f.on_disk_bytes;
+        if (!f.write_refusal.empty()) j["write_refusal"] = f.write_refusal;
       }
       replicas.push_back(j);
     }

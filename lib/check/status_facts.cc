@@ -34,6 +34,16 @@ Role ToRole(consensus::RaftPeerPB::Role r) {
   }
 }
 
+DataDirFacts ToDataDirFacts(const server::DataDirSpacePB& d) {
+  DataDirFacts f;
+  f.dir = d.dir();
+  f.capacity_bytes = d.capacity_bytes();
+  f.available_bytes = d.available_bytes();
+  f.reserved_bytes = d.reserved_bytes();
+  f.full = d.full();
+  return f;
+}
+
 OpId ToOpId(const consensus::OpId& id) { return {id.term(), id.index()}; }
 
 ReplicaFacts ToReplicaFacts(const server::ReplicaStatusPB& r) {
@@ -52,6 +62,7 @@ ReplicaFacts ToReplicaFacts(const server::ReplicaStatusPB& r) {
   f.last_committed = ToOpId(r.last_committed_opid());
   f.last_applied = ToOpId(r.last_applied_opid());
   f.on_disk_bytes = r.on_disk_size_bytes();
+  f.write_refusal = r.write_refusal();
   return f;
 }
 

@@ -12,6 +12,7 @@ namespace kmend::check {
 DataState ToDataState(server::ReplicaDataState s);
 Role ToRole(consensus::RaftPeerPB::Role r);
 OpId ToOpId(const consensus::OpId& id);
+DataDirFacts ToDataDirFacts(const server::DataDirSpacePB& d);
 ReplicaFacts ToReplicaFacts(const server::ReplicaStatusPB& r);
 
 }  // namespace kmend::check

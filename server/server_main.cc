@@ -11,7 +11,7 @@
 //                        [--flush_threshold_rows N] [--flush_threshold_mb N]
 //                        [--flush_interval_ms N] [--wal_segment_size_bytes N]
 //                        [--wal_max_segments_retained_for_peers N]
-//                        [--maintenance_interval_ms N]
+//                        [--maintenance_interval_ms N] [--fs_reserved_bytes N]
 //
 // Every *_ms flag also takes a unit (`--heartbeat_interval_ms 2s`); a bare
 // number is milliseconds (tools/common/duration_flag.h).
@@ -203,6 +203,12 @@ int Main(int argc, char** argv) {
       ->capture_default_str()
       ->transform(tools::MillisecondsDuration())
       ->check(CLI::Range(int64_t{10}, int64_t{600'000}));
+  int64_t reserved_bytes = ts_defaults.fs_reserved_bytes;
+  ts_cmd->add_option("--fs_reserved_bytes", reserved_bytes,
+                     "Space kept free in the data directory for metadata and flushes: client "
+                     "writes and new replicas are refused below it; -1 = 1% of the filesystem")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 50));
 
   try {
     app.parse(argc, argv);
@@ -271,6 +277,7 @@ int Main(int argc, char** argv) {
     opts.wal_segment_size_bytes = static_cast<uint64_t>(wal_segment_bytes);
     opts.wal_max_segments_retained_for_peers = wal_retained;
     opts.maintenance_interval_ms = maintenance_ms;
+    opts.fs_reserved_bytes = reserved_bytes;
     for (const auto& hp : *addrs) opts.master_addresses.push_back(HostPortToString(hp));
     tserver::TabletServer ts(opts);
     absl::Status s = ts.Start();

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "proto/tserver.grpc.pb.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
@@ -205,11 +206,25 @@ grpc::Status MasterServiceImpl::CreateTable(grpc::ServerContext*, const CreateTa
                                             CreateTableResponsePB* resp) {
   if (absl::Status leader = CheckLeader(); !leader.ok()) return ToGrpcStatus(leader);
   std::map<std::string, HostPortPB> live;
+  std::vector<std::string> full;
   for (const TServerSnapshot& ts : registry_->LiveServers()) {
+    // A server whose data directory is below its reserve takes no new
+    // replica (it would refuse the CreateTablet anyway).
+    if (ts.disk_full()) {
+      full.push_back(ts.registration.permanent_uuid());
+      continue;
+    }
     live[ts.registration.permanent_uuid()] = ts.registration.rpc_address();
   }
   auto created = catalog_->CreateTable(*req, live);
-  if (!created.ok()) return ToGrpcStatus(created.status());
+  if (!created.ok()) {
+    absl::Status s = created.status();
+    if (!full.empty()) {
+      s = absl::Status(s.code(), absl::StrCat(s.message(), " (not counted, disk full: ",
+                                              absl::StrJoin(full, ", "), ")"));
+    }
+    return ToGrpcStatus(s);
+  }
   KLOG(INFO) << "created table '" << req->name() << "' id " << created->table.table_id()
              << " with " << created->tablets.size() << " tablets x "
              << req->num_replicas() << " replicas";

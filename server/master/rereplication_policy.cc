@@ -276,7 +276,7 @@ RereplicationAction NextRereplicationStep(const std::string& tablet_id,
   int at_limit = 0;
   int backing_off = 0;
   for (const auto& [uuid, s] : servers) {
-    if (!s.live || !s.reported || in_config(uuid)) continue;
+    if (!s.live || !s.reported || s.disk_full || in_config(uuid)) continue;
     auto rep = s.replicas.find(tablet_id);
     // A tombstoned leftover may be overwritten by a copy; anything else
     // there is a replica of some other config (or a FAILED one, deleted by

@@ -93,6 +93,8 @@ struct ServerView {
   // copy call failed, or the leader could not catch it up): not a target
   // for them again until the master's backoff ends.
   std::set<std::string> recent_copy_failures;
+  // A data directory is below its reserve: it refuses new replicas.
+  bool disk_full = false;
 };
 
 struct RereplicationParams {

@@ -163,6 +163,22 @@ TEST_F(PolicyTest, TargetIsLeastLoadedLiveServerOutsideTheConfig) {
   EXPECT_EQ(Next().type, Action::kNone);
 }
 
+TEST_F(PolicyTest, ServerWithAFullDataDirectoryIsNotATarget) {
+  servers_["e"] = servers_["d"];
+  servers_["e"].address = "e:1";
+  load_["d"] = 1;
+  load_["e"] = 9;
+  servers_["d"].disk_full = true;  // the least loaded, but below its reserve
+  Kill("b", kDelay);
+  Action a = Next();
+  ASSERT_EQ(a.type, Action::kAddNonVoter) << a.reason;
+  EXPECT_EQ(a.peer_uuid, "e");
+  servers_["e"].disk_full = true;
+  EXPECT_EQ(Next().type, Action::kNone);
+  servers_["d"].disk_full = false;  // space freed
+  EXPECT_EQ(Next().peer_uuid, "d");
+}
+
 TEST_F(PolicyTest, ServerWithALiveReplicaOfTheTabletIsNotATarget) {
   Kill("c", kDelay);
   servers_["d"].replicas[kTablet] = server::TABLET_DATA_READY;

@@ -114,6 +114,7 @@ Rereplicator::Snapshot Rereplicator::TakeSnapshot(const std::string& own_tablet)
       v.address = server::HostPortToString(ts.registration.rpc_address());
       v.live = ts.live;
       v.reported = ts.reported;
+      v.disk_full = ts.disk_full();
       v.millis_since_heartbeat = ts.millis_since_heartbeat;
       for (const auto& [id, r] : ts.replicas) {
         ReplicaView rv(r.data_state());

@@ -48,6 +48,7 @@ absl::Status TServerRegistry::Heartbeat(const HeartbeatRequestPB& req) {
     e.reported = true;
   }
   for (const server::ReplicaStatusPB& r : req.replicas()) e.replicas[r.tablet_id()] = r;
+  if (req.data_dirs_size() > 0) e.data_dirs.assign(req.data_dirs().begin(), req.data_dirs().end());
   return absl::OkStatus();
 }
 
@@ -73,6 +74,7 @@ TServerSnapshot TServerRegistry::SnapshotLocked(const Entry& e, int64_t now_us) 
   s.live = IsLive(e, now_us);
   s.millis_since_heartbeat = (now_us - e.last_heartbeat_us) / 1000;
   s.replicas = e.replicas;
+  s.data_dirs = e.data_dirs;
   s.reported = e.reported;
   return s;
 }

@@ -36,6 +36,15 @@ struct TServerSnapshot {
   // A full report arrived since the latest registration (before that,
   // `replicas` may be stale or empty).
   bool reported = false;
+  // Its data directories' space as of the last heartbeat that reported it.
+  std::vector<server::DataDirSpacePB> data_dirs;
+  // Some data directory is below its reserve: no new replicas here.
+  bool disk_full() const {
+    for (const server::DataDirSpacePB& d : data_dirs) {
+      if (d.full()) return true;
+    }
+    return false;
+  }
 };
 
 struct LivenessChange {
@@ -82,6 +91,7 @@ class TServerRegistry {
     bool reported = false;
     bool reported_live = true;  // state last returned by CheckLiveness
     std::map<std::string, server::ReplicaStatusPB> replicas;
+    std::vector<server::DataDirSpacePB> data_dirs;
   };
   TServerSnapshot SnapshotLocked(const Entry& e, int64_t now_us) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

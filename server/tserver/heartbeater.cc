@@ -66,7 +66,13 @@ void Heartbeater::Beat(MasterLink* link) {
     req.set_permanent_uuid(registration_.permanent_uuid());
     req.set_sequence_number(link->sequence_number++);
     req.set_is_full_report(true);
-    for (const auto& r : manager_->List()) *req.add_replicas() = r->Status();
+    const std::optional<server::DataDirSpacePB> dir = manager_->MeasureDataDir();
+    if (dir) *req.add_data_dirs() = *dir;
+    for (const auto& r : manager_->List()) {
+      server::ReplicaStatusPB* out = req.add_replicas();
+      *out = r->Status();
+      if (dir) TabletManager::NoteWriteRefusal(*dir, out);
+    }
     master::HeartbeatResponsePB resp;
     grpc::ClientContext ctx;
     server::SetDeadline(&ctx, timeout);

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/format/pb_container.h"
 #include "lib/fs/fs_manager.h"
+#include "lib/fs/space_reserve.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
 #include "lib/tablet/schema.h"
@@ -91,6 +92,7 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
   }
 
   absl::MutexLock change(&change_mu_);
+  bool replaces_tombstone = false;
   {
     absl::MutexLock lock(&mu_);
     auto it = replicas_.find(id);
@@ -99,12 +101,43 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
           "tablet ", id, " already exists here (state ",
           tablet::TabletDataState_Name(it->second->data_state()), ")"));
     }
+    replaces_tombstone = it != replicas_.end();
   }
-  RETURN_IF_ERROR(io::CreateDirs(layout_.WalDir(id)));
+  // A full data directory takes no new replica (the master places it
+  // elsewhere), rather than creating one that fails at its first write.
+  if (runtime_) {
+    RETURN_IF_ERROR(fs::CheckSpaceFor(layout_.root(), runtime_->fs_reserved_bytes,
+                                      absl::StrCat("creating tablet ", id)));
+  }
+  // A creation that fails for lack of space leaves nothing behind (no replica
+  // persisted FAILED for a transient condition). A tombstone it replaced keeps
+  // its files: they hold the term and vote it must not forget.
+  auto undo_if_out_of_space = [&](const absl::Status& s) {
+    if (s.code() != absl::StatusCode::kResourceExhausted || replaces_tombstone) return s;
+    std::shared_ptr<TabletReplica> created;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = replicas_.find(id);
+      if (it != replicas_.end()) {
+        created = std::move(it->second);
+        replicas_.erase(it);
+      }
+    }
+    if (created != nullptr) created->Shutdown();
+    std::error_code ec;
+    std::filesystem::remove(layout_.TabletMetaPath(id), ec);
+    std::filesystem::remove(layout_.ConsensusMetaPath(id), ec);
+    std::filesystem::remove_all(layout_.WalDir(id), ec);
+    KLOG(WARNING) << "CreateTablet " << id << " failed for lack of space and was undone: " << s;
+    return s;
+  };
+  if (absl::Status s = io::CreateDirs(layout_.WalDir(id)); !s.ok()) return undo_if_out_of_space(s);
   consensus::ConsensusMetadataPB cmeta;
   *cmeta.mutable_committed_config() = req.initial_config();
   cmeta.set_current_term(0);
-  RETURN_IF_ERROR(meta::StoreConsensusMeta(layout_.ConsensusMetaPath(id), cmeta));
+  if (absl::Status s = meta::StoreConsensusMeta(layout_.ConsensusMetaPath(id), cmeta); !s.ok()) {
+    return undo_if_out_of_space(s);
+  }
 
   tablet::TabletSuperBlockPB sb;
   sb.set_table_id(req.table_id());
@@ -119,7 +152,9 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
   sb.set_last_flushed_op_index(0);
   sb.set_num_replicas(req.initial_config().peers_size());
   // Last: from here on the replica exists across restarts.
-  RETURN_IF_ERROR(pbc::WriteSingleMessageFile(layout_.TabletMetaPath(id), sb));
+  if (absl::Status s = pbc::WriteSingleMessageFile(layout_.TabletMetaPath(id), sb); !s.ok()) {
+    return undo_if_out_of_space(s);
+  }
 
   auto replica = std::make_shared<TabletReplica>(layout_, std::move(sb), std::move(cmeta));
   {
@@ -129,9 +164,38 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
   if (on_config_) on_config_(req.initial_config());
   if (runtime_) {
     auto started = Lookup(id);
-    if (started.ok()) RETURN_IF_ERROR((*started)->Start(*runtime_));
+    if (started.ok()) {
+      if (absl::Status s = (*started)->Start(*runtime_); !s.ok()) return undo_if_out_of_space(s);
+    }
   }
   return absl::OkStatus();
+}
+
+std::optional<server::DataDirSpacePB> TabletManager::MeasureDataDir() const {
+  absl::StatusOr<fs::DataDirSpace> s =
+      fs::MeasureDataDirSpace(layout_.root(), runtime_ ? runtime_->fs_reserved_bytes : 0);
+  if (!s.ok()) return std::nullopt;
+  server::DataDirSpacePB pb;
+  pb.set_dir(s->dir);
+  pb.set_capacity_bytes(s->capacity_bytes);
+  pb.set_available_bytes(s->available_bytes);
+  pb.set_reserved_bytes(s->reserved_bytes);
+  pb.set_full(s->full());
+  return pb;
+}
+
+void TabletManager::NoteWriteRefusal(const server::DataDirSpacePB& dir,
+                                     server::ReplicaStatusPB* replica) {
+  if (!dir.full() || replica->data_state() != server::TABLET_DATA_READY ||
+      replica->role() == consensus::RaftPeerPB::UNKNOWN_ROLE) {
+    return;
+  }
+  fs::DataDirSpace space;
+  space.dir = dir.dir();
+  space.available_bytes = dir.available_bytes();
+  space.reserved_bytes = dir.reserved_bytes();
+  replica->set_write_refusal(
+      std::string(fs::DiskFullError(space, "client writes").message()));
 }
 
 absl::Status TabletManager::CopyTabletFrom(

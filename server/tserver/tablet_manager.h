@@ -92,6 +92,15 @@ class TabletManager {
   // Every replica, ordered by tablet id.
   std::vector<std::shared_ptr<TabletReplica>> List() const;
 
+  // The data directory's space, measured now against the runtime's reserve
+  // (none without a runtime); nullopt when it cannot be measured. Status
+  // answers and heartbeats measure once per report.
+  std::optional<server::DataDirSpacePB> MeasureDataDir() const;
+
+  // Marks `replica` (a status report) as refusing client writes when `dir`
+  // is full and the replica runs (READY, running Raft): what ksck shows.
+  static void NoteWriteRefusal(const server::DataDirSpacePB& dir, server::ReplicaStatusPB* replica);
+
  private:
   const fs::Layout layout_;
   const std::string server_uuid_;

@@ -50,6 +50,38 @@ class TabletManagerTest : public ::testing::Test {
   std::unique_ptr<TabletManager> manager_;
 };
 
+TEST_F(TabletManagerTest, AFullDataDirectoryRefusesCreationAndLeavesNothingBehind) {
+  ReplicaRuntime runtime;
+  runtime.fs_reserved_bytes = int64_t{1} << 60;  // more than any disk has free
+  manager_ = std::make_unique<TabletManager>(fs::Layout(root_), uuid_);
+  manager_->SetRuntime(runtime);
+  ASSERT_TRUE(manager_->Open().ok());
+  absl::Status s = manager_->CreateTablet(Req(kTablet));
+  ASSERT_EQ(s.code(), absl::StatusCode::kResourceExhausted) << s;
+  EXPECT_NE(s.message().find("disk full on " + root_), std::string::npos) << s;
+  EXPECT_NE(s.message().find("creating tablet " + std::string(kTablet)), std::string::npos) << s;
+  fs::Layout layout(root_);
+  EXPECT_FALSE(io::FileExists(layout.TabletMetaPath(kTablet)));
+  EXPECT_FALSE(io::FileExists(layout.ConsensusMetaPath(kTablet)));
+  EXPECT_FALSE(io::FileExists(layout.WalDir(kTablet)));
+  EXPECT_TRUE(manager_->List().empty());
+
+  // The status report says why, and marks a running replica's refusal.
+  std::optional<server::DataDirSpacePB> dir = manager_->MeasureDataDir();
+  ASSERT_TRUE(dir.has_value());
+  EXPECT_TRUE(dir->full());
+  EXPECT_EQ(dir->dir(), root_);
+  server::ReplicaStatusPB running;
+  running.set_data_state(server::TABLET_DATA_READY);
+  running.set_role(consensus::RaftPeerPB::LEADER);
+  TabletManager::NoteWriteRefusal(*dir, &running);
+  EXPECT_NE(running.write_refusal().find("disk full on " + root_), std::string::npos);
+  server::ReplicaStatusPB tombstoned;
+  tombstoned.set_data_state(server::TABLET_DATA_TOMBSTONED);
+  TabletManager::NoteWriteRefusal(*dir, &tombstoned);
+  EXPECT_FALSE(tombstoned.has_write_refusal());
+}
+
 TEST_F(TabletManagerTest, CreatedReplicaSurvivesRestartAndReportsItsState) {
   ASSERT_TRUE(manager_->CreateTablet(Req(kTablet)).ok());
   fs::Layout layout(root_);

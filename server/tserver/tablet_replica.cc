@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/consensus/random_seed.h"
 #include "lib/format/pb_container.h"
+#include "lib/fs/space_reserve.h"
 #include "lib/io/file.h"
 #include "lib/raft/config.h"
 #include "lib/rpc/status_payloads.h"
@@ -569,10 +570,18 @@ absl::Status TabletReplica::NotLeaderError(const consensus_driver::RaftDriver& d
 absl::Status TabletReplica::Write(const WriteRequestPB& req, WriteResponsePB* resp) {
   ASSIGN_OR_RETURN(std::shared_ptr<consensus_driver::RaftDriver> d, driver());
   absl::Duration timeout;
+  int64_t reserved_bytes;
   {
     absl::MutexLock lock(&mu_);
     timeout = runtime_.write_timeout;
+    reserved_bytes = runtime_.fs_reserved_bytes;
   }
+  // A full disk refuses the write before it is logged (issue 19): the
+  // reserve stays for metadata and the flush that frees WAL space. A
+  // follower answers "not the leader" first, so clients find the leader.
+  if (d->GetStatus().role != raft::Role::kLeader) return NotLeaderError(*d, "Write to");
+  RETURN_IF_ERROR(fs::CheckSpaceFor(layout_.root(), reserved_bytes,
+                                    absl::StrCat("write to tablet ", tablet_id_)));
   consensus::ReplicateMsg msg;
   msg.set_op_type(consensus::WRITE_OP);
   *msg.mutable_kmend_write() = req.ops();

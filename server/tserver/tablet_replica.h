@@ -71,6 +71,10 @@ struct ReplicaRuntime {
   // lagging peer (a leader's follower); a peer further behind gets a tablet
   // copy instead.
   int wal_max_segments_retained_for_peers = 16;
+  // Reserved space of the data directory (lib/fs/space_reserve.h): a leader
+  // refuses client writes while less is free. 0: no reserve; -1: 1% of the
+  // filesystem.
+  int64_t fs_reserved_bytes = 0;
   // Called (must not block) when an apply takes the memstore over a flush
   // threshold, so that maintenance runs now rather than at its next round.
   std::function<void()> request_maintenance;

@@ -69,6 +69,7 @@ absl::Status TabletServer::Start() {
   runtime.flush_interval = absl::Milliseconds(options_.flush_interval_ms);
   runtime.wal_segment_size_bytes = options_.wal_segment_size_bytes;
   runtime.wal_max_segments_retained_for_peers = options_.wal_max_segments_retained_for_peers;
+  runtime.fs_reserved_bytes = options_.fs_reserved_bytes;
   maintenance_ = std::make_unique<MaintenanceManager>(
       [this] { return manager_->List(); }, absl::Milliseconds(options_.maintenance_interval_ms));
   runtime.request_maintenance = [m = maintenance_.get()] { m->Notify(); };
@@ -135,12 +136,15 @@ void TabletServer::Shutdown(std::chrono::milliseconds grace) {
 
 absl::Status TabletServer::FillStatus(const server::GetStatusRequestPB& req,
                                       server::GetStatusResponsePB* resp) {
+  const std::optional<server::DataDirSpacePB> dir = manager_->MeasureDataDir();
+  if (dir) *resp->mutable_server()->add_data_dirs() = *dir;
   if (!req.include_replicas()) return absl::OkStatus();
   std::set<std::string> only(req.tablet_ids().begin(), req.tablet_ids().end());
   for (const auto& r : manager_->List()) {
     if (!only.empty() && only.count(r->tablet_id()) == 0) continue;
     server::ReplicaStatusPB* out = resp->add_replicas();
     *out = r->Status();
+    if (dir) TabletManager::NoteWriteRefusal(*dir, out);
     if (rebuilder_ != nullptr) {
       auto copy = rebuilder_->Progress(r->tablet_id());
       if (copy.ok()) *out->mutable_copy() = *std::move(copy);

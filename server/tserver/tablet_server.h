@@ -49,6 +49,9 @@ struct TabletServerOptions {
   // Period of the maintenance thread's rounds (it also runs when a replica
   // crosses a threshold).
   int64_t maintenance_interval_ms = 1000;
+  // Reserved space of the data directory (fs_data_dirs_reserved_bytes in
+  // Kudu): -1 = 1% of the filesystem (Kudu's default), 0 = none.
+  int64_t fs_reserved_bytes = -1;
 };
 
 class TabletServer : public server::StatusSource {

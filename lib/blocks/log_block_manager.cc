@@ -188,23 +188,30 @@ absl::StatusOr<std::vector<BlockId>> LogBlockManager::CreateBlocks(
     absl::MutexLock l(&mu_);
     for (size_t i = 0; i < blocks.size(); ++i) ids.push_back(next_block_id_++);
   }
+  // A failure in step 1 leaves bytes past next_block_offset that no record
+  // names: give them back (truncate), or a flush that ran out of space keeps
+  // the space it took, and whatever was freed meanwhile is gone again (found
+  // on a full tmpfs: the WAL could then never re-open). Out of space, the
+  // container stays appendable: its state is exactly as before the call.
+  // Any other error, or a failed truncate, retires it.
+  auto give_back = [c](absl::Status s) {
+    if (io::sys::Ftruncate(c->data_fd, static_cast<off_t>(c->next_block_offset)) != 0 ||
+        s.code() != absl::StatusCode::kResourceExhausted) {
+      c->appendable = false;
+    }
+    return s;
+  };
   // 1. The bytes, each block at an aligned offset, then fdatasync.
   uint64_t offset = c->next_block_offset;
   for (absl::string_view b : blocks) {
     absl::Status s = PwriteFully(c->data_fd, c->data_path, offset, b);
-    if (!s.ok()) {
-      c->appendable = false;
-      return s;
-    }
+    if (!s.ok()) return give_back(s);
     locs.push_back({c->id, static_cast<int64_t>(offset), static_cast<int64_t>(b.size())});
     offset = AlignUp(offset + b.size(), fs_block_size_);
   }
   if (options_.sync) {
     absl::Status s = DataSync(c->data_fd, c->data_path);
-    if (!s.ok()) {
-      c->appendable = false;
-      return s;
-    }
+    if (!s.ok()) return give_back(s);
   }
   // Whatever happens next, never reuse this range: a failed CREATE append
   // may still reach the disk.

@@ -2,12 +2,17 @@
 
 #include <fcntl.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/format/pb_container.h"
 #include "lib/fs/fs_manager.h"
+#include "lib/io/fault_injection.h"
 #include "lib/io/file.h"
 #include "proto/fs.pb.h"
 
@@ -300,6 +305,50 @@ TEST(LogBlockManagerTest, FlippedMetadataBytesAreReported) {
     }
   }
   ASSERT_TRUE(io::WriteFileAtomically(meta, good).ok());
+}
+
+TEST(LogBlockManagerTest, AWriteThatRunsOutOfSpaceGivesTheSpaceBack) {
+  std::string dir = NewDataDir();
+  auto bm = OpenOrDie(dir);
+  auto first = bm->CreateBlock(std::string(10000, 'a'));
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string container = bm->Locate(*first)->container_id;
+  const std::string data_path = io::JoinPath(dir, container + ".data");
+  // Space the file takes on disk (the next offset is block-aligned, so the
+  // size may grow by padding that takes no space).
+  auto allocated = [&data_path] {
+    struct stat st;
+    EXPECT_EQ(::stat(data_path.c_str(), &st), 0);
+    return static_cast<int64_t>(st.st_blocks) * 512;
+  };
+  const int64_t allocated_before = allocated();
+  {
+    // The second block's write fails: the first went to disk, then no space.
+    io::ScopedFaultInjector faults;
+    io::FaultRule rule;
+    rule.op = io::sys::Op::kWrite;
+    rule.path_contains = ".data";
+    rule.skip = 1;
+    rule.fault.err = ENOSPC;
+    faults.Add(rule);
+    std::string b(20000, 'b'), c(30000, 'c');
+    auto ids = bm->CreateBlocks({b, c});
+    ASSERT_EQ(ids.status().code(), absl::StatusCode::kResourceExhausted) << ids.status();
+    EXPECT_EQ(faults.faults_injected(), 1);
+  }
+  // Nothing names the bytes the failed call wrote: they are gone again.
+  EXPECT_EQ(allocated(), allocated_before);
+  EXPECT_LT(std::filesystem::file_size(data_path), 10000u + 20000u);
+  // Once space returns the same container takes the next blocks, and every
+  // block reads back.
+  auto next = bm->CreateBlock(std::string(5000, 'd'));
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(bm->Locate(*next)->container_id, container);
+  EXPECT_EQ(*bm->ReadBlock(*first), std::string(10000, 'a'));
+  EXPECT_EQ(*bm->ReadBlock(*next), std::string(5000, 'd'));
+  bm.reset();
+  bm = OpenOrDie(dir);
+  EXPECT_EQ(bm->ListBlocks().size(), 2u);
 }
 
 TEST(LogBlockManagerTest, OpenWithoutInstanceFails) {

@@ -378,5 +378,59 @@ TEST_F(ReplicaMaintenanceTest, NoSpaceStopsTheReplicaHonestlyAndItReopensOnceSpa
   EXPECT_EQ(Checksum().row_count(), 300);
 }
 
+// An I/O error (not a full disk) under the WAL: the replica stops and reports
+// FAILED at once. Transient, the next maintenance round re-opens it from disk
+// (never retrying the failed write: the page cache may have dropped it) with
+// every acknowledged row; persistent, the re-open fails too and the replica
+// is persisted FAILED with the reason, for the master to re-replicate.
+TEST_F(ReplicaMaintenanceTest, AnIoErrorFailsTheReplicaAndOnlyAPersistentOneIsPersisted) {
+  StartManager(Runtime());
+  Create();
+  ASSERT_TRUE(WaitLeader());
+  Write(0, 100);
+  WriteRequestPB req;
+  req.set_tablet_id(kTablet);
+  RowOpPB* op = req.mutable_ops()->add_ops();
+  op->set_type(RowOpPB::UPSERT);
+  op->add_cells()->set_int64_value(100000);
+  op->add_cells()->set_string_value("lost to EIO");
+  {
+    io::ScopedFaultInjector eio;
+    eio.Add({io::sys::Op::kWrite, layout().WalDir(kTablet), 0, 1, {EIO}});
+    WriteResponsePB resp;
+    ASSERT_FALSE(Replica()->Write(req, &resp).ok());
+    server::ReplicaStatusPB st = Replica()->Status();
+    EXPECT_EQ(st.data_state(), server::TABLET_DATA_FAILED);
+    EXPECT_TRUE(absl::StrContains(st.data_state_reason(), "Input/output error"))
+        << st.data_state_reason();
+  }
+  // Transient: re-opened from disk, the acknowledged rows all there.
+  ASSERT_TRUE(Replica()->RunMaintenance().ok());
+  ASSERT_TRUE(WaitLeader());
+  EXPECT_EQ(Replica()->Status().data_state(), server::TABLET_DATA_READY);
+  Write(100, 50);
+  // The refused row never made it: 100 acknowledged before, 50 after.
+  EXPECT_EQ(Checksum().row_count(), 150);
+
+  {
+    // Persistent: every write and read of the WAL fails from now on.
+    io::ScopedFaultInjector eio;
+    for (io::sys::Op o : {io::sys::Op::kWrite, io::sys::Op::kRead, io::sys::Op::kOpen,
+                          io::sys::Op::kAllocate}) {
+      eio.Add({o, layout().WalDir(kTablet), 0, -1, {EIO}});
+    }
+    WriteResponsePB resp;
+    ASSERT_FALSE(Replica()->Write(req, &resp).ok());
+    EXPECT_FALSE(Replica()->RunMaintenance().ok());
+    server::ReplicaStatusPB st = Replica()->Status();
+    EXPECT_EQ(st.data_state(), server::TABLET_DATA_FAILED);
+    absl::StatusOr<tablet::TabletSuperBlockPB> sb = tablet::LoadSuperBlock(layout(), kTablet);
+    ASSERT_TRUE(sb.ok()) << sb.status();
+    EXPECT_EQ(sb->tablet_data_state(), tablet::TABLET_DATA_FAILED);
+    EXPECT_TRUE(absl::StrContains(sb->failure_reason(), "Input/output error"))
+        << sb->failure_reason();
+  }
+}
+
 }  // namespace
 }  // namespace kmend::tserver

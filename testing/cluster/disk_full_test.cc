@@ -14,8 +14,10 @@
 //
 // Needs root (mount); fails with a clear message without it, never skips.
 #include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -24,6 +26,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -302,6 +305,43 @@ TEST_F(DiskFullTest, WithoutAReserveTheReplicaStopsAndReopensFromDiskOnceSpaceIs
   EXPECT_GE(ms, 0);
   ExpectEveryAcknowledgedRow();
 }
+
+#ifdef KMEND_DISK_FULL_TRIALS
+// The benchmark (tag "benchmark"): freed space -> first accepted write, over
+// KMEND_DISK_FULL_TRIALS trials. Each trial fills the disk to just under the
+// reserve with a ballast file, checks a write is refused, deletes the ballast
+// and times the first accepted write (polled every 1 ms).
+TEST_F(DiskFullTest, FreedSpaceToFirstAcceptedWriteBenchmark) {
+  ASSERT_NO_FATAL_FAILURE(StartOnTmpfs(kReserveBytes));
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    return UpsertRows(stub_.get(), tablet_, 0, 1, BigValue).ok();
+                  },
+                  seconds(10), "leader elected")
+                  .ok());
+  ASSERT_EQ(::unlink(ballast_.c_str()), 0);
+  std::vector<double> ms;
+  for (int trial = 0; trial < KMEND_DISK_FULL_TRIALS; ++trial) {
+    struct statvfs st;
+    ASSERT_EQ(::statvfs(data_dir_.c_str(), &st), 0);
+    const int64_t avail = static_cast<int64_t>(st.f_bavail) * st.f_frsize;
+    ASSERT_TRUE(WriteBallast(ballast_, avail - kReserveBytes + (1 << 20)).ok());
+    absl::Status refused = UpsertRows(stub_.get(), tablet_, 1, 1, BigValue);
+    ASSERT_EQ(refused.code(), absl::StatusCode::kResourceExhausted) << refused;
+    const Clock::time_point freed = Clock::now();
+    ASSERT_EQ(::unlink(ballast_.c_str()), 0);
+    while (!UpsertRows(stub_.get(), tablet_, 1, 1, BigValue).ok()) {
+      ASSERT_LT(Clock::now() - freed, seconds(10));
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - freed).count());
+  }
+  std::sort(ms.begin(), ms.end());
+  std::cout << "DISK_FULL_FIGURE benchmark: freed space -> first accepted write over " << ms.size()
+            << " trials: median " << ms[ms.size() / 2] << " ms, min " << ms.front() << " ms, max "
+            << ms.back() << " ms" << std::endl;
+}
+#endif  // KMEND_DISK_FULL_TRIALS
 
 }  // namespace
 }  // namespace kmend::testing

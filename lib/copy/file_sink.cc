@@ -9,6 +9,7 @@
 
 #include "lib/format/crc32c.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/util/status_macros.h"
 
 namespace kmend::copy {
@@ -23,12 +24,12 @@ FileSink::FileSink(std::string path, int fd, Options options, uint64_t size, uin
       durable_crc32c_(crc) {}
 
 FileSink::~FileSink() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0) io::sys::Close(fd_);
 }
 
 absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Create(const std::string& path,
                                                            Options options) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = io::sys::Open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return io::ErrnoError("create", path, errno);
   return std::unique_ptr<FileSink>(new FileSink(path, fd, std::move(options), 0, 0));
 }
@@ -37,12 +38,12 @@ absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Resume(const std::string& pa
                                                            uint64_t durable_bytes,
                                                            uint32_t durable_crc32c,
                                                            Options options) {
-  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  int fd = io::sys::Open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return io::ErrnoError("open", path, errno);
   struct stat st;
   if (::fstat(fd, &st) != 0) {
     const int err = errno;
-    ::close(fd);
+    io::sys::Close(fd);
     return io::ErrnoError("fstat", path, err);
   }
   uint64_t keep = 0;
@@ -61,7 +62,7 @@ absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Resume(const std::string& pa
       at += n;
     }
     if (!s.ok()) {
-      ::close(fd);
+      io::sys::Close(fd);
       return s;
     }
     if (crc == durable_crc32c) {
@@ -70,10 +71,10 @@ absl::StatusOr<std::unique_ptr<FileSink>> FileSink::Resume(const std::string& pa
       crc = 0;  // not the bytes the caller recorded: start over
     }
   }
-  if (::ftruncate(fd, static_cast<off_t>(keep)) != 0 ||
+  if (io::sys::Ftruncate(fd, static_cast<off_t>(keep)) != 0 ||
       ::lseek(fd, static_cast<off_t>(keep), SEEK_SET) < 0) {
     const int err = errno;
-    ::close(fd);
+    io::sys::Close(fd);
     return io::ErrnoError("truncate", path, err);
   }
   return std::unique_ptr<FileSink>(new FileSink(path, fd, std::move(options), keep, crc));
@@ -92,7 +93,7 @@ absl::Status FileSink::Append(absl::string_view data) {
 }
 
 absl::Status FileSink::Sync() {
-  if (::fsync(fd_) != 0) return io::ErrnoError("fsync", path_, errno);
+  if (io::sys::Fsync(fd_) != 0) return io::ErrnoError("fsync", path_, errno);
   durable_bytes_ = size_;
   durable_crc32c_ = crc_;
   if (options_.on_durable) options_.on_durable(durable_bytes_, durable_crc32c_);
@@ -103,7 +104,7 @@ absl::Status FileSink::Finish() {
   if (fd_ < 0) return absl::OkStatus();
   absl::Status s;
   if (options_.sync) s = Sync();
-  if (::close(fd_) != 0 && s.ok()) s = io::ErrnoError("close", path_, errno);
+  if (io::sys::Close(fd_) != 0 && s.ok()) s = io::ErrnoError("close", path_, errno);
   fd_ = -1;
   return s;
 }

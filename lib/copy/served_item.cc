@@ -10,17 +10,18 @@
 #include "absl/strings/str_cat.h"
 #include "lib/format/crc32c.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/util/status_macros.h"
 
 namespace kmend::copy {
 
 absl::StatusOr<std::shared_ptr<OpenFile>> OpenFile::Open(const std::string& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = io::sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return io::ErrnoError("open", path, errno);
   return std::shared_ptr<OpenFile>(new OpenFile(path, fd));
 }
 
-OpenFile::~OpenFile() { ::close(fd_); }
+OpenFile::~OpenFile() { io::sys::Close(fd_); }
 
 absl::StatusOr<uint64_t> OpenFile::Size() const {
   struct stat st;

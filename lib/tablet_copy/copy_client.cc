@@ -23,6 +23,7 @@
 #include "lib/format/crc32c.h"
 #include "lib/fs/layout.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 #include "lib/meta/cmeta.h"
 #include "lib/meta/cmeta_merge.h"
 #include "lib/rpc/grpc_util.h"
@@ -378,11 +379,11 @@ absl::Status Copier::CopySegment(size_t index) {
   sink.reset();  // closed
   if (!s.ok()) {
     // A simulated crash leaves the temp file, as a real one would.
-    if (!IsSimulatedCrash(s)) ::unlink(tmp_path.c_str());
+    if (!IsSimulatedCrash(s)) io::sys::Unlink(tmp_path.c_str());
     return s;
   }
   if (item.size_bytes() == 0) ++progress_.items_done;
-  if (::rename(tmp_path.c_str(), final_path.c_str()) != 0) {
+  if (io::sys::Rename(tmp_path.c_str(), final_path.c_str()) != 0) {
     return io::ErrnoError("rename to " + final_path, tmp_path, errno);
   }
   ++result_.wal_segments;
@@ -469,7 +470,7 @@ absl::StatusOr<CopyResult> Copier::Run() {
     ASSIGN_OR_RETURN(std::vector<std::string> old, io::ListDir(wal_dir));
     for (const std::string& name : old) {
       const std::string path = io::JoinPath(wal_dir, name);
-      if (::unlink(path.c_str()) != 0) return io::ErrnoError("unlink", path, errno);
+      if (io::sys::Unlink(path.c_str()) != 0) return io::ErrnoError("unlink", path, errno);
     }
     // The plan: blocks the superblock names, each once (anything else would
     // be stored and then referenced by nothing), then the WAL segments.
@@ -499,7 +500,19 @@ absl::StatusOr<CopyResult> Copier::Run() {
     ready.clear_tombstone_last_logged_opid();
     ready.clear_failure_reason();
     ready.set_tablet_data_state(tablet::TABLET_DATA_READY);
-    RETURN_IF_ERROR(tablet::StoreSuperBlock(layout_, ready));
+    if (absl::Status stored = tablet::StoreSuperBlock(layout_, ready); !stored.ok()) {
+      // The rename may have happened before the failure (the directory's
+      // fsync failed): READY would then be on disk after a reported failure,
+      // and a failed fsync is never trusted. Put COPYING back, so that the
+      // clean-up below (or the next start) tombstones it; if even that fails,
+      // say so: the state on disk is then unknown until the next start.
+      absl::Status back = tablet::StoreSuperBlock(layout_, copying_sb_);
+      if (!back.ok()) {
+        return Annotate(stored, absl::StrCat("(and restoring COPYING failed too: ",
+                                             back.message(), ")"));
+      }
+      return stored;
+    }
     result_.superblock = std::move(ready);
     return absl::OkStatus();
   }();
@@ -547,7 +560,7 @@ absl::Status RemoveCopyLeftovers(const fs::Layout& layout, const std::string& ta
     ASSIGN_OR_RETURN(std::vector<std::string> names, io::ListDir(wal_dir));
     for (const std::string& name : names) {
       const std::string path = io::JoinPath(wal_dir, name);
-      if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+      if (io::sys::Unlink(path.c_str()) != 0 && errno != ENOENT) {
         return io::ErrnoError("unlink", path, errno);
       }
     }
@@ -560,7 +573,7 @@ absl::Status RemoveCopyLeftovers(const fs::Layout& layout, const std::string& ta
     for (const std::string& name : names) {
       if (absl::StartsWith(name, tablet_id) && io::IsTempFileName(name)) {
         const std::string path = io::JoinPath(dir, name);
-        if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
+        if (io::sys::Unlink(path.c_str()) != 0 && errno != ENOENT) {
           return io::ErrnoError("unlink", path, errno);
         }
       }

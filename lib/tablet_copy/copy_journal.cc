@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/format/pb_container.h"
 #include "lib/io/file.h"
+#include "lib/io/syscalls.h"
 
 namespace kmend::tablet_copy {
 
@@ -33,7 +34,7 @@ absl::Status StoreJournal(const fs::Layout& layout, const tserver::TabletCopyJou
 
 absl::Status DeleteJournal(const fs::Layout& layout, const std::string& tablet_id) {
   const std::string path = JournalPath(layout, tablet_id);
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return io::ErrnoError("unlink", path, errno);
+  if (io::sys::Unlink(path.c_str()) != 0 && errno != ENOENT) return io::ErrnoError("unlink", path, errno);
   return absl::OkStatus();
 }
 

@@ -150,15 +150,21 @@ TEST(CheckerTest, OneServerDownIsUnderReplicated) {
   EXPECT_THAT(OnlyTablet(r).fix_note, HasSubstr("re-replicates"));
 }
 
+// A data directory of 100 MiB as its server would report it.
+DataDirFacts Dir(const std::string& path, int64_t available, int64_t reserved) {
+  DataDirFacts d;
+  d.dir = path;
+  d.capacity_bytes = 100 << 20;
+  d.available_bytes = available;
+  d.reserved_bytes = reserved;
+  d.full = available < reserved;
+  return d;
+}
+
 TEST(CheckerTest, AFullDataDirectoryMakesTheServerDiskFullAndItsLeaderUnavailable) {
   SnapshotBuilder b;
-  DataDirFacts dir;
-  dir.dir = "/data/ts0";
-  dir.capacity_bytes = 100 << 20;
-  dir.available_bytes = 1 << 20;
-  dir.reserved_bytes = 4 << 20;
-  dir.full = true;
-  b.snapshot().tablet_servers[0].data_dirs.push_back(dir);
+  b.snapshot().tablet_servers[0].data_dirs.push_back(
+      Dir("/data/ts0", /*available=*/1 << 20, /*reserved=*/4 << 20));
   b.Replica(0).write_refusal = "disk full on /data/ts0: 1048576 bytes free, 4194304 reserved";
   KsckResults r = Check(b.snapshot());
   EXPECT_FALSE(r.healthy());
@@ -181,12 +187,8 @@ TEST(CheckerTest, AFullDataDirectoryMakesTheServerDiskFullAndItsLeaderUnavailabl
 
 TEST(CheckerTest, ADirectoryAboveItsReserveIsHealthy) {
   SnapshotBuilder b;
-  DataDirFacts dir;
-  dir.dir = "/data/ts0";
-  dir.capacity_bytes = 100 << 20;
-  dir.available_bytes = 50 << 20;
-  dir.reserved_bytes = 1 << 20;
-  b.snapshot().tablet_servers[0].data_dirs.push_back(dir);
+  b.snapshot().tablet_servers[0].data_dirs.push_back(
+      Dir("/data/ts0", /*available=*/50 << 20, /*reserved=*/1 << 20));
   KsckResults r = Check(b.snapshot());
   EXPECT_TRUE(r.healthy());
   EXPECT_THAT(RenderJson(r).dump(), HasSubstr("\"available_bytes\":52428800"));

@@ -335,17 +335,23 @@ TEST_F(ReplicaMaintenanceTest, TombstoneStoresTheReasonAndDeletesBlocks) {
 // once space returns, maintenance re-opens it from disk as after a crash and
 // it takes writes again, with every acknowledged row present. Before, the
 // replica kept reporting RUNNING and refused writes until a restart.
+// One upsert of (key, value) into the test tablet.
+WriteRequestPB OneRowWrite(int64_t key, const std::string& value) {
+  WriteRequestPB req;
+  req.set_tablet_id(kTablet);
+  RowOpPB* op = req.mutable_ops()->add_ops();
+  op->set_type(RowOpPB::UPSERT);
+  op->add_cells()->set_int64_value(key);
+  op->add_cells()->set_string_value(value);
+  return req;
+}
+
 TEST_F(ReplicaMaintenanceTest, NoSpaceStopsTheReplicaHonestlyAndItReopensOnceSpaceReturns) {
   StartManager(Runtime());
   Create();
   ASSERT_TRUE(WaitLeader());
   Write(0, 200);
-  WriteRequestPB req;
-  req.set_tablet_id(kTablet);
-  RowOpPB* op = req.mutable_ops()->add_ops();
-  op->set_type(RowOpPB::UPSERT);
-  op->add_cells()->set_int64_value(100000);
-  op->add_cells()->set_string_value("refused");
+  const WriteRequestPB req = OneRowWrite(100000, "refused");
   {
     io::ScopedFaultInjector full;
     for (io::sys::Op o : {io::sys::Op::kWrite, io::sys::Op::kAllocate}) {
@@ -388,12 +394,7 @@ TEST_F(ReplicaMaintenanceTest, AnIoErrorFailsTheReplicaAndOnlyAPersistentOneIsPe
   Create();
   ASSERT_TRUE(WaitLeader());
   Write(0, 100);
-  WriteRequestPB req;
-  req.set_tablet_id(kTablet);
-  RowOpPB* op = req.mutable_ops()->add_ops();
-  op->set_type(RowOpPB::UPSERT);
-  op->add_cells()->set_int64_value(100000);
-  op->add_cells()->set_string_value("lost to EIO");
+  const WriteRequestPB req = OneRowWrite(100000, "lost to EIO");
   {
     io::ScopedFaultInjector eio;
     eio.Add({io::sys::Op::kWrite, layout().WalDir(kTablet), 0, 1, {EIO}});

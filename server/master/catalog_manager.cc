@@ -191,6 +191,54 @@ absl::StatusOr<TableWithTablets> CatalogManager::CreateTable(
   return out;
 }
 
+absl::StatusOr<SysTabletPB> CatalogManager::ReplaceUnannouncedTablet(
+    const std::string& tablet_id, const std::map<std::string, HostPortPB>& live_servers,
+    const std::set<std::string>& refused) {
+  absl::MutexLock lock(&mu_);
+  SysCatalogPB next = catalog_;
+  SysTabletPB* old = nullptr;
+  for (SysTabletPB& t : *next.mutable_tablets()) {
+    if (t.tablet_id() == tablet_id) old = &t;
+  }
+  if (old == nullptr) return absl::NotFoundError(absl::StrCat("tablet ", tablet_id, " not found"));
+  // Load of the candidates (live, not refused, not in this config yet).
+  std::set<std::string> members;
+  for (const auto& p : old->config().peers()) members.insert(p.permanent_uuid());
+  ServerLoad load;
+  for (const auto& [uuid, addr] : live_servers) {
+    if (!refused.count(uuid) && !members.count(uuid)) load[uuid] = 0;
+  }
+  for (const SysTabletPB& t : catalog_.tablets()) {
+    if (t.state() != RUNNING) continue;
+    for (const auto& p : t.config().peers()) {
+      auto it = load.find(p.permanent_uuid());
+      if (it != load.end()) ++it->second;
+    }
+  }
+  SysTabletPB moved = *old;
+  moved.set_tablet_id(fs::NewUuid());
+  for (auto& peer : *moved.mutable_config()->mutable_peers()) {
+    if (!refused.count(peer.permanent_uuid())) continue;
+    auto plan = PlaceReplicas(1, 1, &load);
+    if (!plan.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "tablet ", tablet_id, ": no live server with space can replace ", peer.permanent_uuid()));
+    }
+    const std::string uuid = plan->at(0).at(0);
+    load.erase(uuid);  // one replica of the tablet per server
+    peer.set_permanent_uuid(uuid);
+    *peer.mutable_last_known_addr() = live_servers.at(uuid);
+  }
+  *old = moved;
+  for (SysTableInfoPB& table : *next.mutable_tables()) {
+    for (std::string& id : *table.mutable_tablet_ids()) {
+      if (id == tablet_id) id = moved.tablet_id();
+    }
+  }
+  RETURN_IF_ERROR(CommitLocked(std::move(next)));
+  return moved;
+}
+
 std::vector<TableInfoPB> CatalogManager::ListTables(const std::string& name_filter) const {
   absl::ReaderMutexLock lock(&mu_);
   std::vector<TableInfoPB> out;

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,19 @@ class CatalogManager {
   // for a taken name, FailedPrecondition when too few servers are live.
   absl::StatusOr<TableWithTablets> CreateTable(
       const CreateTableRequestPB& req, const std::map<std::string, HostPortPB>& live_servers);
+
+  // Moves tablet `tablet_id` of a table whose creation is still being
+  // answered off the servers in `refused` (they turned its CreateTablet down
+  // for lack of space): the tablet gets a new id and, in place of each
+  // refused server, the least loaded of `live_servers` not already in its
+  // config, in one catalog change. A new id, because the replicas created on
+  // the other servers hold the old config: they are deleted, never reused.
+  // Safe only before the table is announced (no client can have written).
+  // FailedPrecondition when no server can replace one; NotFound for an
+  // unknown tablet.
+  absl::StatusOr<SysTabletPB> ReplaceUnannouncedTablet(
+      const std::string& tablet_id, const std::map<std::string, HostPortPB>& live_servers,
+      const std::set<std::string>& refused);
 
   // RUNNING tables whose name contains `name_filter`, ordered by name.
   std::vector<TableInfoPB> ListTables(const std::string& name_filter) const;

@@ -171,6 +171,36 @@ class CatalogTest : public ::testing::Test {
   std::unique_ptr<CatalogManager> catalog_;
 };
 
+TEST_F(CatalogTest, ATabletRefusedForSpaceIsPlacedAnewUnderANewId) {
+  auto t = catalog_->CreateTable(TableReq("orders", 1, 3), Servers(3));
+  ASSERT_TRUE(t.ok()) << t.status();
+  const SysTabletPB old = t->tablets.at(0);
+  const std::string refused = old.config().peers(1).permanent_uuid();
+  auto moved = catalog_->ReplaceUnannouncedTablet(old.tablet_id(), Servers(4), {refused});
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  EXPECT_NE(moved->tablet_id(), old.tablet_id());
+  EXPECT_EQ(moved->partition().SerializeAsString(), old.partition().SerializeAsString());
+  ASSERT_EQ(moved->config().peers_size(), 3);
+  std::set<std::string> peers;
+  for (const auto& p : moved->config().peers()) peers.insert(p.permanent_uuid());
+  EXPECT_EQ(peers.count(refused), 0u);
+  EXPECT_EQ(peers.count("d"), 1u);  // the only server outside the old config
+  // The catalog lists the new tablet, not the old one, and persisted it.
+  auto table = catalog_->GetTable("orders", "");
+  ASSERT_TRUE(table.ok()) << table.status();
+  ASSERT_EQ(table->tablets.size(), 1u);
+  EXPECT_EQ(table->tablets[0].tablet_id(), moved->tablet_id());
+  EXPECT_EQ(store_->stored().tablets(0).tablet_id(), moved->tablet_id());
+  // Two refusals, one server left outside the config: said, nothing changed.
+  std::set<std::string> two;
+  for (const auto& p : moved->config().peers()) {
+    if (p.permanent_uuid() != "d" && two.size() < 2) two.insert(p.permanent_uuid());
+  }
+  auto again = catalog_->ReplaceUnannouncedTablet(moved->tablet_id(), Servers(4), two);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kFailedPrecondition) << again.status();
+  EXPECT_EQ(catalog_->GetTable("orders", "")->tablets[0].tablet_id(), moved->tablet_id());
+}
+
 TEST_F(CatalogTest, CreateTablePlacesHashPartitionsAndPersists) {
   auto t = catalog_->CreateTable(TableReq("orders", 4, 3), Servers(3));
   ASSERT_TRUE(t.ok()) << t.status();

@@ -1,6 +1,8 @@
 #include "server/master/master_service.h"
 
+#include <algorithm>
 #include <map>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -72,6 +74,65 @@ TabletCall CreateCall(const TableInfoPB& table, const SysTabletPB& t, const std:
   *r.mutable_partition() = t.partition();
   *r.mutable_initial_config() = t.config();
   return c;
+}
+
+// A server that filled up after its last heartbeat turns a CreateTablet down
+// (RESOURCE_EXHAUSTED, having undone it). Before the table is announced no
+// client can have written to its tablets, so such a tablet is placed anew
+// (new id, a server with space in place of each refusing one), the replicas
+// created for the old id are deleted, and the new one is created. Once:
+// what fails again is logged and left to re-replication, as any missing
+// replica. `calls` gets the new calls' results; `resp` the new tablet ids.
+void MoveTabletsOffFullServers(CatalogManager* catalog, std::chrono::milliseconds timeout,
+                               const TableInfoPB& table,
+                               const std::map<std::string, HostPortPB>& live,
+                               std::vector<TabletCall>* calls, CreateTableResponsePB* resp) {
+  std::map<std::string, std::set<std::string>> refused;  // tablet -> servers
+  for (const TabletCall& c : *calls) {
+    if (c.is_create && c.result.code() == absl::StatusCode::kResourceExhausted) {
+      refused[c.create.tablet_id()].insert(c.ts_uuid);
+    }
+  }
+  if (refused.empty()) return;
+  std::vector<TabletCall> moves;
+  for (const auto& [tablet_id, servers] : refused) {
+    absl::StatusOr<SysTabletPB> moved =
+        catalog->ReplaceUnannouncedTablet(tablet_id, live, servers);
+    if (!moved.ok()) {
+      KLOG(WARNING) << "tablet " << tablet_id << " refused for lack of space by "
+                    << absl::StrJoin(servers, ", ") << ", not moved: " << moved.status();
+      continue;
+    }
+    KLOG(INFO) << "tablet " << tablet_id << " refused for lack of space by "
+               << absl::StrJoin(servers, ", ") << ": placed anew as " << moved->tablet_id();
+    for (TabletCall& c : *calls) {
+      if (!c.is_create || c.create.tablet_id() != tablet_id || !c.result.ok()) continue;
+      TabletCall del;
+      del.is_create = false;
+      del.ts_uuid = c.ts_uuid;
+      del.address = c.address;
+      del.del.set_dest_uuid(c.ts_uuid);
+      del.del.set_tablet_id(tablet_id);
+      del.del.set_tombstone(false);  // never announced, never written
+      del.del.set_reason("placed anew: another replica's server was out of space");
+      moves.push_back(std::move(del));
+    }
+    for (const auto& peer : moved->config().peers()) {
+      moves.push_back(CreateCall(table, *moved, peer.permanent_uuid(),
+                                 server::HostPortToString(peer.last_known_addr())));
+    }
+    for (std::string& id : *resp->mutable_tablet_ids()) {
+      if (id == tablet_id) id = moved->tablet_id();
+    }
+    // The old calls' failures are settled by the move.
+    calls->erase(std::remove_if(calls->begin(), calls->end(),
+                                [&](const TabletCall& c) {
+                                  return c.is_create && c.create.tablet_id() == tablet_id;
+                                }),
+                 calls->end());
+  }
+  FanOut(&moves, timeout);
+  for (TabletCall& m : moves) calls->push_back(std::move(m));
 }
 
 }  // namespace
@@ -238,6 +299,7 @@ grpc::Status MasterServiceImpl::CreateTable(grpc::ServerContext*, const CreateTa
     }
   }
   FanOut(&calls, tserver_rpc_timeout_);
+  MoveTabletsOffFullServers(catalog_, tserver_rpc_timeout_, created->table, live, &calls, resp);
   // The table exists once the catalog says so; a replica that could not be
   // created (its server died meanwhile) shows as missing in ksck and is the
   // re-replication's job, so failures are logged, not returned.

@@ -2,6 +2,7 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <map>
@@ -505,7 +506,14 @@ absl::StatusOr<DrillReport> RunDrill(const DrillOptions& o) {
   }
   std::string masters;
   for (const auto& m : o.masters) masters += (masters.empty() ? "" : ",") + m;
-  auto locator = client::TableLocator::Open(masters, o.table, o.rpc_timeout);
+  // Each tablet RPC of the load gets a third of a write's deadline: a
+  // stopped (SIGSTOP) leader still accepts connections and never answers,
+  // and the client tries the leader it knows first; with a per-RPC timeout
+  // as long as the write's, no write would ever reach the new leader until
+  // the master's routes changed (measured: ~19 s).
+  auto load_rpc_timeout = std::max(std::chrono::milliseconds(50), o.write_timeout / 3);
+  auto locator = client::TableLocator::Open(masters, o.table,
+                                            std::min(o.rpc_timeout, load_rpc_timeout));
   if (!locator.ok()) return locator.status();
   auto view = ViewTable(o);
   if (!view.ok()) return view.status();

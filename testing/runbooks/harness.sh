@@ -130,3 +130,27 @@ h_wait_ksck() {
 }
 
 h_wait_healthy() { h_wait_ksck '.ok == true'; }
+
+# h_rows TABLE: the table's row count (kmend scan --count --format=json).
+h_rows() { kmend scan "$1" --count --format=json --masters "$(h_addr master)" | jq -r .count; }
+
+# h_stop_cmd NAME / h_start_cmd NAME: shell commands (for a runbook's
+# STOP_TSERVER / START_TSERVER hooks, run with bash -c) that kill -9 the
+# server and wait until it is gone, or start it again on its port and wait
+# until it serves.
+h_stop_cmd() {
+  local lock
+  lock=$(printf %q "$H_DIR/$1/data/.kmend.lock")
+  echo "pid=\$(tr -dc 0-9 <$lock); kill -9 \$pid 2>/dev/null; while [ -d /proc/\$pid ] && ! grep -q '^State:.*[ZX]' /proc/\$pid/status 2>/dev/null; do sleep 0.02; done"
+}
+h_start_cmd() {
+  local name=$1 dir="$H_DIR/$1"
+  # shellcheck disable=SC2086
+  set -- ${H_FLAGS[$name]}
+  local role=$1
+  shift
+  local cmd
+  cmd=$(printf '%q ' "$H_SERVER" "$role" --fs_root "$dir/data" --rpc_bind "127.0.0.1:${H_PORT[$name]}" \
+    --port_file "$dir/port" --log_file "$dir/server.log" "$@")
+  echo "rm -f $(printf %q "$dir/port"); $cmd </dev/null >>$(printf %q "$dir/stderr") 2>&1 & for i in \$(seq 200); do [ -s $(printf %q "$dir/port") ] && break; sleep 0.05; done"
+}

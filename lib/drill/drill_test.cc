@@ -193,5 +193,18 @@ TEST(LocalProcessTest, CapturesAndRefusesAProcessThatDoesNotMentionTheRoot) {
   EXPECT_EQ(other.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
+TEST(LocalProcessTest, RespawnReportsAFailedExec) {
+  ProcessImage img;
+  img.exe = "/no/such/kmend-server";
+  img.cwd = "/";
+  auto bad = Respawn(img, {img.exe});
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("execve"), std::string::npos) << bad.status();
+  img.exe = "/bin/true";
+  auto good = Respawn(img, {img.exe});
+  ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_GT(*good, 0);
+}
+
 }  // namespace
 }  // namespace kmend::drill

@@ -77,9 +77,12 @@ absl::StatusOr<ProcessImage> CaptureProcess(int64_t pid, const std::string& must
   img.cwd = LinkTarget(proc + "/cwd");
   auto environ = ReadProcFile(proc + "/environ");
   if (environ.ok()) img.env = SplitNul(*environ);
-  img.exe = img.argv[0];
-  if (!img.exe.empty() && img.exe[0] != '/' && absl::StrContains(img.exe, "/")) {
-    img.exe = absl::StrCat(img.cwd, "/", img.exe);
+  // The binary it runs (argv[0] may be a bare name found on PATH); if it
+  // was replaced since (" (deleted)"), argv[0] against the cwd.
+  img.exe = LinkTarget(proc + "/exe");
+  if (img.exe.empty() || absl::EndsWith(img.exe, " (deleted)")) {
+    img.exe = img.argv[0];
+    if (!img.exe.empty() && img.exe[0] != '/') img.exe = absl::StrCat(img.cwd, "/", img.exe);
   }
   img.stdout_path = RegularFileOf(proc + "/fd/1");
   img.stderr_path = RegularFileOf(proc + "/fd/2");
@@ -114,8 +117,11 @@ absl::Status WaitExited(int64_t pid, std::chrono::milliseconds timeout) {
 }
 
 absl::StatusOr<int64_t> Respawn(const ProcessImage& image, const std::vector<std::string>& argv) {
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) {
+  // fds: the intermediate child sends the grandchild's pid. exec_fds: the
+  // grandchild sends errno if execve fails; a successful exec closes it
+  // (O_CLOEXEC), so EOF with no data means the server is running.
+  int fds[2], exec_fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0 || ::pipe2(exec_fds, O_CLOEXEC) != 0) {
     return absl::InternalError(absl::StrCat("pipe: ", std::strerror(errno)));
   }
   // Everything the children need is prepared before fork (no allocation
@@ -145,16 +151,26 @@ absl::StatusOr<int64_t> Respawn(const ProcessImage& image, const std::vector<std
     if (o >= 0) ::dup2(o, 1);
     if (e >= 0) ::dup2(e, 2);
     ::execve(image.exe.c_str(), cargv.data(), cenv.data());
+    int err = errno;
+    (void)!::write(exec_fds[1], &err, sizeof(err));
     ::_exit(127);
   }
   ::close(fds[1]);
+  ::close(exec_fds[1]);
   int64_t pid = -1;
   ssize_t n = ::read(fds[0], &pid, sizeof(pid));
   ::close(fds[0]);
   int wstatus = 0;
   ::waitpid(child, &wstatus, 0);
+  int exec_errno = 0;
+  ssize_t e = ::read(exec_fds[0], &exec_errno, sizeof(exec_errno));
+  ::close(exec_fds[0]);
   if (n != sizeof(pid) || pid <= 0) {
-    return absl::InternalError(absl::StrCat("could not start ", image.exe, " again"));
+    return absl::InternalError(absl::StrCat("could not start ", image.exe, " again: fork failed"));
+  }
+  if (e == sizeof(exec_errno)) {
+    return absl::InternalError(absl::StrCat("could not start ", image.exe,
+                                            " again: execve: ", std::strerror(exec_errno)));
   }
   return pid;
 }

@@ -10,6 +10,7 @@
 #   h_addr NAME / h_root NAME / h_pid NAME
 #   h_kill NAME            SIGKILL it and wait until it is gone
 #   h_restart NAME         start it again with its first flags and port
+#                          ($H_DIR/NAME/start.sh does the same from any shell)
 #   h_wait_healthy         ksck HEALTHY within 60 s, else fail with its output
 
 h_fail() {
@@ -84,6 +85,7 @@ h_master() {
   H_NAMES+=("$name")
   H_FLAGS[$name]="master $*"
   h_start "$name" master 0 "$@"
+  h_start_cmd "$name" >"$H_DIR/$name/start.sh"
 }
 
 h_tserver() {
@@ -92,6 +94,7 @@ h_tserver() {
   H_NAMES+=("$name")
   H_FLAGS[$name]="tserver $*"
   h_start "$name" tserver 0 "$@"
+  h_start_cmd "$name" >"$H_DIR/$name/start.sh"
 }
 
 h_addr() { echo "127.0.0.1:${H_PORT[$1]}"; }

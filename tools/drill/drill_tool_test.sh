@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# kmend drill against real processes: refuses without the confirmation
-# flag; one kill-leader trial on a master + 3 tablet servers, RF=3, gives a
-# T_check/T_recover/T_failover and an A in the versioned JSON, restarts the
-# killed server (same port) and leaves ksck HEALTHY; the SVG is written.
+# kmend drill against real processes (a master + 3 tablet servers, RF=3):
+# refuses without the confirmation flag, and --fault_cmd without
+# --restore_cmd; one kill-leader trial gives T_check/T_recover/T_failover and
+# an A in the versioned JSON, restarts the killed server (same port), leaves
+# ksck HEALTHY and writes the SVG; one stop-tserver trial (SIGSTOP/SIGCONT)
+# prints the table; one kill-tserver trial runs through --fault_cmd and
+# --restore_cmd.
 set -uo pipefail
 source "${RUNFILES_DIR:-${TEST_SRCDIR:-$0.runfiles}}/kmend/testing/runbooks/harness.sh" ||
   { echo "harness.sh not found" >&2; exit 1; }
@@ -19,6 +22,9 @@ rc=0
 kmend drill --masters "$M" --table drill --trials 1 2>"$H_DIR/refused" >/dev/null || rc=$?
 [[ $rc -eq 2 ]] || h_fail "without --yes-this-is-a-test-cluster: exit $rc, want 2"
 grep -q "yes-this-is-a-test-cluster" "$H_DIR/refused" || h_fail "refusal does not name the flag"
+rc=0
+kmend drill --masters "$M" --table drill --fault_cmd true --yes-this-is-a-test-cluster >/dev/null 2>&1 || rc=$?
+[[ $rc -eq 2 ]] || h_fail "--fault_cmd without --restore_cmd: exit $rc, want 2"
 
 pids_before=$(for ts in ts1 ts2 ts3; do h_pid "$ts"; done | sort)
 kmend drill --masters "$M" --table drill --trials 1 --fault kill-leader --rows_per_s 50 \
@@ -53,4 +59,13 @@ kmend drill --masters "$M" --table drill --trials 1 --fault stop-tserver --warmu
   --hold 500ms --yes-this-is-a-test-cluster >"$H_DIR/drill.txt" ||
   h_fail "stop-tserver drill exited $?: $(cat "$H_DIR/drill.txt")"
 grep -q 'T_failover' "$H_DIR/drill.txt" || h_fail "plain table: $(cat "$H_DIR/drill.txt")"
+# kill-tserver through the operator's commands instead of local signals:
+# %i is the pid, %r the fs_root (the harness keeps a start script beside it).
+kmend drill --masters "$M" --table drill --trials 1 --fault kill-tserver --warmup 500ms --hold 500ms \
+  --fault_cmd 'kill -9 %i; echo %u >>'"$H_DIR/faulted" --restore_cmd 'bash %r/../start.sh' \
+  --format=json --yes-this-is-a-test-cluster >"$H_DIR/cmd.json" || h_fail "fault_cmd drill exited $?: $(cat "$H_DIR/cmd.json")"
+jq -e '.completed == true and .fault == "kill-tserver"' "$H_DIR/cmd.json" >/dev/null || h_fail "fault_cmd: $(cat "$H_DIR/cmd.json")"
+[[ "$(cat "$H_DIR/faulted")" == "$(jq -r '.trials[0].target_uuid' "$H_DIR/cmd.json")" ]] ||
+  h_fail "--fault_cmd did not run on the target"
+kmend ksck --masters "$M" >/dev/null || h_fail "ksck not HEALTHY after the fault_cmd drill"
 echo "PASS"

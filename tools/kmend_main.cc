@@ -94,6 +94,7 @@ constexpr ToolEntry kTools[] = {
     {"rebuild-replica",
      "re-create a corrupt, lost or diverged replica from a healthy peer (online, or offline into "
      "a stopped server's data directory)"},
+    {"drill", "measure failover (T_check, T_recover, availability) by faulting a TEST cluster"},
 };
 
 int Help() {

@@ -1,0 +1,159 @@
+# A small real-process cluster for shell tests (runbooks, kmend drill):
+# sourced, not run. Servers bind port 0 on 127.0.0.1 and write their port to
+# a file; every server's pid is read from its data directory's lock file
+# (<root>/.kmend.lock), so servers restarted by a tool (kmend drill restarts
+# the ones it kills) are still found and stopped at exit.
+#
+#   h_init                 find the binaries (Bazel runfiles or $KMEND_BIN),
+#                          make $H_DIR, stop everything at EXIT
+#   h_master NAME [FLAGS]  start a master;  h_tserver NAME [FLAGS] a tablet server
+#   h_addr NAME / h_root NAME / h_pid NAME
+#   h_kill NAME            SIGKILL it and wait until it is gone
+#   h_restart NAME         start it again with its first flags and port
+#                          ($H_DIR/NAME/start.sh does the same from any shell)
+#   h_wait_healthy         ksck HEALTHY within 60 s, else fail with its output
+
+h_fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+h_init() {
+  local runfiles="${RUNFILES_DIR:-${TEST_SRCDIR:-$0.runfiles}}"
+  if [[ -n "${KMEND_BIN:-}" ]]; then
+    H_TOOLS="$KMEND_BIN/tools"
+    H_SERVER="$KMEND_BIN/server/kmend-server"
+  else
+    H_TOOLS="$runfiles/kmend/tools"
+    H_SERVER="$runfiles/kmend/server/kmend-server"
+  fi
+  export PATH="$H_TOOLS:/usr/bin:/bin"
+  H_DIR="$(mktemp -d "${TEST_TMPDIR:-/tmp}/kmend-cluster.XXXXXX")"
+  declare -gA H_FLAGS H_PORT
+  H_NAMES=()
+  trap h_cleanup EXIT
+}
+
+h_pid() {
+  local lock="$H_DIR/$1/data/.kmend.lock" pid
+  [[ -s "$lock" ]] || return 1
+  pid=$(tr -dc '0-9' <"$lock")
+  [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 1
+  # Only a process that is this server (pids get reused).
+  tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q -- "$H_DIR/$1/data" || return 1
+  echo "$pid"
+}
+
+h_cleanup() {
+  local rc=$?
+  for name in "${H_NAMES[@]}"; do
+    local pid
+    pid=$(h_pid "$name") && kill -9 "$pid" 2>/dev/null
+  done
+  if [[ $rc -ne 0 ]]; then
+    echo "cluster logs kept in $H_DIR" >&2
+    for name in "${H_NAMES[@]}"; do
+      echo "--- $name stderr (tail)" >&2
+      tail -n 20 "$H_DIR/$name/stderr" >&2 2>/dev/null
+    done
+  else
+    rm -rf "$H_DIR"
+  fi
+  exit $rc
+}
+
+# h_start NAME ROLE PORT FLAGS...
+h_start() {
+  local name=$1 role=$2 port=$3
+  shift 3
+  local dir="$H_DIR/$name"
+  mkdir -p "$dir"
+  rm -f "$dir/port"
+  "$H_SERVER" "$role" --fs_root "$dir/data" --rpc_bind "127.0.0.1:$port" --port_file "$dir/port" \
+    --log_file "$dir/server.log" "$@" </dev/null >>"$dir/stderr" 2>&1 &
+  for _ in $(seq 200); do
+    [[ -s "$dir/port" ]] && break
+    sleep 0.05
+  done
+  [[ -s "$dir/port" ]] || h_fail "$name did not start: $(tail -n 5 "$dir/stderr")"
+  H_PORT[$name]=$(cat "$dir/port")
+}
+
+h_master() {
+  local name=$1
+  shift
+  H_NAMES+=("$name")
+  H_FLAGS[$name]="master $*"
+  h_start "$name" master 0 "$@"
+  h_start_cmd "$name" >"$H_DIR/$name/start.sh"
+}
+
+h_tserver() {
+  local name=$1
+  shift
+  H_NAMES+=("$name")
+  H_FLAGS[$name]="tserver $*"
+  h_start "$name" tserver 0 "$@"
+  h_start_cmd "$name" >"$H_DIR/$name/start.sh"
+}
+
+h_addr() { echo "127.0.0.1:${H_PORT[$1]}"; }
+h_root() { echo "$H_DIR/$1/data"; }
+
+h_kill() {
+  local pid
+  pid=$(h_pid "$1") || return 0
+  kill -9 "$pid"
+  while [[ -d "/proc/$pid" ]] && ! grep -q '^State:.*[ZX]' "/proc/$pid/status" 2>/dev/null; do
+    sleep 0.02
+  done
+}
+
+h_restart() {
+  local name=$1
+  # shellcheck disable=SC2086
+  set -- ${H_FLAGS[$name]}
+  local role=$1
+  shift
+  h_start "$name" "$role" "${H_PORT[$name]}" "$@"
+}
+
+# h_wait_ksck JQ_FILTER: until `ksck --format=json` satisfies the filter.
+h_wait_ksck() {
+  local filter=$1 out
+  for _ in $(seq 120); do
+    out=$(kmend ksck --masters "$(h_addr master)" --format=json --timeout 2s 2>/dev/null) || true
+    if jq -e "$filter" >/dev/null 2>&1 <<<"$out"; then
+      return 0
+    fi
+    sleep 0.5
+  done
+  kmend ksck --masters "$(h_addr master)" --timeout 2s >&2 || true
+  h_fail "ksck never satisfied $filter"
+}
+
+h_wait_healthy() { h_wait_ksck '.ok == true'; }
+
+# h_rows TABLE: the table's row count (kmend scan --count --format=json).
+h_rows() { kmend scan "$1" --count --format=json --masters "$(h_addr master)" | jq -r .count; }
+
+# h_stop_cmd NAME / h_start_cmd NAME: shell commands (for a runbook's
+# STOP_TSERVER / START_TSERVER hooks, run with bash -c) that kill -9 the
+# server and wait until it is gone, or start it again on its port and wait
+# until it serves.
+h_stop_cmd() {
+  local lock
+  lock=$(printf %q "$H_DIR/$1/data/.kmend.lock")
+  echo "pid=\$(tr -dc 0-9 <$lock); kill -9 \$pid 2>/dev/null; while [ -d /proc/\$pid ] && ! grep -q '^State:.*[ZX]' /proc/\$pid/status 2>/dev/null; do sleep 0.02; done"
+}
+h_start_cmd() {
+  local name=$1 dir="$H_DIR/$1"
+  # shellcheck disable=SC2086
+  set -- ${H_FLAGS[$name]}
+  local role=$1
+  shift
+  local cmd
+  cmd=$(printf '%q ' "$H_SERVER" "$role" --fs_root "$dir/data" --rpc_bind "127.0.0.1:${H_PORT[$name]}" \
+    --port_file "$dir/port" --log_file "$dir/server.log" "$@")
+  echo "rm -f $(printf %q "$dir/port"); $cmd </dev/null >>$(printf %q "$dir/stderr") 2>&1 & for i in \$(seq 200); do [ -s $(printf %q "$dir/port") ] && break; sleep 0.05; done"
+}

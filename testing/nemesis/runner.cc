@@ -97,7 +97,7 @@ absl::StatusOr<RunReport> RunNemesis(const RunOptions& options, std::ostream& lo
   NetLab* lab = cluster->lab();
   for (const FaultStep& step : schedule) {
     LeaderInfo leader = cluster->Leader(tablets[0]);
-    std::string line = step.ToString();
+    std::string line = absl::StrCat("at ", NowMicros(), "us ", step.ToString());
     std::vector<int> killed, stopped;
     bool leader_cut = false;
     std::set<int> all;

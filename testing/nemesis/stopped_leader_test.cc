@@ -22,13 +22,14 @@ using std::chrono::seconds;
 
 // One Scan of the whole (one-row) tablet at server `ts`: the value of key 0,
 // or an error (a refused read is fine).
-absl::StatusOr<std::string> ReadAt(const ExternalCluster& c, int ts, const std::string& tablet) {
+absl::StatusOr<std::string> ReadAt(tserver::TabletServerService::Stub* stub,
+                                   const std::string& tablet) {
   tserver::ScanRequestPB req;
   req.set_tablet_id(tablet);
   tserver::ScanResponsePB resp;
   grpc::ClientContext ctx;
   server::SetDeadline(&ctx, seconds(10));
-  grpc::Status g = c.TServerStub(ts)->Scan(&ctx, req, &resp);
+  grpc::Status g = stub->Scan(&ctx, req, &resp);
   if (!g.ok()) return absl::UnavailableError(g.error_message());
   if (resp.rows_size() != 1 || resp.rows(0).cells_size() < 2) {
     return absl::InternalError(absl::StrCat("expected one row, got ", resp.rows_size()));
@@ -50,15 +51,20 @@ TEST(StoppedLeaderTest, ContinuedLeaderServesNoStaleRead) {
                   [&] {
                     old_leader = LeaderIndex(LiveReplicas(cluster, *uuids, {})[tablet], *uuids);
                     if (old_leader < 0) return false;
-                    auto stub = cluster.TServerStub(old_leader);
-                    return UpsertRows(stub.get(), tablet, 0, 1, [](int) { return "old"; }).ok();
+                    auto to_leader = cluster.TServerStub(old_leader);
+                    return UpsertRows(to_leader.get(), tablet, 0, 1,
+                                      [](int) { return "old"; }).ok();
                   },
                   seconds(30), "a leader that takes the first write")
                   .ok());
+  // One channel to the leader, connected before it stops, as a client
+  // that was reading from it has: requests sent while it is stopped wait in
+  // its socket.
+  auto stub = cluster.TServerStub(old_leader);
   // The leader serves the first value (it holds its lease).
   ASSERT_TRUE(ExternalCluster::WaitFor(
                   [&] {
-                    auto v = ReadAt(cluster, old_leader, tablet);
+                    auto v = ReadAt(stub.get(), tablet);
                     return v.ok() && *v == "old";
                   },
                   seconds(10), "a leader read of the first value")
@@ -71,8 +77,8 @@ TEST(StoppedLeaderTest, ContinuedLeaderServesNoStaleRead) {
         new_leader =
             LeaderIndex(LiveReplicas(cluster, *uuids, {old_leader})[tablet], *uuids);
         if (new_leader < 0 || new_leader == old_leader) return false;
-        auto stub = cluster.TServerStub(new_leader);
-        return UpsertRows(stub.get(), tablet, 0, 1, [](int) { return "new"; }).ok();
+        auto to_new = cluster.TServerStub(new_leader);
+        return UpsertRows(to_new.get(), tablet, 0, 1, [](int) { return "new"; }).ok();
       },
       seconds(30), "a new leader that acknowledges the second write");
   if (!s.ok()) (void)cluster.tserver(old_leader)->Continue();
@@ -83,9 +89,10 @@ TEST(StoppedLeaderTest, ContinuedLeaderServesNoStaleRead) {
   std::vector<std::future<absl::StatusOr<std::string>>> queued;
   for (int i = 0; i < 4; ++i) {
     queued.push_back(std::async(std::launch::async,
-                                [&] { return ReadAt(cluster, old_leader, tablet); }));
+                                [&] { return ReadAt(stub.get(), tablet); }));
   }
-  std::this_thread::sleep_for(milliseconds(300));
+  // Stopped for seconds, as the nemesis's sigstop step holds it.
+  std::this_thread::sleep_for(milliseconds(1500));
   ASSERT_TRUE(cluster.tserver(old_leader)->Continue().ok());
   int served = 0;
   for (auto& f : queued) {
@@ -96,7 +103,7 @@ TEST(StoppedLeaderTest, ContinuedLeaderServesNoStaleRead) {
   }
   auto until = std::chrono::steady_clock::now() + seconds(2);
   while (std::chrono::steady_clock::now() < until) {
-    auto v = ReadAt(cluster, old_leader, tablet);
+    auto v = ReadAt(stub.get(), tablet);
     if (v.ok()) {
       ++served;
       EXPECT_EQ(*v, "new") << "a continued, deposed leader served a stale read";

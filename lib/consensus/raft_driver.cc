@@ -126,13 +126,17 @@ void RaftDriver::TickerLoop() {
         mu_.AwaitWithTimeout(absl::Condition(&stopped), absl::FromChrono(wait))) {
       break;
     }
-    // Every tick that fell due: after SIGSTOP/SIGCONT (or a long stall) the
-    // core must see the time that passed, or a leader's tick-counted read
-    // lease would outlive the followers' election timers (a stale read
-    // found by testing/nemesis, seed 1003).
+    // A leader gets every tick that fell due: after SIGSTOP/SIGCONT (or a
+    // long stall) it must see the time that passed, or its tick-counted
+    // read lease would outlive the followers' election timers (a stale read
+    // found by testing/nemesis, seed 1003). Other roles get one tick, as
+    // before: a slow election timer is safe, and followers that all caught
+    // up at once after a common stall would campaign together.
     int n = 0;
     auto now = Clock::now();
-    while (next_tick_ <= now && n < kMaxCatchUpTicks) {
+    // (Re-checked per tick: a leader deposed by check-quorum mid-way stops.)
+    while (next_tick_ <= now &&
+           (n == 0 || (core_->role() == raft::Role::kLeader && n < kMaxCatchUpTicks))) {
       core_->Tick();
       next_tick_ += interval;
       ++n;

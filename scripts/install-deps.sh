@@ -17,6 +17,7 @@ PACKAGES=(
   libisal-dev                # CRC32C (crc32_iscsi)
   libgtest-dev libgmock-dev
   libbenchmark-dev
+  iproute2 nftables          # network namespaces and packet cuts (testing/nemesis)
   clang libclang-rt-14-dev   # libFuzzer and sanitizers (config :fuzz)
   etcd-server etcd-client    # etcd 3.4 for scripts/bench-vs-etcd.sh (bench/etcd)
 )

@@ -198,6 +198,10 @@ int Main(int argc, char** argv) {
                      "WAL segments past the flushed op kept for a lagging peer")
       ->capture_default_str()
       ->check(CLI::Range(0, 100'000));
+  std::string ack_log_file;
+  ts_cmd->add_option("--ack_log_file", ack_log_file,
+                     "Fault tests only: append each acknowledged write (tablet, term, index, "
+                     "leader) to this file; empty: off");
   ts_cmd->add_option("--maintenance_interval_ms", maintenance_ms,
                      "Period of the flush/WAL GC thread's rounds")
       ->capture_default_str()
@@ -278,6 +282,7 @@ int Main(int argc, char** argv) {
     opts.wal_max_segments_retained_for_peers = wal_retained;
     opts.maintenance_interval_ms = maintenance_ms;
     opts.fs_reserved_bytes = reserved_bytes;
+    opts.ack_log_file = ack_log_file;
     for (const auto& hp : *addrs) opts.master_addresses.push_back(HostPortToString(hp));
     tserver::TabletServer ts(opts);
     absl::Status s = ts.Start();

@@ -146,11 +146,21 @@ absl::StatusOr<BatchResult> TableWriter::Write(const std::vector<tablet::Row>& r
       for (size_t c = 0; c < n; ++c) *pb->add_cells() = tablet::CellFromValue(rows[i][c]);
     }
     tserver::WriteResponsePB resp;
+    // An attempt that failed without a clear "not applied" (timeout, cut
+    // connection, a leader that lost its term mid-write) may still commit:
+    // a retry of an INSERT then meets its own row ("already present"), of a
+    // DELETE its own deletion. Such row errors are not rejections.
+    bool ambiguous_attempt = false;
     absl::Status s = locator_->CallLeader(
         tablet_index, "Write to", absl::Now() + timeout_,
         [&](tserver::TabletServerService::Stub* stub, grpc::ClientContext* ctx) {
           resp.Clear();
-          return stub->Write(ctx, req, &resp);
+          grpc::Status g = stub->Write(ctx, req, &resp);
+          if (!g.ok() && g.error_code() != grpc::StatusCode::FAILED_PRECONDITION &&
+              g.error_code() != grpc::StatusCode::NOT_FOUND) {
+            ambiguous_attempt = true;
+          }
+          return g;
         },
         &stats_);
     if (!s.ok()) {
@@ -161,7 +171,11 @@ absl::StatusOr<BatchResult> TableWriter::Write(const std::vector<tablet::Row>& r
     int64_t errors = 0;
     for (const auto& e : resp.row_errors()) {
       if (e.row_index() < 0 || static_cast<size_t>(e.row_index()) >= indices.size()) continue;
-      result.outcomes[indices[e.row_index()]] = RowOutcome::kRowError;
+      // After an ambiguous attempt the error may be this batch's own
+      // earlier, applied attempt (UPSERT never fails that way).
+      result.outcomes[indices[e.row_index()]] =
+          ambiguous_attempt && op != kmend::RowOpPB::UPSERT ? RowOutcome::kFailed
+                                                             : RowOutcome::kRowError;
       ++errors;
       if (result.messages.size() < kMaxMessages) {
         result.messages.push_back(absl::StrCat("row ", indices[e.row_index()], ": ", e.message()));

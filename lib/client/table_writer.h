@@ -29,7 +29,9 @@ namespace kmend::client {
 enum class RowOutcome : uint8_t {
   kAcked,     // applied, acknowledged by the leader
   kRowError,  // acknowledged as rejected (duplicate key, missing key...)
-  kFailed,    // no acknowledgement (RPC failed until the deadline)
+  kFailed,    // no acknowledgement (RPC failed until the deadline), or an INSERT/
+              // DELETE row error after an attempt that may have applied it
+              // (the error may be that attempt's own row): outcome unknown
 };
 
 struct BatchResult {

@@ -16,6 +16,11 @@ absl::StatusOr<std::unique_ptr<RaftDriver>> RaftDriver::Open(DriverOptions optio
   std::unique_ptr<RaftDriver> d(new RaftDriver(std::move(options), transport));
   absl::Status s = d->Init();
   if (!s.ok()) return s;
+  {
+    absl::MutexLock l(&d->mu_);
+    d->next_tick_ =
+        std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(d->options_.tick_interval);
+  }
   d->ticker_ = std::thread([p = d.get()] { p->TickerLoop(); });
   d->ready_ = std::thread([p = d.get()] { p->ReadyLoop(); });
   return d;
@@ -106,12 +111,37 @@ void RaftDriver::Shutdown() {
 }
 
 void RaftDriver::TickerLoop() {
+  using Clock = std::chrono::steady_clock;
+  const auto interval = absl::ToChronoNanoseconds(options_.tick_interval);
+  // Ticks delivered at once after a long stop: beyond an election timeout's
+  // worth more change nothing (leases and timers have all lapsed).
+  constexpr int kMaxCatchUpTicks = 1000;
   absl::MutexLock l(&mu_);
   while (!stop_) {
-    // Sleeps the interval unless stopped (AwaitWithTimeout releases mu_).
+    // Sleeps until the next tick is due unless stopped (AwaitWithTimeout
+    // releases mu_).
     auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
-    if (mu_.AwaitWithTimeout(absl::Condition(&stopped), options_.tick_interval)) break;
-    core_->Tick();
+    auto wait = next_tick_ - Clock::now();
+    if (wait > Clock::duration::zero() &&
+        mu_.AwaitWithTimeout(absl::Condition(&stopped), absl::FromChrono(wait))) {
+      break;
+    }
+    // A leader gets every tick that fell due: after SIGSTOP/SIGCONT (or a
+    // long stall) it must see the time that passed, or its tick-counted
+    // read lease would outlive the followers' election timers (a stale read
+    // found by testing/nemesis, seed 1003). Other roles get one tick, as
+    // before: a slow election timer is safe, and followers that all caught
+    // up at once after a common stall would campaign together.
+    int n = 0;
+    auto now = Clock::now();
+    // (Re-checked per tick: a leader deposed by check-quorum mid-way stops.)
+    while (next_tick_ <= now &&
+           (n == 0 || (core_->role() == raft::Role::kLeader && n < kMaxCatchUpTicks))) {
+      core_->Tick();
+      next_tick_ += interval;
+      ++n;
+    }
+    if (next_tick_ <= now) next_tick_ = now + interval;
   }
 }
 
@@ -272,6 +302,13 @@ absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
 absl::Status RaftDriver::CheckLeaderRead() const {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
+  // Ticks overdue by more than an interval: the lease the core computes is
+  // stale until the ticker delivers them (see TickerLoop).
+  if (std::chrono::steady_clock::now() - next_tick_ >
+      absl::ToChronoNanoseconds(options_.tick_interval)) {
+    return absl::UnavailableError(
+        "replica's ticks are behind the clock (process stopped or stalled)");
+  }
   return core_->CheckLeaderRead();
 }
 

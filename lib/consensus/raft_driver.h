@@ -23,6 +23,7 @@
 #define KMEND_LIB_CONSENSUS_RAFT_DRIVER_H_
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -99,7 +100,10 @@ class RaftDriver {
   absl::StatusOr<consensus::OpId> UnsafeChangeConfig(consensus::RaftConfigPB new_config,
                                                      bool force, absl::Duration timeout);
   // See RaftCore::CheckLeaderRead: OK when a read served here now, by the
-  // leader, is linearizable.
+  // leader, is linearizable. Also UNAVAILABLE while the ticker is more than
+  // one interval behind the steady clock (the process was stopped or
+  // starved): the core's lease counts ticks, and ticks not yet delivered
+  // would make it outlive the followers' election timers.
   absl::Status CheckLeaderRead() const;
 
   raft::RaftStatus GetStatus() const;
@@ -137,6 +141,10 @@ class RaftDriver {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   int64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
+  // When the next tick is due (steady clock: it keeps running while the
+  // process is stopped). The ticker delivers every tick that fell due, so
+  // the core's tick count follows real time after a SIGSTOP or a stall.
+  std::chrono::steady_clock::time_point next_tick_ ABSL_GUARDED_BY(mu_);
 
   std::thread ticker_;
   std::thread ready_;

@@ -81,7 +81,11 @@ absl::Status TabletServer::Start() {
   int failed = 0;
   for (const auto& r : manager_->List()) failed += r->data_state() == tablet::TABLET_DATA_FAILED;
 
-  tserver_service_ = std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get());
+  if (!options_.ack_log_file.empty()) {
+    ASSIGN_OR_RETURN(ack_log_, AckLog::Open(options_.ack_log_file));
+  }
+  tserver_service_ =
+      std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get(), ack_log_.get());
   rebuilder_ = std::make_unique<ReplicaRebuilder>(uuid_, manager_.get());
   consensus_service_ = std::make_unique<ConsensusServiceImpl>(
       uuid_, manager_.get(), &router_, options_.fs_root, rebuilder_.get());

@@ -52,6 +52,9 @@ struct TabletServerOptions {
   // Reserved space of the data directory (fs_data_dirs_reserved_bytes in
   // Kudu): -1 = 1% of the filesystem (Kudu's default), 0 = none.
   int64_t fs_reserved_bytes = -1;
+  // Non-empty: append each acknowledged write to this file (AckLog; fault
+  // tests only).
+  std::string ack_log_file;
 };
 
 class TabletServer : public server::StatusSource {
@@ -90,6 +93,7 @@ class TabletServer : public server::StatusSource {
   std::unique_ptr<MaintenanceManager> maintenance_;
   // StartTabletCopy's copies; stopped before the replicas shut down.
   std::unique_ptr<ReplicaRebuilder> rebuilder_;
+  std::unique_ptr<AckLog> ack_log_;  // null unless options_.ack_log_file
   std::unique_ptr<TabletServerServiceImpl> tserver_service_;
   std::unique_ptr<ConsensusServiceImpl> consensus_service_;
   // The copy source reads replicas through the provider (manager-backed).

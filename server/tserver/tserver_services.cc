@@ -77,7 +77,11 @@ grpc::Status TabletServerServiceImpl::Write(grpc::ServerContext*, const WriteReq
                                             WriteResponsePB* resp) {
   auto r = manager_->Lookup(req->tablet_id());
   if (!r.ok()) return ToGrpcStatus(r.status());
-  return ToGrpcStatus((*r)->Write(*req, resp));
+  absl::Status s = (*r)->Write(*req, resp);
+  if (s.ok() && ack_log_ != nullptr) {
+    ack_log_->Append(req->tablet_id(), resp->op_id().term(), resp->op_id().index(), uuid_);
+  }
+  return ToGrpcStatus(s);
 }
 
 grpc::Status TabletServerServiceImpl::Scan(grpc::ServerContext*, const ScanRequestPB* req,

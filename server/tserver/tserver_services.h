@@ -13,6 +13,7 @@
 #include <string>
 
 #include "proto/tserver.grpc.pb.h"
+#include "server/tserver/ack_log.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/replica_rebuilder.h"
 #include "server/tserver/tablet_manager.h"
@@ -21,8 +22,10 @@ namespace kmend::tserver {
 
 class TabletServerServiceImpl final : public TabletServerService::Service {
  public:
-  TabletServerServiceImpl(std::string uuid, TabletManager* manager)
-      : uuid_(std::move(uuid)), manager_(manager) {}
+  // `ack_log` (may be null: off) records each acknowledged Write; it
+  // outlives the service.
+  TabletServerServiceImpl(std::string uuid, TabletManager* manager, AckLog* ack_log = nullptr)
+      : uuid_(std::move(uuid)), manager_(manager), ack_log_(ack_log) {}
   grpc::Status CreateTablet(grpc::ServerContext*, const CreateTabletRequestPB* req,
                             CreateTabletResponsePB* resp) override;
   grpc::Status DeleteTablet(grpc::ServerContext*, const DeleteTabletRequestPB* req,
@@ -37,6 +40,7 @@ class TabletServerServiceImpl final : public TabletServerService::Service {
  private:
   const std::string uuid_;
   TabletManager* const manager_;
+  AckLog* const ack_log_;
 };
 
 class ConsensusServiceImpl final : public ConsensusService::Service {

@@ -75,7 +75,7 @@ ServerProcess::~ServerProcess() {
 
 std::string ServerProcess::fs_root() const { return io::JoinPath(dir_, "data"); }
 std::string ServerProcess::log_path() const { return io::JoinPath(dir_, "server.log"); }
-std::string ServerProcess::address() const { return absl::StrCat("127.0.0.1:", port_); }
+std::string ServerProcess::address() const { return absl::StrCat(host_, ":", port_); }
 
 std::string ServerProcess::LogTail(int max_lines) const {
   return absl::StrCat("---- ", name_, " stderr (", io::JoinPath(dir_, "stderr"), ") ----\n",
@@ -83,10 +83,11 @@ std::string ServerProcess::LogTail(int max_lines) const {
 }
 
 std::vector<std::string> ServerProcess::Argv(int bind_port, const std::string& port_file) const {
-  std::vector<std::string> argv = {binary_};
+  std::vector<std::string> argv = exec_prefix_;
+  argv.push_back(binary_);
   argv.insert(argv.end(), args_.begin(), args_.end());
   argv.push_back("--fs_root=" + fs_root());
-  argv.push_back(absl::StrCat("--rpc_bind=127.0.0.1:", bind_port));
+  argv.push_back(absl::StrCat("--rpc_bind=", host_, ":", bind_port));
   if (!port_file.empty()) argv.push_back("--port_file=" + port_file);
   argv.push_back("--log_file=" + log_path());
   return argv;

@@ -53,11 +53,17 @@ class ServerProcess {
   // clusters, where every master must know the others' addresses up front;
   // the harness reserves the port by binding port 0).
   void set_port(int port) { port_ = port; }
+  // Before the first Start: bind (and report as address()) `host` instead
+  // of 127.0.0.1, and run the binary through `prefix` (e.g. {"/usr/sbin/ip",
+  // "netns", "exec", NS}: testing/nemesis puts each server in its own network
+  // namespace; the prefix must exec the binary in place, keeping the pid).
+  void set_host(std::string host) { host_ = std::move(host); }
+  void set_exec_prefix(std::vector<std::string> prefix) { exec_prefix_ = std::move(prefix); }
 
   bool running() const { return pid_ > 0; }
   pid_t pid() const { return pid_; }
   int port() const { return port_; }
-  std::string address() const;  // "127.0.0.1:<port>"
+  std::string address() const;  // "<host>:<port>", host 127.0.0.1 by default
   const std::string& name() const { return name_; }
   std::string fs_root() const;
   std::string log_path() const;
@@ -83,6 +89,8 @@ class ServerProcess {
   const std::string dir_;
   pid_t pid_ = -1;
   int port_ = 0;
+  std::string host_ = "127.0.0.1";
+  std::vector<std::string> exec_prefix_;
 };
 
 // Forks and execs argv[0] with stdout/stderr appended to `output_path`.

@@ -16,6 +16,17 @@ void NameThisThread(const std::string& name) {
   pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
 }
 
+// The first multiple of `interval` (counted from the Unix epoch) after `t`.
+// Every driver with the same interval ticks on the same grid, so the
+// heartbeats of all groups leave in one burst per tick and the transport
+// sends them to each peer server in one batched RPC, instead of one RPC per
+// group spread over the interval (heartbeat coalescing per server pair).
+absl::Time NextGridPoint(absl::Time t, absl::Duration interval) {
+  if (interval <= absl::ZeroDuration()) return t;
+  const absl::Duration since_epoch = t - absl::UnixEpoch();
+  return absl::UnixEpoch() + absl::Floor(since_epoch, interval) + interval;
+}
+
 }  // namespace
 
 RaftScheduler::RaftScheduler(Options options) {
@@ -57,7 +68,7 @@ std::shared_ptr<RaftScheduler::Slot> RaftScheduler::Register(std::function<void(
                                                              absl::Duration interval) {
   auto slot = std::make_shared<Slot>(std::move(tick), std::move(run_ready));
   absl::MutexLock l(&timer_mu_);
-  const absl::Time due = absl::Now() + interval;
+  const absl::Time due = NextGridPoint(absl::Now(), interval);
   if (timers_.empty() || due < timers_.top().due) wake_ = true;
   timers_.push(Timer{due, interval, slot});
   return slot;
@@ -105,8 +116,9 @@ void RaftScheduler::TimerLoop() {
         slot->tick_();
       }
       // A timer that fell behind (an overloaded machine) skips the ticks it
-      // missed instead of firing them back to back.
-      t.due = std::max(t.due + t.interval, now);
+      // missed instead of firing them back to back, and stays on the grid.
+      t.due = t.due + t.interval;
+      if (t.due <= now) t.due = NextGridPoint(now, t.interval);
     }
     absl::MutexLock l(&timer_mu_);
     for (Timer& t : due_now) {

@@ -71,8 +71,9 @@ class RaftScheduler {
   // The process's scheduler, made on first use with default Options.
   static RaftScheduler* Shared();
 
-  // Starts ticking `tick` every `interval` (first tick one interval from
-  // now). `run_ready` is what Schedule runs.
+  // Starts ticking `tick` every `interval`, at the multiples of `interval`
+  // since the Unix epoch (every driver of one interval ticks in the same
+  // burst, so that the transport batches their heartbeats per peer). `run_ready` is what Schedule runs.
   std::shared_ptr<Slot> Register(std::function<void()> tick, std::function<void()> run_ready,
                                  absl::Duration interval);
   // Queues one run of the slot's run_ready on a worker (see the contract).

@@ -16,13 +16,19 @@ absl::StatusOr<std::unique_ptr<RaftDriver>> RaftDriver::Open(DriverOptions optio
   std::unique_ptr<RaftDriver> d(new RaftDriver(std::move(options), transport));
   absl::Status s = d->Init();
   if (!s.ok()) return s;
+  RaftDriver* p = d.get();
   {
-    absl::MutexLock l(&d->mu_);
-    d->next_tick_ =
-        std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(d->options_.tick_interval);
+    absl::MutexLock l(&p->mu_);
+    p->next_tick_ =
+        std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(p->options_.tick_interval);
   }
-  d->ticker_ = std::thread([p = d.get()] { p->TickerLoop(); });
-  d->ready_ = std::thread([p = d.get()] { p->ReadyLoop(); });
+  p->scheduler_ = p->options_.scheduler != nullptr ? p->options_.scheduler
+                                                   : RaftScheduler::Shared();
+  p->slot_ = p->scheduler_->Register([p] { p->OnTick(); }, [p] { p->RunReady(); },
+                                     p->options_.tick_interval);
+  // Replayed entries to apply, a term to store: the first Ready may be due.
+  absl::MutexLock l(&p->mu_);
+  p->MaybeScheduleLocked();
   return d;
 }
 
@@ -105,79 +111,78 @@ void RaftDriver::Shutdown() {
     absl::MutexLock l(&mu_);
     stop_ = true;
   }
-  if (ticker_.joinable()) ticker_.join();
-  if (ready_.joinable()) ready_.join();
+  // After this no tick or Ready of this driver runs, nor will.
+  if (slot_ != nullptr) scheduler_->Detach(slot_);
   if (wal_) (void)wal_->Close();
 }
 
-void RaftDriver::TickerLoop() {
+void RaftDriver::MaybeScheduleLocked() {
+  if (scheduled_ || stop_ || slot_ == nullptr || !core_->HasReady()) return;
+  scheduled_ = true;
+  scheduler_->Schedule(slot_);
+}
+
+void RaftDriver::OnTick() {
   using Clock = std::chrono::steady_clock;
   const auto interval = absl::ToChronoNanoseconds(options_.tick_interval);
   // Ticks delivered at once after a long stop: beyond an election timeout's
   // worth more change nothing (leases and timers have all lapsed).
   constexpr int kMaxCatchUpTicks = 1000;
   absl::MutexLock l(&mu_);
-  while (!stop_) {
-    // Sleeps until the next tick is due unless stopped (AwaitWithTimeout
-    // releases mu_).
-    auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
-    auto wait = next_tick_ - Clock::now();
-    if (wait > Clock::duration::zero() &&
-        mu_.AwaitWithTimeout(absl::Condition(&stopped), absl::FromChrono(wait))) {
-      break;
-    }
-    // A leader gets every tick that fell due: after SIGSTOP/SIGCONT (or a
-    // long stall) it must see the time that passed, or its tick-counted
-    // read lease would outlive the followers' election timers (a stale read
-    // found by testing/nemesis, seed 1003). Other roles get one tick, as
-    // before: a slow election timer is safe, and followers that all caught
-    // up at once after a common stall would campaign together.
-    int n = 0;
-    auto now = Clock::now();
-    // (Re-checked per tick: a leader deposed by check-quorum mid-way stops.)
-    while (next_tick_ <= now &&
-           (n == 0 || (core_->role() == raft::Role::kLeader && n < kMaxCatchUpTicks))) {
-      core_->Tick();
-      next_tick_ += interval;
-      ++n;
-    }
-    if (next_tick_ <= now) next_tick_ = now + interval;
-  }
+  if (stop_) return;
+  // The scheduler's timer fires once per interval, once after a stall. A
+  // leader gets every tick that fell due: after SIGSTOP/SIGCONT (or a long
+  // stall) it must see the time that passed, or its tick-counted read lease
+  // would outlive the followers' election timers (a stale read found by
+  // testing/nemesis, seed 1003). Other roles get one tick: a slow election
+  // timer is safe, and followers that all caught up at once after a common
+  // stall would campaign together. (Re-checked per tick: a leader deposed by
+  // check-quorum mid-way stops.)
+  const auto now = Clock::now();
+  int n = 0;
+  do {
+    core_->Tick();
+    next_tick_ += interval;
+    ++n;
+  } while (next_tick_ <= now && core_->role() == raft::Role::kLeader && n < kMaxCatchUpTicks);
+  if (next_tick_ <= now) next_tick_ = now + interval;
+  MaybeScheduleLocked();
 }
 
-void RaftDriver::ReadyLoop() {
-  while (true) {
-    raft::Ready rd;
-    {
-      absl::MutexLock l(&mu_);
-      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || core_->HasReady();
-      };
-      mu_.Await(absl::Condition(&work));
-      if (stop_) return;
-      rd = core_->GetReady();
-    }
-    // A leader's appends go out before its own fsync (ready.h, step 0).
-    for (const consensus::RaftMessagePB& m : rd.early_messages) {
-      transport_->Send(m.to_uuid(), m);
-    }
-    absl::Status s = Persist(rd);
-    if (!s.ok()) {
-      absl::MutexLock l(&mu_);
-      failed_ = Annotate(s, absl::StrCat("tablet ", options_.core.tablet_id, " replica ",
-                                         options_.core.self_uuid, ": persisting a Ready"));
-      return;  // fail-stop: nothing is sent or applied after a lost write
-    }
-    for (const consensus::RaftMessagePB& m : rd.messages) transport_->Send(m.to_uuid(), m);
-    for (const consensus::ReplicateMsg& e : rd.committed_entries) {
-      if (options_.apply) options_.apply(e);
-    }
+void RaftDriver::RunReady() {
+  raft::Ready rd;
+  {
     absl::MutexLock l(&mu_);
-    if (!rd.committed_entries.empty()) {
-      applied_index_ = rd.committed_entries.back().id().index();
+    if (stop_ || !core_->HasReady()) {
+      scheduled_ = false;
+      return;
     }
-    core_->Advance();
+    rd = core_->GetReady();
   }
+  // A leader's appends go out before its own fsync (ready.h, step 0).
+  for (const consensus::RaftMessagePB& m : rd.early_messages) {
+    transport_->Send(m.to_uuid(), m);
+  }
+  absl::Status s = Persist(rd);
+  if (!s.ok()) {
+    absl::MutexLock l(&mu_);
+    failed_ = Annotate(s, absl::StrCat("tablet ", options_.core.tablet_id, " replica ",
+                                       options_.core.self_uuid, ": persisting a Ready"));
+    return;  // fail-stop: scheduled_ stays set, nothing is sent or applied again
+  }
+  for (const consensus::RaftMessagePB& m : rd.messages) transport_->Send(m.to_uuid(), m);
+  for (const consensus::ReplicateMsg& e : rd.committed_entries) {
+    if (options_.apply) options_.apply(e);
+  }
+  absl::MutexLock l(&mu_);
+  if (!rd.committed_entries.empty()) {
+    applied_index_ = rd.committed_entries.back().id().index();
+  }
+  core_->Advance();
+  // The next Ready (what arrived meanwhile) goes to the back of the queue:
+  // a busy group does not hold a worker from the others.
+  scheduled_ = false;
+  MaybeScheduleLocked();
 }
 
 absl::Status RaftDriver::Persist(const raft::Ready& rd) {
@@ -215,13 +220,17 @@ absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
   absl::MutexLock l(&mu_);
   if (stop_) return absl::UnavailableError("replica shut down");
   if (!failed_.ok()) return failed_;  // fail-stop: don't accumulate unsent work
-  return core_->Step(msg);
+  absl::Status s = core_->Step(msg);
+  MaybeScheduleLocked();
+  return s;
 }
 
 absl::StatusOr<consensus::OpId> RaftDriver::Propose(consensus::ReplicateMsg msg) {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
-  return core_->Propose(std::move(msg));
+  absl::StatusOr<consensus::OpId> id = core_->Propose(std::move(msg));
+  MaybeScheduleLocked();
+  return id;
 }
 
 absl::Status RaftDriver::WaitForApplied(const consensus::OpId& id, absl::Duration timeout) {
@@ -258,22 +267,30 @@ absl::StatusOr<consensus::OpId> RaftDriver::Replicate(consensus::ReplicateMsg ms
 
 absl::StatusOr<consensus::OpId> RaftDriver::ChangeConfig(const raft::ConfigChange& change) {
   absl::MutexLock l(&mu_);
-  return core_->ProposeConfigChange(change);
+  absl::StatusOr<consensus::OpId> id = core_->ProposeConfigChange(change);
+  MaybeScheduleLocked();
+  return id;
 }
 
 absl::Status RaftDriver::TransferLeadership(const std::string& to_uuid) {
   absl::MutexLock l(&mu_);
-  return core_->TransferLeadership(to_uuid);
+  absl::Status s = core_->TransferLeadership(to_uuid);
+  MaybeScheduleLocked();
+  return s;
 }
 
 absl::Status RaftDriver::StepDown() {
   absl::MutexLock l(&mu_);
-  return core_->StepDown();
+  absl::Status s = core_->StepDown();
+  MaybeScheduleLocked();
+  return s;
 }
 
 absl::Status RaftDriver::Campaign() {
   absl::MutexLock l(&mu_);
-  return core_->Campaign();
+  absl::Status s = core_->Campaign();
+  MaybeScheduleLocked();
+  return s;
 }
 
 absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
@@ -282,8 +299,9 @@ absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
   if (!failed_.ok()) return failed_;
   absl::StatusOr<consensus::OpId> id = core_->UnsafeChangeConfig(std::move(new_config), force);
   if (!id.ok()) return id;
+  MaybeScheduleLocked();
   // The entry is the last of the log and of the highest term, so nothing can
-  // replace it; wait until the Ready thread has made it durable.
+  // replace it; wait until a Ready has made it durable.
   auto durable = [this, index = id->index()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     return core_->log().StableLastIndex() >= index || stop_ || !failed_.ok();
   };
@@ -303,7 +321,7 @@ absl::Status RaftDriver::CheckLeaderRead() const {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
   // Ticks overdue by more than an interval: the lease the core computes is
-  // stale until the ticker delivers them (see TickerLoop).
+  // stale until the ticker delivers them (see OnTick).
   if (std::chrono::steady_clock::now() - next_tick_ >
       absl::ToChronoNanoseconds(options_.tick_interval)) {
     return absl::UnavailableError(

@@ -1,24 +1,30 @@
 // RaftDriver: one replica's Raft group member: the pure core (lib/raft)
 // plus everything it leaves out: durable log (lib/wal through WalLog),
-// consensus metadata file (lib/meta/cmeta), a ticker thread, a Ready thread,
-// and a Transport to the peers (docs/design/raft.md, "The driver").
+// consensus metadata file (lib/meta/cmeta), ticks and Ready handling on a
+// RaftScheduler shared by every driver of the process (no thread of its
+// own: issue 15, docs/design/scale.md), and a Transport to the peers
+// (docs/design/raft.md, "The driver").
 //
-// The Ready thread follows ready.h: under the lock it takes a Ready; outside
-// the lock it truncates/appends the log (durable when Append returns),
-// stores term/vote/committed config in the cmeta file, then sends the
-// messages, then applies committed entries through options.apply, then
-// Advance()s under the lock. Inputs (Receive, Propose, ticks...) take the lock
-// briefly and never wait for I/O, so they overlap with a Ready's fsyncs; the
-// next Ready batches whatever arrived meanwhile (group commit).
+// Ready handling follows ready.h, one Ready at a time per driver on a
+// scheduler worker: under the lock it takes a Ready; outside the lock it
+// truncates/appends the log (durable when Append returns), stores
+// term/vote/committed config in the cmeta file, then sends the messages, then
+// applies committed entries through options.apply, then Advance()s under the
+// lock. Inputs (Receive, Propose, ticks...) take the lock briefly, never wait
+// for I/O, and queue the driver on the scheduler when the core has a Ready
+// and none is queued or running (`scheduled_`), so they overlap with a
+// Ready's fsyncs; the next Ready batches whatever arrived meanwhile (group
+// commit).
 //
 // Failure is fail-stop: if persisting fails, the driver stops handling
 // Readies (nothing more is sent or applied) and health() returns the error.
 //
-// Thread safety: all public methods are thread-safe. options.apply runs on
-// the Ready thread, one entry at a time in log order, without the lock; it
-// may call GetStatus/Propose but must not call Shutdown.
-// Lifetime: the Transport must outlive the driver; the destructor calls
-// Shutdown(). Messages arriving after Shutdown are ignored.
+// Thread safety: all public methods are thread-safe. options.apply runs on a
+// scheduler worker, one entry at a time in log order, without the lock; it
+// may call GetStatus/Propose but must not call Shutdown, nor wait for another
+// driver's progress (the workers are shared).
+// Lifetime: the Transport and the scheduler must outlive the driver; the
+// destructor calls Shutdown(). Messages arriving after Shutdown are ignored.
 #ifndef KMEND_LIB_CONSENSUS_RAFT_DRIVER_H_
 #define KMEND_LIB_CONSENSUS_RAFT_DRIVER_H_
 
@@ -28,13 +34,13 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/consensus/durable_log.h"
+#include "lib/consensus/raft_scheduler.h"
 #include "lib/consensus/transport.h"
 #include "lib/raft/core.h"
 #include "lib/wal/log.h"
@@ -62,19 +68,22 @@ struct DriverOptions {
   int64_t applied_index = 0;
   // Applies one committed entry (see the class comment).
   std::function<void(const consensus::ReplicateMsg&)> apply;
+  // Runs the ticks and Readies; null: RaftScheduler::Shared().
+  RaftScheduler* scheduler = nullptr;
 };
 
 class RaftDriver {
  public:
   // Opens the WAL (replaying it), loads or creates the cmeta, rebuilds the
-  // core and starts the threads.
+  // core and registers with the scheduler.
   static absl::StatusOr<std::unique_ptr<RaftDriver>> Open(DriverOptions options,
                                                           Transport* transport);
   ~RaftDriver();
   RaftDriver(const RaftDriver&) = delete;
   RaftDriver& operator=(const RaftDriver&) = delete;
 
-  // Stops the threads and closes the WAL. Idempotent.
+  // Stops ticks and Ready handling (waits for a Ready in progress) and
+  // closes the WAL. Idempotent.
   void Shutdown();
 
   // A message from a peer (the transport calls this).
@@ -125,8 +134,11 @@ class RaftDriver {
  private:
   RaftDriver(DriverOptions options, Transport* transport);
   absl::Status Init();
-  void TickerLoop();
-  void ReadyLoop();
+  // The scheduler's calls: one tick; one Ready.
+  void OnTick();
+  void RunReady();
+  // Queues RunReady when the core has a Ready and none is queued or running.
+  void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Persist(const raft::Ready& rd);
   static absl::Status Annotate(const absl::Status& s, const std::string& context);
 
@@ -134,7 +146,7 @@ class RaftDriver {
   Transport* const transport_;
   std::unique_ptr<wal::Log> wal_;
   std::unique_ptr<DurableLog> log_;
-  consensus::ConsensusMetadataPB cmeta_;  // Ready thread only
+  consensus::ConsensusMetadataPB cmeta_;  // RunReady only (one at a time)
 
   mutable absl::Mutex mu_;
   std::unique_ptr<raft::RaftCore> core_ ABSL_GUARDED_BY(mu_);
@@ -146,8 +158,11 @@ class RaftDriver {
   // the core's tick count follows real time after a SIGSTOP or a stall.
   std::chrono::steady_clock::time_point next_tick_ ABSL_GUARDED_BY(mu_);
 
-  std::thread ticker_;
-  std::thread ready_;
+  // A RunReady is queued or running; stays true after a persistence
+  // failure, so that no Ready is handled after it.
+  bool scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  RaftScheduler* scheduler_ = nullptr;
+  std::shared_ptr<RaftScheduler::Slot> slot_;  // set by Open before any input
   std::atomic<bool> shut_down_{false};
 };
 

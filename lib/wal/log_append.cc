@@ -19,6 +19,7 @@
 //     that error; a reservation that is abandoned or misfilled sets it, since
 //     the order can no longer be kept.
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <mutex>
 #include <shared_mutex>
@@ -40,6 +41,10 @@ using log_internal::Task;
 using log_internal::TaskKind;
 
 namespace {
+
+// How long an idle writer thread waits for work before it ends (the next
+// queued task starts a new one).
+constexpr std::chrono::seconds kWriterIdle{2};
 
 using google::protobuf::io::CodedOutputStream;
 
@@ -146,6 +151,7 @@ void Log::Impl::AppendAsync(absl::Span<const consensus::ReplicateMsg> entries,
       last_queued_term_ = task.last_term;
       task.done = std::move(done);
       queue_.push_back(std::move(task));
+      EnsureWriterLocked();
       cv_.notify_one();
       return;
     }
@@ -172,6 +178,7 @@ absl::Status Log::Impl::Append(absl::Span<const consensus::ReplicateMsg> entries
       result = done.get_future();
       task.done = [&done](const absl::Status& st) { done.set_value(st); };
       queue_.push_back(std::move(task));
+      EnsureWriterLocked();
       cv_.notify_one();
     }
   }
@@ -199,6 +206,7 @@ absl::StatusOr<Task*> Log::Impl::Reserve(absl::Span<const consensus::ReplicateMs
   // std::deque::push_back keeps references to elements valid, and the
   // writer does not pop this task before it is ready.
   queue_.push_back(std::move(task));
+  EnsureWriterLocked();
   return &queue_.back();
 }
 
@@ -243,7 +251,15 @@ void Log::Impl::WriterLoop() {
     Task control;
     {
       std::unique_lock l(mu_);
-      cv_.wait(l, [this] { return !writing_ && !queue_.empty() && queue_.front().ready; });
+      auto work = [this] { return !writing_ && !queue_.empty() && queue_.front().ready; };
+      while (!cv_.wait_for(l, kWriterIdle, work)) {
+        // Idle: end, unless something is queued (an inline write or an
+        // unfilled reservation holds it up; it will notify).
+        if (queue_.empty()) {
+          writer_running_ = false;
+          return;
+        }
+      }
       writing_ = true;
       size_t bytes = 0;
       while (!queue_.empty() && queue_.front().kind == TaskKind::kAppend && queue_.front().ready &&
@@ -272,6 +288,11 @@ void Log::Impl::WriterLoop() {
     switch (control.kind) {
       case TaskKind::kClose: {
         absl::Status st = failed.ok() ? FinishActive() : failed;
+        {
+          std::lock_guard l(mu_);
+          writing_ = false;
+          writer_running_ = false;
+        }
         control.result.set_value(st.ok() ? absl::StatusOr<int>(0) : absl::StatusOr<int>(st));
         return;
       }
@@ -361,6 +382,7 @@ absl::StatusOr<int> Log::Impl::RunControl(TaskKind kind, int64_t arg) {
       last_queued_term_ = 0;  // unknown until the next append
     }
     queue_.push_back(std::move(task));
+    EnsureWriterLocked();
     cv_.notify_one();
   }
   return result.get();

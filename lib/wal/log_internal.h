@@ -118,9 +118,12 @@ class Log::Impl {
   }
 
   absl::Status Recover(RecoveryInfo* info);
-  void Start() {
-    thread_ = std::thread([this] { WriterLoop(); });
-  }
+  // The log is open. The writer thread starts only when a task is queued
+  // (EnsureWriterLocked) and ends after kWriterIdle with nothing queued: an
+  // idle log, or one whose lone appender writes inline (Append), has no
+  // thread, so a server's thread count does not grow with its replicas
+  // (issue 15).
+  void Start() { started_ = true; }
 
   void AppendAsync(absl::Span<const consensus::ReplicateMsg> entries, AppendCallback done);
   // Append (synchronous): when nothing is queued and the writer is idle, the
@@ -159,13 +162,28 @@ class Log::Impl {
     std::shared_lock l(seg_mu_);
     return stats_;
   }
-  bool running() const { return thread_.joinable(); }
+  bool running() const { return started_; }
   void Join() {
-    if (thread_.joinable()) thread_.join();
+    std::thread t;
+    {
+      std::lock_guard l(mu_);
+      t = std::move(thread_);
+    }
+    if (t.joinable()) t.join();
   }
 
  private:
   void WriterLoop();
+  // Starts the writer thread unless it runs. Requires mu_; a task was just
+  // queued (the writer ends only with an empty queue).
+  void EnsureWriterLocked() {
+    if (writer_running_) return;
+    // A writer that ended set writer_running_ = false under mu_ and touches
+    // nothing guarded after that: joining it here does not wait for mu_.
+    if (thread_.joinable()) thread_.join();
+    writer_running_ = true;
+    thread_ = std::thread([this] { WriterLoop(); });
+  }
   void WriteGroup(std::vector<log_internal::Task>* group);
   absl::Status StartSegment(uint64_t sequence_number);
   // StartSegment in two steps, so Roll can create the next segment before
@@ -224,8 +242,11 @@ class Log::Impl {
   // order.
   bool writing_ = false;
 
+  bool started_ = false;         // Start() was called (set once, before use)
+  bool writer_running_ = false;  // guarded by mu_: thread_ runs WriterLoop
+  std::thread thread_;           // guarded by mu_
+
   // Owned by whoever holds writing_ (and by Recover before the writer starts).
-  std::thread thread_;
   std::unique_ptr<SegmentWriter> active_;
   uint64_t active_seq_ = 0;
   log::LogSegmentFooterPB active_facts_;

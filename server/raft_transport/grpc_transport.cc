@@ -55,7 +55,12 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
       };
       mu_.Await(absl::Condition(&ready));
       if (stop_) return;
+      size_t bytes = 0;
       while (!p->queue.empty() && static_cast<size_t>(req.messages_size()) < options_.max_batch) {
+        const size_t size = p->queue.front().ByteSizeLong();
+        // The first message always goes, however large.
+        if (req.messages_size() > 0 && bytes + size > options_.max_batch_bytes) break;
+        bytes += size;
         *req.add_messages() = std::move(p->queue.front());
         p->queue.pop_front();
       }

@@ -5,8 +5,8 @@
 //
 // Send never blocks: it appends the message to the destination server's
 // queue. One sender thread per destination drains its queue in batches of up
-// to max_batch messages per RPC, each RPC bounded by rpc_timeout. Raft
-// tolerates loss, so the transport drops rather than waits: a message to a
+// to max_batch messages and max_batch_bytes per RPC, each RPC bounded by
+// rpc_timeout. Raft tolerates loss, so the transport drops rather than waits: a message to a
 // server with no known address, a message arriving when that server's queue
 // is full (the oldest queued one is dropped), and a batch whose RPC failed
 // are all counted and dropped. A failed RPC is followed by a short pause so a
@@ -38,8 +38,13 @@ namespace kmend::raft_transport {
 class GrpcTransport : public consensus_driver::Transport {
  public:
   struct Options {
-    size_t max_queued_per_peer = 4096;
-    size_t max_batch = 64;
+    // Every group's heartbeats leave in one burst per tick (the drivers tick
+    // on one grid, lib/consensus/raft_scheduler.h): one RPC should carry a
+    // server's whole burst to a peer, thousands of small messages, so the
+    // batch is bounded by bytes rather than by a small count (issue 15).
+    size_t max_queued_per_peer = 16384;
+    size_t max_batch = 4096;
+    size_t max_batch_bytes = 4 << 20;
     std::chrono::milliseconds rpc_timeout{2000};
     std::chrono::milliseconds pause_after_failure{50};
   };

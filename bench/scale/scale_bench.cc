@@ -1,0 +1,313 @@
+// The reference server at N tablets (issue 15): one master and three tablet
+// servers as real processes on loopback, server defaults (500 ms
+// heartbeats, 100 ms Raft tick), a table of N tablets with RF=3 (tables of
+// at most 1,000 tablets, the master's per-table limit), nothing written.
+// For each N it measures:
+//   create    CreateTable calls until every tablet has a leader that all
+//             three replicas agree on (GetStatus of each tablet server);
+//   idle CPU  user+system time of the four processes over the idle window
+//             (/proc/<pid>/stat), as % of one core, in 2 s slices: median
+//             and spread of the slices;
+//   threads   /proc/<pid>/task of each tablet server (max) and the master;
+//   ksck      `kmend ksck` end to end (process start to exit), 5 runs;
+//   restart   tablet server 0 killed (SIGKILL) and started again until it
+//             serves every replica again: all N RUNNING and each knows a
+//             leader (its own term's).
+// The machine's load average is printed with every line: figures taken on a
+// shared machine are noisy, compare runs taken side by side.
+//
+//   bazel test //bench/scale:scale_bench --test_tag_filters=benchmark \
+//       --test_output=all --test_env=KMEND_SCALE_TABLETS=30,100,300
+//   or, built: KMEND_SERVER_BIN=bazel-bin/server/kmend-server
+//              bazel-bin/bench/scale/scale_bench   (runfiles find kmend)
+// Environment: KMEND_SCALE_TABLETS (comma-separated N, default "30,100"),
+// KMEND_SCALE_IDLE_S (idle window, default 10), KMEND_SCALE_OUT (append one
+// JSON line per N to this file).
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "grpcpp/grpcpp.h"
+#include "proto/master.grpc.pb.h"
+#include "proto/status.grpc.pb.h"
+#include "testing/cluster/external_cluster.h"
+#include "testing/cluster/tool_runner.h"
+
+namespace kmend::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr int kMaxTabletsPerTable = 1000;
+
+double SecondsSince(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::string LoadAverage() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return absl::StrCat(a, " ", b, " ", c);
+}
+
+// utime + stime of a process, in clock ticks; -1 if unreadable.
+int64_t CpuTicks(pid_t pid) {
+  std::ifstream f(absl::StrCat("/proc/", pid, "/stat"));
+  std::string line;
+  if (!std::getline(f, line)) return -1;
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  size_t close = line.rfind(')');
+  if (close == std::string::npos) return -1;
+  std::vector<std::string> fields = absl::StrSplit(line.substr(close + 2), ' ');
+  // fields[0] is field 3 (state); utime is field 14, stime field 15.
+  int64_t utime = 0, stime = 0;
+  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
+      !absl::SimpleAtoi(fields[12], &stime)) {
+    return -1;
+  }
+  return utime + stime;
+}
+
+int Threads(pid_t pid) {
+  int n = 0;
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++n;
+  }
+  return n;
+}
+
+struct Spread {
+  double median = 0, min = 0, max = 0;
+};
+
+Spread Summarize(std::vector<double> v) {
+  Spread s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  s.min = v.front();
+  s.max = v.back();
+  s.median = v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2;
+  return s;
+}
+
+std::string Fmt(const Spread& s, const char* unit) {
+  return absl::StrFormat("%.3g%s [%.3g..%.3g]", s.median, unit, s.min, s.max);
+}
+
+// Replicas on one tablet server: how many, how many lead, how many are
+// RUNNING and know a leader.
+struct ServerView {
+  int replicas = 0;
+  int leaders = 0;
+  int serving = 0;
+};
+
+absl::StatusOr<ServerView> View(testing::ExternalCluster* cluster, int i) {
+  auto st = cluster->GetStatus(cluster->tserver(i), std::chrono::seconds(10));
+  if (!st.ok()) return st.status();
+  ServerView v;
+  for (const auto& r : st->replicas()) {
+    ++v.replicas;
+    if (r.role() == consensus::RaftPeerPB::LEADER) ++v.leaders;
+    if (r.data_state() == server::TABLET_DATA_READY &&
+        !r.consensus_state().leader_uuid().empty()) {
+      ++v.serving;
+    }
+  }
+  return v;
+}
+
+struct Result {
+  int tablets = 0;
+  double create_s = 0;
+  Spread idle_cpu_pct;
+  int threads_tserver_max = 0;
+  int threads_master = 0;
+  Spread ksck_ms;
+  int ksck_exit = -1;
+  double restart_s = 0;
+  std::string load_before, load_after;
+};
+
+absl::Status CreateTables(testing::ExternalCluster* cluster, int n) {
+  auto stub = cluster->MasterStub();
+  for (int t = 0; n > 0; ++t) {
+    int here = std::min(n, kMaxTabletsPerTable);
+    n -= here;
+    master::CreateTableRequestPB req;
+    req.set_name(absl::StrCat("scale", t));
+    auto* id = req.mutable_schema()->add_columns();
+    id->set_name("id");
+    id->set_type(INT64);
+    id->set_is_key(true);
+    auto* v = req.mutable_schema()->add_columns();
+    v->set_name("v");
+    v->set_type(STRING);
+    req.set_num_tablets(here);
+    req.set_num_replicas(3);
+    master::CreateTableResponsePB resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::minutes(5));
+    grpc::Status s = stub->CreateTable(&ctx, req, &resp);
+    if (!s.ok()) {
+      return absl::InternalError(absl::StrCat("CreateTable scale", t, ": ", s.error_message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool AllLed(testing::ExternalCluster* cluster, int n) {
+  int leaders = 0;
+  for (int i = 0; i < cluster->num_tservers(); ++i) {
+    auto v = View(cluster, i);
+    if (!v.ok() || v->replicas != n || v->serving != n) return false;
+    leaders += v->leaders;
+  }
+  return leaders == n;
+}
+
+absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
+  Result r;
+  r.tablets = n;
+  r.load_before = LoadAverage();
+  testing::ClusterOptions opts;
+  opts.heartbeat_interval_ms = 500;             // the server's default
+  opts.tserver_unresponsive_timeout_ms = 5000;  // the master's default
+  // Restarting a server must not start re-replication.
+  opts.extra_master_flags = {"--rereplication_delay_ms=3600000"};
+  testing::ExternalCluster cluster(opts);
+  absl::Status s = cluster.Start();
+  if (!s.ok()) return s;
+
+  auto t0 = Clock::now();
+  s = CreateTables(&cluster, n);
+  if (!s.ok()) return s;
+  s = testing::ExternalCluster::WaitFor([&] { return AllLed(&cluster, n); },
+                                        std::chrono::minutes(10), "every tablet led");
+  if (!s.ok()) return s;
+  r.create_s = SecondsSince(t0);
+
+  // Idle: let the elections' aftermath settle, then sample.
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  std::vector<pid_t> pids = {cluster.master()->pid()};
+  for (int i = 0; i < cluster.num_tservers(); ++i) pids.push_back(cluster.tserver(i)->pid());
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::vector<double> slices;
+  for (int k = 0; k < std::max(1, idle_s / 2); ++k) {
+    int64_t before = 0, after = 0;
+    for (pid_t p : pids) before += CpuTicks(p);
+    auto ts = Clock::now();
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    for (pid_t p : pids) after += CpuTicks(p);
+    slices.push_back(100.0 * (after - before) / hz / SecondsSince(ts));
+  }
+  r.idle_cpu_pct = Summarize(slices);
+  r.threads_master = Threads(cluster.master()->pid());
+  for (int i = 0; i < cluster.num_tservers(); ++i) {
+    r.threads_tserver_max = std::max(r.threads_tserver_max, Threads(cluster.tserver(i)->pid()));
+  }
+
+  std::vector<double> ksck;
+  for (int k = 0; k < 5; ++k) {
+    auto tk = Clock::now();
+    testing::ToolResult tr = testing::RunKmend(
+        absl::StrCat("ksck --masters ", cluster.master_addresses(), " --timeout 30s"), scratch);
+    ksck.push_back(1000 * SecondsSince(tk));
+    r.ksck_exit = tr.exit_code;
+    if (tr.exit_code != 0) {
+      std::cerr << "ksck exit " << tr.exit_code << ": " << tr.err.substr(0, 400) << "\n";
+    }
+  }
+  r.ksck_ms = Summarize(ksck);
+
+  auto tr0 = Clock::now();
+  s = cluster.tserver(0)->Restart(std::chrono::minutes(5));
+  if (!s.ok()) return s;
+  s = testing::ExternalCluster::WaitFor(
+      [&] {
+        auto v = View(&cluster, 0);
+        return v.ok() && v->replicas == n && v->serving == n;
+      },
+      std::chrono::minutes(10), "the restarted server serving every replica");
+  if (!s.ok()) return s;
+  r.restart_s = SecondsSince(tr0);
+  r.load_after = LoadAverage();
+  return r;
+}
+
+int Main() {
+  std::vector<int> sizes = {30, 100};
+  if (const char* e = std::getenv("KMEND_SCALE_TABLETS"); e != nullptr && *e) {
+    sizes.clear();
+    for (absl::string_view p : absl::StrSplit(e, ',', absl::SkipEmpty())) {
+      int n = 0;
+      if (!absl::SimpleAtoi(p, &n) || n < 1) {
+        std::cerr << "KMEND_SCALE_TABLETS: bad size '" << p << "'\n";
+        return 2;
+      }
+      sizes.push_back(n);
+    }
+  }
+  int idle_s = 10;
+  if (const char* e = std::getenv("KMEND_SCALE_IDLE_S"); e != nullptr && *e) {
+    if (!absl::SimpleAtoi(e, &idle_s) || idle_s < 2) idle_s = 10;
+  }
+  std::string out_path;
+  if (const char* e = std::getenv("KMEND_SCALE_OUT"); e != nullptr) out_path = e;
+  const char* tmp = std::getenv("TEST_TMPDIR");
+  std::string scratch = tmp != nullptr ? tmp : "/tmp";
+
+  std::cout << "tablets | create s | idle CPU % of one core, median [min..max] | threads/tserver"
+               " | threads master | ksck ms median [min..max] | restart s | load avg before;after\n";
+  int failures = 0;
+  for (int n : sizes) {
+    auto r = RunOne(n, idle_s, scratch);
+    if (!r.ok()) {
+      std::cout << n << " | FAILED: " << r.status() << "\n";
+      ++failures;
+      continue;
+    }
+    std::cout << absl::StrFormat("%d | %.2f | %s | %d | %d | %s (exit %d) | %.2f | %s;%s\n",
+                                 r->tablets, r->create_s, Fmt(r->idle_cpu_pct, "%"),
+                                 r->threads_tserver_max, r->threads_master,
+                                 Fmt(r->ksck_ms, ""), r->ksck_exit, r->restart_s,
+                                 r->load_before, r->load_after)
+              << std::flush;
+    if (!out_path.empty()) {
+      std::ofstream f(out_path, std::ios::app);
+      f << absl::StrFormat(
+          "{\"schema\":\"kmend.scale_bench/1\",\"tablets\":%d,\"create_s\":%.3f,"
+          "\"idle_cpu_pct\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f},"
+          "\"threads_tserver_max\":%d,\"threads_master\":%d,"
+          "\"ksck_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},\"ksck_exit\":%d,"
+          "\"restart_s\":%.3f,\"loadavg_before\":\"%s\",\"loadavg_after\":\"%s\"}\n",
+          r->tablets, r->create_s, r->idle_cpu_pct.median, r->idle_cpu_pct.min,
+          r->idle_cpu_pct.max, r->threads_tserver_max, r->threads_master, r->ksck_ms.median,
+          r->ksck_ms.min, r->ksck_ms.max, r->ksck_exit, r->restart_s, r->load_before,
+          r->load_after);
+    }
+  }
+  return failures == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace kmend::bench
+
+int main() { return kmend::bench::Main(); }

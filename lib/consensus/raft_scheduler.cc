@@ -1,0 +1,155 @@
+#include "lib/consensus/raft_scheduler.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace kmend::consensus_driver {
+namespace {
+
+// Names show in top -H, perf and /proc/<pid>/task/*/comm (at most 15 bytes).
+void NameThisThread(const std::string& name) {
+  pthread_setname_np(pthread_self(), name.substr(0, 15).c_str());
+}
+
+// The first multiple of `interval` (counted from the Unix epoch) after `t`.
+// Every driver with the same interval ticks on the same grid, so the
+// heartbeats of all groups leave in one burst per tick and the transport
+// sends them to each peer server in one batched RPC, instead of one RPC per
+// group spread over the interval (heartbeat coalescing per server pair).
+absl::Time NextGridPoint(absl::Time t, absl::Duration interval) {
+  if (interval <= absl::ZeroDuration()) return t;
+  const absl::Duration since_epoch = t - absl::UnixEpoch();
+  return absl::UnixEpoch() + absl::Floor(since_epoch, interval) + interval;
+}
+
+}  // namespace
+
+RaftScheduler::RaftScheduler(Options options) {
+  const int n = std::max(1, options.workers);
+  timer_ = std::thread([this] {
+    NameThisThread("raft-timer");
+    TimerLoop();
+  });
+  for (int i = 0; i < n; ++i) {
+    workers_.emplace_back([this, i] {
+      NameThisThread(absl::StrCat("raft-ready-", i));
+      WorkerLoop();
+    });
+  }
+}
+
+RaftScheduler::~RaftScheduler() {
+  {
+    absl::MutexLock l(&timer_mu_);
+    timer_stop_ = true;
+  }
+  {
+    absl::MutexLock l(&queue_mu_);
+    queue_stop_ = true;
+  }
+  timer_.join();
+  for (std::thread& t : workers_) t.join();
+}
+
+RaftScheduler* RaftScheduler::Shared() {
+  // Leaked on purpose: drivers of static or late-destroyed objects may still
+  // detach during exit, and the threads end with the process.
+  static RaftScheduler* shared = new RaftScheduler(Options());
+  return shared;
+}
+
+std::shared_ptr<RaftScheduler::Slot> RaftScheduler::Register(std::function<void()> tick,
+                                                             std::function<void()> run_ready,
+                                                             absl::Duration interval) {
+  auto slot = std::make_shared<Slot>(std::move(tick), std::move(run_ready));
+  absl::MutexLock l(&timer_mu_);
+  const absl::Time due = NextGridPoint(absl::Now(), interval);
+  if (timers_.empty() || due < timers_.top().due) wake_ = true;
+  timers_.push(Timer{due, interval, slot});
+  return slot;
+}
+
+void RaftScheduler::Schedule(const std::shared_ptr<Slot>& slot) {
+  absl::MutexLock l(&queue_mu_);
+  queue_.push_back(slot);
+}
+
+void RaftScheduler::Detach(const std::shared_ptr<Slot>& slot) {
+  absl::MutexLock l(&slot->mu_);
+  slot->detached_ = true;
+  auto idle = [s = slot.get()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return !s->running_; };
+  slot->mu_.Await(absl::Condition(&idle));
+  // Its timer entry and any queued run are dropped when next seen.
+}
+
+void RaftScheduler::TimerLoop() {
+  std::vector<Timer> due_now;
+  while (true) {
+    {
+      absl::MutexLock l(&timer_mu_);
+      auto woken = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(timer_mu_) {
+        return timer_stop_ || wake_;
+      };
+      absl::Time until = timers_.empty() ? absl::InfiniteFuture() : timers_.top().due;
+      timer_mu_.AwaitWithDeadline(absl::Condition(&woken), until);
+      if (timer_stop_) return;
+      wake_ = false;
+      const absl::Time now = absl::Now();
+      while (!timers_.empty() && timers_.top().due <= now) {
+        due_now.push_back(timers_.top());
+        timers_.pop();
+      }
+    }
+    // Ticks run without timer_mu_ so that registrations do not wait for them.
+    const absl::Time now = absl::Now();
+    for (Timer& t : due_now) {
+      std::shared_ptr<Slot> slot = t.slot.lock();
+      if (slot == nullptr) continue;
+      {
+        absl::MutexLock l(&slot->mu_);
+        if (slot->detached_) continue;
+        slot->tick_();
+      }
+      // A timer that fell behind (an overloaded machine) skips the ticks it
+      // missed instead of firing them back to back, and stays on the grid.
+      t.due = t.due + t.interval;
+      if (t.due <= now) t.due = NextGridPoint(now, t.interval);
+    }
+    absl::MutexLock l(&timer_mu_);
+    for (Timer& t : due_now) {
+      if (!t.slot.expired()) timers_.push(std::move(t));
+    }
+    due_now.clear();
+  }
+}
+
+void RaftScheduler::WorkerLoop() {
+  while (true) {
+    std::shared_ptr<Slot> slot;
+    {
+      absl::MutexLock l(&queue_mu_);
+      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return queue_stop_ || !queue_.empty();
+      };
+      queue_mu_.Await(absl::Condition(&work));
+      if (queue_stop_) return;
+      slot = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    {
+      absl::MutexLock l(&slot->mu_);
+      if (slot->detached_) continue;
+      slot->running_ = true;
+    }
+    slot->run_ready_();
+    absl::MutexLock l(&slot->mu_);
+    slot->running_ = false;
+  }
+}
+
+}  // namespace kmend::consensus_driver

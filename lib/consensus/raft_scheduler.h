@@ -1,0 +1,115 @@
+// RaftScheduler: the threads that run RaftDrivers, shared by every replica of
+// a process so that a server's thread count does not grow with its replica
+// count (issue 15; docs/design/scale.md). One timer thread ticks every
+// registered driver at its own interval; a fixed pool of worker threads
+// handles the drivers' Readies (persist, send, apply, Advance).
+//
+// Threads: 1 timer ("raft-timer") + Options::workers ("raft-ready-N"),
+// whatever the number of drivers.
+//
+// Contract with the driver (raft_driver.cc):
+//   - a driver registers once (Register returns its Slot) and Detach()es
+//     before it is destroyed; after Detach returns, no scheduler thread is in
+//     or will enter the driver's code;
+//   - Tick(): the timer calls the slot's tick function every interval,
+//     under the slot's lock (so Detach waits for a tick in progress);
+//   - Schedule(slot): the driver asks for one run of its Ready function on a
+//     worker. The driver itself makes sure a slot is queued at most once at a
+//     time (its `scheduled_` flag), so Readies of one driver never run on two
+//     workers at once and stay in order; different drivers run in parallel.
+// A worker that runs a Ready may block (fsync); work of other drivers waits
+// only when every worker is busy. Ready functions must not wait for another
+// driver's Ready (that could need a worker that is not free).
+//
+// Thread safety: all methods are thread-safe. Lifetime: Shared() is never
+// destroyed (its threads end with the process); a scheduler made by hand must
+// outlive its drivers.
+#ifndef KMEND_LIB_CONSENSUS_RAFT_SCHEDULER_H_
+#define KMEND_LIB_CONSENSUS_RAFT_SCHEDULER_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <queue>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace kmend::consensus_driver {
+
+class RaftScheduler {
+ public:
+  struct Options {
+    // Ready handlers running at once (each may be in an fsync).
+    int workers = 8;
+  };
+
+  // One registered driver. Opaque to the driver except through the
+  // scheduler's calls.
+  class Slot {
+   public:
+    Slot(std::function<void()> tick, std::function<void()> run_ready)
+        : tick_(std::move(tick)), run_ready_(std::move(run_ready)) {}
+
+   private:
+    friend class RaftScheduler;
+    absl::Mutex mu_;
+    bool detached_ ABSL_GUARDED_BY(mu_) = false;
+    bool running_ ABSL_GUARDED_BY(mu_) = false;
+    const std::function<void()> tick_;
+    const std::function<void()> run_ready_;
+  };
+
+  explicit RaftScheduler(Options options);
+  ~RaftScheduler();  // stops the threads; every slot must be detached
+  RaftScheduler(const RaftScheduler&) = delete;
+  RaftScheduler& operator=(const RaftScheduler&) = delete;
+
+  // The process's scheduler, made on first use with default Options.
+  static RaftScheduler* Shared();
+
+  // Starts ticking `tick` every `interval`, at the multiples of `interval`
+  // since the Unix epoch (every driver of one interval ticks in the same
+  // burst, so that the transport batches their heartbeats per peer). `run_ready` is what Schedule runs.
+  std::shared_ptr<Slot> Register(std::function<void()> tick, std::function<void()> run_ready,
+                                 absl::Duration interval);
+  // Queues one run of the slot's run_ready on a worker (see the contract).
+  void Schedule(const std::shared_ptr<Slot>& slot);
+  // Stops ticks and runs of the slot: waits for a tick or run in progress;
+  // queued runs are dropped. Must not be called from the slot's own tick or
+  // run. Idempotent.
+  void Detach(const std::shared_ptr<Slot>& slot);
+
+  int num_threads() const { return 1 + static_cast<int>(workers_.size()); }
+
+ private:
+  struct Timer {
+    absl::Time due;
+    absl::Duration interval;
+    std::weak_ptr<Slot> slot;
+    bool operator>(const Timer& o) const { return due > o.due; }
+  };
+  void TimerLoop();
+  void WorkerLoop();
+
+  absl::Mutex timer_mu_;
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_
+      ABSL_GUARDED_BY(timer_mu_);
+  bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
+  // A timer due before the one the timer thread sleeps for was added.
+  bool wake_ ABSL_GUARDED_BY(timer_mu_) = false;
+
+  absl::Mutex queue_mu_;
+  std::deque<std::shared_ptr<Slot>> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool queue_stop_ ABSL_GUARDED_BY(queue_mu_) = false;
+
+  std::thread timer_;
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace kmend::consensus_driver
+
+#endif  // KMEND_LIB_CONSENSUS_RAFT_SCHEDULER_H_

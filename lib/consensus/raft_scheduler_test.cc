@@ -1,0 +1,130 @@
+// The shared scheduler: a constant number of threads whatever the number of
+// drivers, every driver ticked, Detach waiting for a run in progress.
+#include "lib/consensus/raft_scheduler.h"
+
+#include <atomic>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "lib/consensus/raft_driver.h"
+
+namespace kmend::consensus_driver {
+namespace {
+
+int ThreadsOfThisProcess() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+TEST(RaftSchedulerTest, EverySlotIsTickedByOneTimerThread) {
+  RaftScheduler sched({.workers = 2});
+  const int before = ThreadsOfThisProcess();
+  constexpr int kSlots = 500;
+  std::vector<std::atomic<int>> ticks(kSlots);
+  std::vector<std::shared_ptr<RaftScheduler::Slot>> slots;
+  for (int i = 0; i < kSlots; ++i) {
+    slots.push_back(sched.Register([&ticks, i] { ticks[i]++; }, [] {}, absl::Milliseconds(5)));
+  }
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  auto all_ticked = [&] {
+    for (auto& t : ticks) {
+      if (t.load() < 3) return false;
+    }
+    return true;
+  };
+  while (!all_ticked() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_TRUE(all_ticked());
+  EXPECT_EQ(ThreadsOfThisProcess(), before);  // no thread per slot
+  for (auto& s : slots) sched.Detach(s);
+  // Detached slots are not ticked again.
+  std::vector<int> at_detach;
+  for (auto& t : ticks) at_detach.push_back(t.load());
+  absl::SleepFor(absl::Milliseconds(50));
+  for (int i = 0; i < kSlots; ++i) EXPECT_EQ(ticks[i].load(), at_detach[i]) << i;
+}
+
+TEST(RaftSchedulerTest, DetachWaitsForTheRunInProgress) {
+  RaftScheduler sched({.workers = 1});
+  absl::Notification started, release;
+  std::atomic<bool> finished{false};
+  auto slot = sched.Register([] {},
+                             [&] {
+                               started.Notify();
+                               release.WaitForNotification();
+                               finished = true;
+                             },
+                             absl::Hours(1));
+  sched.Schedule(slot);
+  started.WaitForNotification();
+  std::atomic<bool> detached{false};
+  std::thread t([&] {
+    sched.Detach(slot);
+    detached = true;
+  });
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_FALSE(detached.load());
+  release.Notify();
+  t.join();
+  EXPECT_TRUE(finished.load());
+  // A run queued after Detach is dropped.
+  std::atomic<int> runs{0};
+  auto other = sched.Register([] {}, [&] { runs++; }, absl::Hours(1));
+  sched.Detach(other);
+  sched.Schedule(other);
+  absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_EQ(runs.load(), 0);
+}
+
+// Many one-voter groups on one scheduler: each elects itself and applies its
+// leader's no-op, and the process gains no thread per group.
+TEST(RaftSchedulerTest, ManyDriversShareTheWorkers) {
+  RaftScheduler sched({.workers = 3});
+  struct NoTransport : Transport {
+    void Send(const std::string&, const consensus::RaftMessagePB&) override {}
+  } transport;
+  const int before = ThreadsOfThisProcess();
+  constexpr int kDrivers = 300;
+  std::vector<std::atomic<int>> applied(kDrivers);
+  std::vector<std::unique_ptr<RaftDriver>> drivers;
+  for (int i = 0; i < kDrivers; ++i) {
+    DriverOptions o;
+    o.core.tablet_id = "t" + std::to_string(i);
+    o.core.self_uuid = "A";
+    o.core.election_ticks = 3;
+    o.core.random_seed = i;
+    o.tick_interval = absl::Milliseconds(5);
+    o.bootstrap_config.set_opid_index(-1);
+    auto* p = o.bootstrap_config.add_peers();
+    p->set_permanent_uuid("A");
+    p->set_member_type(consensus::RaftPeerPB::VOTER);
+    o.apply = [&applied, i](const consensus::ReplicateMsg&) { applied[i]++; };
+    o.scheduler = &sched;
+    auto d = RaftDriver::Open(std::move(o), &transport);
+    ASSERT_TRUE(d.ok()) << d.status();
+    drivers.push_back(std::move(*d));
+  }
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  auto all_applied = [&] {
+    for (auto& a : applied) {
+      if (a.load() < 1) return false;
+    }
+    return true;
+  };
+  while (!all_applied() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
+  EXPECT_TRUE(all_applied());
+  EXPECT_EQ(ThreadsOfThisProcess(), before);
+  for (auto& d : drivers) EXPECT_EQ(d->GetStatus().role, raft::Role::kLeader);
+  drivers.clear();  // every driver detaches before the scheduler goes
+}
+
+}  // namespace
+}  // namespace kmend::consensus_driver

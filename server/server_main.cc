@@ -24,6 +24,7 @@
 #include <chrono>
 #include <iostream>
 #include <string>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_split.h"
@@ -59,20 +60,122 @@ int WaitForShutdownSignal(const sigset_t& set) {
   return sig;
 }
 
-struct CommonFlags {
-  std::string fs_root;
-  std::string rpc_bind = "127.0.0.1:0";
-  std::string port_file;
-  std::string log_file;
-};
-
-void AddCommonFlags(CLI::App* app, CommonFlags* f) {
-  app->add_option("--fs_root", f->fs_root, "Data directory (created if missing)")->required();
-  app->add_option("--rpc_bind", f->rpc_bind, "Address to serve RPCs on; port 0 picks a free one")
+// The flags both servers share, bound into their options struct (MasterOptions
+// and TabletServerOptions name these fields alike). --log_file is not an
+// option of either: logging is set up here, before the server exists.
+template <typename Options>
+void AddCommonFlags(CLI::App* app, Options* opts, std::string* log_file) {
+  app->add_option("--fs_root", opts->fs_root, "Data directory (created if missing)")->required();
+  app->add_option("--rpc_bind", opts->rpc_bind,
+                  "Address to serve RPCs on; port 0 picks a free one")
       ->capture_default_str();
-  app->add_option("--port_file", f->port_file,
+  app->add_option("--port_file", opts->port_file,
                   "Write the bound port to this file once serving (for harnesses)");
-  app->add_option("--log_file", f->log_file, "Also append log lines to this file");
+  app->add_option("--log_file", *log_file, "Also append log lines to this file");
+}
+
+// A HOST:PORT,... list straight into `out` (normalised, IPv6 bracketed);
+// a malformed list is a parse error naming the flag (exit 2).
+CLI::Option* AddHostPortsFlag(CLI::App* app, const std::string& name,
+                              std::vector<std::string>* out, const std::string& help) {
+  return app->add_option_function<std::string>(
+      name,
+      [name, out](const std::string& text) {
+        auto hps = ParseHostPorts(text);
+        if (!hps.ok()) throw CLI::ValidationError(name, std::string(hps.status().message()));
+        out->clear();
+        for (const auto& hp : *hps) out->push_back(HostPortToString(hp));
+      },
+      help);
+}
+
+// A duration flag in milliseconds that also takes units (tools/common).
+template <typename T>
+CLI::Option* AddMillisFlag(CLI::App* app, const std::string& name, T* ms, const std::string& help,
+                           T min, T max) {
+  return app->add_option(name, *ms, help)
+      ->capture_default_str()
+      ->transform(tools::MillisecondsDuration())
+      ->check(CLI::Range(min, max));
+}
+
+void AddMasterFlags(CLI::App* cmd, master::MasterOptions* o) {
+  AddMillisFlag(cmd, "--tserver_unresponsive_timeout_ms", &o->tserver_unresponsive_timeout_ms,
+                "A tablet server without a heartbeat for this long is marked dead", int64_t{1},
+                int64_t{3'600'000});
+  AddMillisFlag(cmd, "--tserver_rpc_timeout_ms", &o->tserver_rpc_timeout_ms,
+                "Deadline of the master's CreateTablet/DeleteTablet calls", int64_t{1},
+                int64_t{600'000});
+  AddMillisFlag(cmd, "--rereplication_delay_ms", &o->rereplication_delay_ms,
+                "Replace the replicas of a tablet server silent this long", int64_t{1},
+                int64_t{86'400'000});
+  AddMillisFlag(cmd, "--rereplication_failed_grace_ms", &o->rereplication_failed_grace_ms,
+                "Replace a replica its live server reports FAILED for this long", int64_t{1},
+                int64_t{86'400'000});
+  cmd->add_option("--rereplication_max_copies_per_server", o->rereplication_max_copies_per_server,
+                  "Re-replication: concurrent tablet copies into one tablet server")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  // Sys-catalog WAL retention (docs/design/server.md, "Replicated catalog").
+  cmd->add_option("--catalog_wal_retained_entries", o->catalog_log_retained_entries,
+                  "Sys-catalog WAL entries kept behind the catalog snapshot")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  cmd->add_option("--catalog_wal_max_entries_retained_for_peers",
+                  o->catalog_log_max_entries_retained_for_peers,
+                  "... and at most this many more for a lagging master (beyond: catalog copy)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{100'000'000}));
+  cmd->add_option("--catalog_wal_segment_size_bytes", o->catalog_wal_segment_size_bytes,
+                  "Start a new sys-catalog WAL segment at this size (GC deletes whole segments)")
+      ->type_name("INT")  // as before (the option is unsigned)
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 30));
+  AddHostPortsFlag(cmd, "--master_addrs", &o->master_addresses,
+                   "Every master of a multi-master cluster, this one included, HOST:PORT,... "
+                   "(the same list on each); absent: a single master");
+}
+
+void AddTabletServerFlags(CLI::App* cmd, tserver::TabletServerOptions* o) {
+  AddHostPortsFlag(cmd, "--master_addrs", &o->master_addresses,
+                   "Masters, HOST:PORT[,HOST:PORT...]")
+      ->required();
+  AddMillisFlag(cmd, "--heartbeat_interval_ms", &o->heartbeat_interval_ms, "Heartbeat period",
+                int64_t{10}, int64_t{600'000});
+  // Flush and WAL GC (docs/cli/server.md, docs/design/server.md).
+  cmd->add_option("--flush_threshold_rows", o->flush_threshold_rows,
+                  "Flush a replica's in-memory rows to column blocks at this many rows")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
+  // The flag counts MiB, the option bytes.
+  cmd->add_option_function<int64_t>(
+         "--flush_threshold_mb",
+         [o](const int64_t& mb) { o->flush_threshold_bytes = static_cast<uint64_t>(mb) << 20; },
+         "... or at this many MiB of them")
+      ->default_str(std::to_string(o->flush_threshold_bytes >> 20))
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
+  AddMillisFlag(cmd, "--flush_interval_ms", &o->flush_interval_ms,
+                "... or once ops applied this long ago are unflushed", int64_t{10},
+                int64_t{86'400'000});
+  cmd->add_option("--wal_segment_size_bytes", o->wal_segment_size_bytes,
+                  "Start a new WAL segment at this size (GC deletes whole segments)")
+      ->type_name("INT")  // as before (the option is unsigned)
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 30));
+  cmd->add_option("--wal_max_segments_retained_for_peers", o->wal_max_segments_retained_for_peers,
+                  "WAL segments past the flushed op kept for a lagging peer")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100'000));
+  cmd->add_option("--ack_log_file", o->ack_log_file,
+                  "Fault tests only: append each acknowledged write (tablet, term, index, "
+                  "leader) to this file; empty: off");
+  AddMillisFlag(cmd, "--maintenance_interval_ms", &o->maintenance_interval_ms,
+                "Period of the flush/WAL GC thread's rounds", int64_t{10}, int64_t{600'000});
+  cmd->add_option("--fs_reserved_bytes", o->fs_reserved_bytes,
+                  "Space kept free in the data directory for metadata and flushes: client "
+                  "writes and new replicas are refused below it; -1 = 1% of the filesystem")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 50));
 }
 
 }  // namespace
@@ -89,130 +192,17 @@ int Main(int argc, char** argv) {
   app.set_version_flag("--version", kKmendVersion);
   app.require_subcommand(1);
 
-  CommonFlags master_flags;
-  int64_t unresponsive_ms = master::MasterOptions().tserver_unresponsive_timeout_ms;
+  master::MasterOptions master_opts;
+  std::string master_log_file;
   CLI::App* master_cmd = app.add_subcommand("master", "Run a master");
-  AddCommonFlags(master_cmd, &master_flags);
-  master_cmd
-      ->add_option("--tserver_unresponsive_timeout_ms", unresponsive_ms,
-                   "A tablet server without a heartbeat for this long is marked dead")
-      ->capture_default_str()
-      ->transform(tools::MillisecondsDuration())
-      ->check(CLI::Range(int64_t{1}, int64_t{3'600'000}));
+  AddCommonFlags(master_cmd, &master_opts, &master_log_file);
+  AddMasterFlags(master_cmd, &master_opts);
 
-  int64_t tserver_rpc_timeout_ms = master::MasterOptions().tserver_rpc_timeout_ms;
-  master_cmd
-      ->add_option("--tserver_rpc_timeout_ms", tserver_rpc_timeout_ms,
-                   "Deadline of the master's CreateTablet/DeleteTablet calls")
-      ->capture_default_str()
-      ->transform(tools::MillisecondsDuration())
-      ->check(CLI::Range(int64_t{1}, int64_t{600'000}));
-
-  int64_t rereplication_delay_ms = master::MasterOptions().rereplication_delay_ms;
-  master_cmd
-      ->add_option("--rereplication_delay_ms", rereplication_delay_ms,
-                   "Replace the replicas of a tablet server silent this long")
-      ->capture_default_str()
-      ->transform(tools::MillisecondsDuration())
-      ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
-
-  int64_t rereplication_failed_grace_ms = master::MasterOptions().rereplication_failed_grace_ms;
-  master_cmd
-      ->add_option("--rereplication_failed_grace_ms", rereplication_failed_grace_ms,
-                   "Replace a replica its live server reports FAILED for this long")
-      ->capture_default_str()
-      ->transform(tools::MillisecondsDuration())
-      ->check(CLI::Range(int64_t{1}, int64_t{86'400'000}));
-
-  int rereplication_max_copies = master::MasterOptions().rereplication_max_copies_per_server;
-  master_cmd
-      ->add_option("--rereplication_max_copies_per_server", rereplication_max_copies,
-                   "Re-replication: concurrent tablet copies into one tablet server")
-      ->capture_default_str()
-      ->check(CLI::Range(1, 1000));
-
-  // Sys-catalog WAL retention (docs/design/server.md, "Replicated catalog").
-  master::MasterOptions master_defaults;
-  int64_t catalog_retained = master_defaults.catalog_log_retained_entries;
-  int64_t catalog_retained_peers = master_defaults.catalog_log_max_entries_retained_for_peers;
-  int64_t catalog_segment_bytes =
-      static_cast<int64_t>(master_defaults.catalog_wal_segment_size_bytes);
-  master_cmd
-      ->add_option("--catalog_wal_retained_entries", catalog_retained,
-                   "Sys-catalog WAL entries kept behind the catalog snapshot")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
-  master_cmd
-      ->add_option("--catalog_wal_max_entries_retained_for_peers", catalog_retained_peers,
-                   "... and at most this many more for a lagging master (beyond: catalog copy)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{0}, int64_t{100'000'000}));
-  master_cmd
-      ->add_option("--catalog_wal_segment_size_bytes", catalog_segment_bytes,
-                   "Start a new sys-catalog WAL segment at this size (GC deletes whole segments)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 30));
-
-  std::string master_peer_addrs;
-  master_cmd->add_option(
-      "--master_addrs", master_peer_addrs,
-      "Every master of a multi-master cluster, this one included, HOST:PORT,... (the same "
-      "list on each); absent: a single master");
-
-  CommonFlags ts_flags;
-  std::string master_addrs;
-  int64_t heartbeat_ms = tserver::TabletServerOptions().heartbeat_interval_ms;
+  tserver::TabletServerOptions ts_opts;
+  std::string ts_log_file;
   CLI::App* ts_cmd = app.add_subcommand("tserver", "Run a tablet server");
-  AddCommonFlags(ts_cmd, &ts_flags);
-  ts_cmd->add_option("--master_addrs", master_addrs, "Masters, HOST:PORT[,HOST:PORT...]")
-      ->required();
-  ts_cmd->add_option("--heartbeat_interval_ms", heartbeat_ms, "Heartbeat period")
-      ->capture_default_str()
-      ->transform(tools::MillisecondsDuration())
-      ->check(CLI::Range(int64_t{10}, int64_t{600'000}));
-  // Flush and WAL GC (docs/cli/server.md, docs/design/server.md).
-  tserver::TabletServerOptions ts_defaults;
-  int64_t flush_rows = ts_defaults.flush_threshold_rows;
-  int64_t flush_mb = static_cast<int64_t>(ts_defaults.flush_threshold_bytes >> 20);
-  int64_t flush_interval_ms = ts_defaults.flush_interval_ms;
-  int64_t wal_segment_bytes = static_cast<int64_t>(ts_defaults.wal_segment_size_bytes);
-  int wal_retained = ts_defaults.wal_max_segments_retained_for_peers;
-  int64_t maintenance_ms = ts_defaults.maintenance_interval_ms;
-  ts_cmd->add_option("--flush_threshold_rows", flush_rows,
-                     "Flush a replica's in-memory rows to column blocks at this many rows")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
-  ts_cmd->add_option("--flush_threshold_mb", flush_mb, "... or at this many MiB of them")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
-  ts_cmd->add_option("--flush_interval_ms", flush_interval_ms,
-                     "... or once ops applied this long ago are unflushed")
-      ->capture_default_str()
-      ->transform(tools::MillisecondsDuration())
-      ->check(CLI::Range(int64_t{10}, int64_t{86'400'000}));
-  ts_cmd->add_option("--wal_segment_size_bytes", wal_segment_bytes,
-                     "Start a new WAL segment at this size (GC deletes whole segments)")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{4096}, int64_t{1} << 30));
-  ts_cmd->add_option("--wal_max_segments_retained_for_peers", wal_retained,
-                     "WAL segments past the flushed op kept for a lagging peer")
-      ->capture_default_str()
-      ->check(CLI::Range(0, 100'000));
-  std::string ack_log_file;
-  ts_cmd->add_option("--ack_log_file", ack_log_file,
-                     "Fault tests only: append each acknowledged write (tablet, term, index, "
-                     "leader) to this file; empty: off");
-  ts_cmd->add_option("--maintenance_interval_ms", maintenance_ms,
-                     "Period of the flush/WAL GC thread's rounds")
-      ->capture_default_str()
-      ->transform(tools::MillisecondsDuration())
-      ->check(CLI::Range(int64_t{10}, int64_t{600'000}));
-  int64_t reserved_bytes = ts_defaults.fs_reserved_bytes;
-  ts_cmd->add_option("--fs_reserved_bytes", reserved_bytes,
-                     "Space kept free in the data directory for metadata and flushes: client "
-                     "writes and new replicas are refused below it; -1 = 1% of the filesystem")
-      ->capture_default_str()
-      ->check(CLI::Range(int64_t{-1}, int64_t{1} << 50));
+  AddCommonFlags(ts_cmd, &ts_opts, &ts_log_file);
+  AddTabletServerFlags(ts_cmd, &ts_opts);
 
   try {
     app.parse(argc, argv);
@@ -221,39 +211,20 @@ int Main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
 
-  const CommonFlags& flags = master_cmd->parsed() ? master_flags : ts_flags;
-  if (auto s = ParseHostPort(flags.rpc_bind); !s.ok()) {
+  const bool is_master = master_cmd->parsed();
+  const std::string& rpc_bind = is_master ? master_opts.rpc_bind : ts_opts.rpc_bind;
+  if (auto s = ParseHostPort(rpc_bind); !s.ok()) {
     std::cerr << "kmend-server: --rpc_bind: " << s.status().message() << "\n";
     return 2;
   }
-  if (auto s = InitLogging(flags.log_file); !s.ok()) {
+  if (auto s = InitLogging(is_master ? master_log_file : ts_log_file); !s.ok()) {
     std::cerr << "kmend-server: --log_file: " << s.message() << "\n";
     return 2;
   }
 
   int rc = 0;
-  if (master_cmd->parsed()) {
-    master::MasterOptions opts;
-    opts.fs_root = flags.fs_root;
-    opts.rpc_bind = flags.rpc_bind;
-    opts.port_file = flags.port_file;
-    opts.tserver_unresponsive_timeout_ms = unresponsive_ms;
-    opts.tserver_rpc_timeout_ms = tserver_rpc_timeout_ms;
-    opts.rereplication_delay_ms = rereplication_delay_ms;
-    opts.rereplication_max_copies_per_server = rereplication_max_copies;
-    opts.rereplication_failed_grace_ms = rereplication_failed_grace_ms;
-    opts.catalog_log_retained_entries = catalog_retained;
-    opts.catalog_log_max_entries_retained_for_peers = catalog_retained_peers;
-    opts.catalog_wal_segment_size_bytes = static_cast<uint64_t>(catalog_segment_bytes);
-    if (!master_peer_addrs.empty()) {
-      auto peers = ParseHostPorts(master_peer_addrs);
-      if (!peers.ok()) {
-        std::cerr << "kmend-server: --master_addrs: " << peers.status().message() << "\n";
-        return 2;
-      }
-      for (const auto& hp : *peers) opts.master_addresses.push_back(HostPortToString(hp));
-    }
-    master::Master m(opts);
+  if (is_master) {
+    master::Master m(master_opts);
     absl::Status s = m.Start();
     if (!s.ok()) {
       KLOG(ERROR) << "master could not start: " << s;
@@ -265,26 +236,7 @@ int Main(int argc, char** argv) {
       KLOG(INFO) << "master " << m.uuid() << " stopped";
     }
   } else {
-    auto addrs = ParseHostPorts(master_addrs);
-    if (!addrs.ok()) {
-      std::cerr << "kmend-server: --master_addrs: " << addrs.status().message() << "\n";
-      return 2;
-    }
-    tserver::TabletServerOptions opts;
-    opts.fs_root = flags.fs_root;
-    opts.rpc_bind = flags.rpc_bind;
-    opts.port_file = flags.port_file;
-    opts.heartbeat_interval_ms = heartbeat_ms;
-    opts.flush_threshold_rows = flush_rows;
-    opts.flush_threshold_bytes = static_cast<uint64_t>(flush_mb) << 20;
-    opts.flush_interval_ms = flush_interval_ms;
-    opts.wal_segment_size_bytes = static_cast<uint64_t>(wal_segment_bytes);
-    opts.wal_max_segments_retained_for_peers = wal_retained;
-    opts.maintenance_interval_ms = maintenance_ms;
-    opts.fs_reserved_bytes = reserved_bytes;
-    opts.ack_log_file = ack_log_file;
-    for (const auto& hp : *addrs) opts.master_addresses.push_back(HostPortToString(hp));
-    tserver::TabletServer ts(opts);
+    tserver::TabletServer ts(ts_opts);
     absl::Status s = ts.Start();
     if (!s.ok()) {
       KLOG(ERROR) << "tablet server could not start: " << s;

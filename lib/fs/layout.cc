@@ -29,6 +29,12 @@ std::string Layout::WalsDir() const { return absl::StrCat(root_, "/", kWalsDirNa
 std::string Layout::WalDir(absl::string_view tablet_id) const {
   return absl::StrCat(WalsDir(), "/", tablet_id);
 }
+std::string Layout::CatalogCopyDir() const {
+  return absl::StrCat(root_, "/", kCatalogCopyDirName);
+}
+std::string Layout::CopyJournalPath(absl::string_view tablet_id) const {
+  return absl::StrCat(TabletMetaPath(tablet_id), kCopyJournalSuffix);
+}
 
 bool IsCanonicalUuid(absl::string_view s) {
   if (s.size() != 32) return false;

@@ -27,6 +27,13 @@ inline constexpr char kBlockManagerInstanceFileName[] = "block_manager_instance"
 inline constexpr char kTabletMetaDirName[] = "tablet-meta";
 inline constexpr char kConsensusMetaDirName[] = "consensus-meta";
 inline constexpr char kWalsDirName[] = "wals";
+// A master's catalog snapshot (server/master/catalog_store).
+inline constexpr char kMasterCatalogFileName[] = "master-catalog";
+// A master's staging directory for a catalog copy (server/master/catalog_copy).
+inline constexpr char kCatalogCopyDirName[] = "catalog-copy";
+// Appended to a superblock's path: the resume journal of a tablet copy into
+// it (lib/tablet_copy/copy_journal).
+inline constexpr char kCopyJournalSuffix[] = ".copy-journal";
 
 class Layout {
  public:
@@ -44,6 +51,9 @@ class Layout {
   std::string ConsensusMetaPath(absl::string_view tablet_id) const;
   std::string WalsDir() const;                    // <root>/wals
   std::string WalDir(absl::string_view tablet_id) const;  // <root>/wals/<tablet_id>
+  std::string CatalogCopyDir() const;             // <root>/catalog-copy
+  // <root>/tablet-meta/<tablet_id>.copy-journal
+  std::string CopyJournalPath(absl::string_view tablet_id) const;
 
  private:
   std::string root_;

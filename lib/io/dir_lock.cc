@@ -33,14 +33,14 @@ absl::Status HeldError(const std::string& dir, pid_t pid) {
   return absl::FailedPreconditionError(
       absl::StrCat(dir, ": data directory is locked by ",
                    pid > 0 ? absl::StrCat("pid ", pid) : std::string("another process"),
-                   " (", JoinPath(dir, kDirLockFileName),
+                   " (", JoinPath(dir, fs::kLockFileName),
                    "); stop that process first"));
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<DirLock>> DirLock::Acquire(const std::string& dir) {
-  std::string path = JoinPath(dir, kDirLockFileName);
+  std::string path = JoinPath(dir, fs::kLockFileName);
   int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("open lock file", path, errno);
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -71,7 +71,7 @@ DirLock::~DirLock() {
 }
 
 absl::StatusOr<std::optional<pid_t>> DirLockHolder(const std::string& dir) {
-  std::string path = JoinPath(dir, kDirLockFileName);
+  std::string path = JoinPath(dir, fs::kLockFileName);
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<pid_t>();

@@ -22,10 +22,9 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "lib/fs/layout.h"
 
 namespace kmend::io {
-
-inline constexpr char kDirLockFileName[] = ".kmend.lock";
 
 class DirLock {
  public:

@@ -28,7 +28,7 @@ TEST(DirLockTest, AcquireWritesPidAndReleases) {
   {
     auto lock = DirLock::Acquire(dir);
     ASSERT_TRUE(lock.ok()) << lock.status();
-    auto contents = ReadFileToString(JoinPath(dir, kDirLockFileName));
+    auto contents = ReadFileToString(JoinPath(dir, fs::kLockFileName));
     ASSERT_TRUE(contents.ok());
     EXPECT_EQ(*contents, absl::StrCat(::getpid(), "\n"));
     auto holder = DirLockHolder(dir);
@@ -41,7 +41,7 @@ TEST(DirLockTest, AcquireWritesPidAndReleases) {
   auto holder = DirLockHolder(dir);
   ASSERT_TRUE(holder.ok());
   EXPECT_FALSE(holder->has_value());
-  EXPECT_EQ(*ReadFileToString(JoinPath(dir, kDirLockFileName)), "");  // pid cleared
+  EXPECT_EQ(*ReadFileToString(JoinPath(dir, fs::kLockFileName)), "");  // pid cleared
   EXPECT_TRUE(DirLock::Acquire(dir).ok());
 }
 

@@ -20,7 +20,7 @@ using consensus::RaftConfigPB;
 using consensus::RaftPeerPB;
 
 std::string ConsensusMetaPath(absl::string_view root, absl::string_view tablet_id) {
-  return io::JoinPath(io::JoinPath(root, kConsensusMetaDirName), tablet_id);
+  return io::JoinPath(io::JoinPath(root, fs::kConsensusMetaDirName), tablet_id);
 }
 
 absl::StatusOr<ConsensusMetadataPB> LoadConsensusMeta(const std::string& path) {

@@ -21,11 +21,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "lib/format/pb_container_verify.h"
+#include "lib/fs/layout.h"
 #include "proto/consensus_metadata.pb.h"
 
 namespace kmend::meta {
-
-inline constexpr char kConsensusMetaDirName[] = "consensus-meta";
 
 // <root>/consensus-meta/<tablet_id>
 std::string ConsensusMetaPath(absl::string_view root, absl::string_view tablet_id);

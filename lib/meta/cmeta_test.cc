@@ -25,7 +25,7 @@ class CmetaTest : public ::testing::Test {
     const char* base = std::getenv("TEST_TMPDIR");
     root_ = absl::StrCat(base ? base : "/tmp", "/cmeta.XXXXXX");
     ASSERT_NE(::mkdtemp(root_.data()), nullptr);
-    ASSERT_TRUE(io::CreateDirs(io::JoinPath(root_, kConsensusMetaDirName)).ok());
+    ASSERT_TRUE(io::CreateDirs(io::JoinPath(root_, fs::kConsensusMetaDirName)).ok());
     path_ = ConsensusMetaPath(root_, "0123456789abcdef0123456789abcdef");
   }
   ConsensusMetadataPB Sample() {

@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/fs/layout.h"
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
@@ -96,7 +97,7 @@ class EditConsensusMetaTest : public ::testing::Test {
     const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     root_ = io::JoinPath(::testing::TempDir(), name + "_root");
     backups_ = io::JoinPath(::testing::TempDir(), name + "_backups");
-    ASSERT_TRUE(io::CreateDirs(io::JoinPath(root_, meta::kConsensusMetaDirName)).ok());
+    ASSERT_TRUE(io::CreateDirs(io::JoinPath(root_, fs::kConsensusMetaDirName)).ok());
     ASSERT_TRUE(meta::StoreConsensusMeta(meta::ConsensusMetaPath(root_, "t1"), ThreeVoters(3)).ok());
   }
   CmetaEditFn SetTermTo(int64_t term) {

@@ -11,7 +11,7 @@
 namespace kmend::tablet_copy {
 
 std::string JournalPath(const fs::Layout& layout, const std::string& tablet_id) {
-  return absl::StrCat(layout.TabletMetaPath(tablet_id), ".copy-journal");
+  return layout.CopyJournalPath(tablet_id);
 }
 
 absl::StatusOr<std::optional<tserver::TabletCopyJournalPB>> LoadJournal(

@@ -25,6 +25,7 @@
 #include "lib/meta/cmeta_merge.h"
 #include "lib/rpc/status_payloads.h"
 #include "lib/util/status_macros.h"
+#include "lib/wal/format.h"
 #include "server/master/catalog_copy_source.h"
 #include "server/master/catalog_store.h"
 
@@ -144,7 +145,7 @@ absl::StatusOr<CatalogCopyResult> Stage(CatalogCopyPeer* source, const std::stri
     const CatalogCopyItemPB& item = begin.items(i);
     // Names come from the peer: only plain segment names become paths.
     if (item.name().empty() || item.name().find('/') != std::string::npos ||
-        item.name()[0] == '.' || item.name().rfind("wal-", 0) != 0) {
+        item.name()[0] == '.' || !absl::StartsWith(item.name(), wal::kSegmentFilePrefix)) {
       return absl::DataLossError(absl::StrCat("catalog copy from ", begin.responder_uuid(),
                                               ": item ", i, " has name '", item.name(),
                                               "', expected a WAL segment name"));
@@ -197,7 +198,7 @@ absl::StatusOr<CatalogCopyResult> Stage(CatalogCopyPeer* source, const std::stri
         catalog.applied_index(), ", expected the session's ", begin.snapshot_index()));
   }
   result.catalog_version = catalog.version();
-  RETURN_IF_ERROR(pbc::WriteSingleMessageFile(io::JoinPath(staging, kCatalogFileName), catalog));
+  RETURN_IF_ERROR(pbc::WriteSingleMessageFile(io::JoinPath(staging, fs::kMasterCatalogFileName), catalog));
 
   // 2. The WAL segments.
   std::vector<std::string> names;
@@ -229,7 +230,7 @@ absl::StatusOr<CatalogCopyResult> Stage(CatalogCopyPeer* source, const std::stri
 }  // namespace
 
 std::string CatalogCopyStagingDir(const std::string& fs_root) {
-  return io::JoinPath(fs_root, "catalog-copy");
+  return fs::Layout(fs_root).CatalogCopyDir();
 }
 
 absl::StatusOr<CatalogCopyResult> FetchCatalogCopy(CatalogCopyPeer* source,
@@ -313,9 +314,9 @@ absl::StatusOr<bool> RecoverOrInstallCatalogCopy(const std::string& fs_root,
     RETURN_IF_ERROR(Rename(staged_cmeta, layout.ConsensusMetaPath(tablet_id)));
     RETURN_IF_ERROR(io::SyncDir(layout.ConsensusMetaDir()));
   }
-  const std::string staged_snapshot = io::JoinPath(staging, kCatalogFileName);
+  const std::string staged_snapshot = io::JoinPath(staging, fs::kMasterCatalogFileName);
   if (io::FileExists(staged_snapshot)) {
-    RETURN_IF_ERROR(Rename(staged_snapshot, io::JoinPath(fs_root, kCatalogFileName)));
+    RETURN_IF_ERROR(Rename(staged_snapshot, io::JoinPath(fs_root, fs::kMasterCatalogFileName)));
     RETURN_IF_ERROR(io::SyncDir(fs_root));
   }
   // 4. The marker last: until it goes, a restart redoes the steps above.

@@ -120,7 +120,7 @@ class CatalogCopyTest : public ::testing::Test {
     SysCatalogPB old;
     old.set_version(2);
     old.set_applied_index(4);
-    ASSERT_TRUE(pbc::WriteSingleMessageFile(io::JoinPath(root_, kCatalogFileName), old).ok());
+    ASSERT_TRUE(pbc::WriteSingleMessageFile(io::JoinPath(root_, fs::kMasterCatalogFileName), old).ok());
     SetLocalTerm(3, "G");
     options_.requestor_uuid = "F";
     options_.local_last_logged_index = 7;
@@ -143,7 +143,7 @@ class CatalogCopyTest : public ::testing::Test {
   void ExpectUntouched() {
     EXPECT_EQ(WalFiles(), (std::vector<std::string>{"wal-000000001", "wal-000000002"}));
     SysCatalogPB c;
-    ASSERT_TRUE(pbc::ReadSingleMessageFile(io::JoinPath(root_, kCatalogFileName), &c).ok());
+    ASSERT_TRUE(pbc::ReadSingleMessageFile(io::JoinPath(root_, fs::kMasterCatalogFileName), &c).ok());
     EXPECT_EQ(c.version(), 2);
     auto cmeta = meta::LoadConsensusMeta(cmeta_path_);
     ASSERT_TRUE(cmeta.ok());
@@ -157,7 +157,7 @@ class CatalogCopyTest : public ::testing::Test {
     ASSERT_TRUE(s3.ok() && s4.ok());
     EXPECT_EQ(*s3, seg3_);
     EXPECT_EQ(*s4, seg4_);
-    auto store = RaftCatalogStore::Open(io::JoinPath(root_, kCatalogFileName));
+    auto store = RaftCatalogStore::Open(io::JoinPath(root_, fs::kMasterCatalogFileName));
     ASSERT_TRUE(store.ok()) << store.status();
     EXPECT_EQ((*store)->snapshot_index(), 120);
     EXPECT_EQ((*store)->applied().version(), 42);

@@ -1,5 +1,6 @@
 #include "server/master/catalog_store.h"
 
+#include "lib/fs/layout.h"
 #include "lib/format/pb_container.h"
 #include "lib/io/file.h"
 #include "lib/util/status_macros.h"
@@ -7,7 +8,7 @@
 namespace kmend::master {
 
 FileCatalogStore::FileCatalogStore(std::string root)
-    : path_(io::JoinPath(root, kCatalogFileName)) {}
+    : path_(io::JoinPath(root, fs::kMasterCatalogFileName)) {}
 
 absl::StatusOr<SysCatalogPB> FileCatalogStore::Load() {
   SysCatalogPB catalog;

@@ -30,8 +30,6 @@ class CatalogStore {
   virtual absl::Status Save(const SysCatalogPB& catalog) = 0;
 };
 
-inline constexpr char kCatalogFileName[] = "master-catalog";
-
 // One PB container file (lib/format/pb_container.h) at <root>/master-catalog
 // holding one SysCatalogPB, replaced atomically (temp file, fsync, rename,
 // fsync dir) on every Save. The master used it before the catalog was

@@ -41,7 +41,7 @@ absl::Status Master::Start() {
                    RecoverOrInstallCatalogCopy(options_.fs_root, kSysCatalogTabletId));
   if (installed) KLOG(INFO) << "installed a catalog copy left complete by a previous run";
   ASSIGN_OR_RETURN(std::unique_ptr<RaftCatalogStore> store,
-                   RaftCatalogStore::Open(io::JoinPath(options_.fs_root, kCatalogFileName),
+                   RaftCatalogStore::Open(io::JoinPath(options_.fs_root, fs::kMasterCatalogFileName),
                                           absl::Milliseconds(options_.catalog_save_timeout_ms)));
   store_ = store.get();
   catalog_ = std::make_unique<CatalogManager>(std::move(store), &clock_);

@@ -13,6 +13,7 @@
 #include "proto/status.grpc.pb.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
+#include "lib/fs/layout.h"
 #include "lib/util/status_macros.h"
 
 namespace kmend::master {
@@ -58,7 +59,7 @@ absl::StatusOr<consensus::RaftConfigPB> Master::BootstrapConfig() {
   // config: the others start empty, so the states would differ.
   if (store_->applied().version() > 0) {
     return absl::FailedPreconditionError(absl::StrCat(
-        options_.fs_root, "/", kCatalogFileName, " holds a single master's catalog (version ",
+        options_.fs_root, "/", fs::kMasterCatalogFileName, " holds a single master's catalog (version ",
         store_->applied().version(),
         ") but no sys-catalog consensus metadata: a multi-master catalog must start empty on "
         "every master (start this master alone, without --master_addrs, to keep that catalog)"));

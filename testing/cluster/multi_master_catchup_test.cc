@@ -21,7 +21,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "lib/fs/layout.h"
 #include "lib/io/file.h"
+#include "lib/wal/format.h"
 #include "proto/master.grpc.pb.h"
 #include "server/common/grpc_util.h"
 #include "testing/cluster/cluster_test_util.h"
@@ -75,10 +77,8 @@ class MultiMasterCatchupTest : public ::testing::Test {
   }
 
   bool HasSegment(int master, int seqno) {
-    char name[32];
-    snprintf(name, sizeof(name), "wal-%09d", seqno);
-    return io::FileExists(io::JoinPath(
-        cluster_->master(master)->fs_root(), absl::StrCat("wals/", kSysCatalog, "/", name)));
+    return io::FileExists(io::JoinPath(fs::Layout(cluster_->master(master)->fs_root()).WalDir(kSysCatalog),
+                                       wal::SegmentFileName(seqno)));
   }
 
   std::string ReadLog(int master) {

@@ -22,6 +22,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "lib/format/pb_container.h"
+#include "lib/fs/layout.h"
 #include "lib/io/file.h"
 #include "proto/master.pb.h"
 #include "server/common/grpc_util.h"
@@ -250,9 +251,9 @@ TEST_F(MultiMasterTest, SingleMasterDataDirFromBeforeReplicationKeepsItsCatalog)
   // WAL or consensus metadata, and a master-catalog without applied_index.
   const std::string root = cluster_->master()->fs_root();
   const std::string sys = "00000000000000000000000000000000";
-  std::filesystem::remove_all(io::JoinPath(root, "wals/" + sys));
-  std::filesystem::remove(io::JoinPath(root, "consensus-meta/" + sys));
-  const std::string path = io::JoinPath(root, "master-catalog");
+  std::filesystem::remove_all(fs::Layout(root).WalDir(sys));
+  std::filesystem::remove(fs::Layout(root).ConsensusMetaPath(sys));
+  const std::string path = io::JoinPath(root, fs::kMasterCatalogFileName);
   master::SysCatalogPB catalog;
   ASSERT_TRUE(pbc::ReadSingleMessageFile(path, &catalog).ok());
   ASSERT_TRUE(catalog.has_applied_index());

@@ -17,6 +17,7 @@
 #include <iostream>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
@@ -81,7 +82,12 @@ TEST(RebuildReplicaBenchmark, CommandToCaughtUp) {
   // Server 2: stop, damage one block (or, without flushed blocks, leave it:
   // the rebuild below is forced then), restart.
   const fs::Layout layout(cluster.tserver(2)->fs_root());
-  ASSERT_TRUE(cluster.tserver(2)->Shutdown().ok());
+  {
+    // A tablet server holding ~1M unflushed rows may take a while to stop
+    // on a loaded machine.
+    absl::Status stopped = cluster.tserver(2)->Shutdown(std::chrono::seconds(60));
+    ASSERT_TRUE(stopped.ok()) << stopped;
+  }
   bool corrupted = false;
   auto sb = tablet::LoadSuperBlock(layout, tablet);
   if (sb.ok() && !tablet::RowSetBlockIds(*sb).empty()) {
@@ -137,6 +143,21 @@ TEST(RebuildReplicaBenchmark, CommandToCaughtUp) {
             << "  plan line -> first non-copying poll: " << (first_catch_up_s - plan_s) << " s\n"
             << "  first non-copying poll -> caught up: " << (done_s - first_catch_up_s) << " s\n"
             << "  load average: start " << load_start << ", end " << LoadAverage() << "\n";
+  // The server's own split of "copy on the server": the copier's time
+  // ("copied tablet ... in S s") and then opening the copied replica
+  // (reading its blocks, replaying its WAL: "started: N rows"), with the
+  // log's timestamps.
+  auto log = io::ReadFileToString(cluster.tserver(2)->log_path());
+  if (log.ok()) {
+    std::cout << "  target server's log of the rebuild:\n";
+    bool in_copy = false;
+    for (absl::string_view line : absl::StrSplit(*log, '\n', absl::SkipEmpty())) {
+      if (absl::StrContains(line, "StartTabletCopy")) in_copy = true;
+      if (in_copy && (absl::StrContains(line, tablet) || absl::StrContains(line, "copy"))) {
+        std::cout << "    " << line.substr(0, 300) << "\n";
+      }
+    }
+  }
 }
 
 }  // namespace

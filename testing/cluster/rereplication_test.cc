@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "lib/fs/layout.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "server/common/grpc_util.h"
@@ -236,7 +237,7 @@ TEST_F(RereplicationTest, FailedReplicaOnLiveServerIsReplacedAndDeleted) {
   // Offline corruption of the replica's superblock: flip bytes in its middle.
   ServerProcess* ts = cluster_->tserver(victim);
   ASSERT_TRUE(ts->Shutdown().ok());
-  const std::string superblock = ts->fs_root() + "/tablet-meta/" + id;
+  const std::string superblock = fs::Layout(ts->fs_root()).TabletMetaPath(id);
   {
     std::fstream f(superblock, std::ios::in | std::ios::out | std::ios::binary);
     ASSERT_TRUE(f.good()) << superblock;

@@ -30,15 +30,9 @@ namespace {
 // edge goes (the test fails on an entry no longer present).
 const std::set<std::string>& AllowedViolations() {
   static const auto* allowed = new std::set<std::string>{
-      // To be removed by the lib/rpc move (issue 11): the shared gRPC helpers
-      // (channels, deadlines, status conversion) live in server/common but
-      // the client tools and their tests use them.
-      "//tools/ksck:ksck_tool_test -> //server/common:grpc_util",
-      "//tools/table:table_commands -> //server/common:grpc_util",
-      "//tools/table:table_lib -> //server/common:grpc_util",
-      // Not removed by the lib/rpc move: end-to-end tests of tools that start
-      // a cluster (the server binary as data, testing/cluster's harness,
-      // which uses server/common). They go if these tests move to testing/.
+      // End-to-end tests of tools that start a cluster (the server binary
+      // as data, testing/cluster's harness, which uses server/common). They
+      // go if these tests move to testing/.
       "//tools/client:write_scan_tool_test -> //server:kmend-server",
       "//tools/client:write_scan_tool_test -> //testing/cluster:cluster",
       "//tools/client:write_scan_tool_test -> //testing/cluster:tool_runner",

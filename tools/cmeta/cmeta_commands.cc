@@ -11,6 +11,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "lib/net/host_port.h"
+#include "lib/fs/layout.h"
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
@@ -155,7 +156,7 @@ int Create(const CreateArgs& a) {
   if (!s.ok()) return ReportError(kTool, s);
   auto lock = io::DirLock::Acquire(a.root);
   if (!lock.ok()) return ReportError(kTool, lock.status());
-  std::string dir = io::JoinPath(a.root, meta::kConsensusMetaDirName);
+  std::string dir = io::JoinPath(a.root, fs::kConsensusMetaDirName);
   s = io::CreateDirs(dir);
   if (!s.ok()) return ReportError(kTool, s);
   std::string path = meta::ConsensusMetaPath(a.root, a.tablet);

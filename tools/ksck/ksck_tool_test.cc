@@ -13,7 +13,7 @@
 #include "nlohmann/json.hpp"
 #include "proto/tserver.grpc.pb.h"
 #include "proto/write_ops.pb.h"
-#include "server/common/grpc_util.h"
+#include "lib/rpc/grpc_util.h"
 #include "testing/cluster/external_cluster.h"
 #include "testing/cluster/tool_runner.h"
 
@@ -123,7 +123,7 @@ class KsckTableTest : public KsckToolTest {
 
   // Writes `n` rows into tablet `tablet_id` through its leader at `address`.
   void WriteRows(const std::string& tablet_id, const std::string& address, int first, int n) {
-    auto stub = tserver::TabletServerService::NewStub(server::NewChannel(address));
+    auto stub = tserver::TabletServerService::NewStub(rpc::NewChannel(address));
     tserver::WriteRequestPB req;
     req.set_tablet_id(tablet_id);
     for (int i = first; i < first + n; ++i) {
@@ -133,7 +133,7 @@ class KsckTableTest : public KsckToolTest {
       op->add_cells()->set_string_value(absl::StrCat("row ", i));
     }
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, std::chrono::seconds(15));
+    rpc::SetDeadline(&ctx, std::chrono::seconds(15));
     tserver::WriteResponsePB resp;
     grpc::Status s = stub->Write(&ctx, req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();

@@ -2,18 +2,19 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
-#include "server/common/grpc_util.h"
+#include "lib/net/host_port.h"
+#include "lib/rpc/grpc_util.h"
 
 namespace kmend::tools {
 
 absl::StatusOr<TableClient> TableClient::Create(const std::string& masters,
                                                 std::chrono::milliseconds timeout) {
-  auto hps = server::ParseHostPorts(masters);
+  auto hps = net::ParseHostPorts(masters);
   if (!hps.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("--masters: ", hps.status().message()));
   }
   std::vector<std::string> addrs;
-  for (const auto& hp : *hps) addrs.push_back(server::HostPortToString(hp));
+  for (const auto& hp : *hps) addrs.push_back(net::HostPortToString(hp));
   return TableClient(std::move(addrs), timeout);
 }
 
@@ -22,10 +23,10 @@ absl::Status TableClient::Call(
     const std::function<grpc::Status(master::MasterService::Stub*, grpc::ClientContext*)>& call) {
   std::vector<std::string> errors;
   for (const std::string& addr : addresses_) {
-    auto stub = master::MasterService::NewStub(server::NewChannel(addr));
+    auto stub = master::MasterService::NewStub(rpc::NewChannel(addr));
     grpc::ClientContext ctx;
-    server::SetDeadline(&ctx, timeout_);
-    absl::Status s = server::FromGrpcStatus(call(stub.get(), &ctx),
+    rpc::SetDeadline(&ctx, timeout_);
+    absl::Status s = rpc::FromGrpcStatus(call(stub.get(), &ctx),
                                             absl::StrCat(what, " at master ", addr));
     if (!absl::IsUnavailable(s) && !absl::IsDeadlineExceeded(s)) return s;
     errors.push_back(std::string(s.message()));

@@ -7,7 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "server/common/grpc_util.h"
+#include "lib/net/host_port.h"
 #include "tools/common/cli.h"
 #include "tools/common/duration_flag.h"
 #include "tools/table/schema_spec.h"
@@ -106,7 +106,7 @@ int RunDescribe(TableClient& client, OutputFormat format, const std::string& nam
       nlohmann::json replicas = nlohmann::json::array();
       for (const auto& r : tl.replicas()) {
         replicas.push_back({{"ts_uuid", r.ts_uuid()},
-                            {"address", server::HostPortToString(r.rpc_address())},
+                            {"address", net::HostPortToString(r.rpc_address())},
                             {"live", r.ts_live()},
                             {"role", RoleName(r.role())},
                             {"data_state", DataStateName(r.data_state())}});
@@ -137,7 +137,7 @@ int RunDescribe(TableClient& client, OutputFormat format, const std::string& nam
               << "\n";
     for (const auto& r : tl.replicas()) {
       std::cout << absl::StrFormat("  %-32s %-21s %-5s %-8s %s\n", r.ts_uuid(),
-                                   server::HostPortToString(r.rpc_address()),
+                                   net::HostPortToString(r.rpc_address()),
                                    r.ts_live() ? "live" : "DEAD", RoleName(r.role()),
                                    DataStateName(r.data_state()));
     }

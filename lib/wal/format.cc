@@ -178,13 +178,15 @@ absl::Status Decompress(kmend::CompressionType codec, absl::string_view in,
     }
     case kmend::ZSTD: {
       // A zstd frame states its size (one-shot compression always does):
-      // a header disagreeing with it is refused before allocating.
+      // a header disagreeing with it is refused before allocating. Not a
+      // frame at all: the decompression below says so.
       const unsigned long long framed = ZSTD_getFrameContentSize(in.data(), in.size());
+      if (framed == ZSTD_CONTENTSIZE_ERROR) {
+        return absl::DataLossError("zstd decompression failed: not a zstd frame");
+      }
       if (framed != ZSTD_CONTENTSIZE_UNKNOWN && framed != uncompressed_len) {
-        return absl::DataLossError(absl::StrCat(
-            "zstd batch: header says ", uncompressed_len, " bytes, frame says ",
-            framed == ZSTD_CONTENTSIZE_ERROR ? std::string("(not a zstd frame)")
-                                             : absl::StrCat(framed)));
+        return absl::DataLossError(absl::StrCat("zstd decompression failed: header says ",
+                                                uncompressed_len, " bytes, frame says ", framed));
       }
       out->resize(uncompressed_len);
       size_t n = ZSTD_decompressDCtx(Zstd().dctx, out->data(), out->size(), in.data(), in.size());

@@ -58,7 +58,19 @@ bool IsLoopbackHost(absl::string_view host) {
 absl::StatusOr<TlsMaterial> LoadTls(const TlsOptions& options) {
   TlsMaterial m;
   m.insecure_allow_plaintext = options.insecure_allow_plaintext;
-  if (!options.enabled()) return m;
+  if (!options.enabled()) {
+    if (!options.roles_file.empty()) {
+      return absl::InvalidArgumentError(
+          "--roles_file needs TLS (--tls_cert, --tls_key, --tls_ca): identities come from "
+          "client certificates");
+    }
+    return m;
+  }
+  if (!options.roles_file.empty()) {
+    absl::StatusOr<RoleMap> roles = LoadRolesFile(options.roles_file);
+    if (!roles.ok()) return roles.status();
+    m.roles = std::make_shared<const RoleMap>(std::move(*roles));
+  }
   for (auto [value, flag] : {std::pair<const std::string*, const char*>{&options.cert_file,
                                                                         "--tls_cert"},
                              {&options.key_file, "--tls_key"},
@@ -107,7 +119,11 @@ std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TlsMaterial& m)
   grpc::SslServerCredentialsOptions o(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   o.pem_root_certs = m.ca_pem;
   o.pem_key_cert_pairs.push_back({m.key_pem, m.cert_pem});
-  return grpc::SslServerCredentials(o);
+  std::shared_ptr<grpc::ServerCredentials> creds = grpc::SslServerCredentials(o);
+  if (m.roles != nullptr) {
+    creds->SetAuthMetadataProcessor(std::make_shared<RoleAuthorizer>(m.roles));
+  }
+  return creds;
 }
 
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const TlsMaterial& m) {

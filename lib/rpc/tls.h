@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "lib/rpc/authz.h"
 
 namespace kmend::rpc {
 
@@ -35,6 +36,9 @@ struct TlsOptions {
   std::string ca_file;    // PEM: the CA(s) peers must be signed by
   // Let a server bind a non-loopback address without TLS.
   bool insecure_allow_plaintext = false;
+  // Servers: identities -> roles (authz.h); empty = any certified caller
+  // may call anything. Needs TLS.
+  std::string roles_file;
 
   bool enabled() const { return !cert_file.empty() || !key_file.empty() || !ca_file.empty(); }
 };
@@ -44,6 +48,7 @@ struct TlsMaterial {
   bool enabled = false;
   std::string cert_pem, key_pem, ca_pem;
   bool insecure_allow_plaintext = false;
+  std::shared_ptr<const RoleMap> roles;  // null: no role checks
 };
 
 // Reads the files: InvalidArgument unless all three are named (or none),
@@ -58,7 +63,8 @@ absl::Status SetProcessTls(const TlsOptions& options);
 // process asked for TLS must not fall back to plaintext).
 const TlsMaterial& ProcessTls();
 
-// Credentials from `m` (insecure ones when TLS is off).
+// Credentials from `m` (insecure ones when TLS is off). With m.roles the
+// server's credentials check every call's role before its handler runs.
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TlsMaterial& m);
 std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const TlsMaterial& m);
 

@@ -81,6 +81,10 @@ absl::Status ExternalCluster::SetUpTls() {
   o.users = {"admin", "reader"};
   absl::StatusOr<std::vector<std::string>> written = tls::InitCertDir(o);
   if (!written.ok()) return written.status();
+  if (!options_.tls_roles.empty()) {
+    absl::Status s = io::WriteFileAtomically(CertPath("roles"), options_.tls_roles);
+    if (!s.ok()) return s;
+  }
   rpc::TlsOptions admin;
   admin.cert_file = CertPath("user-admin.crt");
   admin.key_file = CertPath("user-admin.key");
@@ -93,8 +97,11 @@ absl::Status ExternalCluster::SetUpTls() {
 
 std::vector<std::string> ExternalCluster::TlsFlags() const {
   if (!tls_) return {};
-  return {"--tls_cert=" + CertPath("server-127.0.0.1.crt"),
-          "--tls_key=" + CertPath("server-127.0.0.1.key"), "--tls_ca=" + CertPath("ca.crt")};
+  std::vector<std::string> flags = {"--tls_cert=" + CertPath("server-127.0.0.1.crt"),
+                                    "--tls_key=" + CertPath("server-127.0.0.1.key"),
+                                    "--tls_ca=" + CertPath("ca.crt")};
+  if (!options_.tls_roles.empty()) flags.push_back("--roles_file=" + CertPath("roles"));
+  return flags;
 }
 
 ExternalCluster::~ExternalCluster() {

@@ -57,6 +57,9 @@ struct ClusterOptions {
   // their flags, and installs user-admin as this process's TLS and as
   // $KMEND_TLS_* for the tools it runs.
   bool tls = false;
+  // With tls: the servers' --roles_file contents (lib/rpc/authz.h); empty:
+  // no role checks.
+  std::string tls_roles;
 };
 
 // Path of a binary built by Bazel and listed in the test's data, e.g.

@@ -21,6 +21,7 @@
 #include "lib/rpc/tls.h"
 #include "lib/tls/cert_gen.h"
 #include "proto/status.grpc.pb.h"
+#include "proto/tserver.grpc.pb.h"
 #include "server/common/grpc_util.h"
 #include "testing/cluster/external_cluster.h"
 #include "testing/cluster/server_process.h"
@@ -166,6 +167,62 @@ TEST_F(TlsClusterTest, ToolsUseTlsFlagsOrEnvironmentAndFailWithout) {
                scratch);
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   EXPECT_THAT(r.err, HasSubstr("--tls_key is missing"));
+}
+
+// Roles (lib/rpc/authz.h): the reader runs ksck but may not force a
+// config; the admin may; the servers (service) keep replicating.
+class RolesTest : public TlsClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterOptions o;
+    o.num_tservers = 1;
+    o.tls = true;
+    o.tls_roles = "kmend-server service\nadmin admin\nreader read\n";
+    cluster_ = std::make_unique<ExternalCluster>(o);
+    absl::Status s = cluster_->Start();
+    if (!s.ok()) cluster_->DumpLogs(std::cerr);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  std::shared_ptr<grpc::ChannelCredentials> User(const std::string& name) {
+    rpc::TlsOptions o;
+    o.cert_file = cluster_->CertPath("user-" + name + ".crt");
+    o.key_file = cluster_->CertPath("user-" + name + ".key");
+    o.ca_file = cluster_->CertPath("ca.crt");
+    return rpc::ChannelCredentials(*rpc::LoadTls(o));
+  }
+
+  grpc::Status UnsafeChangeConfigAs(const std::string& user) {
+    auto stub = tserver::ConsensusService::NewStub(
+        grpc::CreateChannel(cluster_->tserver(0)->address(), User(user)));
+    tserver::UnsafeChangeConfigRequestPB req;
+    req.set_tablet_id(std::string(32, 'a'));  // no such tablet: admin gets NOT_FOUND
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    tserver::UnsafeChangeConfigResponsePB resp;
+    return stub->UnsafeChangeConfig(&ctx, req, &resp);
+  }
+};
+
+TEST_F(RolesTest, ReaderRunsKsckButNotUnsafeChangeConfigAdminDoesBoth) {
+  const std::string reader_flags = absl::StrCat(
+      " --tls_cert ", cluster_->CertPath("user-reader.crt"), " --tls_key ",
+      cluster_->CertPath("user-reader.key"), " --tls_ca ", cluster_->CertPath("ca.crt"));
+  ToolResult r = RunKmend(
+      absl::StrCat("ksck --masters ", cluster_->master_address(), reader_flags), cluster_->base_dir());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  grpc::Status reader = UnsafeChangeConfigAs("reader");
+  EXPECT_EQ(reader.error_code(), grpc::StatusCode::PERMISSION_DENIED) << reader.error_message();
+  EXPECT_THAT(reader.error_message(), HasSubstr("not authorized: identity \"reader\""));
+  EXPECT_THAT(reader.error_message(), HasSubstr("needs admin"));
+
+  grpc::Status admin = UnsafeChangeConfigAs("admin");
+  EXPECT_NE(admin.error_code(), grpc::StatusCode::PERMISSION_DENIED) << admin.error_message();
+  EXPECT_NE(admin.error_code(), grpc::StatusCode::UNAVAILABLE) << admin.error_message();
+  // ksck as admin too (the harness's own identity).
+  r = RunKmend(absl::StrCat("ksck --masters ", cluster_->master_address()), cluster_->base_dir());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }
 
 TEST(PlaintextBindTest, ServerRefusesNonLoopbackWithoutTlsUnlessAllowed) {

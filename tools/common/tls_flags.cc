@@ -21,11 +21,17 @@ void AddTlsFlags(CLI::App* app, rpc::TlsOptions* options, bool server) {
                   "Serve plaintext RPCs on a non-loopback address (anyone reaching the port "
                   "may act)")
         ->group("TLS");
+    app->add_option("--roles_file,--roles-file", options->roles_file,
+                    "Identities (client certificate common names) and their roles "
+                    "(read, write, admin, service); absent: any certified caller may act")
+        ->group("TLS");
   }
 }
 
 absl::Status ApplyTlsFlags(const rpc::TlsOptions& options) {
-  if (!options.enabled() && !options.insecure_allow_plaintext) return absl::OkStatus();
+  if (!options.enabled() && !options.insecure_allow_plaintext && options.roles_file.empty()) {
+    return absl::OkStatus();
+  }
   return rpc::SetProcessTls(options);
 }
 

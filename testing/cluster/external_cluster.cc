@@ -108,6 +108,13 @@ ExternalCluster::~ExternalCluster() {
   // Tablet servers first so that they do not log a vanished master.
   tservers_.clear();
   masters_.clear();
+  // The certificates go with the base directory: later processes must not
+  // be pointed at them.
+  if (tls_) {
+    ::unsetenv("KMEND_TLS_CERT");
+    ::unsetenv("KMEND_TLS_KEY");
+    ::unsetenv("KMEND_TLS_CA");
+  }
   if (!base_dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(base_dir_, ec);

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <utility>
 #include <thread>
 
@@ -141,6 +142,9 @@ absl::Status ExternalCluster::Start() {
   }
   if (tls_) {
     if (absl::Status s = SetUpTls(); !s.ok()) return s;
+    // Says in the test log that this run is a TLS one (KMEND_TEST_TLS=1).
+    std::cerr << "ExternalCluster: TLS on (mutual TLS, certificates in " << CertPath("") << ")"
+              << std::endl;
   }
   const int n = std::max(1, options_.num_masters);
   std::vector<std::pair<int, int>> reserved;  // (fd, port)

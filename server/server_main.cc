@@ -5,6 +5,8 @@
 //                        [--rereplication_delay_ms N] [--rereplication_max_copies_per_server N]
 //                        [--master_addrs HOST:PORT,HOST:PORT,...]
 //                        [--log_file F]
+//                        [--tls_cert F --tls_key F --tls_ca F] [--insecure_allow_plaintext]
+//                        [--roles_file F]   (both servers)
 //   kmend-server tserver --fs_root DIR --master_addrs HOST:PORT[,...]
 //                        [--rpc_bind HOST:PORT] [--port_file F]
 //                        [--heartbeat_interval_ms N] [--log_file F]
@@ -35,6 +37,7 @@
 #include "server/master/master.h"
 #include "server/tserver/tablet_server.h"
 #include "tools/common/duration_flag.h"
+#include "tools/common/tls_flags.h"
 
 namespace kmend::server {
 namespace {
@@ -64,7 +67,7 @@ int WaitForShutdownSignal(const sigset_t& set) {
 // and TabletServerOptions name these fields alike). --log_file is not an
 // option of either: logging is set up here, before the server exists.
 template <typename Options>
-void AddCommonFlags(CLI::App* app, Options* opts, std::string* log_file) {
+void AddCommonFlags(CLI::App* app, Options* opts, std::string* log_file, rpc::TlsOptions* tls) {
   app->add_option("--fs_root", opts->fs_root, "Data directory (created if missing)")->required();
   app->add_option("--rpc_bind", opts->rpc_bind,
                   "Address to serve RPCs on; port 0 picks a free one")
@@ -72,6 +75,8 @@ void AddCommonFlags(CLI::App* app, Options* opts, std::string* log_file) {
   app->add_option("--port_file", opts->port_file,
                   "Write the bound port to this file once serving (for harnesses)");
   app->add_option("--log_file", *log_file, "Also append log lines to this file");
+  // TLS is process-wide (lib/rpc/tls.h), installed before the server starts.
+  tools::AddTlsFlags(app, tls, /*server=*/true);
 }
 
 // A HOST:PORT,... list straight into `out` (normalised, IPv6 bracketed);
@@ -195,13 +200,15 @@ int Main(int argc, char** argv) {
   master::MasterOptions master_opts;
   std::string master_log_file;
   CLI::App* master_cmd = app.add_subcommand("master", "Run a master");
-  AddCommonFlags(master_cmd, &master_opts, &master_log_file);
+  rpc::TlsOptions master_tls;
+  AddCommonFlags(master_cmd, &master_opts, &master_log_file, &master_tls);
   AddMasterFlags(master_cmd, &master_opts);
 
   tserver::TabletServerOptions ts_opts;
   std::string ts_log_file;
   CLI::App* ts_cmd = app.add_subcommand("tserver", "Run a tablet server");
-  AddCommonFlags(ts_cmd, &ts_opts, &ts_log_file);
+  rpc::TlsOptions ts_tls;
+  AddCommonFlags(ts_cmd, &ts_opts, &ts_log_file, &ts_tls);
   AddTabletServerFlags(ts_cmd, &ts_opts);
 
   try {
@@ -215,6 +222,10 @@ int Main(int argc, char** argv) {
   const std::string& rpc_bind = is_master ? master_opts.rpc_bind : ts_opts.rpc_bind;
   if (auto s = ParseHostPort(rpc_bind); !s.ok()) {
     std::cerr << "kmend-server: --rpc_bind: " << s.status().message() << "\n";
+    return 2;
+  }
+  if (auto s = tools::ApplyTlsFlags(is_master ? master_tls : ts_tls); !s.ok()) {
+    std::cerr << "kmend-server: " << s.message() << "\n";
     return 2;
   }
   if (auto s = InitLogging(is_master ? master_log_file : ts_log_file); !s.ok()) {

@@ -91,6 +91,7 @@ constexpr ToolEntry kTools[] = {
      "replicas had)"},
     {"recover", "plan, apply and verify the recovery of every tablet that lost its majority"},
     {"tserver", "unregister a tablet server that is gone for good"},
+    {"cert", "make a CA and server and user certificates for a test or demo cluster"},
     {"rebuild-replica",
      "re-create a corrupt, lost or diverged replica from a healthy peer (online, or offline into "
      "a stopped server's data directory)"},

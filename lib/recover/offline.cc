@@ -5,12 +5,14 @@
 #include "absl/time/clock.h"
 #include "lib/fs/fs_manager.h"
 #include "lib/fs/layout.h"
+#include "lib/fs/safe_name.h"
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
 #include "lib/raft/config.h"
 #include "lib/recover/audit_log.h"
 #include "lib/recover/cmeta_edit.h"
+#include "lib/util/status_macros.h"
 #include "lib/wal/log_reader.h"
 
 namespace kmend::recover {
@@ -59,10 +61,6 @@ absl::StatusOr<CmetaChange> EditLocked(const std::string& fs_root, const std::st
   return c;
 }
 
-bool ValidTabletId(const std::string& id) {
-  return !id.empty() && id.find('/') == std::string::npos && id != "." && id != "..";
-}
-
 }  // namespace
 
 absl::StatusOr<CmetaChange> EditConsensusMeta(const std::string& fs_root,
@@ -70,9 +68,7 @@ absl::StatusOr<CmetaChange> EditConsensusMeta(const std::string& fs_root,
                                               const std::string& backup_dir,
                                               const CmetaEditFn& edit, const std::string& action,
                                               const std::string& caller) {
-  if (!ValidTabletId(tablet_id)) {
-    return absl::InvalidArgumentError(absl::StrCat("--tablet \"", tablet_id, "\" is not a tablet id"));
-  }
+  RETURN_IF_ERROR(fs::ValidateFileName(tablet_id, "--tablet"));
   absl::StatusOr<std::unique_ptr<io::DirLock>> lock = io::DirLock::Acquire(fs_root);
   if (!lock.ok()) return lock.status();
   return EditLocked(fs_root, tablet_id, dry_run, backup_dir, edit, action, caller);
@@ -92,6 +88,10 @@ absl::StatusOr<OfflineReport> ApplyPlanOffline(const RecoveryPlan& plan, const s
                                                bool yes, bool accept_warnings,
                                                const std::string& backup_dir,
                                                const std::string& caller) {
+  // The plan is a file from outside: its tablet ids become paths below.
+  for (const PlanEntry& e : plan.entries) {
+    RETURN_IF_ERROR(fs::ValidateId(e.tablet_id, "plan entry tablet_id"));
+  }
   absl::StatusOr<fs::InstanceInfo> instance = fs::Open(fs_root);
   if (!instance.ok()) return instance.status();
   absl::StatusOr<std::unique_ptr<io::DirLock>> lock = io::DirLock::Acquire(fs_root);

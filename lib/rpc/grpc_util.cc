@@ -2,6 +2,7 @@
 
 #include "absl/strings/cord.h"
 #include "absl/strings/str_cat.h"
+#include "lib/rpc/tls.h"
 #include "proto/rpc_status.pb.h"
 
 namespace kmend::rpc {
@@ -63,7 +64,8 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
   // frame"; a refused connection (dead or restarting peer) still fails at
   // once, so only a hung peer is retried less often.
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+  // TLS when the process has it (tls.h): every channel goes through here.
+  return grpc::CreateCustomChannel(address, ChannelCredentials(ProcessTls()), args);
 }
 
 void SetDeadline(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) {

@@ -23,7 +23,8 @@ absl::Status FromGrpcStatus(const grpc::Status& status);
 // FromGrpcStatus with "context: " prepended (e.g. "127.0.0.1:7051: Heartbeat").
 absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view context);
 
-// An insecure channel to `address` ("host:port"). `max_receive_message_bytes`
+// A channel to `address` ("host:port"), TLS when the process has it
+// (tls.h: ProcessTls). `max_receive_message_bytes`
 // > 0 raises gRPC's 4 MiB receive limit (copies: a 4 MiB chunk plus framing).
 std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
                                           int max_receive_message_bytes = 0);

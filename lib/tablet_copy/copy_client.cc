@@ -22,6 +22,7 @@
 #include "lib/copy/verifying_fetcher.h"
 #include "lib/format/crc32c.h"
 #include "lib/fs/layout.h"
+#include "lib/fs/safe_name.h"
 #include "lib/io/file.h"
 #include "lib/io/syscalls.h"
 #include "lib/meta/cmeta.h"
@@ -587,10 +588,7 @@ absl::Status RemoveCopyLeftovers(const fs::Layout& layout, const std::string& ta
 absl::StatusOr<CopyResult> CopyTablet(const std::string& source_address,
                                       const std::string& tablet_id, const std::string& root,
                                       const CopyOptions& options) {
-  if (!fs::IsCanonicalUuid(tablet_id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "tablet copy: tablet_id: expected 32 lowercase hex characters, found \"", tablet_id, "\""));
-  }
+  RETURN_IF_ERROR(fs::ValidateId(tablet_id, "tablet copy: tablet_id"));
   const fs::Layout layout(root);
   ASSIGN_OR_RETURN(std::unique_ptr<blocks::LogBlockManager> owned,
                    MaybeOpenBlockManager(layout, options.block_manager));

@@ -160,6 +160,13 @@ absl::Status Decompress(kmend::CompressionType codec, absl::string_view in,
       out->assign(in.data(), in.size());
       return absl::OkStatus();
     case kmend::LZ4: {
+      // LZ4 expands at most 255x (one literal-length byte per 255 bytes), so a
+      // larger claim is a lie: refused before allocating it.
+      if (uint64_t{uncompressed_len} > uint64_t{in.size()} * 255 + 16) {
+        return absl::DataLossError(absl::StrCat("LZ4 batch: header claims ", uncompressed_len,
+                                                " bytes from ", in.size(),
+                                                " stored (more than LZ4's 255x ratio)"));
+      }
       out->resize(uncompressed_len);
       int n = LZ4_decompress_safe(in.data(), out->data(), static_cast<int>(in.size()),
                                   static_cast<int>(uncompressed_len));
@@ -170,6 +177,17 @@ absl::Status Decompress(kmend::CompressionType codec, absl::string_view in,
       return absl::OkStatus();
     }
     case kmend::ZSTD: {
+      // A zstd frame states its size (one-shot compression always does):
+      // a header disagreeing with it is refused before allocating. Not a
+      // frame at all: the decompression below says so.
+      const unsigned long long framed = ZSTD_getFrameContentSize(in.data(), in.size());
+      if (framed == ZSTD_CONTENTSIZE_ERROR) {
+        return absl::DataLossError("zstd decompression failed: not a zstd frame");
+      }
+      if (framed != ZSTD_CONTENTSIZE_UNKNOWN && framed != uncompressed_len) {
+        return absl::DataLossError(absl::StrCat("zstd decompression failed: header says ",
+                                                uncompressed_len, " bytes, frame says ", framed));
+      }
       out->resize(uncompressed_len);
       size_t n = ZSTD_decompressDCtx(Zstd().dctx, out->data(), out->size(), in.data(), in.size());
       if (ZSTD_isError(n)) {

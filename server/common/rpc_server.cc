@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/io/file.h"
+#include "lib/rpc/tls.h"
 #include "server/common/grpc_util.h"
 
 namespace kmend::server {
@@ -13,10 +14,16 @@ absl::Status RpcServer::Start(const std::string& bind_address,
                               const std::string& port_file) {
   auto hp = ParseHostPort(bind_address);
   if (!hp.ok()) return hp.status();
+  // TLS when the process has it (lib/rpc/tls.h); plaintext only on loopback
+  // unless explicitly allowed.
+  const rpc::TlsMaterial& tls = rpc::ProcessTls();
+  if (absl::Status s = rpc::CheckBindAllowed(bind_address, tls); !s.ok()) return s;
   grpc::ServerBuilder builder;
   int selected_port = 0;
-  builder.AddListeningPort(bind_address, grpc::InsecureServerCredentials(), &selected_port);
-  // Tablet copy chunks are up to 4 MiB plus framing.
+  builder.AddListeningPort(bind_address, rpc::ServerCredentials(tls), &selected_port);
+  // The message size limit of every kmend service (hostile input: a peer
+  // cannot make us buffer more than this per message). Tablet copy chunks
+  // are up to 4 MiB plus framing; catalog copy snapshots stay below it.
   builder.SetMaxReceiveMessageSize(64 << 20);
   builder.SetMaxSendMessageSize(64 << 20);
   // A second process must not share our port (grpc sets SO_REUSEPORT by

@@ -20,6 +20,7 @@
 #include "lib/copy/verifying_fetcher.h"
 #include "lib/format/pb_container.h"
 #include "lib/fs/layout.h"
+#include "lib/fs/safe_name.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
 #include "lib/meta/cmeta_merge.h"
@@ -144,8 +145,8 @@ absl::StatusOr<CatalogCopyResult> Stage(CatalogCopyPeer* source, const std::stri
   for (int i = 1; i < begin.items_size(); ++i) {
     const CatalogCopyItemPB& item = begin.items(i);
     // Names come from the peer: only plain segment names become paths.
-    if (item.name().empty() || item.name().find('/') != std::string::npos ||
-        item.name()[0] == '.' || !absl::StartsWith(item.name(), wal::kSegmentFilePrefix)) {
+    if (!fs::ValidateFileName(item.name(), "item").ok() ||
+        !absl::StartsWith(item.name(), wal::kSegmentFilePrefix)) {
       return absl::DataLossError(absl::StrCat("catalog copy from ", begin.responder_uuid(),
                                               ": item ", i, " has name '", item.name(),
                                               "', expected a WAL segment name"));

@@ -16,6 +16,7 @@
 #include "lib/copy/served_item.h"
 #include "lib/format/pb_container.h"
 #include "lib/fs/layout.h"
+#include "lib/fs/safe_name.h"
 #include "lib/fs/uuid.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
@@ -89,11 +90,7 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
     const tserver::BeginTabletCopySessionRequestPB& request) {
   ExpireIdleSessions();
   const std::string& tablet_id = request.tablet_id();
-  if (!fs::IsCanonicalUuid(tablet_id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("BeginTabletCopySession: tablet_id: expected 32 lowercase hex characters, "
-                     "found \"", absl::CEscape(tablet_id), "\""));
-  }
+  RETURN_IF_ERROR(fs::ValidateId(tablet_id, "BeginTabletCopySession: tablet_id"));
   if (!options_.server_uuid.empty() && request.requestor_uuid() == options_.server_uuid) {
     return absl::InvalidArgumentError(absl::StrCat(
         "tablet ", tablet_id, ": requestor ", request.requestor_uuid(),
@@ -118,7 +115,11 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
   tserver::BeginTabletCopySessionResponsePB resp;
 
   // 1. WAL first (see the header: no gap between flushed data and log).
-  const std::string wal_dir = layout.WalDir(tablet_id);
+  // A session serves only files inside the replica's root: a symlinked WAL
+  // dir or superblock pointing elsewhere is refused, not followed.
+  ASSIGN_OR_RETURN(const std::string wal_dir,
+                   fs::ResolveUnder(replica.root, absl::StrCat(fs::kWalsDirName, "/", tablet_id),
+                                    "tablet copy: WAL dir"));
   ASSIGN_OR_RETURN(std::vector<std::string> names, io::ListDir(wal_dir));
   std::vector<std::pair<uint64_t, std::string>> segments;
   for (const std::string& name : names) {
@@ -156,7 +157,10 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
 
   // 2. The superblock: one read of the stored bytes, parsed from memory, so
   // the bytes served and the message agree.
-  const std::string sb_path = layout.TabletMetaPath(tablet_id);
+  ASSIGN_OR_RETURN(
+      const std::string sb_path,
+      fs::ResolveUnder(replica.root, absl::StrCat(fs::kTabletMetaDirName, "/", tablet_id),
+                       "tablet copy: superblock"));
   ASSIGN_OR_RETURN(std::string sb_bytes, io::ReadFileToString(sb_path));
   tablet::TabletSuperBlockPB sb;
   {

@@ -377,6 +377,44 @@ TEST_F(TabletCopyTest, FetchServesOnlyTheSessionsItems) {
             grpc::StatusCode::INVALID_ARGUMENT);
 }
 
+// Hostile requests: ids that would become paths outside the data dir, and
+// a WAL dir that is a symlink out of the root, are refused before any file
+// is opened or served.
+TEST_F(TabletCopyTest, PathTraversalIsRefused) {
+  auto stub = Stub();
+  tserver::BeginTabletCopySessionRequestPB breq;
+  breq.set_requestor_uuid("dest-uuid");
+  tserver::BeginTabletCopySessionResponsePB bresp;
+  for (const std::string& evil :
+       {std::string("../../../../etc"), std::string("/etc/passwd"),
+        std::string("..%2f..%2fetc"), source_.tablet_id() + "/../" + source_.tablet_id(),
+        std::string("0123456789abcdef0123456789abcde\0")}) {
+    breq.set_tablet_id(evil);
+    grpc::ClientContext ctx;
+    grpc::Status s = stub->BeginTabletCopySession(&ctx, breq, &bresp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << evil;
+    EXPECT_NE(s.error_message().find("tablet_id: expected 32 lowercase hex"), std::string::npos)
+        << s.error_message();
+  }
+  // The client refuses the same ids before dialling.
+  EXPECT_EQ(CopyTablet(source_.address(), "../x", dest_.path, Options()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+
+  // The WAL dir moved out of the root and symlinked back: refused, the
+  // files outside are not served.
+  const std::string wal_dir = fs::Layout(source_.root().path).WalDir(source_.tablet_id());
+  const std::string outside = dest_.path + "-outside-wal";
+  ASSERT_EQ(::rename(wal_dir.c_str(), outside.c_str()), 0);
+  ASSERT_EQ(::symlink(outside.c_str(), wal_dir.c_str()), 0);
+  breq.set_tablet_id(source_.tablet_id());
+  grpc::ClientContext ctx;
+  grpc::Status s = stub->BeginTabletCopySession(&ctx, breq, &bresp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::PERMISSION_DENIED) << s.error_message();
+  EXPECT_NE(s.error_message().find("outside"), std::string::npos) << s.error_message();
+  ASSERT_EQ(::unlink(wal_dir.c_str()), 0);
+  ASSERT_EQ(::rename(outside.c_str(), wal_dir.c_str()), 0);
+}
+
 TEST_F(TabletCopyTest, RefusesSourceReplicaThatIsNotReady) {
   source_.provider().replica.ready = false;
   auto r = CopyTablet(source_.address(), source_.tablet_id(), dest_.path, Options());

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/format/pb_container.h"
 #include "lib/fs/fs_manager.h"
+#include "lib/fs/safe_name.h"
 #include "lib/fs/space_reserve.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
@@ -75,10 +76,7 @@ void TabletManager::ShutdownAll() {
 
 absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
   const std::string& id = req.tablet_id();
-  if (!fs::IsCanonicalUuid(id)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("CreateTablet: tablet_id '", id, "' is not 32 lowercase hex characters"));
-  }
+  RETURN_IF_ERROR(fs::ValidateId(id, "CreateTablet: tablet_id"));
   auto schema = tablet::Schema::FromPB(req.schema());
   if (!schema.ok()) {
     return absl::InvalidArgumentError(
@@ -202,10 +200,7 @@ absl::Status TabletManager::CopyTabletFrom(
     const std::string& tablet_id, const std::string& source_address,
     const std::function<void(const tablet_copy::CopyProgress&)>& progress,
     const std::function<absl::Status(TabletReplica*)>& before_copy, bool resume) {
-  if (!fs::IsCanonicalUuid(tablet_id)) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "CopyTablet: tablet_id '", tablet_id, "' is not 32 lowercase hex characters"));
-  }
+  RETURN_IF_ERROR(fs::ValidateId(tablet_id, "CopyTablet: tablet_id"));
   if (!runtime_ || runtime_->block_manager == nullptr) {
     return absl::FailedPreconditionError(
         absl::StrCat("CopyTablet ", tablet_id, ": this server runs no replicas"));
@@ -270,6 +265,8 @@ absl::Status TabletManager::CopyTabletFrom(
 absl::Status TabletManager::DeleteTablet(const std::string& tablet_id, bool tombstone,
                                          const std::string& reason,
                                          std::optional<int64_t> cas_config_opid_index_le) {
+  // Checked although Lookup would not find it: the id becomes paths below.
+  RETURN_IF_ERROR(fs::ValidateId(tablet_id, "DeleteTablet: tablet_id"));
   absl::MutexLock change(&change_mu_);
   ASSIGN_OR_RETURN(std::shared_ptr<TabletReplica> replica, Lookup(tablet_id));
   if (cas_config_opid_index_le.has_value()) {

@@ -7,12 +7,15 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <utility>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "lib/io/file.h"
+#include "lib/rpc/tls.h"
+#include "lib/tls/cert_dir.h"
 #include "server/common/grpc_util.h"
 
 namespace kmend::testing {
@@ -64,12 +67,55 @@ ExternalCluster::ExternalCluster(ClusterOptions options) : options_(std::move(op
     if (env != nullptr) binary_ = env;
   }
   base_dir_ = MakeBaseDir();
+  const char* tls = getenv("KMEND_TEST_TLS");
+  tls_ = options_.tls || (tls != nullptr && std::string(tls) == "1");
+}
+
+std::string ExternalCluster::CertPath(const std::string& name) const {
+  return io::JoinPath(io::JoinPath(base_dir_, "certs"), name);
+}
+
+absl::Status ExternalCluster::SetUpTls() {
+  tls::CertDirOptions o;
+  o.dir = io::JoinPath(base_dir_, "certs");
+  o.hosts = {"127.0.0.1"};
+  o.users = {"admin", "reader"};
+  absl::StatusOr<std::vector<std::string>> written = tls::InitCertDir(o);
+  if (!written.ok()) return written.status();
+  if (!options_.tls_roles.empty()) {
+    absl::Status s = io::WriteFileAtomically(CertPath("roles"), options_.tls_roles);
+    if (!s.ok()) return s;
+  }
+  rpc::TlsOptions admin;
+  admin.cert_file = CertPath("user-admin.crt");
+  admin.key_file = CertPath("user-admin.key");
+  admin.ca_file = CertPath("ca.crt");
+  ::setenv("KMEND_TLS_CERT", admin.cert_file.c_str(), 1);
+  ::setenv("KMEND_TLS_KEY", admin.key_file.c_str(), 1);
+  ::setenv("KMEND_TLS_CA", admin.ca_file.c_str(), 1);
+  return rpc::SetProcessTls(admin);
+}
+
+std::vector<std::string> ExternalCluster::TlsFlags() const {
+  if (!tls_) return {};
+  std::vector<std::string> flags = {"--tls_cert=" + CertPath("server-127.0.0.1.crt"),
+                                    "--tls_key=" + CertPath("server-127.0.0.1.key"),
+                                    "--tls_ca=" + CertPath("ca.crt")};
+  if (!options_.tls_roles.empty()) flags.push_back("--roles_file=" + CertPath("roles"));
+  return flags;
 }
 
 ExternalCluster::~ExternalCluster() {
   // Tablet servers first so that they do not log a vanished master.
   tservers_.clear();
   masters_.clear();
+  // The certificates go with the base directory: later processes must not
+  // be pointed at them.
+  if (tls_) {
+    ::unsetenv("KMEND_TLS_CERT");
+    ::unsetenv("KMEND_TLS_KEY");
+    ::unsetenv("KMEND_TLS_CA");
+  }
   if (!base_dir_.empty()) {
     std::error_code ec;
     std::filesystem::remove_all(base_dir_, ec);
@@ -80,6 +126,7 @@ std::unique_ptr<ServerProcess> ExternalCluster::NewTServer(int i) const {
   std::vector<std::string> args = {
       "tserver", "--master_addrs=" + master_addresses(),
       absl::StrCat("--heartbeat_interval_ms=", options_.heartbeat_interval_ms)};
+  for (std::string& f : TlsFlags()) args.push_back(std::move(f));
   args.insert(args.end(), options_.extra_tserver_flags.begin(),
               options_.extra_tserver_flags.end());
   return std::make_unique<ServerProcess>(absl::StrCat("ts", i), binary_, std::move(args),
@@ -92,6 +139,12 @@ absl::Status ExternalCluster::Start() {
     return absl::NotFoundError(absl::StrCat(
         "kmend-server binary not found (runfiles: '", RunfilePath("server/kmend-server"),
         "'); list //server:kmend-server in the test's data or set KMEND_SERVER_BIN"));
+  }
+  if (tls_) {
+    if (absl::Status s = SetUpTls(); !s.ok()) return s;
+    // Says in the test log that this run is a TLS one (KMEND_TEST_TLS=1).
+    std::cerr << "ExternalCluster: TLS on (mutual TLS, certificates in " << CertPath("") << ")"
+              << std::endl;
   }
   const int n = std::max(1, options_.num_masters);
   std::vector<std::pair<int, int>> reserved;  // (fd, port)
@@ -119,6 +172,7 @@ absl::Status ExternalCluster::Start() {
         "master", absl::StrCat("--tserver_unresponsive_timeout_ms=",
                                options_.tserver_unresponsive_timeout_ms)};
     if (n > 1) margs.push_back("--master_addrs=" + absl::StrJoin(addresses, ","));
+    for (std::string& f : TlsFlags()) margs.push_back(std::move(f));
     margs.insert(margs.end(), options_.extra_master_flags.begin(),
                  options_.extra_master_flags.end());
     // One master keeps the directory name it always had.

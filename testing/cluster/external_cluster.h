@@ -50,6 +50,16 @@ struct ClusterOptions {
   std::vector<std::string> extra_tserver_flags;
   // Empty: runfiles, then $KMEND_SERVER_BIN.
   std::string server_binary;
+  // TLS on every connection (also when $KMEND_TEST_TLS is 1, so a whole
+  // suite runs with TLS: `bazel test --test_env=KMEND_TEST_TLS=1 ...`).
+  // Start() makes a CA in <base>/certs (kmend cert init's layout: server
+  // cert for 127.0.0.1, users "admin" and "reader"), gives the servers
+  // their flags, and installs user-admin as this process's TLS and as
+  // $KMEND_TLS_* for the tools it runs.
+  bool tls = false;
+  // With tls: the servers' --roles_file contents (lib/rpc/authz.h); empty:
+  // no role checks.
+  std::string tls_roles;
 };
 
 // Path of a binary built by Bazel and listed in the test's data, e.g.
@@ -80,6 +90,9 @@ class ExternalCluster {
   std::string master_addresses() const;
   const std::string& base_dir() const { return base_dir_; }
   const ClusterOptions& options() const { return options_; }
+  bool tls() const { return tls_; }
+  // <base>/certs/<name> (e.g. "ca.crt", "user-reader.key"); TLS only.
+  std::string CertPath(const std::string& name) const;
 
   // Adds and starts one more tablet server; returns its index.
   absl::StatusOr<int> AddTabletServer();
@@ -119,8 +132,12 @@ class ExternalCluster {
 
  private:
   std::unique_ptr<ServerProcess> NewTServer(int i) const;
+  absl::Status SetUpTls();
+  // --tls_* flags for a server (empty without TLS).
+  std::vector<std::string> TlsFlags() const;
 
   const ClusterOptions options_;
+  bool tls_ = false;
   std::string binary_;
   std::string base_dir_;
   std::vector<std::unique_ptr<ServerProcess>> masters_;

@@ -12,11 +12,13 @@
 #include "absl/strings/str_cat.h"
 #include "lib/net/host_port.h"
 #include "lib/fs/layout.h"
+#include "lib/fs/safe_name.h"
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
 #include "lib/recover/cmeta_edit.h"
 #include "lib/recover/offline.h"
+#include "lib/util/status_macros.h"
 #include "tools/common/cli.h"
 
 namespace kmend::tools {
@@ -29,8 +31,12 @@ using consensus::ConsensusMetadataPB;
 using consensus::RaftPeerPB;
 
 // PATH is the cmeta file itself, or with --tablet the server's data root.
-std::string ResolvePath(const std::string& path, const std::string& tablet) {
-  return tablet.empty() ? path : meta::ConsensusMetaPath(path, tablet);
+// A --tablet that is not a plain name (e.g. "../x") is refused before it
+// becomes a path (create accepts any plain name, so print and verify do too).
+absl::StatusOr<std::string> ResolvePath(const std::string& path, const std::string& tablet) {
+  if (tablet.empty()) return path;
+  RETURN_IF_ERROR(fs::ValidateFileName(tablet, "--tablet"));
+  return meta::ConsensusMetaPath(path, tablet);
 }
 
 nlohmann::json CmetaJson(const std::string& path, const ConsensusMetadataPB& c) {
@@ -135,10 +141,8 @@ struct CreateArgs {
 };
 
 int Create(const CreateArgs& a) {
-  if (a.tablet.empty() || a.tablet.find('/') != std::string::npos || a.tablet == "." ||
-      a.tablet == "..") {
-    return ReportError(kTool, absl::InvalidArgumentError(
-                                  absl::StrCat("--tablet \"", a.tablet, "\" is not a tablet id")));
+  if (absl::Status s = fs::ValidateFileName(a.tablet, "--tablet"); !s.ok()) {
+    return ReportError(kTool, s);
   }
   if (a.term < 0) {
     return ReportError(kTool, absl::InvalidArgumentError("--term must be >= 0"));
@@ -243,8 +247,11 @@ int Run(int argc, char** argv) {
 
   int rc = ParseArgs(app, argc, argv);
   if (rc >= 0) return rc;
-  if (print->parsed()) return Print(ResolvePath(path, tablet), format);
-  if (verify->parsed()) return Verify(ResolvePath(path, tablet), format);
+  if (print->parsed() || verify->parsed()) {
+    absl::StatusOr<std::string> resolved = ResolvePath(path, tablet);
+    if (!resolved.ok()) return ReportError(kTool, resolved.status());
+    return print->parsed() ? Print(*resolved, format) : Verify(*resolved, format);
+  }
   if (rewrite->parsed()) {
     std::vector<RaftPeerPB> peers;
     for (const std::string& spec : surgery.peers) {

@@ -1,5 +1,7 @@
 #include "tools/common/cli.h"
 
+#include "tools/common/tls_flags.h"
+
 #include <unistd.h>
 
 #include <iostream>
@@ -30,11 +32,19 @@ int ReportError(const std::string& tool, const absl::Status& status) {
 void PrintJson(const nlohmann::json& doc) { std::cout << doc.dump(2) << std::endl; }
 
 int ParseArgs(CLI::App& app, int argc, char** argv) {
+  // Every tool may talk to servers: the TLS flags are added here, once, so
+  // that no tool is left plaintext (tls_flags.h).
+  static rpc::TlsOptions tls;
+  AddTlsFlags(&app, &tls, /*server=*/false);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? kExitOk : kExitError;
+  }
+  if (absl::Status s = ApplyTlsFlags(tls); !s.ok()) {
+    std::cerr << app.get_name() << ": " << s.message() << std::endl;
+    return kExitError;
   }
   return -1;
 }

@@ -11,6 +11,7 @@
 #include "lib/blocks/log_block_manager.h"
 #include "lib/fs/fs_manager.h"
 #include "lib/fs/layout.h"
+#include "lib/fs/safe_name.h"
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/rebuild/progress.h"
@@ -86,11 +87,7 @@ int RunOffline(const OfflineOptions& o) {
     std::cerr << kTool << ": REFUSED (nothing changed): " << reason << std::endl;
     return tools::kExitError;
   };
-  if (!fs::IsCanonicalUuid(o.tablet_id)) {
-    return fail(absl::InvalidArgumentError(
-        absl::StrCat("--tablet: expected 32 lowercase hex characters, found \"", o.tablet_id,
-                     "\"")));
-  }
+  if (absl::Status s = fs::ValidateId(o.tablet_id, "--tablet"); !s.ok()) return fail(s);
   // The directory: formatted, and no server running on it. The lock is held
   // until the end, so no server starts meanwhile.
   absl::StatusOr<fs::InstanceInfo> instance = fs::Open(o.fs_root);

@@ -48,6 +48,9 @@ absl::StatusOr<std::unique_ptr<NemesisCluster>> NemesisCluster::Start(
       args.insert(args.end(), options.extra_tserver_flags.begin(),
                   options.extra_tserver_flags.end());
     }
+    // Addresses inside the test's own namespaces (10.x), not loopback: the
+    // servers refuse plaintext there unless told (issue 18's bind check).
+    args.push_back("--insecure_allow_plaintext");
     auto p = std::make_unique<testing::ServerProcess>(name, binary, std::move(args),
                                                       io::JoinPath(c->dir_, name));
     p->set_host(c->lab_->ip(node));

@@ -131,6 +131,18 @@ absl::StatusOr<PKey> NewKey() {
   return key;
 }
 
+// A signed certificate and its key as PEM.
+absl::StatusOr<PemPair> ToPemPair(X509* cert, EVP_PKEY* key) {
+  absl::StatusOr<std::string> cp = CertPem(cert);
+  if (!cp.ok()) return cp.status();
+  absl::StatusOr<std::string> kp = KeyPem(key);
+  if (!kp.ok()) return kp.status();
+  PemPair out;
+  out.cert_pem = std::move(*cp);
+  out.key_pem = std::move(*kp);
+  return out;
+}
+
 }  // namespace
 
 absl::StatusOr<PemPair> MakeCa(const std::string& common_name, absl::Duration valid_for) {
@@ -147,14 +159,7 @@ absl::StatusOr<PemPair> MakeCa(const std::string& common_name, absl::Duration va
     if (!s.ok()) return s;
   }
   if (!X509_sign(c, key->get(), EVP_sha256())) return Fail("signing the CA");
-  PemPair out;
-  absl::StatusOr<std::string> cp = CertPem(c);
-  absl::StatusOr<std::string> kp = KeyPem(key->get());
-  if (!cp.ok()) return cp.status();
-  if (!kp.ok()) return kp.status();
-  out.cert_pem = std::move(*cp);
-  out.key_pem = std::move(*kp);
-  return out;
+  return ToPemPair(c, key->get());
 }
 
 absl::StatusOr<PemPair> MakeSigned(const PemPair& ca, const CertSpec& spec) {
@@ -184,14 +189,7 @@ absl::StatusOr<PemPair> MakeSigned(const PemPair& ca, const CertSpec& spec) {
     if (!s.ok()) return s;
   }
   if (!X509_sign(c, ca_key->get(), EVP_sha256())) return Fail("signing the certificate");
-  PemPair out;
-  absl::StatusOr<std::string> cp = CertPem(c);
-  absl::StatusOr<std::string> kp = KeyPem(key->get());
-  if (!cp.ok()) return cp.status();
-  if (!kp.ok()) return kp.status();
-  out.cert_pem = std::move(*cp);
-  out.key_pem = std::move(*kp);
-  return out;
+  return ToPemPair(c, key->get());
 }
 
 absl::StatusOr<std::string> CommonNameOf(const std::string& cert_pem) {

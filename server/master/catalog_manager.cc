@@ -138,13 +138,7 @@ absl::StatusOr<TableWithTablets> CatalogManager::CreateTable(
   // Load of live servers only: dead servers get no new replicas.
   ServerLoad load;
   for (const auto& [uuid, addr] : live_servers) load[uuid] = 0;
-  for (const SysTabletPB& t : catalog_.tablets()) {
-    if (t.state() != RUNNING) continue;
-    for (const auto& p : t.config().peers()) {
-      auto it = load.find(p.permanent_uuid());
-      if (it != load.end()) ++it->second;
-    }
-  }
+  CountReplicasLocked(&load);
   ASSIGN_OR_RETURN(auto plan, PlaceReplicas(req.num_tablets(), req.num_replicas(), &load));
 
   TableWithTablets out;
@@ -191,6 +185,16 @@ absl::StatusOr<TableWithTablets> CatalogManager::CreateTable(
   return out;
 }
 
+void CatalogManager::CountReplicasLocked(ServerLoad* load) const {
+  for (const SysTabletPB& t : catalog_.tablets()) {
+    if (t.state() != RUNNING) continue;
+    for (const auto& p : t.config().peers()) {
+      auto it = load->find(p.permanent_uuid());
+      if (it != load->end()) ++it->second;
+    }
+  }
+}
+
 absl::StatusOr<SysTabletPB> CatalogManager::ReplaceUnannouncedTablet(
     const std::string& tablet_id, const std::map<std::string, HostPortPB>& live_servers,
     const std::set<std::string>& refused) {
@@ -208,13 +212,7 @@ absl::StatusOr<SysTabletPB> CatalogManager::ReplaceUnannouncedTablet(
   for (const auto& [uuid, addr] : live_servers) {
     if (!refused.count(uuid) && !members.count(uuid)) load[uuid] = 0;
   }
-  for (const SysTabletPB& t : catalog_.tablets()) {
-    if (t.state() != RUNNING) continue;
-    for (const auto& p : t.config().peers()) {
-      auto it = load.find(p.permanent_uuid());
-      if (it != load.end()) ++it->second;
-    }
-  }
+  CountReplicasLocked(&load);
   SysTabletPB moved = *old;
   moved.set_tablet_id(fs::NewUuid());
   for (auto& peer : *moved.mutable_config()->mutable_peers()) {

@@ -28,6 +28,7 @@
 #include "proto/common.pb.h"
 #include "lib/raft/config.h"
 #include "proto/master.pb.h"
+#include "server/master/placement.h"
 #include "server/common/clock.h"
 #include "server/master/catalog_store.h"
 
@@ -114,6 +115,9 @@ class CatalogManager {
  private:
   // Persists `next` and, only if that succeeded, makes it current.
   absl::Status CommitLocked(SysCatalogPB next) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Adds to each server already in `load` the RUNNING tablets' replicas it
+  // holds (placement counts only the candidates it was given).
+  void CountReplicasLocked(ServerLoad* load) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   void RebuildIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   TableWithTablets CollectLocked(int table_index) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   int FindTableLocked(const std::string& name, const std::string& table_id) const

@@ -578,10 +578,14 @@ absl::Status TabletReplica::Write(const WriteRequestPB& req, WriteResponsePB* re
   }
   // A full disk refuses the write before it is logged (issue 19): the
   // reserve stays for metadata and the flush that frees WAL space. A
-  // follower answers "not the leader" first, so clients find the leader.
-  if (d->GetStatus().role != raft::Role::kLeader) return NotLeaderError(*d, "Write to");
-  RETURN_IF_ERROR(fs::CheckSpaceFor(layout_.root(), reserved_bytes,
-                                    absl::StrCat("write to tablet ", tablet_id_)));
+  // follower answers "not the leader" first, so clients find the leader
+  // (asked only when the disk is full: Replicate says it otherwise).
+  if (absl::Status full = fs::CheckSpaceFor(layout_.root(), reserved_bytes,
+                                            absl::StrCat("write to tablet ", tablet_id_));
+      !full.ok()) {
+    if (d->GetStatus().role != raft::Role::kLeader) return NotLeaderError(*d, "Write to");
+    return full;
+  }
   consensus::ReplicateMsg msg;
   msg.set_op_type(consensus::WRITE_OP);
   *msg.mutable_kmend_write() = req.ops();

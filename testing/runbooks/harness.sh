@@ -79,23 +79,19 @@ h_start() {
   H_PORT[$name]=$(cat "$dir/port")
 }
 
-h_master() {
-  local name=$1
-  shift
+# h_server ROLE NAME [FLAGS...]: starts a master or tserver named NAME and
+# keeps its command line (start.sh) for restarts.
+h_server() {
+  local role=$1 name=$2
+  shift 2
   H_NAMES+=("$name")
-  H_FLAGS[$name]="master $*"
-  h_start "$name" master 0 "$@"
+  H_FLAGS[$name]="$role $*"
+  h_start "$name" "$role" 0 "$@"
   h_start_cmd "$name" >"$H_DIR/$name/start.sh"
 }
 
-h_tserver() {
-  local name=$1
-  shift
-  H_NAMES+=("$name")
-  H_FLAGS[$name]="tserver $*"
-  h_start "$name" tserver 0 "$@"
-  h_start_cmd "$name" >"$H_DIR/$name/start.sh"
-}
+h_master() { h_server master "$@"; }
+h_tserver() { h_server tserver "$@"; }
 
 h_addr() { echo "127.0.0.1:${H_PORT[$1]}"; }
 h_root() { echo "$H_DIR/$1/data"; }

@@ -1,22 +1,11 @@
-#include <stdlib.h>
-
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
-#include "lib/io/file.h"
 #include "server/common/grpc_util.h"
 
 namespace kmend::server {
 namespace {
-
-std::string MakeTempDir() {
-  std::string tmpl = std::string(getenv("TEST_TMPDIR") ? getenv("TEST_TMPDIR") : "/tmp") +
-                     "/common_test.XXXXXX";
-  char* dir = mkdtemp(tmpl.data());
-  EXPECT_NE(dir, nullptr);
-  return tmpl;
-}
 
 TEST(GrpcUtilTest, StatusRoundTripKeepsCodeAndMessage) {
   absl::Status s = absl::NotFoundError("tablet abc");

@@ -91,6 +91,9 @@ constexpr ToolEntry kTools[] = {
      "replicas had)"},
     {"recover", "plan, apply and verify the recovery of every tablet that lost its majority"},
     {"tserver", "unregister a tablet server that is gone for good"},
+    {"master",
+     "force the masters' catalog onto the survivors after a lost majority; add a master; "
+     "rebuild the catalog from the tablet servers"},
     {"rebuild-replica",
      "re-create a corrupt, lost or diverged replica from a healthy peer (online, or offline into "
      "a stopped server's data directory)"},

@@ -106,8 +106,12 @@ RebuildResult BuildCatalog(const std::vector<ServerReport>& reports, int64_t now
                                              r.tablet_id(), ")"));
         };
         if (r.table_name() != t.name) conflict("name");
-        if (r.schema().SerializeAsString() != t.schema.SerializeAsString()) conflict("schema");
-        if (r.partition_schema().SerializeAsString() != t.partition_schema.SerializeAsString()) {
+        // Partial: a malformed schema is compared, not a reason to abort.
+        if (r.schema().SerializePartialAsString() != t.schema.SerializePartialAsString()) {
+          conflict("schema");
+        }
+        if (r.partition_schema().SerializePartialAsString() !=
+            t.partition_schema.SerializePartialAsString()) {
           conflict("partition schema");
         }
         if (r.num_replicas() != t.num_replicas) conflict("replication factor");

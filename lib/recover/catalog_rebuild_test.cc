@@ -19,7 +19,9 @@ server::ReplicaStatusPB Replica(const std::string& table, const std::string& tab
   r.set_table_id(table);
   r.set_table_name("name-" + table);
   r.set_data_state(server::TABLET_DATA_READY);
-  r.mutable_schema()->add_columns()->set_name("id");
+  auto* col = r.mutable_schema()->add_columns();
+  col->set_name("id");
+  col->set_type(INT64);
   auto* hash = r.mutable_partition_schema()->add_hash_schema();
   hash->add_columns()->set_name("id");
   hash->set_num_buckets(buckets);
@@ -92,7 +94,9 @@ TEST(BuildCatalog, TombstonedFailedAndSilentAreNotCounted) {
 
 TEST(BuildCatalog, ReplicasDisagreeingOnTheSchemaAreNotGuessedBetween) {
   auto other = Replica("t1", "x1", 1, 2, 1, 1, {"b"});
-  other.mutable_schema()->add_columns()->set_name("extra");
+  auto* extra = other.mutable_schema()->add_columns();
+  extra->set_name("extra");
+  extra->set_type(STRING);
   auto result = BuildCatalog({Server("a", {Replica("t1", "x0", 0, 2, 1, 1, {"a"})}),
                               Server("b", {other})},
                              1);

@@ -135,4 +135,55 @@ absl::StatusOr<consensus::RaftConfigPB> ApplyAddMaster(
   return after.cstate.committed_config();
 }
 
+absl::Status JudgeRemoveMaster(const MasterProbe& leader, const std::string& uuid,
+                               bool answering) {
+  bool member = false;
+  for (const auto& p : leader.cstate.committed_config().peers()) member |= p.permanent_uuid() == uuid;
+  if (!member) {
+    return absl::NotFoundError(absl::StrCat("master ", uuid, " is not a member of the catalog's config"));
+  }
+  if (uuid == leader.uuid) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("master ", uuid, " leads the catalog: only a master that is gone can be removed"));
+  }
+  if (answering) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "master ", uuid, " answers at its address: only a master that is gone can be removed "
+        "(stop it first)"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<RemoveMasterPlan> PlanRemoveMaster(const std::vector<std::string>& masters,
+                                                  const std::string& uuid,
+                                                  std::chrono::milliseconds timeout) {
+  RemoveMasterPlan plan;
+  ASSIGN_OR_RETURN(plan.leader, FindCatalogLeader(ProbeMasters(masters, timeout)));
+  for (const auto& p : plan.leader.cstate.committed_config().peers()) {
+    if (p.permanent_uuid() == uuid && p.has_last_known_addr()) {
+      plan.address = net::HostPortToString(p.last_known_addr());
+    }
+  }
+  if (!plan.address.empty()) {
+    MasterProbe probe = ProbeMaster(plan.address, timeout);
+    // Another master at the same address (a replacement with a new uuid)
+    // does not make this one alive.
+    plan.answering = probe.uuid == uuid;
+  }
+  RETURN_IF_ERROR(JudgeRemoveMaster(plan.leader, uuid, plan.answering));
+  return plan;
+}
+
+absl::StatusOr<consensus::RaftConfigPB> ApplyRemoveMaster(const RemoveMasterPlan& plan,
+                                                          const std::string& uuid,
+                                                          std::chrono::milliseconds timeout) {
+  tserver::ChangeConfigRequestPB req;
+  req.set_tablet_id(kCatalogTabletId);
+  req.set_type(tserver::REMOVE_PEER);
+  req.mutable_peer()->set_permanent_uuid(uuid);
+  req.set_cas_config_opid_index(plan.leader.cstate.committed_config().opid_index());
+  RETURN_IF_ERROR(ChangeConfigAt(plan.leader.address, req, timeout).status());
+  return ProbeMaster(plan.leader.address, timeout).cstate.committed_config();
+}
+
 }  // namespace kmend::recover

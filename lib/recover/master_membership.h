@@ -61,6 +61,31 @@ absl::StatusOr<consensus::RaftConfigPB> ApplyAddMaster(
     const AddMasterRequest& req, const AddMasterPlan& plan,
     const std::function<void(const std::string&)>& progress);
 
+// `kmend master remove`: drop a master that is gone for good from the
+// catalog's config (one of three dead with its data lost: remove it, then
+// add its replacement). Pure check: FailedPrecondition when `uuid` is the
+// leader (it cannot remove itself here) or answers at its config address
+// (`answering`: the caller probed it); NotFound when not a member.
+absl::Status JudgeRemoveMaster(const MasterProbe& leader, const std::string& uuid,
+                               bool answering);
+
+// Probes the leader and the member at its config address; returns the
+// leader probe and whether the member answers.
+struct RemoveMasterPlan {
+  MasterProbe leader;
+  std::string address;  // the member's last known address
+  bool answering = false;
+};
+absl::StatusOr<RemoveMasterPlan> PlanRemoveMaster(const std::vector<std::string>& masters,
+                                                  const std::string& uuid,
+                                                  std::chrono::milliseconds timeout);
+
+// REMOVE_PEER through the leader (compare-and-set on its config index).
+// Returns the committed config after.
+absl::StatusOr<consensus::RaftConfigPB> ApplyRemoveMaster(const RemoveMasterPlan& plan,
+                                                          const std::string& uuid,
+                                                          std::chrono::milliseconds timeout);
+
 }  // namespace kmend::recover
 
 #endif  // KMEND_LIB_RECOVER_MASTER_MEMBERSHIP_H_

@@ -1,6 +1,7 @@
 #include "lib/recover/master_probe.h"
 
 #include <tuple>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
@@ -107,6 +108,32 @@ absl::StatusOr<CatalogForceChoice> ChooseCatalogSurvivor(const std::vector<Maste
         ", is not a voter of its own committed config: it cannot be forced"));
   }
   return c;
+}
+
+bool CatalogMajorityLost(const std::vector<MasterProbe>& probes) {
+  const consensus::RaftConfigPB* newest = nullptr;
+  for (const MasterProbe& p : probes) {
+    if (!p.catalog_open) continue;
+    const auto& c = p.cstate.committed_config();
+    if (newest == nullptr ||
+        std::make_pair(c.opid_term(), c.opid_index()) >
+            std::make_pair(newest->opid_term(), newest->opid_index())) {
+      newest = &c;
+    }
+  }
+  if (newest == nullptr) return false;
+  int voters = 0, running = 0;
+  for (const auto& peer : newest->peers()) {
+    if (peer.member_type() != consensus::RaftPeerPB::VOTER) continue;
+    ++voters;
+    for (const MasterProbe& p : probes) {
+      if (p.catalog_open && p.uuid == peer.permanent_uuid()) {
+        ++running;
+        break;
+      }
+    }
+  }
+  return 2 * running <= voters;
 }
 
 absl::StatusOr<MasterProbe> FindCatalogLeader(const std::vector<MasterProbe>& probes) {

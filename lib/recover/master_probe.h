@@ -57,6 +57,12 @@ struct CatalogForceChoice {
 };
 absl::StatusOr<CatalogForceChoice> ChooseCatalogSurvivor(const std::vector<MasterProbe>& probes);
 
+// True when fewer than a majority of the voters of the newest catalog config
+// any open replica reports have an open replica: no master can serve the
+// catalog until `kmend master unsafe-change-config` (or the lost masters
+// return). False when no replica is open (that is `master rebuild`'s case).
+bool CatalogMajorityLost(const std::vector<MasterProbe>& probes);
+
 // The probe of the master that leads the catalog (its cstate names itself
 // as leader, with the newest term among those that do); NotFound otherwise.
 absl::StatusOr<MasterProbe> FindCatalogLeader(const std::vector<MasterProbe>& probes);

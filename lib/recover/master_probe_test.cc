@@ -75,6 +75,17 @@ TEST(ChooseCatalogSurvivor, NothingAnswersIsRefusedPointingAtRebuild) {
   EXPECT_NE(choice.status().message().find("master rebuild"), std::string::npos);
 }
 
+TEST(CatalogMajorityLost, OneOfThreeIsLostTwoOfThreeIsNot) {
+  auto c = Config({{"a", true}, {"b", true}, {"c", true}});
+  EXPECT_TRUE(CatalogMajorityLost({Open("a", 3, 9, c), Dead("x:1"), Dead("y:1")}));
+  EXPECT_FALSE(CatalogMajorityLost({Open("a", 3, 9, c), Open("b", 3, 9, c), Dead("y:1")}));
+  EXPECT_FALSE(CatalogMajorityLost({Dead("x:1"), Dead("y:1")}));
+  // The survivor's forced one-voter config is the newest: not lost.
+  auto forced = Config({{"a", true}});
+  forced.set_opid_term(4);
+  EXPECT_FALSE(CatalogMajorityLost({Open("a", 4, 10, forced), Dead("x:1"), Dead("y:1")}));
+}
+
 TEST(FindCatalogLeader, TheMasterNamingItselfAtTheNewestTerm) {
   auto c = Config({{"a", true}, {"b", true}});
   EXPECT_FALSE(FindCatalogLeader({Open("a", 3, 9, c, "b"), Dead("x:1")}).ok());
@@ -117,6 +128,14 @@ TEST(JudgeAddMaster, ANewcomerWithACatalogOfItsOwnIsRefused) {
   dead.error = "refused";
   EXPECT_EQ(JudgeAddMaster(leader, dead).status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(JudgeAddMaster(leader, leader).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(JudgeRemoveMaster, OnlyAGoneNonLeaderMember) {
+  auto leader = Open("a", 5, 30, Config({{"a", true}, {"b", true}, {"c", true}}), "a");
+  EXPECT_TRUE(JudgeRemoveMaster(leader, "c", /*answering=*/false).ok());
+  EXPECT_EQ(JudgeRemoveMaster(leader, "c", true).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(JudgeRemoveMaster(leader, "a", false).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(JudgeRemoveMaster(leader, "z", false).code(), absl::StatusCode::kNotFound);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 //   unsafe-change-config  force the catalog onto the surviving master(s)
 //                         after a majority of masters is lost
 //   add                   add an empty master to the running catalog
+//   remove                drop a master that is gone for good from the config
 //   rebuild               a new master data directory whose catalog is
 //                         rebuilt from the tablet servers (all masters lost)
 // Both are dry runs unless --yes. Exit: 0 done (or the dry run's plan), 2
@@ -207,6 +208,47 @@ int Add(const recover::AddMasterRequest& req, bool yes, tools::OutputFormat form
   return tools::kExitOk;
 }
 
+int Remove(const std::vector<std::string>& masters, const std::string& uuid, bool yes,
+           int64_t timeout_ms, tools::OutputFormat format) {
+  const auto timeout = std::chrono::milliseconds(timeout_ms);
+  absl::StatusOr<recover::RemoveMasterPlan> plan = recover::PlanRemoveMaster(masters, uuid, timeout);
+  nlohmann::json doc = {{"schema", "kmend.master.remove/1"},
+                        {"schema_version", 1},
+                        {"uuid", uuid},
+                        {"dry_run", !yes},
+                        {"applied", false}};
+  if (!plan.ok()) {
+    doc["refused"] = true;
+    doc["reason"] = std::string(plan.status().message());
+    if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
+    return tools::ReportError(kTool, plan.status());
+  }
+  doc["refused"] = false;
+  doc["leader"] = {{"uuid", plan->leader.uuid}, {"address", plan->leader.address}};
+  doc["config_before"] = Uuids(plan->leader.cstate.committed_config());
+  if (!yes) {
+    if (format == tools::OutputFormat::kJson) {
+      tools::PrintJson(doc);
+    } else {
+      std::cout << "DRY RUN (add --yes): would remove master " << uuid << " (last at "
+                << plan->address << ", not answering) from the catalog config "
+                << absl::StrJoin(Uuids(plan->leader.cstate.committed_config()), ", ") << "\n";
+    }
+    return tools::kExitOk;
+  }
+  absl::StatusOr<consensus::RaftConfigPB> after = recover::ApplyRemoveMaster(*plan, uuid, timeout);
+  if (!after.ok()) return tools::ReportError(kTool, after.status());
+  doc["applied"] = true;
+  doc["config_after"] = Uuids(*after);
+  if (format == tools::OutputFormat::kJson) {
+    tools::PrintJson(doc);
+  } else {
+    std::cout << "removed master " << uuid << "; catalog config now "
+              << absl::StrJoin(Uuids(*after), ", ") << "\n";
+  }
+  return tools::kExitOk;
+}
+
 int Rebuild(const std::string& fs_root, const std::vector<std::string>& tservers, bool yes,
             int64_t timeout_ms, tools::OutputFormat format) {
   std::vector<recover::ServerReport> reports =
@@ -245,23 +287,18 @@ int Rebuild(const std::string& fs_root, const std::vector<std::string>& tservers
   if (format != tools::OutputFormat::kJson) {
     std::cout << (yes ? "REBUILDING" : "DRY RUN (add --yes to write)") << ": catalog from "
               << answered << " of " << reports.size() << " tablet server(s) into " << fs_root
-              << "
-";
+              << "\n";
     for (const auto& t : result.tables) {
       std::cout << "  table " << t.name << " (" << t.table_id << "): " << t.num_tablets
-                << " tablet(s), RF " << t.num_replicas << "
-";
+                << " tablet(s), RF " << t.num_replicas << "\n";
     }
     for (const auto& t : result.lost) {
       std::cout << "  NOT RECOVERED: table " << t.name << " (" << t.table_id << "): " << t.reason
-                << "
-";
+                << "\n";
     }
-    for (const auto& w : result.warnings) std::cout << "  WARNING: " << w << "
-";
+    for (const auto& w : result.warnings) std::cout << "  WARNING: " << w << "\n";
     std::cout << "Never recoverable from tablet servers: deleted tables, tables with no surviving "
-                 "replica, creation times, the catalog's history.
-";
+                 "replica, creation times, the catalog's history.\n";
   }
   if (!yes) {
     if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
@@ -280,11 +317,9 @@ int Rebuild(const std::string& fs_root, const std::vector<std::string>& tservers
   } else {
     std::cout << "wrote " << result.catalog.tables_size() << " table(s), "
               << result.catalog.tablets_size() << " tablet(s) for new master " << *uuid
-              << "
-start ONE master on " << fs_root
+              << "\nstart ONE master on " << fs_root
               << " (no --master_addrs) at an address the tablet servers' --master_addrs lists; "
-                 "then add the others with `kmend master add`
-";
+                 "then add the others with `kmend master add`\n";
   }
   return complete ? tools::kExitOk : tools::kExitProblems;
 }
@@ -335,6 +370,16 @@ int Run(int argc, char** argv) {
   AddTimeout(add, &timeout_ms);
   tools::AddFormatOption(add, &format);
 
+  std::string remove_uuid;
+  CLI::App* remove = app.add_subcommand(
+      "remove", "Drop a master that is gone for good from the catalog config (refused while it answers)");
+  remove->add_option("--masters", masters, "The running catalog's masters, HOST:PORT[,...]")
+      ->required();
+  remove->add_option("uuid", remove_uuid, "The gone master's uuid")->required();
+  remove->add_flag("--yes", yes, "Do it (default: only check)");
+  AddTimeout(remove, &timeout_ms);
+  tools::AddFormatOption(remove, &format);
+
   std::string fs_root, tservers;
   CLI::App* rebuild = app.add_subcommand(
       "rebuild",
@@ -356,6 +401,7 @@ int Run(int argc, char** argv) {
                    format);
   }
   std::vector<std::string> list = absl::StrSplit(masters, ',', absl::SkipWhitespace());
+  if (remove->parsed()) return Remove(list, remove_uuid, yes, timeout_ms, format);
   if (ucc->parsed()) return UnsafeChangeConfig(list, backup_dir, yes, force, timeout_ms, format);
   recover::AddMasterRequest req;
   req.masters = list;

@@ -50,7 +50,13 @@ std::optional<consensus::RaftConfigPB> EstablishedConfigWithout(
   for (const auto& p : c.committed_config().peers()) {
     if (p.permanent_uuid() == self) return std::nullopt;
   }
-  return c.committed_config();
+  // Only the peers: the config's op index and term name an entry this
+  // master's empty log does not hold (the driver refuses cmeta ahead of the
+  // WAL); the leader's log or catalog copy brings the real config.
+  consensus::RaftConfigPB config;
+  config.set_opid_index(-1);
+  *config.mutable_peers() = c.committed_config().peers();
+  return config;
 }
 
 }  // namespace

@@ -14,9 +14,10 @@
 // serves every table, the old and the new: the re-added masters hold the
 // whole catalog. ksck is healthy with the three masters back.
 //
-// OneOfThreeLostWithItsDataIsRemovedAndReplaced: `kmend master remove`
-// refuses a master that answers; once it is dead it is removed, and a new
-// empty master at its address is added.
+// OneOfThreeLostWithItsDataIsRemovedAndReplaced: with two of three masters
+// running, unsafe-change-config is refused; `kmend master remove` refuses a
+// master that answers; once it is dead it is removed, and a new empty
+// master at its address is added.
 //
 // AllMastersDataLostRebuiltFromTheTabletServers: one master, its data
 // directory deleted; `kmend master rebuild` (dry run, then --yes) writes a
@@ -193,12 +194,15 @@ TEST_F(MasterRecoverTest, AMasterBackOnItsOldDataIsNotAdded) {
   cluster_ = std::make_unique<ExternalCluster>(ClusterOptions{.num_masters = 3, .num_tservers = 1});
   ASSERT_TRUE(cluster_->Start().ok());
   ASSERT_TRUE(WaitForLeaderMaster(*cluster_).ok());
-  // Everything alive: refused, naming the evidence.
+  // Everything alive: every master would be kept, nothing to force.
   ToolResult r = WithMasters("master unsafe-change-config --yes --format=json");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
   nlohmann::json doc = nlohmann::json::parse(r.out);
-  EXPECT_EQ(doc["safety"], "refused");
+  EXPECT_EQ(doc["refused"], true);
+  EXPECT_NE(doc["reason"].get<std::string>().find("nothing to force"), std::string::npos) << r.out;
   EXPECT_EQ(doc["applied"], false);
+  // --force does not change that: a live catalog is never forced by choice.
+  EXPECT_EQ(WithMasters("master unsafe-change-config --yes --force").exit_code, 2);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(CatalogVoters(i).size(), 3u);
 
   ASSERT_TRUE(cluster_->master(1)->KillNine().ok());
@@ -236,6 +240,10 @@ TEST_F(MasterRecoverTest, OneOfThreeLostWithItsDataIsRemovedAndReplaced) {
   EXPECT_NE(r.err.find("answers"), std::string::npos) << r.err;
 
   ASSERT_TRUE(cluster_->master(lost)->KillNine().ok());
+  // Two of three run: forcing is refused by the safety judgement.
+  r = WithMasters("master unsafe-change-config --yes --format=json");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["safety"], "refused") << r.out;
   r = UntilOk("master remove " + lost_uuid + " --yes");
   EXPECT_NE(r.out.find("removed master"), std::string::npos) << r.out;
   auto now_leader = WaitForLeaderMaster(*cluster_);

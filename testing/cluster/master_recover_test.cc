@@ -174,7 +174,13 @@ TEST_F(MasterRecoverTest, TwoOfThreeMastersLostThenReAdded) {
     EXPECT_NE(r.out.find("nothing to do"), std::string::npos) << r.out;
   }
   EXPECT_EQ(CatalogVoters(survivor).size(), 3u);
-  for (int i : {1, 2}) EXPECT_EQ(CatalogVoters(i), CatalogVoters(survivor));
+  EXPECT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    return CatalogVoters(1) == CatalogVoters(survivor) &&
+                           CatalogVoters(2) == CatalogVoters(survivor);
+                  },
+                  seconds(10), "the re-added masters to see the three-voter config")
+                  .ok());
   UntilOk("ksck");
 
   // The re-added masters hold the catalog: lose the survivor, the others serve.
@@ -256,7 +262,12 @@ TEST_F(MasterRecoverTest, OneOfThreeLostWithItsDataIsRemovedAndReplaced) {
   r = UntilOk("master add " + cluster_->master(lost)->address() + " --yes");
   EXPECT_NE(r.out.find("promoted"), std::string::npos) << r.out;
   EXPECT_EQ(CatalogVoters(*now_leader).size(), 3u);
-  EXPECT_EQ(CatalogVoters(lost), CatalogVoters(*now_leader));
+  // The new master learns that its promotion committed with the next
+  // heartbeat from the leader.
+  EXPECT_TRUE(ExternalCluster::WaitFor(
+                  [&] { return CatalogVoters(lost) == CatalogVoters(*now_leader); }, seconds(10),
+                  "the new master to see the three-voter config")
+                  .ok());
   UntilOk("table create t --schema 'id:int64:key,v:string' --tablets 1 --replicas 1");
   UntilOk("ksck");
 }

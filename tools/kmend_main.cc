@@ -90,7 +90,10 @@ constexpr ToolEntry kTools[] = {
      "force a tablet replica's Raft config to the survivors (loses entries only the lost "
      "replicas had)"},
     {"recover", "plan, apply and verify the recovery of every tablet that lost its majority"},
-    {"tserver", "unregister a tablet server that is gone for good"},
+    {"tserver", "unregister a tablet server that is gone for good; maintenance mode"},
+    {"master",
+     "force the masters' catalog onto the survivors after a lost majority; add a master; "
+     "rebuild the catalog from the tablet servers"},
     {"cert", "make a CA and server and user certificates for a test or demo cluster"},
     {"rebuild-replica",
      "re-create a corrupt, lost or diverged replica from a healthy peer (online, or offline into "

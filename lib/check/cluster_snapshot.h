@@ -64,6 +64,9 @@ struct TabletServerFacts {
   std::string reported_uuid;       // uuid in the server's own status answer
   std::string version;
   std::vector<DataDirFacts> data_dirs;  // from the server's status answer
+  // In maintenance mode per the master (`kmend tserver maintenance`): its
+  // replicas are not re-replicated while it is down.
+  bool in_maintenance = false;
 };
 
 enum class DataState { kUnknown, kReady, kCopying, kTombstoned, kDeleted, kFailed };

@@ -101,6 +101,7 @@ absl::Status CollectCatalog(const CollectOptions& opt, const std::string& master
       ts.uuid = e.registration().permanent_uuid();
       ts.address = net::HostPortToString(e.registration().rpc_address());
       ts.live_per_master = e.live();
+      ts.in_maintenance = e.in_maintenance();
       snap->tablet_servers.push_back(ts);
     }
   }

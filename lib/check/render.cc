@@ -118,7 +118,9 @@ std::string RenderPlain(const KsckResults& results, const RenderOptions& options
     absl::StrAppend(&out, "Tablet servers\n");
     TextTable servers({"UUID", "ADDRESS", "STATE", "VERSION"});
     for (const TabletServerResult& ts : results.tablet_servers) {
-      servers.AddRow({ts.facts.uuid, ts.facts.address, ts.state, ts.facts.version});
+      servers.AddRow({ts.facts.uuid, ts.facts.address,
+                      ts.facts.in_maintenance ? ts.state + " (MAINTENANCE)" : ts.state,
+                      ts.facts.version});
     }
     absl::StrAppend(&out, servers.Render("  "), "\n");
   }
@@ -204,6 +206,7 @@ nlohmann::json RenderJson(const KsckResults& results, const RenderOptions& optio
                         {"state", ts.state},
                         {"reachable", ts.facts.reachable},
                         {"live_per_master", ts.facts.live_per_master},
+                        {"in_maintenance", ts.facts.in_maintenance},
                         {"version", ts.facts.version}};
     if (!ts.facts.reachable) j["reason"] = ts.facts.unreachable_reason;
     nlohmann::json dirs = nlohmann::json::array();

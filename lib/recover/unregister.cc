@@ -63,4 +63,22 @@ std::vector<MasterAnswer> UnregisterFromMasters(const std::vector<std::string>& 
   return out;
 }
 
+std::vector<MasterAnswer> SetMaintenanceOnMasters(const std::vector<std::string>& masters,
+                                                  const std::string& uuid, bool enter,
+                                                  std::chrono::milliseconds timeout) {
+  std::vector<MasterAnswer> out;
+  for (const std::string& m : masters) {
+    auto stub = master::MasterService::NewStub(rpc::NewChannel(m));
+    grpc::ClientContext ctx;
+    rpc::SetDeadline(&ctx, timeout);
+    master::SetTServerMaintenanceRequestPB req;
+    req.set_permanent_uuid(uuid);
+    req.set_enter(enter);
+    master::SetTServerMaintenanceResponsePB resp;
+    out.push_back({m, rpc::FromGrpcStatus(stub->SetTServerMaintenance(&ctx, req, &resp),
+                                          absl::StrCat(m, ": SetTServerMaintenance"))});
+  }
+  return out;
+}
+
 }  // namespace kmend::recover

@@ -33,6 +33,14 @@ std::vector<MasterAnswer> UnregisterFromMasters(const std::vector<std::string>& 
                                                 const std::string& uuid,
                                                 std::chrono::milliseconds timeout);
 
+// `kmend tserver maintenance enter|exit`: asks every master to put `uuid`
+// in (or take it out of) maintenance mode, in which re-replication leaves
+// its replicas alone while it is down (a planned restart). Each master keeps
+// the mode with its registry, in memory. One answer per master, in order.
+std::vector<MasterAnswer> SetMaintenanceOnMasters(const std::vector<std::string>& masters,
+                                                  const std::string& uuid, bool enter,
+                                                  std::chrono::milliseconds timeout);
+
 }  // namespace kmend::recover
 
 #endif  // KMEND_LIB_RECOVER_UNREGISTER_H_

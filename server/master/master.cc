@@ -58,7 +58,8 @@ absl::Status Master::Start() {
   rereplicator_ = std::make_unique<Rereplicator>(registry_.get(), catalog_.get(), rereplication);
   status_service_ = std::make_unique<server::StatusServiceImpl>(
       server::MASTER, uuid_, options_.fs_root, &clock_, this);
-  consensus_service_ = std::make_unique<MasterConsensusService>(uuid_);
+  consensus_service_ = std::make_unique<MasterConsensusService>(uuid_, options_.fs_root,
+                                                                options_.raft_tick_ms);
   copy_source_ = std::make_unique<CatalogCopySource>(uuid_);
   copy_service_ = std::make_unique<CatalogCopyServiceImpl>(
       copy_source_.get(),
@@ -172,6 +173,7 @@ void Master::CheckLeadership() {
   std::shared_ptr<consensus_driver::RaftDriver> d = driver();
   if (d == nullptr) return;
   raft::RaftStatus st = d->GetStatus();
+  RefreshPeerAddresses(st);
   if (store_->TakeNeedsReload() && ready_term_.load() != 0) {
     KLOG(INFO) << "catalog change outcome unknown or rejected: reloading the applied catalog";
     ready_term_ = 0;
@@ -201,6 +203,21 @@ void Master::CheckLeadership() {
   KLOG(INFO) << "master " << uuid_ << " leads the catalog at term " << st.term
              << " (catalog version " << catalog_->version() << ", " << catalog_->num_tables()
              << " tables, applied index " << st.applied_index << ")";
+}
+
+void Master::RefreshPeerAddresses(const raft::RaftStatus& st) {
+  auto note = [this](const consensus::RaftConfigPB& c) {
+    for (const auto& p : c.peers()) {
+      if (p.permanent_uuid() == uuid_ || !p.has_last_known_addr()) continue;
+      std::string address = PeerAddress(p);
+      auto [it, inserted] = peer_addresses_.emplace(p.permanent_uuid(), address);
+      if (!inserted && it->second == address) continue;
+      it->second = address;
+      transport_->SetPeerAddress(p.permanent_uuid(), address);
+    }
+  };
+  note(st.committed_config);
+  if (st.pending_config.has_value()) note(*st.pending_config);
 }
 
 absl::Status Master::CheckCatalogLeader() const {

@@ -118,6 +118,9 @@ class Master : public server::StatusSource {
   // the catalog and starts serving; on losing it stops.
   void LeaderLoop();
   void CheckLeadership();
+  // Tells the transport the address of every peer of the committed and
+  // pending configs (a master added by `kmend master add` after start-up).
+  void RefreshPeerAddresses(const raft::RaftStatus& st);
   // Deletes sys-catalog WAL segments below CatalogLogRetentionIndex.
   void GarbageCollectCatalogLog();
   // The catalog tablet's initial config when there is no consensus metadata
@@ -169,6 +172,8 @@ class Master : public server::StatusSource {
   int64_t last_gc_index_ ABSL_GUARDED_BY(gc_mu_) = 0;
   // Monitor thread only: when each peer was last asked to copy.
   std::map<std::string, absl::Time> copy_requested_;
+  // Leader-watch thread only: the peer addresses last given to transport_.
+  std::map<std::string, std::string> peer_addresses_;
   // At most one catalog copy into this master at a time.
   absl::Mutex copy_mu_;
   bool copying_ ABSL_GUARDED_BY(copy_mu_) = false;

@@ -5,11 +5,13 @@
 
 #include <signal.h>
 
+#include <optional>
 #include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "lib/raft/config.h"
 #include "proto/status.grpc.pb.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
@@ -19,8 +21,8 @@
 namespace kmend::master {
 namespace {
 
-// A master's uuid as its StatusService reports it.
-absl::StatusOr<std::string> AskUuid(const std::string& address) {
+// A master's status as its StatusService reports it.
+absl::StatusOr<server::GetStatusResponsePB> AskStatus(const std::string& address) {
   auto stub = server::StatusService::NewStub(server::NewChannel(address));
   grpc::ClientContext ctx;
   server::SetDeadline(&ctx, std::chrono::milliseconds(1000));
@@ -35,7 +37,27 @@ absl::StatusOr<std::string> AskUuid(const std::string& address) {
         address, " is a ", server::ServerRole_Name(resp.server().role()),
         ", not a master; --master_addrs must list masters only"));
   }
-  return resp.server().uuid();
+  return resp;
+}
+
+// The committed config of an established catalog (its replica has seen an
+// election: term > 0) that does not list `self`: this master is new to a
+// running catalog and joins it (docs/design/server.md, "Adding a master").
+std::optional<consensus::RaftConfigPB> EstablishedConfigWithout(
+    const server::GetStatusResponsePB& status, const std::string& self) {
+  if (!status.master().has_catalog_consensus_state()) return std::nullopt;
+  const consensus::ConsensusStatePB& c = status.master().catalog_consensus_state();
+  if (c.current_term() <= 0) return std::nullopt;
+  for (const auto& p : c.committed_config().peers()) {
+    if (p.permanent_uuid() == self) return std::nullopt;
+  }
+  // Only the peers: the config's op index and term name an entry this
+  // master's empty log does not hold (the driver refuses cmeta ahead of the
+  // WAL); the leader's log or catalog copy brings the real config.
+  consensus::RaftConfigPB config;
+  config.set_opid_index(-1);
+  *config.mutable_peers() = c.committed_config().peers();
+  return config;
 }
 
 }  // namespace
@@ -71,9 +93,20 @@ absl::StatusOr<consensus::RaftConfigPB> Master::BootstrapConfig() {
     std::vector<std::string> missing;
     for (size_t i = 0; i < uuids.size(); ++i) {
       if (!uuids[i].empty()) continue;
-      absl::StatusOr<std::string> u = AskUuid(options_.master_addresses[i]);
+      absl::StatusOr<server::GetStatusResponsePB> u = AskStatus(options_.master_addresses[i]);
       if (u.ok()) {
-        uuids[i] = *u;
+        uuids[i] = u->server().uuid();
+        if (std::optional<consensus::RaftConfigPB> running = EstablishedConfigWithout(*u, uuid_)) {
+          // A running catalog without this master: start as a non-member
+          // of its config (never campaigns, never votes) and wait for the
+          // leader to add it (`kmend master add`) and send it the log or a
+          // catalog copy.
+          KLOG(WARNING) << "master " << options_.master_addresses[i] << " (" << uuids[i]
+                        << ") runs a catalog whose config " << raft::ConfigSummary(*running)
+                        << " does not include this master (" << uuid_
+                        << "): joining as a non-member; add it with `kmend master add`";
+          return *running;
+        }
       } else if (absl::IsFailedPrecondition(u.status())) {
         return u.status();
       } else {

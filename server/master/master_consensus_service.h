@@ -1,7 +1,13 @@
-// ConsensusService on a master: only RaftMessage, delivering the sys-catalog
-// tablet's Raft messages (raft_catalog_store.h) to this master's replica.
-// The other methods stay UNIMPLEMENTED: the masters' config is fixed at
-// bootstrap (docs/design/server.md, "Replicated catalog").
+// ConsensusService on a master, for the sys-catalog tablet only
+// (raft_catalog_store.h): RaftMessage delivers the catalog's Raft messages to
+// this master's replica; GetConsensusState, ChangeConfig and
+// UnsafeChangeConfig are the tablet server's calls with the same contracts
+// (proto/tserver.proto), so the tools that probe, grow or force a tablet's
+// config (lib/recover/force_config.h, lib/recover/master_membership.h) work
+// on the catalog too: `kmend master unsafe-change-config` after two of
+// three masters are lost, `kmend master add` to grow the config again.
+// StepDown, StartTabletCopy and GetTabletCopyProgress stay UNIMPLEMENTED
+// (catalog copy has its own service, catalog_copy_service.h).
 //
 // Thread safety: gRPC calls it concurrently; SetDriver from any thread.
 // Lifetime: a driver given to SetDriver is kept alive by the service until
@@ -9,6 +15,7 @@
 #ifndef KMEND_SERVER_MASTER_MASTER_CONSENSUS_SERVICE_H_
 #define KMEND_SERVER_MASTER_MASTER_CONSENSUS_SERVICE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -20,15 +27,34 @@ namespace kmend::master {
 
 class MasterConsensusService final : public tserver::ConsensusService::Service {
  public:
-  explicit MasterConsensusService(std::string uuid) : uuid_(std::move(uuid)) {}
+  // `fs_root`: where forced changes are appended to the audit log
+  // (lib/recover/audit_log.h); empty: not logged. `tick_ms`: the catalog's
+  // Raft tick, to report ms_since_leader_contact.
+  MasterConsensusService(std::string uuid, std::string fs_root, int64_t tick_ms)
+      : uuid_(std::move(uuid)), fs_root_(std::move(fs_root)), tick_ms_(tick_ms) {}
 
   void SetDriver(std::shared_ptr<consensus_driver::RaftDriver> driver);
 
   grpc::Status RaftMessage(grpc::ServerContext* ctx, const tserver::RaftMessageRequestPB* req,
                            tserver::RaftMessageResponsePB* resp) override;
+  grpc::Status GetConsensusState(grpc::ServerContext* ctx,
+                                 const tserver::GetConsensusStateRequestPB* req,
+                                 tserver::GetConsensusStateResponsePB* resp) override;
+  grpc::Status ChangeConfig(grpc::ServerContext* ctx, const tserver::ChangeConfigRequestPB* req,
+                            tserver::ChangeConfigResponsePB* resp) override;
+  grpc::Status UnsafeChangeConfig(grpc::ServerContext* ctx,
+                                  const tserver::UnsafeChangeConfigRequestPB* req,
+                                  tserver::UnsafeChangeConfigResponsePB* resp) override;
 
  private:
+  // The driver, or UNAVAILABLE while the catalog is not open (peer
+  // discovery, catalog copy); NOT_FOUND for another tablet id.
+  grpc::Status Driver(const std::string& tablet_id,
+                      std::shared_ptr<consensus_driver::RaftDriver>* out);
+
   const std::string uuid_;
+  const std::string fs_root_;
+  const int64_t tick_ms_;
   absl::Mutex mu_;
   std::shared_ptr<consensus_driver::RaftDriver> driver_ ABSL_GUARDED_BY(mu_);
 };

@@ -249,6 +249,7 @@ grpc::Status MasterServiceImpl::ListTabletServers(grpc::ServerContext*,
     e->set_millis_since_heartbeat(ts.millis_since_heartbeat);
     e->set_num_assigned_replicas(static_cast<int32_t>(counts[ts.registration.permanent_uuid()]));
     e->set_num_reported_replicas(static_cast<int32_t>(ts.replicas.size()));
+    e->set_in_maintenance(ts.in_maintenance);
   }
   return grpc::Status::OK;
 }
@@ -259,6 +260,17 @@ grpc::Status MasterServiceImpl::UnregisterTServer(grpc::ServerContext*,
   absl::Status s = registry_->Unregister(req->permanent_uuid());
   if (s.ok()) {
     KLOG(WARNING) << "tablet server " << req->permanent_uuid() << " unregistered by request";
+  }
+  return ToGrpcStatus(s);
+}
+
+grpc::Status MasterServiceImpl::SetTServerMaintenance(grpc::ServerContext*,
+                                                      const SetTServerMaintenanceRequestPB* req,
+                                                      SetTServerMaintenanceResponsePB*) {
+  absl::Status s = registry_->SetMaintenance(req->permanent_uuid(), req->enter());
+  if (s.ok()) {
+    KLOG(WARNING) << "tablet server " << req->permanent_uuid()
+                  << (req->enter() ? " entered" : " left") << " maintenance mode by request";
   }
   return ToGrpcStatus(s);
 }

@@ -51,6 +51,9 @@ class MasterServiceImpl final : public MasterService::Service {
                                  ListTabletServersResponsePB* resp) override;
   grpc::Status UnregisterTServer(grpc::ServerContext* ctx, const UnregisterTServerRequestPB* req,
                                  UnregisterTServerResponsePB* resp) override;
+  grpc::Status SetTServerMaintenance(grpc::ServerContext* ctx,
+                                     const SetTServerMaintenanceRequestPB* req,
+                                     SetTServerMaintenanceResponsePB* resp) override;
   grpc::Status CreateTable(grpc::ServerContext* ctx, const CreateTableRequestPB* req,
                            CreateTableResponsePB* resp) override;
   grpc::Status ListTables(grpc::ServerContext* ctx, const ListTablesRequestPB* req,

@@ -14,7 +14,8 @@ using consensus::RaftPeerPB;
 bool DeadTooLong(const std::map<std::string, ServerView>& servers, const std::string& uuid,
                  int64_t delay_ms) {
   auto it = servers.find(uuid);
-  return it != servers.end() && !it->second.live &&
+  // Maintenance mode: a planned absence is never "too long".
+  return it != servers.end() && !it->second.live && !it->second.in_maintenance &&
          it->second.millis_since_heartbeat >= delay_ms;
 }
 

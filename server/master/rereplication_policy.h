@@ -1,7 +1,8 @@
 // Re-replication policy (Kudu's scheme): decides, for one tablet at a time,
 // the next step that brings it back to its replication factor R of healthy
 // voters after a voter went bad. A voter is bad when its server has been
-// dead for at least `delay_ms`, or when its live server reports the replica
+// dead for at least `delay_ms` (unless the server is in maintenance mode),
+// or when its live server reports the replica
 // FAILED for at least `failed_grace_ms` (the server says so itself, so no
 // long wait is needed; the grace only rides out a report taken mid-restart
 // or mid-repair), or when its server is live and the leader reports the
@@ -82,6 +83,10 @@ struct ServerView {
   // A full report arrived since registration (its replica list is current).
   bool reported = false;
   int64_t millis_since_heartbeat = 0;
+  // In maintenance mode (`kmend tserver maintenance enter`): however long it
+  // is silent, its voters are not bad for that (a planned restart); a
+  // replica it reports FAILED still is.
+  bool in_maintenance = false;
   // Tablet id -> the replica as last reported.
   std::map<std::string, ReplicaView> replicas;
   // Tablet copies into this server: running now (started by this master or

@@ -97,6 +97,20 @@ TEST_F(PolicyTest, DeadForLessThanTheDelayIsLeftAlone) {
   EXPECT_EQ(Next().type, Action::kNone);
 }
 
+TEST_F(PolicyTest, AServerInMaintenanceIsNeverDeadTooLongButAFailedReplicaStillIs) {
+  Kill("c", 100 * kDelay);
+  servers_["c"].in_maintenance = true;
+  EXPECT_EQ(Next().type, Action::kNone);
+  EXPECT_EQ(BadVoterReason(kTablet, "c", servers_, RereplicationParams{.delay_ms = kDelay}), "");
+  servers_["c"].in_maintenance = false;
+  EXPECT_EQ(Next().type, Action::kAddNonVoter);
+  // Live but in maintenance, reporting the replica FAILED: replaced as usual.
+  servers_["c"].live = true;
+  servers_["c"].in_maintenance = true;
+  Fail("c", kGrace);
+  EXPECT_NE(Next().type, Action::kNone);
+}
+
 TEST_F(PolicyTest, NoLeaderOrDeadLeaderMeansNoStep) {
   Kill("c", kDelay);
   EXPECT_EQ(Next("").type, Action::kNone);

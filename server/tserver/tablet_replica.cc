@@ -421,6 +421,16 @@ int64_t TabletReplica::OnDiskSizeBytes() const {
          SizeOfTree(layout_.ConsensusMetaPath(tablet_id_)) + SizeOfTree(layout_.WalDir(tablet_id_));
 }
 
+void TabletReplica::FillSchema(server::ReplicaStatusPB* out) const {
+  absl::MutexLock lock(&mu_);
+  if (failed_) return;
+  *out->mutable_schema() = superblock_.schema();
+  if (superblock_.has_partition_schema()) {
+    *out->mutable_partition_schema() = superblock_.partition_schema();
+  }
+  if (superblock_.has_num_replicas()) out->set_num_replicas(superblock_.num_replicas());
+}
+
 server::ReplicaStatusPB TabletReplica::Status() const {
   server::ReplicaStatusPB s;
   s.set_tablet_id(tablet_id_);

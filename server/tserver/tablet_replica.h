@@ -103,6 +103,10 @@ class TabletReplica {
 
   // The replica as the status service and the heartbeat report it.
   server::ReplicaStatusPB Status() const;
+  // Adds the superblock's schema, partition schema and replication factor
+  // (not in heartbeats: only for GetStatus with include_schemas). Nothing
+  // for a FAILED replica.
+  void FillSchema(server::ReplicaStatusPB* out) const;
 
   tablet::TabletDataState data_state() const;
   consensus::ConsensusStatePB ConsensusState() const;

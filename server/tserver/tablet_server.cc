@@ -149,6 +149,7 @@ absl::Status TabletServer::FillStatus(const server::GetStatusRequestPB& req,
     server::ReplicaStatusPB* out = resp->add_replicas();
     *out = r->Status();
     if (dir) TabletManager::NoteWriteRefusal(*dir, out);
+    if (req.include_schemas()) r->FillSchema(out);
     if (rebuilder_ != nullptr) {
       auto copy = rebuilder_->Progress(r->tablet_id());
       if (copy.ok()) *out->mutable_copy() = *std::move(copy);

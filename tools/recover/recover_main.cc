@@ -18,12 +18,14 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "lib/check/remote_collector.h"
 #include "lib/io/file.h"
 #include "lib/recover/apply.h"
+#include "lib/recover/master_probe.h"
 #include "lib/recover/offline.h"
 #include "lib/recover/plan_json.h"
 #include "lib/recover/planner.h"
@@ -73,7 +75,27 @@ absl::StatusOr<check::ClusterSnapshot> Collect(const Common& c,
 
 int Plan(const Common& c, const std::string& out_path) {
   absl::StatusOr<check::ClusterSnapshot> snap = Collect(c, {});
-  if (!snap.ok()) return tools::ReportError(kTool, snap.status());
+  if (!snap.ok()) {
+    // No catalog: if the masters themselves lost their majority, that is
+    // the first thing to recover (docs/runbooks/dead-masters.md).
+    std::vector<std::string> masters = absl::StrSplit(c.masters, ',', absl::SkipWhitespace());
+    std::vector<recover::MasterProbe> probes =
+        recover::ProbeMasters(masters, std::chrono::milliseconds(c.timeout_ms));
+    if (recover::CatalogMajorityLost(probes)) {
+      absl::StatusOr<recover::CatalogForceChoice> choice = recover::ChooseCatalogSurvivor(probes);
+      return tools::ReportError(
+          kTool, absl::FailedPreconditionError(absl::StrCat(
+                     "the masters' catalog lost its majority (", snap.status().message(),
+                     "): recover it first with `kmend master unsafe-change-config --masters ",
+                     c.masters, "`",
+                     choice.ok() ? absl::StrCat(" (it would force the catalog onto master ",
+                                                choice->survivor_uuid, " at ",
+                                                choice->survivor_address, ")")
+                                 : "",
+                     ", then plan again")));
+    }
+    return tools::ReportError(kTool, snap.status());
+  }
   RecoveryPlan plan = MakeRecoveryPlan(*snap);
   plan.created_at = absl::FormatTime(absl::RFC3339_sec, absl::Now(), absl::UTCTimeZone());
   const nlohmann::json doc = PlanToJson(plan);

@@ -70,6 +70,36 @@ int Unregister(const std::string& masters_text, const std::string& uuid, bool ye
   return tools::kExitOk;
 }
 
+int Maintenance(const std::string& masters_text, const std::string& uuid, bool enter,
+                int64_t timeout_ms, tools::OutputFormat format) {
+  std::vector<std::string> masters = absl::StrSplit(masters_text, ',', absl::SkipWhitespace());
+  nlohmann::json doc = {{"schema", "kmend.tserver.maintenance/1"},
+                        {"schema_version", 1},
+                        {"uuid", uuid},
+                        {"enter", enter},
+                        {"masters", nlohmann::json::array()}};
+  bool all_ok = true;
+  for (const recover::MasterAnswer& a : recover::SetMaintenanceOnMasters(
+           masters, uuid, enter, std::chrono::milliseconds(timeout_ms))) {
+    all_ok &= a.status.ok();
+    doc["masters"].push_back(
+        {{"master", a.master}, {"ok", a.status.ok()}, {"message", std::string(a.status.message())}});
+    if (format != tools::OutputFormat::kJson) {
+      std::cout << a.master << ": " << (a.status.ok() ? "ok" : a.status.ToString()) << "\n";
+    }
+  }
+  if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
+  if (!all_ok) return tools::kExitError;
+  if (format != tools::OutputFormat::kJson) {
+    std::cout << "tablet server " << uuid
+              << (enter ? " is in maintenance mode: its replicas are not re-replicated while it "
+                          "is down; run `kmend tserver maintenance exit` when it is back"
+                        : " left maintenance mode")
+              << "\n";
+  }
+  return tools::kExitOk;
+}
+
 int Run(int argc, char** argv) {
   CLI::App app{"kmend tserver: administer tablet servers as the master sees them"};
   app.name("kmend tserver");
@@ -91,8 +121,28 @@ int Run(int argc, char** argv) {
       ->transform(tools::MillisecondsDuration())
       ->check(CLI::PositiveNumber);
   tools::AddFormatOption(unregister, &format);
+  CLI::App* maintenance = app.add_subcommand(
+      "maintenance",
+      "Enter or exit maintenance mode: while in it, a down server's replicas are not "
+      "re-replicated (a planned restart)");
+  maintenance->require_subcommand(1);
+  CLI::App* enter = maintenance->add_subcommand("enter", "Put the server in maintenance mode");
+  CLI::App* exit_cmd = maintenance->add_subcommand("exit", "Take it out of maintenance mode");
+  for (CLI::App* cmd : {enter, exit_cmd}) {
+    cmd->add_option("--masters", masters, "Every master's address, HOST:PORT[,HOST:PORT...]")
+        ->required();
+    cmd->add_option("uuid", uuid, "The tablet server's uuid")->required();
+    cmd->add_option("--timeout", timeout_ms, "Deadline of each call, e.g. 5s (bare: ms)")
+        ->default_str("5s")
+        ->transform(tools::MillisecondsDuration())
+        ->check(CLI::PositiveNumber);
+    tools::AddFormatOption(cmd, &format);
+  }
   int rc = tools::ParseArgs(app, argc, argv);
   if (rc >= 0) return rc;
+  if (maintenance->parsed()) {
+    return Maintenance(masters, uuid, enter->parsed(), timeout_ms, format);
+  }
   return Unregister(masters, uuid, yes, timeout_ms, format);
 }
 

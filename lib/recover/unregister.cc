@@ -46,39 +46,49 @@ absl::Status JudgeUnregister(const check::ClusterSnapshot& snap, const std::stri
   return absl::OkStatus();
 }
 
-std::vector<MasterAnswer> UnregisterFromMasters(const std::vector<std::string>& masters,
-                                                const std::string& uuid,
-                                                std::chrono::milliseconds timeout) {
+namespace {
+
+// Sends one request to every master in turn (not only the leader: each master
+// keeps its own tablet-server registry) and keeps every answer.
+template <typename Call>
+std::vector<MasterAnswer> AskEveryMaster(const std::vector<std::string>& masters,
+                                         std::chrono::milliseconds timeout,
+                                         const char* rpc_name, const Call& call) {
   std::vector<MasterAnswer> out;
   for (const std::string& m : masters) {
     auto stub = master::MasterService::NewStub(rpc::NewChannel(m));
     grpc::ClientContext ctx;
     rpc::SetDeadline(&ctx, timeout);
-    master::UnregisterTServerRequestPB req;
-    req.set_permanent_uuid(uuid);
-    master::UnregisterTServerResponsePB resp;
-    out.push_back({m, rpc::FromGrpcStatus(stub->UnregisterTServer(&ctx, req, &resp),
-                                          absl::StrCat(m, ": UnregisterTServer"))});
+    out.push_back({m, rpc::FromGrpcStatus(call(*stub, &ctx), absl::StrCat(m, ": ", rpc_name))});
   }
   return out;
+}
+
+}  // namespace
+
+std::vector<MasterAnswer> UnregisterFromMasters(const std::vector<std::string>& masters,
+                                                const std::string& uuid,
+                                                std::chrono::milliseconds timeout) {
+  master::UnregisterTServerRequestPB req;
+  req.set_permanent_uuid(uuid);
+  return AskEveryMaster(masters, timeout, "UnregisterTServer",
+                        [&](master::MasterService::Stub& stub, grpc::ClientContext* ctx) {
+                          master::UnregisterTServerResponsePB resp;
+                          return stub.UnregisterTServer(ctx, req, &resp);
+                        });
 }
 
 std::vector<MasterAnswer> SetMaintenanceOnMasters(const std::vector<std::string>& masters,
                                                   const std::string& uuid, bool enter,
                                                   std::chrono::milliseconds timeout) {
-  std::vector<MasterAnswer> out;
-  for (const std::string& m : masters) {
-    auto stub = master::MasterService::NewStub(rpc::NewChannel(m));
-    grpc::ClientContext ctx;
-    rpc::SetDeadline(&ctx, timeout);
-    master::SetTServerMaintenanceRequestPB req;
-    req.set_permanent_uuid(uuid);
-    req.set_enter(enter);
-    master::SetTServerMaintenanceResponsePB resp;
-    out.push_back({m, rpc::FromGrpcStatus(stub->SetTServerMaintenance(&ctx, req, &resp),
-                                          absl::StrCat(m, ": SetTServerMaintenance"))});
-  }
-  return out;
+  master::SetTServerMaintenanceRequestPB req;
+  req.set_permanent_uuid(uuid);
+  req.set_enter(enter);
+  return AskEveryMaster(masters, timeout, "SetTServerMaintenance",
+                        [&](master::MasterService::Stub& stub, grpc::ClientContext* ctx) {
+                          master::SetTServerMaintenanceResponsePB resp;
+                          return stub.SetTServerMaintenance(ctx, req, &resp);
+                        });
 }
 
 }  // namespace kmend::recover

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/raft/config.h"
 #include "lib/recover/audit_log.h"
+#include "server/common/config_change_request.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
 #include "server/master/raft_catalog_store.h"
@@ -94,36 +95,10 @@ grpc::Status MasterConsensusService::ChangeConfig(grpc::ServerContext*,
                                                   tserver::ChangeConfigResponsePB* resp) {
   std::shared_ptr<consensus_driver::RaftDriver> d;
   if (grpc::Status s = Driver(req->tablet_id(), &d); !s.ok()) return s;
-  raft::ConfigChange change;
-  change.uuid = req->peer().permanent_uuid();
-  change.peer_template = req->peer();
-  if (req->has_cas_config_opid_index()) change.cas_config_opid_index = req->cas_config_opid_index();
-  switch (req->type()) {
-    case tserver::ADD_PEER:
-      if (!req->peer().has_last_known_addr()) {
-        return ToGrpcStatus(absl::InvalidArgumentError(
-            "ChangeConfig ADD_PEER of a master: peer.last_known_addr is required"));
-      }
-      change.type = req->peer().member_type() == consensus::RaftPeerPB::NON_VOTER
-                        ? raft::ChangeType::kAddNonVoter
-                        : raft::ChangeType::kAddVoter;
-      break;
-    case tserver::REMOVE_PEER:
-      change.type = raft::ChangeType::kRemovePeer;
-      break;
-    case tserver::MODIFY_PEER:
-      if (req->peer().member_type() != consensus::RaftPeerPB::VOTER) {
-        return ToGrpcStatus(absl::InvalidArgumentError(
-            "ChangeConfig MODIFY_PEER: only promotion to VOTER is supported"));
-      }
-      change.type = raft::ChangeType::kPromote;
-      break;
-    default:
-      return ToGrpcStatus(absl::InvalidArgumentError("ChangeConfig: type is required"));
-  }
-  if (change.uuid.empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("ChangeConfig: peer.permanent_uuid is required"));
-  }
+  absl::StatusOr<raft::ConfigChange> parsed =
+      server::ConfigChangeFromRequest(*req, server::PeerAddress::kRequired);
+  if (!parsed.ok()) return ToGrpcStatus(parsed.status());
+  const raft::ConfigChange& change = *parsed;
   absl::StatusOr<consensus::OpId> id = d->ChangeConfig(change);
   if (!id.ok()) return ToGrpcStatus(id.status());
   absl::Status s = d->WaitForApplied(*id, absl::Seconds(10));

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/raft/config.h"
 #include "lib/recover/audit_log.h"
+#include "server/common/config_change_request.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
 
@@ -133,32 +134,10 @@ grpc::Status ConsensusServiceImpl::ChangeConfig(grpc::ServerContext*,
   if (!r.ok()) return ToGrpcStatus(r.status());
   auto driver = (*r)->driver();
   if (!driver.ok()) return ToGrpcStatus(driver.status());
-  raft::ConfigChange change;
-  change.uuid = req->peer().permanent_uuid();
-  change.peer_template = req->peer();
-  if (req->has_cas_config_opid_index()) change.cas_config_opid_index = req->cas_config_opid_index();
-  switch (req->type()) {
-    case ADD_PEER:
-      change.type = req->peer().member_type() == consensus::RaftPeerPB::NON_VOTER
-                        ? raft::ChangeType::kAddNonVoter
-                        : raft::ChangeType::kAddVoter;
-      break;
-    case REMOVE_PEER:
-      change.type = raft::ChangeType::kRemovePeer;
-      break;
-    case MODIFY_PEER:
-      if (req->peer().member_type() != consensus::RaftPeerPB::VOTER) {
-        return ToGrpcStatus(absl::InvalidArgumentError(
-            "ChangeConfig MODIFY_PEER: only promotion to VOTER is supported"));
-      }
-      change.type = raft::ChangeType::kPromote;
-      break;
-    default:
-      return ToGrpcStatus(absl::InvalidArgumentError("ChangeConfig: type is required"));
-  }
-  if (change.uuid.empty()) {
-    return ToGrpcStatus(absl::InvalidArgumentError("ChangeConfig: peer.permanent_uuid is required"));
-  }
+  absl::StatusOr<raft::ConfigChange> parsed =
+      server::ConfigChangeFromRequest(*req, server::PeerAddress::kOptional);
+  if (!parsed.ok()) return ToGrpcStatus(parsed.status());
+  const raft::ConfigChange& change = *parsed;
   absl::StatusOr<consensus::OpId> id = (*driver)->ChangeConfig(change);
   if (!id.ok()) return ToGrpcStatus(id.status());
   // Answer once the change is committed (and applied here).

@@ -55,6 +55,14 @@ nlohmann::json ProbesJson(const std::vector<recover::MasterProbe>& probes) {
   return out;
 }
 
+// A request refused before anything changed: the JSON says why, stderr too.
+int Refuse(nlohmann::json* doc, const absl::Status& why, tools::OutputFormat format) {
+  (*doc)["refused"] = true;
+  (*doc)["reason"] = std::string(why.message());
+  if (format == tools::OutputFormat::kJson) tools::PrintJson(*doc);
+  return tools::ReportError(kTool, why);
+}
+
 int UnsafeChangeConfig(const std::vector<std::string>& masters, const std::string& backup_dir,
                        bool yes, bool force, int64_t timeout_ms, tools::OutputFormat format) {
   const auto timeout = std::chrono::milliseconds(timeout_ms);
@@ -66,10 +74,7 @@ int UnsafeChangeConfig(const std::vector<std::string>& masters, const std::strin
                         {"applied", false}};
   absl::StatusOr<recover::CatalogForceChoice> choice = recover::ChooseCatalogSurvivor(probes);
   if (!choice.ok()) {
-    doc["refused"] = true;
-    doc["reason"] = std::string(choice.status().message());
-    if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
-    return tools::ReportError(kTool, choice.status());
+    return Refuse(&doc, choice.status(), format);
   }
   recover::ForceRequest req;
   req.tserver = choice->survivor_address;
@@ -87,10 +92,7 @@ int UnsafeChangeConfig(const std::vector<std::string>& masters, const std::strin
                      "its leader lease; waiting for it to lapse (up to a few seconds)\n";
       });
   if (!plan.ok()) {
-    doc["refused"] = true;
-    doc["reason"] = std::string(plan.status().message());
-    if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
-    return tools::ReportError(kTool, plan.status());
+    return Refuse(&doc, plan.status(), format);
   }
   doc["survivor"] = {{"uuid", plan->server_uuid}, {"address", req.tserver}};
   doc["current_term"] = plan->current.current_term();
@@ -167,10 +169,7 @@ int Add(const recover::AddMasterRequest& req, bool yes, tools::OutputFormat form
                         {"dry_run", !yes},
                         {"applied", false}};
   if (!plan.ok()) {
-    doc["refused"] = true;
-    doc["reason"] = std::string(plan.status().message());
-    if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
-    return tools::ReportError(kTool, plan.status());
+    return Refuse(&doc, plan.status(), format);
   }
   doc["refused"] = false;
   doc["new_master_uuid"] = plan->candidate.uuid;
@@ -218,10 +217,7 @@ int Remove(const std::vector<std::string>& masters, const std::string& uuid, boo
                         {"dry_run", !yes},
                         {"applied", false}};
   if (!plan.ok()) {
-    doc["refused"] = true;
-    doc["reason"] = std::string(plan.status().message());
-    if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
-    return tools::ReportError(kTool, plan.status());
+    return Refuse(&doc, plan.status(), format);
   }
   doc["refused"] = false;
   doc["leader"] = {{"uuid", plan->leader.uuid}, {"address", plan->leader.address}};

@@ -1,5 +1,7 @@
 #include "server/master/master.h"
 
+#include <signal.h>
+
 #include <algorithm>
 #include <set>
 
@@ -127,7 +129,8 @@ absl::Status Master::OpenSysCatalog() {
   opts.wal_dir = layout.WalDir(kSysCatalogTabletId);
   opts.cmeta_path = layout.ConsensusMetaPath(kSysCatalogTabletId);
   opts.wal_options.segment_size_bytes = options_.catalog_wal_segment_size_bytes;
-  if (!io::FileExists(opts.cmeta_path)) {
+  const bool bootstrapping = !io::FileExists(opts.cmeta_path);
+  if (bootstrapping) {
     ASSIGN_OR_RETURN(opts.bootstrap_config, BootstrapConfig());
     KLOG(INFO) << "bootstrapping the sys catalog with " << opts.bootstrap_config.peers_size()
                << " master(s)";
@@ -151,6 +154,9 @@ absl::Status Master::OpenSysCatalog() {
                   << " differs from the sys catalog's config ("
                   << absl::StrJoin(configured, ",") << "); the config wins";
   }
+  // Before the catalog takes Raft messages (it cannot win an election
+  // until then): a master dropped by a forced change refuses to start.
+  if (!bootstrapping) RETURN_IF_ERROR(CheckStillAMember(st, absl::Seconds(1)));
   store_->SetDriver(shared.get());
   consensus_service_->SetDriver(shared);
   absl::MutexLock l(&driver_mu_);
@@ -170,6 +176,7 @@ void Master::LeaderLoop() {
 }
 
 void Master::CheckLeadership() {
+  if (fenced_.load()) return;
   std::shared_ptr<consensus_driver::RaftDriver> d = driver();
   if (d == nullptr) return;
   raft::RaftStatus st = d->GetStatus();
@@ -194,6 +201,10 @@ void Master::CheckLeadership() {
       store_->applied_index() < st.committed.index()) {
     return;
   }
+  // A new leader of several masters first makes sure it was not dropped
+  // while it was away (its old config's other members could elect it).
+  // Costs one GetStatus round to the peers per leadership won.
+  if (FenceIfDropped(st)) return;
   absl::Status s = catalog_->Load();
   if (!s.ok()) {
     KLOG(ERROR) << "reloading the catalog as the new leader: " << s;
@@ -221,6 +232,10 @@ void Master::RefreshPeerAddresses(const raft::RaftStatus& st) {
 }
 
 absl::Status Master::CheckCatalogLeader() const {
+  if (fenced_.load()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "master ", uuid_, " was dropped from the sys catalog by a newer config and is stopping"));
+  }
   std::shared_ptr<consensus_driver::RaftDriver> d = driver();
   if (d == nullptr) {
     return absl::UnavailableError(
@@ -243,6 +258,16 @@ absl::Status Master::CheckCatalogLeader() const {
                                              "): ", leader, "; try the next master"));
 }
 
+bool Master::FenceIfDropped(const raft::RaftStatus& st) {
+  absl::Status member = CheckStillAMember(st, absl::Milliseconds(300));
+  if (member.ok()) return false;
+  if (!fenced_.exchange(true)) {
+    KLOG(ERROR) << member.message() << "; shutting down";
+    raise(SIGTERM);  // main's signal wait then shuts the master down cleanly
+  }
+  return true;
+}
+
 void Master::MonitorLoop() {
   // Liveness is computed on demand; this loop logs transitions, a few times
   // per timeout so the log shows a death close to when it happened, and
@@ -252,7 +277,17 @@ void Master::MonitorLoop() {
   // soon even when the failure timeout is long.
   auto period = absl::Milliseconds(std::min<int64_t>(
       1000, std::max<int64_t>(50, options_.tserver_unresponsive_timeout_ms / 4)));
+  absl::Time next_membership_check = absl::Now();
   while (!stop_.WaitForNotificationWithTimeout(period)) {
+    if (CheckCatalogLeader().ok() && absl::Now() >= next_membership_check) {
+      // Again while leading: a peer that did not answer when this master
+      // won (stopped, cut off) may answer now with a config that dropped it.
+      next_membership_check = absl::Now() + absl::Seconds(3);
+      if (std::shared_ptr<consensus_driver::RaftDriver> d = driver();
+          d != nullptr && FenceIfDropped(d->GetStatus())) {
+        continue;
+      }
+    }
     if (CheckCatalogLeader().ok()) {
       // A table's own fan-out takes at most one RPC timeout per replica of a
       // server; only after that can a missing replica be told from a slow

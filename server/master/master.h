@@ -128,6 +128,20 @@ class Master : public server::StatusSource {
   // report (waits for every one of them to answer).
   // Peer discovery (master_bootstrap.cc).
   absl::StatusOr<consensus::RaftConfigPB> BootstrapConfig();
+  // Fencing of a master left behind by a forced catalog change (issue 14):
+  // asks every other voter of `st`'s committed config for its catalog
+  // state; FailedPrecondition naming the peer when one answers with a
+  // committed config newer (by op id) than this master's that does not list
+  // this master: it was dropped (`kmend master unsafe-change-config`, or
+  // removed), its data is stale, and two dropped masters restarted together
+  // would otherwise be a majority of their old config and elect a leader of
+  // a stale catalog. Peers that do not answer within `deadline` are skipped
+  // (a cold start of every master). Called at start-up before the catalog
+  // takes Raft messages, and by a new leader before it serves.
+  absl::Status CheckStillAMember(const raft::RaftStatus& st, absl::Duration deadline) const;
+  // CheckStillAMember with a short deadline; when dropped, fences this
+  // master (fenced_, never serves again) and shuts it down. True if fenced.
+  bool FenceIfDropped(const raft::RaftStatus& st);
   // "host:port" of a config peer.
   static std::string PeerAddress(const consensus::RaftPeerPB& p);
   absl::Status OpenSysCatalog();
@@ -167,6 +181,9 @@ class Master : public server::StatusSource {
   // The term in which this master leads and has reloaded the catalog; 0
   // when it does not serve catalog calls.
   std::atomic<int64_t> ready_term_{0};
+  // Set when CheckStillAMember found this master dropped from the running
+  // catalog: it never serves again and shuts down (SIGTERM to itself).
+  std::atomic<bool> fenced_{false};
   // Held by WAL GC and while a copy session snapshots the replica.
   absl::Mutex gc_mu_;
   int64_t last_gc_index_ ABSL_GUARDED_BY(gc_mu_) = 0;

@@ -22,10 +22,12 @@ namespace kmend::master {
 namespace {
 
 // A master's status as its StatusService reports it.
-absl::StatusOr<server::GetStatusResponsePB> AskStatus(const std::string& address) {
+absl::StatusOr<server::GetStatusResponsePB> AskStatus(
+    const std::string& address,
+    std::chrono::milliseconds deadline = std::chrono::milliseconds(1000)) {
   auto stub = server::StatusService::NewStub(server::NewChannel(address));
   grpc::ClientContext ctx;
-  server::SetDeadline(&ctx, std::chrono::milliseconds(1000));
+  server::SetDeadline(&ctx, deadline);
   server::GetStatusRequestPB req;
   req.set_include_replicas(false);
   server::GetStatusResponsePB resp;
@@ -60,7 +62,56 @@ std::optional<consensus::RaftConfigPB> EstablishedConfigWithout(
   return config;
 }
 
+bool Lists(const consensus::RaftConfigPB& config, const std::string& uuid) {
+  for (const auto& p : config.peers()) {
+    if (p.permanent_uuid() == uuid) return true;
+  }
+  return false;
+}
+
 }  // namespace
+
+absl::Status Master::CheckStillAMember(const raft::RaftStatus& st,
+                                       absl::Duration deadline) const {
+  const consensus::RaftConfigPB& mine = st.committed_config;
+  std::vector<std::pair<std::string, std::string>> peers;  // uuid, address
+  for (const auto& p : mine.peers()) {
+    if (p.permanent_uuid() == uuid_ || !p.has_last_known_addr()) continue;
+    peers.emplace_back(p.permanent_uuid(), PeerAddress(p));
+  }
+  if (peers.empty()) return absl::OkStatus();
+  // In parallel: a dead peer on loopback refuses at once, but a stopped or
+  // cut-off one costs the whole deadline, once.
+  std::vector<absl::StatusOr<server::GetStatusResponsePB>> answers(
+      peers.size(), absl::UnavailableError("not asked"));
+  {
+    std::vector<std::thread> askers;
+    for (size_t i = 0; i < peers.size(); ++i) {
+      askers.emplace_back([&, i] {
+        answers[i] = AskStatus(peers[i].second, absl::ToChronoMilliseconds(deadline));
+      });
+    }
+    for (std::thread& t : askers) t.join();
+  }
+  for (size_t i = 0; i < peers.size(); ++i) {
+    if (!answers[i].ok() || !answers[i]->master().has_catalog_consensus_state()) continue;
+    const consensus::RaftConfigPB& theirs =
+        answers[i]->master().catalog_consensus_state().committed_config();
+    const bool newer = std::make_pair(theirs.opid_term(), theirs.opid_index()) >
+                       std::make_pair(mine.opid_term(), mine.opid_index());
+    if (!newer || Lists(theirs, uuid_)) continue;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "master ", uuid_, " was dropped from the sys catalog: master ",
+        answers[i]->server().uuid(), " at ", peers[i].second, " runs the catalog config ",
+        raft::ConfigSummary(theirs), " (op ", theirs.opid_term(), ".", theirs.opid_index(),
+        theirs.unsafe_config_change() ? ", forced" : "", "), newer than this master's ",
+        raft::ConfigSummary(mine), " (op ", mine.opid_term(), ".", mine.opid_index(),
+        "), and without this master. Its catalog data in ", options_.fs_root,
+        " is stale and must not serve: empty that directory and add the master again with "
+        "`kmend master add` (docs/runbooks/dead-masters.md)"));
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<consensus::RaftConfigPB> Master::BootstrapConfig() {
   consensus::RaftConfigPB config;

@@ -14,6 +14,12 @@
 // serves every table, the old and the new: the re-added masters hold the
 // whole catalog. ksck is healthy with the three masters back.
 //
+// DroppedMastersBackOnTheirOldDataRefuseToRun: with every master alive
+// unsafe-change-config refuses (even --force); after two are lost and the
+// catalog is forced onto the survivor, both lost masters restarted together
+// on their old data (a majority of their old config) find themselves dropped
+// by the survivor's newer config and exit; the survivor keeps serving.
+//
 // OneOfThreeLostWithItsDataIsRemovedAndReplaced: with two of three masters
 // running, unsafe-change-config is refused; `kmend master remove` refuses a
 // master that answers; once it is dead it is removed, and a new empty
@@ -196,7 +202,7 @@ TEST_F(MasterRecoverTest, TwoOfThreeMastersLostThenReAdded) {
   EXPECT_EQ(r.out, "100\n");
 }
 
-TEST_F(MasterRecoverTest, AMasterBackOnItsOldDataIsNotAdded) {
+TEST_F(MasterRecoverTest, DroppedMastersBackOnTheirOldDataRefuseToRun) {
   cluster_ = std::make_unique<ExternalCluster>(ClusterOptions{.num_masters = 3, .num_tservers = 1});
   ASSERT_TRUE(cluster_->Start().ok());
   ASSERT_TRUE(WaitForLeaderMaster(*cluster_).ok());
@@ -220,13 +226,33 @@ TEST_F(MasterRecoverTest, AMasterBackOnItsOldDataIsNotAdded) {
   r = WithMasters("master unsafe-change-config --yes");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   ASSERT_TRUE(WaitForLeaderMaster(*cluster_).ok());
-  // Master 1 returns on its old data (it has a catalog of its own): `add`
-  // refuses it and names the fix.
-  ASSERT_TRUE(cluster_->master(1)->Restart().ok());
-  r = Kmend(absl::StrCat("master add --masters ", cluster_->master(0)->address(), " ",
-                         cluster_->master(1)->address(), " --yes"));
-  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
-  EXPECT_NE(r.err.find("empty its --fs_root"), std::string::npos) << r.err;
+  UntilOk("table create after --schema 'id:int64:key,v:string' --tablets 1 --replicas 1");
+  // Both dropped masters return on their old data at once (a rack's power
+  // back, init restarting them): together they are a majority of their old
+  // config and could elect a leader of the stale catalog. Each asks the
+  // survivor first, finds itself dropped by a newer (forced) config, and
+  // refuses to run.
+  ASSERT_TRUE(cluster_->master(1)->Restart().ok()) << cluster_->master(1)->LogTail();
+  ASSERT_TRUE(cluster_->master(2)->Restart().ok()) << cluster_->master(2)->LogTail();
+  for (int i : {1, 2}) {
+    absl::StatusOr<int> exit_status = cluster_->master(i)->WaitForExit(seconds(20));
+    ASSERT_TRUE(exit_status.ok()) << exit_status.status() << "\n" << cluster_->master(i)->LogTail();
+    EXPECT_NE(*exit_status, 0);
+    EXPECT_NE(cluster_->master(i)->LogTail().find("was dropped from the sys catalog"),
+              std::string::npos)
+        << cluster_->master(i)->LogTail();
+  }
+  // The survivor still leads its forced config and serves the table made
+  // after the force, and new ones.
+  EXPECT_EQ(CatalogVoters(0).size(), 1u);
+  EXPECT_EQ(Kmend(absl::StrCat("table describe after --masters ", cluster_->master(0)->address()))
+                .exit_code,
+            0);
+  EXPECT_EQ(Kmend(absl::StrCat("table create later --schema 'id:int64:key,v:string' --tablets 1 "
+                               "--replicas 1 --masters ",
+                               cluster_->master(0)->address()))
+                .exit_code,
+            0);
   EXPECT_EQ(CatalogVoters(0).size(), 1u);
 }
 

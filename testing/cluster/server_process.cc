@@ -149,6 +149,14 @@ absl::Status ServerProcess::Reap(std::chrono::milliseconds timeout, int* exit_st
   }
 }
 
+absl::StatusOr<int> ServerProcess::WaitForExit(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0) return absl::FailedPreconditionError(absl::StrCat(name_, " is not running"));
+  int status = 0;
+  absl::Status s = Reap(timeout, &status);
+  if (!s.ok()) return s;
+  return status;
+}
+
 absl::Status ServerProcess::KillNine() {
   if (pid_ <= 0) return absl::FailedPreconditionError(absl::StrCat(name_, " is not running"));
   ::kill(pid_, SIGKILL);

@@ -46,6 +46,9 @@ class ServerProcess {
   // SIGTERM, then waits for the exit; Internal if it exits non-zero or
   // takes longer than `timeout` (it is then SIGKILLed).
   absl::Status Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(15));
+  // Waits for the process to exit on its own (a server that refuses to run
+  // after start-up); its wait status (as waitpid's), or DeadlineExceeded.
+  absl::StatusOr<int> WaitForExit(std::chrono::milliseconds timeout);
   // Kills (if running) and starts again on the same directory and port.
   absl::Status Restart(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 

@@ -144,7 +144,9 @@ absl::StatusOr<consensus::RaftConfigPB> ApplyForce(const ForceRequest& req, cons
 
   auto stub = tserver::ConsensusService::NewStub(rpc::NewChannel(req.tserver));
   grpc::ClientContext ctx;
-  rpc::SetDeadline(&ctx, req.timeout);
+  // The server waits up to 10 s for the forced entry to be durable: a
+  // shorter deadline would report a failure for a force that happened.
+  rpc::SetDeadline(&ctx, req.timeout + std::chrono::seconds(10));
   tserver::UnsafeChangeConfigRequestPB ureq;
   ureq.set_dest_uuid(plan.server_uuid);
   ureq.set_tablet_id(req.tablet_id);

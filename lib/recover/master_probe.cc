@@ -1,5 +1,7 @@
 #include "lib/recover/master_probe.h"
 
+#include <algorithm>
+
 #include <tuple>
 #include <utility>
 
@@ -108,6 +110,30 @@ absl::StatusOr<CatalogForceChoice> ChooseCatalogSurvivor(const std::vector<Maste
         ", is not a voter of its own committed config: it cannot be forced"));
   }
   return c;
+}
+
+absl::Status CheckDropsNoRunningMaster(const ForcePlan& plan) {
+  std::vector<std::string> running_dropped;
+  for (const VoterProbe& v : plan.voters) {
+    if (!v.running) continue;
+    if (std::find(plan.dropped.begin(), plan.dropped.end(), v.uuid) == plan.dropped.end()) {
+      continue;
+    }
+    running_dropped.push_back(absl::StrCat(v.uuid, " at ", v.address.empty() ? "?" : v.address));
+  }
+  if (running_dropped.empty()) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "the force would drop master(s) that run their catalog replica: ",
+      absl::StrJoin(running_dropped, ", "),
+      "; list every master in --masters so they are kept (or stop them first)"));
+}
+
+std::vector<std::string> AnsweringMasters(const std::vector<MasterProbe>& probes) {
+  std::vector<std::string> out;
+  for (const MasterProbe& p : probes) {
+    if (!p.uuid.empty()) out.push_back(absl::StrCat(p.address, " (", p.uuid, ")"));
+  }
+  return out;
 }
 
 bool CatalogMajorityLost(const std::vector<MasterProbe>& probes) {

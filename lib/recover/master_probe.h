@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "lib/recover/force_safety.h"
 #include "proto/consensus_metadata.pb.h"
 #include "proto/opid.pb.h"
 
@@ -43,6 +44,18 @@ struct MasterProbe {
 std::vector<MasterProbe> ProbeMasters(const std::vector<std::string>& addresses,
                                       std::chrono::milliseconds timeout);
 MasterProbe ProbeMaster(const std::string& address, std::chrono::milliseconds timeout);
+
+// FailedPrecondition naming them when the force would drop a master that
+// runs its catalog replica (a voter the plan's probes found running but
+// --masters did not list, with five masters): dropped while running, it
+// would go on as a member of the old config. `kmend master
+// unsafe-change-config` refuses it unless --force.
+absl::Status CheckDropsNoRunningMaster(const ForcePlan& plan);
+
+// The addresses where a master answered, its catalog open or not. `master
+// rebuild` refuses while any does: a catalog rebuilt beside a running master
+// would be a second catalog, both judging the same tablet servers.
+std::vector<std::string> AnsweringMasters(const std::vector<MasterProbe>& probes);
 
 // Which master to force and to which voters after the catalog lost its
 // majority. The survivor is the open replica with the longest log (last

@@ -75,6 +75,34 @@ TEST(ChooseCatalogSurvivor, NothingAnswersIsRefusedPointingAtRebuild) {
   EXPECT_NE(choice.status().message().find("master rebuild"), std::string::npos);
 }
 
+TEST(CheckDropsNoRunningMaster, ARunningVoterLeftOutOfMastersIsNotDropped) {
+  // Five masters, three dead; --masters named only "a": "b" runs but would
+  // be dropped.
+  ForcePlan plan;
+  plan.dropped = {"b", "c", "d", "e"};
+  for (const char* u : {"a", "b", "c", "d", "e"}) {
+    VoterProbe v;
+    v.uuid = u;
+    v.address = std::string(u) + ":1";
+    v.running = std::string(u) == "a" || std::string(u) == "b";
+    plan.voters.push_back(v);
+  }
+  absl::Status s = CheckDropsNoRunningMaster(plan);
+  EXPECT_EQ(s.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("b at b:1"), std::string::npos) << s;
+  plan.dropped = {"c", "d", "e"};
+  EXPECT_TRUE(CheckDropsNoRunningMaster(plan).ok());
+}
+
+TEST(AnsweringMasters, EveryAddressWhereAMasterAnswered) {
+  auto c = Config({{"a", true}});
+  MasterProbe not_open = Dead("b:1");
+  not_open.uuid = "b";  // answered GetStatus, catalog not open yet
+  EXPECT_EQ(AnsweringMasters({Dead("x:1"), Open("a", 1, 1, c), not_open}),
+            (std::vector<std::string>{"a:1 (a)", "b:1 (b)"}));
+  EXPECT_TRUE(AnsweringMasters({Dead("x:1")}).empty());
+}
+
 TEST(CatalogMajorityLost, OneOfThreeIsLostTwoOfThreeIsNot) {
   auto c = Config({{"a", true}, {"b", true}, {"c", true}});
   EXPECT_TRUE(CatalogMajorityLost({Open("a", 3, 9, c), Dead("x:1"), Dead("y:1")}));

@@ -325,16 +325,31 @@ TEST_F(MasterRecoverTest, AllMastersDataLostRebuiltFromTheTabletServers) {
                   seconds(20), "the deleted table's replica tombstoned")
                   .ok());
 
-  ASSERT_TRUE(cluster_->master()->KillNine().ok());
-  std::error_code ec;
-  std::filesystem::remove_all(cluster_->master()->fs_root(), ec);
-  ASSERT_FALSE(ec);
   std::vector<std::string> tservers;
   for (int i = 0; i < cluster_->num_tservers(); ++i) {
     tservers.push_back(cluster_->tserver(i)->address());
   }
-  const std::string args = absl::StrCat("master rebuild --fs_root ", cluster_->master()->fs_root(),
-                                        " --tservers ", absl::StrJoin(tservers, ","));
+  const std::string args =
+      absl::StrCat("master rebuild --fs_root ", cluster_->master()->fs_root(), " --tservers ",
+                   absl::StrJoin(tservers, ","), " --masters ", cluster_->master_addresses());
+  // While the master answers, a rebuilt catalog would be a second one:
+  // refused, naming it, even as a dry run into another directory.
+  {
+    ToolResult refused = Kmend(absl::StrCat(
+        "master rebuild --fs_root ", cluster_->base_dir(), "/elsewhere --tservers ",
+        absl::StrJoin(tservers, ","), " --masters ", cluster_->master_addresses(),
+        " --format=json"));
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    nlohmann::json doc = nlohmann::json::parse(refused.out);
+    EXPECT_EQ(doc["refused"], true) << refused.out;
+    EXPECT_NE(doc["reason"].get<std::string>().find("still answer"), std::string::npos);
+    EXPECT_EQ(doc["running_masters"].size(), 1u) << refused.out;
+  }
+
+  ASSERT_TRUE(cluster_->master()->KillNine().ok());
+  std::error_code ec;
+  std::filesystem::remove_all(cluster_->master()->fs_root(), ec);
+  ASSERT_FALSE(ec);
   // Dry run: names both tables, writes nothing.
   ToolResult r = Kmend(args + " --format=json");
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;

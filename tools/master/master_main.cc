@@ -99,7 +99,8 @@ int UnsafeChangeConfig(const std::vector<std::string>& masters, const std::strin
   doc["current_voters"] = Uuids(plan->current.committed_config());
   doc["forced_voters"] = Uuids(plan->forced);
   doc["dropped"] = plan->dropped;
-  const absl::Status safety = recover::JudgeSafety(*plan);
+  absl::Status safety = recover::JudgeSafety(*plan);
+  if (safety.ok()) safety = recover::CheckDropsNoRunningMaster(*plan);
   doc["safety"] = safety.ok() ? "majority_lost" : (force ? "forced" : "refused");
   if (!safety.ok()) doc["safety_reason"] = std::string(safety.message());
   auto print_plan = [&](const std::string& header) {
@@ -245,8 +246,11 @@ int Remove(const std::vector<std::string>& masters, const std::string& uuid, boo
   return tools::kExitOk;
 }
 
-int Rebuild(const std::string& fs_root, const std::vector<std::string>& tservers, bool yes,
-            int64_t timeout_ms, tools::OutputFormat format) {
+int Rebuild(const std::string& fs_root, const std::vector<std::string>& masters,
+            const std::vector<std::string>& tservers, bool yes, bool force, int64_t timeout_ms,
+            tools::OutputFormat format) {
+  const std::vector<std::string> running =
+      recover::AnsweringMasters(recover::ProbeMasters(masters, std::chrono::milliseconds(timeout_ms)));
   std::vector<recover::ServerReport> reports =
       recover::CollectServerReports(tservers, std::chrono::milliseconds(timeout_ms));
   int answered = 0;
@@ -255,7 +259,19 @@ int Rebuild(const std::string& fs_root, const std::vector<std::string>& tservers
                         {"schema_version", 1},
                         {"fs_root", fs_root},
                         {"dry_run", !yes},
-                        {"written", false}};
+                        {"written", false},
+                        {"running_masters", running}};
+  if (!running.empty() && !force) {
+    return Refuse(&doc,
+                  absl::FailedPreconditionError(absl::StrCat(
+                      "master(s) still answer: ", absl::StrJoin(running, ", "),
+                      ". A catalog rebuilt beside a running master would be a second catalog "
+                      "judging the same tablet servers; rebuild only when every master's data is "
+                      "lost (stop them), or use `kmend master unsafe-change-config` while one "
+                      "survives. --force rebuilds anyway")),
+                  format);
+  }
+  doc["refused"] = false;
   if (answered == 0) {
     absl::Status s = absl::UnavailableError("no tablet server answered: nothing to rebuild from");
     doc["reason"] = std::string(s.message());
@@ -386,6 +402,11 @@ int Run(int argc, char** argv) {
       ->required();
   rebuild->add_option("--tservers", tservers, "Every tablet server, HOST:PORT[,HOST:PORT...]")
       ->required();
+  rebuild
+      ->add_option("--masters", masters,
+                   "Every master's address, HOST:PORT[,HOST:PORT...]: refused while any answers")
+      ->required();
+  rebuild->add_flag("--force", force, "Rebuild even though a master answers");
   rebuild->add_flag("--yes", yes, "Write it (default: only show what would be rebuilt)");
   AddTimeout(rebuild, &timeout_ms);
   tools::AddFormatOption(rebuild, &format);
@@ -393,7 +414,8 @@ int Run(int argc, char** argv) {
   int rc = tools::ParseArgs(app, argc, argv);
   if (rc >= 0) return rc;
   if (rebuild->parsed()) {
-    return Rebuild(fs_root, absl::StrSplit(tservers, ',', absl::SkipWhitespace()), yes, timeout_ms,
+    return Rebuild(fs_root, absl::StrSplit(masters, ',', absl::SkipWhitespace()),
+                   absl::StrSplit(tservers, ',', absl::SkipWhitespace()), yes, force, timeout_ms,
                    format);
   }
   std::vector<std::string> list = absl::StrSplit(masters, ',', absl::SkipWhitespace());

@@ -381,6 +381,9 @@ absl::Status Master::FillStatus(const server::GetStatusRequestPB&,
                                    ready_term_.load() == st.term);
     *m->mutable_catalog_consensus_state() = st.ToConsensusStatePB();
   }
+  m->set_catalog_on_disk(
+      d != nullptr ||
+      io::FileExists(fs::Layout(options_.fs_root).ConsensusMetaPath(kSysCatalogTabletId)));
   // From the applied catalog: what a follower reports is what it would serve
   // as the leader.
   if (store_ != nullptr) {

@@ -15,6 +15,7 @@
 #include "proto/status.grpc.pb.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
+#include "server/master/peer_discovery.h"
 #include "lib/fs/layout.h"
 #include "lib/util/status_macros.h"
 
@@ -40,26 +41,6 @@ absl::StatusOr<server::GetStatusResponsePB> AskStatus(
         ", not a master; --master_addrs must list masters only"));
   }
   return resp;
-}
-
-// The committed config of an established catalog (its replica has seen an
-// election: term > 0) that does not list `self`: this master is new to a
-// running catalog and joins it (docs/design/server.md, "Adding a master").
-std::optional<consensus::RaftConfigPB> EstablishedConfigWithout(
-    const server::GetStatusResponsePB& status, const std::string& self) {
-  if (!status.master().has_catalog_consensus_state()) return std::nullopt;
-  const consensus::ConsensusStatePB& c = status.master().catalog_consensus_state();
-  if (c.current_term() <= 0) return std::nullopt;
-  for (const auto& p : c.committed_config().peers()) {
-    if (p.permanent_uuid() == self) return std::nullopt;
-  }
-  // Only the peers: the config's op index and term name an entry this
-  // master's empty log does not hold (the driver refuses cmeta ahead of the
-  // WAL); the leader's log or catalog copy brings the real config.
-  consensus::RaftConfigPB config;
-  config.set_opid_index(-1);
-  *config.mutable_peers() = c.committed_config().peers();
-  return config;
 }
 
 bool Lists(const consensus::RaftConfigPB& config, const std::string& uuid) {
@@ -145,7 +126,10 @@ absl::StatusOr<consensus::RaftConfigPB> Master::BootstrapConfig() {
     for (size_t i = 0; i < uuids.size(); ++i) {
       if (!uuids[i].empty()) continue;
       absl::StatusOr<server::GetStatusResponsePB> u = AskStatus(options_.master_addresses[i]);
-      if (u.ok()) {
+      if (u.ok() && CatalogNotOpenYet(*u)) {
+        missing.push_back(absl::StrCat(options_.master_addresses[i],
+                                       " has a catalog it has not opened yet"));
+      } else if (u.ok()) {
         uuids[i] = u->server().uuid();
         if (std::optional<consensus::RaftConfigPB> running = EstablishedConfigWithout(*u, uuid_)) {
           // A running catalog without this master: start as a non-member

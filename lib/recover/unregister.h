@@ -35,8 +35,10 @@ std::vector<MasterAnswer> UnregisterFromMasters(const std::vector<std::string>& 
 
 // `kmend tserver maintenance enter|exit`: asks every master to put `uuid`
 // in (or take it out of) maintenance mode, in which re-replication leaves
-// its replicas alone while it is down (a planned restart). Each master keeps
-// the mode with its registry, in memory. One answer per master, in order.
+// its replicas alone while it is down (a planned restart). The catalog
+// leader records the mode in the replicated catalog (it survives master
+// restarts and failovers); the other masters answer that they do not lead.
+// One answer per master, in order.
 std::vector<MasterAnswer> SetMaintenanceOnMasters(const std::vector<std::string>& masters,
                                                   const std::string& uuid, bool enter,
                                                   std::chrono::milliseconds timeout);

@@ -366,6 +366,24 @@ int64_t CatalogManager::num_tablets() const {
   return n;
 }
 
+absl::Status CatalogManager::SetTServerMaintenance(const std::string& uuid, bool enter) {
+  absl::MutexLock lock(&mu_);
+  std::set<std::string> in(catalog_.tservers_in_maintenance().begin(),
+                           catalog_.tservers_in_maintenance().end());
+  const bool changed = enter ? in.insert(uuid).second : in.erase(uuid) > 0;
+  if (!changed) return absl::OkStatus();
+  SysCatalogPB next = catalog_;
+  next.clear_tservers_in_maintenance();
+  for (const std::string& u : in) next.add_tservers_in_maintenance(u);
+  return CommitLocked(std::move(next));
+}
+
+bool CatalogManager::InMaintenance(const std::string& uuid) const {
+  absl::ReaderMutexLock lock(&mu_);
+  const auto& in = catalog_.tservers_in_maintenance();
+  return std::binary_search(in.begin(), in.end(), uuid);
+}
+
 int64_t CatalogManager::version() const {
   absl::ReaderMutexLock lock(&mu_);
   return catalog_.version();

@@ -108,6 +108,12 @@ class CatalogManager {
   absl::StatusOr<int> UpdateConfigs(
       const std::map<std::string, consensus::RaftConfigPB>& reported);
 
+  // Maintenance mode of a tablet server on or off, persisted (a no-op that
+  // changes nothing is not persisted). The caller checks the uuid names a
+  // server it knows.
+  absl::Status SetTServerMaintenance(const std::string& uuid, bool enter);
+  bool InMaintenance(const std::string& uuid) const;
+
   int64_t num_tables() const;   // RUNNING
   int64_t num_tablets() const;  // of RUNNING tables
   int64_t version() const;

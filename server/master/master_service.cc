@@ -249,7 +249,7 @@ grpc::Status MasterServiceImpl::ListTabletServers(grpc::ServerContext*,
     e->set_millis_since_heartbeat(ts.millis_since_heartbeat);
     e->set_num_assigned_replicas(static_cast<int32_t>(counts[ts.registration.permanent_uuid()]));
     e->set_num_reported_replicas(static_cast<int32_t>(ts.replicas.size()));
-    e->set_in_maintenance(ts.in_maintenance);
+    e->set_in_maintenance(catalog_->InMaintenance(ts.registration.permanent_uuid()));
   }
   return grpc::Status::OK;
 }
@@ -267,7 +267,18 @@ grpc::Status MasterServiceImpl::UnregisterTServer(grpc::ServerContext*,
 grpc::Status MasterServiceImpl::SetTServerMaintenance(grpc::ServerContext*,
                                                       const SetTServerMaintenanceRequestPB* req,
                                                       SetTServerMaintenanceResponsePB*) {
-  absl::Status s = registry_->SetMaintenance(req->permanent_uuid(), req->enter());
+  // Through the catalog leader, persisted in the catalog: the mode must hold
+  // across a master restart or failover during the planned restart it
+  // covers. A uuid neither registered nor in maintenance is a typo: refused
+  // both ways, so that `exit` never reports success for nothing.
+  if (absl::Status leader = CheckLeader(); !leader.ok()) return ToGrpcStatus(leader);
+  const std::string& uuid = req->permanent_uuid();
+  if (!registry_->Get(uuid).has_value() && !(catalog_->InMaintenance(uuid) && !req->enter())) {
+    return ToGrpcStatus(absl::NotFoundError(absl::StrCat(
+        "tablet server ", uuid, " is not registered",
+        req->enter() ? "" : " and not in maintenance mode")));
+  }
+  absl::Status s = catalog_->SetTServerMaintenance(uuid, req->enter());
   if (s.ok()) {
     KLOG(WARNING) << "tablet server " << req->permanent_uuid()
                   << (req->enter() ? " entered" : " left") << " maintenance mode by request";

@@ -116,7 +116,7 @@ Rereplicator::Snapshot Rereplicator::TakeSnapshot(const std::string& own_tablet)
       v.reported = ts.reported;
       v.disk_full = ts.disk_full();
       v.millis_since_heartbeat = ts.millis_since_heartbeat;
-      v.in_maintenance = ts.in_maintenance;
+      v.in_maintenance = catalog_->InMaintenance(uuid);
       for (const auto& [id, r] : ts.replicas) {
         ReplicaView rv(r.data_state());
         if (r.has_last_logged_opid()) rv.last_logged_index = r.last_logged_opid().index();

@@ -68,22 +68,8 @@ absl::Status TServerRegistry::Unregister(const std::string& uuid) {
   return absl::OkStatus();
 }
 
-absl::Status TServerRegistry::SetMaintenance(const std::string& uuid, bool enter) {
-  absl::MutexLock lock(&mu_);
-  if (!enter) {
-    maintenance_.erase(uuid);
-    return absl::OkStatus();
-  }
-  if (!servers_.count(uuid)) {
-    return absl::NotFoundError(absl::StrCat("tablet server ", uuid, " is not registered"));
-  }
-  maintenance_.insert(uuid);
-  return absl::OkStatus();
-}
-
 TServerSnapshot TServerRegistry::SnapshotLocked(const Entry& e, int64_t now_us) const {
   TServerSnapshot s;
-  s.in_maintenance = maintenance_.count(e.registration.permanent_uuid()) > 0;
   s.registration = e.registration;
   s.live = IsLive(e, now_us);
   s.millis_since_heartbeat = (now_us - e.last_heartbeat_us) / 1000;

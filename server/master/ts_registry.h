@@ -46,8 +46,6 @@ struct TServerSnapshot {
     }
     return false;
   }
-  // In maintenance mode: re-replication leaves its replicas alone.
-  bool in_maintenance = false;
 };
 
 struct LivenessChange {
@@ -74,10 +72,6 @@ class TServerRegistry {
   // Forgets a server that is gone for good. NotFound when not registered;
   // FailedPrecondition while it is live (heartbeating).
   absl::Status Unregister(const std::string& uuid);
-  // Maintenance mode on or off. Kept apart from the entry, so that it
-  // survives the server's re-registration after its restart. NotFound to
-  // enter for a server not registered.
-  absl::Status SetMaintenance(const std::string& uuid, bool enter);
 
   // Every registered server, ordered by uuid.
   std::vector<TServerSnapshot> List() const;
@@ -108,7 +102,6 @@ class TServerRegistry {
   const int64_t timeout_ms_;
   mutable absl::Mutex mu_;
   std::map<std::string, Entry> servers_ ABSL_GUARDED_BY(mu_);
-  std::set<std::string> maintenance_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kmend::master

@@ -67,6 +67,16 @@ TEST_F(MaintenanceTest, ADownServerInMaintenanceIsNotReplacedUntilItExits) {
 
   r = WithMasters("tserver maintenance enter " + *uuid);
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  // The mode is in the catalog: a master restarted after `enter` still
+  // holds it (it was in memory only before).
+  ASSERT_TRUE(cluster_->master()->Restart().ok()) << cluster_->master()->LogTail();
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    ToolResult k = WithMasters("ksck");
+                    return k.out.find("HEALTHY (MAINTENANCE)") != std::string::npos;
+                  },
+                  seconds(30), "the restarted master to show the server in maintenance")
+                  .ok());
   ASSERT_TRUE(cluster_->tserver(victim)->KillNine().ok());
   // Dead (1.5 s) and past the re-replication delay (2 s), with margin.
   std::this_thread::sleep_for(seconds(7));
@@ -80,9 +90,14 @@ TEST_F(MaintenanceTest, ADownServerInMaintenanceIsNotReplacedUntilItExits) {
   EXPECT_TRUE(ExternalCluster::WaitFor([&] { return HostsAReplica(spare); }, seconds(30),
                                        "the replica replaced after exit")
                   .ok());
-  // Entering for a server the master does not know is refused.
+  // Entering or exiting for a server the master does not know is refused
+  // (an exit that succeeded for a typo would hide that the real server
+  // stays in maintenance).
   r = WithMasters("tserver maintenance enter no-such-uuid");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  r = WithMasters("tserver maintenance exit no-such-uuid");
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_NE(r.out.find("not registered"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -78,18 +78,28 @@ int Maintenance(const std::string& masters_text, const std::string& uuid, bool e
                         {"uuid", uuid},
                         {"enter", enter},
                         {"masters", nlohmann::json::array()}};
-  bool all_ok = true;
-  for (const recover::MasterAnswer& a : recover::SetMaintenanceOnMasters(
-           masters, uuid, enter, std::chrono::milliseconds(timeout_ms))) {
-    all_ok &= a.status.ok();
+  // The catalog leader records the mode in the catalog; the others answer
+  // that they do not lead. Done when one master (the leader) took it.
+  std::vector<recover::MasterAnswer> answers =
+      recover::SetMaintenanceOnMasters(masters, uuid, enter, std::chrono::milliseconds(timeout_ms));
+  bool recorded = false;
+  for (const recover::MasterAnswer& a : answers) {
+    recorded |= a.status.ok();
     doc["masters"].push_back(
         {{"master", a.master}, {"ok", a.status.ok()}, {"message", std::string(a.status.message())}});
-    if (format != tools::OutputFormat::kJson) {
-      std::cout << a.master << ": " << (a.status.ok() ? "ok" : a.status.ToString()) << "\n";
+  }
+  doc["recorded"] = recorded;
+  if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
+  if (format != tools::OutputFormat::kJson) {
+    for (const recover::MasterAnswer& a : answers) {
+      if (a.status.ok()) {
+        std::cout << a.master << ": recorded in the catalog\n";
+      } else if (!recorded) {
+        std::cout << a.master << ": " << a.status.ToString() << "\n";
+      }
     }
   }
-  if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
-  if (!all_ok) return tools::kExitError;
+  if (!recorded) return tools::kExitError;
   if (format != tools::OutputFormat::kJson) {
     std::cout << "tablet server " << uuid
               << (enter ? " is in maintenance mode: its replicas are not re-replicated while it "

@@ -75,7 +75,8 @@ int NumBuckets(const PartitionSchemaPB& ps) {
 
 }  // namespace
 
-RebuildResult BuildCatalog(const std::vector<ServerReport>& reports, int64_t now_us) {
+RebuildResult BuildCatalog(const std::vector<ServerReport>& reports, int64_t now_us,
+                           const std::set<std::string>& exclude_table_ids) {
   RebuildResult out;
   std::map<std::string, TabletFacts> tablets;
   std::map<std::string, TableFacts> tables;
@@ -137,9 +138,32 @@ RebuildResult BuildCatalog(const std::vector<ServerReport>& reports, int64_t now
       t.unbucketed.push_back(id);
     }
   }
+  // Table ids per name, excluded ones left out: a name shared by two ids
+  // means one of them was deleted (or dropped and re-created) while a server
+  // holding its replicas was down.
+  std::map<std::string, std::vector<std::string>> ids_by_name;
+  for (const auto& [table_id, t] : tables) {
+    if (!exclude_table_ids.count(table_id)) ids_by_name[t.name].push_back(table_id);
+  }
   master::SysCatalogPB& catalog = out.catalog;
   catalog.set_version(1);
   for (const auto& [table_id, t] : tables) {
+    if (exclude_table_ids.count(table_id)) {
+      out.lost.push_back({table_id, t.name, "excluded by --exclude_table_ids"});
+      continue;
+    }
+    if (const std::vector<std::string>& same = ids_by_name.at(t.name); same.size() > 1) {
+      std::vector<std::string> others;
+      for (const std::string& id : same) {
+        if (id != table_id) others.push_back(id);
+      }
+      out.lost.push_back(
+          {table_id, t.name,
+           absl::StrCat("table id(s) ", absl::StrJoin(others, ", "), " have the same name: one was "
+                        "deleted or re-created while a server holding its replicas was down; "
+                        "rebuild again with the stale id(s) in --exclude_table_ids")});
+      continue;
+    }
     const int buckets = NumBuckets(t.partition_schema);
     std::vector<int> missing;
     for (int b = 0; b < buckets; ++b) {

@@ -16,10 +16,18 @@
 //    ignores replicas of tablets it does not know).
 //  - Replicas of one table disagreeing on schema, partition schema or
 //    replication factor: the table is not rebuilt (listed, with the fields).
-// Not recoverable at all, by construction: deleted tables, tables whose
-// replicas are all gone, tables' creation times (set to the rebuild time),
-// the catalog's version history, the tablet server registry (rebuilt from
-// heartbeats).
+//  - Two or more table ids with one name (a table deleted, or dropped and
+//    created again, while a server holding its replicas was down, so they
+//    were never tombstoned): none of them is rebuilt, each is listed naming
+//    the others; the operator names the stale ones in `exclude_table_ids`
+//    and rebuilds again. Which one is current cannot be told from replicas.
+//  - A table in `exclude_table_ids` is listed as not recovered (excluded).
+// A deleted table whose replicas were not all tombstoned (a server down at
+// the deletion) COMES BACK when every bucket survives and no live table has
+// its name: replicas do not record the deletion. Delete it again after the
+// rebuild, or exclude it. Not recoverable at all: tables whose replicas are
+// all gone, tables' creation times (set to the rebuild time), the catalog's
+// version history, the tablet server registry (rebuilt from heartbeats).
 //
 // WriteRebuiltCatalog formats an empty master data directory (lib/fs, a new
 // master uuid) and writes the catalog as `<fs_root>/master-catalog` without
@@ -31,6 +39,7 @@
 #define KMEND_LIB_RECOVER_CATALOG_REBUILD_H_
 
 #include <chrono>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -72,7 +81,8 @@ struct RebuildResult {
 };
 
 // `now_us`: the tables' creation time.
-RebuildResult BuildCatalog(const std::vector<ServerReport>& reports, int64_t now_us);
+RebuildResult BuildCatalog(const std::vector<ServerReport>& reports, int64_t now_us,
+                           const std::set<std::string>& exclude_table_ids = {});
 
 // Formats `fs_root` (created if missing; must be empty) and writes
 // result.catalog with master_uuid set to the new master's. Returns the uuid.

@@ -104,6 +104,34 @@ TEST(BuildCatalog, ReplicasDisagreeingOnTheSchemaAreNotGuessedBetween) {
   EXPECT_NE(result.lost[0].reason.find("schema differs on b"), std::string::npos);
 }
 
+// A dropped table whose replicas were never tombstoned and a newer table
+// of the same name both report in: the rebuild does not guess which is live.
+TEST(BuildCatalog, TwoTablesOfOneNameAreBothLostUntilOneIsExcluded) {
+  auto old_table = Replica("t-old", "x0", 0, 1, 1, 1, {"a"});
+  old_table.set_table_name("orders");
+  auto new_table = Replica("t-new", "y0", 0, 1, 1, 1, {"b"});
+  new_table.set_table_name("orders");
+  std::vector<ServerReport> reports = {Server("a", {old_table}), Server("b", {new_table})};
+
+  auto result = BuildCatalog(reports, 1);
+  EXPECT_EQ(result.catalog.tables_size(), 0);
+  ASSERT_EQ(result.lost.size(), 2u);
+  for (const auto& lost : result.lost) {
+    const std::string other = lost.table_id == "t-old" ? "t-new" : "t-old";
+    EXPECT_NE(lost.reason.find(other), std::string::npos) << lost.reason;
+  }
+
+  result = BuildCatalog(reports, 1, {"t-old"});
+  ASSERT_EQ(result.catalog.tables_size(), 1);
+  EXPECT_EQ(result.catalog.tables(0).info().table_id(), "t-new");
+  ASSERT_EQ(result.lost.size(), 1u);
+  EXPECT_EQ(result.lost[0].table_id, "t-old");
+  EXPECT_NE(result.lost[0].reason.find("excluded"), std::string::npos) << result.lost[0].reason;
+  // The excluded table's tablet is not in the catalog either.
+  ASSERT_EQ(result.catalog.tablets_size(), 1);
+  EXPECT_EQ(result.catalog.tablets(0).tablet_id(), "y0");
+}
+
 TEST(WriteRebuiltCatalog, WritesIntoAnEmptyDirectoryOnly) {
   std::string dir = std::string(getenv("TEST_TMPDIR")) + "/rebuilt";
   master::SysCatalogPB c;

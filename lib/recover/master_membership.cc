@@ -109,6 +109,14 @@ absl::StatusOr<consensus::RaftConfigPB> ApplyAddMaster(
   MasterProbe now;
   while (true) {
     now = ProbeMaster(req.new_master, req.timeout);
+    // Another master at the new master's address (restarted with an emptied
+    // --fs_root: a new uuid) is not the non-voter the leader is feeding.
+    if (!now.uuid.empty() && now.uuid != plan.candidate.uuid) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "master ", now.uuid, " now answers at ", req.new_master, " in place of ",
+          plan.candidate.uuid, " (added as a non-voter): remove ", plan.candidate.uuid,
+          " with `kmend master remove`, then add the new one"));
+    }
     if (now.catalog_open && now.catalog_applied_index >= target_index) break;
     if (absl::Now() > give_up) {
       return absl::DeadlineExceededError(absl::StrCat(
@@ -121,13 +129,31 @@ absl::StatusOr<consensus::RaftConfigPB> ApplyAddMaster(
   }
   say(absl::StrCat("caught up: applied catalog index ", now.catalog_applied_index,
                    ", catalog version ", now.catalog_version));
-  // The leader may have changed meanwhile: ask again.
+  // The leader may have changed meanwhile: ask again, and promote only from
+  // the config just read (compare-and-set on its index), in which the
+  // candidate must still be a non-voter: a concurrent remove, or another
+  // run's promotion, must not be overwritten.
   ASSIGN_OR_RETURN(MasterProbe leader, FindCatalogLeader(ProbeMasters(req.masters, req.timeout)));
+  const consensus::RaftConfigPB& config = leader.cstate.committed_config();
+  const consensus::RaftPeerPB* member = nullptr;
+  for (const auto& p : config.peers()) {
+    if (p.permanent_uuid() == plan.candidate.uuid) member = &p;
+  }
+  if (member == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "master ", plan.candidate.uuid, " left the catalog config while catching up (config at index ",
+        config.opid_index(), "): not promoted"));
+  }
+  if (member->member_type() == consensus::RaftPeerPB::VOTER) {
+    say(absl::StrCat("master ", plan.candidate.uuid, " is a voter already"));
+    return config;
+  }
   tserver::ChangeConfigRequestPB promote;
   promote.set_tablet_id(kCatalogTabletId);
   promote.set_type(tserver::MODIFY_PEER);
   promote.mutable_peer()->set_permanent_uuid(plan.candidate.uuid);
   promote.mutable_peer()->set_member_type(consensus::RaftPeerPB::VOTER);
+  promote.set_cas_config_opid_index(config.opid_index());
   ASSIGN_OR_RETURN(consensus::OpId id, ChangeConfigAt(leader.address, promote, req.timeout));
   say(absl::StrCat("promoted ", plan.candidate.uuid, " to voter at op ", id.term(), ".",
                    id.index()));
@@ -135,11 +161,18 @@ absl::StatusOr<consensus::RaftConfigPB> ApplyAddMaster(
   return after.cstate.committed_config();
 }
 
+namespace {
+bool IsMember(const consensus::RaftConfigPB& config, const std::string& uuid) {
+  for (const auto& p : config.peers()) {
+    if (p.permanent_uuid() == uuid) return true;
+  }
+  return false;
+}
+}  // namespace
+
 absl::Status JudgeRemoveMaster(const MasterProbe& leader, const std::string& uuid,
                                bool answering) {
-  bool member = false;
-  for (const auto& p : leader.cstate.committed_config().peers()) member |= p.permanent_uuid() == uuid;
-  if (!member) {
+  if (!IsMember(leader.cstate.committed_config(), uuid)) {
     return absl::NotFoundError(absl::StrCat("master ", uuid, " is not a member of the catalog's config"));
   }
   if (uuid == leader.uuid) {
@@ -159,6 +192,12 @@ absl::StatusOr<RemoveMasterPlan> PlanRemoveMaster(const std::vector<std::string>
                                                   std::chrono::milliseconds timeout) {
   RemoveMasterPlan plan;
   ASSIGN_OR_RETURN(plan.leader, FindCatalogLeader(ProbeMasters(masters, timeout)));
+  if (!IsMember(plan.leader.cstate.committed_config(), uuid)) {
+    // The goal holds already: a re-run after a remove whose answer was lost
+    // (the RPC timed out after the commit) ends here, not in an error.
+    plan.already_removed = true;
+    return plan;
+  }
   for (const auto& p : plan.leader.cstate.committed_config().peers()) {
     if (p.permanent_uuid() == uuid && p.has_last_known_addr()) {
       plan.address = net::HostPortToString(p.last_known_addr());

@@ -70,9 +70,12 @@ absl::Status JudgeRemoveMaster(const MasterProbe& leader, const std::string& uui
                                bool answering);
 
 // Probes the leader and the member at its config address; returns the
-// leader probe and whether the member answers.
+// leader probe and whether the member answers. A uuid the committed config
+// no longer lists gives `already_removed` (nothing to do: a re-run is
+// idempotent), not an error.
 struct RemoveMasterPlan {
   MasterProbe leader;
+  bool already_removed = false;
   std::string address;  // the member's last known address
   bool answering = false;
 };

@@ -91,8 +91,11 @@ absl::StatusOr<CatalogForceChoice> ChooseCatalogSurvivor(const std::vector<Maste
   CatalogForceChoice c;
   c.survivor_address = best->address;
   c.survivor_uuid = best->uuid;
+  // Kept: every open replica that is a member of the survivor's committed
+  // config, non-voters included (the force makes them voters), as ksck does
+  // for tablets: a caught-up non-voter may hold committed entries no
+  // surviving voter has, and with the longest log it is the survivor.
   for (const auto& peer : best->cstate.committed_config().peers()) {
-    if (peer.member_type() != consensus::RaftPeerPB::VOTER) continue;
     for (const MasterProbe& p : probes) {
       if (p.catalog_open && p.uuid == peer.permanent_uuid()) {
         c.keep_uuids.push_back(p.uuid);
@@ -100,14 +103,14 @@ absl::StatusOr<CatalogForceChoice> ChooseCatalogSurvivor(const std::vector<Maste
       }
     }
   }
-  // The survivor's own config may not list it as a voter (a non-member that
-  // joined and was never added): the force keeps only members, so refuse.
+  // A master that joined as a non-member and was never added is not in its
+  // own config: the force keeps only members, so refuse.
   bool self_kept = false;
   for (const std::string& u : c.keep_uuids) self_kept |= u == c.survivor_uuid;
   if (!self_kept) {
     return absl::FailedPreconditionError(absl::StrCat(
         "the master with the longest catalog log, ", best->uuid, " at ", best->address,
-        ", is not a voter of its own committed config: it cannot be forced"));
+        ", is not a member of its own committed config: it cannot be forced"));
   }
   return c;
 }

@@ -60,8 +60,9 @@ std::vector<std::string> AnsweringMasters(const std::vector<MasterProbe>& probes
 // Which master to force and to which voters after the catalog lost its
 // majority. The survivor is the open replica with the longest log (last
 // logged term, then index; ties: the smaller uuid), the rule ksck and
-// `recover plan` use for tablets. Kept: every open replica that is a voter
-// of the survivor's committed config. FailedPrecondition when no master's
+// `recover plan` use for tablets. Kept: every open replica that is a member
+// (voter or non-voter) of the survivor's committed config; the forced
+// config makes them all voters. FailedPrecondition when no master's
 // catalog replica answers (nothing to force: `kmend master rebuild`).
 struct CatalogForceChoice {
   std::string survivor_address;

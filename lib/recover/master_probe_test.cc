@@ -61,11 +61,27 @@ TEST(ChooseCatalogSurvivor, LongestLogWinsThenSmallerUuid) {
   EXPECT_EQ(choice->survivor_uuid, "b");
 }
 
-TEST(ChooseCatalogSurvivor, NonMembersAndNonVotersAreNotKept) {
+TEST(ChooseCatalogSurvivor, NonVotersAreKeptNonMembersAreNot) {
   auto c = Config({{"a", true}, {"b", true}, {"n", false}});
   auto choice = ChooseCatalogSurvivor({Open("a", 3, 9, c), Open("n", 3, 9, c), Open("z", 0, 0, c)});
   ASSERT_TRUE(choice.ok());
-  EXPECT_EQ(choice->keep_uuids, std::vector<std::string>({"a"}));
+  EXPECT_EQ(choice->survivor_uuid, "a");
+  EXPECT_EQ(choice->keep_uuids, std::vector<std::string>({"a", "n"}));
+}
+
+TEST(ChooseCatalogSurvivor, ANonVoterWithTheLongestLogIsTheSurvivor) {
+  // A caught-up non-voter ahead of the surviving voter: forcing the voter
+  // would lose entries the dead majority committed; the non-voter is forced
+  // and becomes a voter, keeping the voter.
+  auto c = Config({{"a", true}, {"b", true}, {"c", true}, {"n", false}});
+  auto choice = ChooseCatalogSurvivor({Open("a", 3, 9, c), Open("n", 3, 12, c), Dead("x:1")});
+  ASSERT_TRUE(choice.ok()) << choice.status();
+  EXPECT_EQ(choice->survivor_uuid, "n");
+  EXPECT_EQ(choice->keep_uuids, std::vector<std::string>({"a", "n"}));
+  // One that never became a member cannot be forced.
+  auto outsider = ChooseCatalogSurvivor({Open("a", 3, 9, c), Open("z", 3, 12, c)});
+  ASSERT_FALSE(outsider.ok());
+  EXPECT_EQ(outsider.status().code(), absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(ChooseCatalogSurvivor, NothingAnswersIsRefusedPointingAtRebuild) {
@@ -163,6 +179,8 @@ TEST(JudgeRemoveMaster, OnlyAGoneNonLeaderMember) {
   EXPECT_TRUE(JudgeRemoveMaster(leader, "c", /*answering=*/false).ok());
   EXPECT_EQ(JudgeRemoveMaster(leader, "c", true).code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(JudgeRemoveMaster(leader, "a", false).code(), absl::StatusCode::kFailedPrecondition);
+  // Not a member: JudgeRemoveMaster says so; PlanRemoveMaster turns it into
+  // `already_removed` (idempotent re-run), tested in master_recover_test.
   EXPECT_EQ(JudgeRemoveMaster(leader, "z", false).code(), absl::StatusCode::kNotFound);
 }
 

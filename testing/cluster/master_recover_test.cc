@@ -281,6 +281,12 @@ TEST_F(MasterRecoverTest, OneOfThreeLostWithItsDataIsRemovedAndReplaced) {
   auto now_leader = WaitForLeaderMaster(*cluster_);
   ASSERT_TRUE(now_leader.ok());
   EXPECT_EQ(CatalogVoters(*now_leader).size(), 2u);
+  // A re-run (as after a remove whose answer was lost) changes nothing and
+  // succeeds.
+  r = WithMasters("master remove " + lost_uuid + " --yes --format=json");
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["step"], "nothing") << r.out;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["applied"], false) << r.out;
 
   std::error_code ec;
   std::filesystem::remove_all(cluster_->master(lost)->fs_root(), ec);

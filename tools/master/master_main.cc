@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <iostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -223,6 +224,17 @@ int Remove(const std::vector<std::string>& masters, const std::string& uuid, boo
   doc["refused"] = false;
   doc["leader"] = {{"uuid", plan->leader.uuid}, {"address", plan->leader.address}};
   doc["config_before"] = Uuids(plan->leader.cstate.committed_config());
+  doc["step"] = plan->already_removed ? "nothing" : "remove";
+  if (plan->already_removed) {
+    if (format == tools::OutputFormat::kJson) {
+      tools::PrintJson(doc);
+    } else {
+      std::cout << "master " << uuid << " is not a member of the catalog config "
+                << absl::StrJoin(Uuids(plan->leader.cstate.committed_config()), ", ")
+                << ": nothing to do\n";
+    }
+    return tools::kExitOk;
+  }
   if (!yes) {
     if (format == tools::OutputFormat::kJson) {
       tools::PrintJson(doc);
@@ -247,8 +259,8 @@ int Remove(const std::vector<std::string>& masters, const std::string& uuid, boo
 }
 
 int Rebuild(const std::string& fs_root, const std::vector<std::string>& masters,
-            const std::vector<std::string>& tservers, bool yes, bool force, int64_t timeout_ms,
-            tools::OutputFormat format) {
+            const std::vector<std::string>& tservers, const std::set<std::string>& exclude,
+            bool yes, bool force, int64_t timeout_ms, tools::OutputFormat format) {
   const std::vector<std::string> running =
       recover::AnsweringMasters(recover::ProbeMasters(masters, std::chrono::milliseconds(timeout_ms)));
   std::vector<recover::ServerReport> reports =
@@ -279,7 +291,7 @@ int Rebuild(const std::string& fs_root, const std::vector<std::string>& masters,
     return tools::ReportError(kTool, s);
   }
   recover::RebuildResult result =
-      recover::BuildCatalog(reports, absl::ToUnixMicros(absl::Now()));
+      recover::BuildCatalog(reports, absl::ToUnixMicros(absl::Now()), exclude);
   doc["tables"] = nlohmann::json::array();
   for (const auto& t : result.tables) {
     doc["tables"].push_back({{"table_id", t.table_id},
@@ -292,8 +304,8 @@ int Rebuild(const std::string& fs_root, const std::vector<std::string>& masters,
     doc["lost"].push_back({{"table_id", t.table_id}, {"name", t.name}, {"reason", t.reason}});
   }
   doc["warnings"] = result.warnings;
-  doc["not_recoverable"] = {"deleted tables", "tables with no surviving replica",
-                            "creation times (set to now)", "the catalog's version history",
+  doc["not_recoverable"] = {"tables with no surviving replica", "creation times (set to now)",
+                            "the catalog's version history",
                             "the tablet server registry (rebuilt from heartbeats)"};
   const bool complete = result.lost.empty() && result.warnings.empty();
   if (format != tools::OutputFormat::kJson) {
@@ -309,8 +321,9 @@ int Rebuild(const std::string& fs_root, const std::vector<std::string>& masters,
                 << "\n";
     }
     for (const auto& w : result.warnings) std::cout << "  WARNING: " << w << "\n";
-    std::cout << "Never recoverable from tablet servers: deleted tables, tables with no surviving "
-                 "replica, creation times, the catalog's history.\n";
+    std::cout << "Never recoverable from tablet servers: tables with no surviving replica, creation "
+                 "times, the catalog's history. A table deleted while a server holding its "
+                 "replicas was down comes back: check the list, delete it again.\n";
   }
   if (!yes) {
     if (format == tools::OutputFormat::kJson) tools::PrintJson(doc);
@@ -406,6 +419,9 @@ int Run(int argc, char** argv) {
       ->add_option("--masters", masters,
                    "Every master's address, HOST:PORT[,HOST:PORT...]: refused while any answers")
       ->required();
+  std::string exclude_table_ids;
+  rebuild->add_option(tools::FlagWithDashedAlias("exclude_table_ids"), exclude_table_ids,
+                      "Table ids not to rebuild, ID[,ID...] (stale tables sharing a name)");
   rebuild->add_flag("--force", force, "Rebuild even though a master answers");
   rebuild->add_flag("--yes", yes, "Write it (default: only show what would be rebuilt)");
   AddTimeout(rebuild, &timeout_ms);
@@ -415,8 +431,9 @@ int Run(int argc, char** argv) {
   if (rc >= 0) return rc;
   if (rebuild->parsed()) {
     return Rebuild(fs_root, absl::StrSplit(masters, ',', absl::SkipWhitespace()),
-                   absl::StrSplit(tservers, ',', absl::SkipWhitespace()), yes, force, timeout_ms,
-                   format);
+                   absl::StrSplit(tservers, ',', absl::SkipWhitespace()),
+                   absl::StrSplit(exclude_table_ids, ',', absl::SkipWhitespace()), yes, force,
+                   timeout_ms, format);
   }
   std::vector<std::string> list = absl::StrSplit(masters, ',', absl::SkipWhitespace());
   if (remove->parsed()) return Remove(list, remove_uuid, yes, timeout_ms, format);

@@ -11,7 +11,12 @@ set -euo pipefail
 WAIT_S=${WAIT_S:-600}
 step() { echo "==> $*"; }
 die() { echo "runbook dead-tserver: $*" >&2; exit 1; }
-ksck_json() { kmend ksck --masters "$MASTERS" --format=json --timeout 5s || true; }
+# `null` when ksck printed nothing (jq -e passes empty input).
+ksck_json() {
+  local out
+  out=$(kmend ksck --masters "$MASTERS" --format=json --timeout 5s) || true
+  echo "${out:-null}"
+}
 
 step "1. Which tablet servers are dead (ksck: not heartbeating, not answering)"
 dead=$(ksck_json | jq -r '.tablet_servers[] | select(.state == "DEAD") | .uuid')

@@ -1,6 +1,7 @@
 #include "lib/client/table_locator.h"
 
 #include <algorithm>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -16,6 +17,16 @@ bool Retryable(const absl::Status& s) {
   return absl::IsFailedPrecondition(s) || absl::IsUnavailable(s) ||
          absl::IsDeadlineExceeded(s) || absl::IsNotFound(s) || absl::IsAborted(s);
 }
+
+}  // namespace
+
+absl::Duration AttemptTimeout(absl::Duration budget, absl::Duration rpc_timeout) {
+  absl::Duration t = std::clamp(budget / kAttemptBudgetDivisor, kAttemptTimeoutMin,
+                                kAttemptTimeoutMax);
+  return std::min(t, rpc_timeout);
+}
+
+namespace {
 
 }  // namespace
 
@@ -144,6 +155,14 @@ absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
                                       RetryStats* stats) {
   absl::Duration backoff = absl::Milliseconds(50);
   absl::Status last = absl::DeadlineExceededError("no attempt made");
+  const absl::Duration attempt_timeout =
+      AttemptTimeout(deadline - absl::Now(), absl::FromChrono(rpc_timeout_));
+  // Replicas whose attempt ran out of time in this call: tried after the
+  // others from then on, so a leader that accepts connections but never
+  // answers (SIGSTOP, a one-way cut) is not first in line every round while
+  // another replica may already lead.
+  std::set<std::string> timed_out;
+  // The last leader a replica named; kept across answers that name none.
   std::string hint;
   for (int round = 0;; ++round) {
     TabletRoute r = route(tablet_index);
@@ -158,6 +177,12 @@ absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
         }
       }
     };
+    auto fresh = [&](const std::string& uuid) { return !uuid.empty() && !timed_out.count(uuid); };
+    if (fresh(hint)) take(hint);
+    if (fresh(r.leader_uuid)) take(r.leader_uuid);
+    for (const auto& rep : r.replicas) {
+      if (fresh(rep.uuid)) take(rep.uuid);
+    }
     if (!hint.empty()) take(hint);
     if (!r.leader_uuid.empty()) take(r.leader_uuid);
     for (const auto& rep : r.replicas) take(rep.uuid);
@@ -168,7 +193,7 @@ absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
             absl::StrCat(what, " tablet ", r.tablet_id, ": gave up at the deadline after ",
                          round, " rounds; last error: ", last.message()));
       }
-      auto timeout = std::min(rpc_timeout_, absl::ToChronoMilliseconds(left));
+      auto timeout = absl::ToChronoMilliseconds(std::min(attempt_timeout, left));
       grpc::ClientContext ctx;
       rpc::SetDeadline(&ctx, std::max(timeout, std::chrono::milliseconds(1)));
       if (stats != nullptr) ++stats->rpcs;
@@ -180,6 +205,7 @@ absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
       if (!Retryable(s)) return s;
       if (stats != nullptr) ++stats->redirects;
       last = s;
+      if (absl::IsDeadlineExceeded(s)) timed_out.insert(order[i].uuid);
       std::string h = rpc::LeaderHint(s).value_or("");
       if (!h.empty() && h != order[i].uuid &&
           std::none_of(order.begin() + i + 1, order.end(),
@@ -190,7 +216,7 @@ absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
         }
         if (order.size() > r.replicas.size() * 2) order.resize(r.replicas.size() * 2);
       }
-      hint = h;
+      if (!h.empty()) hint = h;
     }
     absl::Duration left = deadline - absl::Now();
     if (left <= absl::ZeroDuration()) {

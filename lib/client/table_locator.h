@@ -8,6 +8,16 @@
 // deadline. Leader elections take 1-3 s, so deadlines of a few seconds ride
 // them out.
 //
+// Per attempt: each RPC gets AttemptTimeout(the call's whole budget), a
+// quarter of it within [1 s, 3 s] (and at most the locator's rpc_timeout),
+// never the whole deadline: a leader that accepts connections and never
+// answers (SIGSTOP, a one-way network cut) would otherwise take the whole
+// deadline and the client would never ask the new leader. A replica whose
+// attempt timed out is tried after the others for the rest of the call. An
+// attempt that timed out has an unknown outcome (the stopped leader may
+// have logged the op and the new leader commit it): callers must not count
+// it as a rejection (TableWriter counts its rows as failed, not rejected).
+//
 // Thread safety: thread-safe (locations are refreshed under a mutex; stubs
 // are gRPC stubs). The locator must outlive the writers/scanners using it.
 #ifndef KMEND_LIB_CLIENT_TABLE_LOCATOR_H_
@@ -46,6 +56,13 @@ struct RetryStats {
   int64_t redirects = 0;      // answers that were "not the leader"/unavailable
   int64_t master_lookups = 0; // DescribeTable calls after the first
 };
+
+// The time one attempt of CallLeader gets out of a call whose whole budget
+// is `budget` (see above). Exposed for its unit test.
+inline constexpr int kAttemptBudgetDivisor = 4;
+inline constexpr absl::Duration kAttemptTimeoutMin = absl::Seconds(1);
+inline constexpr absl::Duration kAttemptTimeoutMax = absl::Seconds(3);
+absl::Duration AttemptTimeout(absl::Duration budget, absl::Duration rpc_timeout);
 
 class TableLocator {
  public:

@@ -506,11 +506,12 @@ absl::StatusOr<DrillReport> RunDrill(const DrillOptions& o) {
   }
   std::string masters;
   for (const auto& m : o.masters) masters += (masters.empty() ? "" : ",") + m;
-  // Each tablet RPC of the load gets a third of a write's deadline: a
-  // stopped (SIGSTOP) leader still accepts connections and never answers,
-  // and the client tries the leader it knows first; with a per-RPC timeout
-  // as long as the write's, no write would ever reach the new leader until
-  // the master's routes changed (measured: ~19 s).
+  // Each tablet RPC of the load gets at most a third of a write's deadline:
+  // a stopped (SIGSTOP) leader still accepts connections and never answers
+  // (measured before the client bounded its attempts: ~19 s to reach the
+  // new leader). The client now bounds each attempt itself
+  // (lib/client/table_locator.h, AttemptTimeout); the drill's short write
+  // deadlines keep this tighter bound.
   auto load_rpc_timeout = std::max(std::chrono::milliseconds(50), o.write_timeout / 3);
   auto locator = client::TableLocator::Open(masters, o.table,
                                             std::min(o.rpc_timeout, load_rpc_timeout));

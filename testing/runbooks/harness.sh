@@ -7,6 +7,10 @@
 #   h_init                 find the binaries (Bazel runfiles or $KMEND_BIN),
 #                          make $H_DIR, stop everything at EXIT
 #   h_master NAME [FLAGS]  start a master;  h_tserver NAME [FLAGS] a tablet server
+#   h_masters N [FLAGS]    start N masters master1..masterN on reserved ports,
+#                          each with --master_addrs listing all (sets $H_MASTERS)
+#   h_masters_addr         every master's address, comma-separated (the one
+#                          master's when h_master started it)
 #   h_addr NAME / h_root NAME / h_pid NAME
 #   h_kill NAME            SIGKILL it and wait until it is gone
 #   h_restart NAME         start it again with its first flags and port
@@ -31,6 +35,7 @@ h_init() {
   H_DIR="$(mktemp -d "${TEST_TMPDIR:-/tmp}/kmend-cluster.XXXXXX")"
   declare -gA H_FLAGS H_PORT
   H_NAMES=()
+  H_MASTERS=""
   trap h_cleanup EXIT
 }
 
@@ -79,21 +84,49 @@ h_start() {
   H_PORT[$name]=$(cat "$dir/port")
 }
 
-# h_server ROLE NAME [FLAGS...]: starts a master or tserver named NAME and
-# keeps its command line (start.sh) for restarts.
+# h_server ROLE NAME [FLAGS...]: starts a master or tserver named NAME (on
+# the port reserved in H_PORT[NAME], else a free one) and keeps its command
+# line (start.sh) for restarts.
 h_server() {
   local role=$1 name=$2
   shift 2
   H_NAMES+=("$name")
   H_FLAGS[$name]="$role $*"
-  h_start "$name" "$role" 0 "$@"
+  h_start "$name" "$role" "${H_PORT[$name]:-0}" "$@"
   h_start_cmd "$name" >"$H_DIR/$name/start.sh"
 }
 
 h_master() { h_server master "$@"; }
 h_tserver() { h_server tserver "$@"; }
 
+# h_free_port: a port nothing on this host uses now, below Linux's ephemeral
+# range (so no outgoing connection takes it before the server binds it).
+# Masters of a multi-master cluster need their addresses before they start.
+h_free_port() {
+  local p
+  for _ in $(seq 200); do
+    p=$((20000 + RANDOM % 12000))
+    [[ " ${H_PORT[*]} " == *" $p "* ]] && continue
+    ss -Htan "( sport = :$p or dport = :$p )" 2>/dev/null | grep -q . && continue
+    echo "$p"
+    return 0
+  done
+  h_fail "no free port found"
+}
+
+h_masters() {
+  local n=$1 i addrs=""
+  shift
+  for ((i = 1; i <= n; i++)); do
+    H_PORT[master$i]=$(h_free_port)
+    addrs+="${addrs:+,}127.0.0.1:${H_PORT[master$i]}"
+  done
+  H_MASTERS=$addrs
+  for ((i = 1; i <= n; i++)); do h_master "master$i" --master_addrs "$addrs" "$@"; done
+}
+
 h_addr() { echo "127.0.0.1:${H_PORT[$1]}"; }
+h_masters_addr() { if [[ -n "$H_MASTERS" ]]; then echo "$H_MASTERS"; else h_addr master; fi; }
 h_root() { echo "$H_DIR/$1/data"; }
 
 h_kill() {
@@ -118,20 +151,29 @@ h_restart() {
 h_wait_ksck() {
   local filter=$1 out
   for _ in $(seq 120); do
-    out=$(kmend ksck --masters "$(h_addr master)" --format=json --timeout 2s 2>/dev/null) || true
-    if jq -e "$filter" >/dev/null 2>&1 <<<"$out"; then
+    out=$(kmend ksck --masters "$(h_masters_addr)" --format=json --timeout 2s 2>/dev/null) || true
+    # (jq -e exits 0 on empty input: ksck printed nothing when it failed.)
+    if [[ -n "$out" ]] && jq -e "$filter" >/dev/null 2>&1 <<<"$out"; then
       return 0
     fi
     sleep 0.5
   done
-  kmend ksck --masters "$(h_addr master)" --timeout 2s >&2 || true
+  kmend ksck --masters "$(h_masters_addr)" --timeout 2s >&2 || true
   h_fail "ksck never satisfied $filter"
 }
 
-h_wait_healthy() { h_wait_ksck '.ok == true'; }
+# With several masters, ksck can be ok before the catalog elected a leader
+# (no tables yet): wait for the leader too.
+h_wait_healthy() {
+  if [[ -n "$H_MASTERS" ]]; then
+    h_wait_ksck '.ok == true and ([.masters[] | select(.is_leader)] | length == 1)'
+  else
+    h_wait_ksck '.ok == true'
+  fi
+}
 
 # h_rows TABLE: the table's row count (kmend scan --count --format=json).
-h_rows() { kmend scan "$1" --count --format=json --masters "$(h_addr master)" | jq -r .count; }
+h_rows() { kmend scan "$1" --count --format=json --masters "$(h_masters_addr)" | jq -r .count; }
 
 # h_stop_cmd NAME / h_start_cmd NAME: shell commands (for a runbook's
 # STOP_TSERVER / START_TSERVER hooks, run with bash -c) that kill -9 the

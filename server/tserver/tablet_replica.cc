@@ -408,6 +408,7 @@ void TabletReplica::FillConsensusState(ReplicaConsensusStatePB* out) const {
     out->set_ms_since_leader_contact(rs.ticks_since_leader_contact *
                                      absl::ToInt64Milliseconds(runtime_.tick_interval));
   }
+  out->set_quiesced(rs.quiesced);
 }
 
 std::optional<consensus::OpId> TabletReplica::LastLoggedOpId() const {

@@ -4,7 +4,8 @@
 //   bazel test //testing/raftsim:sim_test --test_env=RAFTSIM_SEED=<seed> --test_output=all
 // (or RAFTSIM_SEED=<seed> bazel-bin/testing/raftsim/sim_test).
 // RAFTSIM_SEEDS=<n> changes how many seeds a run covers (the soak target
-// sets a large one), RAFTSIM_FIRST_SEED moves the window.
+// sets a large one), RAFTSIM_FIRST_SEED moves the window. Quiescence is on
+// for half of the seeds; RAFTSIM_QUIESCE=0 or 1 forces it off or on.
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>

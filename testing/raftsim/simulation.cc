@@ -1,6 +1,7 @@
 #include "testing/raftsim/simulation.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -74,6 +75,10 @@ class Run {
     // Quiescence (docs/design/scale.md) on half of the seeds, drawn from a
     // stream of its own so the other choices of a seed do not move.
     quiesce_ = (std::mt19937_64(seed ^ 0x51E5CE0DULL)() & 1) != 0;
+    // RAFTSIM_QUIESCE=0/1 forces it (replaying a seed both ways).
+    if (const char* q = std::getenv("RAFTSIM_QUIESCE"); q != nullptr && *q != '\0') {
+      quiesce_ = *q == '1';
+    }
     o.quiesce = quiesce_;
     election_ticks_ = o.election_ticks;
     cluster_ = std::make_unique<Cluster>(uuids, plan_.voters, g(), o);

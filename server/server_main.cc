@@ -14,6 +14,7 @@
 //                        [--flush_interval_ms N] [--wal_segment_size_bytes N]
 //                        [--wal_max_segments_retained_for_peers N]
 //                        [--maintenance_interval_ms N] [--fs_reserved_bytes N]
+//                        [--raft_quiesce[=false]]
 //
 // Every *_ms flag also takes a unit (`--heartbeat_interval_ms 2s`); a bare
 // number is milliseconds (tools/common/duration_flag.h).
@@ -176,6 +177,11 @@ void AddTabletServerFlags(CLI::App* cmd, tserver::TabletServerOptions* o) {
                   "leader) to this file; empty: off");
   AddMillisFlag(cmd, "--maintenance_interval_ms", &o->maintenance_interval_ms,
                 "Period of the flush/WAL GC thread's rounds", int64_t{10}, int64_t{600'000});
+  cmd->add_flag("--raft_quiesce", o->raft_quiesce,
+                "Quiesce idle Raft groups (no heartbeats while nothing changes; a dead leader "
+                "is detected by one liveness call per server pair); --raft_quiesce=false to "
+                "heartbeat every group every tick")
+      ->capture_default_str();
   cmd->add_option("--fs_reserved_bytes", o->fs_reserved_bytes,
                   "Space kept free in the data directory for metadata and flushes: client "
                   "writes and new replicas are refused below it; -1 = 1% of the filesystem")

@@ -22,7 +22,9 @@
 //              bazel-bin/bench/scale/scale_bench   (runfiles find kmend)
 // Environment: KMEND_SCALE_TABLETS (comma-separated N, default "30,100"),
 // KMEND_SCALE_IDLE_S (idle window, default 10), KMEND_SCALE_OUT (append one
-// JSON line per N to this file).
+// JSON line per N to this file), KMEND_SCALE_TSERVER_FLAGS (extra tablet
+// server flags, space-separated, e.g. "--raft_quiesce=false" to measure
+// without quiescence; printed with the figures).
 #include <unistd.h>
 
 #include <algorithm>
@@ -192,6 +194,11 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
   opts.tserver_unresponsive_timeout_ms = 5000;  // the master's default
   // Restarting a server must not start re-replication.
   opts.extra_master_flags = {"--rereplication_delay_ms=3600000"};
+  if (const char* e = std::getenv("KMEND_SCALE_TSERVER_FLAGS"); e != nullptr && *e) {
+    for (absl::string_view f : absl::StrSplit(e, ' ', absl::SkipEmpty())) {
+      opts.extra_tserver_flags.emplace_back(f);
+    }
+  }
   testing::ExternalCluster cluster(opts);
   absl::Status s = cluster.Start();
   if (!s.ok()) return s;
@@ -274,6 +281,9 @@ int Main() {
   const char* tmp = std::getenv("TEST_TMPDIR");
   std::string scratch = tmp != nullptr ? tmp : "/tmp";
 
+  if (const char* e = std::getenv("KMEND_SCALE_TSERVER_FLAGS"); e != nullptr && *e) {
+    std::cout << "tablet server flags: " << e << "\n";
+  }
   std::cout << "tablets | create s | idle CPU % of one core, median [min..max] | threads/tserver"
                " | threads master | ksck ms median [min..max] | restart s | load avg before;after\n";
   int failures = 0;

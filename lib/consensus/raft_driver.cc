@@ -80,6 +80,13 @@ absl::Status RaftDriver::Init() {
   }
   // 3. The core.
   raft::CoreOptions co = options_.core;
+  // Without a liveness table a quiesced follower could not notice a dead
+  // leader; a silence threshold at or past the election timeout would delay
+  // elections. Either way: no quiescence.
+  if (options_.liveness == nullptr || options_.quiesce_silent_ticks < 1 ||
+      options_.quiesce_silent_ticks >= co.election_ticks) {
+    co.quiesce = false;
+  }
   if (!co.timestamp_source) {
     co.timestamp_source = [] { return static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())); };
   }
@@ -139,6 +146,7 @@ void RaftDriver::OnTick() {
   // stall would campaign together. (Re-checked per tick: a leader deposed by
   // check-quorum mid-way stops.)
   const auto now = Clock::now();
+  CheckWatchedServersLocked();
   int n = 0;
   do {
     core_->Tick();
@@ -147,6 +155,18 @@ void RaftDriver::OnTick() {
   } while (next_tick_ <= now && core_->role() == raft::Role::kLeader && n < kMaxCatchUpTicks);
   if (next_tick_ <= now) next_tick_ = now + interval;
   MaybeScheduleLocked();
+}
+
+void RaftDriver::CheckWatchedServersLocked() {
+  if (options_.liveness == nullptr || !core_->quiesced()) return;
+  for (const std::string& server : core_->ServersToWatch()) {
+    const absl::Duration silent = options_.liveness->SilentFor(server);
+    absl::Duration rest;
+    const int64_t ticks = silent == absl::InfiniteDuration()
+                              ? int64_t{1} << 30
+                              : absl::IDivDuration(silent, options_.tick_interval, &rest);
+    if (ticks >= options_.quiesce_silent_ticks) core_->ReportSilentServer(server, ticks);
+  }
 }
 
 void RaftDriver::RunReady() {
@@ -317,9 +337,19 @@ absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
   return id;
 }
 
-absl::Status RaftDriver::CheckLeaderRead() const {
+absl::Status RaftDriver::CheckLeaderRead(absl::Duration wake_wait) {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
+  if (core_->quiesced() && core_->role() == raft::Role::kLeader) {
+    // Wake-on-read: the heartbeat round the wake sends is answered through
+    // Receive (which takes mu_, re-evaluating the condition).
+    core_->Wake();
+    MaybeScheduleLocked();
+    auto leased = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stop_ || core_->role() != raft::Role::kLeader || core_->CheckLeaderRead().ok();
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&leased), wake_wait);
+  }
   // Ticks overdue by more than an interval: the lease the core computes is
   // stale until the ticker delivers them (see OnTick).
   if (std::chrono::steady_clock::now() - next_tick_ >

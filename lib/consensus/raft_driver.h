@@ -40,6 +40,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "lib/consensus/durable_log.h"
+#include "lib/consensus/peer_liveness.h"
 #include "lib/consensus/raft_scheduler.h"
 #include "lib/consensus/transport.h"
 #include "lib/raft/core.h"
@@ -70,6 +71,18 @@ struct DriverOptions {
   std::function<void(const consensus::ReplicateMsg&)> apply;
   // Runs the ticks and Readies; null: RaftScheduler::Shared().
   RaftScheduler* scheduler = nullptr;
+  // Quiescence (core.quiesce; docs/design/scale.md): the server's per-peer
+  // liveness table, which a quiesced replica consults at each tick to notice
+  // a dead leader (or follower) server. Required for quiescence: with
+  // core.quiesce set and no liveness, Open turns quiescence off (a quiesced
+  // follower would never notice its leader's death).
+  const PeerLiveness* liveness = nullptr;
+  // A watched server silent for this many ticks is reported to the core
+  // (RaftCore::ReportSilentServer), which counts its election timer from the
+  // silence's start, so this only sets how soon a quiesced group wakes, not
+  // T_failover. Must be below core.election_ticks; the liveness calls come
+  // once a tick, so 3 tolerates two late ones on a loaded machine.
+  int quiesce_silent_ticks = 3;
 };
 
 class RaftDriver {
@@ -113,7 +126,10 @@ class RaftDriver {
   // one interval behind the steady clock (the process was stopped or
   // starved): the core's lease counts ticks, and ticks not yet delivered
   // would make it outlive the followers' election timers.
-  absl::Status CheckLeaderRead() const;
+  // A quiesced leader holds no fresh lease: this wakes it (a heartbeat
+  // round) and waits up to `wake_wait` for the acknowledgements that renew
+  // the lease (wake-on-read).
+  absl::Status CheckLeaderRead(absl::Duration wake_wait = absl::Milliseconds(500));
 
   raft::RaftStatus GetStatus() const;
 
@@ -134,6 +150,8 @@ class RaftDriver {
  private:
   RaftDriver(DriverOptions options, Transport* transport);
   absl::Status Init();
+  // Quiescence: reports the watched servers' silences to the core.
+  void CheckWatchedServersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The scheduler's calls: one tick; one Ready.
   void OnTick();
   void RunReady();

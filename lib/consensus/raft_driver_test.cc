@@ -6,7 +6,9 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
@@ -29,7 +31,23 @@ consensus::ReplicateMsg Write(const std::string& payload) {
 
 class Group {
  public:
-  explicit Group(const std::string& root) : root_(root) {
+  // quiesce: each driver is a "server" with its own PeerLiveness, fed by a
+  // pinger thread standing in for the transports' liveness calls (every 10
+  // ms, one tick, between every two started drivers).
+  explicit Group(const std::string& root, bool quiesce = false)
+      : root_(root), quiesce_(quiesce) {
+    if (quiesce_) {
+      pinger_ = std::thread([this] {
+        absl::MutexLock l(&mu_);
+        while (!mu_.AwaitWithTimeout(absl::Condition(&stop_pinger_), absl::Milliseconds(10))) {
+          for (const std::string& to : started_) {
+            for (const std::string& from : started_) {
+              if (from != to) liveness_[to].Heard(from);
+            }
+          }
+        }
+      });
+    }
     for (const char* u : {"A", "B", "C"}) {
       uuids_.push_back(u);
       auto* p = config_.add_peers();
@@ -40,6 +58,13 @@ class Group {
   }
   ~Group() {
     for (const std::string& u : uuids_) Stop(u);
+    if (pinger_.joinable()) {
+      {
+        absl::MutexLock l(&mu_);
+        stop_pinger_ = true;
+      }
+      pinger_.join();
+    }
   }
 
   absl::Status Start(const std::string& uuid) {
@@ -58,6 +83,11 @@ class Group {
     {
       absl::MutexLock l(&mu_);
       applied_[uuid].clear();
+      if (quiesce_) {
+        o.core.quiesce = true;
+        o.liveness = &liveness_[uuid];  // std::map: stable address
+        started_.insert(uuid);
+      }
     }
     o.apply = [this, uuid](const consensus::ReplicateMsg& e) {
       absl::MutexLock l(&mu_);
@@ -77,6 +107,19 @@ class Group {
   void Stop(const std::string& uuid) {
     net_.Unregister(uuid);
     drivers_.erase(uuid);
+    absl::MutexLock l(&mu_);
+    started_.erase(uuid);  // its liveness calls stop with it
+  }
+
+  bool WaitForAllQuiesced() {
+    absl::Time deadline = absl::Now() + kWait;
+    while (absl::Now() < deadline) {
+      bool all = true;
+      for (auto& [u, d] : drivers_) all = all && d->GetStatus().quiesced;
+      if (all) return true;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
   }
 
   RaftDriver* driver(const std::string& uuid) { return drivers_.at(uuid).get(); }
@@ -121,6 +164,11 @@ class Group {
   absl::Mutex mu_;
   std::map<std::string, std::vector<consensus::ReplicateMsg>> applied_;
   uint64_t restarts_ = 0;
+  const bool quiesce_;
+  std::map<std::string, PeerLiveness> liveness_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> started_ ABSL_GUARDED_BY(mu_);
+  bool stop_pinger_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread pinger_;
 };
 
 std::string TempRoot(const std::string& name) {
@@ -362,6 +410,53 @@ TEST(RaftDriverTest, IsolatedLeaderRefusesReadsOnceANewLeaderCommitted) {
   if (g.driver(old)->GetStatus().role == raft::Role::kLeader) {
     EXPECT_EQ(read.code(), absl::StatusCode::kUnavailable) << read;
   }
+}
+
+// Quiescence (issue 15): an idle group quiesces; a leader read wakes the
+// leader and is served once the wake-up heartbeat round renewed its lease.
+TEST(RaftDriverTest, QuiescedLeaderWakesForAReadAndServesIt) {
+  const std::string root = TempRoot("driver_quiesce_read");
+  Group g(root, /*quiesce=*/true);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  const std::string leader = g.WaitForLeader();
+  ASSERT_FALSE(leader.empty());
+  ASSERT_TRUE(g.driver(leader)->Replicate(Write("x"), kWait).ok());
+  ASSERT_TRUE(g.WaitForAllQuiesced());
+  absl::SleepFor(absl::Milliseconds(200));  // 20 ticks: far past the lease
+  EXPECT_TRUE(g.driver(leader)->GetStatus().quiesced);
+  absl::Status read = g.driver(leader)->CheckLeaderRead(/*wake_wait=*/kWait);
+  EXPECT_TRUE(read.ok()) << read;
+  EXPECT_FALSE(g.driver(leader)->GetStatus().quiesced);
+  // Idle again: back to quiescence.
+  EXPECT_TRUE(g.WaitForAllQuiesced());
+}
+
+// The leader of a quiesced group dies: its server's liveness calls stop, the
+// quiesced followers notice and elect a new leader, which commits.
+TEST(RaftDriverTest, DeadLeaderOfAQuiescedGroupIsReplaced) {
+  const std::string root = TempRoot("driver_quiesce_failover");
+  Group g(root, /*quiesce=*/true);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  const std::string old = g.WaitForLeader();
+  ASSERT_FALSE(old.empty());
+  ASSERT_TRUE(g.WaitForAllQuiesced());
+  g.Stop(old);
+  const std::string fresh = g.WaitForLeader(/*exclude=*/old);
+  ASSERT_FALSE(fresh.empty());
+  EXPECT_TRUE(g.driver(fresh)->Replicate(Write("after"), kWait).ok());
+}
+
+TEST(PeerLivenessTest, SilenceIsMeasuredFromTheLastCallOnTheSteadyClock) {
+  auto now = std::chrono::steady_clock::time_point();
+  PeerLiveness l([&now] { return now; });
+  EXPECT_EQ(l.SilentFor("S1"), absl::InfiniteDuration());
+  l.Heard("S1");
+  l.Heard("");  // ignored
+  now += std::chrono::milliseconds(250);
+  EXPECT_EQ(l.SilentFor("S1"), absl::Milliseconds(250));
+  l.Heard("S1");
+  EXPECT_EQ(l.SilentFor("S1"), absl::ZeroDuration());
+  EXPECT_EQ(l.SilentFor(""), absl::InfiniteDuration());
 }
 
 TEST(RaftDriverTest, MissingCmetaWithoutBootstrapConfigIsAnError) {

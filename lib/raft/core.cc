@@ -155,6 +155,7 @@ void RaftCore::ResetTerm(int64_t term) {
   ResetRandomizedTimeout();
   votes_.clear();
   transferee_.clear();
+  quiesced_ = false;
 }
 
 void RaftCore::BecomeFollower(int64_t term, const std::string& lead) {
@@ -170,6 +171,7 @@ void RaftCore::BecomePreCandidate() {
   lead_.clear();
   progress_.clear();
   role_ = Role::kPreCandidate;
+  quiesced_ = false;
 }
 
 void RaftCore::BecomeCandidate() {
@@ -200,6 +202,9 @@ void RaftCore::BecomeLeader() {
 
 void RaftCore::Tick() {
   ++tick_count_;
+  // Quiesced (core_quiesce.cc): no heartbeats, no check-quorum, no election
+  // timer; the caller's per-server liveness wakes us if a server dies.
+  if (quiesced_) return;
   if (role_ == Role::kLeader) {
     ++heartbeat_elapsed_;
     ++election_elapsed_;
@@ -222,7 +227,11 @@ void RaftCore::Tick() {
     }
     if (heartbeat_elapsed_ >= options_.heartbeat_ticks) {
       heartbeat_elapsed_ = 0;
-      BroadcastHeartbeat();
+      if (CanQuiesce()) {
+        Quiesce();
+      } else {
+        BroadcastHeartbeat();
+      }
     }
     return;
   }
@@ -338,6 +347,7 @@ absl::Status RaftCore::Step(const RaftMessagePB& m) {
           absl::StrCat("raft message: unknown type ", static_cast<int>(m.type())));
   }
 
+  if (quiesced_ && WakesQuiesced(m)) Wake();
   const bool is_vote_req = m.type() == RaftMessagePB::VOTE_REQUEST;
   const bool is_pre_vote_req = is_vote_req && m.vote_request().pre_vote();
   if (m.term() > term_) {

@@ -62,6 +62,12 @@ struct CoreOptions {
   int64_t max_committed_bytes_per_ready = 8 << 20;
   // Append requests a leader keeps outstanding per peer while replicating.
   int max_inflight_messages = 8;
+  // Quiescence (core_quiesce.cc, docs/design/scale.md): a leader with
+  // nothing to send tells its followers so and stops heartbeating; its
+  // followers stop their election timers. The caller must then report the
+  // liveness of the servers in ServersToWatch() (ReportSilentServer), or a
+  // quiesced follower would never notice a dead leader.
+  bool quiesce = false;
   // Timestamp for entries the core creates itself (NO_OP, config changes);
   // the driver injects a clock here, tests leave the default (0).
   std::function<uint64_t()> timestamp_source;
@@ -144,6 +150,28 @@ class RaftCore {
   // between two replicas' tickers and one of slack for their clock rates.
   int64_t lease_ticks() const { return options_.election_ticks - 2; }
 
+  // Quiescence (core_quiesce.cc). True while this replica is quiesced: as
+  // leader it sends no heartbeats and suspends check-quorum; as follower its
+  // election timer is stopped.
+  bool quiesced() const { return quiesced_; }
+  // Ends quiescence: a leader resumes heartbeating at once (a broadcast) and
+  // restarts its check-quorum window; a follower restarts its election
+  // timer. The driver calls it before a leader read (a quiesced leader holds
+  // no fresh lease: wake, and the next acks renew it). No-op otherwise.
+  void Wake();
+  // The servers whose liveness the caller must watch for this replica while
+  // it is quiesced: the leader's for a follower, every peer's for a leader;
+  // empty when not quiesced.
+  std::vector<std::string> ServersToWatch() const;
+  // The server-pair liveness exchange has heard nothing from server `uuid`
+  // for `silent_ticks` ticks (the caller reports only silences past its
+  // threshold, which must stay below election_ticks). A quiesced follower of
+  // a leader on that server wakes with its election timer at silent_ticks,
+  // so it campaigns exactly when it would have had heartbeats stopped at the
+  // last liveness message: T_failover is kept. A quiesced leader with a peer
+  // there wakes (heartbeats, check-quorum, peer health resume).
+  void ReportSilentServer(const std::string& uuid, int64_t silent_ticks);
+
   bool HasReady() const;
   // Collects the current obligations. While a Ready is outstanding (not yet
   // Advance()d) this returns an empty Ready.
@@ -207,6 +235,16 @@ class RaftCore {
   void SyncProgress();
   void SendTimeoutNow(const std::string& to);
 
+  // Quiescence (core_quiesce.cc).
+  bool CanQuiesce() const;
+  void Quiesce();
+  // Step's first act on a quiesced replica: whether `m` ends quiescence (a
+  // leader keeps it for plain acks of its last op; everything else wakes).
+  bool WakesQuiesced(const consensus::RaftMessagePB& m) const;
+  // Follower: after an append from the leader, quiesce if it asked to and
+  // this log is caught up with it.
+  void MaybeQuiesceFollower(const consensus::AppendRequestPB& req, bool success);
+
   // Log and config bookkeeping.
   void AppendAsLeader(std::vector<consensus::ReplicateMsg> entries);
   void OnEntriesAppended(const std::vector<consensus::ReplicateMsg>& entries);
@@ -247,6 +285,7 @@ class RaftCore {
   // target may have won an election past the voters' leases meanwhile.
   int64_t lease_floor_tick_ = 0;
   int64_t randomized_timeout_ = 0;
+  bool quiesced_ = false;
 
   std::map<std::string, bool> votes_;
   std::map<std::string, Progress> progress_;

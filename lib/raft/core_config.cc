@@ -77,6 +77,7 @@ absl::StatusOr<consensus::OpId> RaftCore::Propose(ReplicateMsg msg) {
         "raft: ", options_.self_uuid, " is not the leader (", RoleName(role_), " at term ",
         term_, ", leader ", lead_.empty() ? "unknown" : lead_, ")"));
   }
+  Wake();  // a quiesced leader heartbeats again (core_quiesce.cc)
   if (!transferee_.empty()) {
     return absl::UnavailableError(
         absl::StrCat("raft: leadership transfer to ", transferee_, " in progress"));
@@ -99,6 +100,7 @@ absl::StatusOr<consensus::OpId> RaftCore::ProposeConfigChange(const ConfigChange
         "raft: ", options_.self_uuid, " is not the leader (", RoleName(role_), " at term ",
         term_, ")"));
   }
+  Wake();  // a quiesced leader heartbeats again (core_quiesce.cc)
   if (!transferee_.empty()) {
     return absl::UnavailableError(
         absl::StrCat("raft: leadership transfer to ", transferee_, " in progress"));
@@ -149,6 +151,7 @@ absl::Status RaftCore::TransferLeadership(const std::string& to_uuid) {
   if (role_ != Role::kLeader) {
     return absl::FailedPreconditionError("raft: only the leader can transfer leadership");
   }
+  Wake();  // a quiesced leader heartbeats again (core_quiesce.cc)
   if (to_uuid == options_.self_uuid) {
     return absl::InvalidArgumentError("raft: already the leader");
   }
@@ -172,6 +175,7 @@ absl::Status RaftCore::StepDown() {
   if (role_ != Role::kLeader) {
     return absl::FailedPreconditionError("raft: only the leader can step down");
   }
+  Wake();  // a quiesced leader heartbeats again (core_quiesce.cc)
   BecomeFollower(term_, "");
   return absl::OkStatus();
 }
@@ -235,6 +239,7 @@ RaftStatus RaftCore::GetStatus() const {
   st.committed.set_term(log_.TermOrZero(log_.committed()));
   st.applied_index = log_.applied();
   st.transferring_to = transferee_;
+  st.quiesced = quiesced_;
   if (role_ == Role::kLeader) {
     st.leader_lease = HoldsReadLease();
     st.ticks_since_leader_contact = 0;

@@ -178,6 +178,7 @@ void RaftCore::HandleAppendRequest(const RaftMessagePB& m) {
     OnCommitAdvanced();
     resp->set_success(true);
     resp->set_last_index(*last_new);
+    MaybeQuiesceFollower(req, /*success=*/true);
   } else {
     resp->set_success(false);
     resp->set_rejected_index(prev_index);

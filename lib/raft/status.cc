@@ -22,6 +22,7 @@ std::string RaftStatus::ToString() const {
       last_logged.index(), " committed ", committed.term(), ".", committed.index(),
       " applied ", applied_index, "\n  committed_config ", ConfigSummary(committed_config),
       "\n  pending_config ", pending_config ? ConfigSummary(*pending_config) : "-", "\n");
+  if (quiesced) absl::StrAppend(&out, "  quiesced\n");
   if (!transferring_to.empty()) absl::StrAppend(&out, "  transferring_to ", transferring_to, "\n");
   for (const PeerStatus& p : peers) {
     absl::StrAppend(&out, "  peer ", p.uuid, p.voter ? " VOTER " : " NON_VOTER ",

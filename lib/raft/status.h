@@ -47,6 +47,9 @@ struct RaftStatus {
   // Ticks since this replica heard from the leader it names; 0 on the
   // leader, -1 when no leader is known.
   int64_t ticks_since_leader_contact = -1;
+  // Quiesced (RaftCore::quiesced): an idle group's leader stopped
+  // heartbeating, or this follower stopped its election timer.
+  bool quiesced = false;
   std::vector<PeerStatus> peers;  // filled on the leader only
 
   // Multi-line human-readable rendering.

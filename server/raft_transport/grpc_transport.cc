@@ -42,9 +42,17 @@ void GrpcTransport::Send(const std::string& to_uuid, const consensus::RaftMessag
   p.queue.back().set_to_uuid(to_uuid);
 }
 
+void GrpcTransport::EnableLiveness(const std::string& self_uuid,
+                                   std::chrono::milliseconds interval) {
+  absl::MutexLock lock(&mu_);
+  self_uuid_ = self_uuid;
+  liveness_interval_ = interval;
+}
+
 void GrpcTransport::SenderLoop(const std::string& uuid) {
   std::string address;
   std::unique_ptr<tserver::ConsensusService::Stub> stub;
+  auto last_rpc = std::chrono::steady_clock::now();
   while (true) {
     tserver::RaftMessageRequestPB req;
     {
@@ -53,8 +61,18 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
       auto ready = [this, p]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stop_ || !p->queue.empty();
       };
-      mu_.Await(absl::Condition(&ready));
+      if (liveness_interval_.count() > 0) {
+        // Nothing to send for an interval: an empty request is the liveness
+        // call (quiesced groups on the peer count on it).
+        const auto due = last_rpc + liveness_interval_;
+        mu_.AwaitWithDeadline(absl::Condition(&ready),
+                              absl::Now() + absl::FromChrono(due - std::chrono::steady_clock::now()));
+      } else {
+        mu_.Await(absl::Condition(&ready));
+      }
       if (stop_) return;
+      if (!self_uuid_.empty()) req.set_from_uuid(self_uuid_);
+      if (p->queue.empty()) ++stats_.liveness_calls;
       size_t bytes = 0;
       while (!p->queue.empty() && static_cast<size_t>(req.messages_size()) < options_.max_batch) {
         const size_t size = p->queue.front().ByteSizeLong();
@@ -69,6 +87,7 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
         stub = tserver::ConsensusService::NewStub(rpc::NewChannel(address));
       }
     }
+    last_rpc = std::chrono::steady_clock::now();
     grpc::ClientContext ctx;
     rpc::SetDeadline(&ctx, options_.rpc_timeout);
     tserver::RaftMessageResponsePB resp;

@@ -12,6 +12,12 @@
 // are all counted and dropped. A failed RPC is followed by a short pause so a
 // dead server does not turn its sender into a busy loop.
 //
+// Liveness (EnableLiveness; docs/design/scale.md, "Quiescence"): every RPC
+// carries this server's uuid (RaftMessageRequestPB.from_uuid), and a sender
+// whose queue stayed empty for one interval sends an empty RaftMessage: one
+// liveness call per peer server per interval, whatever the number of Raft
+// groups, which the receiver records in its PeerLiveness.
+//
 // Addresses: SetPeerAddress(uuid, "host:port"), typically from the
 // last_known_addr of the configs of the replicas this server hosts.
 //
@@ -53,6 +59,7 @@ class GrpcTransport : public consensus_driver::Transport {
     int64_t dropped_no_address = 0;
     int64_t dropped_queue_full = 0;
     int64_t dropped_rpc_failed = 0;
+    int64_t liveness_calls = 0;       // empty RPCs sent (successful or not)
   };
 
   GrpcTransport() : GrpcTransport(Options()) {}
@@ -64,6 +71,10 @@ class GrpcTransport : public consensus_driver::Transport {
   void SetPeerAddress(const std::string& uuid, const std::string& address);
 
   void Send(const std::string& to_uuid, const consensus::RaftMessagePB& msg) override;
+
+  // Stamps requests with `self_uuid` and sends a liveness call to a peer
+  // after `interval` without any RPC to it. Call before SetPeerAddress.
+  void EnableLiveness(const std::string& self_uuid, std::chrono::milliseconds interval);
 
   void Shutdown();
   Stats stats() const;
@@ -81,6 +92,8 @@ class GrpcTransport : public consensus_driver::Transport {
   std::map<std::string, std::unique_ptr<Peer>> peers_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
+  std::string self_uuid_ ABSL_GUARDED_BY(mu_);
+  std::chrono::milliseconds liveness_interval_ ABSL_GUARDED_BY(mu_){0};  // 0: off
 };
 
 }  // namespace kmend::raft_transport

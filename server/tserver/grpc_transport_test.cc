@@ -177,6 +177,32 @@ TEST(GrpcTransportUnitTest, DropsWithoutAddressAndNeverBlocks) {
   t.Send("p", m);  // after Shutdown: ignored, no crash
 }
 
+// Failure detection per server pair (docs/design/scale.md, "Quiescence"):
+// with nothing to send, a transport still calls each peer once an interval,
+// stamped with its uuid, and the peer's ConsensusService records it; when
+// the sender goes, the silence grows.
+TEST(GrpcTransportUnitTest, IdleTransportSendsOneLivenessCallPerPeerPerInterval) {
+  TabletManager manager(fs::Layout("/nonexistent"), "receiver");
+  RaftRouter router;
+  consensus_driver::PeerLiveness liveness;
+  ConsensusServiceImpl service("receiver", &manager, &router, "", nullptr, &liveness);
+  server::RpcServer rpc;
+  ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
+  GrpcTransport t;
+  t.EnableLiveness("sender", std::chrono::milliseconds(50));
+  t.SetPeerAddress("receiver", absl::StrCat("127.0.0.1:", rpc.address().port()));
+  absl::SleepFor(absl::Milliseconds(600));
+  EXPECT_LT(liveness.SilentFor("sender"), absl::Milliseconds(400));
+  const int64_t calls = t.stats().liveness_calls;
+  EXPECT_GE(calls, 3);    // ~12 expected; a loaded machine sends fewer
+  EXPECT_LE(calls, 13);   // never more than one per interval
+  EXPECT_EQ(liveness.SilentFor("someone-else"), absl::InfiniteDuration());
+  t.Shutdown();
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_GE(liveness.SilentFor("sender"), absl::Milliseconds(300));
+  rpc.Shutdown(std::chrono::milliseconds(0));
+}
+
 TEST(RaftRouterTest, DeliversRegisteredAndReportsUnknown) {
   RaftRouter router;
   int got = 0;

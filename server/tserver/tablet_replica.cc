@@ -162,6 +162,8 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   opt.core.election_ticks = runtime.election_ticks;
   opt.core.random_seed = consensus_driver::ReplicaRandomSeed(runtime.server_uuid, tablet_id_);
   opt.tick_interval = runtime.tick_interval;
+  opt.core.quiesce = runtime.raft_quiesce;
+  opt.liveness = runtime.liveness;
   opt.wal_dir = layout_.WalDir(tablet_id_);
   opt.wal_options.segment_size_bytes = runtime.wal_segment_size_bytes;
   opt.cmeta_path = layout_.ConsensusMetaPath(tablet_id_);
@@ -406,6 +408,7 @@ void TabletReplica::FillConsensusState(ReplicaConsensusStatePB* out) const {
     out->set_ms_since_leader_contact(rs.ticks_since_leader_contact *
                                      absl::ToInt64Milliseconds(runtime_.tick_interval));
   }
+  out->set_quiesced(rs.quiesced);
 }
 
 std::optional<consensus::OpId> TabletReplica::LastLoggedOpId() const {

@@ -58,6 +58,10 @@ struct ReplicaRuntime {
   // Raft timing: heartbeat every tick, election after 10-20 ticks.
   absl::Duration tick_interval = absl::Milliseconds(100);
   int election_ticks = 10;
+  // Quiescence of idle groups (--raft_quiesce; docs/design/scale.md): needs
+  // the server's per-peer liveness table, fed by its ConsensusService.
+  bool raft_quiesce = false;
+  const consensus_driver::PeerLiveness* liveness = nullptr;
   // How long a Write waits for its op to commit and apply.
   absl::Duration write_timeout = absl::Seconds(10);
   // Flush policy (RunMaintenance): flush the memstore once it holds this

@@ -64,6 +64,13 @@ absl::Status TabletServer::Start() {
   runtime.transport = &transport_;
   runtime.router = &router_;
   runtime.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
+  if (options_.raft_quiesce) {
+    // Failure detection per server pair: one liveness call per peer per
+    // tick, recorded by the peer's ConsensusService (docs/design/scale.md).
+    transport_.EnableLiveness(uuid_, std::chrono::milliseconds(options_.raft_tick_ms));
+    runtime.raft_quiesce = true;
+    runtime.liveness = &liveness_;
+  }
   runtime.flush_threshold_rows = options_.flush_threshold_rows;
   runtime.flush_threshold_bytes = options_.flush_threshold_bytes;
   runtime.flush_interval = absl::Milliseconds(options_.flush_interval_ms);
@@ -88,7 +95,7 @@ absl::Status TabletServer::Start() {
       std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get(), ack_log_.get());
   rebuilder_ = std::make_unique<ReplicaRebuilder>(uuid_, manager_.get());
   consensus_service_ = std::make_unique<ConsensusServiceImpl>(
-      uuid_, manager_.get(), &router_, options_.fs_root, rebuilder_.get());
+      uuid_, manager_.get(), &router_, options_.fs_root, rebuilder_.get(), &liveness_);
   copy_provider_ =
       std::make_unique<ManagerCopyProvider>(manager_.get(), options_.fs_root, block_manager_.get());
   tablet_copy::SourceOptions copy_opts;

@@ -40,6 +40,8 @@ struct TabletServerOptions {
   int64_t heartbeat_interval_ms = 500;
   // One Raft tick (heartbeat); elections time out after 10-20 ticks.
   int64_t raft_tick_ms = 100;
+  // Quiescence of idle Raft groups (--raft_quiesce; docs/design/scale.md).
+  bool raft_quiesce = true;
   // Flush and WAL GC (ReplicaRuntime, TabletReplica::RunMaintenance).
   int64_t flush_threshold_rows = ReplicaRuntime().flush_threshold_rows;
   uint64_t flush_threshold_bytes = ReplicaRuntime().flush_threshold_bytes;
@@ -86,6 +88,9 @@ class TabletServer : public server::StatusSource {
   // Declared before the manager and services: drivers must go first, and
   // nothing may deliver into a destroyed router.
   raft_transport::GrpcTransport transport_;
+  // When each peer server was last heard (quiesced groups' failure
+  // detection); read by the drivers, so declared before them too.
+  consensus_driver::PeerLiveness liveness_;
   RaftRouter router_;
   std::unique_ptr<blocks::LogBlockManager> block_manager_;
   std::unique_ptr<TabletManager> manager_;

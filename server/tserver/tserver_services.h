@@ -12,6 +12,7 @@
 
 #include <string>
 
+#include "lib/consensus/peer_liveness.h"
 #include "proto/tserver.grpc.pb.h"
 #include "server/tserver/ack_log.h"
 #include "server/tserver/raft_router.h"
@@ -50,13 +51,17 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
   // changes are appended to the audit log under `fs_root`
   // (lib/recover/audit_log.h) unless it is empty. `rebuilder` may be null:
   // StartTabletCopy is then UNIMPLEMENTED.
+  // `liveness` may be null; otherwise every RaftMessage request records its
+  // sender there (the per-server liveness of quiesced groups).
   ConsensusServiceImpl(std::string uuid, TabletManager* manager, RaftRouter* router = nullptr,
-                       std::string fs_root = "", ReplicaRebuilder* rebuilder = nullptr)
+                       std::string fs_root = "", ReplicaRebuilder* rebuilder = nullptr,
+                       consensus_driver::PeerLiveness* liveness = nullptr)
       : uuid_(std::move(uuid)),
         manager_(manager),
         router_(router),
         fs_root_(std::move(fs_root)),
-        rebuilder_(rebuilder) {}
+        rebuilder_(rebuilder),
+        liveness_(liveness) {}
   grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
                            RaftMessageResponsePB* resp) override;
   grpc::Status ChangeConfig(grpc::ServerContext*, const ChangeConfigRequestPB* req,
@@ -79,6 +84,7 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
   RaftRouter* const router_;
   const std::string fs_root_;
   ReplicaRebuilder* const rebuilder_;
+  consensus_driver::PeerLiveness* const liveness_;
 };
 
 }  // namespace kmend::tserver

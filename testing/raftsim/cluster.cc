@@ -8,7 +8,7 @@ namespace kmend::raftsim {
 
 Cluster::Cluster(std::vector<std::string> uuids, int voters, uint64_t seed,
                  raft::CoreOptions base)
-    : rng_(seed), checker_(&node_ptrs_) {
+    : rng_(seed), checker_(&node_ptrs_), liveness_(base.quiesce) {
   std::vector<std::string> v(uuids.begin(), uuids.begin() + voters);
   consensus::RaftConfigPB config = MakeConfig(v);
   for (size_t i = 0; i < uuids.size(); ++i) {
@@ -61,6 +61,7 @@ bool Cluster::Chance(double p) {
 }
 
 void Cluster::Enqueue(std::vector<consensus::RaftMessagePB>* msgs) {
+  messages_sent_ += static_cast<int64_t>(msgs->size());
   for (auto& m : *msgs) {
     if (Chance(faults.loss)) continue;
     int copies = Chance(faults.duplicate) ? 2 : 1;
@@ -115,6 +116,7 @@ void Cluster::Deliver(const consensus::RaftMessagePB& m) {
   auto it = by_uuid_.find(m.to_uuid());
   if (it == by_uuid_.end() || !it->second->up()) return;
   if (!Connected(m.from_uuid(), m.to_uuid())) return;
+  if (liveness_) last_heard_[{m.to_uuid(), m.from_uuid()}] = now_;
   absl::Status s = it->second->core()->Step(m);
   if (!s.ok()) {
     // Every message in the simulation is well-formed: a rejection is a bug.
@@ -157,10 +159,30 @@ void Cluster::Tick(const std::string& uuid) {
   checker_.CheckLeaders();
 }
 
+int64_t Cluster::SilentTicks(const std::string& listener, const std::string& speaker) const {
+  auto it = last_heard_.find({listener, speaker});
+  return it == last_heard_.end() ? now_ : now_ - it->second;
+}
+
 void Cluster::TickAll() {
   ++now_;
+  if (liveness_) {
+    for (SimNode* a : node_ptrs_) {
+      for (SimNode* b : node_ptrs_) {
+        if (a == b || !a->up() || !b->up() || !Connected(a->uuid(), b->uuid())) continue;
+        if (Chance(faults.loss)) continue;
+        last_heard_[{b->uuid(), a->uuid()}] = now_;
+      }
+    }
+  }
   for (SimNode* n : node_ptrs_) {
-    if (n->up()) n->core()->Tick();
+    if (!n->up()) continue;
+    // As the server's driver does before each tick (lib/consensus).
+    for (const std::string& w : n->core()->ServersToWatch()) {
+      const int64_t silent = SilentTicks(n->uuid(), w);
+      if (silent >= kSilentTicks) n->core()->ReportSilentServer(w, silent);
+    }
+    n->core()->Tick();
   }
   checker_.CheckLeaders();
   DeliverDue();

@@ -60,6 +60,9 @@ class Cluster {
   bool auto_tablet_copy = false;
   std::function<void(const std::string&)> on_tablet_copy;
   int64_t tablet_copies() const { return tablet_copies_; }
+  // Raft messages the nodes have sent so far (before loss), for tests that
+  // count what an idle group costs.
+  int64_t messages_sent() const { return messages_sent_; }
 
   // Handles every pending Ready of every up node (repeatedly), queueing the
   // messages they send.
@@ -70,7 +73,15 @@ class Cluster {
   // Manual mode (no delay): deliver everything until the cluster is quiet.
   void Stabilize();
   // Ticks every up node once and advances time; then delivers due messages.
+  // With CoreOptions::quiesce, also runs the per-server liveness exchange a
+  // server would (docs/design/scale.md): every up node pings every other
+  // once per tick (lost like messages, blocked by cuts and down nodes), any
+  // delivered message counts as heard, and a node reports to its core each
+  // watched server silent for kSilentTicks or more.
   void TickAll();
+  static constexpr int64_t kSilentTicks = 2;
+  // Ticks since `listener` last heard from `speaker` (now() when never).
+  int64_t SilentTicks(const std::string& listener, const std::string& speaker) const;
   void Tick(const std::string& uuid);
 
   // Links.
@@ -115,7 +126,11 @@ class Cluster {
   int64_t now_ = 0;
   uint64_t order_ = 0;
   int64_t tablet_copies_ = 0;
+  int64_t messages_sent_ = 0;
   std::map<std::string, size_t> copy_requests_seen_;
+  const bool liveness_;  // CoreOptions::quiesce
+  // (listener, speaker) -> when the listener last heard from the speaker.
+  std::map<std::pair<std::string, std::string>, int64_t> last_heard_;
 };
 
 }  // namespace kmend::raftsim

@@ -1,6 +1,7 @@
 #include "testing/raftsim/simulation.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -71,6 +72,14 @@ class Run {
       auto clock = std::make_shared<uint64_t>(0);
       o.timestamp_source = [clock] { return ++*clock; };
     }
+    // Quiescence (docs/design/scale.md) on half of the seeds, drawn from a
+    // stream of its own so the other choices of a seed do not move.
+    quiesce_ = (std::mt19937_64(seed ^ 0x51E5CE0DULL)() & 1) != 0;
+    // RAFTSIM_QUIESCE=0/1 forces it (replaying a seed both ways).
+    if (const char* q = std::getenv("RAFTSIM_QUIESCE"); q != nullptr && *q != '\0') {
+      quiesce_ = *q == '1';
+    }
+    o.quiesce = quiesce_;
     election_ticks_ = o.election_ticks;
     cluster_ = std::make_unique<Cluster>(uuids, plan_.voters, g(), o);
     Cluster& c = *cluster_;
@@ -96,6 +105,7 @@ class Run {
         " crash_after_persist=", c.crash_after_persist, " partition=", plan_.partition_rate,
         " log_gc=", plan_.log_gc,
         " batch=", o.max_entries_per_message, " inflight=", o.max_inflight_messages,
+        " quiesce=", o.quiesce,
         " scenario=", ScenarioName(scenario));
   }
 
@@ -134,6 +144,9 @@ class Run {
     Cluster& c = *cluster_;
     c.TickAll();
     ++result_.steps;
+    if (const std::string l = c.Leader(); !l.empty() && c.core(l)->quiesced()) {
+      ++result_.quiesced_steps;
+    }
     CheckLeaderReads();
   }
 
@@ -178,6 +191,8 @@ class Run {
         ++result_.transfers;
       }
       if (!leader.empty() && c.Chance(0.003)) (void)c.core(leader)->StepDown();
+      // A leader read wakes a quiesced leader (the driver's CheckLeaderRead).
+      if (quiesce_ && !leader.empty() && c.Chance(0.02)) c.core(leader)->Wake();
       if (plan_.log_gc && c.Chance(0.05)) {
         SimNode& n = c.node(uuids[c.RandomBelow(uuids.size())]);
         if (n.up()) {
@@ -401,6 +416,7 @@ class Run {
   }
 
   uint64_t seed_;
+  bool quiesce_ = false;
   Scenario scenario_;
   Plan plan_;
   int election_ticks_ = 10;
@@ -410,6 +426,30 @@ class Run {
 };
 
 }  // namespace
+
+FailoverResult MeasureFailover(uint64_t seed, bool quiesce) {
+  FailoverResult r;
+  raft::CoreOptions o = Cluster::DefaultOptions();
+  o.quiesce = quiesce;
+  Cluster c({"n0", "n1", "n2"}, 3, seed, o);
+  for (int t = 0; t < 200 && c.Leader().empty(); ++t) c.TickAll();
+  const std::string old = c.Leader();
+  if (old.empty()) return r;
+  // Idle long enough to quiesce, then a seed-dependent phase in the tick grid.
+  const int idle = 50 + static_cast<int>(c.RandomBelow(o.heartbeat_ticks * 2));
+  for (int t = 0; t < idle; ++t) c.TickAll();
+  r.quiesced_before = c.core(old)->quiesced();
+  c.Crash(old);
+  for (int t = 1; t <= 1000; ++t) {
+    c.TickAll();
+    if (!c.Leader().empty()) {
+      r.ticks = t;
+      r.ok = true;
+      return r;
+    }
+  }
+  return r;
+}
 
 SimResult RunSimulation(uint64_t seed, Scenario scenario) {
   Run run(seed, scenario);

@@ -38,10 +38,22 @@ struct SimResult {
   int64_t config_changes = 0;
   int64_t tablet_copies = 0;
   int64_t transfers = 0;  // leadership transfers attempted
+  int64_t quiesced_steps = 0;  // steps that ended with a quiesced leader
 };
 
 const char* ScenarioName(Scenario scenario);
 SimResult RunSimulation(uint64_t seed, Scenario scenario);
+
+// Failover of one idle 3-voter group: elect, let it idle 50 ticks (with
+// `quiesce`, until it quiesced), crash the leader, count the ticks until
+// another leader is elected. No message faults; the seed picks the election
+// timeouts and the phase of the crash. docs/design/scale.md, "Quiescence".
+struct FailoverResult {
+  bool ok = false;               // a leader was elected before and after
+  bool quiesced_before = false;  // the group was quiesced at the crash
+  int64_t ticks = 0;             // crash to new leader
+};
+FailoverResult MeasureFailover(uint64_t seed, bool quiesce);
 
 }  // namespace kmend::raftsim
 

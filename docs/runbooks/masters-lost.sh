@@ -3,17 +3,20 @@
 # servers (docs/runbooks/dead-masters.md, "All masters dead, data gone").
 # Dry run (refused while any master answers), write, start one master alone
 # on the rebuilt catalog at the first address of MASTERS, wait until the
-# tablet servers heartbeat into it and ksck is HEALTHY, scan every rebuilt
-# table back. The cluster then runs on one master (adding masters to a
-# rebuilt catalog is not safe yet: see the end of this script).
+# tablet servers heartbeat in and ksck is HEALTHY, scan every rebuilt table
+# back; then, with ADD_MASTER, start an empty master at each other address of
+# MASTERS and `kmend master add` it, one at a time, until ksck is HEALTHY on
+# every master.
 #
 #   MASTERS=A,B,C (the addresses the tablet servers' --master_addrs lists)
 #   TSERVERS=T1,T2,... (EVERY tablet server: a silent one's replicas are not counted)
 #   FS_ROOT=/data/master (empty or absent: the rebuilt master's data directory)
 #   START_MASTER='...' (start a master ALONE on FS_ROOT, no --master_addrs, at $MASTER_ADDR)
+#   [ADD_MASTER='...'] (start an EMPTY master at $MASTER_ADDR, --master_addrs=$MASTERS)
 #   [BACKUP_DIR=...] [WAIT_S=120] bash docs/runbooks/masters-lost.sh
 # Hooks run with `bash -c`, MASTER_ADDR=host:port in their environment.
-# Exit 0: the rebuilt master serves, ksck HEALTHY, every rebuilt table scans.
+# Exit 0: the rebuilt catalog serves on every master, ksck HEALTHY, every
+# rebuilt table scans.
 set -euo pipefail
 : "${MASTERS:?set MASTERS=host:port[,...] (the addresses the tablet servers know)}"
 : "${TSERVERS:?set TSERVERS=host:port,... (every tablet server)}"
@@ -71,11 +74,37 @@ for t in $(jq -r '.tables[].name' "$D"); do
   echo "  $t: $count rows"
 done
 
-if [[ "$MASTERS" == *,* ]]; then
-  # Not yet: a master added to a rebuilt catalog gets the leader's log, which
-  # starts after the rebuilt state, so it never holds the rebuilt tables
-  # (found by this runbook's test: ksck reports its catalog version behind
-  # for good). Keep one master until that is fixed (docs/runbooks/dead-masters.md).
-  echo "one master serves at $FIRST; do NOT add masters to a rebuilt catalog yet (dead-masters.md, Not yet)"
+until_ok() {
+  local max=$1 i
+  shift
+  for ((i = 0; i < max * 2; i++)); do
+    "$@" && return 0
+    sleep 0.5
+  done
+  return 1
+}
+
+if [[ "$MASTERS" == *,* && -n "${ADD_MASTER:-}" ]]; then
+  step "5. Start an empty master at each other address and add it (one at a time)"
+  # The rebuilt catalog reaches them through the catalog log: the first
+  # leader wrote it there as a base entry before it served.
+  live=$FIRST
+  for a in $(tr ',' ' ' <<<"${MASTERS#*,}"); do
+    MASTER_ADDR=$a bash -c "$ADD_MASTER" || die "ADD_MASTER failed for $a"
+    add_dry() {
+      kmend master add --masters "$live" "$a" --format=json >"$BACKUP_DIR/add-dry.json" 2>/dev/null
+    }
+    until_ok 30 add_dry || die "add $a refused: $(jq -r .reason "$BACKUP_DIR/add-dry.json" 2>/dev/null)"
+    kmend master add --masters "$live" "$a" --yes --wait "${WAIT_S}s" --format=json >"$BACKUP_DIR/add.json" ||
+      die "add $a failed (it stays a non-voter; run again): $(jq -r .reason "$BACKUP_DIR/add.json" 2>/dev/null)"
+    jq -e '.applied == true or .step == "nothing"' "$BACKUP_DIR/add.json" >/dev/null ||
+      die "add $a: $(cat "$BACKUP_DIR/add.json")"
+    echo "  added $a"
+    live="$live,$a"
+  done
+  healthy() { kmend ksck --masters "$MASTERS" --timeout 3s >/dev/null 2>&1; }
+  until_ok "$WAIT_S" healthy || die "ksck on every master still reports problems after ${WAIT_S}s"
+elif [[ "$MASTERS" == *,* ]]; then
+  echo "one master serves at $FIRST; set ADD_MASTER to add the others (or kmend master add each)"
 fi
 echo "HEALTHY"

@@ -205,6 +205,12 @@ void Master::CheckLeadership() {
   // while it was away (its old config's other members could elect it).
   // Costs one GetStatus round to the peers per leadership won.
   if (FenceIfDropped(st)) return;
+  // A rebuilt (or pre-replication) catalog goes into the log before this
+  // leader serves, so masters added later get it (raft_catalog_store.h).
+  if (absl::Status b = store_->WriteBaseEntryIfNeeded(); !b.ok()) {
+    KLOG(WARNING) << "writing the catalog's base entry as the new leader: " << b;
+    return;
+  }
   absl::Status s = catalog_->Load();
   if (!s.ok()) {
     KLOG(ERROR) << "reloading the catalog as the new leader: " << s;

@@ -79,7 +79,10 @@ absl::Status RaftCatalogStore::ReloadSnapshotFile() {
     if (!s.ok()) return s;
   }
   const int64_t index = loaded.applied_index();
+  const bool needs_base_entry =
+      loaded.version() > 0 && (index == 0 || loaded.needs_base_entry());
   loaded.clear_applied_index();
+  loaded.clear_needs_base_entry();
   absl::MutexLock l(&mu_);
   if (driver_ != nullptr) {
     return absl::FailedPreconditionError("reloading the catalog snapshot while a driver applies");
@@ -88,6 +91,7 @@ absl::Status RaftCatalogStore::ReloadSnapshotFile() {
   applied_ = std::move(loaded);
   applied_index_ = index;
   durable_snapshot_index_ = index;
+  needs_base_entry_ = needs_base_entry;
   rejected_.clear();
   return absl::OkStatus();
 }
@@ -116,10 +120,12 @@ void RaftCatalogStore::Apply(const consensus::ReplicateMsg& msg) {
   absl::Status why;
   if (!next.ok()) {
     why = next.status();
-  } else if (next->version() != applied_.version() + 1) {
+  } else if (next->base_entry() ? next->version() <= applied_.version()
+                                 : next->version() != applied_.version() + 1) {
     why = absl::AbortedError(absl::StrCat(
         "sys catalog entry ", OpIdString(msg.id()), ": catalog version ", next->version(),
-        " does not follow the applied version ", applied_.version()));
+        next->base_entry() ? " (base entry) is not above" : " does not follow",
+        " the applied version ", applied_.version()));
   }
   if (!why.ok()) {
     // Deterministic on every master: same log, same state, same verdict.
@@ -128,7 +134,9 @@ void RaftCatalogStore::Apply(const consensus::ReplicateMsg& msg) {
     while (rejected_.size() > kMaxRejectedRemembered) rejected_.erase(rejected_.begin());
     return;
   }
+  next->clear_base_entry();
   applied_ = std::move(*next);
+  needs_base_entry_ = false;  // the applied catalog is now a log entry's
 }
 
 absl::Status RaftCatalogStore::WriteSnapshot() {
@@ -142,6 +150,7 @@ absl::Status RaftCatalogStore::WriteSnapshot() {
     // result: a consistent pair.
     snapshot = applied_;
     snapshot.set_applied_index(applied_index_);
+    if (needs_base_entry_) snapshot.set_needs_base_entry(true);
   }
   absl::Status s = pbc::WriteSingleMessageFile(snapshot_path_, snapshot);
   if (!s.ok()) {
@@ -194,6 +203,26 @@ SysCatalogPB RaftCatalogStore::AppliedWithIndex() const {
 int64_t RaftCatalogStore::applied_index() const {
   absl::MutexLock l(&mu_);
   return applied_index_;
+}
+
+bool RaftCatalogStore::needs_base_entry() const {
+  absl::MutexLock l(&mu_);
+  return needs_base_entry_;
+}
+
+absl::Status RaftCatalogStore::WriteBaseEntryIfNeeded() {
+  SysCatalogPB base;
+  {
+    absl::MutexLock l(&mu_);
+    if (!needs_base_entry_) return absl::OkStatus();
+    base = applied_;
+  }
+  base.set_version(base.version() + 1);
+  base.set_base_entry(true);
+  KLOG(INFO) << "the applied catalog (version " << base.version() - 1
+             << ") is not in the sys catalog log: writing it as base entry version "
+             << base.version();
+  return Save(base);
 }
 
 absl::Status RaftCatalogStore::Save(const SysCatalogPB& catalog) {

@@ -27,6 +27,15 @@
 // sets needs_reload, telling the master to re-read the applied catalog into
 // its CatalogManager before it serves again.
 //
+// Base entry: a catalog that is not the result of a log entry (written by
+// `kmend master rebuild`, or a file-backed catalog from before replication)
+// would never reach a master that joins later: that master replays the log
+// from index 1 and rejects every entry as not following its empty catalog.
+// So a leader whose applied catalog is not in the log first proposes it as a
+// base entry (version + 1, SysCatalogPB.base_entry), which every master
+// accepts over any lower version; a restart before it commits keeps the
+// need (SysCatalogPB.needs_base_entry in the snapshot file).
+//
 // Thread safety: all methods are thread-safe. Apply runs on the driver's
 // Ready thread. Lifetime: the driver passed to SetDriver must be shut down
 // before the store is destroyed (its apply callback points here).
@@ -107,6 +116,12 @@ class RaftCatalogStore : public CatalogStore {
   int64_t durable_snapshot_index() const;
   // True once after a Save whose outcome is unknown or that was rejected.
   bool TakeNeedsReload() { return needs_reload_.exchange(false); }
+  // Whether the applied catalog is not in the log (see "Base entry" above).
+  bool needs_base_entry() const;
+  // Leader only, before it serves: when needs_base_entry(), proposes the
+  // applied catalog as a base entry and waits until it is applied (Save's
+  // errors). OK and nothing proposed otherwise.
+  absl::Status WriteBaseEntryIfNeeded();
 
  private:
   RaftCatalogStore(std::string snapshot_path, absl::Duration save_timeout)
@@ -121,6 +136,7 @@ class RaftCatalogStore : public CatalogStore {
   consensus_driver::RaftDriver* driver_ ABSL_GUARDED_BY(mu_) = nullptr;
   SysCatalogPB applied_ ABSL_GUARDED_BY(mu_);
   int64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
+  bool needs_base_entry_ ABSL_GUARDED_BY(mu_) = false;
   int64_t durable_snapshot_index_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t snapshot_index_ ABSL_GUARDED_BY(mu_) = 0;  // set by Open and ReloadSnapshotFile
   // Indexes of catalog entries apply rejected, for the Save waiting on them;

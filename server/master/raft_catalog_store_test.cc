@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <string>
@@ -305,6 +306,74 @@ TEST_F(RaftCatalogStoreTest, FileCatalogOfASingleMasterIsTheInitialState) {
   ASSERT_TRUE(reread.ok());
   EXPECT_EQ(reread->version(), 5);
   EXPECT_EQ(reread->applied_index(), 2);
+}
+
+// A catalog no log entry produced (master rebuild, a pre-replication file)
+// reaches a master with an empty catalog through the leader's base entry;
+// without it B would reject every later entry (version 0 + 1 != 5).
+TEST_F(RaftCatalogStoreTest, ACatalogNotInTheLogReachesAnEmptyMasterThroughABaseEntry) {
+  FileCatalogStore rebuilt(root_);
+  ASSERT_TRUE(rebuilt.Save(CatalogAt(4, "rebuilt")).ok());
+  ASSERT_TRUE(std::filesystem::copy_file(rebuilt.path(), io::JoinPath(root_, "A-master-catalog")));
+  CatalogGroup g(root_, {"A", "B"});
+  ASSERT_TRUE(g.Start("A").ok());
+  ASSERT_TRUE(g.Start("B").ok());
+  EXPECT_TRUE(g.store("A")->needs_base_entry());
+  EXPECT_FALSE(g.store("B")->needs_base_entry());  // empty: nothing to carry
+  ASSERT_TRUE(g.driver("A")->Campaign().ok());
+  ASSERT_EQ(g.WaitForReadyLeader(), "A");
+  ASSERT_TRUE(g.store("A")->WriteBaseEntryIfNeeded().ok());
+  ASSERT_TRUE(g.WaitForVersionEverywhere(5));
+  EXPECT_EQ(g.store("B")->applied().tables(0).info().name(), "rebuilt");
+  EXPECT_FALSE(g.store("B")->applied().base_entry());
+  EXPECT_FALSE(g.store("A")->needs_base_entry());
+  // Once is enough: nothing more is proposed, and ordinary changes follow.
+  const int64_t index = g.store("A")->applied_index();
+  ASSERT_TRUE(g.store("A")->WriteBaseEntryIfNeeded().ok());
+  EXPECT_EQ(g.store("A")->applied_index(), index);
+  ASSERT_TRUE(g.store("A")->Save(CatalogAt(6, "next")).ok());
+  ASSERT_TRUE(g.WaitForVersionEverywhere(6));
+}
+
+TEST_F(RaftCatalogStoreTest, TheNeedForABaseEntrySurvivesASnapshotAndABaseEntryNeverGoesBack) {
+  FileCatalogStore rebuilt(root_);
+  ASSERT_TRUE(rebuilt.Save(CatalogAt(1, "rebuilt")).ok());
+  {
+    auto store = RaftCatalogStore::Open(rebuilt.path());
+    ASSERT_TRUE(store.ok()) << store.status();
+    ASSERT_TRUE((*store)->needs_base_entry());
+    // A new leader's NO_OP applies and the snapshot is written before the
+    // base entry commits: the file must still say the log lacks the catalog.
+    consensus::ReplicateMsg noop;
+    noop.set_op_type(consensus::NO_OP);
+    noop.mutable_id()->set_term(1);
+    noop.mutable_id()->set_index(1);
+    (*store)->Apply(noop);
+    ASSERT_TRUE((*store)->WriteSnapshot().ok());
+  }
+  auto store = RaftCatalogStore::Open(rebuilt.path());
+  ASSERT_TRUE(store.ok()) << store.status();
+  EXPECT_EQ((*store)->snapshot_index(), 1);
+  EXPECT_TRUE((*store)->needs_base_entry());
+  EXPECT_FALSE((*store)->applied().needs_base_entry());
+
+  // A base entry is accepted over a lower version only.
+  SysCatalogPB base = CatalogAt(3, "base");
+  base.set_base_entry(true);
+  consensus::ReplicateMsg m = EncodeCatalogEntry(base);
+  m.mutable_id()->set_term(1);
+  m.mutable_id()->set_index(2);
+  (*store)->Apply(m);
+  EXPECT_EQ((*store)->applied().version(), 3);
+  EXPECT_FALSE((*store)->needs_base_entry());
+  SysCatalogPB stale = CatalogAt(2, "stale");
+  stale.set_base_entry(true);
+  m = EncodeCatalogEntry(stale);
+  m.mutable_id()->set_term(1);
+  m.mutable_id()->set_index(3);
+  (*store)->Apply(m);
+  EXPECT_EQ((*store)->applied().version(), 3);
+  EXPECT_EQ((*store)->applied().tables(0).info().name(), "base");
 }
 
 TEST_F(RaftCatalogStoreTest, CatalogManagerOnTheLeaderCreatesTablesEverywhere) {

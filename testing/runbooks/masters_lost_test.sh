@@ -4,9 +4,10 @@
 # while a master answers. Then every master is killed and its data deleted;
 # the runbook rebuilds the catalog from the tablet servers into master1's
 # empty directory, starts master1 alone on it, the tablet servers heartbeat
-# in unchanged, ksck is HEALTHY, every row is there, new tables work.
-# (Adding the two other masters back is not tested: a master added to a
-# rebuilt catalog never gets the rebuilt tables, see masters-lost.sh.)
+# in unchanged, ksck is HEALTHY, every row is there; ADD_MASTER starts
+# master2 and master3 empty and the runbook adds them. Then master1 is killed:
+# the two added masters serve the rebuilt tables (they got them through the
+# catalog log's base entry) and new tables work.
 set -uo pipefail
 R="${RUNFILES_DIR:-${TEST_SRCDIR:-$0.runfiles}}/kmend"
 source "$R/testing/runbooks/harness.sh" || { echo "harness.sh not found" >&2; exit 1; }
@@ -27,8 +28,14 @@ TS="$(h_addr ts1),$(h_addr ts2),$(h_addr ts3)"
 H_FLAGS[master1]="master"
 h_start_cmd master1 >"$H_DIR/start-alone.sh"
 # runbook FS_ROOT
+# master2/master3 empty, with their old flags (--master_addrs of all three).
+for m in master2 master3; do
+  echo "[[ \$MASTER_ADDR == $(h_addr $m) ]] && { rm -rf $(printf %q "$(h_root $m)"); exec bash $(printf %q "$H_DIR/$m/start.sh"); }"
+done >"$H_DIR/add-master.sh"
+echo 'echo "no master at $MASTER_ADDR" >&2; exit 1' >>"$H_DIR/add-master.sh"
 runbook() {
   MASTERS=$M TSERVERS=$TS FS_ROOT=$1 START_MASTER="bash $H_DIR/start-alone.sh" \
+    ADD_MASTER="bash $H_DIR/add-master.sh" \
     BACKUP_DIR="$H_DIR/backup" WAIT_S=90 \
     bash "$R/docs/runbooks/masters-lost.sh"
 }
@@ -49,11 +56,20 @@ done
 runbook "$(h_root master1)" || h_fail "runbook failed"
 jq -e '(.tables | length) == 2 and (.lost | length) == 0' "$H_DIR/backup/rebuild-dry.json" >/dev/null ||
   h_fail "rebuild plan: $(cat "$H_DIR/backup/rebuild-dry.json")"
-# The tablet servers still list three masters; ksck asks the one that runs.
-H_MASTERS=$(h_addr master1)
 h_wait_healthy
 [[ $(h_rows orders) == 400 ]] || h_fail "orders rows after: $(h_rows orders)"
 [[ $(h_rows small) == 60 ]] || h_fail "small rows after: $(h_rows small)"
+
+echo "--- the rebuilt master lost: the two added masters serve the rebuilt tables"
+h_kill master1
+H_MASTERS="$(h_addr master2),$(h_addr master3)"
+for _ in $(seq 60); do
+  kmend table list --masters "$H_MASTERS" 2>/dev/null | grep -q orders && break
+  sleep 0.5
+done
+kmend table list --masters "$H_MASTERS" | grep -q orders || h_fail "orders not listed by master2/master3"
+[[ $(h_rows orders) == 400 ]] || h_fail "orders rows from the added masters: $(h_rows orders)"
+[[ $(h_rows small) == 60 ]] || h_fail "small rows from the added masters: $(h_rows small)"
 kmend table create after --schema 'id:int64:key' --tablets 1 --replicas 3 --masters "$H_MASTERS" >/dev/null ||
   h_fail "table create after the rebuild"
 echo PASS

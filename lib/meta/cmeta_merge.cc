@@ -7,11 +7,19 @@ namespace kmend::meta {
 
 absl::StatusOr<consensus::ConsensusMetadataPB> MergeCopiedConsensusMeta(
     const consensus::ConsensusStatePB& source,
-    const absl::StatusOr<consensus::ConsensusMetadataPB>& local, const std::string& local_path) {
+    const absl::StatusOr<consensus::ConsensusMetadataPB>& local, const std::string& local_path,
+    std::optional<int64_t> unreadable_term_floor) {
   consensus::ConsensusMetadataPB merged;
   *merged.mutable_committed_config() = source.committed_config();
   merged.set_current_term(source.current_term());
   if (absl::IsNotFound(local.status())) return merged;
+  if (!local.ok() && unreadable_term_floor.has_value() && absl::IsDataLoss(local.status())) {
+    // The operator's rebuild decided it (file comment): no vote.
+    if (*unreadable_term_floor > merged.current_term()) {
+      merged.set_current_term(*unreadable_term_floor);
+    }
+    return merged;
+  }
   if (!local.ok()) {
     // Never guess a term (file comment): the caller's copy fails instead.
     return absl::Status(
@@ -31,8 +39,10 @@ absl::StatusOr<consensus::ConsensusMetadataPB> MergeCopiedConsensusMeta(
 }
 
 absl::StatusOr<consensus::ConsensusMetadataPB> MergeCopiedConsensusMeta(
-    const consensus::ConsensusStatePB& source, const std::string& local_path) {
-  return MergeCopiedConsensusMeta(source, LoadConsensusMeta(local_path), local_path);
+    const consensus::ConsensusStatePB& source, const std::string& local_path,
+    std::optional<int64_t> unreadable_term_floor) {
+  return MergeCopiedConsensusMeta(source, LoadConsensusMeta(local_path), local_path,
+                                  unreadable_term_floor);
 }
 
 }  // namespace kmend::meta

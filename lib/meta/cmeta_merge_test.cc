@@ -71,6 +71,20 @@ TEST(MergeCopiedConsensusMetaTest, ADamagedLocalFileIsRefusedNotOverwritten) {
   EXPECT_NE(m.status().message().find("crc mismatch"), std::string::npos) << m.status();
 }
 
+TEST(MergeCopiedConsensusMetaTest, ARebuildReplacesADamagedLocalFileAtLeastAtItsTermFloor) {
+  auto low = MergeCopiedConsensusMeta(Source(5), absl::DataLossError("crc"), "p", 3);
+  ASSERT_TRUE(low.ok()) << low.status();
+  EXPECT_EQ(low->current_term(), 5);
+  EXPECT_FALSE(low->has_voted_for());
+  auto high = MergeCopiedConsensusMeta(Source(5), absl::DataLossError("crc"), "p", 7);
+  ASSERT_TRUE(high.ok()) << high.status();
+  EXPECT_EQ(high->current_term(), 7);
+  EXPECT_FALSE(high->has_voted_for());
+  // Only damage is replaced: an I/O error still refuses.
+  EXPECT_EQ(MergeCopiedConsensusMeta(Source(5), absl::InternalError("EIO"), "p", 3).status().code(),
+            absl::StatusCode::kInternal);
+}
+
 TEST(MergeCopiedConsensusMetaTest, LoadsTheLocalFileByPath) {
   const std::string dir = ::testing::TempDir() + "/cmeta_merge";
   ASSERT_TRUE(io::CreateDirs(dir).ok());

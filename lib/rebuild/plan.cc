@@ -53,8 +53,25 @@ const char* RefusalName(Refusal r) {
       return "target_term_ahead";
     case Refusal::kTargetHealthy:
       return "target_healthy";
+    case Refusal::kTargetTermUnknown:
+      return "target_term_unknown";
+    case Refusal::kSourceMismatch:
+      return "source_mismatch";
+    case Refusal::kCopyRunning:
+      return "copy_running";
   }
   return "unknown";
+}
+
+Refusal RefusalFromName(const std::string& name) {
+  for (Refusal r :
+       {Refusal::kTargetUnknown, Refusal::kTargetUnreachable, Refusal::kOnlyReadableCopy,
+        Refusal::kNoSource, Refusal::kSourceNotRunning, Refusal::kSourceBehind,
+        Refusal::kSourceIsTarget, Refusal::kTargetTermAhead, Refusal::kTargetHealthy,
+        Refusal::kTargetTermUnknown, Refusal::kSourceMismatch, Refusal::kCopyRunning}) {
+    if (name == RefusalName(r)) return r;
+  }
+  return Refusal::kNone;
 }
 
 const PeerFacts* FindPeer(const TabletFacts& facts, const std::string& who) {

@@ -79,8 +79,15 @@ enum class Refusal {
   kSourceIsTarget,
   kTargetTermAhead,     // --force overrides
   kTargetHealthy,       // --force overrides
+  // The target's last logged term cannot be learned: its WAL and its
+  // consensus metadata are both unreadable (--force overrides).
+  kTargetTermUnknown,
+  kSourceMismatch,      // the source's server is not the uuid named
+  kCopyRunning,         // a copy of the tablet runs on the target already
 };
 const char* RefusalName(Refusal r);
+// The Refusal RefusalName gives `name`; kNone for a name it does not know.
+Refusal RefusalFromName(const std::string& name);
 
 struct Plan {
   PeerFacts target;
@@ -94,6 +101,9 @@ struct Plan {
   // and its last logged op id when known.
   std::string replaced_state;
   std::optional<check::OpId> replaced_last_logged;
+  // Where it comes from when the target server told (its check-only
+  // StartTabletCopy): "raft", "tombstone", "wal", "cmeta term".
+  std::string replaced_last_logged_from;
   // The source's replica size on disk as it reported it (an estimate of
   // what will be copied; the tool may refine it).
   int64_t estimated_bytes = 0;

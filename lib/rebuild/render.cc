@@ -26,7 +26,11 @@ std::string RenderPlanPlain(const std::string& tablet_id, const Plan& plan, bool
   absl::StrAppend(&out, "  target:  ", plan.target.uuid, " (", plan.target.address, "), replica ",
                   plan.replaced_state,
                   plan.replaced_last_logged
-                      ? absl::StrCat(", last logged ", Text(*plan.replaced_last_logged))
+                      ? absl::StrCat(", last logged ", Text(*plan.replaced_last_logged),
+                                     plan.replaced_last_logged_from.empty()
+                                         ? ""
+                                         : absl::StrCat(" (from its ",
+                                                        plan.replaced_last_logged_from, ")"))
                       : "",
                   "\n");
   absl::StrAppend(&out, "  source:  ", plan.source.uuid, " (", plan.source.address, "), ",
@@ -70,6 +74,9 @@ nlohmann::json PlanJson(const std::string& tablet_id, const Plan& plan, bool app
                       {"replaced_state", plan.replaced_state},
                       {"warnings", plan.warnings}};
   if (plan.replaced_last_logged) j["replaced_last_logged"] = Text(*plan.replaced_last_logged);
+  if (!plan.replaced_last_logged_from.empty()) {
+    j["replaced_last_logged_from"] = plan.replaced_last_logged_from;
+  }
   if (plan.session_bytes) {
     j["blocks"] = plan.session_blocks;
     j["wal_segments"] = plan.session_wal_segments;
@@ -78,13 +85,21 @@ nlohmann::json PlanJson(const std::string& tablet_id, const Plan& plan, bool app
 }
 
 nlohmann::json RefusedJson(const std::string& tablet_id, Refusal refusal,
-                           const std::string& reason) {
-  return {{"schema", kSchema},
-          {"schema_version", kSchemaVersion},
-          {"event", "refused"},
-          {"tablet_id", tablet_id},
-          {"refusal", RefusalName(refusal)},
-          {"reason", reason}};
+                           const std::string& reason, const std::string& by,
+                           const std::vector<RefusalFact>& all) {
+  nlohmann::json j = {{"schema", kSchema},
+                      {"schema_version", kSchemaVersion},
+                      {"event", "refused"},
+                      {"tablet_id", tablet_id},
+                      {"refusal", RefusalName(refusal)},
+                      {"reason", reason},
+                      {"by", by}};
+  if (!all.empty()) {
+    nlohmann::json list = nlohmann::json::array();
+    for (const RefusalFact& r : all) list.push_back({{"refusal", r.name}, {"reason", r.reason}});
+    j["refusals"] = list;
+  }
+  return j;
 }
 
 nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e) {
@@ -107,9 +122,21 @@ nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e
   return j;
 }
 
+std::string TimingText(const ProgressEvent& e) {
+  std::string out;
+  auto add = [&](const char* what, int64_t ms) {
+    if (ms < 0) return;
+    absl::StrAppend(&out, out.empty() ? "" : ", ", what, " ", ms, " ms");
+  };
+  add("copy", e.fetch_ms);
+  add("replica start", e.replica_start_ms);
+  add("tombstone", e.tombstone_ms);
+  return out;
+}
+
 nlohmann::json ResultJson(const std::string& tablet_id, const std::string& outcome,
                           const std::string& detail, const ProgressEvent& last) {
-  return {{"schema", kSchema},
+  nlohmann::json j = {{"schema", kSchema},
           {"schema_version", kSchemaVersion},
           {"event", "result"},
           {"tablet_id", tablet_id},
@@ -120,6 +147,10 @@ nlohmann::json ResultJson(const std::string& tablet_id, const std::string& outco
           {"elapsed_seconds", last.elapsed_seconds},
           {"copy_elapsed_ms", last.copy_elapsed_ms},
           {"resume_note", last.resume_note}};
+  if (last.fetch_ms >= 0) j["fetch_ms"] = last.fetch_ms;
+  if (last.replica_start_ms >= 0) j["replica_start_ms"] = last.replica_start_ms;
+  if (last.tombstone_ms >= 0) j["tombstone_ms"] = last.tombstone_ms;
+  return j;
 }
 
 }  // namespace kmend::rebuild

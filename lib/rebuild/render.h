@@ -7,6 +7,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lib/rebuild/plan.h"
 #include "lib/rebuild/progress.h"
@@ -22,8 +23,18 @@ inline constexpr int kSchemaVersion = 1;
 std::string RenderPlanPlain(const std::string& tablet_id, const Plan& plan, bool applying);
 nlohmann::json PlanJson(const std::string& tablet_id, const Plan& plan, bool applying);
 
+// One refusal as the target server named it (RebuildRefusalPB).
+struct RefusalFact {
+  std::string name;
+  std::string reason;
+};
+
+// `by`: who refused, "tool" (the planner, on the cluster's reports) or
+// "target" (the target server's own checks, its check-only StartTabletCopy;
+// `all` then lists every refusal it named, `refusal` being the first).
 nlohmann::json RefusedJson(const std::string& tablet_id, Refusal refusal,
-                           const std::string& reason);
+                           const std::string& reason, const std::string& by = "tool",
+                           const std::vector<RefusalFact>& all = {});
 
 struct ProgressEvent {
   Verdict verdict;
@@ -35,10 +46,20 @@ struct ProgressEvent {
   double elapsed_seconds = 0;
   // The server's own count of the copy's duration (-1: not reported).
   int64_t copy_elapsed_ms = -1;
+  // The server's split of it, once each step ended (-1: not reported): the
+  // tombstone of the replaced replica, the copier, and opening the copied
+  // replica (blocks verified, WAL replayed).
+  int64_t tombstone_ms = -1;
+  int64_t fetch_ms = -1;
+  int64_t replica_start_ms = -1;
   // Resuming an interrupted copy: what was kept, or why it starts over.
   std::string resume_note;
 };
 nlohmann::json ProgressJson(const std::string& tablet_id, const ProgressEvent& e);
+
+// "copy 5460 ms, replica start 12000 ms, tombstone 300 ms" from what the
+// server reported ("" when nothing).
+std::string TimingText(const ProgressEvent& e);
 
 // outcome: "done", "failed", "timeout".
 nlohmann::json ResultJson(const std::string& tablet_id, const std::string& outcome,

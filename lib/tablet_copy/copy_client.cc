@@ -131,6 +131,19 @@ class Copier {
 absl::Status Copier::CheckLocal() {
   absl::StatusOr<tablet::TabletSuperBlockPB> local = tablet::LoadSuperBlock(layout_, tablet_id_);
   if (absl::IsNotFound(local.status())) return absl::OkStatus();
+  if (absl::IsDataLoss(local.status()) && options_.replace_unreadable_metadata_term_floor) {
+    // The rebuild decided it (CopyOptions): kept aside under a name that
+    // is no tablet id, so the server never loads it again.
+    const std::string path = layout_.TabletMetaPath(tablet_id_);
+    const std::string aside =
+        absl::StrCat(path, ".unreadable.", absl::ToUnixMicros(absl::Now()));
+    if (io::sys::Rename(path.c_str(), aside.c_str()) != 0) {
+      return io::ErrnoError("rename to " + aside, path, errno);
+    }
+    RETURN_IF_ERROR(io::SyncDir(layout_.TabletMetaDir()));
+    RETURN_IF_ERROR(DeleteJournal(layout_, tablet_id_));
+    return absl::OkStatus();
+  }
   RETURN_IF_ERROR(Annotate(local.status(), Where()));
   switch (local->tablet_data_state()) {
     case tablet::TABLET_DATA_READY:
@@ -396,7 +409,9 @@ absl::Status Copier::WriteConsensusMeta() {
   // The one rule (lib/meta/cmeta_merge.h): never lower the local term, keep
   // the local vote in it, refuse a damaged local file.
   ASSIGN_OR_RETURN(consensus::ConsensusMetadataPB cmeta,
-                   meta::MergeCopiedConsensusMeta(begin_.initial_cstate(), path));
+                   meta::MergeCopiedConsensusMeta(
+                       begin_.initial_cstate(), path,
+                       options_.replace_unreadable_metadata_term_floor));
   RETURN_IF_ERROR(io::CreateDirs(layout_.ConsensusMetaDir()));
   return meta::StoreConsensusMeta(path, cmeta);
 }

@@ -40,6 +40,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -87,6 +88,15 @@ struct CopyOptions {
   // at least this often: an interrupted copy loses at most about this much
   // fetching.
   std::chrono::milliseconds batch_interval{1000};
+  // `kmend rebuild-replica` only, once its term rule passed (or was forced)
+  // on the replica's own files (lib/rebuild/target_term.h): local metadata
+  // that cannot be read (DataLoss) does not stop the copy. An unreadable
+  // superblock is set aside as tablet-meta/<id>.unreadable.<micros> (kept
+  // for a post-mortem; the blocks it named are unknown and left to
+  // `kmend fsck`) and the copy proceeds as if there were no replica; an
+  // unreadable consensus metadata is replaced with term max(source's, this
+  // floor) and no vote (lib/meta/cmeta_merge.h). nullopt: both refuse.
+  std::optional<int64_t> replace_unreadable_metadata_term_floor;
 
   // Test hooks. test_mutate_chunk may change a chunk's data after it arrived
   // and before it is checked (corruption in transit).

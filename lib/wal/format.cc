@@ -91,6 +91,34 @@ HeaderCheck DecodeBatchHeader(absl::string_view bytes, bool v1, BatchHeader* out
   return HeaderCheck::kValid;
 }
 
+uint64_t SegmentWrittenLength(absl::string_view segment) {
+  const uint64_t size = segment.size();
+  if (size < kSegmentHeaderPrefixBytes || segment.substr(0, kSegmentMagic.size()) != kSegmentMagic) {
+    return size;
+  }
+  const uint32_t header_len = GetU32(segment.data() + kSegmentMagic.size());
+  if (header_len > kMaxHeaderBytes) return size;
+  uint64_t offset = kSegmentHeaderPrefixBytes + header_len;
+  while (offset + kBatchHeaderBytesV2 <= size) {
+    BatchHeader h;
+    switch (DecodeBatchHeader(segment.substr(offset, kBatchHeaderBytesV2), /*v1=*/false, &h)) {
+      case HeaderCheck::kAllZero:
+        // Only a tail of zeros is unused: a zero gap before more data is
+        // damage the receiver's reader must see (never trimmed away).
+        for (uint64_t i = offset; i < size; ++i) {
+          if (segment[i] != 0) return size;
+        }
+        return offset;
+      case HeaderCheck::kValid:
+        offset += kBatchHeaderBytesV2 + h.stored_len;
+        break;
+      default:
+        return size;
+    }
+  }
+  return size;
+}
+
 absl::StatusOr<std::string> EncodeSegmentHeader(const log::LogSegmentHeaderPB& header) {
   std::string pb;
   if (!header.SerializeToString(&pb)) {

@@ -71,6 +71,16 @@ HeaderCheck DecodeBatchHeader(absl::string_view bytes, bool v1, BatchHeader* out
 // Computed CRC of the header's leading bytes (for error messages).
 uint32_t ComputedHeaderCrc(absl::string_view bytes, bool v1);
 
+// The length of a segment's written part: everything up to the first
+// all-zero batch header when only zeros follow it (preallocated space never
+// written), walking v2 batch headers from the segment header on. The whole
+// size when the walk ends any other way (a zero gap before more bytes, a
+// footer, a v1 or damaged header, a batch running past the end): then
+// nothing is known to be unused. The tablet copy
+// source serves the active segment trimmed to this; the bytes dropped are
+// zeros a reader treats as the log's end anyway.
+uint64_t SegmentWrittenLength(absl::string_view segment);
+
 // Serialized segment header prefix + PB.
 absl::StatusOr<std::string> EncodeSegmentHeader(const log::LogSegmentHeaderPB& header);
 // Serialized footer PB + trailer.

@@ -9,6 +9,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lib/io/file.h"
+#include "lib/wal/format.h"
 #include "lib/wal/log_reader.h"
 #include "lib/wal/wal_test_util.h"
 
@@ -213,6 +214,30 @@ TEST(SegmentReaderTest, ZeroGapBeforeValidBatchIsCorruption) {
   Replayed(dir, &result);
   ASSERT_TRUE(absl::IsDataLoss(result.status())) << result.status();
   EXPECT_THAT(std::string(result.status().message()), HasSubstr("zero-filled gap"));
+}
+
+TEST(SegmentWrittenLengthTest, APreallocatedTailOfZerosIsNotWritten) {
+  BuiltSegment seg = BuildSegment(1, kmend::ZSTD, MakeBatches(1, 3, 2), /*footer=*/false);
+  const uint64_t written = seg.bytes.size();
+  std::string preallocated = seg.bytes + std::string(1 << 20, '\0');
+  EXPECT_EQ(SegmentWrittenLength(preallocated), written);
+  EXPECT_EQ(SegmentWrittenLength(seg.bytes), written);
+  // Trimmed, it still reads every batch.
+  std::string dir = FreshDir("written_length");
+  WriteFile(io::JoinPath(dir, "wal-000000001"), preallocated.substr(0, written));
+  absl::StatusOr<ReplayResult> result;
+  EXPECT_EQ(Replayed(dir, &result).size(), 6u);
+  ASSERT_TRUE(result.ok()) << result.status();
+}
+
+TEST(SegmentWrittenLengthTest, ZerosBeforeMoreDataOrAFooterKeepTheWholeSegment) {
+  BuiltSegment seg = BuildSegment(1, kmend::ZSTD, MakeBatches(1, 3, 2), /*footer=*/false);
+  std::string gap = seg.bytes;
+  for (uint64_t p = seg.batch_offsets[1]; p < seg.batch_ends[1]; ++p) gap[p] = 0;
+  EXPECT_EQ(SegmentWrittenLength(gap), gap.size());
+  BuiltSegment closed = BuildSegment(1, kmend::ZSTD, MakeBatches(1, 3, 2), /*footer=*/true);
+  EXPECT_EQ(SegmentWrittenLength(closed.bytes), closed.bytes.size());
+  EXPECT_EQ(SegmentWrittenLength("not a segment"), 13u);
 }
 
 // Random damage (byte changes, cuts, garbage lengths) never crashes a reader

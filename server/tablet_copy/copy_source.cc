@@ -147,6 +147,10 @@ absl::StatusOr<tserver::BeginTabletCopySessionResponsePB> TabletCopySourceManage
       // exactly as after a crash.
       std::string bytes(size, '\0');
       RETURN_IF_ERROR((*fd)->ReadAt(0, size, bytes.data()));
+      // Preallocated (8 MiB by default) and mostly zeros: only the written
+      // part travels; the receiver's reader ends the log at EOF as it would
+      // at the zeros.
+      bytes.resize(wal::SegmentWrittenLength(bytes));
       item.served = copy::ServedItem::InMemory(std::move(bytes));
     } else {
       item.served.size = size;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -178,6 +179,64 @@ TEST_F(TabletCopyTest, CopyWhileSourceAppendsGivesAPrefixOfTheLog) {
   ASSERT_EQ(src->size(), copied.size());
   for (size_t i = 0; i < copied.size(); ++i) {
     ASSERT_EQ(copied[i], (*src)[i].SerializeAsString()) << "entry " << i + 1;
+  }
+}
+
+// The source crashed mid-append (or is appending): its active segment, 4 MiB
+// preallocated, ends in a batch whose header reached the disk but only half
+// its payload, then zeros. Only the written part travels, torn batch
+// included (wal::SegmentWrittenLength), and the copied log opens with every
+// entry before the tear: the receiver's WAL recovery cuts it off as after a
+// crash of its own.
+TEST_F(TabletCopyTest, ATornActiveSegmentIsServedTrimmedAndOpensUpToTheTear) {
+  testing::SourceSpec spec;
+  spec.rows = 300;
+  spec.flushes = 1;
+  spec.wal_segment_size_bytes = 4 << 20;  // one segment, active, preallocated
+  CopySource torn_source;
+  ASSERT_TRUE(torn_source.Start(spec).ok());
+  const std::string wal_dir = fs::Layout(torn_source.root().path).WalDir(torn_source.tablet_id());
+  auto names = io::ListDir(wal_dir);
+  ASSERT_TRUE(names.ok()) << names.status();
+  uint64_t active = 0;
+  for (const std::string& n : *names) {
+    if (auto seq = wal::ParseSegmentFileName(n)) active = std::max(active, *seq);
+  }
+  ASSERT_GT(active, 0u);
+  const std::string path = io::JoinPath(wal_dir, wal::SegmentFileName(active));
+  auto bytes = io::ReadFileToString(path);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  ASSERT_GE(bytes->size(), 4u << 20) << "the active segment is not preallocated";
+  const uint64_t written = wal::SegmentWrittenLength(*bytes);
+  ASSERT_LT(written, 1u << 20);
+  std::string batch;
+  wal::AppendBatch(std::string(4000, 'x'), 4000, &batch);
+  const std::string torn = batch.substr(0, wal::kBatchHeaderBytesV2 + 2000);
+  {
+    int fd = ::open(path.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, torn.data(), torn.size(), static_cast<off_t>(written)),
+              static_cast<ssize_t>(torn.size()));
+    ::close(fd);
+  }
+
+  auto r = CopyTablet(torn_source.address(), torn_source.tablet_id(), dest_.path, Options());
+  ASSERT_TRUE(r.ok()) << r.status();
+  const std::string copied_path =
+      io::JoinPath(dest_layout().WalDir(torn_source.tablet_id()), wal::SegmentFileName(active));
+  auto copied = io::ReadFileToString(copied_path);
+  ASSERT_TRUE(copied.ok()) << copied.status();
+  // The torn batch as its header announces it (its missing half is zeros),
+  // not the 4 MiB of preallocation.
+  EXPECT_EQ(copied->size(), written + batch.size());
+  EXPECT_EQ(copied->substr(0, written + torn.size()), bytes->substr(0, written) + torn);
+
+  auto entries = WalEntries(dest_layout().WalDir(torn_source.tablet_id()));
+  ASSERT_EQ(entries.size(), 200u);
+  auto src = torn_source.log()->ReadEntries(1, 200);
+  ASSERT_TRUE(src.ok()) << src.status();
+  for (size_t i = 0; i < entries.size(); ++i) {
+    ASSERT_EQ(entries[i], (*src)[i].SerializeAsString()) << "entry " << i + 1;
   }
 }
 

@@ -6,9 +6,16 @@
 //   1. the peer (asked for its status with a short deadline) is the uuid the
 //      caller named, and runs the tablet READY with Raft running;
 //   2. this replica's last logged term is not ahead of the peer's (it may
-//      hold entries the peer lacks) unless `force`; when this replica's log
-//      is unknown (FAILED, never started) there is nothing to compare;
+//      hold entries the peer lacks) unless `force`: from Raft while it
+//      runs, else from its files (lib/rebuild/target_term.h: the WAL when
+//      the consensus metadata or superblock cannot be read; refused as
+//      target_term_unknown when neither WAL nor cmeta can be);
 //   3. no copy of the tablet runs here already.
+// Refusals are named (RebuildRefusalPB); `check_only` returns them all
+// and changes nothing (the tool's dry run).
+// A replica whose superblock or cmeta is unreadable is still rebuilt: the
+// superblock is set aside, the cmeta replaced (tablet_copy::CopyOptions::
+// replace_unreadable_metadata_term_floor), and the response's warnings say so.
 // The thread then tombstones a READY replica (under the manager's change
 // lock, see TabletManager::CopyTabletFrom) and copies; the replica starts
 // with the peer's committed config and rejoins its Raft group.
@@ -59,7 +66,8 @@ class ReplicaRebuilder {
   void Shutdown();
 
  private:
-  void Run(StartTabletCopyRequestPB req);
+  // `term_floor`: for a replaced unreadable cmeta (TermJudgement).
+  void Run(StartTabletCopyRequestPB req, int64_t term_floor);
   void Update(const std::string& tablet_id,
               const std::function<void(server::TabletCopyProgressPB*)>& change);
 

@@ -4,6 +4,8 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "lib/format/pb_container.h"
 #include "lib/fs/fs_manager.h"
 #include "lib/fs/safe_name.h"
@@ -199,7 +201,11 @@ void TabletManager::NoteWriteRefusal(const server::DataDirSpacePB& dir,
 absl::Status TabletManager::CopyTabletFrom(
     const std::string& tablet_id, const std::string& source_address,
     const std::function<void(const tablet_copy::CopyProgress&)>& progress,
-    const std::function<absl::Status(TabletReplica*)>& before_copy, bool resume) {
+    const std::function<absl::Status(TabletReplica*)>& before_copy, bool resume,
+    std::optional<int64_t> replace_unreadable_metadata_term_floor, CopyTimings* timings) {
+  CopyTimings unused;
+  if (timings == nullptr) timings = &unused;
+  auto ms_since = [](absl::Time t) { return absl::ToInt64Milliseconds(absl::Now() - t); };
   RETURN_IF_ERROR(fs::ValidateId(tablet_id, "CopyTablet: tablet_id"));
   if (!runtime_ || runtime_->block_manager == nullptr) {
     return absl::FailedPreconditionError(
@@ -212,7 +218,11 @@ absl::Status TabletManager::CopyTabletFrom(
     auto it = replicas_.find(tablet_id);
     if (it != replicas_.end()) old = it->second;
   }
-  if (before_copy) RETURN_IF_ERROR(before_copy(old.get()));
+  if (before_copy) {
+    const absl::Time t = absl::Now();
+    RETURN_IF_ERROR(before_copy(old.get()));
+    timings->before_copy_ms = ms_since(t);
+  }
   if (old != nullptr) {
     tablet::TabletDataState st = old->data_state();
     if (st != tablet::TABLET_DATA_TOMBSTONED && st != tablet::TABLET_DATA_FAILED &&
@@ -229,7 +239,10 @@ absl::Status TabletManager::CopyTabletFrom(
   opts.block_manager = runtime_->block_manager;
   opts.progress = progress;
   opts.resume = resume;
+  opts.replace_unreadable_metadata_term_floor = replace_unreadable_metadata_term_floor;
+  const absl::Time copy_start = absl::Now();
   auto copied = tablet_copy::CopyTablet(source_address, tablet_id, layout_.root(), opts);
+  timings->copy_ms = ms_since(copy_start);
   if (!copied.ok()) {
     // The replica object must say what the files now say (TOMBSTONED, or
     // COPYING and resumable), not what it was before the copy.
@@ -259,7 +272,12 @@ absl::Status TabletManager::CopyTabletFrom(
     replicas_[tablet_id] = replica;
   }
   if (on_config_) on_config_(config);
-  return replica->Start(*runtime_);
+  const absl::Time start = absl::Now();
+  absl::Status started = replica->Start(*runtime_);
+  timings->start_ms = ms_since(start);
+  KLOG(INFO) << "tablet " << tablet_id << ": copied replica started in " << timings->start_ms
+             << " ms (copy " << timings->copy_ms << " ms)";
+  return started;
 }
 
 absl::Status TabletManager::DeleteTablet(const std::string& tablet_id, bool tombstone,

@@ -31,6 +31,15 @@
 
 namespace kmend::tserver {
 
+// Where a CopyTabletFrom's time went, milliseconds (-1: the step did not
+// run): `before_copy` (a rebuild's tombstone), the copier, and starting the
+// copied replica (opening its blocks, replaying its WAL).
+struct CopyTimings {
+  int64_t before_copy_ms = -1;
+  int64_t copy_ms = -1;
+  int64_t start_ms = -1;
+};
+
 class TabletManager {
  public:
   // Called with a replica's committed config whenever one is loaded or
@@ -72,11 +81,19 @@ class TabletManager {
   // hosted replica (null if none), before its state is checked: an error
   // from it ends the call without copying (StartTabletCopy tombstones a
   // READY replica there, so that no creation or deletion slips in between).
+  // `replace_unreadable_metadata_term_floor`: tablet_copy::CopyOptions'
+  // (a rebuild of a replica whose superblock or cmeta cannot be read).
+  // `timings` (may be null) is filled as the steps end.
   absl::Status CopyTabletFrom(
       const std::string& tablet_id, const std::string& source_address,
       const std::function<void(const tablet_copy::CopyProgress&)>& progress = nullptr,
       const std::function<absl::Status(TabletReplica*)>& before_copy = nullptr,
-      bool resume = false);
+      bool resume = false,
+      std::optional<int64_t> replace_unreadable_metadata_term_floor = std::nullopt,
+      CopyTimings* timings = nullptr);
+
+  // The data directory's paths.
+  const fs::Layout& layout() const { return layout_; }
 
   // Tombstones (keeps superblock and cmeta, state TOMBSTONED, WAL removed)
   // or deletes every file of the replica. NotFound for an unknown tablet;

@@ -495,11 +495,11 @@ server::ReplicaStatusPB TabletReplica::Status() const {
   return s;
 }
 
-absl::Status TabletReplica::Tombstone(const std::string& reason) {
+absl::Status TabletReplica::Tombstone(const std::string& reason, bool even_if_failed) {
   absl::MutexLock maint(&maint_mu_);  // no flush may write a superblock after ours
   {
     absl::MutexLock lock(&mu_);
-    if (failed_) {
+    if (failed_ && !even_if_failed) {
       return absl::FailedPreconditionError(absl::StrCat("tablet ", tablet_id_, " is FAILED (",
                                                         failure_reason_,
                                                         "); delete it instead of tombstoning"));

@@ -160,7 +160,9 @@ class TabletReplica {
   // Stops the replica, deletes its row blocks, persists TOMBSTONED and
   // removes its WAL directory. The consensus metadata stays, as in Kudu, so
   // a tombstoned replica can still vote on its own removal.
-  absl::Status Tombstone(const std::string& reason);
+  // A FAILED replica is refused (delete it instead) unless `even_if_failed`
+  // (a rebuild replacing it): its superblock must then still load.
+  absl::Status Tombstone(const std::string& reason, bool even_if_failed = false);
 
   // Data path. FAILED_PRECONDITION for a replica that is not serving, or
   // (Write, Scan) not the leader: the message names the leader when known.

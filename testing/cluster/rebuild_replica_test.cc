@@ -15,6 +15,10 @@
 //   - kill -9 of the target mid-copy: the restarted server keeps the copy
 //     COPYING; the same command resumes it, fetching fewer bytes than the
 //     tablet; when the source flushed meanwhile it starts over and says why.
+//   - The target's superblock, consensus metadata or both unreadable
+//     (DataLoss): rebuilt online and offline, the term rule judged on the
+//     WAL; with the WAL unreadable too, refused as target_term_unknown by
+//     the target server (dry run included) unless --force.
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -124,6 +128,98 @@ class RebuildReplicaTest : public ::testing::Test {
     ::close(fd);
   }
 
+  // Flips one byte in the middle of `path` (the server must be stopped):
+  // its container CRC then fails, a DataLoss on read.
+  static void CorruptFileMiddle(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0) << path;
+    const off_t size = ::lseek(fd, 0, SEEK_END);
+    ASSERT_GT(size, 0) << path;
+    char c;
+    ASSERT_EQ(::pread(fd, &c, 1, size / 2), 1);
+    c ^= 0x5a;
+    ASSERT_EQ(::pwrite(fd, &c, 1, size / 2), 1);
+    ::close(fd);
+  }
+
+  // Writes rows, lets server 2 flush, stops it and damages its replica's
+  // superblock and/or consensus metadata (and, with `wal`, the magic of
+  // every WAL segment), then restarts it: the replica loads FAILED.
+  void DamageServer2Metadata(bool superblock, bool cmeta, bool wal = false) {
+    Write(0, 1200);
+    ASSERT_TRUE(ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
+                                         "server 2 flushed")
+                    .ok());
+    ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+    const fs::Layout layout(cluster_->tserver(2)->fs_root());
+    if (superblock) CorruptFileMiddle(layout.TabletMetaPath(tablet_));
+    if (cmeta) CorruptFileMiddle(layout.ConsensusMetaPath(tablet_));
+    if (wal) {
+      auto names = io::ListDir(layout.WalDir(tablet_));
+      ASSERT_TRUE(names.ok()) << names.status();
+      for (const std::string& n : *names) {
+        const std::string path = io::JoinPath(layout.WalDir(tablet_), n);
+        int fd = ::open(path.c_str(), O_RDWR);
+        ASSERT_GE(fd, 0) << path;
+        ASSERT_EQ(::pwrite(fd, "XXXXXXXX", 8, 0), 8);
+        ::close(fd);
+      }
+    }
+  }
+
+  void RestartServer2UntilFailed() {
+    ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+    ASSERT_TRUE(ExternalCluster::WaitFor(
+                    [&] {
+                      auto reps = Replicas();
+                      return reps[uuids_[2]].data_state() == server::TABLET_DATA_FAILED &&
+                             LeaderIndex(reps, uuids_) >= 0;
+                    },
+                    seconds(30), "server 2's replica FAILED, a leader elsewhere")
+                    .ok());
+  }
+
+  std::string OnlineCommand() {
+    return absl::StrCat("rebuild-replica --masters ", cluster_->master_addresses(), " --tablet ",
+                        tablet_, " --tserver ", cluster_->tserver(2)->address(),
+                        " --format=json");
+  }
+
+  // The online rebuild of server 2's replica whose metadata is damaged:
+  // the dry run shows the target's warnings and its last logged op from the
+  // WAL; --yes rebuilds; ksck HEALTHY and checksums MATCH.
+  void RebuildDamagedMetadataOnline(bool superblock, bool cmeta) {
+    ASSERT_NO_FATAL_FAILURE(DamageServer2Metadata(superblock, cmeta));
+    ASSERT_NO_FATAL_FAILURE(RestartServer2UntilFailed());
+    ToolResult dry = RunKmend(OnlineCommand(), cluster_->base_dir());
+    ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+    nlohmann::json plan = Lines(dry.out).front();
+    EXPECT_EQ(plan["event"], "plan") << dry.out;
+    EXPECT_EQ(plan["replaced_state"], "FAILED");
+    EXPECT_EQ(plan["replaced_last_logged_from"], "wal") << dry.out;
+    const std::string warnings = plan["warnings"].dump();
+    if (superblock) EXPECT_THAT(warnings, HasSubstr("superblock cannot be read"));
+    if (cmeta) EXPECT_THAT(warnings, HasSubstr("consensus metadata cannot be read"));
+    EXPECT_EQ(Replicas()[uuids_[2]].data_state(), server::TABLET_DATA_FAILED);
+
+    ToolResult fixed = RunKmend(OnlineCommand() + " --yes", cluster_->base_dir());
+    ASSERT_EQ(fixed.exit_code, 0) << fixed.out << fixed.err;
+    EXPECT_EQ(Lines(fixed.out).back()["outcome"], "done") << fixed.out;
+    KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
+    EXPECT_EQ(last_ksck_exit_, 0);
+    if (superblock) {
+      // The unreadable superblock is kept aside, under a name no tablet has.
+      auto names = io::ListDir(fs::Layout(cluster_->tserver(2)->fs_root()).TabletMetaDir());
+      ASSERT_TRUE(names.ok());
+      bool aside = false;
+      for (const std::string& n : *names) aside |= absl::StartsWith(n, tablet_ + ".unreadable.");
+      EXPECT_TRUE(aside);
+    }
+    // It survives a restart (the new metadata reads back).
+    ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+    KsckUntil(AllMatch, "HEALTHY with matching checksums after a restart", "--checksum_scan");
+  }
+
   // `kmend ksck --format=json ...` until `done` holds (30 s).
   nlohmann::json KsckUntil(const std::function<bool(const nlohmann::json&)>& done,
                            const std::string& what, const std::string& extra = "") {
@@ -158,11 +254,12 @@ class RebuildReplicaTest : public ::testing::Test {
     return true;
   }
 
-  // Writes 6,000 rows (~0.6 MB plus their WAL), corrupts one flushed block of
-  // server 2's replica and restarts it; returns the index of the leader once
-  // server 2's replica is FAILED (-1, with a test failure, when not in time).
-  int FailTheReplicaOnServer2() {
-    Write(0, 6000);
+  // Writes `rows` rows (~100 bytes each plus their WAL), corrupts one
+  // flushed block of server 2's replica and restarts it; returns the index of
+  // the leader once server 2's replica is FAILED (-1, with a test failure,
+  // when not in time).
+  int FailTheReplicaOnServer2(int rows = 6000) {
+    Write(0, rows);
     if (!ExternalCluster::WaitFor([&] { return !FlushedBlocks(2).empty(); }, seconds(20),
                                   "server 2 flushed")
              .ok() ||
@@ -278,17 +375,21 @@ TEST_F(RebuildReplicaTest, CorruptBlockIsReportedByKsckAndTheCommandItPrintsRepa
 }
 
 TEST_F(RebuildReplicaTest, KillNineOfTheSourceMidCopyFailsCleanlyAndAnotherSourceSucceeds) {
-  const int source = FailTheReplicaOnServer2();
+  // ~4 MB: several times what the fetcher reads ahead (the chunk being
+  // paced plus two of 1 MiB at most), so the kill lands while chunks are
+  // still to be fetched. (Only the active WAL segment's written part
+  // travels: the tablet is its rows, not an 8 MiB preallocated segment.)
+  const int source = FailTheReplicaOnServer2(40000);
   ASSERT_GE(source, 0);
   const int other = 1 - source;  // the leader is 0 or 1
 
-  // Paced to ~100 KB/s, the copy takes seconds: the tool runs in the
+  // Paced to ~500 KB/s, the copy takes seconds: the tool runs in the
   // background while the test kills the source once bytes moved.
   const std::string out = io::JoinPath(cluster_->base_dir(), "rebuild1.out");
   const std::string cmd = absl::StrCat(
       "rebuild-replica --masters ", cluster_->master_addresses(), " --tablet ", tablet_,
       " --tserver ", cluster_->tserver(2)->address(), " --source ", uuids_[source],
-      " --yes --format=json --progress_interval=100ms --max_bytes_per_sec=100000");
+      " --yes --format=json --progress_interval=100ms --max_bytes_per_sec=500000");
   ToolResult first;
   std::thread tool([&] { first = RunKmend(cmd, cluster_->base_dir()); });
   absl::Status moving = ExternalCluster::WaitFor(
@@ -481,6 +582,72 @@ TEST_F(RebuildReplicaTest, ResumeStartsOverAndSaysWhyWhenTheSourcesFilesChanged)
               HasSubstr("starting over: the source's files changed"));
   EXPECT_EQ(result["bytes_reused"], 0);
   KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
+}
+
+TEST_F(RebuildReplicaTest, AnUnreadableSuperblockIsRebuiltOnline) {
+  RebuildDamagedMetadataOnline(/*superblock=*/true, /*cmeta=*/false);
+}
+
+TEST_F(RebuildReplicaTest, AnUnreadableConsensusMetadataIsRebuiltOnlineFromTheWalsTerm) {
+  RebuildDamagedMetadataOnline(/*superblock=*/false, /*cmeta=*/true);
+}
+
+TEST_F(RebuildReplicaTest, UnreadableSuperblockAndConsensusMetadataAreRebuiltOnline) {
+  RebuildDamagedMetadataOnline(/*superblock=*/true, /*cmeta=*/true);
+}
+
+// Neither the WAL nor the consensus metadata can be read: the target
+// server refuses (target_term_unknown), in the dry run too, and changes
+// nothing; --force rebuilds it. Then the same damage offline.
+TEST_F(RebuildReplicaTest, ATargetWhoseTermCannotBeLearnedIsRefusedUnlessForced) {
+  ASSERT_NO_FATAL_FAILURE(DamageServer2Metadata(/*superblock=*/true, /*cmeta=*/true,
+                                                /*wal=*/true));
+  ASSERT_NO_FATAL_FAILURE(RestartServer2UntilFailed());
+  for (const std::string& yes : {"", " --yes"}) {
+    ToolResult refused = RunKmend(OnlineCommand() + yes, cluster_->base_dir());
+    EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
+    nlohmann::json j = nlohmann::json::parse(refused.out, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << refused.out;
+    EXPECT_EQ(j["event"], "refused");
+    EXPECT_EQ(j["refusal"], "target_term_unknown");
+    EXPECT_EQ(j["by"], "target");
+    EXPECT_THAT(refused.err, HasSubstr("REFUSED by the target"));
+  }
+  EXPECT_EQ(Replicas()[uuids_[2]].data_state(), server::TABLET_DATA_FAILED);
+  ToolResult forced = RunKmend(OnlineCommand() + " --yes --force", cluster_->base_dir());
+  ASSERT_EQ(forced.exit_code, 0) << forced.out << forced.err;
+  KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
+}
+
+TEST_F(RebuildReplicaTest, OfflineRebuildOfUnreadableSuperblockAndConsensusMetadata) {
+  ASSERT_NO_FATAL_FAILURE(DamageServer2Metadata(/*superblock=*/true, /*cmeta=*/true));
+  int leader = -1;
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    leader = LeaderIndex(Replicas(), uuids_);
+                    return leader == 0 || leader == 1;
+                  },
+                  seconds(20), "a leader on server 0 or 1")
+                  .ok());
+  const std::string backups = io::JoinPath(cluster_->base_dir(), "backups");
+  ASSERT_TRUE(io::CreateDirs(backups).ok());
+  const std::string offline =
+      absl::StrCat("rebuild-replica --fs_root ", cluster_->tserver(2)->fs_root(), " --tablet ",
+                   tablet_, " --source ", cluster_->tserver(leader)->address(),
+                   " --format=json --backup_dir ", backups);
+  ToolResult dry = RunKmend(offline, cluster_->base_dir());
+  ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+  nlohmann::json plan = Lines(dry.out).front();
+  EXPECT_EQ(plan["replaced_state"], "UNREADABLE");
+  EXPECT_EQ(plan["replaced_last_logged_from"], "wal") << dry.out;
+  ToolResult done = RunKmend(offline + " --yes", cluster_->base_dir());
+  ASSERT_EQ(done.exit_code, 0) << done.out << done.err;
+  auto sb = tablet::LoadSuperBlock(fs::Layout(cluster_->tserver(2)->fs_root()), tablet_);
+  ASSERT_TRUE(sb.ok()) << sb.status();
+  EXPECT_EQ(sb->tablet_data_state(), tablet::TABLET_DATA_READY);
+  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+  KsckUntil(AllMatch, "HEALTHY with matching checksums", "--checksum_scan");
+  EXPECT_EQ(last_ksck_exit_, 0);
 }
 
 }  // namespace

@@ -15,6 +15,8 @@
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/rebuild/progress.h"
+#include "lib/rebuild/replica_files.h"
+#include "lib/rebuild/target_term.h"
 #include "lib/rebuild/render.h"
 #include "lib/rpc/grpc_util.h"
 #include "lib/tablet/superblock.h"
@@ -32,34 +34,6 @@ namespace {
 constexpr char kTool[] = "kmend rebuild-replica";
 
 std::string Text(const consensus::OpId& id) { return absl::StrCat(id.term(), ".", id.index()); }
-
-// What the directory holds of the tablet.
-struct Local {
-  std::optional<tablet::TabletSuperBlockPB> superblock;
-  std::string state = "NONE";
-  std::optional<consensus::OpId> last_logged;  // from its WAL, when readable
-};
-
-Local Inspect(const fs::Layout& layout, const std::string& tablet_id) {
-  Local l;
-  auto sb = tablet::LoadSuperBlock(layout, tablet_id);
-  if (sb.ok()) {
-    l.superblock = *sb;
-    l.state = tablet::DataStateName(sb->tablet_data_state());
-    if (sb->has_tombstone_last_logged_opid()) l.last_logged = sb->tombstone_last_logged_opid();
-  } else if (!absl::IsNotFound(sb.status())) {
-    l.state = absl::StrCat("UNREADABLE (", sb.status().message(), ")");
-  }
-  if (io::FileExists(layout.WalDir(tablet_id))) {
-    wal::LogVisitor visitor;
-    auto summary = wal::ReadLog(layout.WalDir(tablet_id), {.continue_after_problem = true},
-                                &visitor);
-    if (summary.ok() && summary->last_replicate.index() > 0) {
-      l.last_logged = summary->last_replicate;
-    }
-  }
-  return l;
-}
 
 // Copies the files the rebuild replaces into a fresh directory under
 // backup_dir; returns it.
@@ -99,7 +73,9 @@ int RunOffline(const OfflineOptions& o) {
                                ": stop the tablet server first (or rebuild online with --tserver)"));
   }
   const fs::Layout layout(o.fs_root);
-  const Local local = Inspect(layout, o.tablet_id);
+  // The replica's own files, any of which may be damaged (the server is
+  // stopped: nothing writes them meanwhile).
+  const rebuild::TargetFiles local = rebuild::InspectReplicaFiles(layout, o.tablet_id);
 
   // The source: running the tablet.
   auto stub = server::StatusService::NewStub(rpc::NewChannel(o.source));
@@ -129,15 +105,12 @@ int RunOffline(const OfflineOptions& o) {
     return refuse(rebuild::Refusal::kSourceIsTarget,
                   absl::StrCat("the source ", o.source, " is this directory's server"));
   }
-  std::vector<std::string> warnings;
-  if (local.last_logged && local.last_logged->term() > source->last_logged_opid().term()) {
-    const std::string why =
-        absl::StrCat("the local replica's last logged op ", Text(*local.last_logged),
-                     " has a later term than the source's ", Text(source->last_logged_opid()),
-                     ": it may hold entries the source lacks");
-    if (!o.force) return refuse(rebuild::Refusal::kTargetTermAhead, why + "; --force to replace");
-    warnings.push_back("--force: " + why);
+  const rebuild::TermJudgement term =
+      rebuild::JudgeTargetTerm(local, source->last_logged_opid(), o.force);
+  if (term.refusal != rebuild::Refusal::kNone) {
+    return refuse(term.refusal, term.message + "; --force to replace");
   }
+  std::vector<std::string> warnings = term.warnings;
 
   // Size it exactly (a probe session on the source).
   rebuild::Plan plan;
@@ -157,28 +130,34 @@ int RunOffline(const OfflineOptions& o) {
                         {"tablet_id", o.tablet_id},
                         {"applying", o.yes},
                         {"fs_root", o.fs_root},
-                        {"target", {{"uuid", instance->uuid}, {"state", local.state}}},
+                        {"target", {{"uuid", instance->uuid}, {"state", local.superblock_state}}},
                         {"source",
                          {{"uuid", plan.source.uuid},
                           {"address", o.source},
                           {"last_logged", Text(source->last_logged_opid())}}},
                         {"bytes_to_copy", bytes},
                         {"bytes_exact", plan.session_bytes.has_value()},
-                        {"replaced_state", local.state},
+                        {"replaced_state", local.superblock_state},
                         {"warnings", warnings}};
-    if (local.last_logged) j["replaced_last_logged"] = Text(*local.last_logged);
+    if (term.last_logged) {
+      j["replaced_last_logged"] = Text(*term.last_logged);
+      j["replaced_last_logged_from"] = term.last_logged_from;
+    }
     std::cout << j.dump() << std::endl;
   } else {
     std::cout << (o.yes ? "Rebuilding" : "Would rebuild") << " the replica of tablet "
               << o.tablet_id << " offline\n"
               << "  target:  " << o.fs_root << " (server " << instance->uuid << "), replica "
-              << local.state
-              << (local.last_logged ? ", last logged " + Text(*local.last_logged) : "") << "\n"
+              << local.superblock_state
+              << (term.last_logged ? absl::StrCat(", last logged ", Text(*term.last_logged),
+                                                  " (from its ", term.last_logged_from, ")")
+                                   : "")
+              << "\n"
               << "  source:  " << plan.source.uuid << " (" << o.source << "), last logged "
               << Text(source->last_logged_opid()) << "\n"
               << "  to copy: " << rebuild::HumanBytes(bytes)
               << (plan.session_bytes ? "" : " (the source's size on disk)") << "\n"
-              << "  replaces: the local " << local.state
+              << "  replaces: the local " << local.superblock_state
               << " replica (superblock and consensus metadata saved to --backup_dir first)\n";
     if (!o.yes) std::cout << "Dry run: nothing changed. Add --yes to rebuild.\n";
   }
@@ -192,7 +171,7 @@ int RunOffline(const OfflineOptions& o) {
   if (!bm.ok()) return fail(Annotate(bm.status(), "opening the block manager"));
   // A READY replica is tombstoned first (CopyTablet refuses to overwrite
   // one); its consensus metadata stays, so its term and vote are kept.
-  if (local.superblock && local.superblock->tablet_data_state() == tablet::TABLET_DATA_READY) {
+  if (local.superblock_state == "READY") {
     absl::Status s = tablet::Tablet::Tombstone(layout, bm->get(), o.tablet_id, nullptr,
                                                "kmend rebuild-replica --fs_root");
     if (!s.ok()) return fail(Annotate(s, "tombstoning the local replica"));
@@ -200,6 +179,9 @@ int RunOffline(const OfflineOptions& o) {
   tablet_copy::CopyOptions copy;
   copy.requestor_uuid = instance->uuid;
   copy.block_manager = bm->get();
+  // The term rule passed (or was forced): an unreadable superblock or cmeta
+  // is replaced (the originals are in the backup directory too).
+  copy.replace_unreadable_metadata_term_floor = term.term_floor;
   const bool tty = !o.json && tools::StdoutIsTty();
   rebuild::RateTracker rate;
   const auto start = std::chrono::steady_clock::now();

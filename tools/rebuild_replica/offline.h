@@ -3,9 +3,12 @@
 // copy_from_remote`), leaving it READY for the server's next start.
 //
 // Refuses a directory whose lock a running server holds (lib/io/dir_lock),
-// and a READY local replica whose last logged term is ahead of the source's
-// unless forced. Before anything changes, the replica's superblock and
-// consensus metadata are copied to --backup_dir. The copy itself is
+// and a local replica whose last logged term is ahead of the source's, or
+// cannot be learned (its WAL and cmeta both unreadable), unless forced
+// (lib/rebuild/target_term.h). An unreadable superblock or cmeta does not
+// stop it: both are replaced (lib/tablet_copy CopyOptions). Before anything
+// changes, the replica's superblock and consensus metadata are copied to
+// --backup_dir. The copy itself is
 // lib/tablet_copy's CopyTablet: crash-safe (COPYING until the final
 // superblock write) and resumable.
 #ifndef KMEND_TOOLS_REBUILD_REPLICA_OFFLINE_H_

@@ -241,7 +241,8 @@ absl::Status SizeCopyFrom(const std::string& source_address, const std::string& 
 
 absl::StatusOr<tserver::StartTabletCopyResponsePB> StartCopy(const OnlineOptions& o,
                                                              const rebuild::Plan& plan,
-                                                             const std::string& caller_id) {
+                                                             const std::string& caller_id,
+                                                             bool check_only) {
   auto stub = tserver::ConsensusService::NewStub(rpc::NewChannel(plan.target.address));
   grpc::ClientContext ctx;
   rpc::SetDeadline(&ctx, o.rpc_timeout);
@@ -253,6 +254,7 @@ absl::StatusOr<tserver::StartTabletCopyResponsePB> StartCopy(const OnlineOptions
   req.set_force(o.request.force);
   req.set_caller_id(caller_id);
   req.set_max_bytes_per_sec(o.max_bytes_per_sec);
+  req.set_check_only(check_only);
   tserver::StartTabletCopyResponsePB resp;
   grpc::Status s = stub->StartTabletCopy(&ctx, req, &resp);
   if (!s.ok()) {

@@ -49,10 +49,13 @@ absl::Status SizeCopyFrom(const std::string& source_address, const std::string& 
                           const std::string& tablet_id, std::chrono::milliseconds rpc_timeout,
                           rebuild::Plan* plan);
 
-// StartTabletCopy on the target, naming the plan's source.
+// StartTabletCopy on the target, naming the plan's source. `check_only`:
+// the target runs its checks and answers its refusals and warnings,
+// changing nothing (the dry run's and --yes's first call).
 absl::StatusOr<tserver::StartTabletCopyResponsePB> StartCopy(const OnlineOptions& options,
                                                               const rebuild::Plan& plan,
-                                                              const std::string& caller_id);
+                                                              const std::string& caller_id,
+                                                              bool check_only = false);
 
 // One poll of the target (copy progress, replica) and of the tablet's other
 // replicas (the leader's commit index).

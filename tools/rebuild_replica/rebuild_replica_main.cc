@@ -12,9 +12,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "lib/check/status_facts.h"
 #include "lib/rebuild/plan.h"
 #include "lib/rebuild/progress.h"
 #include "lib/rebuild/render.h"
+#include "lib/util/status_macros.h"
 #include "tools/common/cli.h"
 #include "tools/common/duration_flag.h"
 #include "tools/rebuild_replica/offline.h"
@@ -45,6 +47,30 @@ void PrintLine(const nlohmann::json& j) { std::cout << j.dump() << std::endl; }
 int Refused(bool json, const std::string& tablet, rebuild::Refusal why, const absl::Status& s) {
   if (json) PrintLine(rebuild::RefusedJson(tablet, why, std::string(s.message())));
   std::cerr << kTool << ": REFUSED (nothing changed): " << s.message() << std::endl;
+  return tools::kExitError;
+}
+
+// The target server refused in its check-only call: every refusal named,
+// nothing changed.
+int RefusedByTarget(bool json, const std::string& tablet, const rebuild::Plan& plan,
+                    const tserver::StartTabletCopyResponsePB& checked) {
+  std::vector<rebuild::RefusalFact> all;
+  for (const auto& r : checked.refusals()) all.push_back({r.refusal(), r.message()});
+  if (json) {
+    nlohmann::json j = rebuild::RefusedJson(
+        tablet, rebuild::RefusalFromName(all[0].name),
+        absl::StrCat("the target ", plan.target.uuid, " refuses: ", all[0].reason), "target", all);
+    j["refusal"] = all[0].name;  // the server's name, known to this tool or not
+    j["warnings"] = checked.warnings();
+    PrintLine(j);
+  }
+  for (const rebuild::RefusalFact& r : all) {
+    std::cerr << kTool << ": REFUSED by the target " << plan.target.uuid << " (" << r.name
+              << ", nothing changed): " << r.reason << std::endl;
+  }
+  for (const std::string& w : checked.warnings()) {
+    std::cerr << kTool << ": WARNING: " << w << std::endl;
+  }
   return tools::kExitError;
 }
 
@@ -84,6 +110,11 @@ int Follow(const Flags& f, const OnlineOptions& o, const rebuild::Plan& plan,
       e.bytes_total = sample.copy->bytes_total();
       e.bytes_reused = sample.copy->bytes_reused();
       e.copy_elapsed_ms = sample.copy->elapsed_ms();
+      if (sample.copy->has_tombstone_ms()) e.tombstone_ms = sample.copy->tombstone_ms();
+      if (sample.copy->has_fetch_ms()) e.fetch_ms = sample.copy->fetch_ms();
+      if (sample.copy->has_replica_start_ms()) {
+        e.replica_start_ms = sample.copy->replica_start_ms();
+      }
       if (!sample.copy->resume_note().empty() && e.resume_note.empty()) {
         e.resume_note = sample.copy->resume_note();
         if (!json) {
@@ -140,7 +171,8 @@ int Follow(const Flags& f, const OnlineOptions& o, const rebuild::Plan& plan,
           ? absl::StrCat(", ", rebuild::HumanBytes(e.bytes_reused), " kept from an interrupted copy")
           : "",
       " in ",
-      static_cast<int64_t>(e.elapsed_seconds * 1000), " ms)");
+      static_cast<int64_t>(e.elapsed_seconds * 1000), " ms",
+      rebuild::TimingText(e).empty() ? "" : absl::StrCat(": ", rebuild::TimingText(e)), ")");
   if (json) {
     PrintLine(rebuild::ResultJson(f.tablet, "done", e.verdict.detail, e));
   } else {
@@ -167,6 +199,19 @@ int RunOnline(const Flags& f) {
     plan->warnings.push_back(absl::StrCat("could not size the copy exactly (", sized.message(),
                                           "); the size shown is the source's size on disk"));
   }
+  // The target server's own checks (its files, its log), changing
+  // nothing: a dry run shows its refusals too.
+  absl::StatusOr<tserver::StartTabletCopyResponsePB> checked =
+      StartCopy(o, *plan, CallerId(), /*check_only=*/true);
+  if (!checked.ok()) {
+    return tools::ReportError(kTool, Annotate(checked.status(), "the target's check-only call"));
+  }
+  if (checked->has_replaced_last_logged_opid()) {
+    plan->replaced_last_logged = check::ToOpId(checked->replaced_last_logged_opid());
+    plan->replaced_last_logged_from = checked->replaced_last_logged_from();
+  }
+  for (const std::string& w : checked->warnings()) plan->warnings.push_back(w);
+  if (!checked->refusals().empty()) return RefusedByTarget(json, f.tablet, *plan, *checked);
   if (json) {
     nlohmann::json j = rebuild::PlanJson(f.tablet, *plan, f.yes);
     j["elapsed_seconds"] = SinceStart();
@@ -249,6 +294,7 @@ int Run(int argc, char** argv) {
     off.tablet_id = f.tablet;
     off.source = f.source;
     off.yes = f.yes;
+    off.force = f.force;
     off.backup_dir = f.backup_dir;
     off.json = f.format == tools::OutputFormat::kJson;
     off.rpc_timeout = std::chrono::milliseconds(f.timeout_ms);

@@ -48,7 +48,8 @@ struct MasterResult {
 struct TabletServerResult {
   TabletServerFacts facts;
   // "HEALTHY", "UNREACHABLE" (ksck could not reach it; state unknown),
-  // "DEAD" (unreachable and missing heartbeats), "WRONG_UUID".
+  // "DEAD" (unreachable and missing heartbeats), "WRONG_UUID", "UNKNOWN"
+  // (it refused ksck's identity: not authorized), "DISK_FULL".
   std::string state;
 };
 

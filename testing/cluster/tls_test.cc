@@ -31,6 +31,7 @@ namespace kmend::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class TlsClusterTest : public ::testing::Test {
  protected:
@@ -221,6 +222,47 @@ TEST_F(RolesTest, ReaderRunsKsckButNotUnsafeChangeConfigAdminDoesBoth) {
   EXPECT_NE(admin.error_code(), grpc::StatusCode::PERMISSION_DENIED) << admin.error_message();
   EXPECT_NE(admin.error_code(), grpc::StatusCode::UNAVAILABLE) << admin.error_message();
   // ksck as admin too (the harness's own identity).
+  r = RunKmend(absl::StrCat("ksck --masters ", cluster_->master_address()), cluster_->base_dir());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+// Issue 18: ksck as an identity with no read role. Every master refuses it,
+// so the cluster is unknown to it: exit 1 (found something), a message
+// saying "not authorized", the masters UNKNOWN, never "unreachable".
+class ReadlessTest : public TlsClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterOptions o;
+    o.num_tservers = 1;
+    o.tls = true;
+    o.tls_roles = "kmend-server service\nadmin admin\n";  // no "reader"
+    cluster_ = std::make_unique<ExternalCluster>(o);
+    absl::Status s = cluster_->Start();
+    if (!s.ok()) cluster_->DumpLogs(std::cerr);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+};
+
+TEST_F(ReadlessTest, KsckWithoutReadRoleReportsUnknownNotAuthorizedAndExitsOne) {
+  const std::string reader_flags = absl::StrCat(
+      " --tls_cert ", cluster_->CertPath("user-reader.crt"), " --tls_key ",
+      cluster_->CertPath("user-reader.key"), " --tls_ca ", cluster_->CertPath("ca.crt"));
+  ToolResult r = RunKmend(absl::StrCat("ksck --masters ", cluster_->master_address(), reader_flags),
+                          cluster_->base_dir());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("not authorized: no master let this identity read"));
+  EXPECT_THAT(r.out, HasSubstr("UNKNOWN (not authorized)"));
+  EXPECT_THAT(r.out, HasSubstr("UNKNOWN: master refused ksck (not authorized"));
+  EXPECT_THAT(r.out, Not(HasSubstr("ERROR"))) << r.out;
+  EXPECT_THAT(r.out, Not(HasSubstr("UNREACHABLE"))) << r.out;
+
+  r = RunKmend(absl::StrCat("ksck --format=json --masters ", cluster_->master_address(),
+                            reader_flags),
+               cluster_->base_dir());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"unauthorized\": true"));
+
+  // The admin sees everything.
   r = RunKmend(absl::StrCat("ksck --masters ", cluster_->master_address()), cluster_->base_dir());
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
 }

@@ -46,17 +46,12 @@ class TabletServerServiceImpl final : public TabletServerService::Service {
 class ConsensusServiceImpl final : public ConsensusService::Service {
  public:
   // `router` may be null (no replica runs Raft); otherwise messages for
-  // tablets registered there are delivered to their drivers. Forced config
-  // changes are appended to the audit log under `fs_root`
-  // (lib/recover/audit_log.h) unless it is empty. `rebuilder` may be null:
-  // StartTabletCopy is then UNIMPLEMENTED.
+  // tablets registered there are delivered to their drivers. Admin calls
+  // are audited by the RPC server (server/common/audit_interceptor.h).
+  // `rebuilder` may be null: StartTabletCopy is then UNIMPLEMENTED.
   ConsensusServiceImpl(std::string uuid, TabletManager* manager, RaftRouter* router = nullptr,
-                       std::string fs_root = "", ReplicaRebuilder* rebuilder = nullptr)
-      : uuid_(std::move(uuid)),
-        manager_(manager),
-        router_(router),
-        fs_root_(std::move(fs_root)),
-        rebuilder_(rebuilder) {}
+                       ReplicaRebuilder* rebuilder = nullptr)
+      : uuid_(std::move(uuid)), manager_(manager), router_(router), rebuilder_(rebuilder) {}
   grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
                            RaftMessageResponsePB* resp) override;
   grpc::Status ChangeConfig(grpc::ServerContext*, const ChangeConfigRequestPB* req,
@@ -77,7 +72,6 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
   const std::string uuid_;
   TabletManager* const manager_;
   RaftRouter* const router_;
-  const std::string fs_root_;
   ReplicaRebuilder* const rebuilder_;
 };
 

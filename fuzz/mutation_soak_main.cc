@@ -4,6 +4,10 @@
 // configuration exercises the targets without libFuzzer. A crash, abort or
 // sanitizer report fails the run; the seed and iteration are printed first,
 // so a failure replays exactly (KMEND_SOAK_SEED, KMEND_SOAK_ITERATIONS).
+// KMEND_SOAK_SECONDS bounds the wall time: the run stops after the
+// iteration that crosses it and says how many ran (the first N iterations
+// of a seed are the same whatever the budget, so N replays them). A
+// progress line every 60 s shows a slow run is not a hung one.
 //
 // Mutations (the raw output of std::mt19937_64 mapped by hand: std
 // distributions differ across standard libraries): flip a bit, set a byte
@@ -13,7 +17,7 @@
 #include <dirent.h>
 
 #include <algorithm>
-
+#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -115,19 +119,41 @@ int main(int argc, char** argv) {
   const uint64_t seed = EnvOr("KMEND_SOAK_SEED", 18);
   const uint64_t iterations =
       EnvOr("KMEND_SOAK_ITERATIONS", argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20000);
-  std::fprintf(stderr, "SEED=%llu ITERATIONS=%llu seeds=%zu\n",
+  const uint64_t budget_s = EnvOr("KMEND_SOAK_SECONDS", 0);  // 0: no time bound
+  std::fprintf(stderr, "SEED=%llu ITERATIONS=%llu seeds=%zu SECONDS=%llu\n",
                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(iterations),
-               corpus.size());
+               corpus.size(), static_cast<unsigned long long>(budget_s));
+  using Clock = std::chrono::steady_clock;
+  const Clock::time_point start = Clock::now();
+  Clock::time_point next_report = start + std::chrono::seconds(60);
+  auto elapsed_s = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   std::mt19937_64 rng(seed);
   for (const std::string& s : corpus) {
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   }
-  for (uint64_t i = 0; i < iterations; ++i) {
+  uint64_t ran = 0;
+  bool out_of_time = false;
+  while (ran < iterations) {
     std::string input = corpus[Below(rng, corpus.size())];
     Mutate(rng, &input);
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
+    ++ran;
+    if ((ran & 255) == 0) {
+      const Clock::time_point now = Clock::now();
+      if (now >= next_report) {
+        std::fprintf(stderr, "progress: %llu mutated input(s) in %.0f s\n",
+                     static_cast<unsigned long long>(ran), elapsed_s());
+        next_report = now + std::chrono::seconds(60);
+      }
+      if (budget_s > 0 && now - start >= std::chrono::seconds(budget_s)) {
+        out_of_time = true;
+        break;
+      }
+    }
   }
-  std::fprintf(stderr, "ran %llu mutated input(s), no crash\n",
-               static_cast<unsigned long long>(iterations));
+  std::fprintf(stderr, "ran %llu mutated input(s) in %.1f s (%s), no crash\n",
+               static_cast<unsigned long long>(ran), elapsed_s(),
+               out_of_time ? "time budget reached; KMEND_SOAK_ITERATIONS=<ran> replays them"
+                           : "all iterations");
   return 0;
 }

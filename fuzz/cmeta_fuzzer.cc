@@ -2,6 +2,8 @@
 // bytes as a cmeta file must load or fail with a status, verify with
 // problems listed, never crash, hang or leak; a file that loads must also
 // pass through the content checks and a store/load round trip unchanged.
+// An error must name the file it is about: one that does not is reported as
+// a finding (abort).
 // Each input is read as given and with its PB container CRCs recomputed
 // (fuzz/pbc_crc.h), so mutations reach the ConsensusMetadataPB parse and
 // CheckConsensusMeta.
@@ -10,6 +12,7 @@
 //   bazel-out/k8-dbg/bin/fuzz/cmeta_fuzzer -max_total_time=120 CORPUS_DIR
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -22,9 +25,17 @@ namespace {
 
 void SilentLogHandler(google::protobuf::LogLevel, const char*, int, const std::string&) {}
 
+void ExpectNamesFile(const absl::Status& s, const std::string& path, const char* call) {
+  if (s.ok() || s.message().find(path) != absl::string_view::npos) return;
+  std::fprintf(stderr, "%s: error does not name the file %s: %s\n", call, path.c_str(),
+               s.ToString().c_str());
+  std::abort();
+}
+
 void ReadAll(const std::string& bytes) {
   const std::string& path = kmend::fuzz::WriteScratch(bytes);
   auto loaded = kmend::meta::LoadConsensusMeta(path);
+  ExpectNamesFile(loaded.status(), path, "LoadConsensusMeta");
   (void)kmend::meta::VerifyConsensusMeta(path);
   if (!loaded.ok()) return;
   (void)kmend::meta::CheckConsensusMeta(*loaded);
@@ -33,7 +44,10 @@ void ReadAll(const std::string& bytes) {
   const std::string out = path + ".rt";
   if (kmend::meta::StoreConsensusMeta(out, *loaded).ok()) {
     auto again = kmend::meta::LoadConsensusMeta(out);
-    if (!again.ok()) std::abort();
+    if (!again.ok()) {
+      std::fprintf(stderr, "round trip: %s\n", again.status().ToString().c_str());
+      std::abort();
+    }
   }
 }
 

@@ -7,7 +7,9 @@
 // KMEND_SOAK_SECONDS bounds the wall time: the run stops after the
 // iteration that crosses it and says how many ran (the first N iterations
 // of a seed are the same whatever the budget, so N replays them). A
-// progress line every 60 s shows a slow run is not a hung one.
+// progress line every 60 s shows a slow run is not a hung one, and one
+// input running longer than KMEND_SOAK_INPUT_TIMEOUT seconds (default 20)
+// is a hang: the run aborts naming the iteration.
 //
 // Mutations (the raw output of std::mt19937_64 mapped by hand: std
 // distributions differ across standard libraries): flip a bit, set a byte
@@ -15,6 +17,8 @@
 // (0xffffffff, 0x80000000, the input's size + 1), truncate, duplicate a
 // range, insert random bytes. One to four per iteration.
 #include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -33,6 +37,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 namespace {
 
 uint64_t Below(std::mt19937_64& rng, uint64_t n) { return n == 0 ? 0 : rng() % n; }
+
+// The iteration under way (-1: a seed of the corpus), for the hang report.
+volatile int64_t g_iteration = -1;
+
+void OnInputTimeout(int) {
+  char buf[160];
+  const int n = std::snprintf(buf, sizeof(buf),
+                              "HANG: input of iteration %lld ran past KMEND_SOAK_INPUT_TIMEOUT "
+                              "(-1: a corpus seed)\n",
+                              static_cast<long long>(g_iteration));
+  if (n > 0) (void)!::write(2, buf, static_cast<size_t>(n));
+  std::abort();
+}
 
 void Mutate(std::mt19937_64& rng, std::string* s) {
   const int n = 1 + static_cast<int>(Below(rng, 4));
@@ -120,6 +137,8 @@ int main(int argc, char** argv) {
   const uint64_t iterations =
       EnvOr("KMEND_SOAK_ITERATIONS", argc > 2 ? std::strtoull(argv[2], nullptr, 10) : 20000);
   const uint64_t budget_s = EnvOr("KMEND_SOAK_SECONDS", 0);  // 0: no time bound
+  const unsigned input_timeout_s = static_cast<unsigned>(EnvOr("KMEND_SOAK_INPUT_TIMEOUT", 20));
+  ::signal(SIGALRM, OnInputTimeout);
   std::fprintf(stderr, "SEED=%llu ITERATIONS=%llu seeds=%zu SECONDS=%llu\n",
                static_cast<unsigned long long>(seed), static_cast<unsigned long long>(iterations),
                corpus.size(), static_cast<unsigned long long>(budget_s));
@@ -129,6 +148,7 @@ int main(int argc, char** argv) {
   auto elapsed_s = [&] { return std::chrono::duration<double>(Clock::now() - start).count(); };
   std::mt19937_64 rng(seed);
   for (const std::string& s : corpus) {
+    ::alarm(input_timeout_s);
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(s.data()), s.size());
   }
   uint64_t ran = 0;
@@ -136,6 +156,8 @@ int main(int argc, char** argv) {
   while (ran < iterations) {
     std::string input = corpus[Below(rng, corpus.size())];
     Mutate(rng, &input);
+    g_iteration = static_cast<int64_t>(ran);
+    ::alarm(input_timeout_s);
     LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
     ++ran;
     if ((ran & 255) == 0) {
@@ -151,6 +173,7 @@ int main(int argc, char** argv) {
       }
     }
   }
+  ::alarm(0);
   std::fprintf(stderr, "ran %llu mutated input(s) in %.1f s (%s), no crash\n",
                static_cast<unsigned long long>(ran), elapsed_s(),
                out_of_time ? "time budget reached; KMEND_SOAK_ITERATIONS=<ran> replays them"

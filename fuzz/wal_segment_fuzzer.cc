@@ -2,6 +2,9 @@
 // bytes as a segment file must give a clean end, a torn tail, DataLoss or
 // Unimplemented, never a crash, hang, leak or an allocation the input's
 // length claims but does not hold (ASan's allocation limit catches those).
+// Every error must name the file (a repair tool reports one segment among
+// thousands), and a DataLoss from Next() the offset too: an error that does
+// not is reported as a finding (abort).
 //
 // Each input is read twice: as given, and with every v2 batch's header and
 // payload CRC recomputed, so mutations also reach decompression and
@@ -11,6 +14,8 @@
 //   bazel-out/k8-dbg/bin/fuzz/wal_segment_fuzzer -max_total_time=120 CORPUS_DIR
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "fuzz/fuzz_file.h"
@@ -49,19 +54,32 @@ void FixCrcs(std::string* s) {
   }
 }
 
+// Aborts (a finding) when `s` is an error whose message does not contain
+// `must_name` (the path, or "offset").
+void ExpectNamed(const absl::Status& s, const std::string& must_name, const char* call) {
+  if (s.ok() || s.message().find(must_name) != absl::string_view::npos) return;
+  std::fprintf(stderr, "%s: error does not name '%s': %s\n", call, must_name.c_str(),
+               s.ToString().c_str());
+  std::abort();
+}
+
 void ReadAll(const std::string& bytes) {
   const std::string& path = kmend::fuzz::WriteScratch(bytes);
   auto reader = kmend::wal::SegmentReader::Open(path);
+  ExpectNamed(reader.status(), path, "Open");
   if (!reader.ok()) return;
   kmend::wal::Batch batch;
   // Bounded: each Next() moves past at least one batch header or ends; the
   // cap guards against a reader bug turning into a hang instead of a report.
   for (int i = 0; i < 100000; ++i) {
     absl::Status s = (*reader)->Next(&batch);
-    if (s.code() == absl::StatusCode::kOutOfRange) break;
+    if (s.code() == absl::StatusCode::kOutOfRange) break;  // the end, not an error
+    ExpectNamed(s, path, "Next");
+    if (s.code() == absl::StatusCode::kDataLoss) ExpectNamed(s, "offset", "Next");
     if (!s.ok() && s.code() != absl::StatusCode::kDataLoss) break;
   }
-  (void)(*reader)->ReadBatchAt((*reader)->first_batch_offset(), &batch);
+  absl::Status at = (*reader)->ReadBatchAt((*reader)->first_batch_offset(), &batch);
+  if (at.code() != absl::StatusCode::kOutOfRange) ExpectNamed(at, path, "ReadBatchAt");
 }
 
 }  // namespace

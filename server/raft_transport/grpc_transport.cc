@@ -53,7 +53,20 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
       auto ready = [this, p]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stop_ || !p->queue.empty();
       };
-      mu_.Await(absl::Condition(&ready));
+      // Connected before there is anything to send (the header says why):
+      // GetState(true) starts a connection on an idle channel and is a
+      // no-op on a connected one; a dead peer is retried at the channel's
+      // reconnect backoff (at most 1 s, rpc::NewChannel).
+      while (true) {
+        if (p->address != address) {
+          address = p->address;
+          p->channel = rpc::NewChannel(address);
+          stub = tserver::ConsensusService::NewStub(p->channel);
+        }
+        if (ready()) break;
+        p->channel->GetState(/*try_to_connect=*/true);
+        mu_.AwaitWithTimeout(absl::Condition(&ready), absl::FromChrono(options_.keep_connected));
+      }
       if (stop_) return;
       size_t bytes = 0;
       while (!p->queue.empty() && static_cast<size_t>(req.messages_size()) < options_.max_batch) {
@@ -63,10 +76,6 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
         bytes += size;
         *req.add_messages() = std::move(p->queue.front());
         p->queue.pop_front();
-      }
-      if (p->address != address) {
-        address = p->address;
-        stub = tserver::ConsensusService::NewStub(rpc::NewChannel(address));
       }
     }
     grpc::ClientContext ctx;
@@ -101,6 +110,17 @@ void GrpcTransport::Shutdown() {
     for (auto& [uuid, p] : peers_) senders.push_back(std::move(p->sender));
   }
   for (auto& t : senders) t.join();
+}
+
+bool GrpcTransport::PeerConnected(const std::string& uuid) const {
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = peers_.find(uuid);
+    if (it == peers_.end() || it->second->channel == nullptr) return false;
+    channel = it->second->channel;
+  }
+  return channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
 }
 
 GrpcTransport::Stats GrpcTransport::stats() const {

@@ -177,6 +177,28 @@ TEST(GrpcTransportUnitTest, DropsWithoutAddressAndNeverBlocks) {
   t.Send("p", m);  // after Shutdown: ignored, no crash
 }
 
+// Followers send each other nothing until an election; the transport
+// connects anyway, so a candidate's first vote request does not pay the
+// handshake (grpc_transport.h).
+TEST_F(GrpcTransportTest, ConnectsToEveryPeerBeforeSendingAnything) {
+  GrpcTransport idle;
+  EXPECT_FALSE(idle.PeerConnected("ts0"));  // no address yet
+  for (int i = 0; i < 3; ++i) {
+    idle.SetPeerAddress(nodes_[i]->uuid, absl::StrCat("127.0.0.1:", nodes_[i]->rpc.port()));
+  }
+  absl::Status s = ExternalCluster::WaitFor(
+      [&] {
+        for (int i = 0; i < 3; ++i) {
+          if (!idle.PeerConnected(nodes_[i]->uuid)) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10), "connections to the three peers with nothing sent");
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(idle.stats().sent, 0);
+  idle.Shutdown();
+}
+
 TEST(RaftRouterTest, DeliversRegisteredAndReportsUnknown) {
   RaftRouter router;
   int got = 0;

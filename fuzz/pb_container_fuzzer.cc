@@ -20,7 +20,7 @@
 
 #include "google/protobuf/stubs/logging.h"
 #include "google/protobuf/text_format.h"
-#include "lib/format/crc32c.h"
+#include "fuzz/pbc_crc.h"
 #include "lib/format/pb_container.h"
 
 namespace {
@@ -28,41 +28,6 @@ namespace {
 // Protobuf logs descriptor-pool complaints about hostile descriptors; the
 // reader turns them into statuses, so the log is noise here.
 void SilentLogHandler(google::protobuf::LogLevel, const char*, int, const std::string&) {}
-
-void PutU32(std::string* s, size_t at, uint32_t v) {
-  for (int i = 0; i < 4; ++i) (*s)[at + i] = static_cast<char>(v >> (8 * i));
-}
-uint32_t GetU32(const std::string& s, size_t at) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = v << 8 | static_cast<unsigned char>(s[at + i]);
-  return v;
-}
-
-// Rewrites every CRC of the container framing in `s` to match its bytes.
-void FixCrcs(std::string* s) {
-  using namespace kmend;  // NOLINT
-  if (s->size() < pbc::kHeaderSizeV1) return;
-  uint32_t version = GetU32(*s, 8);
-  size_t off;
-  if (version == pbc::kVersion2 && s->size() >= pbc::kHeaderSizeV2) {
-    PutU32(s, 12, crc32c::Value(s->data(), 12));
-    off = pbc::kHeaderSizeV2;
-  } else if (version == pbc::kVersion1) {
-    off = pbc::kHeaderSizeV1;
-  } else {
-    return;
-  }
-  const size_t len_size = version == pbc::kVersion2 ? 8 : 4;
-  while (s->size() - off >= len_size) {
-    uint32_t len = GetU32(*s, off);
-    if (version == pbc::kVersion2) PutU32(s, off + 4, crc32c::Value(s->data() + off, 4));
-    if (s->size() - off - len_size < uint64_t{len} + 4) return;
-    uint32_t crc = version == pbc::kVersion2 ? 0 : crc32c::Value(s->data() + off, 4);
-    crc = crc32c::Extend(crc, s->data() + off + len_size, len);
-    PutU32(s, off + len_size + len, crc);
-    off += len_size + len + 4;
-  }
-}
 
 void ReadAll(std::string bytes) {
   auto reader = kmend::pbc::Reader::OpenBuffer("fuzz", std::move(bytes));
@@ -93,7 +58,7 @@ extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string bytes(reinterpret_cast<const char*>(data), size);
   ReadAll(bytes);
-  FixCrcs(&bytes);
+  kmend::fuzz::FixPbContainerCrcs(&bytes);
   ReadAll(std::move(bytes));
   return 0;
 }

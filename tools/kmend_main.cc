@@ -95,6 +95,7 @@ constexpr ToolEntry kTools[] = {
      "force the masters' catalog onto the survivors after a lost majority; add a master; "
      "rebuild the catalog from the tablet servers"},
     {"cert", "make a CA and server and user certificates for a test or demo cluster"},
+    {"audit", "print a server's audit log: who did which admin action, when, how it ended"},
     {"rebuild-replica",
      "re-create a corrupt, lost or diverged replica from a healthy peer (online, or offline into "
      "a stopped server's data directory)"},

@@ -148,7 +148,11 @@ ReplicaResult ClassifyReplica(const std::string& ts_uuid, const std::string& tab
   r.ts_address = ts.address;
   r.server_reachable = ts.reachable;
   if (!ts.reachable) {
-    if (ts.live_per_master) {
+    if (ts.unauthorized) {
+      // It answered, so it runs; what it holds is hidden from this caller.
+      r.state = ReplicaState::kUnknown;
+      r.reason = absl::StrCat("tablet server refused ksck (", ts.unreachable_reason, ")");
+    } else if (ts.live_per_master) {
       r.state = ReplicaState::kUnknown;
       r.reason = absl::StrCat("could not reach tablet server (", ts.unreachable_reason,
                               ") although it heartbeats to the master");
@@ -352,7 +356,11 @@ void CheckMasters(const ClusterSnapshot& snap, KsckResults* out) {
   const MasterFacts* first_config = nullptr;
   for (const MasterFacts& m : snap.masters) {
     MasterResult mr{m, m.reachable};
-    if (!m.reachable) {
+    if (m.unauthorized) {
+      out->problems.push_back({Severity::kUnknown, "masters", m.address,
+                               absl::StrCat("master refused ksck (", m.unreachable_reason,
+                                            "): its state is unknown")});
+    } else if (!m.reachable) {
       out->problems.push_back({Severity::kError, "masters", m.address,
                                absl::StrCat("master unreachable: ", m.unreachable_reason)});
     }
@@ -407,7 +415,12 @@ void CheckMasters(const ClusterSnapshot& snap, KsckResults* out) {
 void CheckTabletServers(const ClusterSnapshot& snap, KsckResults* out) {
   for (const TabletServerFacts& ts : snap.tablet_servers) {
     TabletServerResult r{ts, "HEALTHY"};
-    if (!ts.reachable && !ts.live_per_master) {
+    if (ts.unauthorized) {
+      r.state = "UNKNOWN";
+      out->problems.push_back({Severity::kUnknown, "tablet_servers", ts.address,
+                               absl::StrCat("tablet server ", ts.uuid, " refused ksck (",
+                                            ts.unreachable_reason, "): its replicas are unknown")});
+    } else if (!ts.reachable && !ts.live_per_master) {
       r.state = "DEAD";
       out->problems.push_back({Severity::kError, "tablet_servers", ts.address,
                                absl::StrCat("tablet server ", ts.uuid, " is unreachable (",

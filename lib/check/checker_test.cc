@@ -428,6 +428,44 @@ TEST(CheckerTest, UnreachableButHeartbeatingServerMakesTabletUnknownNotBroken) {
   EXPECT_EQ(r.tables[0].health, Health::kUnknown);
 }
 
+// Issue 18: what ksck may not see is UNKNOWN ("not authorized"), never
+// broken, even when the master has also lost the server's heartbeats.
+TEST(CheckerTest, ServerThatRefusesKsckMakesItsReplicasUnknownNeverDown) {
+  SnapshotBuilder b;
+  b.Kill(2);
+  b.snapshot().tablet_servers[2].live_per_master = false;
+  b.snapshot().tablet_servers[2].unauthorized = true;
+  b.snapshot().tablet_servers[2].unreachable_reason = "not authorized: identity \"x\"";
+  KsckResults r = Check(b.snapshot());
+  const TabletResult& t = OnlyTablet(r);
+  EXPECT_EQ(t.health, Health::kUnknown);
+  EXPECT_EQ(t.replicas[2].state, ReplicaState::kUnknown);
+  EXPECT_THAT(t.replicas[2].reason, HasSubstr("not authorized"));
+  EXPECT_EQ(r.tablet_servers[2].state, "UNKNOWN");
+  for (const Problem& p : r.problems) EXPECT_EQ(p.severity, Severity::kUnknown) << p.message;
+  EXPECT_FALSE(r.healthy());
+}
+
+TEST(CheckerTest, EveryMasterRefusingIsUnknownNotAnError) {
+  SnapshotBuilder b(0, 0);
+  ClusterSnapshot& s = b.snapshot();
+  s.tables.clear();
+  s.masters[0].reachable = false;
+  s.masters[0].is_leader = false;
+  s.masters[0].unauthorized = true;
+  s.masters[0].unreachable_reason = "not authorized: identity \"reader\"";
+  s.catalog_read = false;
+  s.catalog_unauthorized = true;
+  s.catalog_error = "not authorized: no master let this identity read its status";
+  KsckResults r = Check(s);
+  EXPECT_FALSE(r.healthy());
+  ASSERT_FALSE(r.problems.empty());
+  for (const Problem& p : r.problems) {
+    EXPECT_EQ(p.severity, Severity::kUnknown) << p.message;
+  }
+  EXPECT_THAT(r.problems.back().message, HasSubstr("not authorized"));
+}
+
 TEST(CheckerTest, UnknownReplicaThatCannotChangeTheVerdictDoesNotHideIt) {
   // Two servers dead for sure, the third unreachable: whatever the third is
   // doing, a majority is lost.

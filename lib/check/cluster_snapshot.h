@@ -34,6 +34,10 @@ struct MasterFacts {
   std::string address;  // as given on the command line
   bool reachable = false;
   std::string unreachable_reason;  // set when !reachable
+  // The master answered but refused ksck's identity (PERMISSION_DENIED or
+  // UNAUTHENTICATED: lib/rpc/authz.h); reachable is false and the reason
+  // says "not authorized". What it would have told is unknown, not broken.
+  bool unauthorized = false;
   std::string uuid;
   std::string version;
   bool is_leader = false;
@@ -61,6 +65,9 @@ struct TabletServerFacts {
   bool live_per_master = false;    // heartbeating within the master's timeout
   bool reachable = false;          // ksck's own status call succeeded
   std::string unreachable_reason;  // set when !reachable ("deadline exceeded", ...)
+  // The server refused ksck's identity (see MasterFacts::unauthorized): its
+  // replicas are UNKNOWN ("not authorized"), never DOWN.
+  bool unauthorized = false;
   std::string reported_uuid;       // uuid in the server's own status answer
   std::string version;
   std::vector<DataDirFacts> data_dirs;  // from the server's status answer
@@ -119,6 +126,8 @@ struct ClusterSnapshot {
   // Whether the tables and tablets below came from a master at all.
   bool catalog_read = false;
   std::string catalog_error;
+  // The catalog was not read because the masters refused ksck's identity.
+  bool catalog_unauthorized = false;
   std::vector<TabletServerFacts> tablet_servers;
   std::vector<TableFacts> tables;
   // Replica reports by tablet server uuid, then tablet id. A reachable

@@ -39,6 +39,11 @@ void ParallelFor(int n, int concurrency, const std::function<void(int)>& fn) {
   for (std::thread& th : pool) th.join();
 }
 
+bool Unauthorized(const grpc::Status& s) {
+  return s.error_code() == grpc::StatusCode::PERMISSION_DENIED ||
+         s.error_code() == grpc::StatusCode::UNAUTHENTICATED;
+}
+
 std::string Reason(const grpc::Status& s) {
   switch (s.error_code()) {
     case grpc::StatusCode::DEADLINE_EXCEEDED:
@@ -67,6 +72,7 @@ void CollectMasters(const CollectOptions& opt, ClusterSnapshot* snap) {
     grpc::Status s = stub->GetStatus(&ctx, req, &resp);
     if (!s.ok()) {
       m.unreachable_reason = Reason(s);
+      m.unauthorized = Unauthorized(s);
       return;
     }
     m.reachable = true;
@@ -156,6 +162,7 @@ void CollectTabletServers(const CollectOptions& opt, ClusterSnapshot* snap) {
     grpc::Status s = stub->GetStatus(&ctx, req, &resp);
     if (!s.ok()) {
       ts.unreachable_reason = Reason(s);
+      ts.unauthorized = Unauthorized(s);
       return;
     }
     ts.reachable = true;
@@ -271,6 +278,19 @@ absl::StatusOr<check::ClusterSnapshot> CollectRemote(const CollectOptions& opt) 
   for (const auto& m : snap.masters) {
     if (m.reachable && !m.is_leader) order.push_back(&m);
   }
+  const bool any_refused = std::any_of(snap.masters.begin(), snap.masters.end(),
+                                      [](const check::MasterFacts& m) { return m.unauthorized; });
+  // A master that refused ksck's identity is up: the cluster's state is
+  // unknown to this caller, which is a finding (exit 1), not a failure to
+  // run (exit 2).
+  if (order.empty() && any_refused) {
+    snap.catalog_unauthorized = true;
+    snap.catalog_error =
+        "not authorized: no master let this identity read its status (grant it the read role "
+        "in the servers' --roles_file, or run ksck with a certificate or --token_file that "
+        "has it)";
+    return snap;
+  }
   if (order.empty()) {
     std::vector<std::string> why;
     for (const auto& m : snap.masters)
@@ -286,6 +306,12 @@ absl::StatusOr<check::ClusterSnapshot> CollectRemote(const CollectOptions& opt) 
       snap = std::move(attempt);
       break;
     }
+  }
+  if (catalog.code() == absl::StatusCode::kPermissionDenied ||
+      catalog.code() == absl::StatusCode::kUnauthenticated) {
+    snap.catalog_unauthorized = true;
+    snap.catalog_error = std::string(catalog.message());
+    return snap;
   }
   if (!catalog.ok()) return catalog;
 

@@ -106,7 +106,9 @@ std::string RenderPlain(const KsckResults& results, const RenderOptions& options
     TextTable masters({"ADDRESS", "UUID", "STATE", "LEADER", "CATALOG", "VERSION"});
     for (const MasterResult& m : results.masters) {
       masters.AddRow({m.facts.address, m.facts.uuid,
-                      m.facts.reachable ? (m.ok ? "OK" : "MISMATCH") : "UNREACHABLE",
+                      m.facts.reachable ? (m.ok ? "OK" : "MISMATCH")
+                      : m.facts.unauthorized ? "UNKNOWN (not authorized)"
+                                             : "UNREACHABLE",
                       m.facts.reachable ? (m.facts.is_leader ? "yes" : "no") : "?",
                       m.facts.catalog_version ? absl::StrCat("v", *m.facts.catalog_version) : "-",
                       m.facts.version});
@@ -195,6 +197,7 @@ nlohmann::json RenderJson(const KsckResults& results, const RenderOptions& optio
                         {"version", m.facts.version},
                         {"is_leader", m.facts.is_leader}};
     if (!m.facts.reachable) j["reason"] = m.facts.unreachable_reason;
+    if (m.facts.unauthorized) j["unauthorized"] = true;
     if (m.facts.catalog_config) j["catalog_config"] = ConfigJson(*m.facts.catalog_config);
     if (m.facts.catalog_version) j["catalog_version"] = *m.facts.catalog_version;
     doc["masters"].push_back(j);
@@ -209,6 +212,7 @@ nlohmann::json RenderJson(const KsckResults& results, const RenderOptions& optio
                         {"in_maintenance", ts.facts.in_maintenance},
                         {"version", ts.facts.version}};
     if (!ts.facts.reachable) j["reason"] = ts.facts.unreachable_reason;
+    if (ts.facts.unauthorized) j["unauthorized"] = true;
     nlohmann::json dirs = nlohmann::json::array();
     for (const DataDirFacts& d : ts.facts.data_dirs) {
       dirs.push_back({{"dir", d.dir},

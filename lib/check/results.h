@@ -48,7 +48,8 @@ struct MasterResult {
 struct TabletServerResult {
   TabletServerFacts facts;
   // "HEALTHY", "UNREACHABLE" (ksck could not reach it; state unknown),
-  // "DEAD" (unreachable and missing heartbeats), "WRONG_UUID".
+  // "DEAD" (unreachable and missing heartbeats), "WRONG_UUID", "UNKNOWN"
+  // (it refused ksck's identity: not authorized), "DISK_FULL".
   std::string state;
 };
 
@@ -109,7 +110,7 @@ struct ChecksumResult {
 // Something an operator should know that is not a problem: e.g. a tablet
 // whose config was forced by an unsafe change (Raft's unsafe flag on the
 // config a replica reports), the trace of a recovery to look up in the
-// servers' audit logs (<fs_root>/audit/consensus-changes.log).
+// servers' audit logs (<fs_root>/audit/audit.log, `kmend audit show`).
 struct Note {
   std::string tablet_id;
   std::string message;

@@ -1,8 +1,12 @@
 #include "lib/recover/offline.h"
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "lib/audit/audit_log.h"
 #include "lib/fs/fs_manager.h"
 #include "lib/fs/layout.h"
 #include "lib/fs/safe_name.h"
@@ -10,7 +14,6 @@
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
 #include "lib/raft/config.h"
-#include "lib/recover/audit_log.h"
 #include "lib/recover/cmeta_edit.h"
 #include "lib/util/status_macros.h"
 #include "lib/wal/log_reader.h"
@@ -18,6 +21,13 @@
 namespace kmend::recover {
 
 namespace {
+
+// Who runs an offline change, for the audit log: "local:<user>" (the
+// process's user; no server authenticated anyone).
+std::string LocalIdentity() {
+  const passwd* pw = ::getpwuid(::geteuid());
+  return absl::StrCat("local:", pw != nullptr ? pw->pw_name : std::to_string(::geteuid()));
+}
 
 std::string Describe(const consensus::ConsensusMetadataPB& c) {
   return absl::StrCat("term ", c.current_term(), ", config ",
@@ -51,9 +61,15 @@ absl::StatusOr<CmetaChange> EditLocked(const std::string& fs_root, const std::st
   if (!s.ok()) return s;
   s = meta::StoreConsensusMeta(c.path, c.after);
   if (!s.ok()) return s;
-  s = AppendAudit(fs_root, {tablet_id, action, caller,
-                            absl::StrCat(Describe(c.before), " -> ", Describe(c.after),
-                                         "; backup ", c.backup)});
+  audit::AuditRecord record;
+  record.action = action;
+  record.identity = LocalIdentity();
+  record.caller = caller;
+  record.tablet_id = tablet_id;
+  record.outcome = "OK";
+  record.detail =
+      absl::StrCat(Describe(c.before), " -> ", Describe(c.after), "; backup ", c.backup);
+  s = audit::AppendAudit(fs_root, record);
   if (!s.ok()) {
     return absl::Status(s.code(), absl::StrCat("the change was written (backup ", c.backup,
                                                ") but the audit log was not: ", s.message()));

@@ -33,7 +33,7 @@ using CmetaEditFn = std::function<absl::StatusOr<consensus::ConsensusMetadataPB>
 
 // Locks `fs_root`, loads consensus-meta/<tablet_id>, applies `edit`, and
 // unless `dry_run` backs up and replaces the file, then appends `action` by
-// `caller` to the audit log (audit_log.h). Errors name the file.
+// `caller` to the audit log (lib/audit/audit_log.h). Errors name the file.
 absl::StatusOr<CmetaChange> EditConsensusMeta(const std::string& fs_root,
                                               const std::string& tablet_id, bool dry_run,
                                               const std::string& backup_dir,

@@ -8,7 +8,7 @@
 #include "lib/io/dir_lock.h"
 #include "lib/io/file.h"
 #include "lib/meta/cmeta.h"
-#include "lib/recover/audit_log.h"
+#include "lib/audit/audit_log.h"
 #include "lib/recover/cmeta_edit.h"
 
 namespace kmend::recover {
@@ -112,7 +112,7 @@ TEST_F(EditConsensusMetaTest, ADryRunWritesNothing) {
   EXPECT_EQ(change->after.current_term(), 9);
   EXPECT_TRUE(change->backup.empty());
   EXPECT_EQ(meta::LoadConsensusMeta(change->path)->current_term(), 3);
-  EXPECT_EQ(ReadAudit(root_).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(audit::ReadAudit(root_).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(EditConsensusMetaTest, TheOldFileIsBackedUpBeforeItIsReplaced) {
@@ -125,12 +125,14 @@ TEST_F(EditConsensusMetaTest, TheOldFileIsBackedUpBeforeItIsReplaced) {
   EXPECT_EQ(*io::ReadFileToString(change->backup), old_bytes);
   EXPECT_EQ(meta::LoadConsensusMeta(change->backup)->current_term(), 3);
   // And the change is in the directory's audit log, with who made it.
-  auto audit = ReadAudit(root_);
+  auto audit = audit::ReadAudit(root_);
   ASSERT_TRUE(audit.ok()) << audit.status();
   ASSERT_EQ(audit->size(), 1u);
   EXPECT_EQ((*audit)[0].tablet_id, "t1");
   EXPECT_EQ((*audit)[0].action, "set_term");
   EXPECT_EQ((*audit)[0].caller, "test");
+  EXPECT_THAT((*audit)[0].identity, HasSubstr("local:"));
+  EXPECT_EQ((*audit)[0].outcome, "OK");
   EXPECT_THAT((*audit)[0].detail, HasSubstr("term 3, config"));
   EXPECT_THAT((*audit)[0].detail, HasSubstr("-> term 9"));
 }

@@ -3,9 +3,12 @@
 #include <stdlib.h>
 
 #include <fstream>
+#include <map>
+#include <memory>
 #include <iostream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -27,6 +30,37 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, absl::string_view f
   return pem;
 }
 
+// The token: the file's first line, surrounding whitespace trimmed.
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(absl::StrCat("--token_file ", path, ": cannot be read"));
+  }
+  std::string line;
+  std::getline(in, line);
+  absl::string_view t = absl::StripAsciiWhitespace(line);
+  if (t.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("--token_file ", path, ": empty"));
+  }
+  return std::string(t);
+}
+
+// Sends the token on every call of a channel (gRPC sends call credentials
+// only on channels whose security level allows it: TLS).
+class TokenCredentials : public grpc::MetadataCredentialsPlugin {
+ public:
+  explicit TokenCredentials(std::string token) : header_("Bearer " + std::move(token)) {}
+  bool IsBlocking() const override { return false; }
+  grpc::Status GetMetadata(grpc::string_ref, grpc::string_ref, const grpc::AuthContext&,
+                           std::multimap<grpc::string, grpc::string>* metadata) override {
+    metadata->insert({"authorization", header_});
+    return grpc::Status::OK;
+  }
+
+ private:
+  const std::string header_;
+};
+
 TlsOptions FromEnvironment() {
   auto get = [](const char* name) {
     const char* v = ::getenv(name);
@@ -36,6 +70,7 @@ TlsOptions FromEnvironment() {
   o.cert_file = get("KMEND_TLS_CERT");
   o.key_file = get("KMEND_TLS_KEY");
   o.ca_file = get("KMEND_TLS_CA");
+  o.token_file = get("KMEND_TOKEN_FILE");
   return o;
 }
 
@@ -71,24 +106,39 @@ absl::StatusOr<TlsMaterial> LoadTls(const TlsOptions& options) {
     if (!roles.ok()) return roles.status();
     m.roles = std::make_shared<const RoleMap>(std::move(*roles));
   }
-  for (auto [value, flag] : {std::pair<const std::string*, const char*>{&options.cert_file,
-                                                                        "--tls_cert"},
-                             {&options.key_file, "--tls_key"},
-                             {&options.ca_file, "--tls_ca"}}) {
-    if (value->empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "TLS needs --tls_cert, --tls_key and --tls_ca together; ", flag, " is missing"));
-    }
+  const bool token = !options.token_file.empty();
+  if (token && options.ca_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--token_file needs --tls_ca: a token is sent only over TLS to a server the CA vouches for");
   }
-  absl::StatusOr<std::string> cert = ReadPem(options.cert_file, "--tls_cert");
-  if (!cert.ok()) return cert.status();
-  absl::StatusOr<std::string> key = ReadPem(options.key_file, "--tls_key");
-  if (!key.ok()) return key.status();
+  // With a token the client certificate is optional, but half of one is
+  // still a mistake.
+  const bool cert_given = !options.cert_file.empty() || !options.key_file.empty();
+  if (!token || cert_given) {
+    for (auto [value, flag] : {std::pair<const std::string*, const char*>{&options.cert_file,
+                                                                          "--tls_cert"},
+                               {&options.key_file, "--tls_key"},
+                               {&options.ca_file, "--tls_ca"}}) {
+      if (value->empty()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "TLS needs --tls_cert, --tls_key and --tls_ca together; ", flag, " is missing"));
+      }
+    }
+    absl::StatusOr<std::string> cert = ReadPem(options.cert_file, "--tls_cert");
+    if (!cert.ok()) return cert.status();
+    absl::StatusOr<std::string> key = ReadPem(options.key_file, "--tls_key");
+    if (!key.ok()) return key.status();
+    m.cert_pem = std::move(*cert);
+    m.key_pem = std::move(*key);
+  }
   absl::StatusOr<std::string> ca = ReadPem(options.ca_file, "--tls_ca");
   if (!ca.ok()) return ca.status();
+  if (token) {
+    absl::StatusOr<std::string> t = ReadToken(options.token_file);
+    if (!t.ok()) return t.status();
+    m.token = std::move(*t);
+  }
   m.enabled = true;
-  m.cert_pem = std::move(*cert);
-  m.key_pem = std::move(*key);
   m.ca_pem = std::move(*ca);
   return m;
 }
@@ -116,7 +166,12 @@ const TlsMaterial& ProcessTls() {
 
 std::shared_ptr<grpc::ServerCredentials> ServerCredentials(const TlsMaterial& m) {
   if (!m.enabled) return grpc::InsecureServerCredentials();
-  grpc::SslServerCredentialsOptions o(GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
+  // With roles a token may stand in for the client certificate, so the
+  // handshake asks for one without requiring it (one given must still
+  // verify); RoleAuthorizer refuses a call with neither.
+  grpc::SslServerCredentialsOptions o(
+      m.roles != nullptr ? GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY
+                         : GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY);
   o.pem_root_certs = m.ca_pem;
   o.pem_key_cert_pairs.push_back({m.key_pem, m.cert_pem});
   std::shared_ptr<grpc::ServerCredentials> creds = grpc::SslServerCredentials(o);
@@ -132,7 +187,10 @@ std::shared_ptr<grpc::ChannelCredentials> ChannelCredentials(const TlsMaterial& 
   o.pem_root_certs = m.ca_pem;
   o.pem_private_key = m.key_pem;
   o.pem_cert_chain = m.cert_pem;
-  return grpc::SslCredentials(o);
+  std::shared_ptr<grpc::ChannelCredentials> ssl = grpc::SslCredentials(o);
+  if (m.token.empty()) return ssl;
+  return grpc::CompositeChannelCredentials(
+      ssl, grpc::MetadataCredentialsFromPlugin(std::make_unique<TokenCredentials>(m.token)));
 }
 
 absl::Status CheckBindAllowed(const std::string& bind_address, const TlsMaterial& m) {

@@ -12,8 +12,12 @@
 //
 // With TLS on, the server demands and verifies a client certificate signed
 // by the CA (mutual TLS): a caller without one never reaches a service.
-// Channels verify the server's certificate against the CA and the host name
-// dialled (a SAN of the certificate).
+// With a roles file it only requests one (a certificate given is still
+// verified): a tool may then authenticate with a bearer token instead
+// (--token_file, sent as "authorization: Bearer" metadata on every call),
+// and the role check (authz.h) refuses a call with neither. Channels verify
+// the server's certificate against the CA and the host name dialled (a SAN
+// of the certificate).
 //
 // Thread safety: SetProcessTls before other threads use TLS; the getters
 // are then safe from any thread.
@@ -39,21 +43,29 @@ struct TlsOptions {
   // Servers: identities -> roles (authz.h); empty = any certified caller
   // may call anything. Needs TLS.
   std::string roles_file;
+  // Tools: a file holding a bearer token (its first line, whitespace
+  // trimmed) sent on every call; needs --tls_ca, --tls_cert/--tls_key then
+  // optional.
+  std::string token_file;
 
-  bool enabled() const { return !cert_file.empty() || !key_file.empty() || !ca_file.empty(); }
+  bool enabled() const {
+    return !cert_file.empty() || !key_file.empty() || !ca_file.empty() || !token_file.empty();
+  }
 };
 
 // The PEM contents, read and checked once.
 struct TlsMaterial {
   bool enabled = false;
-  std::string cert_pem, key_pem, ca_pem;
+  std::string cert_pem, key_pem, ca_pem;  // cert and key empty: token only
+  std::string token;                      // empty: none
   bool insecure_allow_plaintext = false;
   std::shared_ptr<const RoleMap> roles;  // null: no role checks
 };
 
 // Reads the files: InvalidArgument unless all three are named (or none),
-// naming the missing flag; the file's error when one cannot be read or
-// holds no PEM block.
+// naming the missing flag (with a token file: --tls_ca, and the cert and
+// key both or neither); the file's error when one cannot be read, holds no
+// PEM block, or the token file is empty.
 absl::StatusOr<TlsMaterial> LoadTls(const TlsOptions& options);
 
 // Installs the process's configuration (LoadTls of `options`).

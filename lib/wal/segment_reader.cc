@@ -296,7 +296,8 @@ absl::Status SegmentReader::Next(Batch* out) {
         error_offset_ = read_limit_;
         return absl::DataLossError(absl::StrCat(
             path_, ": footer says ", footer_.num_entries(), " entries, segment holds ",
-            rebuilt_.num_entries()));
+            rebuilt_.num_entries(), " (batches end at offset ", read_limit_,
+            ", where the footer starts)"));
       }
     }
     return absl::OutOfRangeError(absl::StrCat(path_, ": end of segment"));

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/io/file.h"
 #include "lib/rpc/tls.h"
+#include "server/common/audit_interceptor.h"
 #include "server/common/grpc_util.h"
 
 namespace kmend::server {
@@ -30,6 +31,12 @@ absl::Status RpcServer::Start(const std::string& bind_address,
   // default, which would let two servers bind the same fixed port).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   for (grpc::Service* s : services) builder.RegisterService(s);
+  if (!audit_root_.empty()) {
+    std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> audit;
+    audit.push_back(std::make_unique<AuditInterceptorFactory>(audit_root_));
+    builder.experimental().SetInterceptorCreators(std::move(audit));
+    InstallRefusalAudit(audit_root_);
+  }
   server_ = builder.BuildAndStart();
   if (server_ == nullptr || selected_port == 0) {
     server_.reset();

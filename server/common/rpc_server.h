@@ -28,6 +28,10 @@ class RpcServer {
   // `services`, starts serving, and when `port_file` is not empty writes the
   // bound port (decimal, newline) to it atomically, so a reader never sees
   // a partial number. Unavailable when the address cannot be bound.
+  // Before Start: audit every admin call to `fs_root`'s audit log
+  // (audit_interceptor.h). Unset: no audit (tests' bare servers).
+  void set_audit_root(std::string fs_root) { audit_root_ = std::move(fs_root); }
+
   absl::Status Start(const std::string& bind_address,
                      const std::vector<grpc::Service*>& services,
                      const std::string& port_file);
@@ -41,6 +45,7 @@ class RpcServer {
   const HostPortPB& address() const { return address_; }
 
  private:
+  std::string audit_root_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
   HostPortPB address_;

@@ -60,8 +60,7 @@ absl::Status Master::Start() {
   rereplicator_ = std::make_unique<Rereplicator>(registry_.get(), catalog_.get(), rereplication);
   status_service_ = std::make_unique<server::StatusServiceImpl>(
       server::MASTER, uuid_, options_.fs_root, &clock_, this);
-  consensus_service_ = std::make_unique<MasterConsensusService>(uuid_, options_.fs_root,
-                                                                options_.raft_tick_ms);
+  consensus_service_ = std::make_unique<MasterConsensusService>(uuid_, options_.raft_tick_ms);
   copy_source_ = std::make_unique<CatalogCopySource>(uuid_);
   copy_service_ = std::make_unique<CatalogCopyServiceImpl>(
       copy_source_.get(),
@@ -70,6 +69,7 @@ absl::Status Master::Start() {
   transport_ = std::make_unique<raft_transport::GrpcTransport>();
   // Serving before the catalog is open: the other masters learn this one's
   // uuid from its status while it learns theirs.
+  rpc_.set_audit_root(options_.fs_root);
   RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,
                              {master_service_.get(), status_service_.get(),
                               consensus_service_.get(), copy_service_.get()},

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/raft/config.h"
-#include "lib/recover/audit_log.h"
+#include "server/common/audit_interceptor.h"
 #include "server/common/config_change_request.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
@@ -110,7 +110,7 @@ grpc::Status MasterConsensusService::ChangeConfig(grpc::ServerContext*,
 }
 
 grpc::Status MasterConsensusService::UnsafeChangeConfig(
-    grpc::ServerContext*, const tserver::UnsafeChangeConfigRequestPB* req,
+    grpc::ServerContext* ctx, const tserver::UnsafeChangeConfigRequestPB* req,
     tserver::UnsafeChangeConfigResponsePB* resp) {
   if (!req->dest_uuid().empty() && req->dest_uuid() != uuid_) {
     return ToGrpcStatus(absl::FailedPreconditionError(
@@ -129,14 +129,11 @@ grpc::Status MasterConsensusService::UnsafeChangeConfig(
   // leader within an election timeout, as on a tablet server.
   absl::StatusOr<consensus::OpId> id = d->UnsafeChangeConfig(*next, req->force(), absl::Seconds(10));
   if (!id.ok()) return ToGrpcStatus(id.status());
-  if (!fs_root_.empty()) {
-    absl::Status audit = recover::AppendAudit(
-        fs_root_, {kSysCatalogTabletId, "unsafe_change_config", req->caller_id(),
-                   absl::StrCat("forced catalog voters ", raft::ConfigSummary(*next), " at op ",
-                                id->term(), ".", id->index(),
-                                req->force() ? " (FORCED past a live leader)" : "")});
-    if (!audit.ok()) KLOG(ERROR) << "sys catalog: audit log: " << audit;
-  }
+  // The audit line of this call (server/common/audit_interceptor.h).
+  ctx->AddTrailingMetadata(
+      server::kAuditDetailKey,
+      absl::StrCat("forced catalog voters ", raft::ConfigSummary(*next), " at op ", id->term(),
+                   ".", id->index(), req->force() ? " (FORCED past a live leader)" : ""));
   KLOG(WARNING) << "sys catalog: UNSAFE config change by '" << req->caller_id() << "'"
                 << (req->force() ? " (FORCED past a live leader)" : "") << " forced "
                 << next->peers_size() << " master(s) at op " << id->term() << "." << id->index();

@@ -27,11 +27,11 @@ namespace kmend::master {
 
 class MasterConsensusService final : public tserver::ConsensusService::Service {
  public:
-  // `fs_root`: where forced changes are appended to the audit log
-  // (lib/recover/audit_log.h); empty: not logged. `tick_ms`: the catalog's
-  // Raft tick, to report ms_since_leader_contact.
-  MasterConsensusService(std::string uuid, std::string fs_root, int64_t tick_ms)
-      : uuid_(std::move(uuid)), fs_root_(std::move(fs_root)), tick_ms_(tick_ms) {}
+  // `tick_ms`: the catalog's Raft tick, to report ms_since_leader_contact.
+  // Admin calls are audited by the RPC server
+  // (server/common/audit_interceptor.h).
+  MasterConsensusService(std::string uuid, int64_t tick_ms)
+      : uuid_(std::move(uuid)), tick_ms_(tick_ms) {}
 
   void SetDriver(std::shared_ptr<consensus_driver::RaftDriver> driver);
 
@@ -53,7 +53,6 @@ class MasterConsensusService final : public tserver::ConsensusService::Service {
                       std::shared_ptr<consensus_driver::RaftDriver>* out);
 
   const std::string uuid_;
-  const std::string fs_root_;
   const int64_t tick_ms_;
   absl::Mutex mu_;
   std::shared_ptr<consensus_driver::RaftDriver> driver_ ABSL_GUARDED_BY(mu_);

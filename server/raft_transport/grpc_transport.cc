@@ -61,14 +61,29 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
       auto ready = [this, p]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stop_ || !p->queue.empty();
       };
-      if (liveness_interval_.count() > 0) {
-        // Nothing to send for an interval: an empty request is the liveness
-        // call (quiesced groups on the peer count on it).
-        const auto due = last_rpc + liveness_interval_;
-        mu_.AwaitWithDeadline(absl::Condition(&ready),
-                              absl::Now() + absl::FromChrono(due - std::chrono::steady_clock::now()));
-      } else {
-        mu_.Await(absl::Condition(&ready));
+      // Connected before there is anything to send (the header says why):
+      // GetState(true) starts a connection on an idle channel and is a
+      // no-op on a connected one; a dead peer is retried at the channel's
+      // reconnect backoff (at most 1 s, rpc::NewChannel). With liveness on,
+      // nothing to send for an interval makes an empty request: the
+      // liveness call (quiesced groups on the peer count on it).
+      while (true) {
+        if (p->address != address) {
+          address = p->address;
+          p->channel = rpc::NewChannel(address);
+          stub = tserver::ConsensusService::NewStub(p->channel);
+        }
+        if (ready()) break;
+        auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            options_.keep_connected);
+        if (liveness_interval_.count() > 0) {
+          const auto until_due =
+              last_rpc + liveness_interval_ - std::chrono::steady_clock::now();
+          if (until_due <= std::chrono::steady_clock::duration::zero()) break;
+          wait = std::min(wait, until_due);
+        }
+        p->channel->GetState(/*try_to_connect=*/true);
+        mu_.AwaitWithTimeout(absl::Condition(&ready), absl::FromChrono(wait));
       }
       if (stop_) return;
       if (!self_uuid_.empty()) req.set_from_uuid(self_uuid_);
@@ -81,10 +96,6 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
         bytes += size;
         *req.add_messages() = std::move(p->queue.front());
         p->queue.pop_front();
-      }
-      if (p->address != address) {
-        address = p->address;
-        stub = tserver::ConsensusService::NewStub(rpc::NewChannel(address));
       }
     }
     last_rpc = std::chrono::steady_clock::now();
@@ -120,6 +131,17 @@ void GrpcTransport::Shutdown() {
     for (auto& [uuid, p] : peers_) senders.push_back(std::move(p->sender));
   }
   for (auto& t : senders) t.join();
+}
+
+bool GrpcTransport::PeerConnected(const std::string& uuid) const {
+  std::shared_ptr<grpc::Channel> channel;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = peers_.find(uuid);
+    if (it == peers_.end() || it->second->channel == nullptr) return false;
+    channel = it->second->channel;
+  }
+  return channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
 }
 
 GrpcTransport::Stats GrpcTransport::stats() const {

@@ -21,6 +21,15 @@
 // Addresses: SetPeerAddress(uuid, "host:port"), typically from the
 // last_known_addr of the configs of the replicas this server hosts.
 //
+// Connections are made as soon as an address is known and kept up while
+// idle (each sender asks its channel to connect every keep_connected
+// interval): followers send each other nothing until one of them becomes a
+// candidate, and its vote requests must not then wait for a TCP and TLS
+// handshake. With the connection made lazily, a failover on a loaded TLS
+// cluster often saw both survivors campaign within the handshake's delay
+// and split the vote (8 of 31 trials needed a second election, none of 31
+// plaintext ones: docs/benchmarks.md, issue 18).
+//
 // Thread safety: all methods are thread-safe. Lifetime: must outlive every
 // driver using it; Shutdown (or the destructor) stops the senders, dropping
 // what is queued.
@@ -53,6 +62,8 @@ class GrpcTransport : public consensus_driver::Transport {
     size_t max_batch_bytes = 4 << 20;
     std::chrono::milliseconds rpc_timeout{2000};
     std::chrono::milliseconds pause_after_failure{50};
+    // How often an idle sender asks its channel to (re)connect.
+    std::chrono::milliseconds keep_connected{1000};
   };
   struct Stats {
     int64_t sent = 0;                 // messages in successful RPCs
@@ -78,12 +89,17 @@ class GrpcTransport : public consensus_driver::Transport {
 
   void Shutdown();
   Stats stats() const;
+  // Whether the connection to `uuid` is up (READY) now; false for an
+  // unknown uuid. For tests and status pages.
+  bool PeerConnected(const std::string& uuid) const;
 
  private:
   struct Peer {
     std::string address;
     std::deque<consensus::RaftMessagePB> queue;
     std::thread sender;
+    // The sender's channel to `address` (set by the sender thread).
+    std::shared_ptr<grpc::Channel> channel;
   };
   void SenderLoop(const std::string& uuid);
 

@@ -185,7 +185,7 @@ TEST(GrpcTransportUnitTest, IdleTransportSendsOneLivenessCallPerPeerPerInterval)
   TabletManager manager(fs::Layout("/nonexistent"), "receiver");
   RaftRouter router;
   consensus_driver::PeerLiveness liveness;
-  ConsensusServiceImpl service("receiver", &manager, &router, "", nullptr, &liveness);
+  ConsensusServiceImpl service("receiver", &manager, &router, nullptr, &liveness);
   server::RpcServer rpc;
   ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
   GrpcTransport t;
@@ -201,6 +201,28 @@ TEST(GrpcTransportUnitTest, IdleTransportSendsOneLivenessCallPerPeerPerInterval)
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_GE(liveness.SilentFor("sender"), absl::Milliseconds(300));
   rpc.Shutdown(std::chrono::milliseconds(0));
+}
+
+// Followers send each other nothing until an election; the transport
+// connects anyway, so a candidate's first vote request does not pay the
+// handshake (grpc_transport.h).
+TEST_F(GrpcTransportTest, ConnectsToEveryPeerBeforeSendingAnything) {
+  GrpcTransport idle;
+  EXPECT_FALSE(idle.PeerConnected("ts0"));  // no address yet
+  for (int i = 0; i < 3; ++i) {
+    idle.SetPeerAddress(nodes_[i]->uuid, absl::StrCat("127.0.0.1:", nodes_[i]->rpc.port()));
+  }
+  absl::Status s = ExternalCluster::WaitFor(
+      [&] {
+        for (int i = 0; i < 3; ++i) {
+          if (!idle.PeerConnected(nodes_[i]->uuid)) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(10), "connections to the three peers with nothing sent");
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(idle.stats().sent, 0);
+  idle.Shutdown();
 }
 
 TEST(RaftRouterTest, DeliversRegisteredAndReportsUnknown) {

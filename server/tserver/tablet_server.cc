@@ -95,7 +95,7 @@ absl::Status TabletServer::Start() {
       std::make_unique<TabletServerServiceImpl>(uuid_, manager_.get(), ack_log_.get());
   rebuilder_ = std::make_unique<ReplicaRebuilder>(uuid_, manager_.get());
   consensus_service_ = std::make_unique<ConsensusServiceImpl>(
-      uuid_, manager_.get(), &router_, options_.fs_root, rebuilder_.get(), &liveness_);
+      uuid_, manager_.get(), &router_, rebuilder_.get(), &liveness_);
   copy_provider_ =
       std::make_unique<ManagerCopyProvider>(manager_.get(), options_.fs_root, block_manager_.get());
   tablet_copy::SourceOptions copy_opts;
@@ -105,6 +105,7 @@ absl::Status TabletServer::Start() {
   copy_service_ = std::make_unique<tablet_copy::TabletCopyServiceImpl>(copy_sources_.get());
   status_service_ = std::make_unique<server::StatusServiceImpl>(server::TABLET_SERVER, uuid_,
                                                                 options_.fs_root, &clock_, this);
+  rpc_.set_audit_root(options_.fs_root);
   RETURN_IF_ERROR(rpc_.Start(options_.rpc_bind,
                              {tserver_service_.get(), consensus_service_.get(), copy_service_.get(),
                               status_service_.get()},

@@ -4,7 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/raft/config.h"
-#include "lib/recover/audit_log.h"
+#include "server/common/audit_interceptor.h"
 #include "server/common/config_change_request.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
@@ -152,7 +152,7 @@ grpc::Status ConsensusServiceImpl::ChangeConfig(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
-grpc::Status ConsensusServiceImpl::UnsafeChangeConfig(grpc::ServerContext*,
+grpc::Status ConsensusServiceImpl::UnsafeChangeConfig(grpc::ServerContext* ctx,
                                                       const UnsafeChangeConfigRequestPB* req,
                                                       UnsafeChangeConfigResponsePB* resp) {
   absl::Status s = CheckDest(req->dest_uuid(), uuid_);
@@ -173,15 +173,12 @@ grpc::Status ConsensusServiceImpl::UnsafeChangeConfig(grpc::ServerContext*,
   absl::StatusOr<consensus::OpId> id =
       (*driver)->UnsafeChangeConfig(*next, req->force(), absl::Seconds(10));
   if (!id.ok()) return ToGrpcStatus(id.status());
-  if (!fs_root_.empty()) {
-    // The force is durable in the WAL already; a failed audit append is
-    // logged, not a reason to report the force as failed.
-    absl::Status audit = recover::AppendAudit(
-        fs_root_, {req->tablet_id(), "unsafe_change_config", req->caller_id(),
-                   absl::StrCat("forced voters ", raft::ConfigSummary(*next), " at op ", id->term(),
-                                ".", id->index(), req->force() ? " (FORCED past a live leader)" : "")});
-    if (!audit.ok()) KLOG(ERROR) << "tablet " << req->tablet_id() << ": audit log: " << audit;
-  }
+  // The audit line of this call (server/common/audit_interceptor.h) says
+  // what was forced and where.
+  ctx->AddTrailingMetadata(
+      server::kAuditDetailKey,
+      absl::StrCat("forced voters ", raft::ConfigSummary(*next), " at op ", id->term(), ".",
+                   id->index(), req->force() ? " (FORCED past a live leader)" : ""));
   KLOG(WARNING) << "tablet " << req->tablet_id() << ": UNSAFE config change by '"
                 << req->caller_id() << "'" << (req->force() ? " (FORCED past a live leader)" : "")
                 << " forced " << next->peers_size() << " peer(s) at op " << id->term() << "."

@@ -47,19 +47,17 @@ class TabletServerServiceImpl final : public TabletServerService::Service {
 class ConsensusServiceImpl final : public ConsensusService::Service {
  public:
   // `router` may be null (no replica runs Raft); otherwise messages for
-  // tablets registered there are delivered to their drivers. Forced config
-  // changes are appended to the audit log under `fs_root`
-  // (lib/recover/audit_log.h) unless it is empty. `rebuilder` may be null:
-  // StartTabletCopy is then UNIMPLEMENTED.
+  // tablets registered there are delivered to their drivers. Admin calls
+  // are audited by the RPC server (server/common/audit_interceptor.h).
+  // `rebuilder` may be null: StartTabletCopy is then UNIMPLEMENTED.
   // `liveness` may be null; otherwise every RaftMessage request records its
   // sender there (the per-server liveness of quiesced groups).
   ConsensusServiceImpl(std::string uuid, TabletManager* manager, RaftRouter* router = nullptr,
-                       std::string fs_root = "", ReplicaRebuilder* rebuilder = nullptr,
+                       ReplicaRebuilder* rebuilder = nullptr,
                        consensus_driver::PeerLiveness* liveness = nullptr)
       : uuid_(std::move(uuid)),
         manager_(manager),
         router_(router),
-        fs_root_(std::move(fs_root)),
         rebuilder_(rebuilder),
         liveness_(liveness) {}
   grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
@@ -82,7 +80,6 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
   const std::string uuid_;
   TabletManager* const manager_;
   RaftRouter* const router_;
-  const std::string fs_root_;
   ReplicaRebuilder* const rebuilder_;
   consensus_driver::PeerLiveness* const liveness_;
 };

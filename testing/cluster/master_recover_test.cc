@@ -40,7 +40,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "gtest/gtest.h"
-#include "lib/recover/audit_log.h"
+#include "lib/audit/audit_log.h"
 #include "nlohmann/json.hpp"
 #include "proto/master.pb.h"
 #include "proto/status.pb.h"
@@ -147,10 +147,15 @@ TEST_F(MasterRecoverTest, TwoOfThreeMastersLostThenReAdded) {
             << std::endl;
   EXPECT_EQ(CatalogVoters(survivor), std::vector<std::string>({survivor_uuid}));
   // The force is in the survivor's audit log.
-  auto audit = recover::ReadAudit(cluster_->master(survivor)->fs_root());
+  auto audit = audit::ReadAudit(cluster_->master(survivor)->fs_root());
   ASSERT_TRUE(audit.ok()) << audit.status();
-  ASSERT_EQ(audit->size(), 1u);
-  EXPECT_EQ((*audit)[0].caller, "kmend master unsafe-change-config");
+  std::vector<audit::AuditRecord> forces;
+  for (const auto& r : *audit) {
+    if (r.action == "unsafe_change_config" && r.outcome == "OK") forces.push_back(r);
+  }
+  ASSERT_EQ(forces.size(), 1u);
+  EXPECT_EQ(forces[0].caller, "kmend master unsafe-change-config");
+  EXPECT_NE(forces[0].detail.find("forced catalog voters"), std::string::npos) << forces[0].detail;
   // The catalog is alive now: a second force is refused.
   r = WithMasters("master unsafe-change-config --yes");
   EXPECT_EQ(r.exit_code, 2) << r.out << r.err;

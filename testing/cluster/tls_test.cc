@@ -20,9 +20,11 @@
 #include "lib/io/file.h"
 #include "lib/rpc/tls.h"
 #include "lib/tls/cert_gen.h"
+#include "proto/master.grpc.pb.h"
 #include "proto/status.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
 #include "server/common/grpc_util.h"
+#include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 #include "testing/cluster/server_process.h"
 #include "testing/cluster/tool_runner.h"
@@ -31,6 +33,7 @@ namespace kmend::testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class TlsClusterTest : public ::testing::Test {
  protected:
@@ -223,6 +226,129 @@ TEST_F(RolesTest, ReaderRunsKsckButNotUnsafeChangeConfigAdminDoesBoth) {
   // ksck as admin too (the harness's own identity).
   r = RunKmend(absl::StrCat("ksck --masters ", cluster_->master_address()), cluster_->base_dir());
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+// Issue 18: ksck as an identity with no read role. Every master refuses it,
+// so the cluster is unknown to it: exit 1 (found something), a message
+// saying "not authorized", the masters UNKNOWN, never "unreachable".
+class ReadlessTest : public TlsClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterOptions o;
+    o.num_tservers = 1;
+    o.tls = true;
+    o.tls_roles = "kmend-server service\nadmin admin\n";  // no "reader"
+    cluster_ = std::make_unique<ExternalCluster>(o);
+    absl::Status s = cluster_->Start();
+    if (!s.ok()) cluster_->DumpLogs(std::cerr);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+};
+
+TEST_F(ReadlessTest, KsckWithoutReadRoleReportsUnknownNotAuthorizedAndExitsOne) {
+  const std::string reader_flags = absl::StrCat(
+      " --tls_cert ", cluster_->CertPath("user-reader.crt"), " --tls_key ",
+      cluster_->CertPath("user-reader.key"), " --tls_ca ", cluster_->CertPath("ca.crt"));
+  ToolResult r = RunKmend(absl::StrCat("ksck --masters ", cluster_->master_address(), reader_flags),
+                          cluster_->base_dir());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("not authorized: no master let this identity read"));
+  EXPECT_THAT(r.out, HasSubstr("UNKNOWN (not authorized)"));
+  EXPECT_THAT(r.out, HasSubstr("UNKNOWN: master refused ksck (not authorized"));
+  EXPECT_THAT(r.out, Not(HasSubstr("ERROR"))) << r.out;
+  EXPECT_THAT(r.out, Not(HasSubstr("UNREACHABLE"))) << r.out;
+
+  r = RunKmend(absl::StrCat("ksck --format=json --masters ", cluster_->master_address(),
+                            reader_flags),
+               cluster_->base_dir());
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\"unauthorized\": true"));
+
+  // The admin sees everything.
+  r = RunKmend(absl::StrCat("ksck --masters ", cluster_->master_address()), cluster_->base_dir());
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+}
+
+// Bearer tokens (issue 18): the roles file names tokens by their SHA-256;
+// a tool with --token_file and only the CA (no client certificate) is the
+// token's identity. The read token runs ksck but not unsafe-change-config,
+// the admin token does both, a wrong token and a caller with neither token
+// nor certificate are refused.
+class TokenTest : public TlsClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterOptions o;
+    o.num_tservers = 3;
+    o.tls = true;
+    o.tls_roles = absl::StrCat("kmend-server service\nadmin admin\n",
+                               "token_sha256=", rpc::TokenSha256Hex(kReadToken), " read reader-bot\n",
+                               "token_sha256=", rpc::TokenSha256Hex(kAdminToken), " admin ops\n");
+    cluster_ = std::make_unique<ExternalCluster>(o);
+    absl::Status s = cluster_->Start();
+    if (!s.ok()) cluster_->DumpLogs(std::cerr);
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // `kmend ARGS` with only the CA and a token file holding `token`: TLS
+  // flags on the command line replace the harness's KMEND_TLS_* (its admin
+  // certificate) as a whole.
+  ToolResult WithToken(const std::string& token, const std::string& args) {
+    const std::string file = Write("token-" + std::to_string(token.size()), token + "\n");
+    return RunKmend(absl::StrCat(args, " --tls_ca ", cluster_->CertPath("ca.crt"),
+                                 " --token_file ", file),
+                    cluster_->base_dir());
+  }
+
+  static constexpr char kReadToken[] = "read-token-0123456789";
+  static constexpr char kAdminToken[] = "admin-token-9876543210-xyz";
+};
+
+TEST_F(TokenTest, ReadTokenRunsKsckNotUnsafeChangeConfigAdminTokenDoesBothWrongTokenRefused) {
+  // RF 3: the force below keeps two of three.
+  auto tablets = CreateTable(*cluster_, KeyValueTableRequest("t3", "v", 1, 3));
+  ASSERT_TRUE(tablets.ok()) << tablets.status();
+  auto uuids = GetTServerUuids(*cluster_);
+  ASSERT_TRUE(uuids.ok()) << uuids.status();
+  const std::string ksck = absl::StrCat("ksck --masters ", cluster_->master_address());
+  ToolResult r;
+  // ksck until healthy (the tablets elect their leaders meanwhile).
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    r = WithToken(kReadToken, ksck);
+                    return r.exit_code == 0;
+                  },
+                  std::chrono::seconds(30), "ksck with the read token")
+                  .ok())
+      << r.out << r.err;
+  // Forcing (2 of 3 voters kept, --force past the live majority) needs admin.
+  const std::string force = absl::StrCat(
+      "unsafe-change-config --tserver ", cluster_->tserver(0)->address(), " --tablet ",
+      (*tablets)[0], " --voters ", (*uuids)[0], ",", (*uuids)[1], " --force --yes");
+  r = WithToken(kReadToken, force);
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("not authorized: identity \"token:reader-bot\""));
+  r = WithToken(kAdminToken, ksck);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  r = WithToken(kAdminToken, force);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+
+  // A token the roles file does not name: every master refuses, ksck says
+  // so (exit 1, part 1's rule) and names no identity it does not have.
+  r = WithToken("guessed-token", ksck);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("not authorized"));
+  EXPECT_THAT(r.out, HasSubstr("is not in the server's roles file"));
+
+  // TLS with neither certificate nor token: refused at the role check.
+  grpc::SslCredentialsOptions anon;
+  anon.pem_root_certs = *io::ReadFileToString(cluster_->CertPath("ca.crt"));
+  grpc::Status none = GetStatusWith(grpc::SslCredentials(anon));
+  EXPECT_EQ(none.error_code(), grpc::StatusCode::UNAUTHENTICATED) << none.error_message();
+  EXPECT_THAT(none.error_message(), HasSubstr("no client certificate and no token"));
+  // A token without --tls_ca is a usage error, not a plaintext token.
+  r = RunKmend(absl::StrCat(ksck, " --token_file ", Write("t", "x\n")), cluster_->base_dir());
+  EXPECT_EQ(r.exit_code, 2) << r.out << r.err;
+  EXPECT_THAT(r.err, HasSubstr("--token_file needs --tls_ca"));
 }
 
 TEST(PlaintextBindTest, ServerRefusesNonLoopbackWithoutTlsUnlessAllowed) {

@@ -16,6 +16,11 @@
 #   h_restart NAME         start it again with its first flags and port
 #                          ($H_DIR/NAME/start.sh does the same from any shell)
 #   h_wait_healthy         ksck HEALTHY within 60 s, else fail with its output
+#
+# With KMEND_TEST_TLS=1 (as for the C++ harness, testing/cluster) the cluster
+# runs TLS: h_init makes a CA with `kmend cert init` in $H_DIR/certs, every
+# server (and its restarts) gets --tls_cert/--tls_key/--tls_ca, and the
+# tools this shell runs hold user-admin's certificate through KMEND_TLS_*.
 
 h_fail() {
   echo "FAIL: $*" >&2
@@ -36,7 +41,18 @@ h_init() {
   declare -gA H_FLAGS H_PORT
   H_NAMES=()
   H_MASTERS=""
+  H_TLS_FLAGS=()
   trap h_cleanup EXIT
+  if [[ "${KMEND_TEST_TLS:-}" == 1 ]]; then
+    local certs="$H_DIR/certs"
+    kmend cert init --dir "$certs" --hosts 127.0.0.1 --users admin >/dev/null ||
+      h_fail "kmend cert init failed"
+    H_TLS_FLAGS=(--tls_cert "$certs/server-127.0.0.1.crt" --tls_key "$certs/server-127.0.0.1.key"
+      --tls_ca "$certs/ca.crt")
+    export KMEND_TLS_CERT="$certs/user-admin.crt" KMEND_TLS_KEY="$certs/user-admin.key"
+    export KMEND_TLS_CA="$certs/ca.crt"
+    echo "harness: TLS on (certificates in $certs)" >&2
+  fi
 }
 
 h_pid() {
@@ -91,6 +107,9 @@ h_server() {
   local role=$1 name=$2
   shift 2
   H_NAMES+=("$name")
+  # The TLS flags go with the kept flags: restarts (h_restart, start.sh)
+  # must come back with TLS too.
+  set -- "$@" "${H_TLS_FLAGS[@]}"
   H_FLAGS[$name]="$role $*"
   h_start "$name" "$role" "${H_PORT[$name]:-0}" "$@"
   h_start_cmd "$name" >"$H_DIR/$name/start.sh"

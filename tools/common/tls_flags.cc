@@ -15,6 +15,12 @@ void AddTlsFlags(CLI::App* app, rpc::TlsOptions* options, bool server) {
   app->add_option("--tls_ca,--tls-ca", options->ca_file,
                   "PEM CA certificate(s) peers must be signed by")
       ->group("TLS");
+  if (!server) {
+    app->add_option("--token_file,--token-file", options->token_file,
+                    "File holding a bearer token sent on every call (needs --tls_ca; a client "
+                    "certificate is then optional): servers map its SHA-256 to roles")
+        ->group("TLS");
+  }
   if (server) {
     app->add_flag("--insecure_allow_plaintext,--insecure-allow-plaintext",
                   options->insecure_allow_plaintext,

@@ -1,7 +1,9 @@
 // The TLS flags of kmend-server and every kmend tool: --tls_cert, --tls_key,
-// --tls_ca (PEM files; dashed aliases accepted) and, for servers,
-// --insecure_allow_plaintext. Unset, the KMEND_TLS_CERT/KEY/CA environment
-// applies (lib/rpc/tls.h).
+// --tls_ca (PEM files; dashed aliases accepted); for tools --token_file (a
+// bearer token sent as call metadata, lib/rpc/authz.h); for servers
+// --insecure_allow_plaintext and --roles_file. Unset, the
+// KMEND_TLS_CERT/KEY/CA and KMEND_TOKEN_FILE environment applies
+// (lib/rpc/tls.h).
 #ifndef KMEND_TOOLS_COMMON_TLS_FLAGS_H_
 #define KMEND_TOOLS_COMMON_TLS_FLAGS_H_
 
@@ -12,7 +14,7 @@
 namespace kmend::tools {
 
 // Adds the three PEM flags to `app`; with `server` also
-// --insecure_allow_plaintext.
+// --insecure_allow_plaintext and --roles_file, without it --token_file.
 void AddTlsFlags(CLI::App* app, rpc::TlsOptions* options, bool server);
 
 // After parsing: installs `options` as the process's TLS configuration when

@@ -74,6 +74,12 @@ int Run(int argc, char** argv) {
 
   absl::StatusOr<check::ClusterSnapshot> snap = check::CollectRemote(opt);
   if (!snap.ok()) return tools::ReportError("kmend ksck", snap.status());
+  // Refused by every master: the run says so up front (stderr) as well as in
+  // its problems, and exits 1 (the cluster is unknown to this identity, not
+  // unreachable).
+  if (snap->catalog_unauthorized) {
+    std::cerr << "kmend ksck: " << snap->catalog_error << "\n";
+  }
   check::KsckResults results = check::Check(*snap);
   if (format == "json") {
     tools::PrintJson(check::RenderJson(results, render));

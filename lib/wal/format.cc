@@ -112,8 +112,24 @@ uint64_t SegmentWrittenLength(absl::string_view segment) {
       case HeaderCheck::kValid:
         offset += kBatchHeaderBytesV2 + h.stored_len;
         break;
-      default:
-        return size;
+      default: {
+        // A header torn mid-write (or damaged) with only zeros after its 16
+        // bytes: those bytes are kept, so the reader sees the same torn
+        // header; the zeros after it were never written. Not a footer (its
+        // trailer's length may end in zero bytes), and only a run of zeros
+        // as long as a page: preallocated space, not the end of something
+        // this walk cannot decode.
+        const uint64_t end = offset + kBatchHeaderBytesV2;
+        if (size >= kFooterTrailerBytes &&
+            segment.substr(size - kFooterTrailerBytes, kFooterMagic.size()) == kFooterMagic) {
+          return size;
+        }
+        if (size < end + 4096) return size;
+        for (uint64_t i = end; i < size; ++i) {
+          if (segment[i] != 0) return size;
+        }
+        return end;
+      }
     }
   }
   return size;

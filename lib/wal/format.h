@@ -73,10 +73,13 @@ uint32_t ComputedHeaderCrc(absl::string_view bytes, bool v1);
 
 // The length of a segment's written part: everything up to the first
 // all-zero batch header when only zeros follow it (preallocated space never
-// written), walking v2 batch headers from the segment header on. The whole
-// size when the walk ends any other way (a zero gap before more bytes, a
-// footer, a v1 or damaged header, a batch running past the end): then
-// nothing is known to be unused. The tablet copy
+// written), walking v2 batch headers from the segment header on; a batch
+// header that does not decode (torn mid-write, damaged, v1) followed only by
+// zeros (at least 4 KiB of them, and no footer) is kept and the zeros after
+// its 16 bytes dropped. The whole size when
+// the walk ends any other way (a zero gap before more bytes, a footer, a bad
+// header with data after it, a batch running past the end): then nothing is
+// known to be unused. The tablet copy
 // source serves the active segment trimmed to this; the bytes dropped are
 // zeros a reader treats as the log's end anyway.
 uint64_t SegmentWrittenLength(absl::string_view segment);

@@ -230,6 +230,25 @@ TEST(SegmentWrittenLengthTest, APreallocatedTailOfZerosIsNotWritten) {
   ASSERT_TRUE(result.ok()) << result.status();
 }
 
+TEST(SegmentWrittenLengthTest, AHeaderTornMidWriteIsKeptAndTheZerosAfterItDropped) {
+  BuiltSegment seg = BuildSegment(1, kmend::ZSTD, MakeBatches(1, 3, 2), /*footer=*/false);
+  const uint64_t written = seg.bytes.size();
+  std::string next;
+  AppendBatch("payload", 7, &next);
+  // Seven bytes of the next batch's header reached the disk.
+  std::string torn = seg.bytes + next.substr(0, 7) + std::string(1 << 20, '\0');
+  EXPECT_EQ(SegmentWrittenLength(torn), written + kBatchHeaderBytesV2);
+  // The trimmed segment still reads every batch before the tear.
+  std::string dir = FreshDir("written_length_torn_header");
+  WriteFile(io::JoinPath(dir, "wal-000000001"), torn.substr(0, SegmentWrittenLength(torn)));
+  absl::StatusOr<ReplayResult> result;
+  EXPECT_EQ(Replayed(dir, &result).size(), 6u);
+  ASSERT_TRUE(result.ok()) << result.status();
+  // A bad header with data after it is not a tail: nothing is dropped.
+  torn[written + 100] = 'x';
+  EXPECT_EQ(SegmentWrittenLength(torn), torn.size());
+}
+
 TEST(SegmentWrittenLengthTest, ZerosBeforeMoreDataOrAFooterKeepTheWholeSegment) {
   BuiltSegment seg = BuildSegment(1, kmend::ZSTD, MakeBatches(1, 3, 2), /*footer=*/false);
   std::string gap = seg.bytes;

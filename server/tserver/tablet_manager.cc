@@ -277,7 +277,11 @@ absl::Status TabletManager::DeleteTablet(const std::string& tablet_id, bool tomb
           ", newer than the requested bound ", *cas_config_opid_index_le));
     }
   }
-  if (tombstone) return replica->Tombstone(reason);
+  if (tombstone) {
+    absl::Status s = replica->Tombstone(reason);
+    replica->RefreshOnDiskSize();  // the WAL is gone
+    return s;
+  }
   replica->Shutdown();
 
   std::error_code ec;

@@ -105,6 +105,24 @@ TEST_F(TabletManagerTest, CreatedReplicaSurvivesRestartAndReportsItsState) {
   EXPECT_FALSE(s.has_last_logged_opid());
 }
 
+// Issue 15: GetStatus of thousands of replicas must not walk their files;
+// the size is measured off the request path and cached.
+TEST_F(TabletManagerTest, StatusReportsTheCachedSizeUntilARefreshOlderThanItsMaxAge) {
+  ASSERT_TRUE(manager_->CreateTablet(Req(kTablet)).ok());
+  auto r = manager_->Lookup(kTablet);
+  ASSERT_TRUE(r.ok());
+  const int64_t before = (*r)->Status().on_disk_size_bytes();
+  ASSERT_GT(before, 0);
+  fs::Layout layout(root_);
+  ASSERT_TRUE(io::WriteFileAtomically(layout.WalDir(kTablet) + "/extra", std::string(4096, 'x'))
+                  .ok());
+  EXPECT_EQ((*r)->Status().on_disk_size_bytes(), before);
+  (*r)->RefreshOnDiskSize(absl::Hours(1));  // measured just now: kept
+  EXPECT_EQ((*r)->Status().on_disk_size_bytes(), before);
+  (*r)->RefreshOnDiskSize();
+  EXPECT_EQ((*r)->Status().on_disk_size_bytes(), before + 4096);
+}
+
 TEST_F(TabletManagerTest, RefusesDuplicatesAndBadRequests) {
   ASSERT_TRUE(manager_->CreateTablet(Req(kTablet)).ok());
   EXPECT_EQ(manager_->CreateTablet(Req(kTablet)).code(), absl::StatusCode::kAlreadyExists);

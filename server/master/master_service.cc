@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -11,53 +10,13 @@
 #include "proto/tserver.grpc.pb.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
+#include "server/master/tablet_call_fanout.h"
 
 namespace kmend::master {
 namespace {
 
 using server::FromGrpcStatus;
 using server::ToGrpcStatus;
-
-// One call to a tablet server, made by the fan-out below.
-struct TabletCall {
-  std::string ts_uuid;
-  std::string address;
-  tserver::CreateTabletRequestPB create;  // when is_create
-  tserver::DeleteTabletRequestPB del;     // otherwise
-  bool is_create = true;
-  absl::Status result;
-};
-
-// Runs the calls with one thread per destination server (calls to one server
-// go in order), so that a hung server delays only its own calls, each by at
-// most `timeout`.
-void FanOut(std::vector<TabletCall>* calls, std::chrono::milliseconds timeout) {
-  std::map<std::string, std::vector<TabletCall*>> by_server;
-  for (TabletCall& c : *calls) by_server[c.address].push_back(&c);
-  std::vector<std::thread> threads;
-  for (auto& [address, list] : by_server) {
-    threads.emplace_back([address = address, list = list, timeout] {
-      auto stub = tserver::TabletServerService::NewStub(server::NewChannel(address));
-      for (TabletCall* c : list) {
-        grpc::ClientContext ctx;
-        server::SetDeadline(&ctx, timeout);
-        grpc::Status s;
-        if (c->is_create) {
-          tserver::CreateTabletResponsePB resp;
-          s = stub->CreateTablet(&ctx, c->create, &resp);
-        } else {
-          tserver::DeleteTabletResponsePB resp;
-          s = stub->DeleteTablet(&ctx, c->del, &resp);
-        }
-        c->result = FromGrpcStatus(
-            s, absl::StrCat(c->is_create ? "CreateTablet " : "DeleteTablet ",
-                            c->is_create ? c->create.tablet_id() : c->del.tablet_id(), " on ",
-                            c->ts_uuid, " (", address, ")"));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-}
 
 TabletCall CreateCall(const TableInfoPB& table, const SysTabletPB& t, const std::string& ts_uuid,
                       const std::string& address) {

@@ -43,6 +43,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -257,7 +258,15 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
     ksck.push_back(1000 * SecondsSince(tk));
     r.ksck_exit = tr.exit_code;
     if (tr.exit_code != 0) {
+      // What it found: the lines that are not healthy (or its error).
       std::cerr << "ksck exit " << tr.exit_code << ": " << tr.err.substr(0, 400) << "\n";
+      int shown = 0;
+      for (absl::string_view line : absl::StrSplit(tr.out, '\n')) {
+        if (shown < 15 && !line.empty() && !absl::StrContains(line, "HEALTHY")) {
+          std::cerr << "  " << line << "\n";
+          ++shown;
+        }
+      }
     }
   }
   r.ksck_ms = Summarize(ksck);

@@ -280,8 +280,9 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
         return v.ok() && v->replicas == n && v->serving == n;
       },
       std::chrono::minutes(10), "the restarted server serving every replica");
-  if (!s.ok()) return s;
-  r.restart_s = SecondsSince(tr0);
+  // The other columns are still worth printing: restart_s < 0 says it failed.
+  r.restart_s = s.ok() ? SecondsSince(tr0) : -1;
+  if (!s.ok()) std::cerr << "restart: " << s << "\n";
   r.load_after = LoadAverage();
   return r;
 }
@@ -318,6 +319,7 @@ int Main() {
       ++failures;
       continue;
     }
+    if (r->restart_s < 0) ++failures;  // printed as -1
     std::cout << absl::StrFormat("%d | %.2f (%.2f) | %s | %d | %d | %s | %s (exit %d) | %.2f | %s;%s\n",
                                  r->tablets, r->create_s, r->create_rpc_s,
                                  Fmt(r->idle_cpu_pct, "%"), r->threads_tserver_max,

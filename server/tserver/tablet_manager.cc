@@ -1,13 +1,7 @@
 #include "server/tserver/tablet_manager.h"
 
-#include <pthread.h>
-
-#include <algorithm>
-#include <atomic>
 #include <filesystem>
 #include <system_error>
-#include <thread>
-#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "lib/format/pb_container.h"
@@ -67,28 +61,13 @@ absl::Status TabletManager::Open() {
       }
     }
   }
-  if (runtime_) StartAll(loaded);
-  return absl::OkStatus();
-}
-
-void TabletManager::StartAll(const std::map<std::string, std::shared_ptr<TabletReplica>>& replicas) {
-  // Each start reads the replica's files and recovers its WAL (several
-  // fsyncs): one by one, 1,000 replicas took tens of seconds before the
-  // server could even take RPCs (issue 15). Replicas start independently.
-  std::vector<std::pair<const std::string*, TabletReplica*>> todo;
-  for (const auto& [id, r] : replicas) todo.emplace_back(&id, r.get());
-  std::atomic<size_t> next{0};
-  auto work = [&] {
-    pthread_setname_np(pthread_self(), "tablet-start");
-    for (size_t i = next++; i < todo.size(); i = next++) {
-      absl::Status s = todo[i].second->Start(*runtime_);
-      if (!s.ok()) KLOG(ERROR) << "starting tablet " << *todo[i].first << ": " << s;
+  if (runtime_) {
+    for (const auto& [id, r] : loaded) {
+      absl::Status s = r->Start(*runtime_);
+      if (!s.ok()) KLOG(ERROR) << "starting tablet " << id << ": " << s;
     }
-  };
-  const size_t n = std::min(todo.size(), static_cast<size_t>(kStartThreads));
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < n; ++t) threads.emplace_back(work);
-  for (std::thread& t : threads) t.join();
+  }
+  return absl::OkStatus();
 }
 
 void TabletManager::ShutdownAll() {

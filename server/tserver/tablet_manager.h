@@ -104,11 +104,6 @@ class TabletManager {
   static void NoteWriteRefusal(const server::DataDirSpacePB& dir, server::ReplicaStatusPB* replica);
 
  private:
-  // Threads that start loaded replicas in parallel in Open() (they end
-  // when Open returns).
-  static constexpr int kStartThreads = 8;
-  void StartAll(const std::map<std::string, std::shared_ptr<TabletReplica>>& replicas);
-
   const fs::Layout layout_;
   const std::string server_uuid_;
   const ConfigObserver on_config_;

@@ -5,10 +5,14 @@
 // For each N it measures:
 //   create    CreateTable calls until every tablet has a leader that all
 //             three replicas agree on (GetStatus of each tablet server);
+//             "RPC" is the CreateTable calls alone (catalog change and the
+//             CreateTablet fan-out), the rest is elections;
 //   idle CPU  user+system time of the four processes over the idle window
 //             (/proc/<pid>/stat), as % of one core, in 2 s slices: median
 //             and spread of the slices;
 //   threads   /proc/<pid>/task of each tablet server (max) and the master;
+//   describe  DescribeTable of the largest table against the leader
+//             master, 5 calls (the master answers from memory);
 //   ksck      `kmend ksck` end to end (process start to exit), 5 runs;
 //   restart   tablet server 0 killed (SIGKILL) and started again until it
 //             serves every replica again: all N RUNNING and each knows a
@@ -41,6 +45,7 @@
 #include <vector>
 
 #include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
@@ -139,6 +144,8 @@ absl::StatusOr<ServerView> View(testing::ExternalCluster* cluster, int i) {
 struct Result {
   int tablets = 0;
   double create_s = 0;
+  double create_rpc_s = 0;
+  Spread describe_ms;
   Spread idle_cpu_pct;
   int threads_tserver_max = 0;
   int threads_master = 0;
@@ -206,6 +213,7 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
   auto t0 = Clock::now();
   s = CreateTables(&cluster, n);
   if (!s.ok()) return s;
+  r.create_rpc_s = SecondsSince(t0);
   s = testing::ExternalCluster::WaitFor([&] { return AllLed(&cluster, n); },
                                         std::chrono::minutes(10), "every tablet led");
   if (!s.ok()) return s;
@@ -231,6 +239,24 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
     r.threads_tserver_max = std::max(r.threads_tserver_max, Threads(cluster.tserver(i)->pid()));
   }
 
+  std::vector<double> describe;
+  for (int k = 0; k < 5; ++k) {
+    auto stub = cluster.MasterStub();
+    master::DescribeTableRequestPB req;
+    req.set_name("scale0");
+    master::DescribeTableResponsePB resp;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    auto td = Clock::now();
+    grpc::Status ds = stub->DescribeTable(&ctx, req, &resp);
+    describe.push_back(1000 * SecondsSince(td));
+    if (!ds.ok() || resp.tablets_size() != std::min(n, kMaxTabletsPerTable)) {
+      return absl::InternalError(absl::StrCat("DescribeTable scale0: ", ds.error_message(), " (",
+                                              resp.tablets_size(), " tablets)"));
+    }
+  }
+  r.describe_ms = Summarize(describe);
+
   std::vector<double> ksck;
   for (int k = 0; k < 5; ++k) {
     auto tk = Clock::now();
@@ -239,7 +265,15 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
     ksck.push_back(1000 * SecondsSince(tk));
     r.ksck_exit = tr.exit_code;
     if (tr.exit_code != 0) {
+      // What it found: the lines that are not healthy (or its error).
       std::cerr << "ksck exit " << tr.exit_code << ": " << tr.err.substr(0, 400) << "\n";
+      int shown = 0;
+      for (absl::string_view line : absl::StrSplit(tr.out, '\n')) {
+        if (shown < 15 && !line.empty() && !absl::StrContains(line, "HEALTHY")) {
+          std::cerr << "  " << line << "\n";
+          ++shown;
+        }
+      }
     }
   }
   r.ksck_ms = Summarize(ksck);
@@ -253,8 +287,9 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
         return v.ok() && v->replicas == n && v->serving == n;
       },
       std::chrono::minutes(10), "the restarted server serving every replica");
-  if (!s.ok()) return s;
-  r.restart_s = SecondsSince(tr0);
+  // The other columns are still worth printing: restart_s < 0 says it failed.
+  r.restart_s = s.ok() ? SecondsSince(tr0) : -1;
+  if (!s.ok()) std::cerr << "restart: " << s << "\n";
   r.load_after = LoadAverage();
   return r;
 }
@@ -284,8 +319,8 @@ int Main() {
   if (const char* e = std::getenv("KMEND_SCALE_TSERVER_FLAGS"); e != nullptr && *e) {
     std::cout << "tablet server flags: " << e << "\n";
   }
-  std::cout << "tablets | create s | idle CPU % of one core, median [min..max] | threads/tserver"
-               " | threads master | ksck ms median [min..max] | restart s | load avg before;after\n";
+  std::cout << "tablets | create s (RPC s) | idle CPU % of one core, median [min..max] | threads/tserver"
+               " | threads master | DescribeTable ms | ksck ms median [min..max] | restart s | load avg before;after\n";
   int failures = 0;
   for (int n : sizes) {
     auto r = RunOne(n, idle_s, scratch);
@@ -294,21 +329,25 @@ int Main() {
       ++failures;
       continue;
     }
-    std::cout << absl::StrFormat("%d | %.2f | %s | %d | %d | %s (exit %d) | %.2f | %s;%s\n",
-                                 r->tablets, r->create_s, Fmt(r->idle_cpu_pct, "%"),
-                                 r->threads_tserver_max, r->threads_master,
+    if (r->restart_s < 0) ++failures;  // printed as -1
+    std::cout << absl::StrFormat("%d | %.2f (%.2f) | %s | %d | %d | %s | %s (exit %d) | %.2f | %s;%s\n",
+                                 r->tablets, r->create_s, r->create_rpc_s,
+                                 Fmt(r->idle_cpu_pct, "%"), r->threads_tserver_max,
+                                 r->threads_master, Fmt(r->describe_ms, ""),
                                  Fmt(r->ksck_ms, ""), r->ksck_exit, r->restart_s,
                                  r->load_before, r->load_after)
               << std::flush;
     if (!out_path.empty()) {
       std::ofstream f(out_path, std::ios::app);
       f << absl::StrFormat(
-          "{\"schema\":\"kmend.scale_bench/1\",\"tablets\":%d,\"create_s\":%.3f,"
+          "{\"schema\":\"kmend.scale_bench/2\",\"tablets\":%d,\"create_s\":%.3f,"
+          "\"create_rpc_s\":%.3f,\"describe_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},"
           "\"idle_cpu_pct\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f},"
           "\"threads_tserver_max\":%d,\"threads_master\":%d,"
           "\"ksck_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},\"ksck_exit\":%d,"
           "\"restart_s\":%.3f,\"loadavg_before\":\"%s\",\"loadavg_after\":\"%s\"}\n",
-          r->tablets, r->create_s, r->idle_cpu_pct.median, r->idle_cpu_pct.min,
+          r->tablets, r->create_s, r->create_rpc_s, r->describe_ms.median, r->describe_ms.min,
+          r->describe_ms.max, r->idle_cpu_pct.median, r->idle_cpu_pct.min,
           r->idle_cpu_pct.max, r->threads_tserver_max, r->threads_master, r->ksck_ms.median,
           r->ksck_ms.min, r->ksck_ms.max, r->ksck_exit, r->restart_s, r->load_before,
           r->load_after);

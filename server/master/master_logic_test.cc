@@ -88,19 +88,109 @@ TEST(TServerRegistryTest, ReportsReplaceAndStaleHeartbeatsAreIgnored) {
   TServerRegistry reg(&clock, 1000);
   ASSERT_TRUE(reg.Register(Reg("a", 1)).ok());
   ASSERT_TRUE(reg.Heartbeat(Hb("a", 5, {"t1", "t2"})).ok());
-  EXPECT_EQ(reg.Get("a")->replicas.size(), 2u);
+  EXPECT_EQ(reg.Get("a")->replicas->size(), 2u);
   // A delayed duplicate with an older sequence number must not roll back.
-  ASSERT_TRUE(reg.Heartbeat(Hb("a", 4, {})).ok());
-  EXPECT_EQ(reg.Get("a")->replicas.size(), 2u);
-  ASSERT_TRUE(reg.Heartbeat(Hb("a", 6, {"t2"})).ok());
+  ReportOutcome outcome = ReportOutcome::kApplied;
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 4, {}), &outcome).ok());
+  EXPECT_EQ(outcome, ReportOutcome::kNeedsFullReport);
+  EXPECT_EQ(reg.Get("a")->replicas->size(), 2u);
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 6, {"t2"}), &outcome).ok());
+  EXPECT_EQ(outcome, ReportOutcome::kApplied);
   auto a = reg.Get("a");
-  ASSERT_EQ(a->replicas.size(), 1u);
-  EXPECT_EQ(a->replicas.begin()->first, "t2");
+  ASSERT_EQ(a->replicas->size(), 1u);
+  EXPECT_EQ(a->replicas->begin()->first, "t2");
   // Re-registration (a restart) restarts the sequence.
   ASSERT_TRUE(reg.Register(Reg("a", 9)).ok());
   ASSERT_TRUE(reg.Heartbeat(Hb("a", 0, {"t3"})).ok());
-  EXPECT_EQ(reg.Get("a")->replicas.begin()->first, "t3");
+  EXPECT_EQ(reg.Get("a")->replicas->begin()->first, "t3");
   EXPECT_EQ(reg.Get("a")->registration.rpc_address().port(), 9u);
+}
+
+// An incremental report: what changed since report `base`.
+HeartbeatRequestPB Delta(const std::string& uuid, int64_t seq, int64_t base,
+                         const std::vector<std::string>& changed,
+                         const std::vector<std::string>& removed = {}) {
+  HeartbeatRequestPB h = Hb(uuid, seq, changed);
+  h.set_is_full_report(false);
+  h.set_base_sequence_number(base);
+  for (const auto& id : removed) h.add_removed_tablet_ids(id);
+  return h;
+}
+
+std::vector<std::string> Ids(const TServerRegistry& reg, const std::string& uuid) {
+  std::vector<std::string> out;
+  for (const auto& [id, r] : *reg.Get(uuid)->replicas) out.push_back(id);
+  return out;
+}
+
+// Issue 15: incremental replica reports.
+TEST(TServerRegistryTest, AnIncrementalReportOnTheLastAppliedReportUpsertsAndRemoves) {
+  server::FakeClock clock;
+  TServerRegistry reg(&clock, 1000);
+  ASSERT_TRUE(reg.Register(Reg("a", 1)).ok());
+  ReportOutcome outcome = ReportOutcome::kNeedsFullReport;
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 0, {"t1", "t2", "t3"}), &outcome).ok());
+  ASSERT_EQ(outcome, ReportOutcome::kApplied);
+  const auto before = reg.Get("a")->replicas;
+
+  HeartbeatRequestPB d = Delta("a", 1, /*base=*/0, {"t2", "t4"}, {"t3"});
+  d.mutable_replicas(0)->set_data_state(server::TABLET_DATA_TOMBSTONED);
+  ASSERT_TRUE(reg.Heartbeat(d, &outcome).ok());
+  ASSERT_EQ(outcome, ReportOutcome::kApplied);
+  EXPECT_EQ(Ids(reg, "a"), (std::vector<std::string>{"t1", "t2", "t4"}));
+  auto now = reg.Get("a")->replicas;
+  EXPECT_EQ(now->at("t2")->data_state(), server::TABLET_DATA_TOMBSTONED);
+  // Copy-on-write: a reader's earlier view is untouched, and unchanged
+  // reports are shared, not copied.
+  EXPECT_EQ(before->size(), 3u);
+  EXPECT_EQ(before->at("t2")->data_state(), server::TABLET_DATA_READY);
+  EXPECT_EQ(before->at("t1").get(), now->at("t1").get());
+
+  // An empty incremental report (an idle server) applies and keeps the view.
+  ASSERT_TRUE(reg.Heartbeat(Delta("a", 2, /*base=*/1, {}), &outcome).ok());
+  EXPECT_EQ(outcome, ReportOutcome::kApplied);
+  EXPECT_EQ(reg.Get("a")->replicas.get(), now.get());
+}
+
+TEST(TServerRegistryTest, AnIncrementalReportWithAGapAsksForAFullReport) {
+  server::FakeClock clock;
+  TServerRegistry reg(&clock, 1000);
+  ASSERT_TRUE(reg.Register(Reg("a", 1)).ok());
+  ReportOutcome outcome = ReportOutcome::kApplied;
+  // Before any full report since registering: nothing to apply it to.
+  ASSERT_TRUE(reg.Heartbeat(Delta("a", 0, /*base=*/-1, {"t1"}), &outcome).ok());
+  EXPECT_EQ(outcome, ReportOutcome::kNeedsFullReport);
+  EXPECT_TRUE(reg.Get("a")->replicas->empty());
+  EXPECT_FALSE(reg.Get("a")->reported);
+
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 1, {"t1"}), &outcome).ok());
+  ASSERT_EQ(outcome, ReportOutcome::kApplied);
+  // Report 2 applied, but the server never got the answer: it sends 3 on
+  // its last acknowledged base, 1. Applying it would lose 2's changes.
+  ASSERT_TRUE(reg.Heartbeat(Delta("a", 2, /*base=*/1, {"t2"}), &outcome).ok());
+  ASSERT_EQ(outcome, ReportOutcome::kApplied);
+  ASSERT_TRUE(reg.Heartbeat(Delta("a", 3, /*base=*/1, {}, {"t1"}), &outcome).ok());
+  EXPECT_EQ(outcome, ReportOutcome::kNeedsFullReport);
+  EXPECT_EQ(Ids(reg, "a"), (std::vector<std::string>{"t1", "t2"}));
+  // Heartbeats still count for liveness while reports are refused.
+  clock.AdvanceMillis(900);
+  ASSERT_TRUE(reg.Heartbeat(Delta("a", 4, /*base=*/1, {}), &outcome).ok());
+  EXPECT_EQ(outcome, ReportOutcome::kNeedsFullReport);
+  clock.AdvanceMillis(900);
+  EXPECT_TRUE(reg.Get("a")->live);
+
+  // The full report puts it right; incremental reports on it apply again.
+  ASSERT_TRUE(reg.Heartbeat(Hb("a", 5, {"t2", "t5"}), &outcome).ok());
+  ASSERT_EQ(outcome, ReportOutcome::kApplied);
+  ASSERT_TRUE(reg.Heartbeat(Delta("a", 6, /*base=*/5, {"t6"}), &outcome).ok());
+  EXPECT_EQ(outcome, ReportOutcome::kApplied);
+  EXPECT_EQ(Ids(reg, "a"), (std::vector<std::string>{"t2", "t5", "t6"}));
+
+  // A re-registration (the server restarted, or this master forgot it)
+  // invalidates every base.
+  ASSERT_TRUE(reg.Register(Reg("a", 1)).ok());
+  ASSERT_TRUE(reg.Heartbeat(Delta("a", 7, /*base=*/6, {}), &outcome).ok());
+  EXPECT_EQ(outcome, ReportOutcome::kNeedsFullReport);
 }
 
 TEST(PlacementTest, SpreadsOverLeastLoaded) {

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <map>
 #include <set>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -11,53 +10,13 @@
 #include "proto/tserver.grpc.pb.h"
 #include "server/common/grpc_util.h"
 #include "server/common/logger.h"
+#include "server/master/tablet_call_fanout.h"
 
 namespace kmend::master {
 namespace {
 
 using server::FromGrpcStatus;
 using server::ToGrpcStatus;
-
-// One call to a tablet server, made by the fan-out below.
-struct TabletCall {
-  std::string ts_uuid;
-  std::string address;
-  tserver::CreateTabletRequestPB create;  // when is_create
-  tserver::DeleteTabletRequestPB del;     // otherwise
-  bool is_create = true;
-  absl::Status result;
-};
-
-// Runs the calls with one thread per destination server (calls to one server
-// go in order), so that a hung server delays only its own calls, each by at
-// most `timeout`.
-void FanOut(std::vector<TabletCall>* calls, std::chrono::milliseconds timeout) {
-  std::map<std::string, std::vector<TabletCall*>> by_server;
-  for (TabletCall& c : *calls) by_server[c.address].push_back(&c);
-  std::vector<std::thread> threads;
-  for (auto& [address, list] : by_server) {
-    threads.emplace_back([address = address, list = list, timeout] {
-      auto stub = tserver::TabletServerService::NewStub(server::NewChannel(address));
-      for (TabletCall* c : list) {
-        grpc::ClientContext ctx;
-        server::SetDeadline(&ctx, timeout);
-        grpc::Status s;
-        if (c->is_create) {
-          tserver::CreateTabletResponsePB resp;
-          s = stub->CreateTablet(&ctx, c->create, &resp);
-        } else {
-          tserver::DeleteTabletResponsePB resp;
-          s = stub->DeleteTablet(&ctx, c->del, &resp);
-        }
-        c->result = FromGrpcStatus(
-            s, absl::StrCat(c->is_create ? "CreateTablet " : "DeleteTablet ",
-                            c->is_create ? c->create.tablet_id() : c->del.tablet_id(), " on ",
-                            c->ts_uuid, " (", address, ")"));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-}
 
 TabletCall CreateCall(const TableInfoPB& table, const SysTabletPB& t, const std::string& ts_uuid,
                       const std::string& address) {
@@ -151,7 +110,7 @@ int MasterServiceImpl::RecreateMissingReplicas(int64_t min_table_age_us, int64_t
         auto ts = registry_->Get(peer.permanent_uuid());
         // Judge only live servers that have sent a report since registering.
         if (!ts.has_value() || !ts->live || !ts->reported) continue;
-        if (ts->replicas.count(t.tablet_id()) > 0) continue;
+        if (ts->replicas->count(t.tablet_id()) > 0) continue;
         calls.push_back(CreateCall(table->table, t, peer.permanent_uuid(),
                                    server::HostPortToString(ts->registration.rpc_address())));
       }
@@ -200,42 +159,87 @@ grpc::Status MasterServiceImpl::RegisterTServer(grpc::ServerContext*,
 grpc::Status MasterServiceImpl::Heartbeat(grpc::ServerContext*, const HeartbeatRequestPB* req,
                                           HeartbeatResponsePB* resp) {
   resp->set_master_uuid(master_uuid_);
-  absl::Status s = registry_->Heartbeat(*req);
+  ReportOutcome outcome = ReportOutcome::kNeedsFullReport;
+  absl::Status s = registry_->Heartbeat(*req, &outcome);
   if (absl::IsFailedPrecondition(s)) {
     // Not an RPC failure: the answer is "register again".
     resp->set_needs_reregister(true);
     return grpc::Status::OK;
   }
   if (!s.ok()) return ToGrpcStatus(s);
+  const bool leader = CheckLeader().ok();
+  if (!leader) {
+    absl::MutexLock lock(&judged_mu_);
+    judged_clean_at_version_.clear();
+  }
+  if (outcome == ReportOutcome::kNeedsFullReport) {
+    resp->set_needs_full_report(true);
+    return grpc::Status::OK;
+  }
   // A follower master keeps its registry current (a new leader knows the
-  // live servers at once) but neither writes the catalog nor judges
-  // replicas by its possibly stale copy of it.
-  if (!CheckLeader().ok()) return grpc::Status::OK;
+  // live servers and their replicas at once) but neither writes the catalog
+  // nor judges replicas by its possibly stale copy of it.
+  if (leader) JudgeReport(*req, resp);
+  return grpc::Status::OK;
+}
+
+void MasterServiceImpl::JudgeReport(const HeartbeatRequestPB& req, HeartbeatResponsePB* resp) {
+  const std::string& uuid = req.permanent_uuid();
+  const int64_t version = catalog_->version();
+  bool full = req.is_full_report();
+  if (!full) {
+    absl::MutexLock lock(&judged_mu_);
+    auto it = judged_clean_at_version_.find(uuid);
+    full = it == judged_clean_at_version_.end() || it->second != version;
+  }
+  // The replicas to judge: the whole stored view, or just this report's.
+  std::vector<const server::ReplicaStatusPB*> subject;
+  std::shared_ptr<const ReplicaReports> stored;
+  if (full) {
+    std::optional<TServerSnapshot> ts = registry_->Get(uuid);
+    if (ts.has_value()) stored = ts->replicas;
+    if (stored != nullptr) {
+      subject.reserve(stored->size());
+      for (const auto& [id, r] : *stored) subject.push_back(r.get());
+    }
+  } else {
+    for (const auto& r : req.replicas()) subject.push_back(&r);
+  }
   std::map<std::string, consensus::RaftConfigPB> configs;
-  for (const auto& r : req->replicas()) {
-    if (r.data_state() == server::TABLET_DATA_READY && r.has_consensus_state()) {
-      configs[r.tablet_id()] = r.consensus_state().committed_config();
+  for (const server::ReplicaStatusPB* r : subject) {
+    if (r->data_state() == server::TABLET_DATA_READY && r->has_consensus_state()) {
+      configs[r->tablet_id()] = r->consensus_state().committed_config();
     }
   }
+  bool clean = true;
   auto updated = catalog_->UpdateConfigs(configs);
   if (!updated.ok()) {
-    KLOG(WARNING) << "heartbeat from " << req->permanent_uuid() << ": " << updated.status();
+    clean = false;
+    KLOG(WARNING) << "heartbeat from " << uuid << ": " << updated.status();
   } else if (*updated > 0) {
-    KLOG(INFO) << "catalog took " << *updated << " newer Raft config(s) reported by "
-               << req->permanent_uuid();
+    KLOG(INFO) << "catalog took " << *updated << " newer Raft config(s) reported by " << uuid;
   }
   std::map<std::string, raft::ConfigVersion> reported;
-  for (const auto& r : req->replicas()) {
-    if (r.data_state() == server::TABLET_DATA_TOMBSTONED ||
-        r.data_state() == server::TABLET_DATA_DELETED) {
+  for (const server::ReplicaStatusPB* r : subject) {
+    if (r->data_state() == server::TABLET_DATA_TOMBSTONED ||
+        r->data_state() == server::TABLET_DATA_DELETED) {
       continue;
     }
-    reported[r.tablet_id()] = raft::ConfigVersionOf(r.consensus_state().committed_config());
+    reported[r->tablet_id()] = raft::ConfigVersionOf(r->consensus_state().committed_config());
   }
-  for (const std::string& id : catalog_->TabletsToTombstone(req->permanent_uuid(), reported)) {
+  for (const std::string& id : catalog_->TabletsToTombstone(uuid, reported)) {
     resp->add_tablets_to_tombstone(id);
+    // Told again at the next heartbeat until the server reports it gone.
+    clean = false;
   }
-  return grpc::Status::OK;
+  absl::MutexLock lock(&judged_mu_);
+  if (clean) {
+    // `version` as read before judging: a catalog change made meanwhile (this
+    // UpdateConfigs included) has the next heartbeat judged in full.
+    judged_clean_at_version_[uuid] = version;
+  } else {
+    judged_clean_at_version_.erase(uuid);
+  }
 }
 
 grpc::Status MasterServiceImpl::ListTabletServers(grpc::ServerContext*,
@@ -248,7 +252,7 @@ grpc::Status MasterServiceImpl::ListTabletServers(grpc::ServerContext*,
     e->set_live(ts.live);
     e->set_millis_since_heartbeat(ts.millis_since_heartbeat);
     e->set_num_assigned_replicas(static_cast<int32_t>(counts[ts.registration.permanent_uuid()]));
-    e->set_num_reported_replicas(static_cast<int32_t>(ts.replicas.size()));
+    e->set_num_reported_replicas(static_cast<int32_t>(ts.replicas->size()));
     e->set_in_maintenance(catalog_->InMaintenance(ts.registration.permanent_uuid()));
   }
   return grpc::Status::OK;
@@ -342,8 +346,18 @@ grpc::Status MasterServiceImpl::ListTables(grpc::ServerContext*, const ListTable
   return grpc::Status::OK;
 }
 
+MasterServiceImpl::ServerMap MasterServiceImpl::Servers() const {
+  ServerMap out;
+  for (TServerSnapshot& ts : registry_->List()) {
+    std::string uuid = ts.registration.permanent_uuid();
+    out.emplace(std::move(uuid), std::move(ts));
+  }
+  return out;
+}
+
 TabletLocationsPB MasterServiceImpl::Locations(const SysTabletPB& tablet,
-                                               const std::string& table_name) const {
+                                               const std::string& table_name,
+                                               const ServerMap& servers) {
   TabletLocationsPB loc;
   loc.set_tablet_id(tablet.tablet_id());
   loc.set_table_id(tablet.table_id());
@@ -354,15 +368,15 @@ TabletLocationsPB MasterServiceImpl::Locations(const SysTabletPB& tablet,
     ReplicaLocationPB* r = loc.add_replicas();
     r->set_ts_uuid(peer.permanent_uuid());
     *r->mutable_rpc_address() = peer.last_known_addr();
-    auto ts = registry_->Get(peer.permanent_uuid());
-    if (!ts.has_value()) continue;
-    *r->mutable_rpc_address() = ts->registration.rpc_address();
-    r->set_ts_live(ts->live);
-    auto rep = ts->replicas.find(tablet.tablet_id());
-    if (rep == ts->replicas.end()) continue;
-    r->set_role(rep->second.role());
-    r->set_data_state(rep->second.data_state());
-    if (rep->second.role() == consensus::RaftPeerPB::LEADER && ts->live) {
+    auto ts = servers.find(peer.permanent_uuid());
+    if (ts == servers.end()) continue;
+    *r->mutable_rpc_address() = ts->second.registration.rpc_address();
+    r->set_ts_live(ts->second.live);
+    auto rep = ts->second.replicas->find(tablet.tablet_id());
+    if (rep == ts->second.replicas->end()) continue;
+    r->set_role(rep->second->role());
+    r->set_data_state(rep->second->data_state());
+    if (rep->second->role() == consensus::RaftPeerPB::LEADER && ts->second.live) {
       loc.set_leader_uuid(peer.permanent_uuid());
     }
   }
@@ -376,8 +390,10 @@ grpc::Status MasterServiceImpl::DescribeTable(grpc::ServerContext*,
   auto t = catalog_->GetTable(req->name(), req->table_id());
   if (!t.ok()) return ToGrpcStatus(t.status());
   *resp->mutable_table() = t->table;
+  const ServerMap servers = Servers();
+  resp->mutable_tablets()->Reserve(static_cast<int>(t->tablets.size()));
   for (const SysTabletPB& tablet : t->tablets) {
-    *resp->add_tablets() = Locations(tablet, t->table.name());
+    *resp->add_tablets() = Locations(tablet, t->table.name(), servers);
   }
   return grpc::Status::OK;
 }
@@ -418,14 +434,22 @@ grpc::Status MasterServiceImpl::GetTabletLocations(grpc::ServerContext*,
                                                    const GetTabletLocationsRequestPB* req,
                                                    GetTabletLocationsResponsePB* resp) {
   if (absl::Status leader = CheckLeader(); !leader.ok()) return ToGrpcStatus(leader);
+  const ServerMap servers = Servers();
+  std::map<std::string, std::string> table_names;  // table id -> name
   for (const std::string& id : req->tablet_ids()) {
     auto tablet = catalog_->GetTablet(id);
     if (!tablet.ok()) {
       resp->add_unknown_tablet_ids(id);
       continue;
     }
-    auto table = catalog_->GetTable("", tablet->table_id());
-    *resp->add_tablets() = Locations(*tablet, table.ok() ? table->table.name() : "");
+    // One catalog lookup per table, not per tablet (GetTable copies the
+    // table's tablets).
+    auto name = table_names.find(tablet->table_id());
+    if (name == table_names.end()) {
+      auto table = catalog_->GetTable("", tablet->table_id());
+      name = table_names.emplace(tablet->table_id(), table.ok() ? table->table.name() : "").first;
+    }
+    *resp->add_tablets() = Locations(*tablet, name->second, servers);
   }
   return grpc::Status::OK;
 }

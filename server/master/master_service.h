@@ -11,9 +11,11 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
 
 #include "proto/master.grpc.pb.h"
 #include "server/master/catalog_manager.h"
@@ -67,16 +69,35 @@ class MasterServiceImpl final : public MasterService::Service {
                                   GetTabletLocationsResponsePB* resp) override;
 
  private:
-  // The catalog's tablet joined with what the registry knows about each
+  // Every registered server by uuid, from one registry snapshot: the reports
+  // are shared, not copied, so a table of thousands of tablets is described
+  // from memory in one pass.
+  using ServerMap = std::map<std::string, TServerSnapshot>;
+  ServerMap Servers() const;
+  // The catalog's tablet joined with what `servers` knows about each
   // replica's server and report.
-  TabletLocationsPB Locations(const SysTabletPB& tablet, const std::string& table_name) const;
+  static TabletLocationsPB Locations(const SysTabletPB& tablet, const std::string& table_name,
+                                     const ServerMap& servers);
   absl::Status CheckLeader() const;
+  // Leader only: judges a heartbeat's replicas against the catalog (newer
+  // Raft configs taken, replicas to tombstone into `resp`). Judges every
+  // replica the registry holds for the server when the report is full, when
+  // the catalog changed since the server was last judged, when this master
+  // did not judge it as leader before, or when the last judgement left work
+  // (tombstones told, a catalog update that failed); otherwise only the
+  // replicas this incremental report carries, since nothing else changed.
+  void JudgeReport(const HeartbeatRequestPB& req, HeartbeatResponsePB* resp);
 
   const std::string master_uuid_;
   TServerRegistry* const registry_;
   CatalogManager* const catalog_;
   const std::chrono::milliseconds tserver_rpc_timeout_;
   const LeaderCheck leader_check_;
+  // Per server uuid: the catalog version its replicas were last judged
+  // against, when that judgement left nothing to redo. Cleared whenever this
+  // master is not the leader, so a new leader judges every report in full.
+  absl::Mutex judged_mu_;
+  std::map<std::string, int64_t> judged_clean_at_version_ ABSL_GUARDED_BY(judged_mu_);
 };
 
 }  // namespace kmend::master

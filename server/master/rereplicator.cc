@@ -117,7 +117,8 @@ Rereplicator::Snapshot Rereplicator::TakeSnapshot(const std::string& own_tablet)
       v.disk_full = ts.disk_full();
       v.millis_since_heartbeat = ts.millis_since_heartbeat;
       v.in_maintenance = catalog_->InMaintenance(uuid);
-      for (const auto& [id, r] : ts.replicas) {
+      for (const auto& [id, report] : *ts.replicas) {
+        const server::ReplicaStatusPB& r = *report;
         ReplicaView rv(r.data_state());
         if (r.has_last_logged_opid()) rv.last_logged_index = r.last_logged_opid().index();
         if (r.has_last_committed_opid()) {
@@ -155,9 +156,11 @@ Rereplicator::Snapshot Rereplicator::TakeSnapshot(const std::string& own_tablet)
       const consensus::ConsensusStatePB* leader_cs = nullptr;
       for (const TServerSnapshot& ts : all) {
         if (!ts.live) continue;
-        auto r = ts.replicas.find(t.tablet_id());
-        if (r == ts.replicas.end() || r->second.role() != consensus::RaftPeerPB::LEADER) continue;
-        const auto& cs = r->second.consensus_state();
+        auto r = ts.replicas->find(t.tablet_id());
+        if (r == ts.replicas->end() || r->second->role() != consensus::RaftPeerPB::LEADER) {
+          continue;
+        }
+        const auto& cs = r->second->consensus_state();
         if (cs.current_term() > leader_term) {
           leader_term = cs.current_term();
           st.leader = ts.registration.permanent_uuid();
@@ -273,8 +276,8 @@ int Rereplicator::RunOnce() {
     std::map<std::pair<std::string, std::string>, Clock::time_point> failed_now;
     for (const TServerSnapshot& ts : all) {
       if (!ts.live) continue;
-      for (const auto& [id, r] : ts.replicas) {
-        if (r.data_state() != server::TABLET_DATA_FAILED) continue;
+      for (const auto& [id, r] : *ts.replicas) {
+        if (r->data_state() != server::TABLET_DATA_FAILED) continue;
         auto key = std::make_pair(ts.registration.permanent_uuid(), id);
         auto seen = failed_since_.find(key);
         failed_now[key] = seen == failed_since_.end() ? now : seen->second;

@@ -27,28 +27,66 @@ absl::Status TServerRegistry::Register(const TServerRegistrationPB& reg) {
   e.last_heartbeat_us = clock_->NowMicros();
   // A restarted process numbers its heartbeats from zero again.
   e.last_sequence_number = -1;
+  e.applied_report_sequence_number = -1;
   e.reported = false;
   return absl::OkStatus();
 }
 
-absl::Status TServerRegistry::Heartbeat(const HeartbeatRequestPB& req) {
+absl::Status TServerRegistry::Heartbeat(const HeartbeatRequestPB& req, ReportOutcome* outcome) {
+  ReportOutcome ignored;
+  if (outcome == nullptr) outcome = &ignored;
+  *outcome = ReportOutcome::kNeedsFullReport;
+  // The new map is built outside the lock when the report applies (the
+  // common case) and swapped in; a concurrent heartbeat from the same server
+  // (one per master link, never two in flight) is not expected, and would
+  // be refused by the sequence checks below.
+  std::shared_ptr<const ReplicaReports> base;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = servers_.find(req.permanent_uuid());
+    if (it == servers_.end()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "heartbeat from unregistered tablet server '", req.permanent_uuid(),
+          "': register first"));
+    }
+    Entry& e = it->second;
+    e.last_heartbeat_us = clock_->NowMicros();
+    if (req.data_dirs_size() > 0) {
+      e.data_dirs.assign(req.data_dirs().begin(), req.data_dirs().end());
+    }
+    if (req.sequence_number() <= e.last_sequence_number) return absl::OkStatus();
+    e.last_sequence_number = req.sequence_number();
+    if (!req.is_full_report()) {
+      if (!e.reported || req.base_sequence_number() != e.applied_report_sequence_number) {
+        return absl::OkStatus();
+      }
+      if (req.replicas_size() == 0 && req.removed_tablet_ids_size() == 0) {
+        // Nothing changed: an idle server's usual heartbeat copies nothing.
+        e.applied_report_sequence_number = req.sequence_number();
+        *outcome = ReportOutcome::kApplied;
+        return absl::OkStatus();
+      }
+      base = e.replicas;
+    }
+  }
+  auto next = std::make_shared<ReplicaReports>();
+  if (base != nullptr) *next = *base;  // copies shared pointers, not reports
+  for (const std::string& id : req.removed_tablet_ids()) next->erase(id);
+  for (const server::ReplicaStatusPB& r : req.replicas()) {
+    (*next)[r.tablet_id()] = std::make_shared<const server::ReplicaStatusPB>(r);
+  }
   absl::MutexLock lock(&mu_);
   auto it = servers_.find(req.permanent_uuid());
-  if (it == servers_.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "heartbeat from unregistered tablet server '", req.permanent_uuid(),
-        "': register first"));
+  // Unregistered, re-registered or overtaken meanwhile: not applied.
+  if (it == servers_.end() || it->second.last_sequence_number != req.sequence_number() ||
+      (base != nullptr && it->second.replicas != base)) {
+    return absl::OkStatus();
   }
   Entry& e = it->second;
-  e.last_heartbeat_us = clock_->NowMicros();
-  if (req.sequence_number() <= e.last_sequence_number) return absl::OkStatus();
-  e.last_sequence_number = req.sequence_number();
-  if (req.is_full_report()) {
-    e.replicas.clear();
-    e.reported = true;
-  }
-  for (const server::ReplicaStatusPB& r : req.replicas()) e.replicas[r.tablet_id()] = r;
-  if (req.data_dirs_size() > 0) e.data_dirs.assign(req.data_dirs().begin(), req.data_dirs().end());
+  e.replicas = std::move(next);
+  e.reported = true;
+  e.applied_report_sequence_number = req.sequence_number();
+  *outcome = ReportOutcome::kApplied;
   return absl::OkStatus();
 }
 

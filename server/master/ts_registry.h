@@ -14,8 +14,9 @@
 
 #include <cstdint>
 #include <map>
-#include <set>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -27,13 +28,31 @@
 
 namespace kmend::master {
 
+// One server's replica reports: tablet id -> the replica as last reported.
+// Immutable once published (copy-on-write): a heartbeat that changes the
+// reports builds a new map sharing the unchanged entries and swaps it in, so
+// a reader (DescribeTable, re-replication) holds a consistent view without
+// holding the registry's lock and never copies thousands of reports.
+using ReplicaReports = std::map<std::string, std::shared_ptr<const server::ReplicaStatusPB>>;
+
+// What a heartbeat's report did (TServerRegistry::Heartbeat).
+enum class ReportOutcome {
+  // Applied: the master's view is now the server's report.
+  kApplied,
+  // Not applied, and the server must send a full report next: an
+  // incremental report whose base is not the last report applied (a gap: a
+  // lost answer, a re-registration), or a sequence number at or below the
+  // last one seen (a delayed duplicate, which must not roll state back).
+  kNeedsFullReport,
+};
+
 // A copy of one server's entry, as of the call that returned it.
 struct TServerSnapshot {
   TServerRegistrationPB registration;
   bool live = false;
   int64_t millis_since_heartbeat = 0;
-  // Tablet id -> the replica as last reported.
-  std::map<std::string, server::ReplicaStatusPB> replicas;
+  // As last reported; never null (empty before any report).
+  std::shared_ptr<const ReplicaReports> replicas = std::make_shared<const ReplicaReports>();
   // A full report arrived since the latest registration (before that,
   // `replicas` may be stale or empty).
   bool reported = false;
@@ -62,12 +81,15 @@ class TServerRegistry {
   // when the uuid or address is missing.
   absl::Status Register(const TServerRegistrationPB& reg);
 
-  // Records a heartbeat and, for a full report, replaces the server's
-  // replica reports. FailedPrecondition when the uuid is not registered (the
-  // server must register first). A heartbeat whose sequence number is not
-  // above the last one seen is acknowledged but its report ignored (a
-  // delayed duplicate must not roll state back).
-  absl::Status Heartbeat(const HeartbeatRequestPB& req);
+  // Records a heartbeat (the server is live) and applies its report: a full
+  // report replaces the server's replica reports; an incremental one
+  // (is_full_report false) upserts its replicas and drops removed_tablet_ids,
+  // but only when its base_sequence_number is the sequence number of the
+  // last report applied since the server registered. Otherwise, and for a
+  // sequence number not above the last one seen, the report is ignored and
+  // `outcome` (may be null) says kNeedsFullReport. FailedPrecondition when
+  // the uuid is not registered (the server must register first).
+  absl::Status Heartbeat(const HeartbeatRequestPB& req, ReportOutcome* outcome = nullptr);
 
   // Forgets a server that is gone for good. NotFound when not registered;
   // FailedPrecondition while it is live (heartbeating).
@@ -89,9 +111,11 @@ class TServerRegistry {
     TServerRegistrationPB registration;
     int64_t last_heartbeat_us = 0;
     int64_t last_sequence_number = -1;
+    // Sequence number of the last report applied; meaningful once reported.
+    int64_t applied_report_sequence_number = -1;
     bool reported = false;
     bool reported_live = true;  // state last returned by CheckLiveness
-    std::map<std::string, server::ReplicaStatusPB> replicas;
+    std::shared_ptr<const ReplicaReports> replicas = std::make_shared<const ReplicaReports>();
     std::vector<server::DataDirSpacePB> data_dirs;
   };
   TServerSnapshot SnapshotLocked(const Entry& e, int64_t now_us) const

@@ -12,7 +12,13 @@ namespace kmend::tserver {
 Heartbeater::Heartbeater(std::vector<std::string> master_addresses,
                          master::TServerRegistrationPB registration, int64_t interval_ms,
                          TabletManager* manager)
-    : registration_(std::move(registration)), interval_ms_(interval_ms), manager_(manager) {
+    : registration_(std::move(registration)),
+      interval_ms_(interval_ms),
+      manager_(manager),
+      // Shorter than the interval, so that each thread's next beat finds the
+      // report stale and one thread rebuilds it: at most one build per
+      // interval for all masters, a report at most 3/4 of an interval old.
+      reports_(manager, absl::Milliseconds(interval_ms) * 3 / 4) {
   for (std::string& a : master_addresses) {
     MasterLink link;
     link.stub = master::MasterService::NewStub(server::NewChannel(a));
@@ -58,21 +64,17 @@ void Heartbeater::Beat(MasterLink* link) {
                                      absl::StrCat("RegisterTServer to ", link->address));
     if (failure.ok()) {
       link->registered = true;
+      link->acked.reset();  // a new registration: the master wants it all
       KLOG(INFO) << "registered with master " << resp.master_uuid() << " at " << link->address;
     }
   }
   if (failure.ok()) {
     master::HeartbeatRequestPB req;
     req.set_permanent_uuid(registration_.permanent_uuid());
-    req.set_sequence_number(link->sequence_number++);
-    req.set_is_full_report(true);
-    const std::optional<server::DataDirSpacePB> dir = manager_->MeasureDataDir();
-    if (dir) *req.add_data_dirs() = *dir;
-    for (const auto& r : manager_->List()) {
-      server::ReplicaStatusPB* out = req.add_replicas();
-      *out = r->Status();
-      if (dir) TabletManager::NoteWriteRefusal(*dir, out);
-    }
+    const int64_t sequence_number = link->sequence_number++;
+    req.set_sequence_number(sequence_number);
+    std::shared_ptr<const HeartbeatReport> report = reports_.Get();
+    FillReport(*report, link->acked.get(), link->acked_sequence_number, &req);
     master::HeartbeatResponsePB resp;
     grpc::ClientContext ctx;
     server::SetDeadline(&ctx, timeout);
@@ -81,6 +83,15 @@ void Heartbeater::Beat(MasterLink* link) {
     if (failure.ok() && resp.needs_reregister()) {
       KLOG(INFO) << "master at " << link->address << " asks to register again";
       link->registered = false;
+    }
+    if (failure.ok() && !resp.needs_reregister() && !resp.needs_full_report()) {
+      link->acked = std::move(report);
+      link->acked_sequence_number = sequence_number;
+    } else {
+      if (failure.ok() && resp.needs_full_report() && !req.is_full_report()) {
+        KLOG(INFO) << "master at " << link->address << " asks for a full replica report";
+      }
+      link->acked.reset();
     }
     if (failure.ok()) {
       for (const std::string& id : resp.tablets_to_tombstone()) {

@@ -1,8 +1,14 @@
 // The tablet server's link to the masters: registers with each master, then
-// heartbeats every interval with a full report of its replicas, registers
-// again when a master asks (a restarted master forgets), and tombstones the
+// heartbeats every interval with a report of its replicas, registers again
+// when a master asks (a restarted master forgets), and tombstones the
 // replicas a master says this server should no longer host (only the leader
 // master names any: followers do not judge by a possibly stale catalog).
+//
+// Reports (heartbeat_report.h): one report is built per interval and shared
+// by the per-master threads. The first report to a master after registering
+// is full; after that each is incremental, relative to the last report that
+// master acknowledged (answered without needs_full_report). Any failure,
+// re-registration or needs_full_report makes the next report full.
 //
 // One thread per master: a master that hangs (SIGSTOP, a full disk) delays
 // only its own beats, never those to the leader, which would otherwise see
@@ -22,6 +28,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "proto/master.grpc.pb.h"
+#include "server/tserver/heartbeat_report.h"
 #include "server/tserver/tablet_manager.h"
 
 namespace kmend::tserver {
@@ -45,6 +52,10 @@ class Heartbeater {
     bool last_failed = false;  // to log a failure once, not every beat
     // Per master: each sees its own increasing sequence.
     int64_t sequence_number = 0;
+    // The last report this master acknowledged and its sequence number;
+    // null when the next report must be full.
+    std::shared_ptr<const HeartbeatReport> acked;
+    int64_t acked_sequence_number = -1;
     std::thread thread;
   };
   void Run(MasterLink* link);
@@ -53,6 +64,7 @@ class Heartbeater {
   const master::TServerRegistrationPB registration_;
   const int64_t interval_ms_;
   TabletManager* const manager_;
+  HeartbeatReportBuilder reports_;
   // Built in the constructor and never resized, so the threads' pointers
   // into it stay valid.
   std::vector<MasterLink> masters_;

@@ -3,6 +3,14 @@
 #include "server/common/logger.h"
 
 namespace kmend::tserver {
+namespace {
+
+// How stale a replica's reported on-disk size may get. Measuring walks the
+// replica's files; every second for thousands of idle replicas would cost
+// more than the reports are worth.
+constexpr absl::Duration kOnDiskSizeMaxAge = absl::Seconds(10);
+
+}  // namespace
 
 MaintenanceManager::MaintenanceManager(ListFn list, absl::Duration interval)
     : list_(std::move(list)), interval_(interval) {}
@@ -39,6 +47,8 @@ void MaintenanceManager::Loop() {
     for (const std::shared_ptr<TabletReplica>& r : list_()) {
       absl::Status s = r->RunMaintenance();
       if (!s.ok()) KLOG(WARNING) << "maintenance of tablet " << r->tablet_id() << ": " << s;
+      // Off the request path: GetStatus and heartbeats read the cached size.
+      r->RefreshOnDiskSize(kOnDiskSizeMaxAge);
       absl::MutexLock l(&mu_);
       if (stop_) return;
     }

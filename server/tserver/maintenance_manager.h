@@ -1,5 +1,6 @@
 // The tablet server's maintenance thread: runs TabletReplica::RunMaintenance
-// (flush when a threshold is reached, then WAL GC) on every replica, each
+// (flush when a threshold is reached, then WAL GC) and refreshes the cached
+// on-disk size (TabletReplica::RefreshOnDiskSize) on every replica, each
 // `interval` or at once when a replica asks (Notify, from its apply path).
 //
 // One thread for all replicas: a long flush of one tablet delays the others'

@@ -76,6 +76,21 @@ void TabletManager::ShutdownAll() {
   for (const auto& r : List()) r->Shutdown();
 }
 
+TabletManager::TabletChange::TabletChange(TabletManager* manager, std::string tablet_id)
+    : manager_(manager), tablet_id_(std::move(tablet_id)) {
+  absl::MutexLock lock(&manager_->changing_mu_);
+  auto free = [this]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return manager_->changing_.count(tablet_id_) == 0;
+  };
+  manager_->changing_mu_.Await(absl::Condition(&free));
+  manager_->changing_.insert(tablet_id_);
+}
+
+TabletManager::TabletChange::~TabletChange() {
+  absl::MutexLock lock(&manager_->changing_mu_);
+  manager_->changing_.erase(tablet_id_);
+}
+
 absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
   const std::string& id = req.tablet_id();
   RETURN_IF_ERROR(fs::ValidateId(id, "CreateTablet: tablet_id"));
@@ -91,7 +106,7 @@ absl::Status TabletManager::CreateTablet(const CreateTabletRequestPB& req) {
         "CreateTablet ", id, ": initial_config does not list this server (", server_uuid_, ")"));
   }
 
-  absl::MutexLock change(&change_mu_);
+  TabletChange change(this, id);
   bool replaces_tombstone = false;
   {
     absl::MutexLock lock(&mu_);
@@ -211,7 +226,7 @@ absl::Status TabletManager::CopyTabletFrom(
     return absl::FailedPreconditionError(
         absl::StrCat("CopyTablet ", tablet_id, ": this server runs no replicas"));
   }
-  absl::MutexLock change(&change_mu_);
+  TabletChange change(this, tablet_id);
   std::shared_ptr<TabletReplica> old;
   {
     absl::MutexLock lock(&mu_);
@@ -285,7 +300,7 @@ absl::Status TabletManager::DeleteTablet(const std::string& tablet_id, bool tomb
                                          std::optional<int64_t> cas_config_opid_index_le) {
   // Checked although Lookup would not find it: the id becomes paths below.
   RETURN_IF_ERROR(fs::ValidateId(tablet_id, "DeleteTablet: tablet_id"));
-  absl::MutexLock change(&change_mu_);
+  TabletChange change(this, tablet_id);
   ASSIGN_OR_RETURN(std::shared_ptr<TabletReplica> replica, Lookup(tablet_id));
   if (cas_config_opid_index_le.has_value()) {
     int64_t have = replica->ConsensusState().committed_config().opid_index();
@@ -295,7 +310,11 @@ absl::Status TabletManager::DeleteTablet(const std::string& tablet_id, bool tomb
           ", newer than the requested bound ", *cas_config_opid_index_le));
     }
   }
-  if (tombstone) return replica->Tombstone(reason);
+  if (tombstone) {
+    absl::Status s = replica->Tombstone(reason);
+    replica->RefreshOnDiskSize();  // the WAL is gone
+    return s;
+  }
   replica->Shutdown();
 
   std::error_code ec;

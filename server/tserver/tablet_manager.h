@@ -8,8 +8,9 @@
 // A replica whose files cannot be read at start-up is kept as FAILED with
 // the error as its reason: reported, never served, and the server starts.
 //
-// Thread safety: all methods are thread-safe; creations and deletions are
-// serialized. Lifetime: replicas are shared_ptr; one dropped by the manager
+// Thread safety: all methods are thread-safe; creations, copies and
+// deletions of one tablet id are serialized, those of different ids run in
+// parallel (the master sends a table's CreateTablet calls concurrently). Lifetime: replicas are shared_ptr; one dropped by the manager
 // lives until the last RPC using it returns.
 #ifndef KMEND_SERVER_TSERVER_TABLET_MANAGER_H_
 #define KMEND_SERVER_TSERVER_TABLET_MANAGER_H_
@@ -18,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -123,8 +125,22 @@ class TabletManager {
   const std::string server_uuid_;
   const ConfigObserver on_config_;
   std::optional<ReplicaRuntime> runtime_;
-  // Held across the file operations of one creation or deletion.
-  absl::Mutex change_mu_;
+  // Held (as a TabletChange) across the file operations of one creation,
+  // copy or deletion of one tablet id: the same id's changes wait, others
+  // proceed.
+  class TabletChange {
+   public:
+    TabletChange(TabletManager* manager, std::string tablet_id);
+    ~TabletChange();
+    TabletChange(const TabletChange&) = delete;
+    TabletChange& operator=(const TabletChange&) = delete;
+
+   private:
+    TabletManager* const manager_;
+    const std::string tablet_id_;
+  };
+  absl::Mutex changing_mu_;
+  std::set<std::string> changing_ ABSL_GUARDED_BY(changing_mu_);
   mutable absl::Mutex mu_;
   std::map<std::string, std::shared_ptr<TabletReplica>> replicas_ ABSL_GUARDED_BY(mu_);
 };

@@ -1,6 +1,10 @@
 // TabletManager and TabletReplica on a real (temporary) data directory.
 #include <stdlib.h>
 
+#include <atomic>
+#include <cstdio>
+#include <thread>
+
 #include "gtest/gtest.h"
 #include "lib/fs/fs_manager.h"
 #include "lib/fs/layout.h"
@@ -105,6 +109,24 @@ TEST_F(TabletManagerTest, CreatedReplicaSurvivesRestartAndReportsItsState) {
   EXPECT_FALSE(s.has_last_logged_opid());
 }
 
+// Issue 15: GetStatus of thousands of replicas must not walk their files;
+// the size is measured off the request path and cached.
+TEST_F(TabletManagerTest, StatusReportsTheCachedSizeUntilARefreshOlderThanItsMaxAge) {
+  ASSERT_TRUE(manager_->CreateTablet(Req(kTablet)).ok());
+  auto r = manager_->Lookup(kTablet);
+  ASSERT_TRUE(r.ok());
+  const int64_t before = (*r)->Status().on_disk_size_bytes();
+  ASSERT_GT(before, 0);
+  fs::Layout layout(root_);
+  ASSERT_TRUE(io::WriteFileAtomically(layout.WalDir(kTablet) + "/extra", std::string(4096, 'x'))
+                  .ok());
+  EXPECT_EQ((*r)->Status().on_disk_size_bytes(), before);
+  (*r)->RefreshOnDiskSize(absl::Hours(1));  // measured just now: kept
+  EXPECT_EQ((*r)->Status().on_disk_size_bytes(), before);
+  (*r)->RefreshOnDiskSize();
+  EXPECT_EQ((*r)->Status().on_disk_size_bytes(), before + 4096);
+}
+
 TEST_F(TabletManagerTest, RefusesDuplicatesAndBadRequests) {
   ASSERT_TRUE(manager_->CreateTablet(Req(kTablet)).ok());
   EXPECT_EQ(manager_->CreateTablet(Req(kTablet)).code(), absl::StatusCode::kAlreadyExists);
@@ -116,6 +138,37 @@ TEST_F(TabletManagerTest, RefusesDuplicatesAndBadRequests) {
   no_key.mutable_schema()->mutable_columns(0)->set_is_key(false);
   EXPECT_EQ(manager_->CreateTablet(no_key).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(manager_->List().size(), 1u);
+}
+
+// Issue 15: the master sends a table's CreateTablet calls concurrently, so
+// changes of different tablets run in parallel; those of one id still
+// exclude each other (exactly one of racing creations wins).
+TEST_F(TabletManagerTest, ConcurrentCreationsOfDifferentIdsAllSucceedAndOfOneIdOnlyOnce) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < 16; ++i) {
+    char id[33];
+    std::snprintf(id, sizeof(id), "%032x", 0x1000 + i);
+    ids.push_back(id);
+  }
+  std::atomic<int> ok_distinct{0};
+  std::atomic<int> ok_same{0};
+  std::atomic<int> already_exists{0};
+  std::vector<std::thread> threads;
+  for (const std::string& id : ids) {
+    threads.emplace_back([&, id] { ok_distinct += manager_->CreateTablet(Req(id)).ok(); });
+    threads.emplace_back([&] {
+      absl::Status s = manager_->CreateTablet(Req(kTablet));
+      ok_same += s.ok();
+      already_exists += s.code() == absl::StatusCode::kAlreadyExists;
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(ok_distinct.load(), 16);
+  EXPECT_EQ(ok_same.load(), 1);
+  EXPECT_EQ(already_exists.load(), 15);
+  EXPECT_EQ(manager_->List().size(), 17u);
+  Reopen();
+  EXPECT_EQ(manager_->List().size(), 17u);
 }
 
 TEST_F(TabletManagerTest, TombstoneKeepsMetadataAndAllowsRecreation) {

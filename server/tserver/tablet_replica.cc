@@ -55,13 +55,16 @@ TabletReplica::TabletReplica(fs::Layout layout, tablet::TabletSuperBlockPB super
     : layout_(std::move(layout)),
       tablet_id_(superblock.tablet_id()),
       superblock_(std::move(superblock)),
-      cmeta_(std::move(cmeta)) {}
+      cmeta_(std::move(cmeta)) {
+  RefreshOnDiskSize();
+}
 
 TabletReplica::TabletReplica(fs::Layout layout, std::string tablet_id, std::string reason)
     : layout_(std::move(layout)), tablet_id_(std::move(tablet_id)) {
   failed_ = true;
   failure_reason_ = std::move(reason);
   superblock_.set_tablet_id(tablet_id_);
+  RefreshOnDiskSize();
 }
 
 TabletReplica::~TabletReplica() { Shutdown(); }
@@ -491,8 +494,23 @@ server::ReplicaStatusPB TabletReplica::Status() const {
           "storage failed, re-opened from disk once it works again: ", storage.message()));
     }
   }
-  s.set_on_disk_size_bytes(OnDiskSizeBytes());
+  {
+    absl::MutexLock lock(&size_mu_);
+    s.set_on_disk_size_bytes(on_disk_size_bytes_);
+  }
   return s;
+}
+
+void TabletReplica::RefreshOnDiskSize(absl::Duration max_age) {
+  {
+    absl::MutexLock lock(&size_mu_);
+    if (absl::Now() - size_measured_ < max_age) return;
+  }
+  // Measured without the lock: a Status meanwhile reports the previous size.
+  const int64_t size = OnDiskSizeBytes();
+  absl::MutexLock lock(&size_mu_);
+  on_disk_size_bytes_ = size;
+  size_measured_ = absl::Now();
 }
 
 absl::Status TabletReplica::Tombstone(const std::string& reason, bool even_if_failed) {

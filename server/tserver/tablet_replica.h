@@ -105,8 +105,17 @@ class TabletReplica {
   // Stops Raft and closes the tablet. Idempotent.
   void Shutdown();
 
-  // The replica as the status service and the heartbeat report it.
+  // The replica as the status service and the heartbeat report it. Its
+  // on_disk_size_bytes is the cached size (RefreshOnDiskSize), so a status
+  // costs no file-system walk: GetStatus of thousands of replicas (ksck) and
+  // the heartbeat report stay cheap.
   server::ReplicaStatusPB Status() const;
+  // Measures the replica's files (superblock, consensus metadata, WAL) and
+  // caches the sum for Status, unless the cached figure is younger than
+  // `max_age`. Measured when the replica object is made (load, creation,
+  // copy) and after a tombstone; the maintenance thread calls it every
+  // round, so a reported size is at most about `max_age` old.
+  void RefreshOnDiskSize(absl::Duration max_age = absl::ZeroDuration());
   // Adds the superblock's schema, partition schema and replication factor
   // (not in heartbeats: only for GetStatus with include_schemas). Nothing
   // for a FAILED replica.
@@ -225,6 +234,11 @@ class TabletReplica {
   // them alive.
   std::shared_ptr<tablet::Tablet> tablet_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<consensus_driver::RaftDriver> driver_ ABSL_GUARDED_BY(mu_);
+
+  // The cached size (RefreshOnDiskSize) and when it was measured.
+  mutable absl::Mutex size_mu_;
+  int64_t on_disk_size_bytes_ ABSL_GUARDED_BY(size_mu_) = 0;
+  absl::Time size_measured_ ABSL_GUARDED_BY(size_mu_) = absl::InfinitePast();
 
   // Row results of recently applied writes by op index, for the Write that
   // proposed them (only the proposing leader reads them; bounded).

@@ -212,6 +212,25 @@ TEST_F(ClusterTest, CatalogAndReplicasSurviveRestarts) {
   auto st = cluster_->GetStatus(cluster_->tserver(2));
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->replicas_size(), 2);
+  // The restarted master forgot every report; servers 0 and 1, which were
+  // sending incremental reports to it, must send full ones again (issue 15).
+  ASSERT_OK(ExternalCluster::WaitFor(
+      [&] {
+        master::ListTabletServersResponsePB ts;
+        grpc::ClientContext c;
+        server::SetDeadline(&c, seconds(5));
+        if (!cluster_->MasterStub()
+                 ->ListTabletServers(&c, master::ListTabletServersRequestPB(), &ts)
+                 .ok() ||
+            ts.servers_size() != 3) {
+          return false;
+        }
+        for (const auto& e : ts.servers()) {
+          if (e.num_reported_replicas() != 2) return false;
+        }
+        return true;
+      },
+      seconds(20), "every server's 2 replicas reported to the restarted master"));
 }
 
 TEST_F(ClusterTest, DeletedTableIsTombstonedOnItsServers) {

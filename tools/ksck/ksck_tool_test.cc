@@ -157,6 +157,24 @@ TEST_F(KsckTableTest, HealthyTableExitsZero) {
   EXPECT_THAT(r.out, HasSubstr("\nOK\n"));
 }
 
+// Issue 15: the per-table DescribeTable calls run in parallel; each table
+// keeps its own tablets, in the master's order.
+TEST_F(KsckTableTest, EveryTableIsDescribedWithItsOwnTablets) {
+  ToolResult r = RunKmend(absl::StrCat("table create u --schema 'id:int64:key' "
+                                       "--tablets 2 --replicas 3 --masters ",
+                                       cluster_->master_address()),
+                          cluster_->base_dir());
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ASSERT_TRUE(WaitForJson(
+      [](const nlohmann::json& j) { return j["ok"] == true && j["tablets"].size() == 5; },
+      "ksck healthy with both tables"));
+  ASSERT_EQ(last_["tables"].size(), 2u) << last_["tables"].dump(2);
+  EXPECT_EQ(last_["tables"][0]["name"], "t");
+  EXPECT_EQ(last_["tables"][0]["tablets"], 3);
+  EXPECT_EQ(last_["tables"][1]["name"], "u");
+  EXPECT_EQ(last_["tables"][1]["tablets"], 2);
+}
+
 TEST_F(KsckTableTest, OneServerDownIsUnderReplicated) {
   ASSERT_TRUE(cluster_->tserver(2)->KillNine().ok());
   ASSERT_TRUE(WaitForJson([](const nlohmann::json& j) { return AllTablets(j, "UNDER_REPLICATED"); },

@@ -8,12 +8,13 @@
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "lib/audit/audit_log.h"
-#include "lib/rpc/tls.h"
 #include "nlohmann/json.hpp"
 #include "proto/master.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
+#include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 #include "testing/cluster/tool_runner.h"
 
@@ -25,22 +26,14 @@ using ::testing::HasSubstr;
 class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ClusterOptions o;
-    o.num_tservers = 1;
-    o.tls = true;
-    o.tls_roles = "kmend-server service\nadmin admin\nreader read\n";
-    cluster_ = std::make_unique<ExternalCluster>(o);
+    cluster_ = std::make_unique<ExternalCluster>(TlsRolesClusterOptions());
     absl::Status s = cluster_->Start();
     if (!s.ok()) cluster_->DumpLogs(std::cerr);
     ASSERT_TRUE(s.ok()) << s;
   }
 
   std::shared_ptr<grpc::ChannelCredentials> User(const std::string& name) {
-    rpc::TlsOptions o;
-    o.cert_file = cluster_->CertPath("user-" + name + ".crt");
-    o.key_file = cluster_->CertPath("user-" + name + ".key");
-    o.ca_file = cluster_->CertPath("ca.crt");
-    return rpc::ChannelCredentials(*rpc::LoadTls(o));
+    return UserCredentials(*cluster_, name);
   }
 
   grpc::Status UnsafeChangeConfigAs(const std::string& user) {

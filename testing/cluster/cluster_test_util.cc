@@ -4,10 +4,28 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "lib/rpc/tls.h"
 #include "lib/tablet/test_spec.h"
 #include "server/common/grpc_util.h"
 
 namespace kmend::testing {
+
+ClusterOptions TlsRolesClusterOptions() {
+  ClusterOptions o;
+  o.num_tservers = 1;
+  o.tls = true;
+  o.tls_roles = kTestRoles;
+  return o;
+}
+
+std::shared_ptr<grpc::ChannelCredentials> UserCredentials(const ExternalCluster& cluster,
+                                                          const std::string& name) {
+  rpc::TlsOptions o;
+  o.cert_file = cluster.CertPath("user-" + name + ".crt");
+  o.key_file = cluster.CertPath("user-" + name + ".key");
+  o.ca_file = cluster.CertPath("ca.crt");
+  return rpc::ChannelCredentials(*rpc::LoadTls(o));
+}
 
 using std::chrono::seconds;
 

@@ -19,11 +19,24 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "grpcpp/security/credentials.h"
 #include "proto/master.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
 #include "testing/cluster/external_cluster.h"
 
 namespace kmend::testing {
+
+// The roles file of the TLS tests (lib/rpc/authz.h): the servers' own
+// certificate replicates, "admin" may do everything, "reader" only read.
+inline constexpr char kTestRoles[] = "kmend-server service\nadmin admin\nreader read\n";
+
+// One master and one tablet server, TLS everywhere, kTestRoles.
+ClusterOptions TlsRolesClusterOptions();
+
+// Channel credentials of test user `name` of a TLS cluster (its
+// user-NAME certificate, written by the cluster with the others).
+std::shared_ptr<grpc::ChannelCredentials> UserCredentials(const ExternalCluster& cluster,
+                                                          const std::string& name);
 
 // The index of the master serving the catalog, waiting up to 30 s for one.
 absl::StatusOr<int> WaitForLeaderMaster(const ExternalCluster& cluster);

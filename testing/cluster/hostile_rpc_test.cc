@@ -94,11 +94,7 @@ grpc::Status CallRaw(const std::shared_ptr<grpc::Channel>& channel, const std::s
 class HostileRpcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ClusterOptions o;
-    o.num_tservers = 1;
-    o.tls = true;
-    o.tls_roles = "kmend-server service\nadmin admin\nreader read\n";
-    cluster_ = std::make_unique<ExternalCluster>(o);
+    cluster_ = std::make_unique<ExternalCluster>(TlsRolesClusterOptions());
     absl::Status s = cluster_->Start();
     if (!s.ok()) cluster_->DumpLogs(std::cerr);
     ASSERT_TRUE(s.ok()) << s;

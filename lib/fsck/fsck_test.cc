@@ -301,6 +301,31 @@ TEST_F(FsckTest, ResumedRepairEqualsUninterruptedOne) {
   EXPECT_EQ(Snapshot(root_), original);
 }
 
+// Every action kind is written to the manifest by a name ReadManifest
+// knows: a repair killed mid-way must be resumable and undoable whatever it
+// was doing (truncate_data had no name and came back "unknown").
+TEST_F(FsckTest, EveryActionKindSurvivesTheManifest) {
+  Manifest m;
+  m.fs_root = root_;
+  for (auto kind : {RepairAction::Kind::kCloseWalSegment, RepairAction::Kind::kTruncateMetadata,
+                    RepairAction::Kind::kTruncateData, RepairAction::Kind::kDeleteOrphanedBlocks,
+                    RepairAction::Kind::kDeleteFile, RepairAction::Kind::kMarkFailed}) {
+    EXPECT_STRNE(RepairActionKindName(kind), "unknown");
+    ManifestAction a;
+    a.action.kind = kind;
+    a.action.path = root_ + "/x";
+    m.actions.push_back(a);
+  }
+  stdfs::create_directories(dir_ + "/kinds");
+  ASSERT_TRUE(WriteManifest(dir_ + "/kinds", m).ok());
+  auto read = ReadManifest(dir_ + "/kinds");
+  ASSERT_TRUE(read.ok()) << read.status();
+  ASSERT_EQ(read->actions.size(), m.actions.size());
+  for (size_t i = 0; i < m.actions.size(); ++i) {
+    EXPECT_EQ(read->actions[i].action.kind, m.actions[i].action.kind) << i;
+  }
+}
+
 TEST_F(FsckTest, BackupDirInsideDataDirOrReusedIsRefused) {
   ASSERT_TRUE(AddOrphanedBlocks(root_, 1).ok());
   auto plan = PlanRepair(Check(), 1);

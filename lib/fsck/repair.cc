@@ -34,6 +34,8 @@ const char* RepairActionKindName(RepairAction::Kind kind) {
       return "close_wal_segment";
     case RepairAction::Kind::kTruncateMetadata:
       return "truncate_metadata";
+    case RepairAction::Kind::kTruncateData:
+      return "truncate_data";
     case RepairAction::Kind::kDeleteOrphanedBlocks:
       return "delete_orphaned_blocks";
     case RepairAction::Kind::kDeleteFile:

@@ -17,6 +17,7 @@
 #define KMEND_LIB_CONSENSUS_PEER_LIVENESS_H_
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -33,10 +34,15 @@ class PeerLiveness {
   // `now` replaces the steady clock (tests); empty: the steady clock.
   explicit PeerLiveness(Clock now);
 
-  // A request from server `uuid` arrived now. Empty uuids are ignored.
-  void Heard(const std::string& uuid);
+  // A request from server `uuid` (process incarnation `incarnation`, 0 when
+  // unknown) arrived now. Empty uuids are ignored.
+  void Heard(const std::string& uuid, uint64_t incarnation = 0);
   // How long since `uuid` was last heard; absl::InfiniteDuration() if never.
   absl::Duration SilentFor(const std::string& uuid) const;
+  // The incarnation `uuid` last sent (0: never heard, or it sent none). A
+  // watcher that saw another value since it started watching knows the
+  // server restarted in between (RaftDriver wakes its quiesced group).
+  uint64_t Incarnation(const std::string& uuid) const;
 
  private:
   std::chrono::steady_clock::time_point Now() const;
@@ -44,6 +50,7 @@ class PeerLiveness {
   const Clock now_;
   mutable absl::Mutex mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_heard_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> incarnation_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace kmend::consensus_driver

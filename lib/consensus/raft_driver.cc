@@ -1,5 +1,6 @@
 #include "lib/consensus/raft_driver.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -158,15 +159,29 @@ void RaftDriver::OnTick() {
 }
 
 void RaftDriver::CheckWatchedServersLocked() {
-  if (options_.liveness == nullptr || !core_->quiesced()) return;
+  if (options_.liveness == nullptr || !core_->quiesced()) {
+    watched_incarnations_.clear();
+    return;
+  }
   for (const std::string& server : core_->ServersToWatch()) {
     const absl::Duration silent = options_.liveness->SilentFor(server);
     absl::Duration rest;
-    const int64_t ticks = silent == absl::InfiniteDuration()
-                              ? int64_t{1} << 30
-                              : absl::IDivDuration(silent, options_.tick_interval, &rest);
+    int64_t ticks = silent == absl::InfiniteDuration()
+                        ? int64_t{1} << 30
+                        : absl::IDivDuration(silent, options_.tick_interval, &rest);
+    // A server that restarted while this group was quiesced answers the
+    // liveness exchange again, but the replica it had may be FAILED or gone
+    // (and a leader's leadership is gone for sure): as silent as a dead one.
+    if (const uint64_t inc = options_.liveness->Incarnation(server); inc != 0) {
+      auto [it, first] = watched_incarnations_.emplace(server, inc);
+      if (!first && it->second != inc) {
+        it->second = inc;
+        ticks = std::max<int64_t>(ticks, options_.quiesce_silent_ticks);
+      }
+    }
     if (ticks >= options_.quiesce_silent_ticks) core_->ReportSilentServer(server, ticks);
   }
+  if (!core_->quiesced()) watched_incarnations_.clear();
 }
 
 void RaftDriver::RunReady() {

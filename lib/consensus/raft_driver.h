@@ -32,6 +32,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -150,7 +151,9 @@ class RaftDriver {
  private:
   RaftDriver(DriverOptions options, Transport* transport);
   absl::Status Init();
-  // Quiescence: reports the watched servers' silences to the core.
+  // Quiescence: reports the watched servers' silences, and their restarts
+  // (a new incarnation since this quiesced replica began watching them), to
+  // the core.
   void CheckWatchedServersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The scheduler's calls: one tick; one Ready.
   void OnTick();
@@ -171,6 +174,8 @@ class RaftDriver {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   int64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
+  // While quiesced: each watched server's incarnation when first watched.
+  std::map<std::string, uint64_t> watched_incarnations_ ABSL_GUARDED_BY(mu_);
   // When the next tick is due (steady clock: it keeps running while the
   // process is stopped). The ticker delivers every tick that fell due, so
   // the core's tick count follows real time after a SIGSTOP or a stall.

@@ -42,7 +42,10 @@ class Group {
         while (!mu_.AwaitWithTimeout(absl::Condition(&stop_pinger_), absl::Milliseconds(10))) {
           for (const std::string& to : started_) {
             for (const std::string& from : started_) {
-              if (from != to) liveness_[to].Heard(from);
+              if (from != to) liveness_[to].Heard(from, incarnation_[from]);
+            }
+            for (const std::string& from : restarted_without_replica_) {
+              liveness_[to].Heard(from, incarnation_[from]);
             }
           }
         }
@@ -87,6 +90,7 @@ class Group {
         o.core.quiesce = true;
         o.liveness = &liveness_[uuid];  // std::map: stable address
         started_.insert(uuid);
+        ++incarnation_[uuid];
       }
     }
     o.apply = [this, uuid](const consensus::ReplicateMsg& e) {
@@ -109,6 +113,15 @@ class Group {
     drivers_.erase(uuid);
     absl::MutexLock l(&mu_);
     started_.erase(uuid);  // its liveness calls stop with it
+  }
+
+  // The server of `uuid` restarts (a new incarnation) without its replica
+  // (FAILED or gone): it keeps answering the liveness exchange.
+  void RestartServerWithoutReplica(const std::string& uuid) {
+    Stop(uuid);
+    absl::MutexLock l(&mu_);
+    ++incarnation_[uuid];
+    restarted_without_replica_.insert(uuid);
   }
 
   bool WaitForAllQuiesced() {
@@ -167,6 +180,8 @@ class Group {
   const bool quiesce_;
   std::map<std::string, PeerLiveness> liveness_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> started_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> restarted_without_replica_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> incarnation_ ABSL_GUARDED_BY(mu_);
   bool stop_pinger_ ABSL_GUARDED_BY(mu_) = false;
   std::thread pinger_;
 };
@@ -441,6 +456,22 @@ TEST(RaftDriverTest, DeadLeaderOfAQuiescedGroupIsReplaced) {
   ASSERT_FALSE(old.empty());
   ASSERT_TRUE(g.WaitForAllQuiesced());
   g.Stop(old);
+  const std::string fresh = g.WaitForLeader(/*exclude=*/old);
+  ASSERT_FALSE(fresh.empty());
+  EXPECT_TRUE(g.driver(fresh)->Replicate(Write("after"), kWait).ok());
+}
+
+// The leader's server restarts without the replica (it came back FAILED):
+// the server is never silent, but its new incarnation wakes the quiesced
+// followers, which elect a new leader (found by rebuild_replica_test).
+TEST(RaftDriverTest, QuiescedGroupWhoseLeaderServerRestartedWithoutItElectsANewLeader) {
+  const std::string root = TempRoot("driver_quiesce_restart");
+  Group g(root, /*quiesce=*/true);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  const std::string old = g.WaitForLeader();
+  ASSERT_FALSE(old.empty());
+  ASSERT_TRUE(g.WaitForAllQuiesced());
+  g.RestartServerWithoutReplica(old);
   const std::string fresh = g.WaitForLeader(/*exclude=*/old);
   ASSERT_FALSE(fresh.empty());
   EXPECT_TRUE(g.driver(fresh)->Replicate(Write("after"), kWait).ok());

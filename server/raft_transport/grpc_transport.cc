@@ -1,12 +1,28 @@
 #include "server/raft_transport/grpc_transport.h"
 
+#include <chrono>
+#include <random>
 #include <vector>
 
 #include "lib/rpc/grpc_util.h"
 
 namespace kmend::raft_transport {
 
-GrpcTransport::GrpcTransport(Options options) : options_(options) {}
+namespace {
+
+uint64_t NewIncarnation() {
+  std::random_device rd;
+  std::mt19937_64 g((uint64_t{rd()} << 32) ^ rd() ^
+                    static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count()));
+  uint64_t v = 0;
+  while (v == 0) v = g();
+  return v;
+}
+
+}  // namespace
+
+GrpcTransport::GrpcTransport(Options options)
+    : options_(options), incarnation_(NewIncarnation()) {}
 
 GrpcTransport::~GrpcTransport() { Shutdown(); }
 
@@ -86,7 +102,10 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
         mu_.AwaitWithTimeout(absl::Condition(&ready), absl::FromChrono(wait));
       }
       if (stop_) return;
-      if (!self_uuid_.empty()) req.set_from_uuid(self_uuid_);
+      if (!self_uuid_.empty()) {
+        req.set_from_uuid(self_uuid_);
+        req.set_from_incarnation(incarnation_);
+      }
       if (p->queue.empty()) ++stats_.liveness_calls;
       size_t bytes = 0;
       while (!p->queue.empty() && static_cast<size_t>(req.messages_size()) < options_.max_batch) {

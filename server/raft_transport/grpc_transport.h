@@ -109,6 +109,9 @@ class GrpcTransport : public consensus_driver::Transport {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   Stats stats_ ABSL_GUARDED_BY(mu_);
   std::string self_uuid_ ABSL_GUARDED_BY(mu_);
+  // This process's incarnation (RaftMessageRequestPB.from_incarnation):
+  // random, never 0, drawn once per transport (one per server process).
+  const uint64_t incarnation_;
   std::chrono::milliseconds liveness_interval_ ABSL_GUARDED_BY(mu_){0};  // 0: off
 };
 

@@ -104,7 +104,7 @@ grpc::Status ConsensusServiceImpl::RaftMessage(grpc::ServerContext*,
                                                const RaftMessageRequestPB* req,
                                                RaftMessageResponsePB* resp) {
   // Any request, also an empty liveness call, proves its sender alive.
-  if (liveness_ != nullptr) liveness_->Heard(req->from_uuid());
+  if (liveness_ != nullptr) liveness_->Heard(req->from_uuid(), req->from_incarnation());
   // The hosted replica of the first message that found no Raft receiver.
   std::shared_ptr<TabletReplica> not_running;
   for (int i = 0; i < req->messages_size(); ++i) {

@@ -20,7 +20,7 @@
 // The machine's load average is printed with every line: figures taken on a
 // shared machine are noisy, compare runs taken side by side.
 //
-//   bazel test //bench/scale:scale_bench --test_tag_filters=benchmark \
+//   bazel test //bench/scale:scale_bench --test_tag_filters=benchmark
 //       --test_output=all --test_env=KMEND_SCALE_TABLETS=30,100,300
 //   or, built: KMEND_SERVER_BIN=bazel-bin/server/kmend-server
 //              bazel-bin/bench/scale/scale_bench   (runfiles find kmend)

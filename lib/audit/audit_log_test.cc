@@ -1,5 +1,6 @@
 #include "lib/audit/audit_log.h"
 
+#include <filesystem>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -13,7 +14,8 @@ using ::testing::HasSubstr;
 
 std::string FreshRoot(const std::string& name) {
   const std::string root = io::JoinPath(::testing::TempDir(), name);
-  std::system(("rm -rf " + root).c_str());
+  std::error_code ec;
+  std::filesystem::remove_all(root, ec);
   EXPECT_TRUE(io::CreateDirs(root).ok());
   return root;
 }

@@ -515,7 +515,9 @@ TEST_F(TabletTest, RandomOpsMatchModel) {
     }
     ASSERT_TRUE(tablet_->Apply(b, ++index).ok());
     model = next;
-    if (round % 4 == 3) ASSERT_TRUE(tablet_->Flush().ok());
+    if (round % 4 == 3) {
+      ASSERT_TRUE(tablet_->Flush().ok());
+    }
     if (round % 7 == 6) {
       ASSERT_TRUE(tablet_->Flush().ok());
       ASSERT_TRUE(Reopen().ok());

@@ -301,7 +301,9 @@ TEST(SegmentReaderTest, RandomDamageNeverCrashes) {
       ASSERT_TRUE(result.ok()) << result.status();
       EXPECT_EQ(got, Range(1, static_cast<int64_t>(got.size())));
     }
-    if (bytes == seg.bytes) EXPECT_EQ(summary->entries, 8);
+    if (bytes == seg.bytes) {
+      EXPECT_EQ(summary->entries, 8);
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 // Tablet copy throughput over loopback.
 //
 //   bazel run -c opt //server/tablet_copy:copy_benchmark
-//   bazel run -c opt //server/tablet_copy:copy_benchmark -- --benchmark_filter=Large \
+//   bazel run -c opt //server/tablet_copy:copy_benchmark -- --benchmark_filter=Large
 //       --benchmark_repetitions=3
 //
 // BM_CopyTablet: a ~200 MB tablet (one rowset of zstd-compressed column

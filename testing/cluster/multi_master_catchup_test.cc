@@ -133,7 +133,9 @@ TEST_F(MultiMasterCatchupTest, MasterBehindTheLeadersLogCatchesUpByCatalogCopy) 
         for (int i = 0; i < 5; ++i, ++rounds) {
           const std::string name = absl::StrCat("t", rounds);
           EXPECT_TRUE(CreateTable(leader, name).ok());
-          if (rounds % 2 == 0) EXPECT_TRUE(DeleteTable(leader, name).ok());
+          if (rounds % 2 == 0) {
+            EXPECT_TRUE(DeleteTable(leader, name).ok());
+          }
         }
         return !HasSegment(leader, 1) && !HasSegment(leader, 2);
       },

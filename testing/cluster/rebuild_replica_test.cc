@@ -198,8 +198,12 @@ class RebuildReplicaTest : public ::testing::Test {
     EXPECT_EQ(plan["replaced_state"], "FAILED");
     EXPECT_EQ(plan["replaced_last_logged_from"], "wal") << dry.out;
     const std::string warnings = plan["warnings"].dump();
-    if (superblock) EXPECT_THAT(warnings, HasSubstr("superblock cannot be read"));
-    if (cmeta) EXPECT_THAT(warnings, HasSubstr("consensus metadata cannot be read"));
+    if (superblock) {
+      EXPECT_THAT(warnings, HasSubstr("superblock cannot be read"));
+    }
+    if (cmeta) {
+      EXPECT_THAT(warnings, HasSubstr("consensus metadata cannot be read"));
+    }
     EXPECT_EQ(Replicas()[uuids_[2]].data_state(), server::TABLET_DATA_FAILED);
 
     ToolResult fixed = RunKmend(OnlineCommand() + " --yes", cluster_->base_dir());
@@ -603,7 +607,7 @@ TEST_F(RebuildReplicaTest, ATargetWhoseTermCannotBeLearnedIsRefusedUnlessForced)
   ASSERT_NO_FATAL_FAILURE(DamageServer2Metadata(/*superblock=*/true, /*cmeta=*/true,
                                                 /*wal=*/true));
   ASSERT_NO_FATAL_FAILURE(RestartServer2UntilFailed());
-  for (const std::string& yes : {"", " --yes"}) {
+  for (const std::string yes : {"", " --yes"}) {
     ToolResult refused = RunKmend(OnlineCommand() + yes, cluster_->base_dir());
     EXPECT_EQ(refused.exit_code, 2) << refused.out << refused.err;
     nlohmann::json j = nlohmann::json::parse(refused.out, nullptr, false);

@@ -226,7 +226,9 @@ class UnrecoverableVoterTest : public ::testing::Test {
       }
     }
     ASSERT_GE(victim, 0);
-    if (num_tservers > 3) ASSERT_GE(spare, 0);
+    if (num_tservers > 3) {
+      ASSERT_GE(spare, 0);
+    }
     victim_uuid = uuids_[victim];
     ASSERT_TRUE(cluster_->tserver(victim)->Shutdown().ok());
     down_.insert(victim);

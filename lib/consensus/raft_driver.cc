@@ -181,7 +181,6 @@ void RaftDriver::CheckWatchedServersLocked() {
     }
     if (ticks >= options_.quiesce_silent_ticks) core_->ReportSilentServer(server, ticks);
   }
-  if (!core_->quiesced()) watched_incarnations_.clear();
 }
 
 void RaftDriver::RunReady() {

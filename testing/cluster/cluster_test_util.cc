@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "grpcpp/grpcpp.h"
 #include "lib/rpc/tls.h"
 #include "lib/tablet/test_spec.h"
 #include "server/common/grpc_util.h"
@@ -25,6 +26,19 @@ std::shared_ptr<grpc::ChannelCredentials> UserCredentials(const ExternalCluster&
   o.key_file = cluster.CertPath("user-" + name + ".key");
   o.ca_file = cluster.CertPath("ca.crt");
   return rpc::ChannelCredentials(*rpc::LoadTls(o));
+}
+
+grpc::Status UnsafeChangeConfigOfNoTabletAs(ExternalCluster& cluster, const std::string& user,
+                                            const std::string& caller_id) {
+  auto stub = tserver::ConsensusService::NewStub(
+      grpc::CreateChannel(cluster.tserver(0)->address(), UserCredentials(cluster, user)));
+  tserver::UnsafeChangeConfigRequestPB req;
+  req.set_tablet_id(std::string(32, 'a'));
+  if (!caller_id.empty()) req.set_caller_id(caller_id);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+  tserver::UnsafeChangeConfigResponsePB resp;
+  return stub->UnsafeChangeConfig(&ctx, req, &resp);
 }
 
 using std::chrono::seconds;

@@ -38,6 +38,12 @@ ClusterOptions TlsRolesClusterOptions();
 std::shared_ptr<grpc::ChannelCredentials> UserCredentials(const ExternalCluster& cluster,
                                                           const std::string& name);
 
+// UnsafeChangeConfig for a tablet no server has, sent to tablet server 0 as
+// test user `user` (5 s deadline): what the role check lets through answers
+// NOT_FOUND. `caller_id` is set when not empty (it lands in the audit log).
+grpc::Status UnsafeChangeConfigOfNoTabletAs(ExternalCluster& cluster, const std::string& user,
+                                            const std::string& caller_id = "");
+
 // The index of the master serving the catalog, waiting up to 30 s for one.
 absl::StatusOr<int> WaitForLeaderMaster(const ExternalCluster& cluster);
 

@@ -183,19 +183,8 @@ class RolesTest : public TlsClusterTest {
     ASSERT_TRUE(s.ok()) << s;
   }
 
-  std::shared_ptr<grpc::ChannelCredentials> User(const std::string& name) {
-    return UserCredentials(*cluster_, name);
-  }
-
   grpc::Status UnsafeChangeConfigAs(const std::string& user) {
-    auto stub = tserver::ConsensusService::NewStub(
-        grpc::CreateChannel(cluster_->tserver(0)->address(), User(user)));
-    tserver::UnsafeChangeConfigRequestPB req;
-    req.set_tablet_id(std::string(32, 'a'));  // no such tablet: admin gets NOT_FOUND
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    tserver::UnsafeChangeConfigResponsePB resp;
-    return stub->UnsafeChangeConfig(&ctx, req, &resp);
+    return UnsafeChangeConfigOfNoTabletAs(*cluster_, user);
   }
 };
 

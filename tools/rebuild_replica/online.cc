@@ -286,16 +286,21 @@ rebuild::Sample Poll(const OnlineOptions& o, const rebuild::Plan& plan,
   sample.target_error = t.error;
   if (t.replica) sample.target = check::ToReplicaFacts(*t.replica);
   // The leader's commit index: ask the other members (the leader may have
-  // changed since the plan).
+  // changed since the plan). The rebuilt target itself may have been
+  // elected (its peers lost their leader meanwhile): its own answer counts,
+  // or the wait would never end.
   std::optional<std::pair<int64_t, check::OpId>> best;  // term, committed
-  for (const rebuild::PeerFacts& p : facts.peers) {
-    if (p.uuid == plan.target.uuid || !p.in_config) continue;
-    StatusAnswer a = AskStatus(p.address, o.tablet_id, o.rpc_timeout);
-    if (!a.replica || a.replica->role() != consensus::RaftPeerPB::LEADER) continue;
+  auto consider = [&best](const StatusAnswer& a) {
+    if (!a.replica || a.replica->role() != consensus::RaftPeerPB::LEADER) return;
     int64_t term = a.replica->consensus_state().current_term();
     if (!best || term > best->first) {
       best = std::make_pair(term, check::ToOpId(a.replica->last_committed_opid()));
     }
+  };
+  consider(t);
+  for (const rebuild::PeerFacts& p : facts.peers) {
+    if (p.uuid == plan.target.uuid || !p.in_config) continue;
+    consider(AskStatus(p.address, o.tablet_id, o.rpc_timeout));
   }
   if (best) sample.leader_committed = best->second;
   return sample;

@@ -118,6 +118,10 @@ void RaftDriver::Shutdown() {
   {
     absl::MutexLock l(&mu_);
     stop_ = true;
+    if (options_.liveness != nullptr) {
+      for (uint64_t id : watch_ids_) options_.liveness->Unwatch(id);
+    }
+    watch_ids_.clear();
   }
   // After this no tick or Ready of this driver runs, nor will.
   if (slot_ != nullptr) scheduler_->Detach(slot_);
@@ -130,14 +134,19 @@ void RaftDriver::MaybeScheduleLocked() {
   scheduler_->Schedule(slot_);
 }
 
+namespace {
+// Ticks delivered at once after a long stop (or sleep): beyond an election
+// timeout's worth more change nothing (leases and timers have all lapsed).
+constexpr int kMaxCatchUpTicks = 1000;
+}  // namespace
+
 void RaftDriver::OnTick() {
   using Clock = std::chrono::steady_clock;
   const auto interval = absl::ToChronoNanoseconds(options_.tick_interval);
-  // Ticks delivered at once after a long stop: beyond an election timeout's
-  // worth more change nothing (leases and timers have all lapsed).
-  constexpr int kMaxCatchUpTicks = 1000;
   absl::MutexLock l(&mu_);
   if (stop_) return;
+  // Woken by a liveness watch (a watched server went silent or restarted).
+  ResumeTicksLocked();
   // The scheduler's timer fires once per interval, once after a stall. A
   // leader gets every tick that fell due: after SIGSTOP/SIGCONT (or a long
   // stall) it must see the time that passed, or its tick-counted read lease
@@ -156,6 +165,61 @@ void RaftDriver::OnTick() {
   } while (next_tick_ <= now && core_->role() == raft::Role::kLeader && n < kMaxCatchUpTicks);
   if (next_tick_ <= now) next_tick_ = now + interval;
   MaybeScheduleLocked();
+  MaybeSleepLocked();
+}
+
+void RaftDriver::MaybeSleepLocked() {
+  if (asleep_ || stop_ || options_.liveness == nullptr || !failed_.ok() || scheduled_ ||
+      !core_->quiesced() || core_->HasReady()) {
+    return;
+  }
+  // A watched server already silent or restarted was just reported to the
+  // core (CheckWatchedServersLocked), which then is no longer quiesced.
+  asleep_ = true;
+  ++sleep_count_;
+  // Sleep before watching: a watch that fires at once must find the slot
+  // asleep, so that its Wake is not undone.
+  scheduler_->Sleep(slot_);
+  const absl::Duration silence = options_.tick_interval * options_.quiesce_silent_ticks;
+  std::weak_ptr<RaftScheduler::Slot> weak = slot_;
+  RaftScheduler* scheduler = scheduler_;
+  auto wake = [weak, scheduler] {
+    // The driver may be gone: a detached or freed slot is never ticked.
+    if (std::shared_ptr<RaftScheduler::Slot> slot = weak.lock()) scheduler->Wake(slot);
+  };
+  for (const std::string& server : core_->ServersToWatch()) {
+    auto inc = watched_incarnations_.find(server);
+    watch_ids_.push_back(options_.liveness->Watch(
+        server, inc == watched_incarnations_.end() ? 0 : inc->second, silence, wake, scheduler_,
+        options_.tick_interval));
+  }
+}
+
+void RaftDriver::ResumeTicksLocked() {
+  if (!asleep_) return;
+  asleep_ = false;
+  for (uint64_t id : watch_ids_) options_.liveness->Unwatch(id);
+  watch_ids_.clear();
+  // The core's tick count is its clock (leases, acknowledgement ages): give
+  // it the ticks it slept through. A quiesced core only counts them.
+  const auto now = std::chrono::steady_clock::now();
+  const auto interval = absl::ToChronoNanoseconds(options_.tick_interval);
+  for (int n = 0; next_tick_ <= now && n < kMaxCatchUpTicks && core_->quiesced(); ++n) {
+    core_->Tick();
+    next_tick_ += interval;
+  }
+  if (next_tick_ <= now) next_tick_ = now + interval;
+  scheduler_->Wake(slot_);
+}
+
+bool RaftDriver::asleep() const {
+  absl::MutexLock l(&mu_);
+  return asleep_;
+}
+
+int64_t RaftDriver::sleep_count() const {
+  absl::MutexLock l(&mu_);
+  return sleep_count_;
 }
 
 void RaftDriver::CheckWatchedServersLocked() {
@@ -254,6 +318,7 @@ absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
   absl::MutexLock l(&mu_);
   if (stop_) return absl::UnavailableError("replica shut down");
   if (!failed_.ok()) return failed_;  // fail-stop: don't accumulate unsent work
+  ResumeTicksLocked();
   absl::Status s = core_->Step(msg);
   MaybeScheduleLocked();
   return s;
@@ -262,6 +327,7 @@ absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
 absl::StatusOr<consensus::OpId> RaftDriver::Propose(consensus::ReplicateMsg msg) {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
+  ResumeTicksLocked();
   absl::StatusOr<consensus::OpId> id = core_->Propose(std::move(msg));
   MaybeScheduleLocked();
   return id;
@@ -301,6 +367,7 @@ absl::StatusOr<consensus::OpId> RaftDriver::Replicate(consensus::ReplicateMsg ms
 
 absl::StatusOr<consensus::OpId> RaftDriver::ChangeConfig(const raft::ConfigChange& change) {
   absl::MutexLock l(&mu_);
+  ResumeTicksLocked();
   absl::StatusOr<consensus::OpId> id = core_->ProposeConfigChange(change);
   MaybeScheduleLocked();
   return id;
@@ -308,6 +375,7 @@ absl::StatusOr<consensus::OpId> RaftDriver::ChangeConfig(const raft::ConfigChang
 
 absl::Status RaftDriver::TransferLeadership(const std::string& to_uuid) {
   absl::MutexLock l(&mu_);
+  ResumeTicksLocked();
   absl::Status s = core_->TransferLeadership(to_uuid);
   MaybeScheduleLocked();
   return s;
@@ -315,6 +383,7 @@ absl::Status RaftDriver::TransferLeadership(const std::string& to_uuid) {
 
 absl::Status RaftDriver::StepDown() {
   absl::MutexLock l(&mu_);
+  ResumeTicksLocked();
   absl::Status s = core_->StepDown();
   MaybeScheduleLocked();
   return s;
@@ -322,6 +391,7 @@ absl::Status RaftDriver::StepDown() {
 
 absl::Status RaftDriver::Campaign() {
   absl::MutexLock l(&mu_);
+  ResumeTicksLocked();
   absl::Status s = core_->Campaign();
   MaybeScheduleLocked();
   return s;
@@ -331,6 +401,7 @@ absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
     consensus::RaftConfigPB new_config, bool force, absl::Duration timeout) {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
+  ResumeTicksLocked();
   absl::StatusOr<consensus::OpId> id = core_->UnsafeChangeConfig(std::move(new_config), force);
   if (!id.ok()) return id;
   MaybeScheduleLocked();
@@ -354,6 +425,7 @@ absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
 absl::Status RaftDriver::CheckLeaderRead(absl::Duration wake_wait) {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
+  ResumeTicksLocked();
   if (core_->quiesced() && core_->role() == raft::Role::kLeader) {
     // Wake-on-read: the heartbeat round the wake sends is answered through
     // Receive (which takes mu_, re-evaluating the condition).

@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -73,11 +74,12 @@ struct DriverOptions {
   // Runs the ticks and Readies; null: RaftScheduler::Shared().
   RaftScheduler* scheduler = nullptr;
   // Quiescence (core.quiesce; docs/design/scale.md): the server's per-peer
-  // liveness table, which a quiesced replica consults at each tick to notice
-  // a dead leader (or follower) server. Required for quiescence: with
-  // core.quiesce set and no liveness, Open turns quiescence off (a quiesced
-  // follower would never notice its leader's death).
-  const PeerLiveness* liveness = nullptr;
+  // liveness table, which a quiesced replica consults to notice a dead
+  // leader (or follower) server. Required for quiescence: with core.quiesce
+  // set and no liveness, Open turns quiescence off (a quiesced follower
+  // would never notice its leader's death). A quiesced replica stops
+  // ticking and leaves watches on its watched servers here instead.
+  PeerLiveness* liveness = nullptr;
   // A watched server silent for this many ticks is reported to the core
   // (RaftCore::ReportSilentServer), which counts its election timer from the
   // silence's start, so this only sets how soon a quiesced group wakes, not
@@ -147,6 +149,11 @@ class RaftDriver {
   // OK, or the persistence error that stopped this replica.
   absl::Status health() const;
   const std::string& uuid() const { return options_.core.self_uuid; }
+  // True while the replica is quiesced and its ticks are stopped; how many
+  // times it went to sleep (tests: asleep with an unchanged count means no
+  // input and no tick since).
+  bool asleep() const;
+  int64_t sleep_count() const;
 
  private:
   RaftDriver(DriverOptions options, Transport* transport);
@@ -155,6 +162,17 @@ class RaftDriver {
   // (a new incarnation since this quiesced replica began watching them), to
   // the core.
   void CheckWatchedServersLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sleep while quiesced (docs/design/scale.md, "Quiesced replicas do not
+  // tick"): after a tick that leaves the core quiesced with nothing to do,
+  // the driver stops its ticks and watches its core's watched servers in the
+  // liveness table; an input, or a watch firing (a silent or restarted
+  // server), resumes them. Invariant: asleep_ implies the core is quiesced
+  // (every input resumes ticks before the core sees it).
+  void MaybeSleepLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Ends a sleep: credits the core with the ticks it slept through (its tick
+  // count is its clock for leases: a lease must not outlive real time),
+  // drops the watches and restarts the scheduler's ticks. No-op when awake.
+  void ResumeTicksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The scheduler's calls: one tick; one Ready.
   void OnTick();
   void RunReady();
@@ -176,6 +194,10 @@ class RaftDriver {
   int64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
   // While quiesced: each watched server's incarnation when first watched.
   std::map<std::string, uint64_t> watched_incarnations_ ABSL_GUARDED_BY(mu_);
+  // Ticks stopped (MaybeSleepLocked), and the liveness watches left.
+  bool asleep_ ABSL_GUARDED_BY(mu_) = false;
+  int64_t sleep_count_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<uint64_t> watch_ids_ ABSL_GUARDED_BY(mu_);
   // When the next tick is due (steady clock: it keeps running while the
   // process is stopped). The ticker delivers every tick that fell due, so
   // the core's tick count follows real time after a SIGSTOP or a stall.

@@ -135,6 +135,18 @@ class Group {
     return false;
   }
 
+  // Quiesced with their ticks stopped (RaftDriver::asleep).
+  bool WaitForAllAsleep() {
+    absl::Time deadline = absl::Now() + kWait;
+    while (absl::Now() < deadline) {
+      bool all = true;
+      for (auto& [u, d] : drivers_) all = all && d->asleep();
+      if (all) return true;
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }
+
   RaftDriver* driver(const std::string& uuid) { return drivers_.at(uuid).get(); }
   InMemoryNetwork& net() { return net_; }
   void AddUuid(const std::string& uuid) { uuids_.push_back(uuid); }
@@ -455,6 +467,7 @@ TEST(RaftDriverTest, DeadLeaderOfAQuiescedGroupIsReplaced) {
   const std::string old = g.WaitForLeader();
   ASSERT_FALSE(old.empty());
   ASSERT_TRUE(g.WaitForAllQuiesced());
+  ASSERT_TRUE(g.WaitForAllAsleep());  // only the liveness watches can wake them
   g.Stop(old);
   const std::string fresh = g.WaitForLeader(/*exclude=*/old);
   ASSERT_FALSE(fresh.empty());
@@ -471,10 +484,96 @@ TEST(RaftDriverTest, QuiescedGroupWhoseLeaderServerRestartedWithoutItElectsANewL
   const std::string old = g.WaitForLeader();
   ASSERT_FALSE(old.empty());
   ASSERT_TRUE(g.WaitForAllQuiesced());
+  ASSERT_TRUE(g.WaitForAllAsleep());  // only the liveness watches can wake them
   g.RestartServerWithoutReplica(old);
   const std::string fresh = g.WaitForLeader(/*exclude=*/old);
   ASSERT_FALSE(fresh.empty());
   EXPECT_TRUE(g.driver(fresh)->Replicate(Write("after"), kWait).ok());
+}
+
+// Quiesced replicas stop ticking (the timer's work is per server, not per
+// replica); a leader woken after sleeping is credited with the ticks it
+// slept through, so acknowledgements from before its sleep do not count as
+// a fresh read lease.
+TEST(RaftDriverTest, SleepingQuiescedLeaderHasNoLeaseUntilItsPeersAnswerAgain) {
+  const std::string root = TempRoot("driver_quiesce_sleep");
+  Group g(root, /*quiesce=*/true);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  const std::string leader = g.WaitForLeader();
+  ASSERT_FALSE(leader.empty());
+  ASSERT_TRUE(g.driver(leader)->Replicate(Write("x"), kWait).ok());
+  ASSERT_TRUE(g.WaitForAllQuiesced());
+  // The leader asleep for 30 ticks without a break (past any lease). On a
+  // loaded machine a late liveness call can wake a follower, whose pre-vote
+  // wakes the leader (a fresh lease, rightly): then try again.
+  bool slept_through = false;
+  for (int attempt = 0; attempt < 20 && !slept_through; ++attempt) {
+    ASSERT_TRUE(g.WaitForAllAsleep());
+    const int64_t sleeps = g.driver(leader)->sleep_count();
+    absl::SleepFor(absl::Milliseconds(300));
+    slept_through =
+        g.driver(leader)->asleep() && g.driver(leader)->sleep_count() == sleeps;
+  }
+  ASSERT_TRUE(slept_through);
+  // Cut off (its peers stay asleep: the liveness calls go on), the leader
+  // hears no answer to its wake-up round: acknowledgements from before its
+  // sleep must not serve the read.
+  for (const char* u : {"A", "B", "C"}) {
+    if (u != leader) g.net().Cut(leader, u);
+  }
+  absl::Status stale = g.driver(leader)->CheckLeaderRead(/*wake_wait=*/absl::Milliseconds(20));
+  EXPECT_EQ(stale.code(), absl::StatusCode::kUnavailable) << stale;
+  EXPECT_FALSE(g.driver(leader)->asleep());
+  g.net().Heal();
+  // The wake-up round's answers renew it (the group is awake now, so a read
+  // no longer waits for them: poll).
+  absl::Status read;
+  for (absl::Time deadline = absl::Now() + kWait; absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(2))) {
+    read = g.driver(leader)->CheckLeaderRead(/*wake_wait=*/absl::ZeroDuration());
+    if (read.ok()) break;
+  }
+  EXPECT_TRUE(read.ok()) << read;
+  // A write wakes the group and commits; then it sleeps again.
+  ASSERT_TRUE(g.driver(leader)->Replicate(Write("y"), kWait).ok());
+  EXPECT_TRUE(g.WaitForAllAsleep());
+}
+
+TEST(PeerLivenessTest, WatchFiresOnceOnSilenceOrANewIncarnation) {
+  auto now = std::chrono::steady_clock::time_point() + std::chrono::hours(1);
+  PeerLiveness l([&now] { return now; });
+  l.Heard("S1", /*incarnation=*/7);
+  l.Heard("S2", /*incarnation=*/9);
+  int silent_fired = 0, restart_fired = 0, unwatched_fired = 0;
+  const absl::Duration silence = absl::Milliseconds(300);
+  l.Watch("S1", 7, silence, [&] { ++silent_fired; }, nullptr, absl::Milliseconds(100));
+  l.Watch("S2", 9, silence, [&] { ++restart_fired; }, nullptr, absl::Milliseconds(100));
+  const uint64_t dropped =
+      l.Watch("S2", 9, silence, [&] { ++unwatched_fired; }, nullptr, absl::Milliseconds(100));
+  l.Unwatch(dropped);
+  EXPECT_EQ(l.watch_count(), 2);
+  now += std::chrono::milliseconds(200);
+  l.Heard("S2", 9);  // same incarnation: nothing
+  l.CheckWatches();  // S1 silent 200 ms < 300 ms
+  EXPECT_EQ(silent_fired + restart_fired, 0);
+  now += std::chrono::milliseconds(100);
+  l.CheckWatches();  // S1 silent 300 ms
+  EXPECT_EQ(silent_fired, 1);
+  EXPECT_EQ(restart_fired, 0);
+  l.Heard("S2", 10);  // S2 restarted: fires at once, not at the next check
+  EXPECT_EQ(restart_fired, 1);
+  l.CheckWatches();
+  l.Heard("S2", 11);
+  EXPECT_EQ(silent_fired, 1);  // once each
+  EXPECT_EQ(restart_fired, 1);
+  EXPECT_EQ(unwatched_fired, 0);
+  EXPECT_EQ(l.watch_count(), 0);
+  // Watching a server already restarted or silent fires before Watch returns.
+  int immediate = 0;
+  l.Watch("S2", 9, silence, [&] { ++immediate; }, nullptr, absl::Milliseconds(100));
+  l.Watch("never-heard", 0, silence, [&] { ++immediate; }, nullptr, absl::Milliseconds(100));
+  EXPECT_EQ(immediate, 2);
+  EXPECT_EQ(l.watch_count(), 0);
 }
 
 TEST(PeerLivenessTest, SilenceIsMeasuredFromTheLastCallOnTheSteadyClock) {

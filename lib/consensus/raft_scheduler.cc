@@ -66,12 +66,35 @@ RaftScheduler* RaftScheduler::Shared() {
 std::shared_ptr<RaftScheduler::Slot> RaftScheduler::Register(std::function<void()> tick,
                                                              std::function<void()> run_ready,
                                                              absl::Duration interval) {
-  auto slot = std::make_shared<Slot>(std::move(tick), std::move(run_ready));
+  auto slot = std::make_shared<Slot>(std::move(tick), std::move(run_ready), interval);
   absl::MutexLock l(&timer_mu_);
-  const absl::Time due = NextGridPoint(absl::Now(), interval);
-  if (timers_.empty() || due < timers_.top().due) wake_ = true;
-  timers_.push(Timer{due, interval, slot});
+  ArmLocked(slot);
   return slot;
+}
+
+void RaftScheduler::ArmLocked(const std::shared_ptr<Slot>& slot) {
+  const absl::Time due = NextGridPoint(absl::Now(), slot->interval_);
+  if (timers_.empty() || due < timers_.top().due) wake_ = true;
+  timers_.push(Timer{due, slot->interval_, slot});
+  slot->in_timer_ = true;
+}
+
+void RaftScheduler::Sleep(const std::shared_ptr<Slot>& slot) {
+  absl::MutexLock l(&timer_mu_);
+  slot->asleep_ = true;
+}
+
+void RaftScheduler::Wake(const std::shared_ptr<Slot>& slot) {
+  absl::MutexLock l(&timer_mu_);
+  slot->asleep_ = false;
+  // An entry still held by the timer loop (being ticked) is pushed back by
+  // the loop, which reads asleep_ under timer_mu_ after the tick.
+  if (!slot->in_timer_) ArmLocked(slot);
+}
+
+int64_t RaftScheduler::ticking_slots() const {
+  absl::MutexLock l(&timer_mu_);
+  return static_cast<int64_t>(timers_.size()) + ticking_now_;
 }
 
 void RaftScheduler::Schedule(const std::shared_ptr<Slot>& slot) {
@@ -104,6 +127,7 @@ void RaftScheduler::TimerLoop() {
         due_now.push_back(timers_.top());
         timers_.pop();
       }
+      ticking_now_ = static_cast<int64_t>(due_now.size());
     }
     // Ticks run without timer_mu_ so that registrations do not wait for them.
     const absl::Time now = absl::Now();
@@ -122,8 +146,15 @@ void RaftScheduler::TimerLoop() {
     }
     absl::MutexLock l(&timer_mu_);
     for (Timer& t : due_now) {
-      if (!t.slot.expired()) timers_.push(std::move(t));
+      std::shared_ptr<Slot> slot = t.slot.lock();
+      if (slot == nullptr) continue;
+      if (slot->asleep_) {
+        slot->in_timer_ = false;  // Wake re-arms it
+        continue;
+      }
+      timers_.push(std::move(t));
     }
+    ticking_now_ = 0;
     due_now.clear();
   }
 }

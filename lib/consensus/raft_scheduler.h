@@ -13,6 +13,11 @@
 //     or will enter the driver's code;
 //   - Tick(): the timer calls the slot's tick function every interval,
 //     under the slot's lock (so Detach waits for a tick in progress);
+//   - Sleep(slot) / Wake(slot): a driver with nothing to count (a quiesced
+//     replica, docs/design/scale.md) stops its ticks from within its own
+//     tick; anything may wake it (an input, the liveness watchdog), and its
+//     ticks resume at the next grid point. A sleeping slot costs the timer
+//     nothing: it is not in the heap.
 //   - Schedule(slot): the driver asks for one run of its Ready function on a
 //     worker. The driver itself makes sure a slot is queued at most once at a
 //     time (its `scheduled_` flag), so Readies of one driver never run on two
@@ -51,8 +56,8 @@ class RaftScheduler {
   // scheduler's calls.
   class Slot {
    public:
-    Slot(std::function<void()> tick, std::function<void()> run_ready)
-        : tick_(std::move(tick)), run_ready_(std::move(run_ready)) {}
+    Slot(std::function<void()> tick, std::function<void()> run_ready, absl::Duration interval)
+        : tick_(std::move(tick)), run_ready_(std::move(run_ready)), interval_(interval) {}
 
    private:
     friend class RaftScheduler;
@@ -61,6 +66,12 @@ class RaftScheduler {
     bool running_ ABSL_GUARDED_BY(mu_) = false;
     const std::function<void()> tick_;
     const std::function<void()> run_ready_;
+    const absl::Duration interval_;
+    // Both guarded by the scheduler's timer_mu_. Invariant: the slot has one
+    // timer entry (in the heap, or being ticked) iff in_timer_; a sleeping
+    // slot's entry is dropped after its tick and Wake adds a new one.
+    bool asleep_ = false;
+    bool in_timer_ = false;
   };
 
   explicit RaftScheduler(Options options);
@@ -76,6 +87,17 @@ class RaftScheduler {
   // burst, so that the transport batches their heartbeats per peer). `run_ready` is what Schedule runs.
   std::shared_ptr<Slot> Register(std::function<void()> tick, std::function<void()> run_ready,
                                  absl::Duration interval);
+  // Stops the slot's ticks after the tick in progress (call it from the
+  // slot's own tick, or with the driver's lock that its tick takes) until
+  // Wake. Queued and future Schedule runs are not affected.
+  void Sleep(const std::shared_ptr<Slot>& slot);
+  // Resumes a sleeping slot's ticks at the next grid point; no-op when it is
+  // awake. Thread-safe, callable from anywhere (no driver lock needed): the
+  // liveness watchdog wakes drivers through it.
+  void Wake(const std::shared_ptr<Slot>& slot);
+  // Slots whose ticks are running (awake), for tests and stats.
+  int64_t ticking_slots() const;
+
   // Queues one run of the slot's run_ready on a worker (see the contract).
   void Schedule(const std::shared_ptr<Slot>& slot);
   // Stops ticks and runs of the slot: waits for a tick or run in progress;
@@ -95,12 +117,16 @@ class RaftScheduler {
   void TimerLoop();
   void WorkerLoop();
 
-  absl::Mutex timer_mu_;
+  mutable absl::Mutex timer_mu_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_
       ABSL_GUARDED_BY(timer_mu_);
   bool timer_stop_ ABSL_GUARDED_BY(timer_mu_) = false;
+  // Entries taken out of the heap by the timer loop for the ticks it runs.
+  int64_t ticking_now_ ABSL_GUARDED_BY(timer_mu_) = 0;
   // A timer due before the one the timer thread sleeps for was added.
   bool wake_ ABSL_GUARDED_BY(timer_mu_) = false;
+  // Adds `slot`'s timer entry at the grid point after now.
+  void ArmLocked(const std::shared_ptr<Slot>& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(timer_mu_);
 
   absl::Mutex queue_mu_;
   std::deque<std::shared_ptr<Slot>> queue_ ABSL_GUARDED_BY(queue_mu_);

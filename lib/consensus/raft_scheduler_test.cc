@@ -52,6 +52,47 @@ TEST(RaftSchedulerTest, EverySlotIsTickedByOneTimerThread) {
   for (int i = 0; i < kSlots; ++i) EXPECT_EQ(ticks[i].load(), at_detach[i]) << i;
 }
 
+// A slot that sleeps from its own tick is not ticked (nor held in the
+// timer's heap) until Wake; Wake from another thread resumes it.
+TEST(RaftSchedulerTest, SleepingSlotIsNotTickedUntilWoken) {
+  RaftScheduler sched({.workers = 1});
+  std::atomic<int> ticks{0};
+  std::atomic<bool> sleep_next{false};
+  std::shared_ptr<RaftScheduler::Slot> slot;
+  absl::Mutex mu;  // orders Register's assignment before the first tick
+  {
+    absl::MutexLock l(&mu);
+    slot = sched.Register(
+        [&] {
+          absl::MutexLock l(&mu);
+          ++ticks;
+          if (sleep_next.load()) sched.Sleep(slot);
+        },
+        [] {}, absl::Milliseconds(2));
+  }
+  auto wait_for = [&](int n) {
+    absl::Time deadline = absl::Now() + absl::Seconds(30);
+    while (ticks.load() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(1));
+    return ticks.load() >= n;
+  };
+  ASSERT_TRUE(wait_for(3));
+  EXPECT_EQ(sched.ticking_slots(), 1);
+  sleep_next = true;
+  const int at_request = ticks.load();
+  ASSERT_TRUE(wait_for(at_request + 1));
+  absl::SleepFor(absl::Milliseconds(10));  // let the loop drop the entry
+  const int asleep_at = ticks.load();
+  absl::SleepFor(absl::Milliseconds(50));  // 25 intervals
+  EXPECT_EQ(ticks.load(), asleep_at);
+  EXPECT_EQ(sched.ticking_slots(), 0);
+  sleep_next = false;
+  sched.Wake(slot);
+  sched.Wake(slot);  // idempotent: one timer entry
+  EXPECT_TRUE(wait_for(asleep_at + 3));
+  EXPECT_EQ(sched.ticking_slots(), 1);
+  sched.Detach(slot);
+}
+
 TEST(RaftSchedulerTest, DetachWaitsForTheRunInProgress) {
   RaftScheduler sched({.workers = 1});
   absl::Notification started, release;

@@ -61,7 +61,7 @@ struct ReplicaRuntime {
   // Quiescence of idle groups (--raft_quiesce; docs/design/scale.md): needs
   // the server's per-peer liveness table, fed by its ConsensusService.
   bool raft_quiesce = false;
-  const consensus_driver::PeerLiveness* liveness = nullptr;
+  consensus_driver::PeerLiveness* liveness = nullptr;
   // How long a Write waits for its op to commit and apply.
   absl::Duration write_timeout = absl::Seconds(10);
   // Flush policy (RunMaintenance): flush the memstore once it holds this

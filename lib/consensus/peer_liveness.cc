@@ -1,5 +1,6 @@
 #include "lib/consensus/peer_liveness.h"
 
+#include <algorithm>
 #include <iterator>
 #include <utility>
 
@@ -36,16 +37,17 @@ void PeerLiveness::Heard(const std::string& uuid, uint64_t incarnation) {
     known = incarnation;
     auto w = watches_.find(uuid);
     if (w == watches_.end()) return;
-    for (auto it = w->second.begin(); it != w->second.end();) {
+    auto& by_id = w->second.by_id;
+    for (auto it = by_id.begin(); it != by_id.end();) {
       if (it->second.incarnation != 0 && it->second.incarnation != incarnation) {
         fire.push_back(std::move(it->second.wake));
         watch_server_.erase(it->first);
-        it = w->second.erase(it);
+        it = by_id.erase(it);
       } else {
         ++it;
       }
     }
-    if (w->second.empty()) watches_.erase(w);
+    if (by_id.empty()) watches_.erase(w);
   }
   for (auto& f : fire) f();
 }
@@ -68,7 +70,9 @@ uint64_t PeerLiveness::Watch(const std::string& server, uint64_t incarnation,
         watchdog_ = scheduler->Register([this] { CheckWatches(); }, [] {}, check_interval);
       }
       watch_server_[id] = server;
-      watches_[server][id] = WatchEntry{id, server, incarnation, silence, std::move(wake)};
+      ServerWatches& sw = watches_[server];
+      sw.by_id[id] = WatchEntry{id, server, incarnation, silence, std::move(wake)};
+      sw.min_silence = std::min(sw.min_silence, silence);
       return id;
     }
   }
@@ -82,8 +86,8 @@ void PeerLiveness::Unwatch(uint64_t id) {
   if (s == watch_server_.end()) return;
   auto w = watches_.find(s->second);
   if (w != watches_.end()) {
-    w->second.erase(id);
-    if (w->second.empty()) watches_.erase(w);
+    w->second.by_id.erase(id);
+    if (w->second.by_id.empty()) watches_.erase(w);
   }
   watch_server_.erase(s);
 }
@@ -95,16 +99,24 @@ void PeerLiveness::CheckWatches() {
     absl::MutexLock l(&mu_);
     for (auto w = watches_.begin(); w != watches_.end();) {
       const absl::Duration silent = SilentForLocked(w->first, now);
-      for (auto it = w->second.begin(); it != w->second.end();) {
+      if (silent < w->second.min_silence) {
+        ++w;
+        continue;
+      }
+      auto& by_id = w->second.by_id;
+      absl::Duration min_left = absl::InfiniteDuration();
+      for (auto it = by_id.begin(); it != by_id.end();) {
         if (silent >= it->second.silence) {
           fire.push_back(std::move(it->second.wake));
           watch_server_.erase(it->first);
-          it = w->second.erase(it);
+          it = by_id.erase(it);
         } else {
+          min_left = std::min(min_left, it->second.silence);
           ++it;
         }
       }
-      w = w->second.empty() ? watches_.erase(w) : std::next(w);
+      w->second.min_silence = min_left;
+      w = by_id.empty() ? watches_.erase(w) : std::next(w);
     }
   }
   for (auto& f : fire) f();

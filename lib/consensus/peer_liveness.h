@@ -92,8 +92,14 @@ class PeerLiveness {
   mutable absl::Mutex mu_;
   std::map<std::string, std::chrono::steady_clock::time_point> last_heard_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> incarnation_ ABSL_GUARDED_BY(mu_);
-  // Watches by server, then by id.
-  std::map<std::string, std::map<uint64_t, WatchEntry>> watches_ ABSL_GUARDED_BY(mu_);
+  struct ServerWatches {
+    std::map<uint64_t, WatchEntry> by_id;
+    // At most the smallest `silence` of by_id (Unwatch leaves it lower):
+    // the watchdog looks at a server's watches only when it has been silent
+    // that long, so a tick costs O(servers), not O(watches).
+    absl::Duration min_silence = absl::InfiniteDuration();
+  };
+  std::map<std::string, ServerWatches> watches_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::string> watch_server_ ABSL_GUARDED_BY(mu_);
   uint64_t next_watch_id_ ABSL_GUARDED_BY(mu_) = 1;
   RaftScheduler* watchdog_scheduler_ ABSL_GUARDED_BY(mu_) = nullptr;

@@ -146,7 +146,7 @@ void RaftDriver::OnTick() {
   absl::MutexLock l(&mu_);
   if (stop_) return;
   // Woken by a liveness watch (a watched server went silent or restarted).
-  ResumeTicksLocked();
+  OnInputLocked();
   // The scheduler's timer fires once per interval, once after a stall. A
   // leader gets every tick that fell due: after SIGSTOP/SIGCONT (or a long
   // stall) it must see the time that passed, or its tick-counted read lease
@@ -266,6 +266,7 @@ void RaftDriver::RunReady() {
     absl::MutexLock l(&mu_);
     failed_ = Annotate(s, absl::StrCat("tablet ", options_.core.tablet_id, " replica ",
                                        options_.core.self_uuid, ": persisting a Ready"));
+    activity_.fetch_add(1, std::memory_order_release);  // health() changed
     return;  // fail-stop: scheduled_ stays set, nothing is sent or applied again
   }
   for (const consensus::RaftMessagePB& m : rd.messages) transport_->Send(m.to_uuid(), m);
@@ -277,6 +278,7 @@ void RaftDriver::RunReady() {
     applied_index_ = rd.committed_entries.back().id().index();
   }
   core_->Advance();
+  activity_.fetch_add(1, std::memory_order_release);
   // The next Ready (what arrived meanwhile) goes to the back of the queue:
   // a busy group does not hold a worker from the others.
   scheduled_ = false;
@@ -318,7 +320,7 @@ absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
   absl::MutexLock l(&mu_);
   if (stop_) return absl::UnavailableError("replica shut down");
   if (!failed_.ok()) return failed_;  // fail-stop: don't accumulate unsent work
-  ResumeTicksLocked();
+  OnInputLocked();
   absl::Status s = core_->Step(msg);
   MaybeScheduleLocked();
   return s;
@@ -327,7 +329,7 @@ absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
 absl::StatusOr<consensus::OpId> RaftDriver::Propose(consensus::ReplicateMsg msg) {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
-  ResumeTicksLocked();
+  OnInputLocked();
   absl::StatusOr<consensus::OpId> id = core_->Propose(std::move(msg));
   MaybeScheduleLocked();
   return id;
@@ -367,7 +369,7 @@ absl::StatusOr<consensus::OpId> RaftDriver::Replicate(consensus::ReplicateMsg ms
 
 absl::StatusOr<consensus::OpId> RaftDriver::ChangeConfig(const raft::ConfigChange& change) {
   absl::MutexLock l(&mu_);
-  ResumeTicksLocked();
+  OnInputLocked();
   absl::StatusOr<consensus::OpId> id = core_->ProposeConfigChange(change);
   MaybeScheduleLocked();
   return id;
@@ -375,7 +377,7 @@ absl::StatusOr<consensus::OpId> RaftDriver::ChangeConfig(const raft::ConfigChang
 
 absl::Status RaftDriver::TransferLeadership(const std::string& to_uuid) {
   absl::MutexLock l(&mu_);
-  ResumeTicksLocked();
+  OnInputLocked();
   absl::Status s = core_->TransferLeadership(to_uuid);
   MaybeScheduleLocked();
   return s;
@@ -383,7 +385,7 @@ absl::Status RaftDriver::TransferLeadership(const std::string& to_uuid) {
 
 absl::Status RaftDriver::StepDown() {
   absl::MutexLock l(&mu_);
-  ResumeTicksLocked();
+  OnInputLocked();
   absl::Status s = core_->StepDown();
   MaybeScheduleLocked();
   return s;
@@ -391,7 +393,7 @@ absl::Status RaftDriver::StepDown() {
 
 absl::Status RaftDriver::Campaign() {
   absl::MutexLock l(&mu_);
-  ResumeTicksLocked();
+  OnInputLocked();
   absl::Status s = core_->Campaign();
   MaybeScheduleLocked();
   return s;
@@ -401,7 +403,7 @@ absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
     consensus::RaftConfigPB new_config, bool force, absl::Duration timeout) {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
-  ResumeTicksLocked();
+  OnInputLocked();
   absl::StatusOr<consensus::OpId> id = core_->UnsafeChangeConfig(std::move(new_config), force);
   if (!id.ok()) return id;
   MaybeScheduleLocked();
@@ -425,7 +427,7 @@ absl::StatusOr<consensus::OpId> RaftDriver::UnsafeChangeConfig(
 absl::Status RaftDriver::CheckLeaderRead(absl::Duration wake_wait) {
   absl::MutexLock l(&mu_);
   if (!failed_.ok()) return failed_;
-  ResumeTicksLocked();
+  OnInputLocked();
   if (core_->quiesced() && core_->role() == raft::Role::kLeader) {
     // Wake-on-read: the heartbeat round the wake sends is answered through
     // Receive (which takes mu_, re-evaluating the condition).

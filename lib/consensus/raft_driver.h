@@ -154,6 +154,11 @@ class RaftDriver {
   // input and no tick since).
   bool asleep() const;
   int64_t sleep_count() const;
+  // Changes whenever GetStatus() or health() may have changed: counts
+  // ticks, Readies and inputs. A sleeping replica's stays put, so a caller
+  // that caches what it derived from GetStatus (the heartbeat report)
+  // re-derives it only for replicas that did something.
+  uint64_t activity() const { return activity_.load(std::memory_order_acquire); }
 
  private:
   RaftDriver(DriverOptions options, Transport* transport);
@@ -173,6 +178,11 @@ class RaftDriver {
   // count is its clock for leases: a lease must not outlive real time),
   // drops the watches and restarts the scheduler's ticks. No-op when awake.
   void ResumeTicksLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Every input: resumes ticks and counts activity, before the core sees it.
+  void OnInputLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    activity_.fetch_add(1, std::memory_order_release);
+    ResumeTicksLocked();
+  }
   // The scheduler's calls: one tick; one Ready.
   void OnTick();
   void RunReady();
@@ -209,6 +219,8 @@ class RaftDriver {
   RaftScheduler* scheduler_ = nullptr;
   std::shared_ptr<RaftScheduler::Slot> slot_;  // set by Open before any input
   std::atomic<bool> shut_down_{false};
+  // Bumped under mu_ after each change the core may have seen (see activity()).
+  std::atomic<uint64_t> activity_{0};
 };
 
 }  // namespace kmend::consensus_driver

@@ -510,9 +510,13 @@ TEST(RaftDriverTest, SleepingQuiescedLeaderHasNoLeaseUntilItsPeersAnswerAgain) {
   for (int attempt = 0; attempt < 20 && !slept_through; ++attempt) {
     ASSERT_TRUE(g.WaitForAllAsleep());
     const int64_t sleeps = g.driver(leader)->sleep_count();
+    const uint64_t activity = g.driver(leader)->activity();
     absl::SleepFor(absl::Milliseconds(300));
     slept_through =
         g.driver(leader)->asleep() && g.driver(leader)->sleep_count() == sleeps;
+    // Asleep, nothing happened: the activity count (the heartbeat report's
+    // cache key) stays put.
+    if (slept_through) EXPECT_EQ(g.driver(leader)->activity(), activity);
   }
   ASSERT_TRUE(slept_through);
   // Cut off (its peers stay asleep: the liveness calls go on), the leader
@@ -535,7 +539,9 @@ TEST(RaftDriverTest, SleepingQuiescedLeaderHasNoLeaseUntilItsPeersAnswerAgain) {
   }
   EXPECT_TRUE(read.ok()) << read;
   // A write wakes the group and commits; then it sleeps again.
+  const uint64_t before_write = g.driver(leader)->activity();
   ASSERT_TRUE(g.driver(leader)->Replicate(Write("y"), kWait).ok());
+  EXPECT_GT(g.driver(leader)->activity(), before_write);
   EXPECT_TRUE(g.WaitForAllAsleep());
 }
 

@@ -4,12 +4,18 @@
 
 namespace kmend::tserver {
 
-HeartbeatReportBuilder::HeartbeatReportBuilder(TabletManager* manager, absl::Duration max_age)
-    : manager_(manager), max_age_(max_age) {}
+HeartbeatReportBuilder::HeartbeatReportBuilder(TabletManager* manager, absl::Duration max_age,
+                                               absl::Duration full_refresh)
+    : manager_(manager), max_age_(max_age), full_refresh_(full_refresh) {}
 
 int64_t HeartbeatReportBuilder::builds() const {
   absl::MutexLock lock(&mu_);
   return builds_;
+}
+
+int64_t HeartbeatReportBuilder::statuses_computed() const {
+  absl::MutexLock lock(&mu_);
+  return statuses_computed_;
 }
 
 std::shared_ptr<const HeartbeatReport> HeartbeatReportBuilder::Get() {
@@ -18,7 +24,26 @@ std::shared_ptr<const HeartbeatReport> HeartbeatReportBuilder::Get() {
   if (last_ != nullptr && now - built_ < max_age_) return last_;
   auto next = std::make_shared<HeartbeatReport>();
   next->data_dir = manager_->MeasureDataDir();
+  // A full data directory changes every replica's write_refusal (it names
+  // the free bytes): no reuse by key then.
+  const bool full = last_ == nullptr || now - last_full_ >= full_refresh_ ||
+                    (next->data_dir && next->data_dir->full());
+  if (full) last_full_ = now;
+  std::map<std::string, Cached> keys;
   for (const auto& r : manager_->List()) {
+    // The key first: a change after it shows in the next build's key.
+    const TabletReplica::StatusKey key = r->GetStatusKey();
+    keys[r->tablet_id()] = Cached{r.get(), key};
+    if (!full) {
+      auto k = keys_.find(r->tablet_id());
+      auto prev = last_->replicas.find(r->tablet_id());
+      if (k != keys_.end() && k->second.replica == r.get() && k->second.key == key &&
+          prev != last_->replicas.end()) {
+        next->replicas.emplace(r->tablet_id(), prev->second);
+        continue;
+      }
+    }
+    ++statuses_computed_;
     server::ReplicaStatusPB status = r->Status();
     if (next->data_dir) TabletManager::NoteWriteRefusal(*next->data_dir, &status);
     if (last_ != nullptr) {
@@ -36,6 +61,7 @@ std::shared_ptr<const HeartbeatReport> HeartbeatReportBuilder::Get() {
                            std::make_shared<const server::ReplicaStatusPB>(std::move(status)));
   }
   last_ = std::move(next);
+  keys_ = std::move(keys);
   built_ = now;
   ++builds_;
   return last_;

@@ -10,6 +10,13 @@
 // pointer comparison with B's entries. A replica that changed and changed
 // back gets a new pointer and is sent again: harmless.
 //
+// A replica's status is computed only when its TabletReplica::StatusKey
+// changed since the previous build (an idle quiesced replica's does not):
+// with thousands of idle replicas, computing and comparing every status each
+// interval was most of an idle tablet server's CPU (issue 15). Every
+// `full_refresh` all statuses are computed again anyway, a bound on how long
+// a change the key missed could stay unreported.
+//
 // Thread safety: HeartbeatReportBuilder is thread-safe (a thread asking while
 // another builds waits and shares the result); reports are immutable.
 // Lifetime: `manager` outlives the builder.
@@ -38,17 +45,29 @@ struct HeartbeatReport {
 class HeartbeatReportBuilder {
  public:
   // A report younger than `max_age` is handed out again instead of built.
-  HeartbeatReportBuilder(TabletManager* manager, absl::Duration max_age);
+  HeartbeatReportBuilder(TabletManager* manager, absl::Duration max_age,
+                         absl::Duration full_refresh = absl::Seconds(10));
 
   // The current report (never null).
   std::shared_ptr<const HeartbeatReport> Get();
 
-  // How many reports were built so far (tests).
+  // How many reports were built so far, and how many replica statuses were
+  // computed for them (tests, stats).
   int64_t builds() const;
+  int64_t statuses_computed() const;
 
  private:
   TabletManager* const manager_;
   const absl::Duration max_age_;
+  const absl::Duration full_refresh_;
+  struct Cached {
+    const TabletReplica* replica;  // the object the key was read from
+    TabletReplica::StatusKey key;
+  };
+  // For each entry of last_: the key its status was computed under.
+  std::map<std::string, Cached> keys_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_full_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  int64_t statuses_computed_ ABSL_GUARDED_BY(mu_) = 0;
   mutable absl::Mutex mu_;  // held while building
   std::shared_ptr<const HeartbeatReport> last_ ABSL_GUARDED_BY(mu_);
   absl::Time built_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();

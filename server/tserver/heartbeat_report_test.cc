@@ -75,6 +75,8 @@ TEST_F(HeartbeatReportTest, OnlyChangedAddedAndRemovedReplicasGoInAnIncrementalR
   // Nothing changed: an empty incremental report on base 7.
   auto same = builder.Get();
   EXPECT_EQ(builder.builds(), 2);
+  // Their keys did not change: no status computed again.
+  EXPECT_EQ(builder.statuses_computed(), 2);
   EXPECT_EQ(same->replicas.at(kA).get(), acked->replicas.at(kA).get());
   master::HeartbeatRequestPB idle;
   FillReport(*same, acked.get(), 7, &idle);
@@ -95,6 +97,21 @@ TEST_F(HeartbeatReportTest, OnlyChangedAddedAndRemovedReplicasGoInAnIncrementalR
   EXPECT_EQ(delta.replicas(0).data_state(), server::TABLET_DATA_TOMBSTONED);
   ASSERT_EQ(delta.removed_tablet_ids_size(), 1);
   EXPECT_EQ(delta.removed_tablet_ids(0), kB);
+  // Only the changed and the new replica were computed.
+  EXPECT_EQ(builder.statuses_computed(), 4);
+}
+
+// The periodic full refresh computes every status again, key or not (a
+// bound on a change the key would miss), and keeps unchanged entries shared.
+TEST_F(HeartbeatReportTest, AFullRefreshComputesEveryStatusAgain) {
+  Create(kA);
+  Create(kB);
+  HeartbeatReportBuilder builder(manager_.get(), absl::ZeroDuration(),
+                                 /*full_refresh=*/absl::ZeroDuration());
+  auto first = builder.Get();
+  auto second = builder.Get();
+  EXPECT_EQ(builder.statuses_computed(), 4);
+  EXPECT_EQ(second->replicas.at(kA).get(), first->replicas.at(kA).get());
 }
 
 }  // namespace

@@ -151,6 +151,7 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
         tablet_copy::RecoverInterruptedCopy(layout_.root(), tablet_id_, runtime.block_manager),
         absl::StrCat("tablet ", tablet_id_, ": recovering an interrupted copy")));
     ASSIGN_OR_RETURN(superblock_, tablet::LoadSuperBlock(layout_, tablet_id_));
+    ++superblock_loads_;
     return absl::OkStatus();
   }
   if (superblock_.tablet_data_state() != tablet::TABLET_DATA_READY) return absl::OkStatus();
@@ -501,6 +502,24 @@ server::ReplicaStatusPB TabletReplica::Status() const {
   return s;
 }
 
+TabletReplica::StatusKey TabletReplica::GetStatusKey() const {
+  StatusKey k;
+  {
+    absl::MutexLock lock(&mu_);
+    k.driver = driver_.get();
+    // Read after driver_ under mu_: Status() reads the driver after its own
+    // look at mu_, so a change in between shows in the next key.
+    if (driver_ != nullptr) k.driver_activity = driver_->activity();
+    k.failed = failed_;
+    k.storage_error = static_cast<int>(storage_error_.code());
+    k.data_state = static_cast<int>(superblock_.tablet_data_state());
+    k.superblock_loads = superblock_loads_;
+  }
+  absl::MutexLock lock(&size_mu_);
+  k.on_disk_size_bytes = on_disk_size_bytes_;
+  return k;
+}
+
 void TabletReplica::RefreshOnDiskSize(absl::Duration max_age) {
   {
     absl::MutexLock lock(&size_mu_);
@@ -536,6 +555,7 @@ absl::Status TabletReplica::Tombstone(const std::string& reason, bool even_if_fa
         tablet::SetDataState(layout_, tablet_id_, tablet::TABLET_DATA_TOMBSTONED, reason));
   }
   ASSIGN_OR_RETURN(superblock_, tablet::LoadSuperBlock(layout_, tablet_id_));
+  ++superblock_loads_;
   std::error_code ec;
   std::filesystem::remove_all(layout_.WalDir(tablet_id_), ec);
   if (ec) {

@@ -110,6 +110,26 @@ class TabletReplica {
   // costs no file-system walk: GetStatus of thousands of replicas (ksck) and
   // the heartbeat report stay cheap.
   server::ReplicaStatusPB Status() const;
+  // What Status() is computed from, compared cheaply: while a replica's key
+  // stays equal, so does its Status() (the heartbeat report re-builds only
+  // the entries whose key changed; heartbeat_report.cc). Idle quiesced
+  // replicas keep their key: their driver's activity() does not move.
+  struct StatusKey {
+    const void* driver = nullptr;
+    uint64_t driver_activity = 0;
+    bool failed = false;
+    int storage_error = 0;  // absl::StatusCode
+    int data_state = 0;
+    uint64_t superblock_loads = 0;
+    int64_t on_disk_size_bytes = 0;
+    bool operator==(const StatusKey& o) const {
+      return driver == o.driver && driver_activity == o.driver_activity && failed == o.failed &&
+             storage_error == o.storage_error && data_state == o.data_state &&
+             superblock_loads == o.superblock_loads && on_disk_size_bytes == o.on_disk_size_bytes;
+    }
+    bool operator!=(const StatusKey& o) const { return !(*this == o); }
+  };
+  StatusKey GetStatusKey() const;
   // Measures the replica's files (superblock, consensus metadata, WAL) and
   // caches the sum for Status, unless the cached figure is younger than
   // `max_age`. Measured when the replica object is made (load, creation,
@@ -219,6 +239,8 @@ class TabletReplica {
   MaintenanceStats stats_ ABSL_GUARDED_BY(stats_mu_);
   mutable absl::Mutex mu_;
   tablet::TabletSuperBlockPB superblock_ ABSL_GUARDED_BY(mu_);
+  // Times superblock_ was re-loaded after construction (StatusKey).
+  uint64_t superblock_loads_ ABSL_GUARDED_BY(mu_) = 0;
   consensus::ConsensusMetadataPB cmeta_ ABSL_GUARDED_BY(mu_);
   bool failed_ ABSL_GUARDED_BY(mu_) = false;
   std::string failure_reason_ ABSL_GUARDED_BY(mu_);

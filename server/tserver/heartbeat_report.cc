@@ -1,5 +1,7 @@
 #include "server/tserver/heartbeat_report.h"
 
+#include <algorithm>
+#include <optional>
 #include <utility>
 
 namespace kmend::tserver {
@@ -22,44 +24,62 @@ std::shared_ptr<const HeartbeatReport> HeartbeatReportBuilder::Get() {
   absl::MutexLock lock(&mu_);
   const absl::Time now = absl::Now();
   if (last_ != nullptr && now - built_ < max_age_) return last_;
-  auto next = std::make_shared<HeartbeatReport>();
-  next->data_dir = manager_->MeasureDataDir();
+  std::optional<server::DataDirSpacePB> data_dir = manager_->MeasureDataDir();
   // A full data directory changes every replica's write_refusal (it names
   // the free bytes): no reuse by key then.
   const bool full = last_ == nullptr || now - last_full_ >= full_refresh_ ||
-                    (next->data_dir && next->data_dir->full());
+                    (data_dir && data_dir->full());
   if (full) last_full_ = now;
+  // The keys first: a change after a key was read shows in the next build.
   std::map<std::string, Cached> keys;
   for (const auto& r : manager_->List()) {
-    // The key first: a change after it shows in the next build's key.
-    const TabletReplica::StatusKey key = r->GetStatusKey();
-    keys[r->tablet_id()] = Cached{r.get(), key};
-    if (!full) {
-      auto k = keys_.find(r->tablet_id());
-      auto prev = last_->replicas.find(r->tablet_id());
-      if (k != keys_.end() && k->second.replica == r.get() && k->second.key == key &&
-          prev != last_->replicas.end()) {
-        next->replicas.emplace(r->tablet_id(), prev->second);
-        continue;
-      }
+    keys.emplace(r->tablet_id(), Cached{r, r->GetStatusKey()});
+  }
+  auto unchanged = [this](const std::string& id, const Cached& c)
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto k = keys_.find(id);
+    return k != keys_.end() && k->second.replica == c.replica && k->second.key == c.key &&
+           last_->replicas->count(id) > 0;
+  };
+  auto next = std::make_shared<HeartbeatReport>();
+  next->data_dir = std::move(data_dir);
+  // Nothing changed (the idle case): the previous report's replica map is
+  // the current one, the same object, which the per-master diff recognizes
+  // at once.
+  if (!full && keys.size() == keys_.size() &&
+      std::all_of(keys.begin(), keys.end(),
+                  [&](const auto& kv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+                    return unchanged(kv.first, kv.second);
+                  })) {
+    next->replicas = last_->replicas;
+    last_ = std::move(next);
+    built_ = now;
+    ++builds_;
+    return last_;
+  }
+  auto replicas = std::make_shared<ReplicaReports>();
+  for (const auto& [id, c] : keys) {
+    if (!full && unchanged(id, c)) {
+      replicas->emplace(id, last_->replicas->at(id));
+      continue;
     }
     ++statuses_computed_;
-    server::ReplicaStatusPB status = r->Status();
+    server::ReplicaStatusPB status = c.replica->Status();
     if (next->data_dir) TabletManager::NoteWriteRefusal(*next->data_dir, &status);
     if (last_ != nullptr) {
-      auto prev = last_->replicas.find(r->tablet_id());
+      auto prev = last_->replicas->find(id);
       // Unchanged: keep the previous entry, so that the diff against an
       // acknowledged report is a pointer comparison. ReplicaStatusPB has no
       // map fields, so equal messages serialize to equal bytes.
-      if (prev != last_->replicas.end() &&
+      if (prev != last_->replicas->end() &&
           prev->second->SerializeAsString() == status.SerializeAsString()) {
-        next->replicas.emplace(r->tablet_id(), prev->second);
+        replicas->emplace(id, prev->second);
         continue;
       }
     }
-    next->replicas.emplace(r->tablet_id(),
-                           std::make_shared<const server::ReplicaStatusPB>(std::move(status)));
+    replicas->emplace(id, std::make_shared<const server::ReplicaStatusPB>(std::move(status)));
   }
+  next->replicas = std::move(replicas);
   last_ = std::move(next);
   keys_ = std::move(keys);
   built_ = now;
@@ -72,16 +92,17 @@ void FillReport(const HeartbeatReport& now, const HeartbeatReport* base,
   if (now.data_dir) *req->add_data_dirs() = *now.data_dir;
   req->set_is_full_report(base == nullptr);
   if (base == nullptr) {
-    for (const auto& [id, r] : now.replicas) *req->add_replicas() = *r;
+    for (const auto& [id, r] : *now.replicas) *req->add_replicas() = *r;
     return;
   }
   req->set_base_sequence_number(base_sequence_number);
-  for (const auto& [id, r] : now.replicas) {
-    auto b = base->replicas.find(id);
-    if (b == base->replicas.end() || b->second != r) *req->add_replicas() = *r;
+  if (now.replicas == base->replicas) return;  // the same map: nothing changed
+  for (const auto& [id, r] : *now.replicas) {
+    auto b = base->replicas->find(id);
+    if (b == base->replicas->end() || b->second != r) *req->add_replicas() = *r;
   }
-  for (const auto& [id, r] : base->replicas) {
-    if (now.replicas.count(id) == 0) req->add_removed_tablet_ids(id);
+  for (const auto& [id, r] : *base->replicas) {
+    if (now.replicas->count(id) == 0) req->add_removed_tablet_ids(id);
   }
 }
 

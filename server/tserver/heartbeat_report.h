@@ -36,8 +36,12 @@
 
 namespace kmend::tserver {
 
+// Tablet id -> the replica's status; immutable once built.
+using ReplicaReports = std::map<std::string, std::shared_ptr<const server::ReplicaStatusPB>>;
+
 struct HeartbeatReport {
-  std::map<std::string, std::shared_ptr<const server::ReplicaStatusPB>> replicas;
+  // The same map (pointer) as the previous report's when no replica changed.
+  std::shared_ptr<const ReplicaReports> replicas;
   // The data directory's space as measured for this report.
   std::optional<server::DataDirSpacePB> data_dir;
 };
@@ -61,7 +65,7 @@ class HeartbeatReportBuilder {
   const absl::Duration max_age_;
   const absl::Duration full_refresh_;
   struct Cached {
-    const TabletReplica* replica;  // the object the key was read from
+    std::shared_ptr<TabletReplica> replica;  // the object the key was read from
     TabletReplica::StatusKey key;
   };
   // For each entry of last_: the key its status was computed under.

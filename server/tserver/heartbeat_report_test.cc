@@ -58,7 +58,7 @@ TEST_F(HeartbeatReportTest, AReportYoungerThanItsMaxAgeIsSharedNotBuiltAgain) {
   auto second = builder.Get();  // another master's thread, same interval
   EXPECT_EQ(first.get(), second.get());
   EXPECT_EQ(builder.builds(), 1);
-  EXPECT_EQ(first->replicas.size(), 1u);
+  EXPECT_EQ(first->replicas->size(), 1u);
 }
 
 TEST_F(HeartbeatReportTest, OnlyChangedAddedAndRemovedReplicasGoInAnIncrementalReport) {
@@ -77,7 +77,8 @@ TEST_F(HeartbeatReportTest, OnlyChangedAddedAndRemovedReplicasGoInAnIncrementalR
   EXPECT_EQ(builder.builds(), 2);
   // Their keys did not change: no status computed again.
   EXPECT_EQ(builder.statuses_computed(), 2);
-  EXPECT_EQ(same->replicas.at(kA).get(), acked->replicas.at(kA).get());
+  EXPECT_EQ(same->replicas->at(kA).get(), acked->replicas->at(kA).get());
+  EXPECT_EQ(same->replicas, acked->replicas);  // the very same map
   master::HeartbeatRequestPB idle;
   FillReport(*same, acked.get(), 7, &idle);
   EXPECT_FALSE(idle.is_full_report());
@@ -111,7 +112,7 @@ TEST_F(HeartbeatReportTest, AFullRefreshComputesEveryStatusAgain) {
   auto first = builder.Get();
   auto second = builder.Get();
   EXPECT_EQ(builder.statuses_computed(), 4);
-  EXPECT_EQ(second->replicas.at(kA).get(), first->replicas.at(kA).get());
+  EXPECT_EQ(second->replicas->at(kA).get(), first->replicas->at(kA).get());
 }
 
 }  // namespace

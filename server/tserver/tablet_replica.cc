@@ -309,6 +309,7 @@ absl::Status TabletReplica::RunMaintenance(bool force_flush) {
     if (!f.ok()) return Annotate(f.status(), absl::StrCat("tablet ", tablet_id_, ": flush"));
     last_flush_time_ = end;
     if (f->flushed) {
+      files_epoch_.fetch_add(1, std::memory_order_release);
       absl::MutexLock l(&stats_mu_);
       ++stats_.flushes;
       stats_.rows_flushed += f->rows;
@@ -354,6 +355,7 @@ absl::Status TabletReplica::GarbageCollectWalLocked(const tablet::Tablet& tab,
     return Annotate(deleted.status(),
                     absl::StrCat("tablet ", tablet_id_, ": WAL GC below op ", retention));
   }
+  if (*deleted > 0) files_epoch_.fetch_add(1, std::memory_order_release);
   absl::MutexLock l(&stats_mu_);
   stats_.wal_segments_deleted += *deleted;
   stats_.last_gc_retention_index = retention;
@@ -521,15 +523,37 @@ TabletReplica::StatusKey TabletReplica::GetStatusKey() const {
 }
 
 void TabletReplica::RefreshOnDiskSize(absl::Duration max_age) {
+  // What can change the files: the driver's activity (WAL appends, cmeta)
+  // and the maintenance's flushes and WAL GC (files_epoch_). An idle
+  // replica's files do not change, so its periodic re-measure is skipped:
+  // walking thousands of idle replicas' files every 10 s was a tenth of an
+  // idle server's CPU (issue 15).
+  SizeKey key;
+  {
+    absl::MutexLock lock(&mu_);
+    key.driver = driver_.get();
+    if (driver_ != nullptr) key.driver_activity = driver_->activity();
+  }
+  key.files_epoch = files_epoch_.load(std::memory_order_acquire);
   {
     absl::MutexLock lock(&size_mu_);
-    if (absl::Now() - size_measured_ < max_age) return;
+    const absl::Time now = absl::Now();
+    if (now - size_measured_ < max_age) return;
+    // Files changed behind kmend's back (an operator's tool) still show
+    // within kMaxSkippedMeasures' age.
+    constexpr absl::Duration kMaxSkippedMeasures = absl::Minutes(10);
+    if (max_age > absl::ZeroDuration() && size_key_ && *size_key_ == key &&
+        now - size_walked_ < kMaxSkippedMeasures) {
+      size_measured_ = now;
+      return;
+    }
   }
   // Measured without the lock: a Status meanwhile reports the previous size.
   const int64_t size = OnDiskSizeBytes();
   absl::MutexLock lock(&size_mu_);
   on_disk_size_bytes_ = size;
-  size_measured_ = absl::Now();
+  size_measured_ = size_walked_ = absl::Now();
+  size_key_ = key;
 }
 
 absl::Status TabletReplica::Tombstone(const std::string& reason, bool even_if_failed) {

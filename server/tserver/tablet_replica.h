@@ -25,6 +25,7 @@
 #ifndef KMEND_SERVER_TSERVER_TABLET_REPLICA_H_
 #define KMEND_SERVER_TSERVER_TABLET_REPLICA_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -132,9 +133,11 @@ class TabletReplica {
   StatusKey GetStatusKey() const;
   // Measures the replica's files (superblock, consensus metadata, WAL) and
   // caches the sum for Status, unless the cached figure is younger than
-  // `max_age`. Measured when the replica object is made (load, creation,
-  // copy) and after a tombstone; the maintenance thread calls it every
-  // round, so a reported size is at most about `max_age` old.
+  // `max_age`, or (max_age > 0) nothing that writes its files happened
+  // since the last measure (driver activity, flush, WAL GC). Measured when
+  // the replica object is made (load, creation, copy) and after a tombstone;
+  // the maintenance thread calls it every round, so a reported size is at
+  // most about `max_age` old.
   void RefreshOnDiskSize(absl::Duration max_age = absl::ZeroDuration());
   // Adds the superblock's schema, partition schema and replication factor
   // (not in heartbeats: only for GetStatus with include_schemas). Nothing
@@ -261,6 +264,21 @@ class TabletReplica {
   mutable absl::Mutex size_mu_;
   int64_t on_disk_size_bytes_ ABSL_GUARDED_BY(size_mu_) = 0;
   absl::Time size_measured_ ABSL_GUARDED_BY(size_mu_) = absl::InfinitePast();
+  // What the files looked like at the last measure (RefreshOnDiskSize skips
+  // a periodic re-measure while it is unchanged).
+  struct SizeKey {
+    const void* driver = nullptr;
+    uint64_t driver_activity = 0;
+    uint64_t files_epoch = 0;
+    bool operator==(const SizeKey& o) const {
+      return driver == o.driver && driver_activity == o.driver_activity &&
+             files_epoch == o.files_epoch;
+    }
+  };
+  std::optional<SizeKey> size_key_ ABSL_GUARDED_BY(size_mu_);
+  absl::Time size_walked_ ABSL_GUARDED_BY(size_mu_) = absl::InfinitePast();  // last real walk
+  // Bumped after a flush and after a WAL GC that deleted segments.
+  std::atomic<uint64_t> files_epoch_{0};
 
   // Row results of recently applied writes by op index, for the Write that
   // proposed them (only the proposing leader reads them; bounded).

@@ -116,7 +116,10 @@ ExternalCluster::~ExternalCluster() {
     ::unsetenv("KMEND_TLS_KEY");
     ::unsetenv("KMEND_TLS_CA");
   }
-  if (!base_dir_.empty()) {
+  // KMEND_TEST_KEEP_DIR=1 keeps the servers' directories and logs for a
+  // post-mortem (benchmarks run outside Bazel; the path is logged at start).
+  const char* keep = getenv("KMEND_TEST_KEEP_DIR");
+  if (!base_dir_.empty() && (keep == nullptr || std::string(keep) != "1")) {
     std::error_code ec;
     std::filesystem::remove_all(base_dir_, ec);
   }

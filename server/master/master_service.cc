@@ -97,9 +97,17 @@ void MoveTabletsOffFullServers(CatalogManager* catalog, std::chrono::millisecond
 }  // namespace
 
 int MasterServiceImpl::RecreateMissingReplicas(int64_t min_table_age_us, int64_t now_wall_us) {
+  absl::MutexLock pass(&recreate_mu_);
+  const QuietInputs inputs = QuietInputs::Of(registry_->List(), *catalog_);
+  if (recreate_quiet_ == inputs) return 0;
+  recreate_quiet_.reset();
+  bool skipped_young = false;
   std::vector<TabletCall> calls;
   for (const TableInfoPB& info : catalog_->ListTables("")) {
-    if (now_wall_us - info.created_time_us() < min_table_age_us) continue;
+    if (now_wall_us - info.created_time_us() < min_table_age_us) {
+      skipped_young = true;  // the clock will change this pass's outcome
+      continue;
+    }
     auto table = catalog_->GetTable("", info.table_id());
     if (!table.ok()) continue;
     for (const SysTabletPB& t : table->tablets) {
@@ -116,7 +124,10 @@ int MasterServiceImpl::RecreateMissingReplicas(int64_t min_table_age_us, int64_t
       }
     }
   }
-  if (calls.empty()) return 0;
+  if (calls.empty()) {
+    if (!skipped_young) recreate_quiet_ = inputs;
+    return 0;
+  }
   FanOut(&calls, tserver_rpc_timeout_);
   int created = 0;
   for (const TabletCall& c : calls) {

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -19,6 +20,7 @@
 
 #include "proto/master.grpc.pb.h"
 #include "server/master/catalog_manager.h"
+#include "server/master/quiet_inputs.h"
 #include "server/master/ts_registry.h"
 
 namespace kmend::master {
@@ -42,7 +44,9 @@ class MasterServiceImpl final : public MasterService::Service {
   // but does not list them: a server that was unreachable when CreateTable
   // ran gets its replica when it comes back. Tables younger than
   // `min_table_age_us` are skipped (their first fan-out may still run).
-  // Returns how many replicas were created. Called by the master's monitor.
+  // Returns how many replicas were created. Called by the master's monitor
+  // (one thread). Skipped while its inputs equal those of a pass that found
+  // nothing and skipped no table for its age (quiet_inputs.h).
   int RecreateMissingReplicas(int64_t min_table_age_us, int64_t now_wall_us);
 
   grpc::Status RegisterTServer(grpc::ServerContext* ctx, const RegisterTServerRequestPB* req,
@@ -90,6 +94,8 @@ class MasterServiceImpl final : public MasterService::Service {
 
   const std::string master_uuid_;
   TServerRegistry* const registry_;
+  absl::Mutex recreate_mu_;  // RecreateMissingReplicas: one pass at a time
+  std::optional<QuietInputs> recreate_quiet_ ABSL_GUARDED_BY(recreate_mu_);
   CatalogManager* const catalog_;
   const std::chrono::milliseconds tserver_rpc_timeout_;
   const LeaderCheck leader_check_;

@@ -267,9 +267,17 @@ bool Rereplicator::WaitForReports(const std::vector<std::string>& uuids, Clock::
 int Rereplicator::RunOnce() {
   const Clock::time_point now = Clock::now();
   const std::vector<TServerSnapshot> all = registry_->List();
+  const QuietInputs inputs = QuietInputs::Of(all, *catalog_);
   {
     absl::MutexLock lock(&mu_);
     if (stopping_) return 0;
+    // The cheap exit: nothing changed since a pass that found every tablet
+    // fine, and that pass's outcome depended on no clock.
+    if (quiet_ && *quiet_ == inputs && failed_since_.empty() && copy_failures_.empty() &&
+        finished_.empty()) {
+      return 0;
+    }
+    quiet_.reset();
     // FAILED replicas on live servers, and how long each has been FAILED
     // without a break in this master's eyes (a restart of the master or of
     // the server starts the grace over: conservative).
@@ -285,21 +293,25 @@ int Rereplicator::RunOnce() {
     }
     failed_since_ = std::move(failed_now);
   }
-  // There is no cheap exit: an under-replicated config (fewer voters than
-  // the table's replication factor, e.g. after an unsafe config change)
-  // needs work with every server healthy, and a pass is one catalog scan,
-  // like RecreateMissingReplicas'.
+  // An under-replicated config (fewer voters than the table's replication
+  // factor, e.g. after an unsafe config change) needs work with every
+  // server healthy: such a pass has a step or a wait, so it is not quiet.
   Snapshot snap = TakeSnapshot("");
   std::map<std::string, ServerView>& servers = snap.servers;
   std::map<std::string, int64_t>& load = snap.load;
   const std::set<std::string> in_flight = tasks_.TabletsInFlight();
 
   std::vector<RereplicationAction> steps;
+  bool quiet = inputs.all_live && in_flight.empty();
   for (const TabletState& st : snap.tablets) {
     if (in_flight.count(st.tablet_id) > 0) continue;
-    if (AwaitingReports(st.tablet_id, servers)) continue;
+    if (AwaitingReports(st.tablet_id, servers)) {
+      quiet = false;
+      continue;
+    }
     RereplicationAction a = NextRereplicationStep(st.tablet_id, st.config, st.leader, servers,
                                                   load, Params(st.replication_factor));
+    if (a.type != RereplicationAction::kNone || !a.reason.empty()) quiet = false;
     if (a.type == RereplicationAction::kNone) {
       // Log what a tablet waits for, once per change of reason.
       std::string& last = last_wait_reason_[st.tablet_id];
@@ -339,6 +351,7 @@ int Rereplicator::RunOnce() {
                << a.peer_uuid << " (" << a.reason << ")";
     ++started;
   }
+  if (quiet && steps.empty()) quiet_ = inputs;
   absl::MutexLock lock(&mu_);
   counters_.started += started;
   return started;

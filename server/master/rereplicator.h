@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
@@ -38,6 +39,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "server/master/catalog_manager.h"
+#include "server/master/quiet_inputs.h"
 #include "server/master/rereplication_policy.h"
 #include "server/master/rereplication_tasks.h"
 #include "server/master/ts_registry.h"
@@ -150,6 +152,10 @@ class Rereplicator {
   // Monitor-thread state (RunOnce only): tablet id -> the last "waiting"
   // reason logged (logged once per change).
   std::map<std::string, std::string> last_wait_reason_;
+  // The inputs of the last pass that found nothing to do and depended on no
+  // clock (every server live, no step, no wait, nothing in flight or
+  // failed): while they stay equal, a pass is skipped (quiet_inputs.h).
+  std::optional<QuietInputs> quiet_;
 
   mutable absl::Mutex mu_;
   // (server uuid, tablet id) -> when this master first saw it FAILED;

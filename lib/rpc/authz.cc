@@ -39,6 +39,7 @@ const std::map<std::string, Role, std::less<>>& MethodRoles() {
       {"RegisterTServer", Role::kService},
       {"Heartbeat", Role::kService},
       {"RaftMessage", Role::kService},
+      {"RaftMessageStream", Role::kService},
       {"BeginTabletCopySession", Role::kService},
       {"FetchData", Role::kService},
       {"EndTabletCopySession", Role::kService},

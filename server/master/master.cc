@@ -365,6 +365,8 @@ void Master::Shutdown(std::chrono::milliseconds grace) {
   if (d != nullptr && store_ != nullptr) {
     if (absl::Status s = store_->WriteSnapshot(); !s.ok()) KLOG(WARNING) << s;
   }
+  // Peers' Raft streams never end by themselves (raft_stream_server.h).
+  if (consensus_service_ != nullptr) consensus_service_->StopStreams();
   rpc_.Shutdown(grace);
   if (consensus_service_ != nullptr) consensus_service_->SetDriver(nullptr);
   if (store_ != nullptr) store_->SetDriver(nullptr);

@@ -37,6 +37,14 @@ grpc::Status MasterConsensusService::Driver(const std::string& tablet_id,
   return grpc::Status::OK;
 }
 
+grpc::ServerReadReactor<tserver::RaftMessageRequestPB>* MasterConsensusService::RaftMessageStream(
+    grpc::CallbackServerContext* ctx, tserver::RaftMessageResponsePB*) {
+  return streams_.Open(ctx, [this](const tserver::RaftMessageRequestPB& req) {
+    tserver::RaftMessageResponsePB ignored;
+    (void)RaftMessage(nullptr, &req, &ignored);  // RaftMessage does not use its context
+  });
+}
+
 grpc::Status MasterConsensusService::RaftMessage(grpc::ServerContext*,
                                                  const tserver::RaftMessageRequestPB* req,
                                                  tserver::RaftMessageResponsePB* resp) {

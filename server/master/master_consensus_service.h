@@ -22,10 +22,15 @@
 #include "absl/synchronization/mutex.h"
 #include "lib/consensus/raft_driver.h"
 #include "proto/tserver.grpc.pb.h"
+#include "server/raft_transport/raft_stream_server.h"
 
 namespace kmend::master {
 
-class MasterConsensusService final : public tserver::ConsensusService::Service {
+// RaftMessageStream is served with gRPC's callback API, every other method
+// with the sync API.
+class MasterConsensusService final
+    : public tserver::ConsensusService::WithCallbackMethod_RaftMessageStream<
+          tserver::ConsensusService::Service> {
  public:
   // `tick_ms`: the catalog's Raft tick, to report ms_since_leader_contact.
   // Admin calls are audited by the RPC server
@@ -37,6 +42,13 @@ class MasterConsensusService final : public tserver::ConsensusService::Service {
 
   grpc::Status RaftMessage(grpc::ServerContext* ctx, const tserver::RaftMessageRequestPB* req,
                            tserver::RaftMessageResponsePB* resp) override;
+  // Each request handled as RaftMessage handles one
+  // (raft_transport/raft_stream_server.h).
+  grpc::ServerReadReactor<tserver::RaftMessageRequestPB>* RaftMessageStream(
+      grpc::CallbackServerContext* ctx, tserver::RaftMessageResponsePB* resp) override;
+  // Ends the open RaftMessageStreams and refuses new ones (before the RPC
+  // server's graceful Shutdown).
+  void StopStreams() { streams_.Shutdown(); }
   grpc::Status GetConsensusState(grpc::ServerContext* ctx,
                                  const tserver::GetConsensusStateRequestPB* req,
                                  tserver::GetConsensusStateResponsePB* resp) override;
@@ -56,6 +68,7 @@ class MasterConsensusService final : public tserver::ConsensusService::Service {
   const int64_t tick_ms_;
   absl::Mutex mu_;
   std::shared_ptr<consensus_driver::RaftDriver> driver_ ABSL_GUARDED_BY(mu_);
+  raft_transport::RaftStreamServer streams_;
 };
 
 }  // namespace kmend::master

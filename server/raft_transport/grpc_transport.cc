@@ -1,5 +1,7 @@
 #include "server/raft_transport/grpc_transport.h"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <random>
 #include <vector>
@@ -33,7 +35,12 @@ void GrpcTransport::SetPeerAddress(const std::string& uuid, const std::string& a
   if (peer == nullptr) {
     peer = std::make_unique<Peer>();
     peer->address = address;
-    peer->sender = std::thread([this, uuid] { SenderLoop(uuid); });
+    peer->sender = std::thread([this, uuid] {
+      // Named so profiles tell it from gRPC's threads (it would inherit the
+      // name of the RPC thread that created it).
+      pthread_setname_np(pthread_self(), ("raft-send-" + uuid.substr(0, 5)).c_str());
+      SenderLoop(uuid);
+    });
   } else {
     peer->address = address;
   }
@@ -66,9 +73,40 @@ void GrpcTransport::EnableLiveness(const std::string& self_uuid,
 }
 
 void GrpcTransport::SenderLoop(const std::string& uuid) {
+  using Clock = std::chrono::steady_clock;
   std::string address;
   std::unique_ptr<tserver::ConsensusService::Stub> stub;
-  auto last_rpc = std::chrono::steady_clock::now();
+  auto last_rpc = Clock::now();
+  // The open stream (null: none), when it was opened, and whether the peer
+  // lacks the method (then unary calls).
+  std::unique_ptr<grpc::ClientContext> stream_ctx;
+  std::unique_ptr<grpc::ClientWriter<tserver::RaftMessageRequestPB>> stream;
+  tserver::RaftMessageResponsePB stream_resp;
+  Clock::time_point stream_opened;
+  bool unary_only = false;
+  // Ends the stream and returns its status. kGraceful half-closes it and
+  // waits for the server's answer; kCancel cancels it; kFailed collects the
+  // status of a stream whose write failed (a cancel first could hide the
+  // server's UNIMPLEMENTED).
+  enum class Close { kGraceful, kCancel, kFailed };
+  auto close_stream = [&](Close how) {
+    {
+      absl::MutexLock lock(&mu_);
+      peers_.at(uuid)->stream_ctx = nullptr;
+    }
+    grpc::Status st;
+    if (stream != nullptr) {
+      if (how == Close::kGraceful) {
+        stream->WritesDone();
+      } else if (how == Close::kCancel) {
+        stream_ctx->TryCancel();
+      }
+      st = stream->Finish();
+    }
+    stream.reset();
+    stream_ctx.reset();
+    return st;
+  };
   while (true) {
     tserver::RaftMessageRequestPB req;
     {
@@ -85,9 +123,17 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
       // liveness call (quiesced groups on the peer count on it).
       while (true) {
         if (p->address != address) {
+          if (stream != nullptr) {
+            // Cancelled, not half-closed: the old address may not answer.
+            mu_.Unlock();
+            close_stream(Close::kCancel);
+            mu_.Lock();
+            if (stop_) break;
+          }
           address = p->address;
           p->channel = rpc::NewChannel(address);
           stub = tserver::ConsensusService::NewStub(p->channel);
+          unary_only = false;
         }
         if (ready()) break;
         auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
@@ -101,7 +147,12 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
         p->channel->GetState(/*try_to_connect=*/true);
         mu_.AwaitWithTimeout(absl::Condition(&ready), absl::FromChrono(wait));
       }
-      if (stop_) return;
+      if (stop_) {
+        mu_.Unlock();
+        close_stream(Close::kCancel);
+        mu_.Lock();
+        return;
+      }
       if (!self_uuid_.empty()) {
         req.set_from_uuid(self_uuid_);
         req.set_from_incarnation(incarnation_);
@@ -117,12 +168,36 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
         p->queue.pop_front();
       }
     }
-    last_rpc = std::chrono::steady_clock::now();
-    grpc::ClientContext ctx;
-    rpc::SetDeadline(&ctx, options_.rpc_timeout);
-    tserver::RaftMessageResponsePB resp;
-    grpc::Status s = stub->RaftMessage(&ctx, req, &resp);
-    bool failed = !s.ok();
+    last_rpc = Clock::now();
+    bool failed = false;
+    if (!unary_only) {
+      if (stream != nullptr && last_rpc - stream_opened > options_.stream_lifetime / 2) {
+        close_stream(Close::kGraceful);
+      }
+      if (stream == nullptr) {
+        stream_ctx = std::make_unique<grpc::ClientContext>();
+        rpc::SetDeadline(stream_ctx.get(), options_.stream_lifetime);
+        {
+          absl::MutexLock lock(&mu_);
+          if (stop_) return;  // nothing opened yet
+          peers_.at(uuid)->stream_ctx = stream_ctx.get();
+        }
+        stream = stub->RaftMessageStream(stream_ctx.get(), &stream_resp);
+        stream_opened = last_rpc;
+      }
+      if (!stream->Write(req)) {
+        const grpc::Status st = close_stream(Close::kFailed);
+        // An older server: unary calls from now on, this batch included.
+        unary_only = st.error_code() == grpc::StatusCode::UNIMPLEMENTED;
+        failed = !unary_only;
+      }
+    }
+    if (unary_only) {
+      grpc::ClientContext ctx;
+      rpc::SetDeadline(&ctx, options_.rpc_timeout);
+      tserver::RaftMessageResponsePB resp;
+      failed = !stub->RaftMessage(&ctx, req, &resp).ok();
+    }
     {
       absl::MutexLock lock(&mu_);
       if (failed) {
@@ -136,7 +211,12 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
       auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_; };
       mu_.AwaitWithTimeout(absl::Condition(&stopped),
                            absl::FromChrono(options_.pause_after_failure));
-      if (stop_) return;
+      if (stop_) {
+        mu_.Unlock();
+        close_stream(Close::kCancel);
+        mu_.Lock();
+        return;
+      }
     }
   }
 }
@@ -147,7 +227,11 @@ void GrpcTransport::Shutdown() {
     absl::MutexLock lock(&mu_);
     if (stop_) return;
     stop_ = true;
-    for (auto& [uuid, p] : peers_) senders.push_back(std::move(p->sender));
+    for (auto& [uuid, p] : peers_) {
+      // A sender blocked writing to a stalled peer returns at once.
+      if (p->stream_ctx != nullptr) p->stream_ctx->TryCancel();
+      senders.push_back(std::move(p->sender));
+    }
   }
   for (auto& t : senders) t.join();
 }

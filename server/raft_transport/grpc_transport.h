@@ -4,13 +4,24 @@
 // sys-catalog replica (the master's ConsensusService answers RaftMessage).
 //
 // Send never blocks: it appends the message to the destination server's
-// queue. One sender thread per destination drains its queue in batches of up
-// to max_batch messages and max_batch_bytes per RPC, each RPC bounded by
-// rpc_timeout. Raft tolerates loss, so the transport drops rather than waits: a message to a
+// queue. One sender thread per destination ("raft-send-<uuid prefix>")
+// drains its queue in batches of up to max_batch messages and
+// max_batch_bytes, each batch one request on a long-lived
+// ConsensusService.RaftMessageStream to that server: no call set-up,
+// metadata or role check per batch on either side, which a unary call per
+// batch paid (docs/benchmarks.md, "Write path CPU"). The stream is reopened
+// every stream_lifetime / 2 (its deadline is stream_lifetime, which bounds a
+// write blocked on a stalled peer), after a failure, and when the address
+// changes. A server without the stream method (UNIMPLEMENTED: an older
+// build) gets unary RaftMessage calls bounded by rpc_timeout instead. Raft
+// tolerates loss, so the transport drops rather than waits: a message to a
 // server with no known address, a message arriving when that server's queue
-// is full (the oldest queued one is dropped), and a batch whose RPC failed
-// are all counted and dropped. A failed RPC is followed by a short pause so a
-// dead server does not turn its sender into a busy loop.
+// is full (the oldest queued one is dropped), and a batch whose write or RPC
+// failed are all counted and dropped. A failure is followed by a short pause
+// so a dead server does not turn its sender into a busy loop. A write that
+// succeeded only means the batch was handed to the connection: errors the
+// receiver finds in a request (a message for another server, a replica not
+// running Raft) are not reported back on the stream.
 //
 // Liveness (EnableLiveness; docs/design/scale.md, "Quiescence"): every RPC
 // carries this server's uuid (RaftMessageRequestPB.from_uuid), and a sender
@@ -61,12 +72,14 @@ class GrpcTransport : public consensus_driver::Transport {
     size_t max_batch = 4096;
     size_t max_batch_bytes = 4 << 20;
     std::chrono::milliseconds rpc_timeout{2000};
+    // Deadline of one RaftMessageStream; reopened at half of it.
+    std::chrono::milliseconds stream_lifetime{60000};
     std::chrono::milliseconds pause_after_failure{50};
     // How often an idle sender asks its channel to (re)connect.
     std::chrono::milliseconds keep_connected{1000};
   };
   struct Stats {
-    int64_t sent = 0;                 // messages in successful RPCs
+    int64_t sent = 0;                 // messages in successful writes/RPCs
     int64_t dropped_no_address = 0;
     int64_t dropped_queue_full = 0;
     int64_t dropped_rpc_failed = 0;
@@ -100,6 +113,10 @@ class GrpcTransport : public consensus_driver::Transport {
     std::thread sender;
     // The sender's channel to `address` (set by the sender thread).
     std::shared_ptr<grpc::Channel> channel;
+    // The open stream's context (owned by the sender thread, set and
+    // cleared under mu_), so that Shutdown can cancel a write blocked on a
+    // stalled peer.
+    grpc::ClientContext* stream_ctx = nullptr;
   };
   void SenderLoop(const std::string& uuid);
 

@@ -225,6 +225,62 @@ TEST_F(GrpcTransportTest, ConnectsToEveryPeerBeforeSendingAnything) {
   idle.Shutdown();
 }
 
+// The transport sends on one RaftMessageStream per peer server (not a
+// unary call per batch), and a server's StopStreams ends the streams its
+// peers hold open, so that a graceful RPC shutdown does not wait out its
+// grace for them.
+TEST_F(GrpcTransportTest, UsesOneStreamPerPeerAndShutdownEndsThem) {
+  const int leader = WaitForLeader({0, 1, 2});
+  ASSERT_GE(leader, 0);
+  ASSERT_TRUE(ReplicateNoOp(leader).ok());
+  // The leader hears from both followers, each follower from the leader
+  // (followers send each other nothing here: no liveness calls).
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(nodes_[i]->service->open_raft_streams(), i == leader ? 2 : 1) << i;
+  }
+  Node* n = nodes_[(leader + 1) % 3].get();
+  n->service->StopStreams();
+  absl::Status ended = ExternalCluster::WaitFor(
+      [&] { return n->service->open_raft_streams() == 0; }, std::chrono::seconds(5),
+      "the cancelled streams to end");
+  EXPECT_TRUE(ended.ok()) << ended;
+  const auto start = std::chrono::steady_clock::now();
+  n->rpc.Shutdown(std::chrono::seconds(10));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  // The other two keep committing over their streams.
+  ASSERT_TRUE(ReplicateNoOp(leader).ok());
+}
+
+// A server without RaftMessageStream (UNIMPLEMENTED: an older build) still
+// gets every batch, as unary RaftMessage calls.
+TEST(GrpcTransportUnitTest, FallsBackToUnaryCallsWhenThePeerHasNoStream) {
+  class UnaryOnly final : public ConsensusService::Service {
+   public:
+    grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
+                             RaftMessageResponsePB*) override {
+      messages += req->messages_size();
+      return grpc::Status::OK;
+    }
+    std::atomic<int> messages{0};
+  } service;
+  server::RpcServer rpc;
+  ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
+  GrpcTransport t;
+  t.SetPeerAddress("old", absl::StrCat("127.0.0.1:", rpc.address().port()));
+  consensus::RaftMessagePB m;
+  m.set_tablet_id(kTablet);
+  absl::Status s = ExternalCluster::WaitFor(
+      [&] {
+        t.Send("old", m);
+        absl::SleepFor(absl::Milliseconds(20));
+        return service.messages >= 5;
+      },
+      std::chrono::seconds(10), "messages delivered by unary calls");
+  EXPECT_TRUE(s.ok()) << s;
+  t.Shutdown();
+  rpc.Shutdown(std::chrono::milliseconds(0));
+}
+
 TEST(RaftRouterTest, DeliversRegisteredAndReportsUnknown) {
   RaftRouter router;
   int got = 0;

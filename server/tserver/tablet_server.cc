@@ -136,6 +136,8 @@ void TabletServer::LearnPeerAddresses(const consensus::RaftConfigPB& config) {
 
 void TabletServer::Shutdown(std::chrono::milliseconds grace) {
   if (heartbeater_ != nullptr) heartbeater_->Stop();
+  // Peers' Raft streams never end by themselves (raft_stream_server.h).
+  if (consensus_service_ != nullptr) consensus_service_->StopStreams();
   rpc_.Shutdown(grace);
   // No flush or WAL GC past this point.
   if (maintenance_ != nullptr) maintenance_->Stop();

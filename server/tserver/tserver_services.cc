@@ -129,6 +129,14 @@ grpc::Status ConsensusServiceImpl::RaftMessage(grpc::ServerContext*,
   return grpc::Status::OK;
 }
 
+grpc::ServerReadReactor<RaftMessageRequestPB>* ConsensusServiceImpl::RaftMessageStream(
+    grpc::CallbackServerContext* ctx, RaftMessageResponsePB*) {
+  return streams_.Open(ctx, [this](const RaftMessageRequestPB& req) {
+    RaftMessageResponsePB ignored;
+    (void)RaftMessage(nullptr, &req, &ignored);  // RaftMessage does not use its context
+  });
+}
+
 grpc::Status ConsensusServiceImpl::ChangeConfig(grpc::ServerContext*,
                                                 const ChangeConfigRequestPB* req,
                                                 ChangeConfigResponsePB* resp) {

@@ -14,6 +14,7 @@
 
 #include "lib/consensus/peer_liveness.h"
 #include "proto/tserver.grpc.pb.h"
+#include "server/raft_transport/raft_stream_server.h"
 #include "server/tserver/ack_log.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/replica_rebuilder.h"
@@ -44,7 +45,10 @@ class TabletServerServiceImpl final : public TabletServerService::Service {
   AckLog* const ack_log_;
 };
 
-class ConsensusServiceImpl final : public ConsensusService::Service {
+// RaftMessageStream is served with gRPC's callback API, every other method
+// with the sync API.
+class ConsensusServiceImpl final
+    : public ConsensusService::WithCallbackMethod_RaftMessageStream<ConsensusService::Service> {
  public:
   // `router` may be null (no replica runs Raft); otherwise messages for
   // tablets registered there are delivered to their drivers. Admin calls
@@ -62,6 +66,15 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
         liveness_(liveness) {}
   grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
                            RaftMessageResponsePB* resp) override;
+  // Each request of the stream handled as RaftMessage handles one
+  // (raft_transport/raft_stream_server.h).
+  grpc::ServerReadReactor<RaftMessageRequestPB>* RaftMessageStream(
+      grpc::CallbackServerContext* ctx, RaftMessageResponsePB* resp) override;
+  // Ends the open RaftMessageStreams and refuses new ones: call before the
+  // RPC server's graceful Shutdown, which would otherwise wait its whole
+  // grace for them.
+  void StopStreams() { streams_.Shutdown(); }
+  int open_raft_streams() const { return streams_.open_streams(); }
   grpc::Status ChangeConfig(grpc::ServerContext*, const ChangeConfigRequestPB* req,
                             ChangeConfigResponsePB* resp) override;
   grpc::Status UnsafeChangeConfig(grpc::ServerContext*, const UnsafeChangeConfigRequestPB* req,
@@ -82,6 +95,7 @@ class ConsensusServiceImpl final : public ConsensusService::Service {
   RaftRouter* const router_;
   ReplicaRebuilder* const rebuilder_;
   consensus_driver::PeerLiveness* const liveness_;
+  raft_transport::RaftStreamServer streams_;
 };
 
 }  // namespace kmend::tserver

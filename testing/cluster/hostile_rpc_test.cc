@@ -171,6 +171,12 @@ TEST_F(HostileRpcTest, EveryMethodIsRefusedWithoutCredentialsAndReaderOnlyReads)
   EXPECT_EQ(rpc::RequiredRole("/kmend.tserver.ConsensusService/UnsafeChangeConfig"),
             rpc::Role::kAdmin);
   EXPECT_EQ(rpc::RequiredRole("/kmend.tserver.TabletServerService/Write"), rpc::Role::kWrite);
+  // The streaming Raft call is checked as the unary one (above, it was
+  // refused like every method to the anonymous and the reader).
+  EXPECT_EQ(rpc::RequiredRole("/kmend.tserver.ConsensusService/RaftMessageStream"),
+            rpc::Role::kService);
+  EXPECT_EQ(rpc::RequiredRole("/kmend.tserver.ConsensusService/RaftMessage"),
+            rpc::Role::kService);
   ExpectServersUp();
 }
 

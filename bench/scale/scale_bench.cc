@@ -25,7 +25,8 @@
 //   or, built: KMEND_SERVER_BIN=bazel-bin/server/kmend-server
 //              bazel-bin/bench/scale/scale_bench   (runfiles find kmend)
 // Environment: KMEND_SCALE_TABLETS (comma-separated N, default "30,100"),
-// KMEND_SCALE_IDLE_S (idle window, default 10), KMEND_SCALE_OUT (append one
+// KMEND_SCALE_IDLE_S (idle window, default 20), KMEND_SCALE_SETTLE_S (wait
+// between "every tablet led" and the idle window, default 10), KMEND_SCALE_OUT (append one
 // JSON line per N to this file), KMEND_SCALE_TSERVER_FLAGS (extra tablet
 // server flags, space-separated, e.g. "--raft_quiesce=false" to measure
 // without quiescence; printed with the figures).
@@ -147,6 +148,8 @@ struct Result {
   double create_rpc_s = 0;
   Spread describe_ms;
   Spread idle_cpu_pct;
+  double idle_master_pct = 0;
+  double idle_tserver_max_pct = 0;
   int threads_tserver_max = 0;
   int threads_master = 0;
   Spread ksck_ms;
@@ -192,7 +195,7 @@ bool AllLed(testing::ExternalCluster* cluster, int n) {
   return leaders == n;
 }
 
-absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
+absl::StatusOr<Result> RunOne(int n, int idle_s, int settle_s, const std::string& scratch) {
   Result r;
   r.tablets = n;
   r.load_before = LoadAverage();
@@ -219,21 +222,36 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, const std::string& scratch) {
   if (!s.ok()) return s;
   r.create_s = SecondsSince(t0);
 
-  // Idle: let the elections' aftermath settle, then sample.
-  std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Idle: let the elections' aftermath settle (groups quiesce after their
+  // last heartbeat round, the first reports and passes run), then sample.
+  std::this_thread::sleep_for(std::chrono::seconds(settle_s));
   std::vector<pid_t> pids = {cluster.master()->pid()};
   for (int i = 0; i < cluster.num_tservers(); ++i) pids.push_back(cluster.tserver(i)->pid());
   const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
   std::vector<double> slices;
+  std::vector<int64_t> per_process(pids.size(), 0);
+  auto idle_start = Clock::now();
   for (int k = 0; k < std::max(1, idle_s / 2); ++k) {
     int64_t before = 0, after = 0;
-    for (pid_t p : pids) before += CpuTicks(p);
+    std::vector<int64_t> each(pids.size());
+    for (size_t i = 0; i < pids.size(); ++i) before += each[i] = CpuTicks(pids[i]);
     auto ts = Clock::now();
     std::this_thread::sleep_for(std::chrono::seconds(2));
-    for (pid_t p : pids) after += CpuTicks(p);
+    for (size_t i = 0; i < pids.size(); ++i) {
+      const int64_t t = CpuTicks(pids[i]);
+      after += t;
+      per_process[i] += t - each[i];
+    }
     slices.push_back(100.0 * (after - before) / hz / SecondsSince(ts));
   }
   r.idle_cpu_pct = Summarize(slices);
+  // Where the idle CPU goes: the master's share and the busiest tablet
+  // server's, each averaged over the window.
+  const double window_s = SecondsSince(idle_start);
+  r.idle_master_pct = 100.0 * per_process[0] / hz / window_s;
+  for (size_t i = 1; i < pids.size(); ++i) {
+    r.idle_tserver_max_pct = std::max(r.idle_tserver_max_pct, 100.0 * per_process[i] / hz / window_s);
+  }
   r.threads_master = Threads(cluster.master()->pid());
   for (int i = 0; i < cluster.num_tservers(); ++i) {
     r.threads_tserver_max = std::max(r.threads_tserver_max, Threads(cluster.tserver(i)->pid()));
@@ -307,9 +325,13 @@ int Main() {
       sizes.push_back(n);
     }
   }
-  int idle_s = 10;
+  int idle_s = 20;
   if (const char* e = std::getenv("KMEND_SCALE_IDLE_S"); e != nullptr && *e) {
-    if (!absl::SimpleAtoi(e, &idle_s) || idle_s < 2) idle_s = 10;
+    if (!absl::SimpleAtoi(e, &idle_s) || idle_s < 2) idle_s = 20;
+  }
+  int settle_s = 10;
+  if (const char* e = std::getenv("KMEND_SCALE_SETTLE_S"); e != nullptr && *e) {
+    if (!absl::SimpleAtoi(e, &settle_s) || settle_s < 0) settle_s = 10;
   }
   std::string out_path;
   if (const char* e = std::getenv("KMEND_SCALE_OUT"); e != nullptr) out_path = e;
@@ -319,20 +341,22 @@ int Main() {
   if (const char* e = std::getenv("KMEND_SCALE_TSERVER_FLAGS"); e != nullptr && *e) {
     std::cout << "tablet server flags: " << e << "\n";
   }
-  std::cout << "tablets | create s (RPC s) | idle CPU % of one core, median [min..max] | threads/tserver"
+  std::cout << "settle " << settle_s << " s, idle window " << idle_s << " s\n";
+  std::cout << "tablets | create s (RPC s) | idle CPU % of one core, median [min..max] | idle master;busiest tserver % | threads/tserver"
                " | threads master | DescribeTable ms | ksck ms median [min..max] | restart s | load avg before;after\n";
   int failures = 0;
   for (int n : sizes) {
-    auto r = RunOne(n, idle_s, scratch);
+    auto r = RunOne(n, idle_s, settle_s, scratch);
     if (!r.ok()) {
       std::cout << n << " | FAILED: " << r.status() << "\n";
       ++failures;
       continue;
     }
     if (r->restart_s < 0) ++failures;  // printed as -1
-    std::cout << absl::StrFormat("%d | %.2f (%.2f) | %s | %d | %d | %s | %s (exit %d) | %.2f | %s;%s\n",
+    std::cout << absl::StrFormat("%d | %.2f (%.2f) | %s | %.1f;%.1f | %d | %d | %s | %s (exit %d) | %.2f | %s;%s\n",
                                  r->tablets, r->create_s, r->create_rpc_s,
-                                 Fmt(r->idle_cpu_pct, "%"), r->threads_tserver_max,
+                                 Fmt(r->idle_cpu_pct, "%"), r->idle_master_pct,
+                                 r->idle_tserver_max_pct, r->threads_tserver_max,
                                  r->threads_master, Fmt(r->describe_ms, ""),
                                  Fmt(r->ksck_ms, ""), r->ksck_exit, r->restart_s,
                                  r->load_before, r->load_after)
@@ -340,15 +364,17 @@ int Main() {
     if (!out_path.empty()) {
       std::ofstream f(out_path, std::ios::app);
       f << absl::StrFormat(
-          "{\"schema\":\"kmend.scale_bench/2\",\"tablets\":%d,\"create_s\":%.3f,"
+          "{\"schema\":\"kmend.scale_bench/3\",\"tablets\":%d,\"create_s\":%.3f,"
           "\"create_rpc_s\":%.3f,\"describe_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},"
           "\"idle_cpu_pct\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f},"
+          "\"idle_master_pct\":%.2f,\"idle_tserver_max_pct\":%.2f,\"settle_s\":%d,"
           "\"threads_tserver_max\":%d,\"threads_master\":%d,"
           "\"ksck_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},\"ksck_exit\":%d,"
           "\"restart_s\":%.3f,\"loadavg_before\":\"%s\",\"loadavg_after\":\"%s\"}\n",
           r->tablets, r->create_s, r->create_rpc_s, r->describe_ms.median, r->describe_ms.min,
           r->describe_ms.max, r->idle_cpu_pct.median, r->idle_cpu_pct.min,
-          r->idle_cpu_pct.max, r->threads_tserver_max, r->threads_master, r->ksck_ms.median,
+          r->idle_cpu_pct.max, r->idle_master_pct, r->idle_tserver_max_pct, settle_s,
+          r->threads_tserver_max, r->threads_master, r->ksck_ms.median,
           r->ksck_ms.min, r->ksck_ms.max, r->ksck_exit, r->restart_s, r->load_before,
           r->load_after);
     }

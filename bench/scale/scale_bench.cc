@@ -16,7 +16,9 @@
 //   ksck      `kmend ksck` end to end (process start to exit), 5 runs;
 //   restart   tablet server 0 killed (SIGKILL) and started again until it
 //             serves every replica again: all N RUNNING and each knows a
-//             leader (its own term's).
+//             leader (its own term's); KMEND_SCALE_RESTARTS times on the
+//             same cluster (median and spread), with the time until its
+//             RPC server listened in parentheses.
 // The machine's load average is printed with every line: figures taken on a
 // shared machine are noisy, compare runs taken side by side.
 //
@@ -29,7 +31,13 @@
 // between "every tablet led" and the idle window, default 10), KMEND_SCALE_OUT (append one
 // JSON line per N to this file), KMEND_SCALE_TSERVER_FLAGS (extra tablet
 // server flags, space-separated, e.g. "--raft_quiesce=false" to measure
-// without quiescence; printed with the figures).
+// without quiescence; printed with the figures), KMEND_SCALE_RESTARTS
+// (restarts of tablet server 0, default 1), KMEND_SCALE_LOG_DIR (copy the
+// tablet servers' logs there as n<N>-ts<i>.log, for where the time went),
+// KMEND_SCALE_SAVE_DATA (after the restarts, SIGKILL tablet server 0 and
+// copy its data directory there as n<N>-ts0: replay its start-up alone with
+// `kmend-server tserver --fs_root=<a copy>`; the copy is not sparse, so
+// thin it with `cp -a --sparse=always`).
 #include <unistd.h>
 
 #include <algorithm>
@@ -125,6 +133,7 @@ struct ServerView {
   int replicas = 0;
   int leaders = 0;
   int serving = 0;
+  int64_t max_term = 0;
 };
 
 absl::StatusOr<ServerView> View(testing::ExternalCluster* cluster, int i) {
@@ -134,6 +143,7 @@ absl::StatusOr<ServerView> View(testing::ExternalCluster* cluster, int i) {
   for (const auto& r : st->replicas()) {
     ++v.replicas;
     if (r.role() == consensus::RaftPeerPB::LEADER) ++v.leaders;
+    v.max_term = std::max<int64_t>(v.max_term, r.consensus_state().current_term());
     if (r.data_state() == server::TABLET_DATA_READY &&
         !r.consensus_state().leader_uuid().empty()) {
       ++v.serving;
@@ -154,7 +164,9 @@ struct Result {
   int threads_master = 0;
   Spread ksck_ms;
   int ksck_exit = -1;
-  double restart_s = 0;
+  Spread restart_s;       // seconds, over KMEND_SCALE_RESTARTS restarts
+  Spread restart_port_s;  // of which until the RPC server listened
+  bool restart_failed = false;
   std::string load_before, load_after;
 };
 
@@ -195,7 +207,8 @@ bool AllLed(testing::ExternalCluster* cluster, int n) {
   return leaders == n;
 }
 
-absl::StatusOr<Result> RunOne(int n, int idle_s, int settle_s, const std::string& scratch) {
+absl::StatusOr<Result> RunOne(int n, int idle_s, int settle_s, int restarts,
+                              const std::string& scratch) {
   Result r;
   r.tablets = n;
   r.load_before = LoadAverage();
@@ -296,18 +309,65 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, int settle_s, const std::string
   }
   r.ksck_ms = Summarize(ksck);
 
-  auto tr0 = Clock::now();
-  s = cluster.tserver(0)->Restart(std::chrono::minutes(5));
-  if (!s.ok()) return s;
-  s = testing::ExternalCluster::WaitFor(
-      [&] {
-        auto v = View(&cluster, 0);
-        return v.ok() && v->replicas == n && v->serving == n;
-      },
-      std::chrono::minutes(10), "the restarted server serving every replica");
-  // The other columns are still worth printing: restart_s < 0 says it failed.
-  r.restart_s = s.ok() ? SecondsSince(tr0) : -1;
-  if (!s.ok()) std::cerr << "restart: " << s << "\n";
+  // Restart-to-serving, `restarts` times on the same cluster (median and
+  // spread). "port" is the process start until its RPC server listens (the
+  // port file), "serving" until all N replicas are RUNNING and know a leader.
+  std::vector<double> restart, port;
+  for (int k = 0; k < restarts; ++k) {
+    if (k > 0) std::this_thread::sleep_for(std::chrono::seconds(3));  // let it settle
+    auto tr0 = Clock::now();
+    s = cluster.tserver(0)->Restart(std::chrono::minutes(5));
+    if (!s.ok()) return s;
+    port.push_back(SecondsSince(tr0));
+    auto last_note = Clock::now();
+    s = testing::ExternalCluster::WaitFor(
+        [&] {
+          auto v = View(&cluster, 0);
+          if (v.ok() && std::chrono::duration<double>(Clock::now() - last_note).count() >= 5) {
+            // Progress, so that a slow or stuck restart shows how it went.
+            last_note = Clock::now();
+            std::cerr << absl::StrFormat("  restart %d at %.1f s: %d replicas, %d serving, %d lead, "
+                                         "max term %d\n",
+                                         k + 1, SecondsSince(tr0), v->replicas, v->serving,
+                                         v->leaders, v->max_term);
+          }
+          return v.ok() && v->replicas == n && v->serving == n;
+        },
+        std::chrono::minutes(10), "the restarted server serving every replica");
+    if (!s.ok()) {
+      // The other columns are still worth printing: restart_s < 0 says it failed.
+      std::cerr << "restart: " << s << "\n";
+      restart.push_back(-1);
+      break;
+    }
+    restart.push_back(SecondsSince(tr0));
+  }
+  if (const char* d = std::getenv("KMEND_SCALE_SAVE_DATA"); d != nullptr && *d) {
+    // Tablet server 0's data directory as a crash leaves it, to replay its
+    // start-up alone (kmend-server tserver --fs_root on a copy).
+    (void)cluster.tserver(0)->KillNine();
+    std::error_code ec;
+    std::filesystem::copy(cluster.tserver(0)->fs_root(), absl::StrCat(d, "/n", n, "-ts0"),
+                          std::filesystem::copy_options::recursive, ec);
+    if (ec) std::cerr << "KMEND_SCALE_SAVE_DATA: " << ec.message() << "\n";
+  }
+  r.restart_s = Summarize(restart);
+  r.restart_port_s = Summarize(port);
+  if (restart.empty()) {  // KMEND_SCALE_RESTARTS=0
+    restart.push_back(0);
+    port.push_back(0);
+  }
+  r.restart_failed = std::count(restart.begin(), restart.end(), -1.0) > 0;
+  if (const char* d = std::getenv("KMEND_SCALE_LOG_DIR"); d != nullptr && *d) {
+    // The servers' logs, for where the time went (the cluster's directory
+    // is removed with it).
+    for (int i = 0; i < cluster.num_tservers(); ++i) {
+      std::error_code ec;
+      std::filesystem::copy_file(cluster.tserver(i)->log_path(),
+                                 absl::StrCat(d, "/n", n, "-ts", i, ".log"),
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+    }
+  }
   r.load_after = LoadAverage();
   return r;
 }
@@ -333,6 +393,10 @@ int Main() {
   if (const char* e = std::getenv("KMEND_SCALE_SETTLE_S"); e != nullptr && *e) {
     if (!absl::SimpleAtoi(e, &settle_s) || settle_s < 0) settle_s = 10;
   }
+  int restarts = 1;
+  if (const char* e = std::getenv("KMEND_SCALE_RESTARTS"); e != nullptr && *e) {
+    if (!absl::SimpleAtoi(e, &restarts) || restarts < 0) restarts = 1;
+  }
   std::string out_path;
   if (const char* e = std::getenv("KMEND_SCALE_OUT"); e != nullptr) out_path = e;
   const char* tmp = std::getenv("TEST_TMPDIR");
@@ -343,23 +407,23 @@ int Main() {
   }
   std::cout << "settle " << settle_s << " s, idle window " << idle_s << " s\n";
   std::cout << "tablets | create s (RPC s) | idle CPU % of one core, median [min..max] | idle master;busiest tserver % | threads/tserver"
-               " | threads master | DescribeTable ms | ksck ms median [min..max] | restart s | load avg before;after\n";
+               " | threads master | DescribeTable ms | ksck ms median [min..max] | restart s median [min..max] (RPC server listening s) | load avg before;after\n";
   int failures = 0;
   for (int n : sizes) {
-    auto r = RunOne(n, idle_s, settle_s, scratch);
+    auto r = RunOne(n, idle_s, settle_s, restarts, scratch);
     if (!r.ok()) {
       std::cout << n << " | FAILED: " << r.status() << "\n";
       ++failures;
       continue;
     }
-    if (r->restart_s < 0) ++failures;  // printed as -1
-    std::cout << absl::StrFormat("%d | %.2f (%.2f) | %s | %.1f;%.1f | %d | %d | %s | %s (exit %d) | %.2f | %s;%s\n",
+    if (r->restart_failed) ++failures;  // a restart printed as -1
+    std::cout << absl::StrFormat("%d | %.2f (%.2f) | %s | %.1f;%.1f | %d | %d | %s | %s (exit %d) | %s (%s) | %s;%s\n",
                                  r->tablets, r->create_s, r->create_rpc_s,
                                  Fmt(r->idle_cpu_pct, "%"), r->idle_master_pct,
                                  r->idle_tserver_max_pct, r->threads_tserver_max,
                                  r->threads_master, Fmt(r->describe_ms, ""),
-                                 Fmt(r->ksck_ms, ""), r->ksck_exit, r->restart_s,
-                                 r->load_before, r->load_after)
+                                 Fmt(r->ksck_ms, ""), r->ksck_exit, Fmt(r->restart_s, ""),
+                                 Fmt(r->restart_port_s, ""), r->load_before, r->load_after)
               << std::flush;
     if (!out_path.empty()) {
       std::ofstream f(out_path, std::ios::app);
@@ -370,12 +434,16 @@ int Main() {
           "\"idle_master_pct\":%.2f,\"idle_tserver_max_pct\":%.2f,\"settle_s\":%d,"
           "\"threads_tserver_max\":%d,\"threads_master\":%d,"
           "\"ksck_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},\"ksck_exit\":%d,"
-          "\"restart_s\":%.3f,\"loadavg_before\":\"%s\",\"loadavg_after\":\"%s\"}\n",
+          "\"restart_s\":{\"median\":%.3f,\"min\":%.3f,\"max\":%.3f},"
+          "\"restart_listening_s\":{\"median\":%.3f,\"min\":%.3f,\"max\":%.3f},"
+          "\"loadavg_before\":\"%s\",\"loadavg_after\":\"%s\"}\n",
           r->tablets, r->create_s, r->create_rpc_s, r->describe_ms.median, r->describe_ms.min,
           r->describe_ms.max, r->idle_cpu_pct.median, r->idle_cpu_pct.min,
           r->idle_cpu_pct.max, r->idle_master_pct, r->idle_tserver_max_pct, settle_s,
           r->threads_tserver_max, r->threads_master, r->ksck_ms.median,
-          r->ksck_ms.min, r->ksck_ms.max, r->ksck_exit, r->restart_s, r->load_before,
+          r->ksck_ms.min, r->ksck_ms.max, r->ksck_exit, r->restart_s.median, r->restart_s.min,
+          r->restart_s.max, r->restart_port_s.median, r->restart_port_s.min,
+          r->restart_port_s.max, r->load_before,
           r->load_after);
     }
   }

@@ -325,6 +325,13 @@ void Log::Impl::WriteGroup(std::vector<Task>* group) {
     std::lock_guard l(mu_);
     st = failed_;
   }
+  // The first append after Recover starts the segment Recover left for it
+  // (numbered active_seq_). Failing to create it is fail-stop, as a failed
+  // roll that left no active segment.
+  if (st.ok() && active_ == nullptr) {
+    st = StartSegment(active_seq_);
+    if (!st.ok()) Fail(Annotate(st, "starting a new segment"));
+  }
   uint64_t offset = active_ ? active_->offset() : 0;
   if (st.ok()) {
     pieces_.clear();

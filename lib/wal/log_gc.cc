@@ -156,8 +156,13 @@ absl::StatusOr<int> Log::Impl::DoGc(int64_t retention_index) {
   std::vector<std::shared_ptr<SegmentFile>> doomed;
   {
     std::shared_lock l(seg_mu_);
+    // Never the last segment: the active one, or, before the first append
+    // after Recover started one (active_ is null), the last recovered one,
+    // so that the log never becomes empty.
+    const uint64_t last_seq = segments_.empty() ? 0 : segments_.rbegin()->first;
     for (const auto& [seq, seg] : segments_) {
       if (seq == active_seq_ || seg->max_index >= retention_index) break;
+      if (active_ == nullptr && seq == last_seq) break;
       doomed.push_back(seg);
     }
   }

@@ -6,7 +6,8 @@
 // delete preallocated segments that were never written; close the last
 // segment if it has no footer (cut a torn tail or unused preallocated space,
 // write the footer); build the read side (segments_, index_, last_durable_)
-// and the queue state from the scan; start a new segment numbered last + 1.
+// and the queue state from the scan. The new segment (numbered last + 1) is
+// started by the first append, not by Recover.
 //
 // Invariants relied on: Recover runs before the writer thread starts, so it
 // owns all writer-side state without holding writing_; a segment without a
@@ -130,8 +131,16 @@ absl::Status Log::Impl::Recover(RecoveryInfo* info) {
   last_queued_index_ = last_durable_.index();
   last_queued_term_ = last_durable_.term();
 
-  uint64_t next = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
-  return StartSegment(next);
+  // The next segment is created by the first append (WriteGroup), not here:
+  // creating it (temp file, 8 MiB preallocation, header, fdatasync, rename,
+  // directory fsync) for every replica made a tablet server's start-up cost
+  // several syncs per replica, most of them for replicas that append nothing
+  // before their next restart (docs/design/scale.md, "Restart"). Until then
+  // the recovered segments are the whole log; the last one has its footer,
+  // so the invariant "only the last segment on disk may lack a footer"
+  // holds, and a restart meanwhile finds nothing to close.
+  active_seq_ = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
+  return absl::OkStatus();
 }
 
 }  // namespace kmend::wal

@@ -2,6 +2,9 @@
 // garbage collection.
 #include "lib/wal/log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <filesystem>
 #include <future>
 #include <mutex>
@@ -281,6 +284,90 @@ TEST(LogTest, GarbageCollectDeletesWholeOldSegments) {
   log = MustOpen(dir, Small(8 * 1024));
   EXPECT_EQ(log->LastOpId().index(), 105);
   ASSERT_TRUE(log->Close().ok());
+}
+
+// Issue 15 (restart of a server with thousands of replicas): opening a log
+// writes no new segment; the first append starts it. An idle replica's
+// restarts therefore leave its directory as it was.
+TEST(LogTest, OpenStartsNoSegmentUntilTheFirstAppend) {
+  std::string dir = FreshDir("lazy_start");
+  auto log = MustOpen(dir, Small(16 * 1024));
+  AppendRange(log.get(), 1, 5);
+  ASSERT_TRUE(log->Close().ok());
+  auto files = ListSegmentFiles(dir);
+  ASSERT_TRUE(files.ok());
+  ASSERT_EQ(files->size(), 1u);
+
+  for (int restart = 0; restart < 3; ++restart) {
+    log = MustOpen(dir, Small(16 * 1024));
+    EXPECT_EQ(log->LastOpId().index(), 5);
+    // Reads and a GC that would take everything keep the only segment.
+    ASSERT_TRUE(log->GarbageCollect(1000).ok());
+    auto read = log->ReadEntries(1, 5);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->size(), 5u);
+    ASSERT_TRUE(log->Close().ok());
+    files = ListSegmentFiles(dir);
+    ASSERT_TRUE(files.ok());
+    EXPECT_EQ(files->size(), 1u) << "restart " << restart;
+  }
+
+  log = MustOpen(dir, Small(16 * 1024));
+  AppendRange(log.get(), 6, 8);
+  auto loc = log->Locate(6);
+  ASSERT_TRUE(loc.ok());
+  EXPECT_EQ(loc->segment_sequence_number, 2u);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(ReplayIndexes(dir), Range(1, 8));
+}
+
+// A crash leaves the active segment preallocated and without a footer; its
+// unwritten tail (a hole here) is skipped through SEEK_DATA, yet a batch
+// written far into it, after a zero gap, is still found: recovery reports the
+// damage instead of cutting the log at the gap.
+TEST(LogTest, RecoveryOfAPreallocatedTailStillFindsDataAfterAZeroGap) {
+  std::string dir = FreshDir("prealloc_gap");
+  auto log = MustOpen(dir, Small(4u << 20));
+  AppendRange(log.get(), 1, 3);
+  auto loc = log->Locate(3);
+  ASSERT_TRUE(loc.ok());
+  auto files = ListSegmentFiles(dir);
+  ASSERT_TRUE(files.ok());
+  ASSERT_EQ(files->size(), 1u);
+  const std::string path = files->front();
+  // The segment as a crash leaves it (read while open: no footer yet).
+  auto bytes = io::ReadFileToString(path);
+  ASSERT_TRUE(bytes.ok());
+  ASSERT_TRUE(log->Close().ok());
+  size_t end = bytes->size();
+  while (end > 0 && (*bytes)[end - 1] == 0) --end;
+  const std::string written = bytes->substr(0, end);
+  const std::string last_batch = written.substr(loc->batch_offset);
+  ASSERT_FALSE(last_batch.empty());
+
+  auto rewrite = [&](bool plant) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::pwrite(fd, written.data(), written.size(), 0),
+              static_cast<ssize_t>(written.size()));
+    if (plant) {
+      ASSERT_EQ(::pwrite(fd, last_batch.data(), last_batch.size(), 3u << 20),
+                static_cast<ssize_t>(last_batch.size()));
+    }
+    ASSERT_EQ(::ftruncate(fd, 4u << 20), 0);  // the rest: a hole, read as zeros
+    ::close(fd);
+  };
+  // Holes only after the batches: a clean preallocated tail.
+  rewrite(/*plant=*/false);
+  log = MustOpen(dir, Small(4u << 20));
+  ASSERT_NE(log, nullptr);
+  EXPECT_EQ(log->LastOpId().index(), 3);
+  ASSERT_TRUE(log->Close().ok());
+  // A valid batch 3 MiB in, after a zero gap: found.
+  rewrite(/*plant=*/true);
+  auto reopened = Log::Open(dir, Small(4u << 20));
+  EXPECT_FALSE(reopened.ok());
+  EXPECT_THAT(std::string(reopened.status().message()), HasSubstr("zero-filled gap"));
 }
 
 TEST(LogTest, ConcurrentAppendersShareSyncs) {

@@ -7,7 +7,7 @@
 // segment if it has no footer (cut a torn tail or unused preallocated space,
 // write the footer); build the read side (segments_, index_, last_durable_)
 // and the queue state from the scan. The new segment (numbered last + 1) is
-// started by the first append, not by Recover.
+// started by the first append, not by Recover (except for a new, empty log).
 //
 // Invariants relied on: Recover runs before the writer thread starts, so it
 // owns all writer-side state without holding writing_; a segment without a
@@ -131,15 +131,19 @@ absl::Status Log::Impl::Recover(RecoveryInfo* info) {
   last_queued_index_ = last_durable_.index();
   last_queued_term_ = last_durable_.term();
 
-  // The next segment is created by the first append (WriteGroup), not here:
-  // creating it (temp file, 8 MiB preallocation, header, fdatasync, rename,
-  // directory fsync) for every replica made a tablet server's start-up cost
-  // several syncs per replica, most of them for replicas that append nothing
-  // before their next restart (docs/design/scale.md, "Restart"). Until then
-  // the recovered segments are the whole log; the last one has its footer,
-  // so the invariant "only the last segment on disk may lack a footer"
-  // holds, and a restart meanwhile finds nothing to close.
-  active_seq_ = segments_.empty() ? 1 : segments_.rbegin()->first + 1;
+  // A new log (no segment yet: a replica being created) starts its first
+  // segment now, as before, so a creation's cost stays in CreateTablet
+  // rather than in its first election's Ready. A recovered log's next
+  // segment is created by the first append (WriteGroup), not here: creating
+  // it (temp file, 8 MiB preallocation, header, fdatasync, rename, directory
+  // fsync) for every replica made a tablet server's start-up cost several
+  // syncs per replica, most of them for replicas that append nothing before
+  // their next restart (docs/design/scale.md, "Restart"). Until then the
+  // recovered segments are the whole log; the last one has its footer, so
+  // the invariant "only the last segment on disk may lack a footer" holds,
+  // and a restart meanwhile finds nothing to close.
+  if (segments_.empty()) return StartSegment(1);
+  active_seq_ = segments_.rbegin()->first + 1;
   return absl::OkStatus();
 }
 

@@ -135,6 +135,16 @@ class Group {
     return false;
   }
 
+  // Starts A, B and C and returns the leader they elect ("" if none).
+  std::string StartAllAndElect() {
+    for (const char* u : {"A", "B", "C"}) {
+      absl::Status s = Start(u);
+      EXPECT_TRUE(s.ok()) << s;
+      if (!s.ok()) return "";
+    }
+    return WaitForLeader();
+  }
+
   // Quiesced with their ticks stopped (RaftDriver::asleep).
   bool WaitForAllAsleep() {
     absl::Time deadline = absl::Now() + kWait;
@@ -444,8 +454,7 @@ TEST(RaftDriverTest, IsolatedLeaderRefusesReadsOnceANewLeaderCommitted) {
 TEST(RaftDriverTest, QuiescedLeaderWakesForAReadAndServesIt) {
   const std::string root = TempRoot("driver_quiesce_read");
   Group g(root, /*quiesce=*/true);
-  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
-  const std::string leader = g.WaitForLeader();
+  const std::string leader = g.StartAllAndElect();
   ASSERT_FALSE(leader.empty());
   ASSERT_TRUE(g.driver(leader)->Replicate(Write("x"), kWait).ok());
   ASSERT_TRUE(g.WaitForAllQuiesced());
@@ -463,8 +472,7 @@ TEST(RaftDriverTest, QuiescedLeaderWakesForAReadAndServesIt) {
 TEST(RaftDriverTest, DeadLeaderOfAQuiescedGroupIsReplaced) {
   const std::string root = TempRoot("driver_quiesce_failover");
   Group g(root, /*quiesce=*/true);
-  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
-  const std::string old = g.WaitForLeader();
+  const std::string old = g.StartAllAndElect();
   ASSERT_FALSE(old.empty());
   ASSERT_TRUE(g.WaitForAllQuiesced());
   ASSERT_TRUE(g.WaitForAllAsleep());  // only the liveness watches can wake them
@@ -480,8 +488,7 @@ TEST(RaftDriverTest, DeadLeaderOfAQuiescedGroupIsReplaced) {
 TEST(RaftDriverTest, QuiescedGroupWhoseLeaderServerRestartedWithoutItElectsANewLeader) {
   const std::string root = TempRoot("driver_quiesce_restart");
   Group g(root, /*quiesce=*/true);
-  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
-  const std::string old = g.WaitForLeader();
+  const std::string old = g.StartAllAndElect();
   ASSERT_FALSE(old.empty());
   ASSERT_TRUE(g.WaitForAllQuiesced());
   ASSERT_TRUE(g.WaitForAllAsleep());  // only the liveness watches can wake them
@@ -498,8 +505,7 @@ TEST(RaftDriverTest, QuiescedGroupWhoseLeaderServerRestartedWithoutItElectsANewL
 TEST(RaftDriverTest, SleepingQuiescedLeaderHasNoLeaseUntilItsPeersAnswerAgain) {
   const std::string root = TempRoot("driver_quiesce_sleep");
   Group g(root, /*quiesce=*/true);
-  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
-  const std::string leader = g.WaitForLeader();
+  const std::string leader = g.StartAllAndElect();
   ASSERT_FALSE(leader.empty());
   ASSERT_TRUE(g.driver(leader)->Replicate(Write("x"), kWait).ok());
   ASSERT_TRUE(g.WaitForAllQuiesced());

@@ -125,6 +125,13 @@ void RaftDriver::Shutdown() {
   }
   // After this no tick or Ready of this driver runs, nor will.
   if (slot_ != nullptr) scheduler_->Detach(slot_);
+  // Waiters left now were not applied: stop_ answers them all.
+  std::vector<ApplyWaiter> waiters;
+  {
+    absl::MutexLock l(&mu_);
+    waiters = TakeAnsweredWaitersLocked(absl::Now());
+  }
+  AnswerWaiters(std::move(waiters));
   if (wal_) (void)wal_->Close();
 }
 
@@ -143,7 +150,8 @@ constexpr int kMaxCatchUpTicks = 1000;
 void RaftDriver::OnTick() {
   using Clock = std::chrono::steady_clock;
   const auto interval = absl::ToChronoNanoseconds(options_.tick_interval);
-  absl::MutexLock l(&mu_);
+  std::vector<ApplyWaiter> expired;
+  absl::ReleasableMutexLock l(&mu_);
   if (stop_) return;
   // Woken by a liveness watch (a watched server went silent or restarted).
   OnInputLocked();
@@ -166,11 +174,15 @@ void RaftDriver::OnTick() {
   if (next_tick_ <= now) next_tick_ = now + interval;
   MaybeScheduleLocked();
   MaybeSleepLocked();
+  if (apply_waiters_.empty()) return;
+  expired = TakeAnsweredWaitersLocked(absl::Now());
+  l.Release();
+  AnswerWaiters(std::move(expired));
 }
 
 void RaftDriver::MaybeSleepLocked() {
   if (asleep_ || stop_ || options_.liveness == nullptr || !failed_.ok() || scheduled_ ||
-      !core_->quiesced() || core_->HasReady()) {
+      !core_->quiesced() || core_->HasReady() || !apply_waiters_.empty()) {
     return;
   }
   // A watched server already silent or restarted was just reported to the
@@ -263,26 +275,39 @@ void RaftDriver::RunReady() {
   }
   absl::Status s = Persist(rd);
   if (!s.ok()) {
-    absl::MutexLock l(&mu_);
-    failed_ = Annotate(s, absl::StrCat("tablet ", options_.core.tablet_id, " replica ",
-                                       options_.core.self_uuid, ": persisting a Ready"));
-    activity_.fetch_add(1, std::memory_order_release);  // health() changed
+    std::vector<ApplyWaiter> waiters;
+    {
+      absl::MutexLock l(&mu_);
+      failed_ = Annotate(s, absl::StrCat("tablet ", options_.core.tablet_id, " replica ",
+                                         options_.core.self_uuid, ": persisting a Ready"));
+      activity_.fetch_add(1, std::memory_order_release);  // health() changed
+      waiters = TakeAnsweredWaitersLocked(absl::Now());   // all: failed_ is set
+    }
+    AnswerWaiters(std::move(waiters));
     return;  // fail-stop: scheduled_ stays set, nothing is sent or applied again
   }
   for (const consensus::RaftMessagePB& m : rd.messages) transport_->Send(m.to_uuid(), m);
   for (const consensus::ReplicateMsg& e : rd.committed_entries) {
     if (options_.apply) options_.apply(e);
   }
-  absl::MutexLock l(&mu_);
-  if (!rd.committed_entries.empty()) {
-    applied_index_ = rd.committed_entries.back().id().index();
+  std::vector<ApplyWaiter> applied;
+  {
+    absl::MutexLock l(&mu_);
+    if (!rd.committed_entries.empty()) {
+      applied_index_ = rd.committed_entries.back().id().index();
+      // Deadlines are the ticks' business: only the applied are taken.
+      if (!apply_waiters_.empty()) applied = TakeAnsweredWaitersLocked(absl::InfinitePast());
+    }
+    core_->Advance();
+    activity_.fetch_add(1, std::memory_order_release);
+    // The next Ready (what arrived meanwhile) goes to the back of the queue:
+    // a busy group does not hold a worker from the others.
+    scheduled_ = false;
+    MaybeScheduleLocked();
   }
-  core_->Advance();
-  activity_.fetch_add(1, std::memory_order_release);
-  // The next Ready (what arrived meanwhile) goes to the back of the queue:
-  // a busy group does not hold a worker from the others.
-  scheduled_ = false;
-  MaybeScheduleLocked();
+  // The clients' answers go out while the next Ready may already run on
+  // another worker (scheduled_ was cleared): they overlap its fsync.
+  AnswerWaiters(std::move(applied));
 }
 
 absl::Status RaftDriver::Persist(const raft::Ready& rd) {
@@ -349,6 +374,10 @@ absl::Status RaftDriver::WaitForApplied(const consensus::OpId& id, absl::Duratio
     if (!failed_.ok()) return failed_;
     if (applied_index_ < id.index()) return absl::UnavailableError("replica shut down");
   }
+  return CheckAppliedTerm(id);
+}
+
+absl::Status RaftDriver::CheckAppliedTerm(const consensus::OpId& id) const {
   // Applied entries are committed, hence final in the log.
   absl::StatusOr<int64_t> term = log_->Term(id.index());
   if (term.ok() && *term != id.term()) {
@@ -356,6 +385,59 @@ absl::Status RaftDriver::WaitForApplied(const consensus::OpId& id, absl::Duratio
                                            " was replaced by an entry of term ", *term));
   }
   return absl::OkStatus();
+}
+
+void RaftDriver::NotifyWhenApplied(const consensus::OpId& id, absl::Time deadline,
+                                   std::function<void(absl::Status)> done) {
+  std::vector<ApplyWaiter> now;
+  {
+    absl::MutexLock l(&mu_);
+    ApplyWaiter w;
+    w.id = id;
+    w.deadline = deadline;
+    w.done = std::move(done);
+    apply_waiters_.emplace(id.index(), std::move(w));
+    // Answered at once when already applied, stopped or failed; otherwise
+    // the ticks must run to enforce the deadline.
+    now = TakeAnsweredWaitersLocked(absl::InfinitePast());
+    if (now.empty()) ResumeTicksLocked();
+  }
+  AnswerWaiters(std::move(now));
+}
+
+std::vector<RaftDriver::ApplyWaiter> RaftDriver::TakeAnsweredWaitersLocked(absl::Time now) {
+  std::vector<ApplyWaiter> out;
+  const bool all = stop_ || !failed_.ok();
+  for (auto it = apply_waiters_.begin(); it != apply_waiters_.end();) {
+    ApplyWaiter& w = it->second;
+    if (it->first <= applied_index_) {
+      w.applied = true;
+    } else if (!failed_.ok()) {
+      w.answer = failed_;
+    } else if (stop_) {
+      w.answer = absl::UnavailableError("replica shut down");
+    } else if (w.deadline <= now) {
+      w.answer = absl::DeadlineExceededError(
+          absl::StrCat("op ", w.id.term(), ".", w.id.index(), " not applied by its deadline",
+                       " (applied through ", applied_index_, ")"));
+    } else {
+      // Keyed by index: past the first unapplied one only deadlines and
+      // stop/failure can answer.
+      if (!all && now == absl::InfinitePast()) break;
+      ++it;
+      continue;
+    }
+    out.push_back(std::move(w));
+    it = apply_waiters_.erase(it);
+  }
+  return out;
+}
+
+void RaftDriver::AnswerWaiters(std::vector<ApplyWaiter> waiters) {
+  for (ApplyWaiter& w : waiters) {
+    absl::Status s = w.applied ? CheckAppliedTerm(w.id) : std::move(w.answer);
+    w.done(std::move(s));
+  }
 }
 
 absl::StatusOr<consensus::OpId> RaftDriver::Replicate(consensus::ReplicateMsg msg,

@@ -111,6 +111,16 @@ class RaftDriver {
   // committed at its index (the proposal was lost with a leader change),
   // DeadlineExceeded after `timeout`.
   absl::Status WaitForApplied(const consensus::OpId& id, absl::Duration timeout);
+  // WaitForApplied without a waiting thread: calls `done` exactly once with
+  // what WaitForApplied would return (DeadlineExceeded once `deadline` has
+  // passed, checked at each tick). `done` runs on a scheduler worker right
+  // after the apply, on the ticker, or on the calling thread when the answer
+  // is known at once; it must not block nor call Shutdown (the workers are
+  // shared: a blocked worker holds back other groups). This is how a
+  // server answers a client's Write from the apply (issue 15) without a
+  // thread parked per request.
+  void NotifyWhenApplied(const consensus::OpId& id, absl::Time deadline,
+                         std::function<void(absl::Status)> done);
   // Propose + WaitForApplied.
   absl::StatusOr<consensus::OpId> Replicate(consensus::ReplicateMsg msg,
                                             absl::Duration timeout);
@@ -190,6 +200,24 @@ class RaftDriver {
   void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Persist(const raft::Ready& rd);
   static absl::Status Annotate(const absl::Status& s, const std::string& context);
+  // A NotifyWhenApplied caller, and its answer once known.
+  struct ApplyWaiter {
+    consensus::OpId id;
+    absl::Time deadline;
+    std::function<void(absl::Status)> done;
+    absl::Status answer;  // for an applied op: OK until its term is checked
+    bool applied = false;
+  };
+  // Removes the waiters that have their answer now: applied (through
+  // applied_index_), past their deadline at `now`, or all of them once the
+  // driver stopped or failed.
+  std::vector<ApplyWaiter> TakeAnsweredWaitersLocked(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Outside the lock: checks the applied ones' terms, then calls `done`.
+  void AnswerWaiters(std::vector<ApplyWaiter> waiters);
+  // The answer of an op applied here: OK, or Aborted when the entry at its
+  // index is of another term (the proposal was lost with a leader change).
+  absl::Status CheckAppliedTerm(const consensus::OpId& id) const;
 
   DriverOptions options_;
   Transport* const transport_;
@@ -202,6 +230,10 @@ class RaftDriver {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   absl::Status failed_ ABSL_GUARDED_BY(mu_);
   int64_t applied_index_ ABSL_GUARDED_BY(mu_) = 0;
+  // NotifyWhenApplied callers by op index. Invariant: none is applied yet
+  // (RunReady takes those right after moving applied_index_). A replica
+  // with waiters does not sleep: its ticks enforce their deadlines.
+  std::multimap<int64_t, ApplyWaiter> apply_waiters_ ABSL_GUARDED_BY(mu_);
   // While quiesced: each watched server's incarnation when first watched.
   std::map<std::string, uint64_t> watched_incarnations_ ABSL_GUARDED_BY(mu_);
   // Ticks stopped (MaybeSleepLocked), and the liveness watches left.

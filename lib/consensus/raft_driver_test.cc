@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "lib/consensus/in_memory_network.h"
 #include "lib/io/file.h"
@@ -331,6 +332,93 @@ TEST(RaftDriverTest, DeposedLeaderTruncatesItsUncommittedTailFromTheWal) {
   }
 }
 
+// NotifyWhenApplied (the server's Write answered from the apply): one
+// answer per caller, with what WaitForApplied would return.
+struct Answer {
+  absl::Notification done;
+  absl::Status status;
+  std::thread::id thread;
+  std::function<void(absl::Status)> Callback() {
+    return [this](absl::Status s) {
+      status = std::move(s);
+      thread = std::this_thread::get_id();
+      done.Notify();  // a second call would crash here: exactly once
+    };
+  }
+  bool Wait() { return done.WaitForNotificationWithTimeout(kWait); }
+};
+
+TEST(RaftDriverTest, NotifyWhenAppliedAnswersOnceFromTheApplyOrAtOnceWhenAlreadyApplied) {
+  const std::string root = TempRoot("driver_notify_applied");
+  Group g(root);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  const std::string leader = g.WaitForLeader();
+  ASSERT_FALSE(leader.empty());
+  absl::StatusOr<consensus::OpId> id = g.driver(leader)->Propose(Write("x"));
+  ASSERT_TRUE(id.ok()) << id.status();
+  Answer first;
+  g.driver(leader)->NotifyWhenApplied(*id, absl::Now() + kWait, first.Callback());
+  ASSERT_TRUE(first.Wait());
+  EXPECT_TRUE(first.status.ok()) << first.status;
+  // A caller that comes after the apply is answered on its own thread.
+  Answer late;
+  g.driver(leader)->NotifyWhenApplied(*id, absl::Now() + kWait, late.Callback());
+  ASSERT_TRUE(late.done.HasBeenNotified());
+  EXPECT_TRUE(late.status.ok()) << late.status;
+  EXPECT_EQ(late.thread, std::this_thread::get_id());
+}
+
+TEST(RaftDriverTest, NotifyWhenAppliedAnswersTheDeadlineAndTheShutdown) {
+  const std::string root = TempRoot("driver_notify_deadline");
+  Group g(root);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  const std::string leader = g.WaitForLeader();
+  ASSERT_FALSE(leader.empty());
+  for (const char* u : {"A", "B", "C"}) {
+    if (u != leader) g.net().Cut(leader, u);
+  }
+  // Logged by the isolated leader, never committed.
+  absl::StatusOr<consensus::OpId> a = g.driver(leader)->Propose(Write("a"));
+  absl::StatusOr<consensus::OpId> b = g.driver(leader)->Propose(Write("b"));
+  ASSERT_TRUE(a.ok() && b.ok());
+  Answer expired, stopped;
+  g.driver(leader)->NotifyWhenApplied(*a, absl::Now() + absl::Milliseconds(30),
+                                      expired.Callback());
+  g.driver(leader)->NotifyWhenApplied(*b, absl::Now() + kWait, stopped.Callback());
+  ASSERT_TRUE(expired.Wait());
+  EXPECT_EQ(expired.status.code(), absl::StatusCode::kDeadlineExceeded) << expired.status;
+  EXPECT_FALSE(stopped.done.HasBeenNotified());
+  g.Stop(leader);  // Shutdown answers what is left before it returns
+  ASSERT_TRUE(stopped.done.HasBeenNotified());
+  EXPECT_EQ(stopped.status.code(), absl::StatusCode::kUnavailable) << stopped.status;
+}
+
+TEST(RaftDriverTest, NotifyWhenAppliedAnswersAbortedWhenANewLeaderReplacedTheEntry) {
+  const std::string root = TempRoot("driver_notify_aborted");
+  Group g(root);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  const std::string old_leader = g.WaitForLeader();
+  ASSERT_FALSE(old_leader.empty());
+  ASSERT_TRUE(g.driver(old_leader)->Replicate(Write("committed"), kWait).ok());
+  for (const char* u : {"A", "B", "C"}) {
+    if (u != old_leader) g.net().Cut(old_leader, u);
+  }
+  absl::StatusOr<consensus::OpId> lost = g.driver(old_leader)->Propose(Write("lost"));
+  ASSERT_TRUE(lost.ok()) << lost.status();
+  Answer answer;
+  g.driver(old_leader)->NotifyWhenApplied(*lost, absl::Now() + kWait, answer.Callback());
+  const std::string new_leader = g.WaitForLeader(old_leader);
+  ASSERT_FALSE(new_leader.empty());
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(g.driver(new_leader)->Replicate(Write("new" + std::to_string(i)), kWait).ok());
+  }
+  // Healed, the old leader takes the new history: another entry is applied
+  // at the lost one's index.
+  g.net().Heal();
+  ASSERT_TRUE(answer.Wait());
+  EXPECT_EQ(answer.status.code(), absl::StatusCode::kAborted) << answer.status;
+}
+
 TEST(RaftDriverTest, AddNonVoterPromoteAndRemoveThroughTheLog) {
   const std::string root = TempRoot("driver_membership");
   Group g(root);
@@ -522,7 +610,9 @@ TEST(RaftDriverTest, SleepingQuiescedLeaderHasNoLeaseUntilItsPeersAnswerAgain) {
         g.driver(leader)->asleep() && g.driver(leader)->sleep_count() == sleeps;
     // Asleep, nothing happened: the activity count (the heartbeat report's
     // cache key) stays put.
-    if (slept_through) EXPECT_EQ(g.driver(leader)->activity(), activity);
+    if (slept_through) {
+      EXPECT_EQ(g.driver(leader)->activity(), activity);
+    }
   }
   ASSERT_TRUE(slept_through);
   // Cut off (its peers stay asleep: the liveness calls go on), the leader

@@ -6,6 +6,7 @@
 #include <system_error>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "lib/consensus/random_seed.h"
 #include "lib/format/pb_container.h"
 #include "lib/fs/space_reserve.h"
@@ -643,7 +644,21 @@ absl::Status TabletReplica::NotLeaderError(const consensus_driver::RaftDriver& d
 }
 
 absl::Status TabletReplica::Write(const WriteRequestPB& req, WriteResponsePB* resp) {
-  ASSIGN_OR_RETURN(std::shared_ptr<consensus_driver::RaftDriver> d, driver());
+  absl::Notification done;
+  absl::Status out;
+  WriteAsync(req, resp, [&](absl::Status s) {
+    out = std::move(s);
+    done.Notify();
+  });
+  done.WaitForNotification();
+  return out;
+}
+
+void TabletReplica::WriteAsync(const WriteRequestPB& req, WriteResponsePB* resp,
+                               std::function<void(absl::Status)> done) {
+  absl::StatusOr<std::shared_ptr<consensus_driver::RaftDriver>> driver_or = driver();
+  if (!driver_or.ok()) return done(driver_or.status());
+  std::shared_ptr<consensus_driver::RaftDriver> d = *std::move(driver_or);
   absl::Duration timeout;
   int64_t reserved_bytes;
   {
@@ -654,28 +669,42 @@ absl::Status TabletReplica::Write(const WriteRequestPB& req, WriteResponsePB* re
   // A full disk refuses the write before it is logged (issue 19): the
   // reserve stays for metadata and the flush that frees WAL space. A
   // follower answers "not the leader" first, so clients find the leader
-  // (asked only when the disk is full: Replicate says it otherwise).
+  // (asked only when the disk is full: Propose says it otherwise).
   if (absl::Status full = fs::CheckSpaceFor(layout_.root(), reserved_bytes,
                                             absl::StrCat("write to tablet ", tablet_id_));
       !full.ok()) {
-    if (d->GetStatus().role != raft::Role::kLeader) return NotLeaderError(*d, "Write to");
-    return full;
+    if (d->GetStatus().role != raft::Role::kLeader) return done(NotLeaderError(*d, "Write to"));
+    return done(full);
   }
   consensus::ReplicateMsg msg;
   msg.set_op_type(consensus::WRITE_OP);
   *msg.mutable_kmend_write() = req.ops();
-  absl::StatusOr<consensus::OpId> id = d->Replicate(std::move(msg), timeout);
+  absl::StatusOr<consensus::OpId> id = d->Propose(std::move(msg));
   if (!id.ok()) {
-    if (absl::IsFailedPrecondition(id.status())) return NotLeaderError(*d, "Write to");
-    return Annotate(id.status(), absl::StrCat("Write to tablet ", tablet_id_));
+    if (absl::IsFailedPrecondition(id.status())) return done(NotLeaderError(*d, "Write to"));
+    return done(Annotate(id.status(), absl::StrCat("Write to tablet ", tablet_id_)));
   }
-  *resp->mutable_op_id() = *id;
+  // Answered from the apply (issue 15): no thread waits for the commit.
+  // The caller keeps this replica alive until `done` runs (the driver's
+  // Shutdown answers every waiter before the replica goes).
+  const consensus::OpId op = *id;
+  d->NotifyWhenApplied(op, absl::Now() + timeout,
+                       [this, op, resp, done = std::move(done)](absl::Status s) {
+                         if (!s.ok()) {
+                           return done(Annotate(s, absl::StrCat("Write to tablet ", tablet_id_)));
+                         }
+                         *resp->mutable_op_id() = op;
+                         done(TakeWriteResult(op.index(), resp));
+                       });
+}
+
+absl::Status TabletReplica::TakeWriteResult(int64_t index, WriteResponsePB* resp) {
   absl::MutexLock lock(&results_mu_);
-  auto it = results_.find(id->index());
+  auto it = results_.find(index);
   if (it == results_.end()) {
-    // Applied (Replicate returned OK) but already forgotten: cannot happen
-    // within the bound unless thousands of ops overtook this one.
-    return absl::InternalError(absl::StrCat("Write to tablet ", tablet_id_, ": op ", id->index(),
+    // Applied but already forgotten: cannot happen within the bound unless
+    // thousands of ops overtook this one.
+    return absl::InternalError(absl::StrCat("Write to tablet ", tablet_id_, ": op ", index,
                                             " applied but its row results were dropped"));
   }
   const tablet::ApplyResult& r = it->second;

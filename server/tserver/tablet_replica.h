@@ -199,6 +199,13 @@ class TabletReplica {
   // Data path. FAILED_PRECONDITION for a replica that is not serving, or
   // (Write, Scan) not the leader: the message names the leader when known.
   absl::Status Write(const WriteRequestPB& req, WriteResponsePB* resp);
+  // Write without a waiting thread: `done` is called exactly once, with
+  // what Write would return (`resp` filled when OK), on a Raft worker right
+  // after the apply, on the Raft ticker (deadline), or on this thread when
+  // refused at once. `done` must not block. `resp` and this replica must
+  // stay alive until `done` runs.
+  void WriteAsync(const WriteRequestPB& req, WriteResponsePB* resp,
+                  std::function<void(absl::Status)> done);
   absl::Status Scan(const ScanRequestPB& req, ScanResponsePB* resp);
   absl::Status Checksum(const ChecksumRequestPB& req, ChecksumResponsePB* resp);
 
@@ -280,6 +287,8 @@ class TabletReplica {
   // Bumped after a flush and after a WAL GC that deleted segments.
   std::atomic<uint64_t> files_epoch_{0};
 
+  // Moves the row results of the applied op `index` into `resp`.
+  absl::Status TakeWriteResult(int64_t index, WriteResponsePB* resp);
   // Row results of recently applied writes by op index, for the Write that
   // proposed them (only the proposing leader reads them; bounded).
   absl::Mutex results_mu_;

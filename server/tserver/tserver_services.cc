@@ -74,15 +74,25 @@ grpc::Status TabletServerServiceImpl::DeleteTablet(grpc::ServerContext*,
   return ToGrpcStatus(s);
 }
 
-grpc::Status TabletServerServiceImpl::Write(grpc::ServerContext*, const WriteRequestPB* req,
-                                            WriteResponsePB* resp) {
+grpc::ServerUnaryReactor* TabletServerServiceImpl::Write(grpc::CallbackServerContext* ctx,
+                                                         const WriteRequestPB* req,
+                                                         WriteResponsePB* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   auto r = manager_->Lookup(req->tablet_id());
-  if (!r.ok()) return ToGrpcStatus(r.status());
-  absl::Status s = (*r)->Write(*req, resp);
-  if (s.ok() && ack_log_ != nullptr) {
-    ack_log_->Append(req->tablet_id(), resp->op_id().term(), resp->op_id().index(), uuid_);
+  if (!r.ok()) {
+    reactor->Finish(ToGrpcStatus(r.status()));
+    return reactor;
   }
-  return ToGrpcStatus(s);
+  // `replica` keeps the replica alive until its answer; req and resp live
+  // until Finish.
+  std::shared_ptr<TabletReplica> replica = *r;
+  replica->WriteAsync(*req, resp, [this, replica, reactor, req, resp](absl::Status s) {
+    if (s.ok() && ack_log_ != nullptr) {
+      ack_log_->Append(req->tablet_id(), resp->op_id().term(), resp->op_id().index(), uuid_);
+    }
+    reactor->Finish(ToGrpcStatus(s));
+  });
+  return reactor;
 }
 
 grpc::Status TabletServerServiceImpl::Scan(grpc::ServerContext*, const ScanRequestPB* req,

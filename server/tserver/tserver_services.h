@@ -22,7 +22,11 @@
 
 namespace kmend::tserver {
 
-class TabletServerServiceImpl final : public TabletServerService::Service {
+// Write is served with gRPC's callback API and answered from the Raft apply
+// (TabletReplica::WriteAsync): no gRPC thread waits for a commit. Every
+// other method uses the sync API.
+class TabletServerServiceImpl final
+    : public TabletServerService::WithCallbackMethod_Write<TabletServerService::Service> {
  public:
   // `ack_log` (may be null: off) records each acknowledged Write; it
   // outlives the service.
@@ -32,8 +36,8 @@ class TabletServerServiceImpl final : public TabletServerService::Service {
                             CreateTabletResponsePB* resp) override;
   grpc::Status DeleteTablet(grpc::ServerContext*, const DeleteTabletRequestPB* req,
                             DeleteTabletResponsePB* resp) override;
-  grpc::Status Write(grpc::ServerContext*, const WriteRequestPB* req,
-                     WriteResponsePB* resp) override;
+  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const WriteRequestPB* req,
+                                  WriteResponsePB* resp) override;
   grpc::Status Scan(grpc::ServerContext*, const ScanRequestPB* req,
                     ScanResponsePB* resp) override;
   grpc::Status Checksum(grpc::ServerContext*, const ChecksumRequestPB* req,

@@ -75,23 +75,44 @@ grpc::Status TabletServerServiceImpl::DeleteTablet(grpc::ServerContext*,
 }
 
 grpc::ServerUnaryReactor* TabletServerServiceImpl::Write(grpc::CallbackServerContext* ctx,
-                                                         const WriteRequestPB* req,
-                                                         WriteResponsePB* resp) {
+                                                         const grpc::ByteBuffer* request,
+                                                         grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  auto r = manager_->Lookup(req->tablet_id());
+  // The request and the response live until the answer (a Raft worker's).
+  struct Call {
+    WriteRequestPB req;
+    WriteResponsePB resp;
+  };
+  auto call = std::make_shared<Call>();
+  grpc::ByteBuffer bytes(*request);  // a reference to the same slices
+  if (grpc::Status parsed = grpc::SerializationTraits<WriteRequestPB>::Deserialize(&bytes, &call->req);
+      !parsed.ok()) {
+    // gRPC's message is the missing required fields (ops.ops[0].type), if any.
+    reactor->Finish(grpc::Status(
+        grpc::StatusCode::INVALID_ARGUMENT,
+        parsed.error_message().empty()
+            ? std::string("malformed WriteRequestPB")
+            : absl::StrCat("WriteRequestPB: missing required fields: ", parsed.error_message())));
+    return reactor;
+  }
+  auto r = manager_->Lookup(call->req.tablet_id());
   if (!r.ok()) {
     reactor->Finish(ToGrpcStatus(r.status()));
     return reactor;
   }
-  // `replica` keeps the replica alive until its answer; req and resp live
-  // until Finish.
+  // `replica` keeps the replica alive until its answer.
   std::shared_ptr<TabletReplica> replica = *r;
-  replica->WriteAsync(*req, resp, [this, replica, reactor, req, resp](absl::Status s) {
-    if (s.ok() && ack_log_ != nullptr) {
-      ack_log_->Append(req->tablet_id(), resp->op_id().term(), resp->op_id().index(), uuid_);
-    }
-    reactor->Finish(ToGrpcStatus(s));
-  });
+  replica->WriteAsync(call->req, &call->resp,
+                      [this, replica, reactor, call, response](absl::Status s) {
+                        if (s.ok() && ack_log_ != nullptr) {
+                          ack_log_->Append(call->req.tablet_id(), call->resp.op_id().term(),
+                                           call->resp.op_id().index(), uuid_);
+                        }
+                        if (!s.ok()) return reactor->Finish(ToGrpcStatus(s));
+                        bool own_buffer = false;
+                        reactor->Finish(grpc::SerializationTraits<WriteResponsePB>::Serialize(
+                            call->resp, response, &own_buffer));
+                      });
   return reactor;
 }
 

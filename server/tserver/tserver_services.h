@@ -23,10 +23,13 @@
 namespace kmend::tserver {
 
 // Write is served with gRPC's callback API and answered from the Raft apply
-// (TabletReplica::WriteAsync): no gRPC thread waits for a commit. Every
-// other method uses the sync API.
+// (TabletReplica::WriteAsync): no gRPC thread waits for a commit. It takes
+// the raw bytes and parses them itself: the typed callback handler answers
+// a request it cannot parse with a bare UNIMPLEMENTED, where an operator
+// needs the field (the sync API names it too). Every other method uses the
+// sync API.
 class TabletServerServiceImpl final
-    : public TabletServerService::WithCallbackMethod_Write<TabletServerService::Service> {
+    : public TabletServerService::WithRawCallbackMethod_Write<TabletServerService::Service> {
  public:
   // `ack_log` (may be null: off) records each acknowledged Write; it
   // outlives the service.
@@ -36,8 +39,9 @@ class TabletServerServiceImpl final
                             CreateTabletResponsePB* resp) override;
   grpc::Status DeleteTablet(grpc::ServerContext*, const DeleteTabletRequestPB* req,
                             DeleteTabletResponsePB* resp) override;
-  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx, const WriteRequestPB* req,
-                                  WriteResponsePB* resp) override;
+  grpc::ServerUnaryReactor* Write(grpc::CallbackServerContext* ctx,
+                                  const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
   grpc::Status Scan(grpc::ServerContext*, const ScanRequestPB* req,
                     ScanResponsePB* resp) override;
   grpc::Status Checksum(grpc::ServerContext*, const ChecksumRequestPB* req,

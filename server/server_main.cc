@@ -14,6 +14,7 @@
 //                        [--flush_interval_ms N] [--wal_segment_size_bytes N]
 //                        [--wal_max_segments_retained_for_peers N]
 //                        [--maintenance_interval_ms N] [--fs_reserved_bytes N]
+//                        [--replica_start_threads N]
 //                        [--raft_quiesce[=false]]
 //
 // Every *_ms flag also takes a unit (`--heartbeat_interval_ms 2s`); a bare
@@ -172,6 +173,11 @@ void AddTabletServerFlags(CLI::App* cmd, tserver::TabletServerOptions* o) {
                   "WAL segments past the flushed op kept for a lagging peer")
       ->capture_default_str()
       ->check(CLI::Range(0, 100'000));
+  cmd->add_option("--replica_start_threads", o->replica_start_threads,
+                  "Threads that open the hosted replicas at start-up (a restart after a crash "
+                  "waits mostly for each replica's WAL footer sync; they overlap)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--ack_log_file", o->ack_log_file,
                   "Fault tests only: append each acknowledged write (tablet, term, index, "
                   "leader) to this file; empty: off");

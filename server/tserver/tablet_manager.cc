@@ -1,7 +1,12 @@
 #include "server/tserver/tablet_manager.h"
 
+#include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <system_error>
+#include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -26,7 +31,7 @@ TabletManager::TabletManager(fs::Layout layout, std::string server_uuid,
       server_uuid_(std::move(server_uuid)),
       on_config_(std::move(on_config)) {}
 
-absl::Status TabletManager::Open() {
+absl::Status TabletManager::Open(int start_threads) {
   ASSIGN_OR_RETURN(std::vector<std::string> ids, fs::ListTablets(layout_));
   std::map<std::string, std::shared_ptr<TabletReplica>> loaded;
   for (const std::string& id : ids) {
@@ -64,10 +69,21 @@ absl::Status TabletManager::Open() {
     }
   }
   if (runtime_) {
-    for (const auto& [id, r] : loaded) {
-      absl::Status s = r->Start(*runtime_);
-      if (!s.ok()) KLOG(ERROR) << "starting tablet " << id << ": " << s;
-    }
+    std::vector<std::pair<std::string, std::shared_ptr<TabletReplica>>> todo(loaded.begin(),
+                                                                             loaded.end());
+    std::atomic<size_t> next{0};
+    auto start_some = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < todo.size();) {
+        absl::Status s = todo[i].second->Start(*runtime_);
+        if (!s.ok()) KLOG(ERROR) << "starting tablet " << todo[i].first << ": " << s;
+      }
+    };
+    const size_t helpers =
+        std::min<size_t>(std::max(start_threads, 1) - 1, todo.size() / 2);
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < helpers; ++t) threads.emplace_back(start_some);
+    start_some();
+    for (std::thread& t : threads) t.join();
   }
   return absl::OkStatus();
 }

@@ -61,7 +61,11 @@ class TabletManager {
 
   // Loads every replica listed in tablet-meta/. Fails only when the
   // directory itself cannot be listed; damaged replicas load as FAILED.
-  absl::Status Open();
+  // With a runtime, `start_threads` threads Start() the replicas (each
+  // replica by one thread; replicas are independent): a restart after a
+  // crash is mostly waiting for each replica's footer fdatasync, which
+  // overlap across threads (docs/design/scale.md, "Restart").
+  absl::Status Open(int start_threads = 1);
 
   // Creates the replica's files (see the file comment) in state READY with
   // term 0 and the initial config. InvalidArgument for a non-canonical id,

@@ -83,7 +83,7 @@ absl::Status TabletServer::Start() {
   // Configs a replica commits later (new peers) reach the transport too.
   runtime.on_config = [this](const consensus::RaftConfigPB& config) { LearnPeerAddresses(config); };
   manager_->SetRuntime(runtime);
-  RETURN_IF_ERROR(Annotate(manager_->Open(), "loading replicas"));
+  RETURN_IF_ERROR(Annotate(manager_->Open(options_.replica_start_threads), "loading replicas"));
   maintenance_->Start();
   int failed = 0;
   for (const auto& r : manager_->List()) failed += r->data_state() == tablet::TABLET_DATA_FAILED;

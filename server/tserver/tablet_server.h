@@ -51,6 +51,8 @@ struct TabletServerOptions {
   // Period of the maintenance thread's rounds (it also runs when a replica
   // crosses a threshold).
   int64_t maintenance_interval_ms = 1000;
+  // Threads that start the hosted replicas at server start (TabletManager::Open).
+  int replica_start_threads = 8;
   // Reserved space of the data directory (fs_data_dirs_reserved_bytes in
   // Kudu): -1 = 1% of the filesystem (Kudu's default), 0 = none.
   int64_t fs_reserved_bytes = -1;

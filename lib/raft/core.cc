@@ -38,6 +38,10 @@ absl::StatusOr<std::unique_ptr<RaftCore>> RaftCore::Create(const CoreOptions& op
   if (options.max_entries_per_message < 1 || options.max_inflight_messages < 1) {
     return absl::InvalidArgumentError("raft: message limits must be positive");
   }
+  if (options.max_election_backoff < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "raft: need max_election_backoff >= 1, found ", options.max_election_backoff));
+  }
   std::unique_ptr<RaftCore> core(new RaftCore(options, storage));
   const int64_t last = storage->LastIndex();
   const RaftConfigPB& cc = initial.committed_config;
@@ -112,8 +116,15 @@ uint64_t RaftCore::RandomBelow(uint64_t n) {
 }
 
 void RaftCore::ResetRandomizedTimeout() {
-  randomized_timeout_ = options_.election_ticks +
-                        static_cast<int64_t>(RandomBelow(options_.election_ticks));
+  // The first two elections without a leader use the plain range; each
+  // further one doubles it, up to max_election_backoff times.
+  int64_t base = options_.election_ticks;
+  for (int64_t n = 2; n < elections_without_leader_ &&
+                      base * 2 <= int64_t{options_.election_ticks} * options_.max_election_backoff;
+       ++n) {
+    base *= 2;
+  }
+  randomized_timeout_ = base + static_cast<int64_t>(RandomBelow(base));
 }
 
 uint64_t RaftCore::Timestamp() const {
@@ -182,6 +193,7 @@ void RaftCore::BecomeCandidate() {
 }
 
 void RaftCore::BecomeLeader() {
+  elections_without_leader_ = 0;
   ResetTerm(term_);
   lead_ = options_.self_uuid;
   role_ = Role::kLeader;
@@ -236,9 +248,13 @@ void RaftCore::Tick() {
     return;
   }
   ++election_elapsed_;
+  if (!lead_.empty()) elections_without_leader_ = 0;  // knows a leader of its term
   if (Promotable() && election_elapsed_ >= randomized_timeout_) {
     election_elapsed_ = 0;
+    ++elections_without_leader_;
     StartElection(options_.pre_vote, /*transfer=*/false);
+    // Also when a pre-vote leaves the term (and its timeout) unchanged.
+    ResetRandomizedTimeout();
   }
 }
 

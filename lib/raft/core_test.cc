@@ -188,6 +188,57 @@ TEST(ElectionTest, PreVoteDoesNotBumpTermsOfAnIsolatedNode) {
   EXPECT_EQ(c.core("C")->leader_uuid(), "A");
 }
 
+// Ticks `uuid` alone (nothing delivered to or from it) and returns the
+// ticks between its first `n` campaigns (vote requests sent); the first
+// counts from the call.
+std::vector<int> CampaignGaps(Cluster& c, const std::string& uuid, size_t n) {
+  RaftCore* core = c.core(uuid);
+  std::vector<int> gaps;
+  int since = 0;
+  for (int t = 0; t < 100000 && gaps.size() < n; ++t) {
+    core->Tick();
+    ++since;
+    if (!core->HasReady()) continue;
+    Ready rd = core->GetReady();
+    if (FindMessage(rd, RaftMessagePB::VOTE_REQUEST) != nullptr) {
+      gaps.push_back(since);
+      since = 0;
+    }
+    core->Advance();
+  }
+  return gaps;
+}
+
+TEST(ElectionTest, ElectionTimeoutBacksOffWhileNoLeaderIsFoundAndResetsOnceOneIs) {
+  Cluster c(Uuids(3), 3, 7);
+  MakeLeader(c, "A");
+  const int e = Options("C").election_ticks;
+  const int cap = Options("C").max_election_backoff;
+  ASSERT_EQ(cap, 4);
+  // C hears nothing: after its first campaign, the next two timeouts are
+  // plain [E, 2E); then [2E, 4E), then [4E, 8E) and no further.
+  std::vector<int> gaps = CampaignGaps(c, "C", 7);
+  ASSERT_EQ(gaps.size(), 7u);
+  for (size_t i : {1, 2}) {
+    EXPECT_GE(gaps[i], e) << i;
+    EXPECT_LT(gaps[i], 2 * e) << i;
+  }
+  EXPECT_GE(gaps[3], 2 * e);
+  EXPECT_LT(gaps[3], 4 * e);
+  for (size_t i : {4, 5, 6}) {
+    EXPECT_GE(gaps[i], 4 * e) << i;
+    EXPECT_LT(gaps[i], 8 * e) << i;
+  }
+  // Back in touch with the leader: C knows it again, and the backoff is gone.
+  for (int i = 0; i < 100; ++i) c.TickAll();
+  c.Stabilize();
+  ASSERT_EQ(c.core("C")->leader_uuid(), "A");
+  gaps = CampaignGaps(c, "C", 3);
+  ASSERT_EQ(gaps.size(), 3u);
+  EXPECT_LT(gaps[1], 2 * e);
+  EXPECT_LT(gaps[2], 2 * e);
+}
+
 TEST(ElectionTest, PreVoteRequestLeavesReceiverTermAlone) {
   MemoryLogStorage storage;
   auto core = RaftCore::Create(Options("A"), Initial({"A", "B", "C"}, 4), &storage);
@@ -468,6 +519,10 @@ TEST(CreateTest, RejectsInconsistentPersistedState) {
             absl::StatusCode::kFailedPrecondition);
   CoreOptions bad = Options("A");
   bad.heartbeat_ticks = 10;
+  EXPECT_EQ(RaftCore::Create(bad, Initial({"A"}, 1), &storage).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  bad = Options("A");
+  bad.max_election_backoff = 0;
   EXPECT_EQ(RaftCore::Create(bad, Initial({"A"}, 1), &storage).status().code(),
             absl::StatusCode::kInvalidArgument);
 }

@@ -96,6 +96,7 @@ absl::Status Log::TruncateAfter(int64_t index) {
 }
 
 absl::StatusOr<int> Log::GarbageCollect(int64_t retention_index) {
+  if (!impl_->MayCollect(retention_index)) return 0;
   return impl_->RunControl(TaskKind::kGc, retention_index);
 }
 

@@ -152,6 +152,12 @@ absl::Status Log::Impl::DoTruncate(int64_t index) {
   return StartSegment(next);
 }
 
+bool Log::Impl::MayCollect(int64_t retention_index) const {
+  std::shared_lock l(seg_mu_);
+  // With two or more, the oldest is closed: its max_index no longer moves.
+  return segments_.size() >= 2 && segments_.begin()->second->max_index < retention_index;
+}
+
 absl::StatusOr<int> Log::Impl::DoGc(int64_t retention_index) {
   std::vector<std::shared_ptr<SegmentFile>> doomed;
   {

@@ -137,6 +137,12 @@ class Log::Impl {
             AppendCallback done);
   void Abandon(log_internal::Task* task);
   absl::StatusOr<int> RunControl(log_internal::TaskKind kind, int64_t arg);
+  // False when GarbageCollect(retention_index) cannot delete anything now:
+  // fewer than two segments (the last is never deleted), or the oldest holds
+  // an entry at or past the index. Read side only: GC of an idle log costs
+  // no task and no writer thread (thousands of idle replicas each asked
+  // every maintenance round, each starting a writer thread that lingered).
+  bool MayCollect(int64_t retention_index) const;
   absl::StatusOr<std::vector<consensus::ReplicateMsg>> ReadEntries(int64_t from, int64_t to,
                                                                    uint64_t max_bytes) const;
 

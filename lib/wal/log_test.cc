@@ -261,6 +261,33 @@ TEST(LogTest, TruncateEverythingAndNoOps) {
   EXPECT_EQ(ReplayIndexes(dir), Range(3, 6));
 }
 
+int ThreadsOfThisProcess() {
+  int n = 0;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    (void)e;
+    ++n;
+  }
+  return n;
+}
+
+// An idle replica's maintenance asks for GC every round: when nothing can
+// be deleted, that must cost no control task and no writer thread (issue
+// 15: thousands of lingering writer threads on an idle tablet server).
+TEST(LogTest, GarbageCollectThatCanDeleteNothingStartsNoWriterThread) {
+  std::string dir = FreshDir("gc_nothing");
+  auto log = MustOpen(dir, Small(1 << 20));
+  AppendRange(log.get(), 1, 20, 1, 1, 100);  // inline appends: one segment
+  const int before = ThreadsOfThisProcess();
+  for (int i = 0; i < 5; ++i) {
+    auto deleted = log->GarbageCollect(15);
+    ASSERT_TRUE(deleted.ok()) << deleted.status();
+    EXPECT_EQ(*deleted, 0);
+  }
+  EXPECT_EQ(ThreadsOfThisProcess(), before);
+  EXPECT_EQ(log->FirstIndex(), 1);
+  ASSERT_TRUE(log->Close().ok());
+}
+
 TEST(LogTest, GarbageCollectDeletesWholeOldSegments) {
   std::string dir = FreshDir("gc");
   auto log = MustOpen(dir, Small(8 * 1024));

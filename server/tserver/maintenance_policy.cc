@@ -8,8 +8,11 @@ namespace kmend::tserver {
 bool ShouldFlush(const FlushFacts& f, const FlushPolicy& p) {
   const bool unflushed = f.applied_index > f.last_flushed_index;
   if (!unflushed) return false;
-  return f.forced || f.memstore_bytes >= p.threshold_bytes ||
-         f.memstore_entries >= p.threshold_rows || f.since_last_flush >= p.interval;
+  if (f.forced || f.memstore_bytes >= p.threshold_bytes || f.memstore_entries >= p.threshold_rows) {
+    return true;
+  }
+  const bool worth_it = f.memstore_entries > 0 || f.wal_has_older_segments;
+  return worth_it && f.since_last_flush >= p.interval;
 }
 
 namespace {

@@ -25,6 +25,9 @@ struct FlushFacts {
   uint64_t memstore_bytes = 0;
   int64_t memstore_entries = 0;
   absl::Duration since_last_flush;    // since the last flush (or the first round)
+  // Whether the WAL holds entries in a segment before the one it writes:
+  // only those can a flush let WAL GC delete. Unknown: true.
+  bool wal_has_older_segments = true;
 };
 struct FlushPolicy {
   uint64_t threshold_bytes = 64 << 20;
@@ -35,6 +38,12 @@ struct FlushPolicy {
 // Flush when something applied is unflushed and the flush is forced, the
 // memstore reached a size or row threshold, or the oldest unflushed op has
 // waited an interval. Nothing unflushed: never (a flush would write nothing).
+// An empty memstore whose unflushed ops are only elections' NO_OPs and
+// config changes, in a WAL of one segment, is not flushed at the interval
+// either: the flush would write a superblock (synced) to let GC delete
+// nothing; replaying those ops at a restart costs less. Thousands of idle
+// replicas each flushing after every election were a synced-write burst
+// on every tablet server two minutes after each leadership change.
 bool ShouldFlush(const FlushFacts& facts, const FlushPolicy& policy);
 
 // WAL retention.

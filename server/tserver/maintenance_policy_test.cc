@@ -49,6 +49,28 @@ TEST(ShouldFlushTest, EachTriggerAloneFlushes) {
   EXPECT_TRUE(ShouldFlush(old, p));
 }
 
+TEST(ShouldFlushTest, EmptyMemstoreInOneSegmentWaitsForMoreThanTheInterval) {
+  FlushPolicy p;
+  p.interval = absl::Seconds(30);
+  FlushFacts noops = Unflushed();  // e.g. an election's NO_OP, no rows
+  noops.memstore_bytes = 0;
+  noops.memstore_entries = 0;
+  noops.since_last_flush = absl::Hours(1);
+  noops.wal_has_older_segments = false;
+  EXPECT_FALSE(ShouldFlush(noops, p));
+  // Once GC could delete a segment, or rows are waiting, or when forced.
+  FlushFacts gc = noops;
+  gc.wal_has_older_segments = true;
+  EXPECT_TRUE(ShouldFlush(gc, p));
+  FlushFacts rows = noops;
+  rows.memstore_entries = 1;
+  rows.memstore_bytes = 10;
+  EXPECT_TRUE(ShouldFlush(rows, p));
+  FlushFacts forced = noops;
+  forced.forced = true;
+  EXPECT_TRUE(ShouldFlush(forced, p));
+}
+
 // A log of ten segments of ten ops each: segment s holds ops 10s-9..10s.
 RetentionFacts Log(int64_t flushed) {
   RetentionFacts f;

@@ -14,7 +14,7 @@
 //                        [--flush_interval_ms N] [--wal_segment_size_bytes N]
 //                        [--wal_max_segments_retained_for_peers N]
 //                        [--maintenance_interval_ms N] [--fs_reserved_bytes N]
-//                        [--replica_start_threads N]
+//                        [--replica_start_threads N] [--raft_max_election_backoff N]
 //                        [--raft_quiesce[=false]]
 //
 // Every *_ms flag also takes a unit (`--heartbeat_interval_ms 2s`); a bare
@@ -173,6 +173,11 @@ void AddTabletServerFlags(CLI::App* cmd, tserver::TabletServerOptions* o) {
                   "WAL segments past the flushed op kept for a lagging peer")
       ->capture_default_str()
       ->check(CLI::Range(0, 100'000));
+  cmd->add_option("--raft_max_election_backoff", o->raft_max_election_backoff,
+                  "After two elections in a row without a leader, a replica's election timeout "
+                  "doubles per further one up to this many times (1: no backoff)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   cmd->add_option("--replica_start_threads", o->replica_start_threads,
                   "Threads that open the hosted replicas at start-up (a restart after a crash "
                   "waits mostly for each replica's WAL footer sync; they overlap)")

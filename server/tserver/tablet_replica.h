@@ -59,6 +59,8 @@ struct ReplicaRuntime {
   // Raft timing: heartbeat every tick, election after 10-20 ticks.
   absl::Duration tick_interval = absl::Milliseconds(100);
   int election_ticks = 10;
+  // Election timeout backoff cap (raft::CoreOptions::max_election_backoff).
+  int max_election_backoff = 4;
   // Quiescence of idle groups (--raft_quiesce; docs/design/scale.md): needs
   // the server's per-peer liveness table, fed by its ConsensusService.
   bool raft_quiesce = false;

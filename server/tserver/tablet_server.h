@@ -42,6 +42,9 @@ struct TabletServerOptions {
   int64_t raft_tick_ms = 100;
   // Quiescence of idle Raft groups (--raft_quiesce; docs/design/scale.md).
   bool raft_quiesce = true;
+  // Election timeout backoff cap (raft::CoreOptions::max_election_backoff;
+  // 1: no backoff).
+  int raft_max_election_backoff = 4;
   // Flush and WAL GC (ReplicaRuntime, TabletReplica::RunMaintenance).
   int64_t flush_threshold_rows = ReplicaRuntime().flush_threshold_rows;
   uint64_t flush_threshold_bytes = ReplicaRuntime().flush_threshold_bytes;

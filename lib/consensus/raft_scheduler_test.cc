@@ -12,18 +12,12 @@
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "lib/consensus/raft_driver.h"
+#include "lib/util/thread_count.h"
 
 namespace kmend::consensus_driver {
 namespace {
 
-int ThreadsOfThisProcess() {
-  int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
-    (void)e;
-    ++n;
-  }
-  return n;
-}
+using util::ThreadsOfThisProcess;
 
 TEST(RaftSchedulerTest, EverySlotIsTickedByOneTimerThread) {
   RaftScheduler sched({.workers = 2});

@@ -19,6 +19,7 @@
 #include "lib/wal/log_reader.h"
 #include "lib/wal/segment_reader.h"
 #include "lib/wal/wal_test_util.h"
+#include "lib/util/thread_count.h"
 
 namespace kmend::wal {
 namespace {
@@ -261,14 +262,7 @@ TEST(LogTest, TruncateEverythingAndNoOps) {
   EXPECT_EQ(ReplayIndexes(dir), Range(3, 6));
 }
 
-int ThreadsOfThisProcess() {
-  int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
-    (void)e;
-    ++n;
-  }
-  return n;
-}
+using util::ThreadsOfThisProcess;
 
 // An idle replica's maintenance asks for GC every round: when nothing can
 // be deleted, that must cost no control task and no writer thread (issue

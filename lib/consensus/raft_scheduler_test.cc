@@ -3,7 +3,6 @@
 #include "lib/consensus/raft_scheduler.h"
 
 #include <atomic>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>

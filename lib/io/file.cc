@@ -122,6 +122,14 @@ absl::Status SyncDir(const std::string& dir) {
 
 absl::Status SyncParentDir(const std::string& path) { return SyncDir(Dirname(path)); }
 
+absl::Status SyncFilesystemOf(const std::string& path) {
+  int fd = sys::Open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return ErrnoError("open", path, errno);
+  FdCloser closer(fd);
+  if (sys::Syncfs(fd) != 0) return ErrnoError("syncfs of the filesystem of", path, errno);
+  return absl::OkStatus();
+}
+
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents) {
   std::string tmp = absl::StrCat(path, ".kudutmp.XXXXXX");
   int fd = sys::Mkstemp(tmp.data());

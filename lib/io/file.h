@@ -34,6 +34,9 @@ absl::Status WriteFully(int fd, const std::string& path, absl::string_view data)
 // durable.
 absl::Status SyncParentDir(const std::string& path);
 absl::Status SyncDir(const std::string& dir);
+// Makes everything written to the filesystem holding `path` durable (syncfs:
+// one journal commit instead of one fsync per file).
+absl::Status SyncFilesystemOf(const std::string& path);
 
 // Replaces `path` with `contents` atomically and durably (see file comment).
 absl::Status WriteFileAtomically(const std::string& path, absl::string_view contents);

@@ -34,5 +34,13 @@ TEST(GetFilesystemSpaceTest, MissingPathIsNotFoundNamingIt) {
   EXPECT_THAT(std::string(space.status().message()), HasSubstr("statvfs"));
 }
 
+TEST(SyncFilesystemOfTest, SyncsAndNamesAMissingPath) {
+  EXPECT_TRUE(SyncFilesystemOf(::testing::TempDir()).ok());
+  const std::string missing = JoinPath(::testing::TempDir(), "no-such-dir");
+  absl::Status s = SyncFilesystemOf(missing);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(std::string(s.message()).find(missing), std::string::npos) << s;
+}
+
 }  // namespace
 }  // namespace kmend::io

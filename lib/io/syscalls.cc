@@ -155,6 +155,11 @@ int Fdatasync(int fd) {
   return ::fdatasync(fd);
 }
 
+int Syncfs(int fd) {
+  if (Inject(ConsultFd(Op::kSync, fd))) return -1;
+  return ::syncfs(fd);
+}
+
 int Fallocate(int fd, int mode, off_t offset, off_t len) {
   if (Inject(ConsultFd(Op::kAllocate, fd))) return -1;
   return ::fallocate(fd, mode, offset, len);

@@ -59,6 +59,8 @@ ssize_t Pwrite(int fd, const void* buf, size_t n, off_t offset);
 ssize_t Pwritev(int fd, const struct iovec* iov, int iovcnt, off_t offset);
 int Fsync(int fd);
 int Fdatasync(int fd);
+// syncfs(2): every file of the filesystem holding `fd` (an injector sees kSync).
+int Syncfs(int fd);
 int Fallocate(int fd, int mode, off_t offset, off_t len);
 int Ftruncate(int fd, off_t length);
 int Rename(const char* from, const char* to);

@@ -63,6 +63,14 @@ struct LogOptions {
   int zstd_level = 1;
   // fdatasync before acknowledging appends. Off only for tests/benchmarks.
   bool sync = true;
+  // With sync: Open syncs the footer it writes to a segment a crash left
+  // open. false: it does not, and the caller makes the filesystem durable
+  // (io::SyncFilesystemOf) before it relies on the log, e.g. once for all
+  // the replicas a tablet server opens at start-up: one journal commit
+  // instead of one per replica (issue 15, restart after a crash). A crash
+  // before that leaves what a crash between the footer's write and its sync
+  // always could: the next Open closes the segment again.
+  bool sync_recovered_footer = true;
   // fallocate each new segment to segment_size_bytes (zeros), as Kudu does, so
   // that fdatasync need not update the file size on every group.
   bool preallocate = true;

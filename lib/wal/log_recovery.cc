@@ -108,7 +108,8 @@ absl::Status Log::Impl::Recover(RecoveryInfo* info) {
     footer.set_min_replicate_index(last->min_replicate_index);
     footer.set_max_replicate_index(last->max_replicate_index);
     footer.set_close_timestamp_micros(absl::ToUnixMicros(absl::Now()));
-    ASSIGN_OR_RETURN(auto w, SegmentWriter::Reopen(last->path, last->tail.offset, options_.sync));
+    ASSIGN_OR_RETURN(auto w, SegmentWriter::Reopen(last->path, last->tail.offset,
+                                                   options_.sync && options_.sync_recovered_footer));
     RETURN_IF_ERROR(Annotate(w->Finish(footer), "closing the recovered segment"));
   }
 

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "lib/io/fault_injection.h"
 #include "lib/io/file.h"
 #include "lib/wal/log_reader.h"
 #include "lib/wal/segment_reader.h"
@@ -389,6 +390,44 @@ TEST(LogTest, RecoveryOfAPreallocatedTailStillFindsDataAfterAZeroGap) {
   auto reopened = Log::Open(dir, Small(4u << 20));
   EXPECT_FALSE(reopened.ok());
   EXPECT_THAT(std::string(reopened.status().message()), HasSubstr("zero-filled gap"));
+}
+
+// A tablet server's start-up syncs the footers WAL recovery writes once for
+// all replicas (syncfs): with sync_recovered_footer off, Open writes the
+// crashed segment's footer without syncing it; the log is whole either way.
+TEST(LogTest, RecoveredFooterIsSyncedUnlessTheCallerSyncsTheFilesystem) {
+  for (bool sync_footer : {true, false}) {
+    SCOPED_TRACE(sync_footer ? "synced by Open" : "left to the caller");
+    std::string dir = FreshDir(sync_footer ? "footer_synced" : "footer_deferred");
+    LogOptions options = Small(1u << 20);
+    options.sync = true;
+    auto log = MustOpen(dir, options);
+    AppendRange(log.get(), 1, 5);
+    auto files = ListSegmentFiles(dir);
+    ASSERT_TRUE(files.ok());
+    ASSERT_EQ(files->size(), 1u);
+    const std::string path = files->front();
+    auto open_bytes = io::ReadFileToString(path);  // as a crash leaves it: no footer
+    ASSERT_TRUE(open_bytes.ok());
+    ASSERT_TRUE(log->Close().ok());
+    ASSERT_TRUE(io::WriteFileAtomically(path, *open_bytes).ok());
+
+    options.sync_recovered_footer = sync_footer;
+    int segment_syncs;
+    {
+      io::ScopedFaultInjector record;
+      log = MustOpen(dir, options);
+      ASSERT_NE(log, nullptr);
+      segment_syncs = 0;
+      for (const io::SeenCall& c : record.calls()) {
+        segment_syncs += c.op == io::sys::Op::kSync && c.path == path;
+      }
+    }
+    EXPECT_EQ(segment_syncs > 0, sync_footer) << segment_syncs;
+    EXPECT_EQ(log->LastOpId().index(), 5);
+    ASSERT_TRUE(log->Close().ok());
+    EXPECT_EQ(ReplayIndexes(dir), Range(1, 5));
+  }
 }
 
 TEST(LogTest, ConcurrentAppendersShareSyncs) {

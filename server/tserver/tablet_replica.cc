@@ -83,6 +83,7 @@ bool IsOutOfSpace(const absl::Status& s) {
 absl::Status TabletReplica::Start(const ReplicaRuntime& runtime) {
   absl::MutexLock lock(&mu_);
   runtime_ = runtime;
+  runtime_.defer_wal_recovery_sync = false;  // only the server's start-up batch defers
   if (failed_ || driver_ != nullptr) return absl::OkStatus();
   absl::Status s = StartLocked(runtime);
   if (!s.ok()) {
@@ -172,6 +173,7 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   opt.liveness = runtime.liveness;
   opt.wal_dir = layout_.WalDir(tablet_id_);
   opt.wal_options.segment_size_bytes = runtime.wal_segment_size_bytes;
+  opt.wal_options.sync_recovered_footer = !runtime.defer_wal_recovery_sync;
   opt.cmeta_path = layout_.ConsensusMetaPath(tablet_id_);
   opt.bootstrap_config = cmeta_.committed_config();
   // Bootstrap: the rows hold everything through the last flush; the driver

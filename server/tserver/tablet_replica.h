@@ -72,6 +72,11 @@ struct ReplicaRuntime {
   uint64_t flush_threshold_bytes = 64 << 20;
   int64_t flush_threshold_rows = 1'000'000;
   absl::Duration flush_interval = absl::Minutes(2);
+  // Set by TabletManager::Open only, which syncs the filesystem once after
+  // starting every replica: the WAL recovery does not sync the footer of a
+  // segment a crash left open (wal::LogOptions::sync_recovered_footer). A
+  // replica keeps it false for any later re-open.
+  bool defer_wal_recovery_sync = false;
   // WAL segments are closed and a new one started at this size.
   uint64_t wal_segment_size_bytes = 8 << 20;
   // WAL GC keeps at most this many segments past the flushed point for a

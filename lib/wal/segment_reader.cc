@@ -245,11 +245,10 @@ absl::StatusOr<uint64_t> SegmentReader::FindNextValidBatch(uint64_t from) const 
   // whole file as data: the scan is then the plain one.
   //
   // ext4 reports an unwritten extent as data wherever its (zero) pages are in
-  // the page cache, e.g. after readahead past the last batch: seen as every
-  // replica's first restart reading its whole 8 MiB tail again. Clean cached
-  // pages are dropped first (POSIX_FADV_DONTNEED never changes what the file
-  // holds; dirty pages stay and are scanned), so the unwritten tail reads as
-  // a hole again.
+  // the page cache (after a read or readahead past the last batch). Clean
+  // cached pages are dropped first (POSIX_FADV_DONTNEED never changes what
+  // the file holds; dirty pages stay and are scanned), so such a tail reads
+  // as a hole again.
   (void)::posix_fadvise(fd_, static_cast<off_t>(from), 0, POSIX_FADV_DONTNEED);
   constexpr size_t kWindowBytes = 4u << 20;
   std::string window;

@@ -245,17 +245,29 @@ absl::StatusOr<uint64_t> SegmentReader::FindNextValidBatch(uint64_t from) const 
   // whole file as data: the scan is then the plain one.
   //
   // ext4 reports an unwritten extent as data wherever its (zero) pages are in
-  // the page cache (after a read or readahead past the last batch). Clean
-  // cached pages are dropped first (POSIX_FADV_DONTNEED never changes what
-  // the file holds; dirty pages stay and are scanned), so such a tail reads
-  // as a hole again.
+  // the page cache, and the kernel's readahead puts them there: each window
+  // this scan read made the next pages "data" (strace of a start-up: 8 MiB
+  // read per replica, the scan chasing its own readahead). So readahead is
+  // off for the scan (POSIX_FADV_RANDOM, restored after), and clean cached
+  // pages past `from` are dropped first (POSIX_FADV_DONTNEED never changes
+  // what the file holds; dirty pages stay and are scanned).
+  (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_RANDOM);
   (void)::posix_fadvise(fd_, static_cast<off_t>(from), 0, POSIX_FADV_DONTNEED);
+  struct RestoreReadahead {
+    int fd;
+    ~RestoreReadahead() { (void)::posix_fadvise(fd, 0, 0, POSIX_FADV_NORMAL); }
+  } restore{fd_};
   constexpr size_t kWindowBytes = 4u << 20;
   std::string window;
   uint64_t base_offset = from;
   while (base_offset + header_bytes <= read_limit_) {
     uint64_t candidates_end = std::min<uint64_t>(read_limit_ - header_bytes + 1,
                                                  base_offset + kWindowBytes);  // exclusive
+    // Where the data region ends (a hole reads as zeros): bytes past it are
+    // not read but taken as zeros, so that reading a header's width past the
+    // region does not pull the next page into the cache (which would make it
+    // "data" for the next SEEK_DATA, a page at a time).
+    uint64_t data_end = read_limit_;
     const off_t data = ::lseek(fd_, static_cast<off_t>(base_offset), SEEK_DATA);
     if (data < 0 && errno == ENXIO) return read_limit_;  // only holes from here on
     if (data >= 0) {
@@ -266,12 +278,17 @@ absl::StatusOr<uint64_t> SegmentReader::FindNextValidBatch(uint64_t from) const 
                                             base_offset + kWindowBytes);
       }
       const off_t hole = ::lseek(fd_, data, SEEK_HOLE);
-      if (hole > data) candidates_end = std::min<uint64_t>(candidates_end, hole);
+      if (hole > data) {
+        candidates_end = std::min<uint64_t>(candidates_end, hole);
+        data_end = std::min<uint64_t>(data_end, hole);
+      }
     }
     const size_t candidates = candidates_end - base_offset;
     const size_t n = candidates + header_bytes - 1;
+    const size_t to_read = std::min<uint64_t>(n, data_end - base_offset);
     window.resize(n);
-    RETURN_IF_ERROR(io::PreadFully(fd_, path_, base_offset, n, window.data()));
+    RETURN_IF_ERROR(io::PreadFully(fd_, path_, base_offset, to_read, window.data()));
+    std::fill(window.begin() + to_read, window.end(), '\0');
     const char* base = window.data();
     size_t next_nonzero = 0;  // smallest index >= p holding a non-zero byte
     for (size_t p = 0; p < candidates; ++p) {

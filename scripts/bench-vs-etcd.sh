@@ -49,20 +49,24 @@ python3 - "$1" <<'PY'
 import json, re, sys, os
 work = sys.argv[1]
 
-def rates(path):
+def rates(path, field="items_per_second"):
     out = {}
     for b in json.load(open(path))["benchmarks"]:
-        if b.get("error_occurred"):
+        if b.get("error_occurred") or field not in b:
             continue
         name = b["name"]
         threads = int(re.search(r"threads:(\d+)", name).group(1))
         m = re.search(r"rows_per_write:(\d+)/tablets:(\d+)", name)
         key = (int(m.group(1)), int(m.group(2)), threads) if m else (1, 0, threads)
-        out[key] = b["items_per_second"]
+        out[key] = b[field]
     return out
 
 kw = rates(os.path.join(work, "kmend_write.json"))
 ep = rates(os.path.join(work, "etcd_put.json"))
+# The servers' CPU (all processes of each store) per acknowledged row; absent
+# from results kept before the benchmarks reported it.
+kc = rates(os.path.join(work, "kmend_write.json"), "server_cpu_ms_per_row")
+ec = rates(os.path.join(work, "etcd_put.json"), "server_cpu_ms_per_row")
 kf = json.load(open(os.path.join(work, "kmend_failover.json")))
 ef = json.load(open(os.path.join(work, "etcd_failover.json")))
 load = open(os.path.join(work, "load.txt")).read().split("\n")
@@ -86,6 +90,19 @@ for clients in (1, 16):
             if goal else "(batched: not the same load)"
         print("%-44s %12.0f %12.0f %7.2fx  %s" % ("%d client(s), %s" % (clients, label),
                                                  k, e, r, verdict))
+if kc and ec:
+    print()
+    print("%-44s %12s %12s %8s" % ("server CPU per acked row (ms, all servers)", "kmend", "etcd",
+                                   "ratio"))
+    for clients in (1, 16):
+        e = ec.get((1, 0, clients))
+        for rows, tablets, label in ((1, 1, "1 row/request, 1 tablet"),
+                                     (1, 3, "1 row/request, 3 tablets")):
+            k = kc.get((rows, tablets, clients))
+            if k is None or not e:
+                continue
+            print("%-44s %12.3f %12.3f %7.2fx" % ("%d client(s), %s" % (clients, label), k, e,
+                                                  k / e))
 print()
 print("%-44s %12s %12s %8s  %s" % ("failover, ms (median / max over %d trials)" % len(kf["trials"]),
                                    "kmend", "etcd", "ratio", "goal <= etcd"))

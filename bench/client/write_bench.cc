@@ -21,6 +21,7 @@
 #include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "bench/common/process_cpu.h"
 #include "benchmark/benchmark.h"
 #include "testing/cluster/external_cluster.h"
 #include "lib/client/table_locator.h"
@@ -83,6 +84,13 @@ void BM_WriteThroughRaft(benchmark::State& state) {
   const tablet::Schema& schema = locator->schema();
   int64_t acked = 0, not_acked = 0;
   std::vector<tablet::Row> rows;
+  static bench::CpuPerOp server_cpu;
+  if (state.thread_index() == 0) {
+    std::vector<pid_t> pids;
+    for (int i = 0; i < fx->cluster->num_masters(); ++i) pids.push_back(fx->cluster->master(i)->pid());
+    for (int i = 0; i < fx->cluster->num_tservers(); ++i) pids.push_back(fx->cluster->tserver(i)->pid());
+    server_cpu.Start(std::move(pids));
+  }
   for (auto _ : state) {
     state.PauseTiming();
     rows.clear();
@@ -96,13 +104,20 @@ void BM_WriteThroughRaft(benchmark::State& state) {
       state.SkipWithError(std::string(r.status().message()).c_str());
       break;
     }
+    int64_t now_acked = 0;
     for (auto o : r->outcomes) {
-      (o == client::RowOutcome::kAcked ? acked : not_acked)++;
+      (o == client::RowOutcome::kAcked ? now_acked : not_acked)++;
     }
+    acked += now_acked;
+    server_cpu.Acked(now_acked);
   }
   state.SetItemsProcessed(acked);
   state.SetBytesProcessed(acked * 100);
   state.counters["not_acked"] = static_cast<double>(not_acked);
+  // The servers' CPU (masters and tablet servers) per acknowledged row.
+  if (state.thread_index() == 0) {
+    state.counters["server_cpu_ms_per_row"] = server_cpu.FinishMillisPerOp();
+  }
 }
 BENCHMARK(BM_WriteThroughRaft)
     ->ArgNames({"rows_per_write", "tablets"})

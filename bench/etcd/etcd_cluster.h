@@ -42,6 +42,7 @@ class EtcdCluster {
   // "127.0.0.1:<client port>" (gRPC target).
   std::string client_address(int i) const;
   bool running(int i) const { return members_.at(i).pid > 0; }
+  pid_t pid(int i) const { return members_.at(i).pid; }
 
   etcdserverpb::KV::Stub* kv(int i) const { return members_.at(i).kv.get(); }
   etcdserverpb::Maintenance::Stub* maintenance(int i) const {

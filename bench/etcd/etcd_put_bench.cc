@@ -13,6 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/common/process_cpu.h"
 #include "bench/etcd/etcd_cluster.h"
 #include "benchmark/benchmark.h"
 #include "grpcpp/grpcpp.h"
@@ -39,6 +40,12 @@ void BM_EtcdPut(benchmark::State& state) {
   etcdserverpb::KV::Stub* kv = fx->cluster.kv(fx->leader);
   const std::string value(kValueLen, 'v');
   int64_t acked = 0, failed = 0;
+  static CpuPerOp server_cpu;
+  if (state.thread_index() == 0) {
+    std::vector<pid_t> pids;
+    for (int i = 0; i < fx->cluster.num_members(); ++i) pids.push_back(fx->cluster.pid(i));
+    server_cpu.Start(std::move(pids));
+  }
   for (auto _ : state) {
     etcdserverpb::PutRequest req;
     req.set_key(absl::StrFormat("bench/%016d", fx->next_key.fetch_add(1)));
@@ -49,6 +56,7 @@ void BM_EtcdPut(benchmark::State& state) {
     grpc::Status s = kv->Put(&ctx, req, &resp);
     if (s.ok()) {
       ++acked;
+      server_cpu.Acked(1);
     } else {
       ++failed;
     }
@@ -56,6 +64,10 @@ void BM_EtcdPut(benchmark::State& state) {
   state.SetItemsProcessed(acked);
   state.SetBytesProcessed(acked * static_cast<int64_t>(kValueLen));
   state.counters["not_acked"] = static_cast<double>(failed);
+  // The members' CPU per acknowledged put.
+  if (state.thread_index() == 0) {
+    state.counters["server_cpu_ms_per_row"] = server_cpu.FinishMillisPerOp();
+  }
 }
 BENCHMARK(BM_EtcdPut)->Threads(1)->Threads(16)->UseRealTime()->MinTime(3.0);
 

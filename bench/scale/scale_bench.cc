@@ -61,6 +61,7 @@
 #include "grpcpp/grpcpp.h"
 #include "proto/master.grpc.pb.h"
 #include "proto/status.grpc.pb.h"
+#include "bench/common/process_cpu.h"
 #include "testing/cluster/external_cluster.h"
 #include "testing/cluster/tool_runner.h"
 
@@ -81,23 +82,7 @@ std::string LoadAverage() {
   return absl::StrCat(a, " ", b, " ", c);
 }
 
-// utime + stime of a process, in clock ticks; -1 if unreadable.
-int64_t CpuTicks(pid_t pid) {
-  std::ifstream f(absl::StrCat("/proc/", pid, "/stat"));
-  std::string line;
-  if (!std::getline(f, line)) return -1;
-  // Fields after the command name, which is in parentheses and may hold spaces.
-  size_t close = line.rfind(')');
-  if (close == std::string::npos) return -1;
-  std::vector<std::string> fields = absl::StrSplit(line.substr(close + 2), ' ');
-  // fields[0] is field 3 (state); utime is field 14, stime field 15.
-  int64_t utime = 0, stime = 0;
-  if (fields.size() < 13 || !absl::SimpleAtoi(fields[11], &utime) ||
-      !absl::SimpleAtoi(fields[12], &stime)) {
-    return -1;
-  }
-  return utime + stime;
-}
+using bench::CpuTicks;
 
 int Threads(pid_t pid) {
   int n = 0;

@@ -344,28 +344,47 @@ TEST(LogTest, OpenStartsNoSegmentUntilTheFirstAppend) {
   EXPECT_EQ(ReplayIndexes(dir), Range(1, 8));
 }
 
+// A log of entries 1..last in `dir` whose only segment is captured as a
+// crash leaves it: read while the log is open (no footer yet; the
+// preallocated tail reads as zeros). The log is closed afterwards, so the
+// file on disk has its footer until a test rewrites it.
+struct OpenSegment {
+  std::string path;
+  std::string bytes;         // the whole file, zero tail included
+  size_t data_end = 0;       // where the zero tail starts
+  EntryLocation last_entry;  // where entry `last` is
+};
+void CaptureOpenSegment(const std::string& dir, const LogOptions& options, int64_t last,
+                        OpenSegment* out) {
+  auto log = MustOpen(dir, options);
+  ASSERT_NE(log, nullptr);
+  AppendRange(log.get(), 1, last);
+  auto loc = log->Locate(last);
+  ASSERT_TRUE(loc.ok()) << loc.status();
+  out->last_entry = *loc;
+  auto files = ListSegmentFiles(dir);
+  ASSERT_TRUE(files.ok());
+  ASSERT_EQ(files->size(), 1u);
+  out->path = files->front();
+  auto bytes = io::ReadFileToString(out->path);
+  ASSERT_TRUE(bytes.ok()) << bytes.status();
+  out->bytes = *std::move(bytes);
+  ASSERT_TRUE(log->Close().ok());
+  out->data_end = out->bytes.size();
+  while (out->data_end > 0 && out->bytes[out->data_end - 1] == 0) --out->data_end;
+}
+
 // A crash leaves the active segment preallocated and without a footer; its
 // unwritten tail (a hole here) is skipped through SEEK_DATA, yet a batch
 // written far into it, after a zero gap, is still found: recovery reports the
 // damage instead of cutting the log at the gap.
 TEST(LogTest, RecoveryOfAPreallocatedTailStillFindsDataAfterAZeroGap) {
   std::string dir = FreshDir("prealloc_gap");
-  auto log = MustOpen(dir, Small(4u << 20));
-  AppendRange(log.get(), 1, 3);
-  auto loc = log->Locate(3);
-  ASSERT_TRUE(loc.ok());
-  auto files = ListSegmentFiles(dir);
-  ASSERT_TRUE(files.ok());
-  ASSERT_EQ(files->size(), 1u);
-  const std::string path = files->front();
-  // The segment as a crash leaves it (read while open: no footer yet).
-  auto bytes = io::ReadFileToString(path);
-  ASSERT_TRUE(bytes.ok());
-  ASSERT_TRUE(log->Close().ok());
-  size_t end = bytes->size();
-  while (end > 0 && (*bytes)[end - 1] == 0) --end;
-  const std::string written = bytes->substr(0, end);
-  const std::string last_batch = written.substr(loc->batch_offset);
+  OpenSegment seg;
+  ASSERT_NO_FATAL_FAILURE(CaptureOpenSegment(dir, Small(4u << 20), 3, &seg));
+  const std::string& path = seg.path;
+  const std::string written = seg.bytes.substr(0, seg.data_end);
+  const std::string last_batch = written.substr(seg.last_entry.batch_offset);
   ASSERT_FALSE(last_batch.empty());
 
   auto rewrite = [&](bool plant) {
@@ -382,7 +401,7 @@ TEST(LogTest, RecoveryOfAPreallocatedTailStillFindsDataAfterAZeroGap) {
   };
   // Holes only after the batches: a clean preallocated tail.
   rewrite(/*plant=*/false);
-  log = MustOpen(dir, Small(4u << 20));
+  auto log = MustOpen(dir, Small(4u << 20));
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(log->LastOpId().index(), 3);
   ASSERT_TRUE(log->Close().ok());
@@ -402,19 +421,14 @@ TEST(LogTest, RecoveredFooterIsSyncedUnlessTheCallerSyncsTheFilesystem) {
     std::string dir = FreshDir(sync_footer ? "footer_synced" : "footer_deferred");
     LogOptions options = Small(1u << 20);
     options.sync = true;
-    auto log = MustOpen(dir, options);
-    AppendRange(log.get(), 1, 5);
-    auto files = ListSegmentFiles(dir);
-    ASSERT_TRUE(files.ok());
-    ASSERT_EQ(files->size(), 1u);
-    const std::string path = files->front();
-    auto open_bytes = io::ReadFileToString(path);  // as a crash leaves it: no footer
-    ASSERT_TRUE(open_bytes.ok());
-    ASSERT_TRUE(log->Close().ok());
-    ASSERT_TRUE(io::WriteFileAtomically(path, *open_bytes).ok());
+    OpenSegment seg;
+    ASSERT_NO_FATAL_FAILURE(CaptureOpenSegment(dir, options, 5, &seg));
+    const std::string& path = seg.path;
+    ASSERT_TRUE(io::WriteFileAtomically(path, seg.bytes).ok());
 
     options.sync_recovered_footer = sync_footer;
     int segment_syncs;
+    std::unique_ptr<Log> log;
     {
       io::ScopedFaultInjector record;
       log = MustOpen(dir, options);
@@ -457,21 +471,14 @@ int ResidentPagesFrom(const std::string& path, size_t first_page) {
 // reads only the data: the tail's pages stay out of the cache.
 TEST(LogTest, RecoveryScanOfAPreallocatedTailReadsOnlyTheData) {
   std::string dir = FreshDir("prealloc_scan");
-  auto log = MustOpen(dir, Small(4u << 20));
-  AppendRange(log.get(), 1, 3);
-  auto files = ListSegmentFiles(dir);
-  ASSERT_TRUE(files.ok());
-  ASSERT_EQ(files->size(), 1u);
-  const std::string path = files->front();
-  auto bytes = io::ReadFileToString(path);  // as a crash leaves it: no footer
-  ASSERT_TRUE(bytes.ok());
-  ASSERT_TRUE(log->Close().ok());
-  size_t end = bytes->size();
-  while (end > 0 && (*bytes)[end - 1] == 0) --end;
+  OpenSegment seg;
+  ASSERT_NO_FATAL_FAILURE(CaptureOpenSegment(dir, Small(4u << 20), 3, &seg));
+  const std::string& path = seg.path;
+  const size_t end = seg.data_end;
   // Rewrite it: the batches, then 4 MiB preallocated as a segment is.
   int fd = ::open(path.c_str(), O_RDWR | O_TRUNC);
   ASSERT_GE(fd, 0);
-  ASSERT_EQ(::pwrite(fd, bytes->data(), end, 0), static_cast<ssize_t>(end));
+  ASSERT_EQ(::pwrite(fd, seg.bytes.data(), end, 0), static_cast<ssize_t>(end));
   if (::fallocate(fd, 0, 0, 4u << 20) != 0 || ::lseek(fd, 0, SEEK_HOLE) == (4 << 20)) {
     ::close(fd);
     GTEST_SKIP() << "no unwritten extents or SEEK_HOLE on this filesystem";
@@ -496,7 +503,7 @@ TEST(LogTest, RecoveryScanOfAPreallocatedTailReadsOnlyTheData) {
   const int resident = ResidentPagesFrom(path, first_tail_page);
   EXPECT_LE(resident, 2) << "the scan read the preallocated tail";
   reader->reset();
-  log = MustOpen(dir, Small(4u << 20));
+  auto log = MustOpen(dir, Small(4u << 20));
   ASSERT_NE(log, nullptr);
   EXPECT_EQ(log->LastOpId().index(), 3);
   ASSERT_TRUE(log->Close().ok());

@@ -89,6 +89,7 @@ absl::StatusOr<std::vector<consensus::ReplicateMsg>> Log::ReadEntries(int64_t fr
 consensus::OpId Log::LastOpId() const { return impl_->LastOpId(); }
 int64_t Log::LastQueuedIndex() const { return impl_->LastQueuedIndex(); }
 int64_t Log::FirstIndex() const { return impl_->FirstIndex(); }
+int Log::NumSegments() const { return impl_->NumSegments(); }
 absl::StatusOr<EntryLocation> Log::Locate(int64_t index) const { return impl_->Locate(index); }
 
 absl::Status Log::TruncateAfter(int64_t index) {

@@ -173,6 +173,9 @@ class Log {
   int64_t LastQueuedIndex() const;
   // The first index still in the log; 0 when the log is empty.
   int64_t FirstIndex() const;
+  // Segment files the log holds now (the one being written included); all
+  // but the last may be deleted by GarbageCollect.
+  int NumSegments() const;
   // Where a durable entry lives; NotFound if it does not.
   absl::StatusOr<EntryLocation> Locate(int64_t index) const;
 

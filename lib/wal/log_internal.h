@@ -158,6 +158,10 @@ class Log::Impl {
     std::shared_lock l(seg_mu_);
     return index_.empty() ? 0 : index_.front().first;
   }
+  int NumSegments() const {
+    std::shared_lock l(seg_mu_);
+    return static_cast<int>(segments_.size());
+  }
   absl::StatusOr<EntryLocation> Locate(int64_t index) const {
     std::shared_lock l(seg_mu_);
     const log_internal::IndexRun* run = FindRun(index);

@@ -273,6 +273,7 @@ TEST(LogTest, GarbageCollectThatCanDeleteNothingStartsNoWriterThread) {
   std::string dir = FreshDir("gc_nothing");
   auto log = MustOpen(dir, Small(1 << 20));
   AppendRange(log.get(), 1, 20, 1, 1, 100);  // inline appends: one segment
+  ASSERT_EQ(log->NumSegments(), 1);
   const int before = ThreadsOfThisProcess();
   for (int i = 0; i < 5; ++i) {
     auto deleted = log->GarbageCollect(15);
@@ -288,9 +289,12 @@ TEST(LogTest, GarbageCollectDeletesWholeOldSegments) {
   std::string dir = FreshDir("gc");
   auto log = MustOpen(dir, Small(8 * 1024));
   AppendRange(log.get(), 1, 100, 1, 1, 500);
+  const int segments = log->NumSegments();
+  ASSERT_GE(segments, 2);
   auto deleted = log->GarbageCollect(50);
   ASSERT_TRUE(deleted.ok()) << deleted.status();
   EXPECT_GT(*deleted, 0);
+  EXPECT_EQ(log->NumSegments(), segments - *deleted);
   const int64_t first = log->FirstIndex();
   EXPECT_GT(first, 1);
   EXPECT_LE(first, 50);  // never deletes an entry at or above the retention index

@@ -25,8 +25,9 @@ struct FlushFacts {
   uint64_t memstore_bytes = 0;
   int64_t memstore_entries = 0;
   absl::Duration since_last_flush;    // since the last flush (or the first round)
-  // Whether the WAL holds entries in a segment before the one it writes:
-  // only those can a flush let WAL GC delete. Unknown: true.
+  // Whether the WAL holds a segment before its last one (wal::Log::
+  // NumSegments() >= 2): only those can a flush let WAL GC delete.
+  // Unknown: true.
   bool wal_has_older_segments = true;
 };
 struct FlushPolicy {

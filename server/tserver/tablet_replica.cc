@@ -304,10 +304,7 @@ absl::Status TabletReplica::RunMaintenance(bool force_flush) {
   facts.memstore_entries = tab->memstore_entries();
   facts.since_last_flush = now - last_flush_time_;
   if (const wal::Log* wal = driver->wal(); wal != nullptr) {
-    absl::StatusOr<wal::EntryLocation> first = wal->Locate(wal->FirstIndex());
-    absl::StatusOr<wal::EntryLocation> last = wal->Locate(wal->LastOpId().index());
-    facts.wal_has_older_segments = !first.ok() || !last.ok() ||
-                                   first->segment_sequence_number != last->segment_sequence_number;
+    facts.wal_has_older_segments = wal->NumSegments() >= 2;
   }
   FlushPolicy policy;
   policy.threshold_bytes = runtime.flush_threshold_bytes;

@@ -80,9 +80,9 @@ TEST(QuiesceTest, ProposalWakesReplicatesAndTheGroupQuiescesAgain) {
   ASSERT_TRUE(id.ok()) << id.status();
   EXPECT_FALSE(c.core("A")->quiesced());
   c.Stabilize();
-  for (const char* u : {"A", "B", "C"}) {
-    EXPECT_GE(c.core(u)->log().committed(), id->index()) << u;
-  }
+  // Committed and applied by the leader; the followers learn the commit
+  // index from the next heartbeat (the quiescing one at the latest).
+  EXPECT_GE(c.core("A")->log().committed(), id->index());
   ASSERT_TRUE(TickUntilQuiesced(c));
   for (const char* u : {"B", "C"}) EXPECT_EQ(c.core(u)->log().committed(), id->index()) << u;
 }
@@ -160,12 +160,13 @@ TEST(QuiesceTest, PartitionedQuiescedLeaderWakesAndStepsDown) {
 TEST(QuiesceTest, FollowerThatMissedTheQuiesceHeartbeatWakesTheLeaderWithoutANewTerm) {
   Cluster c({"A", "B", "C"}, 3, 9, QuiesceOptions());
   MakeLeader(c, "A");
-  // Let A quiesce but lose its quiesce heartbeat to C.
+  // Let A quiesce but lose its quiesce heartbeat to C: what a tick sends is
+  // held back one time unit, so it is still queued when A has quiesced.
   for (int i = 0; i < 20 && !c.core("A")->quiesced(); ++i) {
-    c.faults.delay_max = 1;
+    c.faults.delay_min = c.faults.delay_max = 1;
     c.TickAll();
-    c.faults.delay_max = 0;
-    if (c.core("A")->quiesced()) {
+    c.faults.delay_min = c.faults.delay_max = 0;
+      if (c.core("A")->quiesced()) {
       c.DropQueued([](const RaftMessagePB& m) {
         return m.to_uuid() == "C" && m.has_append_request() && m.append_request().quiesce();
       });

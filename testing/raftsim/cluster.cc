@@ -66,7 +66,11 @@ void Cluster::Enqueue(std::vector<consensus::RaftMessagePB>* msgs) {
     if (Chance(faults.loss)) continue;
     int copies = Chance(faults.duplicate) ? 2 : 1;
     for (int c = 0; c < copies; ++c) {
-      int64_t delay = faults.delay_max > 0 ? RandomBelow(faults.delay_max + 1) : 0;
+      int64_t delay = 0;
+      if (faults.delay_max > 0) {
+        const int lo = std::min(faults.delay_min, faults.delay_max);
+        delay = lo + static_cast<int64_t>(RandomBelow(faults.delay_max - lo + 1));
+      }
       queue_.push_back(InFlight{now_ + delay, order_++, m});
     }
   }

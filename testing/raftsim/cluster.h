@@ -28,7 +28,8 @@ namespace kmend::raftsim {
 struct NetworkFaults {
   double loss = 0;       // probability a message is dropped
   double duplicate = 0;  // probability a message is delivered twice
-  int delay_max = 0;     // delivery delay, uniform in [0, delay_max] time units
+  int delay_min = 0;     // delivery delay, uniform in [delay_min, delay_max]
+  int delay_max = 0;     //   time units (none when delay_max is 0)
 };
 
 class Cluster {

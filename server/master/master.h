@@ -117,6 +117,8 @@ class Master : public server::StatusSource {
   // Watches the Raft role: on becoming leader (own NO_OP applied) reloads
   // the catalog and starts serving; on losing it stops.
   void LeaderLoop();
+  // Makes LeaderLoop check leadership now (after an apply, at shutdown).
+  void WakeLeaderWatch();
   void CheckLeadership();
   // Tells the transport the address of every peer of the committed and
   // pending configs (a master added by `kmend master add` after start-up).
@@ -196,6 +198,8 @@ class Master : public server::StatusSource {
   bool copying_ ABSL_GUARDED_BY(copy_mu_) = false;
   std::thread copy_thread_ ABSL_GUARDED_BY(copy_mu_);
   absl::Notification stop_;
+  absl::Mutex leader_wake_mu_;
+  bool leader_wake_ ABSL_GUARDED_BY(leader_wake_mu_) = false;
   std::thread monitor_;
   std::thread leader_watch_;
 };

@@ -31,26 +31,34 @@ std::shared_ptr<const HeartbeatReport> HeartbeatReportBuilder::Get() {
                     (data_dir && data_dir->full());
   if (full) last_full_ = now;
   // The keys first: a change after a key was read shows in the next build.
-  std::map<std::string, Cached> keys;
-  for (const auto& r : manager_->List()) {
-    keys.emplace(r->tablet_id(), Cached{r, r->GetStatusKey()});
+  // List() is in tablet id order, as keys_ and the report's map are: the
+  // comparison with the previous build is a walk in step, no lookups, and
+  // nothing is allocated per replica when nothing changed. (With a map
+  // rebuilt and searched by id each time, an idle server at 2,000 replicas
+  // spent ~2 % of a core on this alone: issue 15.)
+  std::vector<Cached> keys;
+  {
+    std::vector<std::shared_ptr<TabletReplica>> list = manager_->List();
+    keys.reserve(list.size());
+    for (auto& r : list) {
+      TabletReplica::StatusKey key = r->GetStatusKey();
+      keys.push_back(Cached{std::move(r), key});
+    }
   }
-  auto unchanged = [this](const std::string& id, const Cached& c)
-                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    auto k = keys_.find(id);
-    return k != keys_.end() && k->second.replica == c.replica && k->second.key == c.key &&
-           last_->replicas->count(id) > 0;
+  // Whether keys[i]'s status may be taken from the previous report: the same
+  // replica object at the same place, under the same key.
+  auto unchanged = [this, &keys](size_t i) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return i < keys_.size() && keys_[i].replica == keys[i].replica &&
+           keys_[i].key == keys[i].key;
   };
   auto next = std::make_shared<HeartbeatReport>();
   next->data_dir = std::move(data_dir);
   // Nothing changed (the idle case): the previous report's replica map is
   // the current one, the same object, which the per-master diff recognizes
   // at once.
-  if (!full && keys.size() == keys_.size() &&
-      std::all_of(keys.begin(), keys.end(),
-                  [&](const auto& kv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-                    return unchanged(kv.first, kv.second);
-                  })) {
+  bool all_unchanged = !full && keys.size() == keys_.size();
+  for (size_t i = 0; all_unchanged && i < keys.size(); ++i) all_unchanged = unchanged(i);
+  if (all_unchanged) {
     next->replicas = last_->replicas;
     last_ = std::move(next);
     built_ = now;
@@ -58,13 +66,15 @@ std::shared_ptr<const HeartbeatReport> HeartbeatReportBuilder::Get() {
     return last_;
   }
   auto replicas = std::make_shared<ReplicaReports>();
-  for (const auto& [id, c] : keys) {
-    if (!full && unchanged(id, c)) {
-      replicas->emplace(id, last_->replicas->at(id));
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const std::string& id = keys[i].replica->tablet_id();
+    // Ids ascend: each insert goes at the end (amortized constant time).
+    if (!full && unchanged(i)) {
+      replicas->emplace_hint(replicas->end(), id, last_->replicas->at(id));
       continue;
     }
     ++statuses_computed_;
-    server::ReplicaStatusPB status = c.replica->Status();
+    server::ReplicaStatusPB status = keys[i].replica->Status();
     if (next->data_dir) TabletManager::NoteWriteRefusal(*next->data_dir, &status);
     if (last_ != nullptr) {
       auto prev = last_->replicas->find(id);
@@ -73,11 +83,12 @@ std::shared_ptr<const HeartbeatReport> HeartbeatReportBuilder::Get() {
       // map fields, so equal messages serialize to equal bytes.
       if (prev != last_->replicas->end() &&
           prev->second->SerializeAsString() == status.SerializeAsString()) {
-        replicas->emplace(id, prev->second);
+        replicas->emplace_hint(replicas->end(), id, prev->second);
         continue;
       }
     }
-    replicas->emplace(id, std::make_shared<const server::ReplicaStatusPB>(std::move(status)));
+    replicas->emplace_hint(replicas->end(), id,
+                           std::make_shared<const server::ReplicaStatusPB>(std::move(status)));
   }
   next->replicas = std::move(replicas);
   last_ = std::move(next);

@@ -27,6 +27,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -68,8 +69,9 @@ class HeartbeatReportBuilder {
     std::shared_ptr<TabletReplica> replica;  // the object the key was read from
     TabletReplica::StatusKey key;
   };
-  // For each entry of last_: the key its status was computed under.
-  std::map<std::string, Cached> keys_ ABSL_GUARDED_BY(mu_);
+  // For each entry of last_, in tablet id order (TabletManager::List's): the
+  // replica and the key its status was computed under.
+  std::vector<Cached> keys_ ABSL_GUARDED_BY(mu_);
   absl::Time last_full_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   int64_t statuses_computed_ ABSL_GUARDED_BY(mu_) = 0;
   mutable absl::Mutex mu_;  // held while building

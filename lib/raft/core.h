@@ -207,6 +207,7 @@ class RaftCore {
     std::deque<int64_t> inflight;  // last indexes of outstanding appends
     bool recent_active = false;
     int64_t ticks_since_contact = 0;
+    int64_t sent_commit = 0;  // highest commit index sent to the peer
     // The highest leader_tick the peer echoed: it received a request of our
     // term sent at that tick (and reset its election timer then or later).
     int64_t acked_tick = -1;

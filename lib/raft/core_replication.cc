@@ -68,6 +68,7 @@ void RaftCore::SendAppend(const std::string& to, bool heartbeat) {
   req->mutable_preceding_op_id()->set_term(*prev_term);
   // Never tell a follower to commit past what this message proves it holds.
   req->set_committed_index(log_.committed());
+  pr.sent_commit = std::max(pr.sent_commit, log_.committed());
   for (ReplicateMsg& e : entries) *req->add_entries() = std::move(e);
   const int n = req->entries_size();
   if (pr.state == PeerStatus::State::kReplicate) {
@@ -96,20 +97,19 @@ void RaftCore::FlushAppends() {
   for (auto& [uuid, pr] : progress_) {
     if (uuid == options_.self_uuid) continue;
     // Batch: keep sending while the window has room and entries remain.
+    size_t before_all = early_msgs_.size();
     for (int i = 0; i < options_.max_inflight_messages; ++i) {
       size_t before = early_msgs_.size();
       SendAppend(uuid, /*heartbeat=*/false);
       if (early_msgs_.size() == before) break;
       if (pr.state != PeerStatus::State::kReplicate) break;
     }
-    // A new commit index is not sent on its own: it rides on the next
-    // append or heartbeat (at most a tick later; a quiescing leader's last
-    // heartbeat carries it too). Sending it at once cost each write two more
-    // messages, two follower Readies and two acknowledgements (a wake-up of
-    // a sender, a receiver and a worker each): ~15-30% of the servers' CPU
-    // per one-row write (docs/benchmarks.md, "Commit index on the next
-    // message"). Followers apply up to a tick later; clients are answered by
-    // the leader's apply, which does not wait for it.
+    // A caught-up follower learns a new commit index now rather than at the
+    // next heartbeat (one message per Ready, not per commit).
+    if (early_msgs_.size() == before_all && pr.state == PeerStatus::State::kReplicate &&
+        pr.sent_commit < log_.committed() && pr.inflight.empty()) {
+      SendAppend(uuid, /*heartbeat=*/true);
+    }
   }
 }
 

@@ -390,47 +390,6 @@ TEST(ReplicationTest, LaggingFollowerCatchesUpFromAnyPoint) {
   EXPECT_TRUE(c.checker().ok()) << testing::PrintToString(c.checker().violations());
 }
 
-// A new commit index is not sent on its own message: it rides on the next
-// append or heartbeat. A one-row write costs one append and one ack per
-// follower, not two of each (core_replication.cc, FlushAppends).
-TEST(ReplicationTest, CommitIndexRidesOnTheNextAppendOrHeartbeat) {
-  Cluster c(Uuids(3), 3, 17);
-  MakeLeader(c, "A");
-  for (int i = 0; i < 3; ++i) c.TickAll();
-  c.Stabilize();
-  const int64_t before = c.core("A")->log().committed();
-  ASSERT_EQ(c.core("B")->log().committed(), before);
-  ASSERT_TRUE(c.ProposeAt("A", "x").ok());
-  c.Stabilize();  // appends, acks, the leader's commit and apply; no tick
-  const int64_t committed = c.core("A")->log().committed();
-  ASSERT_EQ(committed, before + 1);
-  EXPECT_EQ(c.node("A").applied().size(), static_cast<size_t>(committed));
-  // The followers hold the entry but have not been told it committed.
-  for (const char* f : {"B", "C"}) {
-    EXPECT_EQ(c.core(f)->log().LastIndex(), committed) << f;
-    EXPECT_EQ(c.core(f)->log().committed(), before) << f;
-  }
-  // The next heartbeat tells them.
-  for (int i = 0; i < Cluster::DefaultOptions().heartbeat_ticks; ++i) c.TickAll();
-  c.Stabilize();
-  for (const char* f : {"B", "C"}) {
-    EXPECT_EQ(c.core(f)->log().committed(), committed) << f;
-    EXPECT_EQ(c.node(f).applied().size(), static_cast<size_t>(committed)) << f;
-  }
-  // So does the next append, before any tick.
-  ASSERT_TRUE(c.ProposeAt("A", "y").ok());
-  c.Stabilize();
-  for (const char* f : {"B", "C"}) {
-    EXPECT_EQ(c.core(f)->log().committed(), committed) << "the append carried the old commit";
-  }
-  ASSERT_TRUE(c.ProposeAt("A", "z").ok());
-  c.Stabilize();
-  for (const char* f : {"B", "C"}) {
-    EXPECT_EQ(c.core(f)->log().committed(), committed + 1) << "the append of z carried y's commit";
-  }
-  EXPECT_TRUE(c.checker().ok()) << testing::PrintToString(c.checker().violations());
-}
-
 TEST(ReplicationTest, SignalsTabletCopyWhenLogNoLongerHasWhatFollowerNeeds) {
   Cluster c(Uuids(3), 3, 15);
   MakeLeader(c, "A");

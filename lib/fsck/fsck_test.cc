@@ -301,6 +301,40 @@ TEST_F(FsckTest, ResumedRepairEqualsUninterruptedOne) {
   EXPECT_EQ(Snapshot(root_), original);
 }
 
+// A run killed between writing a superblock's temp file and renaming it
+// leaves the temp file; the resumed run (which carries out the manifest, not
+// the new scan's plan) deletes it, and undo does not bring it back.
+TEST_F(FsckTest, ResumedRepairDeletesTheInterruptedRunsOwnTempFiles) {
+  const std::string last = LastSegmentWithEntries(data_.tablet_ids[0]);
+  ASSERT_EQ(::truncate(last.c_str(), static_cast<off_t>(*io::FileSize(last) - 100)), 0);
+  const auto original = Snapshot(root_);
+  auto plan = PlanRepair(Check(), 42);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_TRUE(ExecuteRepair(*plan, dir_ + "/b1").ok());
+  const auto uninterrupted = Snapshot(root_);
+  ASSERT_TRUE(Undo(dir_ + "/b1", true).ok());
+  ASSERT_EQ(Snapshot(root_), original);
+
+  ASSERT_TRUE(ExecuteRepair(*plan, dir_ + "/b2").ok());
+  auto m = ReadManifest(dir_ + "/b2");
+  ASSERT_TRUE(m.ok());
+  m->state = Manifest::State::kInProgress;
+  m->actions.back().state = ManifestAction::State::kBackedUp;
+  ASSERT_TRUE(WriteManifest(dir_ + "/b2", *m).ok());
+  const std::string temp =
+      fs::Layout(root_).TabletMetaPath(data_.tablet_ids[0]) + ".kudutmp.Kill9x";
+  ASSERT_TRUE(io::WriteFileAtomically(temp, "half a superblock").ok());
+  auto rescan = PlanRepair(Check(), 43);
+  ASSERT_TRUE(rescan.ok());
+  auto resumed = ExecuteRepair(*rescan, dir_ + "/b2");
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_TRUE(resumed->resumed);
+  EXPECT_FALSE(io::FileExists(temp));
+  EXPECT_EQ(Snapshot(root_), uninterrupted);
+  ASSERT_TRUE(Undo(dir_ + "/b2", true).ok());
+  EXPECT_EQ(Snapshot(root_), original);
+}
+
 // Every action kind is written to the manifest by a name ReadManifest
 // knows: a repair killed mid-way must be resumable and undoable whatever it
 // was doing (truncate_data had no name and came back "unknown").

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <map>
+#include <set>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -412,6 +413,27 @@ absl::StatusOr<RepairOutcome> ExecuteRepair(const RepairPlan& plan, const std::s
       RETURN_IF_ERROR(WriteManifest(backup_dir, m));
     }
     ++out.actions_done;
+  }
+  if (out.resumed) {
+    // A run killed between writing a temp file and renaming it (a superblock
+    // marked FAILED, say) leaves that temp file behind. The new scan plans
+    // its deletion, but a resumed run carries out the manifest, not the new
+    // plan. Temp files the manifest does not name appeared after the first
+    // scan, while this repair held the directory's lock: they are its own
+    // unrenamed writes, garbage with no pre-image to keep, so they are
+    // deleted without a backup (undo must not bring them back).
+    std::set<std::string> in_manifest;
+    for (const ManifestAction& ma : m.actions) in_manifest.insert(ma.action.path);
+    for (const RepairAction& a : plan.actions) {
+      if (a.kind != RepairAction::Kind::kDeleteFile || in_manifest.count(a.path) != 0 ||
+          !io::IsTempFileName(io::Basename(a.path))) {
+        continue;
+      }
+      if (::unlink(a.path.c_str()) != 0 && errno != ENOENT) {
+        return io::ErrnoError("unlink", a.path, errno);
+      }
+      RETURN_IF_ERROR(io::SyncParentDir(a.path));
+    }
   }
   m.state = Manifest::State::kComplete;
   RETURN_IF_ERROR(WriteManifest(backup_dir, m));

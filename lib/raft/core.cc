@@ -230,11 +230,19 @@ void RaftCore::Tick() {
         return;
       }
       // A transfer that didn't happen within an election timeout is aborted.
-      // Its target may still have been elected past the voters' leases (a
-      // TimeoutNow overrides them), so the read lease restarts from acks of
-      // requests sent from now on: a voter that joined the new term cannot
-      // acknowledge those at ours.
-      if (!transferee_.empty()) lease_floor_tick_ = tick_count_;
+      // Its target may still win past the voters' leases (a TimeoutNow
+      // overrides them), also after this if our last TimeoutNow is still on
+      // its way: the read lease restarts from acks of requests sent from now
+      // on and at least an election timeout after that TimeoutNow (a message
+      // delayed longer is not expected of our transports). A voter that
+      // joined the new term cannot acknowledge those at ours.
+      if (!transferee_.empty()) {
+        lease_floor_tick_ = tick_count_;
+        if (last_timeout_now_tick_ >= 0) {
+          lease_floor_tick_ = std::max(lease_floor_tick_,
+                                       last_timeout_now_tick_ + options_.election_ticks);
+        }
+      }
       transferee_.clear();
     }
     if (heartbeat_elapsed_ >= options_.heartbeat_ticks) {
@@ -383,6 +391,21 @@ absl::Status RaftCore::Step(const RaftMessagePB& m) {
       // A granted pre-vote carries the future term; we bump it on winning.
     } else if (m.type() == RaftMessagePB::APPEND_REQUEST) {
       BecomeFollower(m.term(), m.from_uuid());
+    } else if (is_vote_req && role_ != Role::kLeader) {
+      // A vote request moves us to its term but restarts our election timer
+      // only if we grant it (HandleVoteRequest; Raft figure 2: the timer
+      // restarts on an append from the leader or a granted vote). Otherwise
+      // a candidate with a stale log, campaigning again every timeout
+      // without pre-vote, would restart the timer of the replica that holds
+      // the newest log each time and keep it from ever campaigning: no
+      // leader for as long as that goes on (raftsim found it with the
+      // election backoff, whose long timeouts let the stale one win every
+      // race).
+      const int64_t elapsed = election_elapsed_;
+      const int64_t timeout = randomized_timeout_;
+      BecomeFollower(m.term(), "");
+      election_elapsed_ = elapsed;
+      randomized_timeout_ = timeout;
     } else {
       BecomeFollower(m.term(), "");
     }

@@ -291,6 +291,11 @@ class RaftCore {
   // the read lease: set when a leadership transfer is aborted, since its
   // target may have won an election past the voters' leases meanwhile.
   int64_t lease_floor_tick_ = 0;
+  // When this leader last sent a TIMEOUT_NOW (-1: never). An aborted
+  // transfer's floor is at least an election timeout after it: one sent just
+  // before the abort and delivered after it still makes its target campaign
+  // past the leases of voters that acknowledged our requests meanwhile.
+  int64_t last_timeout_now_tick_ = -1;
   int64_t randomized_timeout_ = 0;
   // Elections this replica's timer started since it last knew a leader
   // (or led): the election timeout's backoff (CoreOptions::election_ticks).

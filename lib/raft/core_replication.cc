@@ -109,6 +109,13 @@ void RaftCore::FlushAppends() {
     if (early_msgs_.size() == before_all && pr.state == PeerStatus::State::kReplicate &&
         pr.sent_commit < log_.committed() && pr.inflight.empty()) {
       SendAppend(uuid, /*heartbeat=*/true);
+      // Nothing in flight and nothing to send: the follower holds our last
+      // op, so it accepts this and its answer would repeat what its last one
+      // said. Liveness, check-quorum and the read lease count the tick
+      // heartbeats' answers, as they do between writes.
+      if (early_msgs_.size() > before_all && pr.match == log_.LastIndex()) {
+        early_msgs_.back().mutable_append_request()->set_no_ack(true);
+      }
     }
   }
 }
@@ -179,6 +186,9 @@ void RaftCore::HandleAppendRequest(const RaftMessagePB& m) {
     resp->set_success(true);
     resp->set_last_index(*last_new);
     MaybeQuiesceFollower(req, /*success=*/true);
+    // A commit announcement (no_ack): accepted, nothing appended, so the
+    // answer would tell the leader nothing (proto/raft.proto).
+    if (req.no_ack() && req.entries_size() == 0) return;
   } else {
     resp->set_success(false);
     resp->set_rejected_index(prev_index);
@@ -270,6 +280,7 @@ void RaftCore::SendTimeoutNow(const std::string& to) {
   m.set_type(RaftMessagePB::TIMEOUT_NOW);
   m.set_to_uuid(to);
   m.mutable_timeout_now();
+  last_timeout_now_tick_ = tick_count_;
   Send(std::move(m));
 }
 

@@ -239,6 +239,39 @@ TEST(ElectionTest, ElectionTimeoutBacksOffWhileNoLeaderIsFoundAndResetsOnceOneIs
   EXPECT_LT(gaps[2], 2 * e);
 }
 
+// Without pre-vote, a candidate with a stale log campaigns again every
+// timeout. The replica holding the newest log moves to each new term but
+// keeps its election timer (it restarts only on a leader's append or a
+// granted vote), so it campaigns in time and wins; restarting the timer on
+// every term bump kept it from ever campaigning (raftsim seeds 2811, 100507).
+TEST(ElectionTest, RejectedVoteRequestsDoNotRestartTheElectionTimer) {
+  MemoryLogStorage storage;
+  ASSERT_TRUE(storage.Append({Entry(1, 1, "a"), Entry(1, 2, "b")}).ok());
+  CoreOptions o = Options("B");
+  o.pre_vote = false;
+  auto core = RaftCore::Create(o, Initial({"A", "B", "C"}, 1), &storage);
+  ASSERT_TRUE(core.ok());
+  RaftCore& b = **core;
+  int64_t term = 1;
+  bool campaigned = false;
+  // A stale candidate (log 1.1) asks every election_ticks - 1 ticks.
+  for (int t = 1; t <= 8 * o.election_ticks * o.max_election_backoff && !campaigned; ++t) {
+    b.Tick();
+    (void)b.GetReady();
+    b.Advance();
+    if (b.role() == Role::kCandidate) campaigned = true;
+    if (t % (o.election_ticks - 1) == 0 && !campaigned) {
+      ASSERT_TRUE(b.Step(VoteRequest("C", "B", ++term, 1, 1)).ok());
+      Ready rd = b.GetReady();
+      const RaftMessagePB* r = FindMessage(rd, RaftMessagePB::VOTE_RESPONSE);
+      ASSERT_NE(r, nullptr);
+      EXPECT_FALSE(r->vote_response().granted());
+      b.Advance();
+    }
+  }
+  EXPECT_TRUE(campaigned) << "B never campaigned";
+}
+
 TEST(ElectionTest, PreVoteRequestLeavesReceiverTermAlone) {
   MemoryLogStorage storage;
   auto core = RaftCore::Create(Options("A"), Initial({"A", "B", "C"}, 4), &storage);
@@ -306,6 +339,70 @@ TEST(ReplicationTest, TruncatesConflictingSuffix) {
   rd = (*core)->GetReady();
   EXPECT_FALSE(rd.truncate_after.has_value());
   EXPECT_TRUE(rd.entries.empty());
+}
+
+// The leader tells caught-up followers a new commit index at once (not at
+// the next heartbeat), and they do not answer it: the answer would say
+// nothing new and cost a message per follower per write. A follower that
+// cannot accept it still answers (a rejection the leader must see).
+TEST(ReplicationTest, CommitAnnouncementIsSentAtOnceAndNotAnswered) {
+  Cluster c(Uuids(3), 3, /*seed=*/5);
+  const std::string leader = ElectLeader(c);
+  ASSERT_FALSE(leader.empty());
+  for (int i = 0; i < 3; ++i) c.TickAll();
+  c.Stabilize();
+  ASSERT_TRUE(c.Queued().empty());
+
+  auto op = c.ProposeAt(leader, "x");
+  ASSERT_TRUE(op.ok()) << op.status();
+  c.ProcessReadies();
+  std::vector<RaftMessagePB> q = c.Queued();
+  ASSERT_EQ(q.size(), 2u);  // the appends
+  for (const auto& m : q) {
+    EXPECT_EQ(m.append_request().entries_size(), 1);
+    EXPECT_FALSE(m.append_request().no_ack());
+  }
+  c.DeliverDue(1);  // followers persist and acknowledge
+  q = c.Queued();
+  ASSERT_EQ(q.size(), 2u);
+  for (const auto& m : q) EXPECT_EQ(m.type(), RaftMessagePB::APPEND_RESPONSE);
+  c.DeliverDue(1);  // the leader commits and announces it
+  EXPECT_EQ(c.core(leader)->log().committed(), op->index());
+  q = c.Queued();
+  ASSERT_EQ(q.size(), 2u);
+  for (const auto& m : q) {
+    EXPECT_EQ(m.type(), RaftMessagePB::APPEND_REQUEST);
+    EXPECT_EQ(m.append_request().entries_size(), 0);
+    EXPECT_EQ(m.append_request().committed_index(), op->index());
+    EXPECT_TRUE(m.append_request().no_ack());
+  }
+  c.DeliverDue(1);
+  EXPECT_TRUE(c.Queued().empty()) << "a follower answered a commit announcement";
+  for (auto* n : c.nodes()) {
+    EXPECT_EQ(n->core()->log().committed(), op->index()) << n->uuid();
+  }
+
+  // Another write; this time one follower's announcement does not match its
+  // log (as if the follower had lost what it acknowledged): it must answer.
+  auto op2 = c.ProposeAt(leader, "y");
+  ASSERT_TRUE(op2.ok());
+  c.ProcessReadies();
+  c.DeliverDue(1);
+  c.DeliverDue(1);
+  q = c.Queued();
+  ASSERT_EQ(q.size(), 2u);
+  const std::string victim = q[0].to_uuid();
+  c.MutateQueued([&](RaftMessagePB* m) {
+    if (m->to_uuid() == victim) m->mutable_append_request()->mutable_preceding_op_id()->set_term(99);
+  });
+  c.DeliverDue(1);
+  q = c.Queued();
+  ASSERT_EQ(q.size(), 1u);
+  EXPECT_EQ(q[0].type(), RaftMessagePB::APPEND_RESPONSE);
+  EXPECT_EQ(q[0].from_uuid(), victim);
+  EXPECT_FALSE(q[0].append_response().success());
+  c.Stabilize();
+  EXPECT_TRUE(c.checker().ok()) << testing::PrintToString(c.checker().violations());
 }
 
 TEST(ReplicationTest, RejectionCarriesConflictHint) {

@@ -124,6 +124,67 @@ TEST(LeaderReadTest, RefusedDuringAndRightAfterAnAbortedTransfer) {
   EXPECT_TRUE(c.core("A")->CheckLeaderRead().ok()) << c.core("A")->CheckLeaderRead();
 }
 
+// A TIMEOUT_NOW the leader sent just before its transfer was aborted, and
+// that arrives after the abort, still makes its target campaign past the
+// voters' leases. Acknowledgements of requests sent between the abort and
+// its arrival must not give the old leader its read lease back: the target
+// can win with a voter that acknowledged one (raftsim seed 5799 found the
+// stale read with a 2-tick delay).
+TEST(LeaderReadTest, TimeoutNowDeliveredAfterTheAbortLeavesNoStaleLease) {
+  Cluster c({"A", "B", "C"}, 3, 109);
+  MakeLeader(c, "A");
+  for (int i = 0; i < 3; ++i) c.TickAll();
+  // C falls behind, so the transfer's TIMEOUT_NOW waits for it to catch up.
+  c.Cut("A", "C");
+  c.Cut("C", "A");
+  ASSERT_TRUE(c.ProposeAt("A", "x").ok());
+  c.Stabilize();
+  ASSERT_TRUE(c.core("A")->TransferLeadership("C").ok());
+
+  // Drive by hand, holding back every TIMEOUT_NOW as a slow network would.
+  std::vector<RaftMessagePB> held;
+  auto deliver = [&] {
+    for (int r = 0; r < 20; ++r) {
+      c.ProcessReadies();
+      for (const RaftMessagePB& m : c.Queued()) {
+        if (m.type() == RaftMessagePB::TIMEOUT_NOW) held.push_back(m);
+      }
+      c.DropQueued([](const RaftMessagePB& m) { return m.type() == RaftMessagePB::TIMEOUT_NOW; });
+      if (c.Queued().empty()) return;
+      c.DeliverDue(1);
+    }
+  };
+  auto tick = [&] {
+    for (const char* u : {"A", "B", "C"}) c.Tick(u);
+    deliver();
+  };
+  for (int i = 0; i < 7; ++i) tick();
+  ASSERT_TRUE(held.empty());
+  c.HealNetwork();
+  for (int i = 0; i < 3 && held.empty(); ++i) tick();  // C catches up: TIMEOUT_NOW
+  ASSERT_FALSE(held.empty()) << "C did not catch up before the transfer's end";
+  for (int i = 0; i < 12 && !c.core("A")->GetStatus().transferring_to.empty(); ++i) tick();
+  ASSERT_TRUE(c.core("A")->GetStatus().transferring_to.empty()) << "the transfer was not aborted";
+  ASSERT_EQ(c.core("A")->role(), Role::kLeader);
+  // B and C acknowledged heartbeats sent after the abort.
+  for (int i = 0; i < 3; ++i) tick();
+  EXPECT_EQ(c.core("A")->CheckLeaderRead().code(), absl::StatusCode::kUnavailable)
+      << "A holds a lease while its TIMEOUT_NOW is still on its way";
+
+  // The late TIMEOUT_NOW arrives: C wins with B's vote (a transfer's vote
+  // request passes the voters' leases) and commits.
+  ASSERT_TRUE(c.core("C")->Step(held.front()).ok());
+  c.Cut("A", "B");
+  c.Cut("A", "C");
+  c.Cut("B", "A");
+  c.Cut("C", "A");
+  deliver();
+  ASSERT_EQ(c.core("C")->role(), Role::kLeader);
+  EXPECT_GT(c.core("C")->term(), c.core("A")->term());
+  EXPECT_GT(MaxAppliedTerm(c, "C"), c.core("A")->term());
+  EXPECT_FALSE(c.core("A")->CheckLeaderRead().ok());
+}
+
 // ready.h: a Ready with a new hard state carries no early messages. A group
 // of one voter and two non-voters (the state right after an unsafe config
 // change while replacements are added) elects itself inside one Ready; the

@@ -117,6 +117,7 @@ void BM_WriteThroughRaft(benchmark::State& state) {
   // The servers' CPU (masters and tablet servers) per acknowledged row.
   if (state.thread_index() == 0) {
     state.counters["server_cpu_ms_per_row"] = server_cpu.FinishMillisPerOp();
+    state.counters["server_switches_per_row"] = server_cpu.FinishSwitchesPerOp();
   }
 }
 BENCHMARK(BM_WriteThroughRaft)

@@ -2,12 +2,14 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 
 namespace kmend::bench {
 
@@ -35,6 +37,27 @@ double CpuSeconds(const std::vector<pid_t>& pids) {
     if (t > 0) ticks += t;
   }
   return static_cast<double>(ticks) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
+
+int64_t ContextSwitches(const std::vector<pid_t>& pids) {
+  int64_t total = 0;
+  for (pid_t pid : pids) {
+    std::error_code ec;
+    for (const auto& task :
+         std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), ec)) {
+      std::ifstream f(task.path() / "status");
+      std::string line;
+      while (std::getline(f, line)) {
+        // "voluntary_ctxt_switches:\t12" and "nonvoluntary_ctxt_switches:\t3".
+        if (line.find("ctxt_switches:") == std::string::npos) continue;
+        int64_t n = 0;
+        if (absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(line.find(':') + 1)), &n)) {
+          total += n;
+        }
+      }
+    }
+  }
+  return total;
 }
 
 }  // namespace kmend::bench

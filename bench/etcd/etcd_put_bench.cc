@@ -67,6 +67,7 @@ void BM_EtcdPut(benchmark::State& state) {
   // The members' CPU per acknowledged put.
   if (state.thread_index() == 0) {
     state.counters["server_cpu_ms_per_row"] = server_cpu.FinishMillisPerOp();
+    state.counters["server_switches_per_row"] = server_cpu.FinishSwitchesPerOp();
   }
 }
 BENCHMARK(BM_EtcdPut)->Threads(1)->Threads(16)->UseRealTime()->MinTime(3.0);

@@ -118,6 +118,10 @@ void RaftDriver::Shutdown() {
   {
     absl::MutexLock l(&mu_);
     stop_ = true;
+    // An inline Ready (Receive) runs on the caller's thread, which Detach
+    // below does not wait for.
+    auto no_inline = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return inline_running_ == 0; };
+    mu_.Await(absl::Condition(&no_inline));
     if (options_.liveness != nullptr) {
       for (uint64_t id : watch_ids_) options_.liveness->Unwatch(id);
     }
@@ -259,15 +263,50 @@ void RaftDriver::CheckWatchedServersLocked() {
   }
 }
 
-void RaftDriver::RunReady() {
+namespace {
+// At most this many entries applied by an inline Ready (a follower catching
+// up applies in larger batches, on a worker).
+constexpr size_t kMaxInlineApplies = 64;
+
+// A Ready the receiving thread may handle (DriverOptions::inline_light_readies):
+// nothing to persist, no tablet copy to start, and only in-memory applies.
+bool IsLight(const raft::Ready& rd) {
+  if (rd.MustSync() || rd.committed_config || !rd.need_tablet_copy.empty() ||
+      rd.committed_entries.size() > kMaxInlineApplies) {
+    return false;
+  }
+  for (const consensus::ReplicateMsg& e : rd.committed_entries) {
+    if (e.op_type() != consensus::WRITE_OP && e.op_type() != consensus::NO_OP) return false;
+  }
+  return true;
+}
+}  // namespace
+
+void RaftDriver::RunReady() { RunReadyOn(/*inline_call=*/false); }
+
+void RaftDriver::RunReadyOn(bool inline_call) {
   raft::Ready rd;
   {
     absl::MutexLock l(&mu_);
-    if (stop_ || !core_->HasReady()) {
+    if (stop_ || (!handed_over_ && !core_->HasReady())) {
       scheduled_ = false;
+      if (inline_call) --inline_running_;
       return;
     }
-    rd = core_->GetReady();
+    if (handed_over_) {
+      rd = std::move(*handed_over_);
+      handed_over_.reset();
+    } else {
+      rd = core_->GetReady();
+    }
+    if (inline_call && !IsLight(rd)) {
+      // To a worker, which handles it first (scheduled_ stays set: it owns
+      // the driver's Readies from here).
+      handed_over_ = std::move(rd);
+      --inline_running_;
+      scheduler_->Schedule(slot_);
+      return;
+    }
   }
   // A leader's appends go out before its own fsync (ready.h, step 0).
   for (const consensus::RaftMessagePB& m : rd.early_messages) {
@@ -282,6 +321,7 @@ void RaftDriver::RunReady() {
                                          options_.core.self_uuid, ": persisting a Ready"));
       activity_.fetch_add(1, std::memory_order_release);  // health() changed
       waiters = TakeAnsweredWaitersLocked(absl::Now());   // all: failed_ is set
+      if (inline_call) --inline_running_;
     }
     AnswerWaiters(std::move(waiters));
     return;  // fail-stop: scheduled_ stays set, nothing is sent or applied again
@@ -303,6 +343,7 @@ void RaftDriver::RunReady() {
     // The next Ready (what arrived meanwhile) goes to the back of the queue:
     // a busy group does not hold a worker from the others.
     scheduled_ = false;
+    if (inline_call) --inline_running_;
     MaybeScheduleLocked();
   }
   // The clients' answers go out while the next Ready may already run on
@@ -342,12 +383,22 @@ absl::Status RaftDriver::Annotate(const absl::Status& s, const std::string& cont
 }
 
 absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
-  absl::MutexLock l(&mu_);
-  if (stop_) return absl::UnavailableError("replica shut down");
-  if (!failed_.ok()) return failed_;  // fail-stop: don't accumulate unsent work
-  OnInputLocked();
-  absl::Status s = core_->Step(msg);
-  MaybeScheduleLocked();
+  absl::Status s;
+  {
+    absl::MutexLock l(&mu_);
+    if (stop_) return absl::UnavailableError("replica shut down");
+    if (!failed_.ok()) return failed_;  // fail-stop: don't accumulate unsent work
+    OnInputLocked();
+    s = core_->Step(msg);
+    if (!options_.inline_light_readies || scheduled_ || slot_ == nullptr || !core_->HasReady()) {
+      MaybeScheduleLocked();
+      return s;
+    }
+    // Ours now, as a worker's would be (DriverOptions::inline_light_readies).
+    scheduled_ = true;
+    ++inline_running_;
+  }
+  RunReadyOn(/*inline_call=*/true);
   return s;
 }
 

@@ -20,7 +20,8 @@
 // Readies (nothing more is sent or applied) and health() returns the error.
 //
 // Thread safety: all public methods are thread-safe. options.apply runs on a
-// scheduler worker, one entry at a time in log order, without the lock; it
+// scheduler worker (or, with inline_light_readies, on the thread of a
+// Receive), one entry at a time in log order, without the lock; it
 // may call GetStatus/Propose but must not call Shutdown, nor wait for another
 // driver's progress (the workers are shared).
 // Lifetime: the Transport and the scheduler must outlive the driver; the
@@ -34,6 +35,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -86,6 +88,20 @@ struct DriverOptions {
   // T_failover. Must be below core.election_ticks; the liveness calls come
   // once a tick, so 3 tolerates two late ones on a loaded machine.
   int quiesce_silent_ticks = 3;
+  // Light Readies on the receiving thread: when a message leaves the core a
+  // Ready that persists nothing (no entries, truncation, term, vote or
+  // config) and applies at most kMaxInlineApplies WRITE_OP/NO_OP entries,
+  // and no Ready of this driver is queued or running, Receive handles it on
+  // the calling thread instead of waking a scheduler worker: the leader's
+  // commit after a follower's acknowledgement (apply, answer the client,
+  // announce the commit), a follower's apply of an announced commit, the
+  // answer to a heartbeat. The receiving thread must tolerate the apply and
+  // `apply`'s callers (a gRPC callback thread does: nothing in it blocks on
+  // I/O). A Ready found heavier once taken goes to a worker as usual. Saves
+  // a worker wake-up (two context switches) per such Ready and takes one
+  // hand-off off the write's path (docs/benchmarks.md, "Context switches
+  // per write"). Off: every Ready on a worker.
+  bool inline_light_readies = false;
 };
 
 class RaftDriver {
@@ -196,6 +212,9 @@ class RaftDriver {
   // The scheduler's calls: one tick; one Ready.
   void OnTick();
   void RunReady();
+  // RunReady, on a worker or (inline_call) on the thread of a Receive that
+  // took the driver's Ready token itself (DriverOptions::inline_light_readies).
+  void RunReadyOn(bool inline_call);
   // Queues RunReady when the core has a Ready and none is queued or running.
   void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Persist(const raft::Ready& rd);
@@ -245,9 +264,15 @@ class RaftDriver {
   // the core's tick count follows real time after a SIGSTOP or a stall.
   std::chrono::steady_clock::time_point next_tick_ ABSL_GUARDED_BY(mu_);
 
-  // A RunReady is queued or running; stays true after a persistence
-  // failure, so that no Ready is handled after it.
+  // A RunReady is queued or running (on a worker or inline); stays true
+  // after a persistence failure, so that no Ready is handled after it.
   bool scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  // A Ready taken inline that proved not light: the worker scheduled for it
+  // handles this one before asking the core for another.
+  std::optional<raft::Ready> handed_over_ ABSL_GUARDED_BY(mu_);
+  // Inline RunReadys in progress (Shutdown waits for them: they run on
+  // threads the scheduler's Detach does not know).
+  int inline_running_ ABSL_GUARDED_BY(mu_) = 0;
   RaftScheduler* scheduler_ = nullptr;
   std::shared_ptr<RaftScheduler::Slot> slot_;  // set by Open before any input
   std::atomic<bool> shut_down_{false};

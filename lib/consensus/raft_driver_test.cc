@@ -3,6 +3,8 @@
 // disk. Waits use generous deadlines; nothing asserts on timing.
 #include "lib/consensus/raft_driver.h"
 
+#include <pthread.h>
+
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -94,9 +96,13 @@ class Group {
         ++incarnation_[uuid];
       }
     }
+    o.inline_light_readies = inline_readies_;
     o.apply = [this, uuid](const consensus::ReplicateMsg& e) {
+      char name[16] = {};
+      pthread_getname_np(pthread_self(), name, sizeof(name));
       absl::MutexLock l(&mu_);
       applied_[uuid].push_back(e);
+      if (std::string(name).rfind("raft-ready", 0) != 0) ++applied_off_workers_;
     };
     transports_[uuid] = net_.TransportFor(uuid);
     absl::StatusOr<std::unique_ptr<RaftDriver>> d =
@@ -106,6 +112,14 @@ class Group {
     RaftDriver* p = drivers_[uuid].get();
     net_.Register(uuid, [p](const consensus::RaftMessagePB& m) { (void)p->Receive(m); });
     return absl::OkStatus();
+  }
+
+  // DriverOptions::inline_light_readies for the drivers started from now on.
+  void set_inline_readies(bool on) { inline_readies_ = on; }
+  // Entries applied on a thread other than a scheduler worker.
+  int applied_off_workers() {
+    absl::MutexLock l(&mu_);
+    return applied_off_workers_;
   }
 
   // "Crash": stop delivering to it, then destroy it (the WAL and cmeta stay).
@@ -201,6 +215,8 @@ class Group {
   std::map<std::string, std::vector<consensus::ReplicateMsg>> applied_;
   uint64_t restarts_ = 0;
   const bool quiesce_;
+  bool inline_readies_ = false;
+  int applied_off_workers_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, PeerLiveness> liveness_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> started_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> restarted_without_replica_ ABSL_GUARDED_BY(mu_);
@@ -366,6 +382,50 @@ TEST(RaftDriverTest, NotifyWhenAppliedAnswersOnceFromTheApplyOrAtOnceWhenAlready
   ASSERT_TRUE(late.done.HasBeenNotified());
   EXPECT_TRUE(late.status.ok()) << late.status;
   EXPECT_EQ(late.thread, std::this_thread::get_id());
+}
+
+// DriverOptions::inline_light_readies: a Ready that persists nothing (a
+// follower's apply of an announced commit, a heartbeat's answer) runs on the
+// thread that delivered the message, not on a woken worker; heavier ones
+// still go to the workers, and every replica applies the same entries in
+// the same order either way.
+TEST(RaftDriverTest, LightReadiesRunOnTheReceivingThreadAndKeepTheOrder) {
+  for (bool on : {false, true}) {
+    SCOPED_TRACE(on ? "inline" : "workers only");
+    const std::string root = TempRoot(on ? "driver_inline_on" : "driver_inline_off");
+    Group g(root);
+    g.set_inline_readies(on);
+    for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+    const std::string leader = g.WaitForLeader();
+    ASSERT_FALSE(leader.empty());
+    constexpr int kWrites = 30;
+    for (int i = 0; i < kWrites; ++i) {
+      absl::StatusOr<consensus::OpId> id = g.driver(leader)->Propose(Write(absl::StrCat("w", i)));
+      ASSERT_TRUE(id.ok()) << id.status();
+      Answer a;
+      g.driver(leader)->NotifyWhenApplied(*id, absl::Now() + kWait, a.Callback());
+      ASSERT_TRUE(a.Wait());
+      ASSERT_TRUE(a.status.ok()) << a.status;
+    }
+    const size_t n = g.Applied(leader).size();
+    ASSERT_GE(n, static_cast<size_t>(kWrites));
+    for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.WaitForApplied(u, n)) << u;
+    const auto want = g.Applied(leader);
+    for (const char* u : {"A", "B", "C"}) {
+      const auto got = g.Applied(u);
+      ASSERT_EQ(got.size(), want.size()) << u;
+      for (size_t i = 0; i < want.size(); ++i) {
+        EXPECT_EQ(got[i].id().index(), want[i].id().index()) << u << " entry " << i;
+        EXPECT_EQ(got[i].id().term(), want[i].id().term()) << u << " entry " << i;
+      }
+    }
+    if (on) {
+      // The followers apply each announced commit on the delivery thread.
+      EXPECT_GE(g.applied_off_workers(), kWrites) << "no Ready ran inline";
+    } else {
+      EXPECT_EQ(g.applied_off_workers(), 0);
+    }
+  }
 }
 
 TEST(RaftDriverTest, NotifyWhenAppliedAnswersTheDeadlineAndTheShutdown) {

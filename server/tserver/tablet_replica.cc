@@ -180,6 +180,10 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   // replays the WAL and applies committed entries after that again.
   opt.applied_index = tab->applied_op_index();
   opt.apply = [this](const consensus::ReplicateMsg& msg) { ApplyEntry(msg); };
+  // ApplyEntry of a write only touches memory (a flush it asks for runs on
+  // the maintenance thread): light Readies may run on the gRPC thread that
+  // received the message (lib/consensus/raft_driver.h).
+  opt.inline_light_readies = true;
 
   tablet_ = tab;
   absl::StatusOr<std::unique_ptr<consensus_driver::RaftDriver>> d =

@@ -171,7 +171,13 @@ void RaftDriver::OnTick() {
   CheckWatchedServersLocked();
   int n = 0;
   do {
-    core_->Tick();
+    // The first tick is on time (messages were handled before it); the rest
+    // are replayed (RaftCore::ReplayTick: check-quorum waits for a real one).
+    if (n == 0) {
+      core_->Tick();
+    } else {
+      core_->ReplayTick();
+    }
     next_tick_ += interval;
     ++n;
   } while (next_tick_ <= now && core_->role() == raft::Role::kLeader && n < kMaxCatchUpTicks);

@@ -212,7 +212,11 @@ void RaftCore::BecomeLeader() {
   }
 }
 
-void RaftCore::Tick() {
+void RaftCore::Tick() { TickImpl(/*replay=*/false); }
+
+void RaftCore::ReplayTick() { TickImpl(/*replay=*/true); }
+
+void RaftCore::TickImpl(bool replay) {
   ++tick_count_;
   // Quiesced (core_quiesce.cc): no heartbeats, no check-quorum, no election
   // timer; the caller's per-server liveness wakes us if a server dies.
@@ -221,7 +225,8 @@ void RaftCore::Tick() {
     ++heartbeat_elapsed_;
     ++election_elapsed_;
     for (auto& [uuid, pr] : progress_) ++pr.ticks_since_contact;
-    if (election_elapsed_ >= options_.election_ticks) {
+    // A replayed tick leaves a due window to the next real one (ReplayTick).
+    if (election_elapsed_ >= options_.election_ticks && !replay) {
       election_elapsed_ = 0;
       if (options_.check_quorum && !QuorumActive()) {
         // Lost contact with a majority: another leader may exist; stop

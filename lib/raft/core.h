@@ -104,6 +104,14 @@ class RaftCore {
 
   // Advances logical time by one tick.
   void Tick();
+  // A tick that fell due while the driver could not deliver it, handed over
+  // in a burst after a stall (lib/consensus/raft_driver.cc gives a leader
+  // every tick it missed, for its read lease). It counts like any for the
+  // timers and the lease, but a leader's check-quorum window ending in it is
+  // judged at the next Tick(): no message could have arrived in between, so
+  // a second window inside one burst would depose a leader whose followers
+  // all answered (seen as every leader of a stalled server stepping down).
+  void ReplayTick();
 
   // Handles a message from a peer. InvalidArgument for a malformed message
   // (missing fields, wrong receiver or tablet); never crashes on bad input.
@@ -222,6 +230,7 @@ class RaftCore {
   void BecomeLeader();
   void ResetTerm(int64_t term);
   void ResetRandomizedTimeout();
+  void TickImpl(bool replay);
   void StartElection(bool pre_vote, bool transfer);
   void PollAndMaybeWin();
 

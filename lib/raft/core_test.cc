@@ -531,6 +531,26 @@ TEST(ReplicationTest, CheckQuorumStepsDownAnIsolatedLeader) {
   EXPECT_TRUE(c.ProposeAt("A", "x").status().code() == absl::StatusCode::kFailedPrecondition);
 }
 
+// After a stall the driver hands a leader every tick it missed, in one
+// burst with no message handled in between. Check-quorum judges only at real
+// ticks: a burst of three election timeouts does not depose a leader whose
+// followers answered before the stall, while real ticks without answers do.
+TEST(ReplicationTest, ReplayedTicksDoNotDeposeALeaderWhoseFollowersAnswered) {
+  Cluster c(Uuids(3), 3, 23);
+  MakeLeader(c, "A");
+  for (int i = 0; i < 3; ++i) c.TickAll();  // B and C answer heartbeats
+  RaftCore* a = c.core("A");
+  for (int i = 0; i < 3 * 10; ++i) a->ReplayTick();
+  EXPECT_EQ(a->role(), Role::kLeader) << "deposed by ticks no answer could have met";
+  EXPECT_FALSE(a->CheckLeaderRead().ok()) << "the lease must lapse with the replayed time";
+  a->Tick();  // judges the window with the answers from before the stall
+  EXPECT_EQ(a->role(), Role::kLeader);
+  c.DropQueued([](const RaftMessagePB&) { return true; });
+  c.Isolate("A");
+  for (int i = 0; i < 25 && a->role() == Role::kLeader; ++i) a->Tick();
+  EXPECT_NE(a->role(), Role::kLeader) << "real ticks without answers must depose it";
+}
+
 TEST(ReplicationTest, RestartFromPersistedStateReappliesTheSameEntries) {
   Cluster c(Uuids(3), 3, 19);
   MakeLeader(c, "B");

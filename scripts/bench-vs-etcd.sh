@@ -67,6 +67,8 @@ ep = rates(os.path.join(work, "etcd_put.json"))
 # from results kept before the benchmarks reported it.
 kc = rates(os.path.join(work, "kmend_write.json"), "server_cpu_ms_per_row")
 ec = rates(os.path.join(work, "etcd_put.json"), "server_cpu_ms_per_row")
+ks = rates(os.path.join(work, "kmend_write.json"), "server_switches_per_row")
+es = rates(os.path.join(work, "etcd_put.json"), "server_switches_per_row")
 kf = json.load(open(os.path.join(work, "kmend_failover.json")))
 ef = json.load(open(os.path.join(work, "etcd_failover.json")))
 load = open(os.path.join(work, "load.txt")).read().split("\n")
@@ -102,6 +104,21 @@ if kc and ec:
             if k is None or not e:
                 continue
             print("%-44s %12.3f %12.3f %7.2fx" % ("%d client(s), %s" % (clients, label), k, e,
+                                                  k / e))
+if ks and es:
+    # Context switches of the servers' threads per acked row: the hand-offs
+    # a write costs (docs/benchmarks.md, "Context switches per write").
+    print()
+    print("%-44s %12s %12s %8s" % ("server context switches per acked row", "kmend", "etcd",
+                                   "ratio"))
+    for clients in (1, 16):
+        e = es.get((1, 0, clients))
+        for rows, tablets, label in ((1, 1, "1 row/request, 1 tablet"),
+                                     (1, 3, "1 row/request, 3 tablets")):
+            k = ks.get((rows, tablets, clients))
+            if k is None or not e:
+                continue
+            print("%-44s %12.1f %12.1f %7.2fx" % ("%d client(s), %s" % (clients, label), k, e,
                                                   k / e))
 print()
 print("%-44s %12s %12s %8s  %s" % ("failover, ms (median / max over %d trials)" % len(kf["trials"]),

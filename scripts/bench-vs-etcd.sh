@@ -92,34 +92,25 @@ for clients in (1, 16):
             if goal else "(batched: not the same load)"
         print("%-44s %12.0f %12.0f %7.2fx  %s" % ("%d client(s), %s" % (clients, label),
                                                  k, e, r, verdict))
-if kc and ec:
+def per_row_table(title, k_rates, e_rates, fmt):
+    """kmend against etcd per acknowledged row, 1-row writes at 1 and 16 clients."""
+    if not (k_rates and e_rates):
+        return  # results kept before the benchmarks reported this figure
     print()
-    print("%-44s %12s %12s %8s" % ("server CPU per acked row (ms, all servers)", "kmend", "etcd",
-                                   "ratio"))
+    print("%-44s %12s %12s %8s" % (title, "kmend", "etcd", "ratio"))
     for clients in (1, 16):
-        e = ec.get((1, 0, clients))
+        e = e_rates.get((1, 0, clients))
         for rows, tablets, label in ((1, 1, "1 row/request, 1 tablet"),
                                      (1, 3, "1 row/request, 3 tablets")):
-            k = kc.get((rows, tablets, clients))
+            k = k_rates.get((rows, tablets, clients))
             if k is None or not e:
                 continue
-            print("%-44s %12.3f %12.3f %7.2fx" % ("%d client(s), %s" % (clients, label), k, e,
-                                                  k / e))
-if ks and es:
-    # Context switches of the servers' threads per acked row: the hand-offs
-    # a write costs (docs/benchmarks.md, "Context switches per write").
-    print()
-    print("%-44s %12s %12s %8s" % ("server context switches per acked row", "kmend", "etcd",
-                                   "ratio"))
-    for clients in (1, 16):
-        e = es.get((1, 0, clients))
-        for rows, tablets, label in ((1, 1, "1 row/request, 1 tablet"),
-                                     (1, 3, "1 row/request, 3 tablets")):
-            k = ks.get((rows, tablets, clients))
-            if k is None or not e:
-                continue
-            print("%-44s %12.1f %12.1f %7.2fx" % ("%d client(s), %s" % (clients, label), k, e,
-                                                  k / e))
+            print(("%-44s " + fmt + " " + fmt + " %7.2fx") %
+                  ("%d client(s), %s" % (clients, label), k, e, k / e))
+
+per_row_table("server CPU per acked row (ms, all servers)", kc, ec, "%12.3f")
+# The hand-offs a write costs (docs/benchmarks.md, "Context switches per write").
+per_row_table("server context switches per acked row", ks, es, "%12.1f")
 print()
 print("%-44s %12s %12s %8s  %s" % ("failover, ms (median / max over %d trials)" % len(kf["trials"]),
                                    "kmend", "etcd", "ratio", "goal <= etcd"))

@@ -63,6 +63,9 @@ class FsckTest : public ::testing::Test {
   }
   void TearDown() override { stdfs::remove_all(dir_); }
 
+  // Defined with the resume tests below.
+  void CheckResumedRepair(bool leftover_temp);
+
   ScanResult Check(Checks checks = Checks::kChecksums) {
     ScanOptions o;
     o.checks = checks;
@@ -273,66 +276,59 @@ TEST_F(FsckTest, TornContainerMetadataIsTruncated) {
   EXPECT_TRUE(after.report.clean()) << ReportText(after.report, nullptr, true);
 }
 
-TEST_F(FsckTest, ResumedRepairEqualsUninterruptedOne) {
-  ASSERT_TRUE(AddOrphanedBlocks(root_, 2).ok());
-  const std::string last = LastSegmentWithEntries(data_.tablet_ids[0]);
-  ASSERT_EQ(::truncate(last.c_str(), static_cast<off_t>(*io::FileSize(last) - 100)), 0);
-  const auto original = Snapshot(root_);
-  ScanResult r = Check();
-  auto plan = PlanRepair(r, 42);
-  ASSERT_TRUE(plan.ok());
-  ASSERT_TRUE(ExecuteRepair(*plan, dir_ + "/b1").ok());
-  const auto uninterrupted = Snapshot(root_);
-  ASSERT_TRUE(Undo(dir_ + "/b1", true).ok());
-  ASSERT_EQ(Snapshot(root_), original);
-  // A run "killed" after every action was backed up and half applied: the
-  // manifest says backed_up, some changes are on disk.
-  ASSERT_TRUE(ExecuteRepair(*plan, dir_ + "/b2").ok());
-  auto m = ReadManifest(dir_ + "/b2");
-  ASSERT_TRUE(m.ok());
-  m->state = Manifest::State::kInProgress;
-  for (ManifestAction& a : m->actions) a.state = ManifestAction::State::kBackedUp;
-  ASSERT_TRUE(WriteManifest(dir_ + "/b2", *m).ok());
-  auto resumed = ExecuteRepair(*plan, dir_ + "/b2");
-  ASSERT_TRUE(resumed.ok()) << resumed.status();
-  EXPECT_TRUE(resumed->resumed);
-  EXPECT_EQ(Snapshot(root_), uninterrupted);
-  ASSERT_TRUE(Undo(dir_ + "/b2", true).ok());
-  EXPECT_EQ(Snapshot(root_), original);
-}
-
-// A run killed between writing a superblock's temp file and renaming it
-// leaves the temp file; the resumed run (which carries out the manifest, not
-// the new scan's plan) deletes it, and undo does not bring it back.
-TEST_F(FsckTest, ResumedRepairDeletesTheInterruptedRunsOwnTempFiles) {
-  const std::string last = LastSegmentWithEntries(data_.tablet_ids[0]);
-  ASSERT_EQ(::truncate(last.c_str(), static_cast<off_t>(*io::FileSize(last) - 100)), 0);
-  const auto original = Snapshot(root_);
+// A repair killed mid-way and run again ends where an uninterrupted one does,
+// and its undo restores the original. The kill is faked: the repair is run
+// to its end, then its manifest is rewritten as a killed run leaves it (in
+// progress; the actions from the first one (all) or the last one
+// (leftover_temp) on only backed up, their changes on disk: a resumed run
+// redoes them). With leftover_temp the killed run had also written a
+// superblock's temp file without renaming it, which the resumed run must
+// delete and undo must not bring back; the resume then starts from a new
+// scan, as `kmend fsck --repair` does.
+void FsckTest::CheckResumedRepair(bool leftover_temp) {
+  const std::string& root = root_;
+  const std::string& dir = dir_;
+  const std::string& tablet = data_.tablet_ids[0];
+  const std::string wal_segment = LastSegmentWithEntries(tablet);
+  ASSERT_EQ(::truncate(wal_segment.c_str(), static_cast<off_t>(*io::FileSize(wal_segment) - 100)),
+            0);
+  const auto original = Snapshot(root);
   auto plan = PlanRepair(Check(), 42);
   ASSERT_TRUE(plan.ok());
-  ASSERT_TRUE(ExecuteRepair(*plan, dir_ + "/b1").ok());
-  const auto uninterrupted = Snapshot(root_);
-  ASSERT_TRUE(Undo(dir_ + "/b1", true).ok());
-  ASSERT_EQ(Snapshot(root_), original);
-
-  ASSERT_TRUE(ExecuteRepair(*plan, dir_ + "/b2").ok());
-  auto m = ReadManifest(dir_ + "/b2");
+  ASSERT_TRUE(ExecuteRepair(*plan, dir + "/b1").ok());
+  const auto uninterrupted = Snapshot(root);
+  ASSERT_TRUE(Undo(dir + "/b1", true).ok());
+  ASSERT_EQ(Snapshot(root), original);
+  ASSERT_TRUE(ExecuteRepair(*plan, dir + "/b2").ok());
+  auto m = ReadManifest(dir + "/b2");
   ASSERT_TRUE(m.ok());
   m->state = Manifest::State::kInProgress;
-  m->actions.back().state = ManifestAction::State::kBackedUp;
-  ASSERT_TRUE(WriteManifest(dir_ + "/b2", *m).ok());
-  const std::string temp =
-      fs::Layout(root_).TabletMetaPath(data_.tablet_ids[0]) + ".kudutmp.Kill9x";
-  ASSERT_TRUE(io::WriteFileAtomically(temp, "half a superblock").ok());
-  auto rescan = PlanRepair(Check(), 43);
-  ASSERT_TRUE(rescan.ok());
-  auto resumed = ExecuteRepair(*rescan, dir_ + "/b2");
+  for (size_t i = leftover_temp ? m->actions.size() - 1 : 0; i < m->actions.size(); ++i) {
+    m->actions[i].state = ManifestAction::State::kBackedUp;
+  }
+  ASSERT_TRUE(WriteManifest(dir + "/b2", *m).ok());
+  const std::string temp = fs::Layout(root).TabletMetaPath(tablet) + ".kudutmp.Kill9x";
+  if (leftover_temp) {
+    ASSERT_TRUE(io::WriteFileAtomically(temp, "half a superblock").ok());
+    plan = PlanRepair(Check(), 43);
+    ASSERT_TRUE(plan.ok());
+  }
+  auto resumed = ExecuteRepair(*plan, dir + "/b2");
   ASSERT_TRUE(resumed.ok()) << resumed.status();
   EXPECT_TRUE(resumed->resumed);
   EXPECT_FALSE(io::FileExists(temp));
-  EXPECT_EQ(Snapshot(root_), uninterrupted);
-  ASSERT_TRUE(Undo(dir_ + "/b2", true).ok());
-  EXPECT_EQ(Snapshot(root_), original);
+  EXPECT_EQ(Snapshot(root), uninterrupted);
+  ASSERT_TRUE(Undo(dir + "/b2", true).ok());
+  EXPECT_EQ(Snapshot(root), original);
+}
+
+TEST_F(FsckTest, ResumedRepairEqualsUninterruptedOne) {
+  ASSERT_TRUE(AddOrphanedBlocks(root_, 2).ok());
+  CheckResumedRepair(/*leftover_temp=*/false);
+}
+
+TEST_F(FsckTest, ResumedRepairDeletesTheInterruptedRunsOwnTempFiles) {
+  CheckResumedRepair(/*leftover_temp=*/true);
 }
 
 // Every action kind is written to the manifest by a name ReadManifest

@@ -14,7 +14,8 @@
 // for I/O, and queue the driver on the scheduler when the core has a Ready
 // and none is queued or running (`scheduled_`), so they overlap with a
 // Ready's fsyncs; the next Ready batches whatever arrived meanwhile (group
-// commit).
+// commit). With options.inline_light_readies, Receive handles a Ready that
+// persists nothing itself instead of queueing it (see DriverOptions).
 //
 // Failure is fail-stop: if persisting fails, the driver stops handling
 // Readies (nothing more is sent or applied) and health() returns the error.

@@ -98,6 +98,16 @@ void Cluster::ProcessReadies() {
           const std::vector<std::string> requests = n->tablet_copy_requests();
           for (; seen < requests.size(); ++seen) {
             SimNode& target = node(requests[seen]);
+            // The target's StartTabletCopy refuses a source whose last
+            // logged term is behind its own (lib/rebuild/target_term.h): it
+            // may hold entries the source lacks, e.g. committed ones of a
+            // later term, when the source is a stale leader (check-quorum
+            // off) that finds the target past what its own log holds.
+            auto last_term = [](const SimNode& s) {
+              absl::StatusOr<int64_t> t = s.storage().Term(s.storage().LastIndex());
+              return t.ok() ? *t : 0;
+            };
+            if (last_term(target) > last_term(*n)) continue;
             target.Crash();
             target.InstallTabletCopy(*n);
             if (!target.Start(rng_()).ok()) abort();

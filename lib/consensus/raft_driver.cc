@@ -296,7 +296,6 @@ void RaftDriver::RunReadyOn(bool inline_call) {
     absl::MutexLock l(&mu_);
     if (stop_ || (!handed_over_ && !core_->HasReady())) {
       scheduled_ = false;
-      if (inline_call) --inline_running_;
       return;
     }
     if (handed_over_) {
@@ -309,7 +308,6 @@ void RaftDriver::RunReadyOn(bool inline_call) {
       // To a worker, which handles it first (scheduled_ stays set: it owns
       // the driver's Readies from here).
       handed_over_ = std::move(rd);
-      --inline_running_;
       scheduler_->Schedule(slot_);
       return;
     }
@@ -327,7 +325,6 @@ void RaftDriver::RunReadyOn(bool inline_call) {
                                          options_.core.self_uuid, ": persisting a Ready"));
       activity_.fetch_add(1, std::memory_order_release);  // health() changed
       waiters = TakeAnsweredWaitersLocked(absl::Now());   // all: failed_ is set
-      if (inline_call) --inline_running_;
     }
     AnswerWaiters(std::move(waiters));
     return;  // fail-stop: scheduled_ stays set, nothing is sent or applied again
@@ -349,7 +346,6 @@ void RaftDriver::RunReadyOn(bool inline_call) {
     // The next Ready (what arrived meanwhile) goes to the back of the queue:
     // a busy group does not hold a worker from the others.
     scheduled_ = false;
-    if (inline_call) --inline_running_;
     MaybeScheduleLocked();
   }
   // The clients' answers go out while the next Ready may already run on
@@ -405,6 +401,8 @@ absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
     ++inline_running_;
   }
   RunReadyOn(/*inline_call=*/true);
+  absl::MutexLock l(&mu_);
+  --inline_running_;
   return s;
 }
 

@@ -271,8 +271,9 @@ class RaftDriver {
   // A Ready taken inline that proved not light: the worker scheduled for it
   // handles this one before asking the core for another.
   std::optional<raft::Ready> handed_over_ ABSL_GUARDED_BY(mu_);
-  // Inline RunReadys in progress (Shutdown waits for them: they run on
-  // threads the scheduler's Detach does not know).
+  // Receives running a Ready inline, counted from taking the token until
+  // RunReadyOn returns (Shutdown waits for them: they run on threads the
+  // scheduler's Detach does not know).
   int inline_running_ ABSL_GUARDED_BY(mu_) = 0;
   RaftScheduler* scheduler_ = nullptr;
   std::shared_ptr<RaftScheduler::Slot> slot_;  // set by Open before any input

@@ -7,6 +7,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "lib/rpc/grpc_util.h"
 #include "proto/master.grpc.pb.h"
 #include "proto/status.grpc.pb.h"
 #include "proto/tserver.grpc.pb.h"
@@ -174,6 +175,7 @@ absl::StatusOr<std::string> Serve(const std::vector<grpc::Service*>& services,
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  rpc::AddServerKeepaliveArgs(&builder);  // as the real servers
   for (grpc::Service* s : services) builder.RegisterService(s);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) return absl::UnavailableError("fake server failed to start");

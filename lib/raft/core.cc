@@ -170,6 +170,11 @@ void RaftCore::ResetTerm(int64_t term) {
 }
 
 void RaftCore::BecomeFollower(int64_t term, const std::string& lead) {
+  // Knowing a leader ends the backoff before ResetTerm draws the timeout:
+  // this is the timeout that runs when that leader is lost, and a backed-off
+  // one left from an earlier leaderless spell (this replica cut off a while
+  // ago) would make the up-to-date follower the last to campaign.
+  if (!lead.empty()) elections_without_leader_ = 0;
   ResetTerm(term);
   lead_ = lead;
   role_ = Role::kFollower;
@@ -261,7 +266,6 @@ void RaftCore::TickImpl(bool replay) {
     return;
   }
   ++election_elapsed_;
-  if (!lead_.empty()) elections_without_leader_ = 0;  // knows a leader of its term
   if (Promotable() && election_elapsed_ >= randomized_timeout_) {
     election_elapsed_ = 0;
     ++elections_without_leader_;

@@ -308,6 +308,8 @@ class RaftCore {
   int64_t randomized_timeout_ = 0;
   // Elections this replica's timer started since it last knew a leader
   // (or led): the election timeout's backoff (CoreOptions::election_ticks).
+  // Zero whenever lead_ is set (BecomeFollower, BecomeLeader), and so is the
+  // backoff of randomized_timeout_ drawn then.
   int64_t elections_without_leader_ = 0;
   bool quiesced_ = false;
 

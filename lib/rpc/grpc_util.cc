@@ -64,8 +64,26 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
   // frame"; a refused connection (dead or restarting peer) still fails at
   // once, so only a hung peer is retried less often.
   args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
+  // A connection that stops answering is closed within kKeepaliveTimeMs +
+  // kKeepaliveTimeoutMs, and the next call connects afresh. Without it, a
+  // connection that carried data into a partition waits out TCP's resend
+  // backoff (0.2 s doubling) after the heal, and a call blocked in a write
+  // to it (the Raft transport's stream under flow control) with it: 9-25 s
+  // of silence between healthy servers (testing/nemesis/reconnect_test.cc).
+  // Pings go also without calls or data, so an idle peer link is checked
+  // too; servers accept them (ServerKeepaliveArgs).
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
   // TLS when the process has it (tls.h): every channel goes through here.
   return grpc::CreateCustomChannel(address, ChannelCredentials(ProcessTls()), args);
+}
+
+void AddServerKeepaliveArgs(grpc::ServerBuilder* builder) {
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                              kKeepaliveTimeMs / 2);
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
 }
 
 void SetDeadline(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) {

@@ -30,6 +30,7 @@ absl::Status RpcServer::Start(const std::string& bind_address,
   // A second process must not share our port (grpc sets SO_REUSEPORT by
   // default, which would let two servers bind the same fixed port).
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  rpc::AddServerKeepaliveArgs(&builder);
   for (grpc::Service* s : services) builder.RegisterService(s);
   if (!audit_root_.empty()) {
     std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>> audit;

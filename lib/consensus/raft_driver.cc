@@ -275,10 +275,11 @@ namespace {
 constexpr size_t kMaxInlineApplies = 64;
 
 // A Ready the receiving thread may handle (DriverOptions::inline_light_readies):
-// nothing to persist, no tablet copy to start, and only in-memory applies.
+// nothing to persist, no tablet copy to start, nothing to log, and only
+// in-memory applies.
 bool IsLight(const raft::Ready& rd) {
   if (rd.MustSync() || rd.committed_config || !rd.need_tablet_copy.empty() ||
-      rd.committed_entries.size() > kMaxInlineApplies) {
+      !rd.events.empty() || rd.committed_entries.size() > kMaxInlineApplies) {
     return false;
   }
   for (const consensus::ReplicateMsg& e : rd.committed_entries) {
@@ -311,6 +312,10 @@ void RaftDriver::RunReadyOn(bool inline_call) {
       scheduler_->Schedule(slot_);
       return;
     }
+  }
+  // Logged first: an election whose persist then hangs or fails is in the log.
+  if (options_.log_event) {
+    for (const std::string& e : rd.events) options_.log_event(e);
   }
   // A leader's appends go out before its own fsync (ready.h, step 0).
   for (const consensus::RaftMessagePB& m : rd.early_messages) {

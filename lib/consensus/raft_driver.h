@@ -103,6 +103,10 @@ struct DriverOptions {
   // hand-off off the write's path (docs/benchmarks.md, "Context switches
   // per write"). Off: every Ready on a worker.
   bool inline_light_readies = false;
+  // Logs one of the core's events (raft::Ready::events: elections and
+  // leadership changes, one sentence each), on the thread running the Ready
+  // (a worker: a Ready with events is never light). Empty: not logged.
+  std::function<void(const std::string&)> log_event;
 };
 
 class RaftDriver {

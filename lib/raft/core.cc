@@ -175,6 +175,9 @@ void RaftCore::BecomeFollower(int64_t term, const std::string& lead) {
   // one left from an earlier leaderless spell (this replica cut off a while
   // ago) would make the up-to-date follower the last to campaign.
   if (!lead.empty()) elections_without_leader_ = 0;
+  if (!lead.empty() && (lead != lead_ || term != term_)) {
+    Event(absl::StrCat("following leader ", lead, " in term ", term));
+  }
   ResetTerm(term);
   lead_ = lead;
   role_ = Role::kFollower;
@@ -198,6 +201,8 @@ void RaftCore::BecomeCandidate() {
 }
 
 void RaftCore::BecomeLeader() {
+  Event(absl::StrCat("won the election for term ", term_, " (", VoteSummary(),
+                     "); now the leader"));
   elections_without_leader_ = 0;
   ResetTerm(term_);
   lead_ = options_.self_uuid;
@@ -236,6 +241,9 @@ void RaftCore::TickImpl(bool replay) {
       if (options_.check_quorum && !QuorumActive()) {
         // Lost contact with a majority: another leader may exist; stop
         // accepting writes that can't commit (thesis 6.2).
+        Event(absl::StrCat("stepping down as leader of term ", term_,
+                           ": no answer from a majority of voters within an election "
+                           "timeout (check-quorum)"));
         BecomeFollower(term_, "");
         return;
       }
@@ -269,7 +277,11 @@ void RaftCore::TickImpl(bool replay) {
   if (Promotable() && election_elapsed_ >= randomized_timeout_) {
     election_elapsed_ = 0;
     ++elections_without_leader_;
-    StartElection(options_.pre_vote, /*transfer=*/false);
+    ReportUnfinishedRound();
+    StartElection(options_.pre_vote, /*transfer=*/false,
+                  absl::StrCat("no leader for an election timeout of ", randomized_timeout_,
+                               " ticks; round ", elections_without_leader_,
+                               " since a leader was last known"));
     // Also when a pre-vote leaves the term (and its timeout) unchanged.
     ResetRandomizedTimeout();
   }
@@ -281,11 +293,14 @@ absl::Status RaftCore::Campaign() {
     return absl::FailedPreconditionError(absl::StrCat(
         "raft: ", options_.self_uuid, " is not a voter in ", ConfigSummary(active_config())));
   }
-  StartElection(options_.pre_vote, /*transfer=*/false);
+  ReportUnfinishedRound();
+  StartElection(options_.pre_vote, /*transfer=*/false, "asked to campaign");
   return absl::OkStatus();
 }
 
-void RaftCore::StartElection(bool pre_vote, bool transfer) {
+void RaftCore::StartElection(bool pre_vote, bool transfer, absl::string_view why) {
+  Event(absl::StrCat("starting ", pre_vote ? "pre-election" : "election", " for term ", term_ + 1,
+                     " (", why, "); last op ", log_.LastTerm(), ".", log_.LastIndex()));
   if (pre_vote) {
     BecomePreCandidate();
   } else {
@@ -320,11 +335,13 @@ void RaftCore::PollAndMaybeWin() {
   const int majority = MajoritySize(static_cast<int>(voters.size()));
   if (granted >= majority) {
     if (role_ == Role::kPreCandidate) {
-      StartElection(/*pre_vote=*/false, /*transfer=*/false);
+      StartElection(/*pre_vote=*/false, /*transfer=*/false,
+                    absl::StrCat("won the pre-election: ", VoteSummary()));
     } else if (role_ == Role::kCandidate) {
       BecomeLeader();
     }
   } else if (rejected > static_cast<int>(voters.size()) - majority) {
+    ReportUnfinishedRound();
     BecomeFollower(term_, "");
   }
 }
@@ -393,10 +410,15 @@ absl::Status RaftCore::Step(const RaftMessagePB& m) {
         return absl::OkStatus();
       }
     }
+    const bool granted_pre_vote = m.type() == RaftMessagePB::VOTE_RESPONSE &&
+                                  m.vote_response().pre_vote() && m.vote_response().granted();
+    if (role_ == Role::kLeader && !is_pre_vote_req && !granted_pre_vote) {
+      Event(absl::StrCat("stepping down as leader of term ", term_, ": ", m.from_uuid(),
+                         " is at term ", m.term()));
+    }
     if (is_pre_vote_req) {
       // Never change our term for a pre-vote.
-    } else if (m.type() == RaftMessagePB::VOTE_RESPONSE && m.vote_response().pre_vote() &&
-               m.vote_response().granted()) {
+    } else if (granted_pre_vote) {
       // A granted pre-vote carries the future term; we bump it on winning.
     } else if (m.type() == RaftMessagePB::APPEND_REQUEST) {
       BecomeFollower(m.term(), m.from_uuid());
@@ -485,7 +507,9 @@ void RaftCore::HandleVoteResponse(const RaftMessagePB& m) {
 void RaftCore::HandleTimeoutNow(const RaftMessagePB& m) {
   if (role_ == Role::kLeader || !Promotable()) return;
   // Leadership transfer: campaign at once, without pre-vote, past leases.
-  StartElection(/*pre_vote=*/false, /*transfer=*/true);
+  ReportUnfinishedRound();
+  StartElection(/*pre_vote=*/false, /*transfer=*/true,
+                absl::StrCat("leadership transfer: TIMEOUT_NOW from ", m.from_uuid()));
 }
 
 }  // namespace kmend::raft

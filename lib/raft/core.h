@@ -32,6 +32,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "lib/raft/config.h"
 #include "lib/raft/log_storage.h"
 #include "lib/raft/raft_log.h"
@@ -231,8 +232,18 @@ class RaftCore {
   void ResetTerm(int64_t term);
   void ResetRandomizedTimeout();
   void TickImpl(bool replay);
-  void StartElection(bool pre_vote, bool transfer);
+  // `why` ends up in the event logged for it ("an election timeout of 14
+  // ticks without a leader").
+  void StartElection(bool pre_vote, bool transfer, absl::string_view why);
   void PollAndMaybeWin();
+
+  // Events for the server's log (core_events.cc): Ready::events.
+  void Event(std::string text);
+  // "granted by A; refused by B; no answer from C" for the round in votes_.
+  std::string VoteSummary() const;
+  // A (pre-)candidate whose round ends without a majority (a new round, a
+  // majority of refusals, a leadership transfer) logs how it went.
+  void ReportUnfinishedRound();
 
   // Message handlers.
   void HandleVoteRequest(const consensus::RaftMessagePB& m);
@@ -312,6 +323,8 @@ class RaftCore {
   // backoff of randomized_timeout_ drawn then.
   int64_t elections_without_leader_ = 0;
   bool quiesced_ = false;
+  // Ready::events not yet handed out.
+  std::vector<std::string> events_;
 
   std::map<std::string, bool> votes_;
   std::map<std::string, Progress> progress_;

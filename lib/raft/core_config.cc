@@ -176,6 +176,7 @@ absl::Status RaftCore::StepDown() {
     return absl::FailedPreconditionError("raft: only the leader can step down");
   }
   Wake();  // a quiesced leader heartbeats again (core_quiesce.cc)
+  Event(absl::StrCat("stepping down as leader of term ", term_, ": asked to"));
   BecomeFollower(term_, "");
   return absl::OkStatus();
 }

@@ -370,7 +370,7 @@ bool RaftCore::HasReady() const {
   if (HardState{term_, vote_} != prev_hard_state_) return true;
   if (!log_.unstable().empty() || log_.PendingTruncation()) return true;
   if (!msgs_.empty() || !early_msgs_.empty() || committed_config_dirty_ ||
-      !need_copy_.empty()) {
+      !need_copy_.empty() || !events_.empty()) {
     return true;
   }
   return log_.applied() < std::min(log_.committed(), log_.StableLastIndex());
@@ -427,6 +427,8 @@ Ready RaftCore::GetReady() {
   }
   rd.need_tablet_copy = std::move(need_copy_);
   need_copy_.clear();
+  rd.events = std::move(events_);
+  events_.clear();
   ready_outstanding_ = true;
   return rd;
 }

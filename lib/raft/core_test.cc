@@ -171,6 +171,44 @@ TEST(ElectionTest, HigherTermMakesLeaderStepDown) {
   EXPECT_EQ(rd.hard_state->term, term + 5);
 }
 
+// The events a server logs (Ready::events, core_events.cc) tell an election
+// step by step: who campaigned and why, how each round ended, who won, who
+// stepped down and why, whom the others follow.
+TEST(EventsTest, ElectionsAndStepDownsAreToldStepByStep) {
+  using ::testing::AllOf;
+  using ::testing::Contains;
+  using ::testing::HasSubstr;
+  Cluster c(Uuids(3), 3, 11);
+  MakeLeader(c, "A");
+  EXPECT_THAT(c.node("A").TakeEvents(),
+              AllOf(Contains(AllOf(HasSubstr("starting pre-election for term 1"),
+                                   HasSubstr("asked to campaign"))),
+                    Contains(AllOf(HasSubstr("starting election for term 1"),
+                                   HasSubstr("won the pre-election: granted by"))),
+                    Contains(HasSubstr("won the election for term 1"))));
+  EXPECT_THAT(c.node("B").TakeEvents(), Contains(HasSubstr("following leader A in term 1")));
+
+  // A is cut off: it steps down (check-quorum), campaigns alone and loses;
+  // B or C wins term 2 after an election timeout.
+  c.Isolate("A");
+  for (int i = 0; i < 400 && (c.Leader().empty() || c.Leader() == "A"); ++i) c.TickAll();
+  for (int i = 0; i < 100; ++i) c.TickAll();
+  const std::string winner = c.Leader();
+  ASSERT_TRUE(winner == "B" || winner == "C") << winner;
+  std::vector<std::string> a = c.node("A").TakeEvents();
+  EXPECT_THAT(a, Contains(HasSubstr("stepping down as leader of term 1: no answer from a "
+                                    "majority of voters within an election timeout")));
+  EXPECT_THAT(a, Contains(AllOf(HasSubstr("pre-election for term 2 lost"),
+                                HasSubstr("no answer from B, C"))));
+  EXPECT_THAT(c.node(winner).TakeEvents(),
+              AllOf(Contains(AllOf(HasSubstr("starting pre-election for term 2"),
+                                   HasSubstr("no leader for an election timeout of"))),
+                    Contains(HasSubstr("won the election for term 2"))));
+  const std::string other = winner == "B" ? "C" : "B";
+  EXPECT_THAT(c.node(other).TakeEvents(),
+              Contains(HasSubstr("following leader " + winner + " in term 2")));
+}
+
 TEST(ElectionTest, PreVoteDoesNotBumpTermsOfAnIsolatedNode) {
   Cluster c(Uuids(3), 3, 7);
   MakeLeader(c, "A");

@@ -13,6 +13,7 @@
 //   4. send `messages` (and early_messages if not sent in step 0);
 //   5. apply committed_entries in order (they are always already persisted);
 //   6. start tablet copies for need_tablet_copy (optional, asynchronous);
+//      log `events` (optional);
 //   7. call RaftCore::Advance().
 // Between GetReady() and Advance() the driver may keep calling Step, Tick and
 // Propose; whatever they produce goes into the next Ready.
@@ -64,6 +65,9 @@ struct Ready {
   std::optional<consensus::RaftConfigPB> committed_config;
   // Peers whose next needed entry the leader's log no longer holds.
   std::vector<std::string> need_tablet_copy;
+  // Elections and leadership changes since the last Ready, one sentence
+  // each, for the server's log (RaftCore::events; optional to use).
+  std::vector<std::string> events;
 
   // True when entries or hard state need an fsync before messages go out.
   bool MustSync() const {
@@ -72,7 +76,7 @@ struct Ready {
   bool Empty() const {
     return !soft_state && !hard_state && !truncate_after && entries.empty() &&
            early_messages.empty() && messages.empty() && committed_entries.empty() && !committed_config &&
-           need_tablet_copy.empty();
+           need_tablet_copy.empty() && events.empty();
   }
 };
 

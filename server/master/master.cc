@@ -143,6 +143,7 @@ absl::Status Master::OpenSysCatalog() {
     store->Apply(m);
     WakeLeaderWatch();
   };
+  opts.log_event = [](const std::string& e) { KLOG(INFO) << "sys catalog: " << e; };
   ASSIGN_OR_RETURN(std::unique_ptr<consensus_driver::RaftDriver> d,
                    consensus_driver::RaftDriver::Open(std::move(opts), transport_.get()));
   std::shared_ptr<consensus_driver::RaftDriver> shared(std::move(d));

@@ -23,6 +23,12 @@
 // receiver finds in a request (a message for another server, a replica not
 // running Raft) are not reported back on the stream.
 //
+// A stalled connection (a peer cut off by a partition) is closed by the
+// channel's keepalive within 3 s (rpc::NewChannel): a write blocked on it
+// fails, the stream is reopened on a fresh connection once the peer
+// answers. Without it a write blocked at the cut stayed blocked after the
+// heal until TCP's backed-off resend, 9-25 s (testing/nemesis/reconnect_test.cc).
+//
 // Liveness (EnableLiveness; docs/design/scale.md, "Quiescence"): every RPC
 // carries this server's uuid (RaftMessageRequestPB.from_uuid), and a sender
 // whose queue stayed empty for one interval sends an empty RaftMessage: one

@@ -184,6 +184,9 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   // the maintenance thread): light Readies may run on the gRPC thread that
   // received the message (lib/consensus/raft_driver.h).
   opt.inline_light_readies = true;
+  opt.log_event = [id = tablet_id_](const std::string& e) {
+    KLOG(INFO) << "tablet " << id << ": " << e;
+  };
 
   tablet_ = tab;
   absl::StatusOr<std::unique_ptr<consensus_driver::RaftDriver>> d =

@@ -68,15 +68,23 @@ TEST(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
 
   // The election, as the surviving replicas report it.
   Clock::time_point elected{};
+  int new_leader = -1;
   ASSERT_TRUE(ExternalCluster::WaitFor(
                   [&] {
                     int l = LeaderIndex(LiveReplicas(cluster, *uuids, {old_leader})[tablet], *uuids);
                     if (l < 0 || l == old_leader) return false;
                     elected = Clock::now();
+                    new_leader = l;
                     return true;
                   },
                   seconds(30), "a new leader among the running replicas")
                   .ok());
+  // The new leader's log tells the election (Raft events, lib/raft/core_events.cc).
+  const std::string log = cluster.tserver(new_leader)->LogTail(400);
+  EXPECT_NE(log.find("tablet " + tablet + ": starting pre-election for term"), std::string::npos)
+      << log;
+  EXPECT_NE(log.find("tablet " + tablet + ": won the election for term"), std::string::npos)
+      << log;
   auto [result, done] = pending.get();
   ASSERT_TRUE(cluster.tserver(old_leader)->Continue().ok());
 

@@ -61,6 +61,7 @@ bool SimNode::ProcessReady(std::vector<consensus::RaftMessagePB>* out, CrashPoin
   if (!core_ || !core_->HasReady()) return false;
   raft::Ready rd = core_->GetReady();
   if (rd.soft_state && rd.soft_state->role == raft::Role::kLeader) became_leader_ = true;
+  for (std::string& e : rd.events) events_.push_back(std::move(e));
   // 0: a leader's appends may leave before its own fsync.
   for (auto& m : rd.early_messages) out->push_back(std::move(m));
   if (crash == CrashPoint::kBeforePersist) {

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -62,6 +63,9 @@ class SimNode {
   const std::vector<consensus::ReplicateMsg>& last_applied() const { return last_applied_; }
   // Role reported by the last Ready's soft state, if it changed.
   bool became_leader() const { return became_leader_; }
+  // The core's events (raft::Ready::events) since the node was made, in
+  // order; a test takes them with TakeEvents.
+  std::vector<std::string> TakeEvents() { return std::exchange(events_, {}); }
   // Every need_tablet_copy peer the core reported, in order.
   const std::vector<std::string>& tablet_copy_requests() const { return copy_requests_; }
 
@@ -90,6 +94,7 @@ class SimNode {
   int64_t last_persisted_lo_ = 1;
   int64_t last_persisted_hi_ = 0;
   bool became_leader_ = false;
+  std::vector<std::string> events_;
   std::vector<std::string> copy_requests_;
 };
 

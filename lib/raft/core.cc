@@ -494,35 +494,6 @@ void RaftCore::HandleVoteRequest(const RaftMessagePB& m) {
     election_elapsed_ = 0;
     vote_ = from;
   }
-  if (granted && pre) DeferToPreCandidate(from);
-}
-
-void RaftCore::DeferToPreCandidate(const std::string& from) {
-  // We just told `from` its log is at least as up to date as ours and that
-  // we hold no lease (Step drops pre-votes while we do). Campaigning too
-  // would only split the vote: two candidates in one term, each refused by
-  // the other, and a timeout lost. Raft's randomized timeouts make that
-  // rare when messages are fast; on a saturated server (a restart of
-  // thousands of replicas) vote requests take longer than the timeouts'
-  // spread, and 300 of 750 elections after one restart were split
-  // (docs/benchmarks.md). So:
-  //   - a follower restarts its election timer (as for a granted vote) and
-  //     forgets its leader, which it no longer has a lease of: it grants
-  //     `from`'s vote request, and campaigns itself one timeout later if
-  //     that election fails;
-  //   - a pre-candidate yields to `from` if from's uuid is lower, so of two
-  //     pre-candidates that granted each other exactly one goes on. The
-  //     other is a follower again, with its timer restarted.
-  // Pre-votes change no term and no vote: safety is untouched; a replica
-  // that refused (a stale log) keeps its timer, so the best candidate never
-  // waits for a worse one.
-  if (role_ == Role::kFollower) {
-    election_elapsed_ = 0;
-    lead_.clear();
-  } else if (role_ == Role::kPreCandidate && from < options_.self_uuid) {
-    ReportUnfinishedRound();
-    BecomeFollower(term_, "");
-  }
 }
 
 void RaftCore::HandleVoteResponse(const RaftMessagePB& m) {

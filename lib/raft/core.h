@@ -247,8 +247,6 @@ class RaftCore {
 
   // Message handlers.
   void HandleVoteRequest(const consensus::RaftMessagePB& m);
-  // After granting `from` a pre-vote: don't campaign against it.
-  void DeferToPreCandidate(const std::string& from);
   void HandleVoteResponse(const consensus::RaftMessagePB& m);
   void HandleAppendRequest(const consensus::RaftMessagePB& m);
   void HandleAppendResponse(const consensus::RaftMessagePB& m);

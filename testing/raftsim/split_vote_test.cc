@@ -1,10 +1,22 @@
 // Split votes after a leader's crash when messages are slow (a saturated
-// server: a restart of thousands of replicas, docs/benchmarks.md). With
-// delays near the spread of the election timeouts (election_ticks = 10,
-// timeouts in [10, 20) ticks), both survivors used to campaign in the same
-// term and refuse each other; a replica that grants a pre-vote now defers
-// to that pre-candidate (RaftCore::DeferToPreCandidate). Counted over many
-// seeds with the Raft events (Ready::events) the survivors report.
+// server: a restart of thousands of replicas, docs/benchmarks.md). The two
+// survivors heard the leader's last heartbeat at the same tick, and pre-vote
+// adds two message delays before either's vote request reaches the other:
+// with delays near the spread of the election timeouts (election_ticks =
+// 10, timeouts in [10, 20) ticks) both often campaign in one term and
+// refuse each other. Counted over many seeds with the Raft events
+// (Ready::events) the survivors report; the bounds are today's counts plus
+// a margin, so a change that makes splits likelier fails here, and the
+// figures are the baseline for one that makes them rarer.
+//
+// Two such changes were measured on 2026-12-07 and reverted: a replica that
+// grants a pre-vote defers to that pre-candidate (follower: timer restarted
+// and leader forgotten; pre-candidate: the higher uuid yields) split 0 / 5
+// / 250 votes instead of 268 / 826 / 1283, and the pre-candidate rule alone
+// 0 / 48 / 305; but 2 of 2 scale restarts with the first took 26-28 s and 1
+// of 2 with the second became an election storm (docs/benchmarks.md), where
+// the build without either had none in 3. Fewer split votes in isolation
+// is not enough: the storm's engine is check-quorum under load.
 #include <algorithm>
 #include <iostream>
 #include <string>
@@ -58,16 +70,15 @@ Outcome CrashLeaderOnce(uint64_t seed, int max_delay) {
   return out;
 }
 
-TEST(SplitVoteTest, SlowMessagesRarelySplitTheVoteAfterALeaderCrash) {
+TEST(SplitVoteTest, SplitVotesAfterALeaderCrashStayWithinTodaysCounts) {
   constexpr int kSeeds = 1000;
-  // Split votes allowed per 1000 crashes, by the delay bound. Before
-  // DeferToPreCandidate: 268, 826 and 1283 (p90 to a new leader 32, 57 and
-  // 91 ticks); with it 0, 5 and 250 (p90 21, 33, 63).
+  // Split votes allowed per 1000 crashes, by the delay bound: today 268,
+  // 826 and 1283 (p90 to a new leader 32, 57 and 91 ticks).
   struct Case {
     int max_delay;
     int max_split;
   };
-  for (const Case& k : {Case{1, 10}, Case{5, 30}, Case{9, 400}}) {
+  for (const Case& k : {Case{1, 350}, Case{5, 1000}, Case{9, 1500}}) {
     const int max_delay = k.max_delay;
     int elections = 0, split = 0, failed = 0;
     std::vector<int> ticks;
@@ -90,7 +101,8 @@ TEST(SplitVoteTest, SlowMessagesRarelySplitTheVoteAfterALeaderCrash) {
               << " split; ticks to a new leader median " << median << ", p90 " << p90
               << ", max " << worst << "; no leader in 2000 ticks: " << failed << "\n";
     EXPECT_EQ(failed, 0);
-    // A split costs a timeout (10-19 ticks, more with the backoff).
+    // A split costs a timeout (10-19 ticks, more with the backoff). Every
+    // crash must end with a new leader (no_leader == 0 above).
     EXPECT_LE(split, k.max_split) << "delay up to " << max_delay;
   }
 }

@@ -412,9 +412,16 @@ absl::Status RaftCore::Step(const RaftMessagePB& m) {
     }
     const bool granted_pre_vote = m.type() == RaftMessagePB::VOTE_RESPONSE &&
                                   m.vote_response().pre_vote() && m.vote_response().granted();
-    if (role_ == Role::kLeader && !is_pre_vote_req && !granted_pre_vote) {
-      Event(absl::StrCat("stepping down as leader of term ", term_, ": ", m.from_uuid(),
-                         " is at term ", m.term()));
+    if (!is_pre_vote_req && !granted_pre_vote) {
+      if (role_ == Role::kLeader) {
+        Event(absl::StrCat("stepping down as leader of term ", term_, ": ", m.from_uuid(),
+                           " is at term ", m.term()));
+      } else if (role_ == Role::kPreCandidate || role_ == Role::kCandidate) {
+        const bool pre = role_ == Role::kPreCandidate;
+        Event(absl::StrCat("abandoning the ", pre ? "pre-election" : "election", " for term ",
+                           pre ? term_ + 1 : term_, ": ", m.from_uuid(), " is at term ",
+                           m.term()));
+      }
     }
     if (is_pre_vote_req) {
       // Never change our term for a pre-vote.

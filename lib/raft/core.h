@@ -232,8 +232,8 @@ class RaftCore {
   void ResetTerm(int64_t term);
   void ResetRandomizedTimeout();
   void TickImpl(bool replay);
-  // `why` ends up in the event logged for it ("an election timeout of 14
-  // ticks without a leader").
+  // `why` ends up in the event logged for it ("no leader for an election
+  // timeout of 14 ticks; round 1 since a leader was last known").
   void StartElection(bool pre_vote, bool transfer, absl::string_view why);
   void PollAndMaybeWin();
 

@@ -44,6 +44,8 @@ void RaftCore::OnCommitAdvanced() {
   if (role_ == Role::kLeader && !IsVoter(active_config(), options_.self_uuid) &&
       pending_configs_.empty()) {
     // Our removal (or demotion) is committed: stop leading.
+    Event(absl::StrCat("stepping down as leader of term ", term_,
+                       ": a committed config no longer has this replica as a voter"));
     BecomeFollower(term_, "");
   }
 }
@@ -215,6 +217,9 @@ absl::StatusOr<consensus::OpId> RaftCore::UnsafeChangeConfig(RaftConfigPB new_co
   rec->set_tablet_id(options_.tablet_id);
   *rec->mutable_old_config() = committed_config_;
   *rec->mutable_new_config() = new_config;
+  Event(absl::StrCat(role_ == Role::kLeader ? "stepping down as leader: " : "",
+                     "unsafe config change to ", ConfigSummary(new_config), " at term ",
+                     new_term));
   BecomeFollower(new_term, "");
   std::vector<ReplicateMsg> entries{std::move(e)};
   log_.Append(entries);

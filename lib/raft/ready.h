@@ -13,7 +13,8 @@
 //   4. send `messages` (and early_messages if not sent in step 0);
 //   5. apply committed_entries in order (they are always already persisted);
 //   6. start tablet copies for need_tablet_copy (optional, asynchronous);
-//      log `events` (optional);
+// and may log `events` at any point (the driver logs them first, so an
+// election whose persist then fails is in the log);
 //   7. call RaftCore::Advance().
 // Between GetReady() and Advance() the driver may keep calling Step, Tick and
 // Propose; whatever they produce goes into the next Ready.
@@ -66,7 +67,7 @@ struct Ready {
   // Peers whose next needed entry the leader's log no longer holds.
   std::vector<std::string> need_tablet_copy;
   // Elections and leadership changes since the last Ready, one sentence
-  // each, for the server's log (RaftCore::events; optional to use).
+  // each, for the server's log (lib/raft/core_events.cc; optional to use).
   std::vector<std::string> events;
 
   // True when entries or hard state need an fsync before messages go out.

@@ -71,7 +71,12 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
   // to it (the Raft transport's stream under flow control) with it: 9-25 s
   // of silence between healthy servers (testing/nemesis/reconnect_test.cc).
   // Pings go also without calls or data, so an idle peer link is checked
-  // too; servers accept them (ServerKeepaliveArgs).
+  // too; servers accept them (AddServerKeepaliveArgs). Setting a keepalive
+  // time also makes gRPC set TCP_USER_TIMEOUT (the keepalive timeout) on the
+  // socket: the kernel drops a connection whose sent data stays unacknowledged
+  // for 2 s, whatever the load, which is most of what unblocks a stalled
+  // write. So a link losing every packet for 2 s (or a 256 kbit/s one with a
+  // deep queue) is reset and reconnected rather than waited on.
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, kKeepaliveTimeMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, kKeepaliveTimeoutMs);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
@@ -81,9 +86,14 @@ std::shared_ptr<grpc::Channel> NewChannel(const std::string& address,
 }
 
 void AddServerKeepaliveArgs(grpc::ServerBuilder* builder) {
+  // Strikes 0 is what turns the "too_many_pings" GOAWAY off (gRPC counts
+  // strikes only when the limit is non-zero); the interval and
+  // permit-without-calls would keep our pings from being strikes anyway
+  // if it were ever set.
+  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder->AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
                               kKeepaliveTimeMs / 2);
-  builder->AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
+  builder->AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
 }
 
 void SetDeadline(grpc::ClientContext* ctx, std::chrono::milliseconds timeout) {

@@ -25,8 +25,10 @@ absl::Status FromGrpcStatus(const grpc::Status& status, absl::string_view contex
 
 // Keepalive of every channel (NewChannel): a ping after kKeepaliveTimeMs
 // without one, and the connection closed if it is not answered within
-// kKeepaliveTimeoutMs. The timeout leaves room for a peer whose 2 CPUs are
-// saturated (a restart of thousands of replicas) to answer late.
+// kKeepaliveTimeoutMs (also the socket's TCP_USER_TIMEOUT, which gRPC sets
+// from it: unacknowledged data for that long drops the connection). 2 s
+// rather than less leaves room for a peer whose CPUs are saturated (a
+// restart of thousands of replicas) to answer late.
 inline constexpr int kKeepaliveTimeMs = 1000;
 inline constexpr int kKeepaliveTimeoutMs = 2000;
 

@@ -56,10 +56,13 @@ TEST(NemesisTest, PartitionsLoseNoAcknowledgedWriteAndElectOneLeader) {
     for (int64_t ms : report->failover_ms) {
       EXPECT_GE(ms, 0) << "a partitioned leader was not replaced on the majority side";
       // Failovers take 1-2 s (an election timeout of 1-2 s, then one round
-      // of votes); the 3-15 s tail the soak once had (a backed-off timeout
-      // kept after rejoining, links stalled by a healed partition) fails
-      // here (docs/design/nemesis.md).
-      EXPECT_LT(ms, 6000) << "a partitioned leader took more than 6 s to replace";
+      // of votes); a split vote or a dropped pre-vote adds a round, and from
+      // the third the timeout doubles (2-4 s), so a correct one can take
+      // 2 + 2 + 4 s plus a loaded machine's delays. The 10-25 s stalls the
+      // soak once had (links waiting out TCP's backoff after a heal) fail
+      // here; the 3-8 s backed-off timeouts are covered by core_test
+      // (docs/design/nemesis.md).
+      EXPECT_LT(ms, 10000) << "a partitioned leader took more than 10 s to replace";
     }
   }
   std::cerr << "nemesis: summary of " << seeds.size() << " seeds\n";

@@ -63,8 +63,8 @@ class SimNode {
   const std::vector<consensus::ReplicateMsg>& last_applied() const { return last_applied_; }
   // Role reported by the last Ready's soft state, if it changed.
   bool became_leader() const { return became_leader_; }
-  // The core's events (raft::Ready::events) since the node was made, in
-  // order; a test takes them with TakeEvents.
+  // The core's events (raft::Ready::events) since the last TakeEvents (or
+  // since the node was made), in order.
   std::vector<std::string> TakeEvents() { return std::exchange(events_, {}); }
   // Every need_tablet_copy peer the core reported, in order.
   const std::vector<std::string>& tablet_copy_requests() const { return copy_requests_; }

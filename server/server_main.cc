@@ -15,7 +15,7 @@
 //                        [--wal_max_segments_retained_for_peers N]
 //                        [--maintenance_interval_ms N] [--fs_reserved_bytes N]
 //                        [--replica_start_threads N] [--raft_max_election_backoff N]
-//                        [--raft_quiesce[=false]]
+//                        [--raft_quiesce[=false]] [--raft_tcp[=false]]
 //
 // Every *_ms flag also takes a unit (`--heartbeat_interval_ms 2s`); a bare
 // number is milliseconds (tools/common/duration_flag.h).
@@ -192,6 +192,11 @@ void AddTabletServerFlags(CLI::App* cmd, tserver::TabletServerOptions* o) {
                 "Quiesce idle Raft groups (no heartbeats while nothing changes; a dead leader "
                 "is detected by one liveness call per server pair); --raft_quiesce=false to "
                 "heartbeat every group every tick")
+      ->capture_default_str();
+  cmd->add_flag("--raft_tcp", o->raft_tcp,
+                "Without TLS, send Raft messages to other tablet servers on a plain TCP "
+                "connection (fewer thread hand-offs per write than the gRPC stream); "
+                "--raft_tcp=false for the gRPC stream. Ignored with TLS")
       ->capture_default_str();
   cmd->add_option("--fs_reserved_bytes", o->fs_reserved_bytes,
                   "Space kept free in the data directory for metadata and flushes: client "

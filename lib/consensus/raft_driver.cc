@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lib/consensus/held_sends.h"
 #include "lib/consensus/wal_log.h"
 #include "lib/meta/cmeta.h"
 
@@ -321,6 +322,8 @@ void RaftDriver::RunReadyOn(bool inline_call) {
   for (const consensus::RaftMessagePB& m : rd.early_messages) {
     transport_->Send(m.to_uuid(), m);
   }
+  // Not held behind the fsync (held_sends.h).
+  if (!rd.early_messages.empty()) HoldSends::FlushNow();
   absl::Status s = Persist(rd);
   if (!s.ok()) {
     std::vector<ApplyWaiter> waiters;

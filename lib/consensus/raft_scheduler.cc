@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "lib/consensus/held_sends.h"
 
 namespace kmend::consensus_driver {
 namespace {
@@ -160,10 +161,22 @@ void RaftScheduler::TimerLoop() {
 }
 
 void RaftScheduler::WorkerLoop() {
+  // Messages of consecutive Readies leave together (held_sends.h): the hold
+  // ends when the queue is empty or after kMaxHeldReadies, so a message
+  // waits for at most that many other drivers' Readies.
+  constexpr int kMaxHeldReadies = 32;
+  std::unique_ptr<HoldSends> hold;
+  int held_readies = 0;
   while (true) {
     std::shared_ptr<Slot> slot;
     {
       absl::MutexLock l(&queue_mu_);
+      if (hold != nullptr && (queue_.empty() || held_readies >= kMaxHeldReadies)) {
+        queue_mu_.Unlock();
+        hold.reset();  // sends what the Readies so far held
+        queue_mu_.Lock();
+        held_readies = 0;
+      }
       auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
         return queue_stop_ || !queue_.empty();
       };
@@ -177,6 +190,8 @@ void RaftScheduler::WorkerLoop() {
       if (slot->detached_) continue;
       slot->running_ = true;
     }
+    if (hold == nullptr) hold = std::make_unique<HoldSends>();
+    ++held_readies;
     slot->run_ready_();
     absl::MutexLock l(&slot->mu_);
     slot->running_ = false;

@@ -40,6 +40,7 @@ const std::map<std::string, Role, std::less<>>& MethodRoles() {
       {"Heartbeat", Role::kService},
       {"RaftMessage", Role::kService},
       {"RaftMessageStream", Role::kService},
+      {"RaftEndpoint", Role::kService},
       {"BeginTabletCopySession", Role::kService},
       {"FetchData", Role::kService},
       {"EndTabletCopySession", Role::kService},

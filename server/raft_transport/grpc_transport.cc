@@ -1,12 +1,21 @@
 #include "server/raft_transport/grpc_transport.h"
 
+#include <poll.h>
 #include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <random>
 #include <vector>
 
+#include "lib/consensus/held_sends.h"
+#include "lib/net/host_port.h"
 #include "lib/rpc/grpc_util.h"
+#include "lib/rpc/tls.h"
+#include "server/raft_transport/tcp_socket.h"
 
 namespace kmend::raft_transport {
 
@@ -23,6 +32,12 @@ uint64_t NewIncarnation() {
 
 }  // namespace
 
+struct TcpConn {
+  explicit TcpConn(int fd) : fd(fd) {}
+  ~TcpConn() { close(fd); }
+  const int fd;
+};
+
 GrpcTransport::GrpcTransport(Options options)
     : options_(options), incarnation_(NewIncarnation()) {}
 
@@ -35,6 +50,7 @@ void GrpcTransport::SetPeerAddress(const std::string& uuid, const std::string& a
   if (peer == nullptr) {
     peer = std::make_unique<Peer>();
     peer->address = address;
+    if (tcp_) peer->mode = Peer::Mode::kDiscover;
     peer->sender = std::thread([this, uuid] {
       // Named so profiles tell it from gRPC's threads (it would inherit the
       // name of the RPC thread that created it).
@@ -55,6 +71,26 @@ void GrpcTransport::Send(const std::string& to_uuid, const consensus::RaftMessag
     return;
   }
   Peer& p = *it->second;
+  if (p.mode == Peer::Mode::kTcp && p.conn != nullptr) {
+    if (p.held_bytes >= 4 * options_.max_batch_bytes) {
+      ++stats_.dropped_queue_full;  // the peer does not keep up
+      return;
+    }
+    consensus::RaftMessagePB* m = p.held.add_messages();
+    *m = msg;
+    m->set_to_uuid(to_uuid);
+    p.held_bytes += m->ByteSizeLong();
+    if (consensus_driver::HoldSends::Active()) {
+      Peer* pp = &p;
+      consensus_driver::HoldSends::AtEnd(pp, [this, pp] {
+        absl::MutexLock l(&mu_);
+        if (!stop_) FlushTcpLocked(pp);
+      });
+      return;
+    }
+    FlushTcpLocked(&p);
+    return;
+  }
   if (p.queue.size() >= options_.max_queued_per_peer) {
     // Newer messages supersede older ones (later terms, later commit
     // indexes), so the oldest goes.
@@ -70,6 +106,78 @@ void GrpcTransport::EnableLiveness(const std::string& self_uuid,
   absl::MutexLock lock(&mu_);
   self_uuid_ = self_uuid;
   liveness_interval_ = interval;
+}
+
+void GrpcTransport::EnableTcp() {
+  absl::MutexLock lock(&mu_);
+  tcp_ = !rpc::ProcessTls().enabled;
+}
+
+void GrpcTransport::StampLocked(tserver::RaftMessageRequestPB* req) const {
+  if (!self_uuid_.empty()) {
+    req->set_from_uuid(self_uuid_);
+    req->set_from_incarnation(incarnation_);
+  }
+}
+
+void GrpcTransport::FlushTcpLocked(Peer* p, bool liveness) {
+  if (p->writing || p->conn == nullptr) return;
+  if (p->held.messages_size() == 0 && !liveness) return;
+  p->writing = true;
+  while (true) {
+    tserver::RaftMessageRequestPB req;
+    req.Swap(&p->held);
+    p->held_bytes = 0;
+    StampLocked(&req);
+    std::shared_ptr<TcpConn> conn = p->conn;
+    const int n = req.messages_size();
+    mu_.Unlock();
+    std::string frame;
+    tcp::AppendFrame(req, &frame);
+    size_t done = 0;
+    bool failed = false;
+    while (done < frame.size()) {
+      const ssize_t w = send(conn->fd, frame.data() + done, frame.size() - done,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        failed = errno != EAGAIN && errno != EWOULDBLOCK;
+        break;
+      }
+      done += static_cast<size_t>(w);
+    }
+    mu_.Lock();
+    if (failed || p->conn != conn) {
+      stats_.dropped_rpc_failed += n;
+      p->writing = false;
+      BreakTcpLocked(p, conn);
+      return;
+    }
+    stats_.sent += n;
+    stats_.sent_tcp += n;
+    p->last_tcp_write = std::chrono::steady_clock::now();
+    if (done < frame.size()) {
+      // The socket is full: the sender thread writes the rest, and what is
+      // held meanwhile after it (`writing` stays set until then).
+      p->backlog = frame.substr(done);
+      return;
+    }
+    if (p->held.messages_size() == 0) {
+      p->writing = false;
+      return;
+    }
+  }
+}
+
+void GrpcTransport::BreakTcpLocked(Peer* p, const std::shared_ptr<TcpConn>& conn) {
+  if (conn == nullptr || p->conn != conn) return;  // already broken
+  ::shutdown(conn->fd, SHUT_RDWR);  // a blocked writer returns; closed by the last user
+  p->conn.reset();
+  p->mode = Peer::Mode::kDiscover;
+  stats_.dropped_rpc_failed += p->held.messages_size();
+  p->held.Clear();
+  p->held_bytes = 0;
+  p->backlog.clear();
 }
 
 void GrpcTransport::SenderLoop(const std::string& uuid) {
@@ -107,11 +215,24 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
     stream_ctx.reset();
     return st;
   };
+  std::chrono::milliseconds tcp_backoff = options_.pause_after_failure;
   while (true) {
     tserver::RaftMessageRequestPB req;
     {
       absl::MutexLock lock(&mu_);
       Peer* p = peers_.at(uuid).get();
+      if (p->mode != Peer::Mode::kStream && !stop_) {
+        if (p->address != address) {
+          address = p->address;
+          p->channel = rpc::NewChannel(address);
+          stub = tserver::ConsensusService::NewStub(p->channel);
+          unary_only = false;
+          BreakTcpLocked(p, p->conn);
+          p->mode = Peer::Mode::kDiscover;
+        }
+        TcpSenderStep(address, stub.get(), p, &tcp_backoff);
+        continue;  // stop_, a new address, a mode change: all seen at the top
+      }
       auto ready = [this, p]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         return stop_ || !p->queue.empty();
       };
@@ -134,7 +255,10 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
           p->channel = rpc::NewChannel(address);
           stub = tserver::ConsensusService::NewStub(p->channel);
           unary_only = false;
+          // A new server there may offer TCP.
+          if (tcp_) p->mode = Peer::Mode::kDiscover;
         }
+        if (p->mode != Peer::Mode::kStream) break;
         if (ready()) break;
         auto wait = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
             options_.keep_connected);
@@ -153,6 +277,7 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
         mu_.Lock();
         return;
       }
+      if (p->mode != Peer::Mode::kStream) continue;  // discovery first, at the top
       if (!self_uuid_.empty()) {
         req.set_from_uuid(self_uuid_);
         req.set_from_incarnation(incarnation_);
@@ -221,6 +346,111 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
   }
 }
 
+void GrpcTransport::TcpSenderStep(const std::string& address,
+                                  tserver::ConsensusService::Stub* stub, Peer* p,
+                                  std::chrono::milliseconds* backoff) {
+  using Clock = std::chrono::steady_clock;
+  if (p->mode == Peer::Mode::kDiscover) {
+    mu_.Unlock();
+    grpc::ClientContext ctx;
+    rpc::SetDeadline(&ctx, options_.rpc_timeout);
+    tserver::RaftEndpointResponsePB resp;
+    const grpc::Status st = stub->RaftEndpoint(&ctx, tserver::RaftEndpointRequestPB(), &resp);
+    std::shared_ptr<TcpConn> conn;
+    if (st.ok() && resp.tcp_port() > 0) {
+      absl::StatusOr<HostPortPB> hp = net::ParseHostPort(address);
+      absl::StatusOr<int> fd = hp.ok() ? tcp::Connect(hp->host(), static_cast<int>(resp.tcp_port()),
+                                                      options_.rpc_timeout)
+                                       : absl::StatusOr<int>(hp.status());
+      if (fd.ok()) {
+        conn = std::make_shared<TcpConn>(*fd);
+        if (!tcp::WriteAll(conn->fd, tcp::kMagic, sizeof(tcp::kMagic))) conn.reset();
+      }
+    }
+    mu_.Lock();
+    if (stop_ || p->address != address) return;  // the caller's loop handles both
+    if (conn != nullptr) {
+      *backoff = options_.pause_after_failure;
+      p->conn = std::move(conn);
+      p->mode = Peer::Mode::kTcp;
+      p->writing = false;
+      p->backlog.clear();
+      p->last_tcp_write = Clock::now();
+      // What queued during the discovery goes first.
+      for (auto& m : p->queue) {
+        p->held_bytes += m.ByteSizeLong();
+        *p->held.add_messages() = std::move(m);
+      }
+      p->queue.clear();
+      FlushTcpLocked(p);
+      return;
+    }
+    if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED || (st.ok() && resp.tcp_port() == 0)) {
+      p->mode = Peer::Mode::kStream;  // the queue goes on the stream
+      return;
+    }
+    // The peer is down or its port does not answer: what waits is dropped
+    // as after a failed RPC, and discovery is retried after a pause that
+    // doubles up to keep_connected.
+    stats_.dropped_rpc_failed += static_cast<int64_t>(p->queue.size());
+    p->queue.clear();
+    auto stopped = [this, p, &address]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return stop_ || p->address != address;
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&stopped), absl::FromChrono(*backoff));
+    *backoff = std::min(*backoff * 2, options_.keep_connected);
+    return;
+  }
+  // kTcp: Sends write inline; this thread waits for a backlog, a broken
+  // connection, the liveness frame's time, or a check of the connection.
+  auto wake = [this, p, &address]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    return stop_ || p->address != address || p->conn == nullptr || !p->backlog.empty();
+  };
+  auto wait = std::chrono::duration_cast<Clock::duration>(options_.keep_connected);
+  if (liveness_interval_.count() > 0) {
+    wait = std::max(Clock::duration::zero(),
+                    std::min(wait, p->last_tcp_write + liveness_interval_ - Clock::now()));
+  }
+  mu_.AwaitWithTimeout(absl::Condition(&wake), absl::FromChrono(wait));
+  if (stop_ || p->address != address || p->conn == nullptr) return;
+  if (!p->backlog.empty()) {
+    // This thread is the writer now (`writing` stayed set).
+    std::shared_ptr<TcpConn> conn = p->conn;
+    std::string rest = std::move(p->backlog);
+    p->backlog.clear();
+    mu_.Unlock();
+    // Blocking: TCP_USER_TIMEOUT fails it within seconds on a stalled peer,
+    // Shutdown's shutdown() at once.
+    const bool ok = tcp::WriteAll(conn->fd, rest.data(), rest.size());
+    mu_.Lock();
+    p->writing = false;
+    if (!ok) {
+      BreakTcpLocked(p, conn);
+      return;
+    }
+    p->last_tcp_write = Clock::now();
+    FlushTcpLocked(p);
+    return;
+  }
+  if (p->writing) return;
+  if (liveness_interval_.count() > 0 && Clock::now() - p->last_tcp_write >= liveness_interval_) {
+    ++stats_.liveness_calls;
+    FlushTcpLocked(p, /*liveness=*/true);
+    if (p->conn == nullptr || p->writing) return;
+  }
+  // The peer never writes on this connection: readable means it closed
+  // (a restart) or reset it.
+  pollfd pfd{p->conn->fd, POLLIN | POLLRDHUP, 0};
+  if (poll(&pfd, 1, 0) == 1) BreakTcpLocked(p, p->conn);
+}
+
+bool GrpcTransport::PeerOnTcp(const std::string& uuid) const {
+  absl::MutexLock lock(&mu_);
+  auto it = peers_.find(uuid);
+  return it != peers_.end() && it->second->mode == Peer::Mode::kTcp &&
+         it->second->conn != nullptr;
+}
+
 void GrpcTransport::Shutdown() {
   std::vector<std::thread> senders;
   {
@@ -230,6 +460,7 @@ void GrpcTransport::Shutdown() {
     for (auto& [uuid, p] : peers_) {
       // A sender blocked writing to a stalled peer returns at once.
       if (p->stream_ctx != nullptr) p->stream_ctx->TryCancel();
+      if (p->conn != nullptr) ::shutdown(p->conn->fd, SHUT_RDWR);
       senders.push_back(std::move(p->sender));
     }
   }
@@ -241,6 +472,7 @@ bool GrpcTransport::PeerConnected(const std::string& uuid) const {
   {
     absl::MutexLock lock(&mu_);
     auto it = peers_.find(uuid);
+    if (it != peers_.end() && it->second->conn != nullptr) return true;
     if (it == peers_.end() || it->second->channel == nullptr) return false;
     channel = it->second->channel;
   }

@@ -35,6 +35,22 @@
 // liveness call per peer server per interval, whatever the number of Raft
 // groups, which the receiver records in its PeerLiveness.
 //
+// A plain TCP connection instead of the stream (EnableTcp; tablet servers
+// turn it on, --raft_tcp): the sender asks the peer's RaftEndpoint for its
+// TCP port and, if it offers one, writes frames (tcp_socket.h) on a
+// connection to that port. Send then writes inline, on the caller's thread,
+// with MSG_DONTWAIT: one syscall per batch and no wake-up of the sender
+// thread; a thread holding its sends (lib/consensus/held_sends.h) writes
+// each peer's messages as one frame when its hold ends. A write the socket
+// cannot take at once leaves its rest to the sender thread, which finishes
+// it while later Sends queue behind it (bounded: 4 x max_batch_bytes, then
+// dropped). The sender thread also connects, reconnects (a new discovery:
+// a restarted peer listens on a new port), sends the liveness frames and
+// notices a peer that closed the connection. A peer without the method
+// (UNIMPLEMENTED: an older build or a master) or offering no port (TLS on:
+// the connection would be plaintext) gets the stream. A process with TLS
+// never asks.
+//
 // Addresses: SetPeerAddress(uuid, "host:port"), typically from the
 // last_known_addr of the configs of the replicas this server hosts.
 //
@@ -67,6 +83,10 @@
 
 namespace kmend::raft_transport {
 
+// A TCP connection's socket, closed when the last writer lets go (a
+// failed connection is shut down at once, closed only then).
+struct TcpConn;
+
 class GrpcTransport : public consensus_driver::Transport {
  public:
   struct Options {
@@ -86,6 +106,7 @@ class GrpcTransport : public consensus_driver::Transport {
   };
   struct Stats {
     int64_t sent = 0;                 // messages in successful writes/RPCs
+    int64_t sent_tcp = 0;             // of which on a TCP connection
     int64_t dropped_no_address = 0;
     int64_t dropped_queue_full = 0;
     int64_t dropped_rpc_failed = 0;
@@ -106,8 +127,14 @@ class GrpcTransport : public consensus_driver::Transport {
   // after `interval` without any RPC to it. Call before SetPeerAddress.
   void EnableLiveness(const std::string& self_uuid, std::chrono::milliseconds interval);
 
+  // Uses peers' TCP endpoints where offered (the header says how). Call
+  // before SetPeerAddress. Ignored in a process with TLS.
+  void EnableTcp();
+
   void Shutdown();
   Stats stats() const;
+  // Whether messages to `uuid` go over a TCP connection now.
+  bool PeerOnTcp(const std::string& uuid) const;
   // Whether the connection to `uuid` is up (READY) now; false for an
   // unknown uuid. For tests and status pages.
   bool PeerConnected(const std::string& uuid) const;
@@ -123,8 +150,35 @@ class GrpcTransport : public consensus_driver::Transport {
     // cleared under mu_), so that Shutdown can cancel a write blocked on a
     // stalled peer.
     grpc::ClientContext* stream_ctx = nullptr;
+
+    // TCP (EnableTcp). kDiscover: asking RaftEndpoint, or reconnecting;
+    // Sends queue in `queue` meanwhile. kTcp: `conn` is up and Sends go to
+    // `held`. kStream: the gRPC stream (or unary calls).
+    enum class Mode { kDiscover, kTcp, kStream };
+    Mode mode = Mode::kStream;
+    std::shared_ptr<TcpConn> conn;
+    tserver::RaftMessageRequestPB held;  // not yet written to conn
+    size_t held_bytes = 0;
+    // A thread is writing to conn: it writes `held` too before it stops.
+    bool writing = false;
+    // The unwritten rest of a frame a non-blocking write could not finish;
+    // while non-empty the sender thread is the writer (writing is true).
+    std::string backlog;
+    std::chrono::steady_clock::time_point last_tcp_write;
   };
   void SenderLoop(const std::string& uuid);
+  // One pass of the sender thread over a peer in kDiscover or kTcp mode.
+  // `address` and `stub` are the sender's for p->address; `backoff` its
+  // pause after a failed discovery or connect. Unlocks mu_ around I/O.
+  void TcpSenderStep(const std::string& address, tserver::ConsensusService::Stub* stub, Peer* p,
+                     std::chrono::milliseconds* backoff) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Writes `held` (or, with `liveness`, an empty frame) if no other thread
+  // is writing. Unlocks mu_ around the write.
+  void FlushTcpLocked(Peer* p, bool liveness = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops a failed connection (if still p's) and what waits for it.
+  void BreakTcpLocked(Peer* p, const std::shared_ptr<TcpConn>& conn)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StampLocked(tserver::RaftMessageRequestPB* req) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
   mutable absl::Mutex mu_;
@@ -136,6 +190,7 @@ class GrpcTransport : public consensus_driver::Transport {
   // random, never 0, drawn once per transport (one per server process).
   const uint64_t incarnation_;
   std::chrono::milliseconds liveness_interval_ ABSL_GUARDED_BY(mu_){0};  // 0: off
+  bool tcp_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace kmend::raft_transport

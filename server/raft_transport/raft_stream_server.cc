@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "lib/consensus/held_sends.h"
+
 namespace kmend::raft_transport {
 
 class RaftStreamServer::Reactor : public grpc::ServerReadReactor<tserver::RaftMessageRequestPB> {
@@ -28,7 +30,11 @@ class RaftStreamServer::Reactor : public grpc::ServerReadReactor<tserver::RaftMe
       Finish(grpc::Status::OK);
       return;
     }
-    handle_(req_);
+    {
+      // The inline Readies' messages leave as one batch per peer.
+      consensus_driver::HoldSends hold;
+      handle_(req_);
+    }
     req_.Clear();
     StartRead(&req_);
   }

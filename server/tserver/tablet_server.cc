@@ -4,6 +4,7 @@
 
 #include "lib/fs/fs_manager.h"
 #include "lib/io/file.h"
+#include "lib/rpc/tls.h"
 #include "lib/util/status_macros.h"
 #include "server/common/data_dir.h"
 #include "server/common/grpc_util.h"
@@ -51,6 +52,7 @@ absl::Status TabletServer::Start() {
   ASSIGN_OR_RETURN(server::LockedDataDir dir, server::LockAndOpenDataDir(options_.fs_root));
   lock_ = std::move(dir.lock);
   uuid_ = dir.uuid;
+  if (options_.raft_tcp) transport_.EnableTcp();  // before any peer address; a no-op with TLS
   // Every peer of every hosted replica becomes reachable by the transport.
   manager_ = std::make_unique<TabletManager>(
       fs::Layout(options_.fs_root), uuid_,
@@ -112,6 +114,10 @@ absl::Status TabletServer::Start() {
                               status_service_.get()},
                              options_.port_file));
   status_service_->SetRpcAddress(rpc_.address());
+  if (options_.raft_tcp && !rpc::ProcessTls().enabled) {
+    // On the RPC address's host: where peers already reach this server.
+    RETURN_IF_ERROR(consensus_service_->StartRaftTcp(rpc_.address().host()));
+  }
 
   master::TServerRegistrationPB reg;
   reg.set_permanent_uuid(uuid_);

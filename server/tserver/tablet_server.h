@@ -42,6 +42,10 @@ struct TabletServerOptions {
   int64_t raft_tick_ms = 100;
   // Quiescence of idle Raft groups (--raft_quiesce; docs/design/scale.md).
   bool raft_quiesce = true;
+  // Raft messages between tablet servers on a plain TCP connection where
+  // both ends have no TLS (--raft_tcp; server/raft_transport/tcp_socket.h);
+  // false: the gRPC stream.
+  bool raft_tcp = true;
   // Election timeout backoff cap (raft::CoreOptions::max_election_backoff;
   // 1: no backoff).
   int raft_max_election_backoff = 4;

@@ -168,6 +168,13 @@ grpc::ServerReadReactor<RaftMessageRequestPB>* ConsensusServiceImpl::RaftMessage
   });
 }
 
+grpc::Status ConsensusServiceImpl::RaftEndpoint(grpc::ServerContext*,
+                                                const RaftEndpointRequestPB*,
+                                                RaftEndpointResponsePB* resp) {
+  if (const int port = tcp_.port(); port > 0) resp->set_tcp_port(static_cast<uint32_t>(port));
+  return grpc::Status::OK;
+}
+
 grpc::Status ConsensusServiceImpl::ChangeConfig(grpc::ServerContext*,
                                                 const ChangeConfigRequestPB* req,
                                                 ChangeConfigResponsePB* resp) {

@@ -15,6 +15,7 @@
 #include "lib/consensus/peer_liveness.h"
 #include "proto/tserver.grpc.pb.h"
 #include "server/raft_transport/raft_stream_server.h"
+#include "server/raft_transport/tcp_listener.h"
 #include "server/tserver/ack_log.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/replica_rebuilder.h"
@@ -81,8 +82,18 @@ class ConsensusServiceImpl final
   // Ends the open RaftMessageStreams and refuses new ones: call before the
   // RPC server's graceful Shutdown, which would otherwise wait its whole
   // grace for them.
-  void StopStreams() { streams_.Shutdown(); }
+  void StopStreams() {
+    streams_.Shutdown();
+    tcp_.Shutdown();
+  }
   int open_raft_streams() const { return streams_.open_streams(); }
+  // Takes Raft messages on a plain TCP port on `host` too, offered to peers
+  // in RaftEndpoint (raft_transport/tcp_listener.h). Only without TLS: the
+  // caller checks (the connection is plaintext).
+  absl::Status StartRaftTcp(const std::string& host) { return tcp_.Start(host); }
+  int open_raft_tcp_connections() const { return tcp_.open_connections(); }
+  grpc::Status RaftEndpoint(grpc::ServerContext*, const RaftEndpointRequestPB* req,
+                            RaftEndpointResponsePB* resp) override;
   grpc::Status ChangeConfig(grpc::ServerContext*, const ChangeConfigRequestPB* req,
                             ChangeConfigResponsePB* resp) override;
   grpc::Status UnsafeChangeConfig(grpc::ServerContext*, const UnsafeChangeConfigRequestPB* req,
@@ -104,6 +115,10 @@ class ConsensusServiceImpl final
   ReplicaRebuilder* const rebuilder_;
   consensus_driver::PeerLiveness* const liveness_;
   raft_transport::RaftStreamServer streams_;
+  raft_transport::TcpListener tcp_{[this](const RaftMessageRequestPB& req) {
+    RaftMessageResponsePB ignored;
+    (void)RaftMessage(nullptr, &req, &ignored);  // RaftMessage does not use its context
+  }};
 };
 
 }  // namespace kmend::tserver

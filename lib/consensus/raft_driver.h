@@ -223,6 +223,9 @@ class RaftDriver {
   // Queues RunReady when the core has a Ready and none is queued or running.
   void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Persist(const raft::Ready& rd);
+  // Applies rd.committed_entries, moves applied_index_ and answers the
+  // waiters they satisfy.
+  void ApplyCommitted(const raft::Ready& rd);
   static absl::Status Annotate(const absl::Status& s, const std::string& context);
   // A NotifyWhenApplied caller, and its answer once known.
   struct ApplyWaiter {

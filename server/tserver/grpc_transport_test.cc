@@ -2,7 +2,12 @@
 // ConsensusService over real loopback gRPC, in one process: a leader is
 // elected, entries commit on every replica, and the two survivors keep
 // committing after the third server goes away.
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,7 +18,9 @@
 #include "lib/consensus/raft_driver.h"
 #include "lib/fs/layout.h"
 #include "server/common/rpc_server.h"
+#include "lib/rpc/grpc_util.h"
 #include "server/raft_transport/grpc_transport.h"
+#include "server/raft_transport/tcp_socket.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
 #include "server/tserver/tserver_services.h"
@@ -42,6 +49,7 @@ struct Node {
   void Stop() {
     router.Unregister(kTablet);
     if (driver) driver->Shutdown();
+    service->StopStreams();  // as TabletServer::Shutdown: the TCP listener too
     rpc.Shutdown(std::chrono::milliseconds(0));
     transport.Shutdown();
   }
@@ -57,6 +65,10 @@ class GrpcTransportTest : public ::testing::Test {
       n->service = std::make_unique<ConsensusServiceImpl>(n->uuid, n->manager.get(), &n->router);
       absl::Status s = n->rpc.Start("127.0.0.1:0", {n->service.get()}, "");
       ASSERT_TRUE(s.ok()) << s;
+      if (tcp_) {
+        ASSERT_TRUE(n->service->StartRaftTcp("127.0.0.1").ok());
+        n->transport.EnableTcp();
+      }
       nodes_.push_back(std::move(n));
     }
     consensus::RaftConfigPB config;
@@ -123,7 +135,18 @@ class GrpcTransportTest : public ::testing::Test {
     return nodes_[leader]->driver->Replicate(std::move(msg), absl::Seconds(10));
   }
 
+  bool tcp_ = false;  // TcpTransportTest
   std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+// The same three servers with the plain TCP connection on (EnableTcp,
+// StartRaftTcp), as tablet servers without TLS run.
+class TcpTransportTest : public GrpcTransportTest {
+ protected:
+  void SetUp() override {
+    tcp_ = true;
+    GrpcTransportTest::SetUp();
+  }
 };
 
 TEST_F(GrpcTransportTest, ElectsAndReplicatesOverGrpc) {
@@ -157,6 +180,131 @@ TEST_F(GrpcTransportTest, ElectsAndReplicatesOverGrpc) {
   EXPECT_GT(id2->index(), id->index());
 }
 
+// Everything goes over TCP: no gRPC stream is opened, every message the
+// leader sent went on a connection, and losing a server works as over gRPC.
+TEST_F(TcpTransportTest, ElectsAndReplicatesOverTcpWithoutStreams) {
+  int leader = WaitForLeader({0, 1, 2});
+  ASSERT_GE(leader, 0);
+  auto id = ReplicateNoOp(leader);
+  ASSERT_TRUE(id.ok()) << id.status();
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(nodes_[i]->service->open_raft_streams(), 0) << i;
+    if (i != leader) EXPECT_TRUE(nodes_[leader]->transport.PeerOnTcp(nodes_[i]->uuid)) << i;
+  }
+  const GrpcTransport::Stats st = nodes_[leader]->transport.stats();
+  EXPECT_GT(st.sent_tcp, 0);
+  EXPECT_EQ(st.sent_tcp, st.sent);
+  EXPECT_GE(nodes_[(leader + 1) % 3]->service->open_raft_tcp_connections(), 1);
+
+  int gone = (leader + 1) % 3;
+  nodes_[gone]->Stop();
+  std::vector<int> alive;
+  for (int i = 0; i < 3; ++i) {
+    if (i != gone) alive.push_back(i);
+  }
+  // The survivors notice the closed connection (a reset, or EOF at the
+  // idle check) and go back to discovery.
+  for (int i : alive) {
+    absl::Status s = ExternalCluster::WaitFor(
+        [&] { return !nodes_[i]->transport.PeerOnTcp(nodes_[gone]->uuid); },
+        std::chrono::seconds(10), "the connection to the stopped server dropped");
+    EXPECT_TRUE(s.ok()) << i << ": " << s;
+  }
+  leader = WaitForLeader(alive);
+  ASSERT_GE(leader, 0);
+  auto id2 = ReplicateNoOp(leader);
+  ASSERT_TRUE(id2.ok()) << id2.status();
+  EXPECT_GT(id2->index(), id->index());
+}
+
+// A peer that offers no TCP port (TLS on, or a build without it: it answers
+// RaftEndpoint with nothing or UNIMPLEMENTED) gets the gRPC stream.
+TEST_F(GrpcTransportTest, TcpTransportUsesTheStreamWhenThePeerOffersNoPort) {
+  GrpcTransport t;
+  t.EnableTcp();
+  t.SetPeerAddress(nodes_[0]->uuid, absl::StrCat("127.0.0.1:", nodes_[0]->rpc.port()));
+  consensus::RaftMessagePB m;
+  m.set_tablet_id("unknown-tablet");
+  absl::Status s = ExternalCluster::WaitFor(
+      [&] {
+        t.Send(nodes_[0]->uuid, m);
+        absl::SleepFor(absl::Milliseconds(20));
+        return nodes_[0]->service->open_raft_streams() == 1 && t.stats().sent >= 3;
+      },
+      std::chrono::seconds(10), "messages on a stream");
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_FALSE(t.PeerOnTcp(nodes_[0]->uuid));
+  EXPECT_EQ(t.stats().sent_tcp, 0);
+  t.Shutdown();
+}
+
+// A new address for a peer (a server restarted elsewhere) is discovered
+// afresh: the messages follow to the new server, over TCP.
+TEST_F(TcpTransportTest, FollowsAPeerToItsNewAddress) {
+  // The fixture's transports connect to every address they were given
+  // (their own included) at once: three connections per server.
+  absl::Status s = ExternalCluster::WaitFor(
+      [&] {
+        return nodes_[0]->service->open_raft_tcp_connections() == 3 &&
+               nodes_[1]->service->open_raft_tcp_connections() == 3;
+      },
+      std::chrono::seconds(10), "the fixture's connections");
+  ASSERT_TRUE(s.ok()) << s;
+  GrpcTransport t;
+  t.EnableTcp();
+  t.SetPeerAddress("moving", absl::StrCat("127.0.0.1:", nodes_[0]->rpc.port()));
+  s = ExternalCluster::WaitFor(
+      [&] { return t.PeerOnTcp("moving") && nodes_[0]->service->open_raft_tcp_connections() == 4; },
+      std::chrono::seconds(10), "a TCP connection");
+  ASSERT_TRUE(s.ok()) << s;
+  t.SetPeerAddress("moving", absl::StrCat("127.0.0.1:", nodes_[1]->rpc.port()));
+  s = ExternalCluster::WaitFor(
+      [&] {
+        return t.PeerOnTcp("moving") && nodes_[1]->service->open_raft_tcp_connections() == 4 &&
+               nodes_[0]->service->open_raft_tcp_connections() == 3;
+      },
+      std::chrono::seconds(10), "the connection moved to the new address");
+  EXPECT_TRUE(s.ok()) << s;
+  t.Shutdown();
+}
+
+// The listener closes a connection that does not start with the magic or
+// sends a frame longer than kMaxFrameBytes, and keeps serving others.
+TEST_F(TcpTransportTest, ListenerClosesForeignOrCorruptConnections) {
+  int leader = WaitForLeader({0, 1, 2});
+  ASSERT_GE(leader, 0);
+  Node* target = nodes_[(leader + 1) % 3].get();
+  auto port = [&] {
+    grpc::ClientContext ctx;
+    RaftEndpointResponsePB resp;
+    auto stub = ConsensusService::NewStub(
+        rpc::NewChannel(absl::StrCat("127.0.0.1:", target->rpc.port())));
+    EXPECT_TRUE(stub->RaftEndpoint(&ctx, RaftEndpointRequestPB(), &resp).ok());
+    return static_cast<int>(resp.tcp_port());
+  }();
+  ASSERT_GT(port, 0);
+  const std::string bad_magic = "GET / HTTP/1.1\r\n\r\n";
+  std::string long_frame(raft_transport::tcp::kMagic, sizeof(raft_transport::tcp::kMagic));
+  long_frame += std::string("\xff\xff\xff\x7f", 4);  // ~2 GiB
+  for (const std::string& junk : {bad_magic, long_frame}) {
+    absl::StatusOr<int> fd =
+        raft_transport::tcp::Connect("127.0.0.1", port, std::chrono::milliseconds(2000));
+    ASSERT_TRUE(fd.ok()) << fd.status();
+    ASSERT_TRUE(raft_transport::tcp::WriteAll(*fd, junk.data(), junk.size()));
+    // The listener closes it: read sees the end (0) or a reset (the junk
+    // was unread), not its 5 s timeout.
+    timeval five_s{5, 0};
+    setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &five_s, sizeof(five_s));
+    char c;
+    const ssize_t n = read(*fd, &c, 1);
+    EXPECT_TRUE(n == 0 || (n < 0 && errno == ECONNRESET)) << n << " " << strerror(errno);
+    close(*fd);
+  }
+  // Raft traffic over the good connections goes on.
+  auto id = ReplicateNoOp(leader);
+  ASSERT_TRUE(id.ok()) << id.status();
+}
+
 TEST(GrpcTransportUnitTest, DropsWithoutAddressAndNeverBlocks) {
   GrpcTransport::Options opts;
   opts.max_queued_per_peer = 2;
@@ -181,14 +329,19 @@ TEST(GrpcTransportUnitTest, DropsWithoutAddressAndNeverBlocks) {
 // with nothing to send, a transport still calls each peer once an interval,
 // stamped with its uuid, and the peer's ConsensusService records it; when
 // the sender goes, the silence grows.
-TEST(GrpcTransportUnitTest, IdleTransportSendsOneLivenessCallPerPeerPerInterval) {
+class LivenessTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(LivenessTest, IdleTransportSendsOneLivenessCallPerPeerPerInterval) {
+  const bool tcp = GetParam();
   TabletManager manager(fs::Layout("/nonexistent"), "receiver");
   RaftRouter router;
   consensus_driver::PeerLiveness liveness;
   ConsensusServiceImpl service("receiver", &manager, &router, nullptr, &liveness);
   server::RpcServer rpc;
   ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
+  if (tcp) ASSERT_TRUE(service.StartRaftTcp("127.0.0.1").ok());
   GrpcTransport t;
+  if (tcp) t.EnableTcp();
   t.EnableLiveness("sender", std::chrono::milliseconds(50));
   t.SetPeerAddress("receiver", absl::StrCat("127.0.0.1:", rpc.address().port()));
   absl::SleepFor(absl::Milliseconds(600));
@@ -200,8 +353,12 @@ TEST(GrpcTransportUnitTest, IdleTransportSendsOneLivenessCallPerPeerPerInterval)
   t.Shutdown();
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_GE(liveness.SilentFor("sender"), absl::Milliseconds(300));
+  EXPECT_EQ(t.stats().sent_tcp, 0);  // liveness frames carry no messages
+  service.StopStreams();
   rpc.Shutdown(std::chrono::milliseconds(0));
 }
+INSTANTIATE_TEST_SUITE_P(GrpcOrTcp, LivenessTest, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Tcp" : "Grpc"; });
 
 // Followers send each other nothing until an election; the transport
 // connects anyway, so a candidate's first vote request does not pay the

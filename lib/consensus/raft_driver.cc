@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "lib/consensus/held_sends.h"
+#include "lib/consensus/inline_sync.h"
 #include "lib/consensus/wal_log.h"
 #include "lib/meta/cmeta.h"
 
@@ -276,10 +277,11 @@ namespace {
 constexpr size_t kMaxInlineApplies = 64;
 
 // A Ready the receiving thread may handle (DriverOptions::inline_light_readies):
-// nothing to persist, no tablet copy to start, nothing to log, and only
-// in-memory applies.
+// nothing to persist (unless the thread allows it: inline_sync.h), no tablet
+// copy to start, nothing to log, and only in-memory applies.
 bool IsLight(const raft::Ready& rd) {
-  if (rd.MustSync() || rd.committed_config || !rd.need_tablet_copy.empty() ||
+  if ((rd.MustSync() && !AllowInlineSync::Active()) || rd.committed_config ||
+      !rd.need_tablet_copy.empty() ||
       !rd.events.empty() || rd.committed_entries.size() > kMaxInlineApplies) {
     return false;
   }

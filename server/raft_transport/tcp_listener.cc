@@ -8,10 +8,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "lib/consensus/held_sends.h"
+#include "lib/consensus/inline_sync.h"
 #include "server/raft_transport/tcp_socket.h"
 
 namespace kmend::raft_transport {
@@ -120,7 +122,12 @@ void TcpListener::ReadLoop(int fd) {
       absl::MutexLock l(&mu_);
       if (stop_) break;
     }
+    // A frame for one group may persist on this thread (inline_sync.h).
+    bool one_group = req.messages_size() > 0;
+    for (const auto& m : req.messages()) one_group &= m.tablet_id() == req.messages(0).tablet_id();
     consensus_driver::HoldSends hold;
+    std::optional<consensus_driver::AllowInlineSync> allow;
+    if (one_group) allow.emplace();
     handle_(req);
   }
   absl::MutexLock l(&mu_);

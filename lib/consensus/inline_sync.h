@@ -1,0 +1,37 @@
+// AllowInlineSync: lets a thread that received Raft messages for a single
+// group also run that group's Ready when it must fsync (a follower's
+// append), instead of waking a scheduler worker for it.
+//
+// A follower's acknowledgement is on every write's path: receive the
+// append, persist it, answer. Handing the persist to a worker cost a
+// context switch there (~5 % of a one-client write on this project's
+// 2-vCPU machines: docs/benchmarks.md). The receiving thread may block on
+// the fsync instead when that delays nothing else: the TCP reader
+// (server/raft_transport/tcp_listener.h) allows it for a frame whose
+// messages all belong to one group. A frame for several groups goes the
+// usual way, so their fsyncs run in parallel on the workers rather than one
+// after another on the reader.
+//
+// RaftDriver::Receive honours it only with DriverOptions::inline_light_readies
+// and only for a Ready that is otherwise light (raft_driver.cc, IsLight):
+// no config, no tablet copy, no election events, few applies.
+//
+// Thread safety: per thread (thread_local).
+#ifndef KMEND_LIB_CONSENSUS_INLINE_SYNC_H_
+#define KMEND_LIB_CONSENSUS_INLINE_SYNC_H_
+
+namespace kmend::consensus_driver {
+
+class AllowInlineSync {
+ public:
+  AllowInlineSync();
+  ~AllowInlineSync();
+  AllowInlineSync(const AllowInlineSync&) = delete;
+  AllowInlineSync& operator=(const AllowInlineSync&) = delete;
+
+  static bool Active();
+};
+
+}  // namespace kmend::consensus_driver
+
+#endif  // KMEND_LIB_CONSENSUS_INLINE_SYNC_H_

@@ -135,6 +135,21 @@ class GrpcTransportTest : public ::testing::Test {
     return nodes_[leader]->driver->Replicate(std::move(msg), absl::Seconds(10));
   }
 
+  // Stops server `gone`; the other two elect a leader (again) and commit an
+  // entry after `after`.
+  void ExpectTheOtherTwoCommitWithout(int gone, int64_t after) {
+    nodes_[gone]->Stop();
+    std::vector<int> alive;
+    for (int i = 0; i < 3; ++i) {
+      if (i != gone) alive.push_back(i);
+    }
+    const int leader = WaitForLeader(alive);
+    ASSERT_GE(leader, 0);
+    auto id = ReplicateNoOp(leader);
+    ASSERT_TRUE(id.ok()) << id.status();
+    EXPECT_GT(id->index(), after);
+  }
+
   bool tcp_ = false;  // TcpTransportTest
   std::vector<std::unique_ptr<Node>> nodes_;
 };
@@ -167,17 +182,8 @@ TEST_F(GrpcTransportTest, ElectsAndReplicatesOverGrpc) {
   EXPECT_EQ(nodes_[leader]->transport.stats().dropped_no_address, 0);
 
   // Take one follower's server away: the other two still form a majority.
-  int gone = (leader + 1) % 3;
-  nodes_[gone]->Stop();
-  std::vector<int> alive;
-  for (int i = 0; i < 3; ++i) {
-    if (i != gone) alive.push_back(i);
-  }
-  leader = WaitForLeader(alive);
-  ASSERT_GE(leader, 0);
-  auto id2 = ReplicateNoOp(leader);
-  ASSERT_TRUE(id2.ok()) << id2.status();
-  EXPECT_GT(id2->index(), id->index());
+  const int gone = (leader + 1) % 3;
+  ExpectTheOtherTwoCommitWithout(gone, id->index());
 }
 
 // Everything goes over TCP: no gRPC stream is opened, every message the
@@ -196,25 +202,17 @@ TEST_F(TcpTransportTest, ElectsAndReplicatesOverTcpWithoutStreams) {
   EXPECT_EQ(st.sent_tcp, st.sent);
   EXPECT_GE(nodes_[(leader + 1) % 3]->service->open_raft_tcp_connections(), 1);
 
-  int gone = (leader + 1) % 3;
-  nodes_[gone]->Stop();
-  std::vector<int> alive;
+  const int gone = (leader + 1) % 3;
+  ExpectTheOtherTwoCommitWithout(gone, id->index());
+  // The survivors noticed the closed connection (a reset, or EOF at the
+  // idle check) and went back to discovery.
   for (int i = 0; i < 3; ++i) {
-    if (i != gone) alive.push_back(i);
-  }
-  // The survivors notice the closed connection (a reset, or EOF at the
-  // idle check) and go back to discovery.
-  for (int i : alive) {
+    if (i == gone) continue;
     absl::Status s = ExternalCluster::WaitFor(
         [&] { return !nodes_[i]->transport.PeerOnTcp(nodes_[gone]->uuid); },
         std::chrono::seconds(10), "the connection to the stopped server dropped");
     EXPECT_TRUE(s.ok()) << i << ": " << s;
   }
-  leader = WaitForLeader(alive);
-  ASSERT_GE(leader, 0);
-  auto id2 = ReplicateNoOp(leader);
-  ASSERT_TRUE(id2.ok()) << id2.status();
-  EXPECT_GT(id2->index(), id->index());
 }
 
 // A peer that offers no TCP port (TLS on, or a build without it: it answers

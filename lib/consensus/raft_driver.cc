@@ -295,12 +295,22 @@ bool IsLight(const raft::Ready& rd) {
 void RaftDriver::RunReady() { RunReadyOn(/*inline_call=*/false); }
 
 void RaftDriver::RunReadyOn(bool inline_call) {
+  // An inline caller goes on with what arrived during its Ready (the
+  // acknowledgements that came in during its fsync, say) rather than waking
+  // a worker for it, for a few rounds: a busy group then returns to the
+  // workers' queue, where it does not hold up the caller's other work.
+  constexpr int kMaxInlineRounds = 3;
+  for (int round = 1; RunOneReady(inline_call, inline_call && round < kMaxInlineRounds); ++round) {
+  }
+}
+
+bool RaftDriver::RunOneReady(bool inline_call, bool may_continue) {
   raft::Ready rd;
   {
     absl::MutexLock l(&mu_);
     if (stop_ || (!handed_over_ && !core_->HasReady())) {
       scheduled_ = false;
-      return;
+      return false;
     }
     if (handed_over_) {
       rd = std::move(*handed_over_);
@@ -313,7 +323,7 @@ void RaftDriver::RunReadyOn(bool inline_call) {
       // the driver's Readies from here).
       handed_over_ = std::move(rd);
       scheduler_->Schedule(slot_);
-      return;
+      return false;
     }
   }
   // Logged first: an election whose persist then hangs or fails is in the log.
@@ -347,13 +357,14 @@ void RaftDriver::RunReadyOn(bool inline_call) {
       waiters = TakeAnsweredWaitersLocked(absl::Now());   // all: failed_ is set
     }
     AnswerWaiters(std::move(waiters));
-    return;  // fail-stop: scheduled_ stays set, nothing is sent or applied again
+    return false;  // fail-stop: scheduled_ stays set, nothing is sent or applied again
   }
   for (const consensus::RaftMessagePB& m : rd.messages) transport_->Send(m.to_uuid(), m);
   // An acknowledgement of what was just synced does not wait for the next
   // Readies (a light Ready's messages may: it cost no fsync).
   if (rd.MustSync()) HoldSends::FlushNow();
   std::vector<ApplyWaiter> applied;
+  bool go_on = false;
   if (!apply_first) {
     for (const consensus::ReplicateMsg& e : rd.committed_entries) {
       if (options_.apply) options_.apply(e);
@@ -368,14 +379,19 @@ void RaftDriver::RunReadyOn(bool inline_call) {
     }
     core_->Advance();
     activity_.fetch_add(1, std::memory_order_release);
-    // The next Ready (what arrived meanwhile) goes to the back of the queue:
-    // a busy group does not hold a worker from the others.
-    scheduled_ = false;
-    MaybeScheduleLocked();
+    if (may_continue && !stop_ && core_->HasReady()) {
+      go_on = true;  // scheduled_ stays set: still ours
+    } else {
+      // The next Ready (what arrived meanwhile) goes to the back of the
+      // queue: a busy group does not hold a worker from the others.
+      scheduled_ = false;
+      MaybeScheduleLocked();
+    }
   }
   // The clients' answers go out while the next Ready may already run on
   // another worker (scheduled_ was cleared): they overlap its fsync.
   AnswerWaiters(std::move(applied));
+  return go_on;
 }
 
 void RaftDriver::ApplyCommitted(const raft::Ready& rd) {
@@ -444,12 +460,28 @@ absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
   return s;
 }
 
-absl::StatusOr<consensus::OpId> RaftDriver::Propose(consensus::ReplicateMsg msg) {
+absl::StatusOr<consensus::OpId> RaftDriver::Propose(consensus::ReplicateMsg msg,
+                                                    bool run_ready_here) {
+  absl::StatusOr<consensus::OpId> id;
+  {
+    absl::MutexLock l(&mu_);
+    if (!failed_.ok()) return failed_;
+    OnInputLocked();
+    id = core_->Propose(std::move(msg));
+    if (!run_ready_here || !options_.inline_light_readies || scheduled_ || stop_ ||
+        slot_ == nullptr || !core_->HasReady()) {
+      MaybeScheduleLocked();
+      return id;
+    }
+    scheduled_ = true;  // ours now, as in Receive
+    ++inline_running_;
+  }
+  {
+    AllowInlineSync sync_here;  // the new entry's fsync, on this thread
+    RunReadyOn(/*inline_call=*/true);
+  }
   absl::MutexLock l(&mu_);
-  if (!failed_.ok()) return failed_;
-  OnInputLocked();
-  absl::StatusOr<consensus::OpId> id = core_->Propose(std::move(msg));
-  MaybeScheduleLocked();
+  --inline_running_;
   return id;
 }
 

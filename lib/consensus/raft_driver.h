@@ -127,7 +127,12 @@ class RaftDriver {
   absl::Status Receive(const consensus::RaftMessagePB& msg);
 
   // Leader only; see RaftCore::Propose. Returns at once with the op id.
-  absl::StatusOr<consensus::OpId> Propose(consensus::ReplicateMsg msg);
+  // With `run_ready_here` (and DriverOptions::inline_light_readies), the
+  // caller's thread persists and sends the new entry itself when no Ready
+  // of this group is queued or running, instead of waking a worker: one
+  // hand-off less on a write's path. The caller must be able to block for
+  // an fsync.
+  absl::StatusOr<consensus::OpId> Propose(consensus::ReplicateMsg msg, bool run_ready_here = false);
   // Waits until `id` is applied here: OK, Aborted if another entry was
   // committed at its index (the proposal was lost with a leader change),
   // DeadlineExceeded after `timeout`.
@@ -220,6 +225,9 @@ class RaftDriver {
   // RunReady, on a worker or (inline_call) on the thread of a Receive that
   // took the driver's Ready token itself (DriverOptions::inline_light_readies).
   void RunReadyOn(bool inline_call);
+  // One Ready of RunReadyOn. With `may_continue`, keeps the driver's Ready
+  // token when another Ready is waiting and returns true (run it too).
+  bool RunOneReady(bool inline_call, bool may_continue);
   // Queues RunReady when the core has a Ready and none is queued or running.
   void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Persist(const raft::Ready& rd);

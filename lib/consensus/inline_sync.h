@@ -10,7 +10,9 @@
 // (server/raft_transport/tcp_listener.h) allows it for a frame whose
 // messages all belong to one group. A frame for several groups goes the
 // usual way, so their fsyncs run in parallel on the workers rather than one
-// after another on the reader.
+// after another on the reader. RaftDriver::Propose with run_ready_here
+// allows it too: a Write's thread logs and sends its own entry when the
+// group is idle.
 //
 // RaftDriver::Receive honours it only with DriverOptions::inline_light_readies
 // and only for a Ready that is otherwise light (raft_driver.cc, IsLight):

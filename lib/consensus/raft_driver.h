@@ -14,8 +14,14 @@
 // for I/O, and queue the driver on the scheduler when the core has a Ready
 // and none is queued or running (`scheduled_`), so they overlap with a
 // Ready's fsyncs; the next Ready batches whatever arrived meanwhile (group
-// commit). With options.inline_light_readies, Receive handles a Ready that
-// persists nothing itself instead of queueing it (see DriverOptions).
+// commit). Committed entries are applied before the Ready's own persist
+// when the Ready neither truncates nor commits a config (they are durable
+// already; docs/design/raft_transport.md). With options.inline_light_readies,
+// Receive handles a Ready that persists nothing itself instead of queueing
+// it (see DriverOptions); a thread that allows it (inline_sync.h: the TCP
+// reader of a single-group frame, Propose with run_ready_here) also one
+// that persists; an inline caller goes on with up to 3 Readies that arrived
+// meanwhile.
 //
 // Failure is fail-stop: if persisting fails, the driver stops handling
 // Readies (nothing more is sent or applied) and health() returns the error.

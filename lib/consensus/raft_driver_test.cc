@@ -390,9 +390,12 @@ TEST(RaftDriverTest, NotifyWhenAppliedAnswersOnceFromTheApplyOrAtOnceWhenAlready
 // still go to the workers, and every replica applies the same entries in
 // the same order either way.
 TEST(RaftDriverTest, LightReadiesRunOnTheReceivingThreadAndKeepTheOrder) {
-  for (bool on : {false, true}) {
-    SCOPED_TRACE(on ? "inline" : "workers only");
-    const std::string root = TempRoot(on ? "driver_inline_on" : "driver_inline_off");
+  // 0: every Ready on a worker; 1: light Readies inline; 2: and each
+  // proposal's Ready on the proposing thread (Propose's run_ready_here).
+  for (int mode : {0, 1, 2}) {
+    const bool on = mode > 0;
+    SCOPED_TRACE(mode == 0 ? "workers only" : mode == 1 ? "inline" : "inline, proposer runs");
+    const std::string root = TempRoot(absl::StrCat("driver_inline_", mode));
     Group g(root);
     g.set_inline_readies(on);
     for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
@@ -400,7 +403,8 @@ TEST(RaftDriverTest, LightReadiesRunOnTheReceivingThreadAndKeepTheOrder) {
     ASSERT_FALSE(leader.empty());
     constexpr int kWrites = 30;
     for (int i = 0; i < kWrites; ++i) {
-      absl::StatusOr<consensus::OpId> id = g.driver(leader)->Propose(Write(absl::StrCat("w", i)));
+      absl::StatusOr<consensus::OpId> id =
+          g.driver(leader)->Propose(Write(absl::StrCat("w", i)), /*run_ready_here=*/mode == 2);
       ASSERT_TRUE(id.ok()) << id.status();
       Answer a;
       g.driver(leader)->NotifyWhenApplied(*id, absl::Now() + kWait, a.Callback());

@@ -6,11 +6,14 @@
 // append, persist it, answer. Handing the persist to a worker cost a
 // context switch there (~5 % of a one-client write on this project's
 // 2-vCPU machines: docs/benchmarks.md). The receiving thread may block on
-// the fsync instead when that delays nothing else: the TCP reader
+// the fsync instead when that delays little else: the TCP reader
 // (server/raft_transport/tcp_listener.h) allows it for a frame whose
-// messages all belong to one group. A frame for several groups goes the
-// usual way, so their fsyncs run in parallel on the workers rather than one
-// after another on the reader. RaftDriver::Propose with run_ready_here
+// messages all belong to one group, when nothing more from that peer is
+// waiting to be read. A frame for several groups, or with more behind it,
+// goes the usual way, so fsyncs of a busy server pair run in parallel on
+// the workers rather than one after another on the reader. What arrives
+// during the fsync waits for it (a disk that stalls for a second stalls the
+// reader of that peer as long). RaftDriver::Propose with run_ready_here
 // allows it too: a Write's thread logs and sends its own entry when the
 // group is idle.
 //

@@ -11,7 +11,10 @@
 //      acknowledged append);
 //   3. persist committed_config (if set) to the consensus metadata;
 //   4. send `messages` (and early_messages if not sent in step 0);
-//   5. apply committed_entries in order (they are always already persisted);
+//   5. apply committed_entries in order (they are always already persisted,
+//      so they may also be applied before steps 1-4, right after GetReady,
+//      unless truncate_after or committed_config is set: the driver does,
+//      to answer clients before the Ready's own fsync);
 //   6. start tablet copies for need_tablet_copy (optional, asynchronous);
 // and may log `events` at any point (the driver logs them first, so an
 // election whose persist then fails is in the log);

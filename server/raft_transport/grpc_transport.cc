@@ -32,14 +32,23 @@ uint64_t NewIncarnation() {
 
 }  // namespace
 
+// One connection. Its writer state belongs to it, not to the peer: a writer
+// still busy with a connection that was replaced must not touch the new
+// one's (both guarded by the transport's mu_).
 struct TcpConn {
   explicit TcpConn(int fd) : fd(fd) {}
   ~TcpConn() { close(fd); }
   const int fd;
+  // A thread is writing on it: it also writes the peer's `held` before it
+  // stops, so frames never interleave.
+  bool writing = false;
+  // The unwritten rest of a frame a non-blocking write could not finish;
+  // while non-empty the sender thread is the writer (writing stays set).
+  std::string backlog;
 };
 
 GrpcTransport::GrpcTransport(Options options)
-    : options_(options), incarnation_(NewIncarnation()) {}
+    : options_(options), incarnation_(NewIncarnation()), life_(std::make_shared<Life>()) {}
 
 GrpcTransport::~GrpcTransport() { Shutdown(); }
 
@@ -81,8 +90,13 @@ void GrpcTransport::Send(const std::string& to_uuid, const consensus::RaftMessag
     m->set_to_uuid(to_uuid);
     p.held_bytes += m->ByteSizeLong();
     if (consensus_driver::HoldSends::Active()) {
+      // The flush may run after this transport is gone (a scheduler worker
+      // holds across Readies of every server in the process): it checks
+      // `life_`, which Shutdown clears while no flush runs.
       Peer* pp = &p;
-      consensus_driver::HoldSends::AtEnd(pp, [this, pp] {
+      consensus_driver::HoldSends::AtEnd(pp, [this, pp, life = life_] {
+        absl::MutexLock alive(&life->mu);
+        if (!life->alive) return;
         absl::MutexLock l(&mu_);
         if (!stop_) FlushTcpLocked(pp);
       });
@@ -121,15 +135,31 @@ void GrpcTransport::StampLocked(tserver::RaftMessageRequestPB* req) const {
 }
 
 void GrpcTransport::FlushTcpLocked(Peer* p, bool liveness) {
-  if (p->writing || p->conn == nullptr) return;
+  const std::shared_ptr<TcpConn> conn = p->conn;
+  if (conn == nullptr || conn->writing) return;
   if (p->held.messages_size() == 0 && !liveness) return;
-  p->writing = true;
+  conn->writing = true;
   while (true) {
+    // At most max_batch_bytes per frame (the first message always goes),
+    // far below the receiver's kMaxFrameBytes.
     tserver::RaftMessageRequestPB req;
-    req.Swap(&p->held);
-    p->held_bytes = 0;
+    if (p->held_bytes <= options_.max_batch_bytes) {
+      req.Swap(&p->held);
+      p->held_bytes = 0;
+    } else {
+      int n = 0;
+      size_t bytes = 0;
+      while (n < p->held.messages_size()) {
+        const size_t size = p->held.messages(n).ByteSizeLong();
+        if (n > 0 && bytes + size > options_.max_batch_bytes) break;
+        bytes += size;
+        ++n;
+      }
+      for (int i = 0; i < n; ++i) *req.add_messages() = std::move(*p->held.mutable_messages(i));
+      p->held.mutable_messages()->DeleteSubrange(0, n);
+      p->held_bytes = bytes >= p->held_bytes ? 0 : p->held_bytes - bytes;
+    }
     StampLocked(&req);
-    std::shared_ptr<TcpConn> conn = p->conn;
     const int n = req.messages_size();
     mu_.Unlock();
     std::string frame;
@@ -149,27 +179,28 @@ void GrpcTransport::FlushTcpLocked(Peer* p, bool liveness) {
     mu_.Lock();
     if (failed || p->conn != conn) {
       stats_.dropped_rpc_failed += n;
-      p->writing = false;
+      conn->writing = false;
       BreakTcpLocked(p, conn);
       return;
     }
     stats_.sent += n;
     stats_.sent_tcp += n;
+    ++stats_.tcp_frames;
     p->last_tcp_write = std::chrono::steady_clock::now();
     if (done < frame.size()) {
       // The socket is full: the sender thread writes the rest, and what is
       // held meanwhile after it (`writing` stays set until then).
-      p->backlog = frame.substr(done);
+      conn->backlog = frame.substr(done);
       return;
     }
     if (p->held.messages_size() == 0) {
-      p->writing = false;
+      conn->writing = false;
       return;
     }
   }
 }
 
-void GrpcTransport::BreakTcpLocked(Peer* p, const std::shared_ptr<TcpConn>& conn) {
+void GrpcTransport::BreakTcpLocked(Peer* p, std::shared_ptr<TcpConn> conn) {
   if (conn == nullptr || p->conn != conn) return;  // already broken
   ::shutdown(conn->fd, SHUT_RDWR);  // a blocked writer returns; closed by the last user
   p->conn.reset();
@@ -177,7 +208,7 @@ void GrpcTransport::BreakTcpLocked(Peer* p, const std::shared_ptr<TcpConn>& conn
   stats_.dropped_rpc_failed += p->held.messages_size();
   p->held.Clear();
   p->held_bytes = 0;
-  p->backlog.clear();
+  conn->backlog.clear();
 }
 
 void GrpcTransport::SenderLoop(const std::string& uuid) {
@@ -371,10 +402,9 @@ void GrpcTransport::TcpSenderStep(const std::string& address,
     if (stop_ || p->address != address) return;  // the caller's loop handles both
     if (conn != nullptr) {
       *backoff = options_.pause_after_failure;
+      p->tcp_connect_failures = 0;
       p->conn = std::move(conn);
       p->mode = Peer::Mode::kTcp;
-      p->writing = false;
-      p->backlog.clear();
       p->last_tcp_write = Clock::now();
       // What queued during the discovery goes first.
       for (auto& m : p->queue) {
@@ -387,6 +417,14 @@ void GrpcTransport::TcpSenderStep(const std::string& address,
     }
     if (st.error_code() == grpc::StatusCode::UNIMPLEMENTED || (st.ok() && resp.tcp_port() == 0)) {
       p->mode = Peer::Mode::kStream;  // the queue goes on the stream
+      return;
+    }
+    if (st.ok() && ++p->tcp_connect_failures >= kMaxTcpConnectFailures) {
+      // The peer answers on its RPC port but its TCP port does not (a
+      // firewall that opens only the RPC port): the stream, until the
+      // address changes.
+      ++stats_.tcp_fallbacks;
+      p->mode = Peer::Mode::kStream;
       return;
     }
     // The peer is down or its port does not answer: what waits is dropped
@@ -404,7 +442,7 @@ void GrpcTransport::TcpSenderStep(const std::string& address,
   // kTcp: Sends write inline; this thread waits for a backlog, a broken
   // connection, the liveness frame's time, or a check of the connection.
   auto wake = [this, p, &address]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return stop_ || p->address != address || p->conn == nullptr || !p->backlog.empty();
+    return stop_ || p->address != address || p->conn == nullptr || !p->conn->backlog.empty();
   };
   auto wait = std::chrono::duration_cast<Clock::duration>(options_.keep_connected);
   if (liveness_interval_.count() > 0) {
@@ -413,17 +451,17 @@ void GrpcTransport::TcpSenderStep(const std::string& address,
   }
   mu_.AwaitWithTimeout(absl::Condition(&wake), absl::FromChrono(wait));
   if (stop_ || p->address != address || p->conn == nullptr) return;
-  if (!p->backlog.empty()) {
+  if (!p->conn->backlog.empty()) {
     // This thread is the writer now (`writing` stayed set).
     std::shared_ptr<TcpConn> conn = p->conn;
-    std::string rest = std::move(p->backlog);
-    p->backlog.clear();
+    std::string rest = std::move(conn->backlog);
+    conn->backlog.clear();
     mu_.Unlock();
     // Blocking: TCP_USER_TIMEOUT fails it within seconds on a stalled peer,
     // Shutdown's shutdown() at once.
     const bool ok = tcp::WriteAll(conn->fd, rest.data(), rest.size());
     mu_.Lock();
-    p->writing = false;
+    conn->writing = false;
     if (!ok) {
       BreakTcpLocked(p, conn);
       return;
@@ -432,11 +470,11 @@ void GrpcTransport::TcpSenderStep(const std::string& address,
     FlushTcpLocked(p);
     return;
   }
-  if (p->writing) return;
+  if (p->conn->writing) return;
   if (liveness_interval_.count() > 0 && Clock::now() - p->last_tcp_write >= liveness_interval_) {
     ++stats_.liveness_calls;
     FlushTcpLocked(p, /*liveness=*/true);
-    if (p->conn == nullptr || p->writing) return;
+    if (p->conn == nullptr || p->conn->writing) return;
   }
   // The peer never writes on this connection: readable means it closed
   // (a restart) or reset it.
@@ -452,6 +490,11 @@ bool GrpcTransport::PeerOnTcp(const std::string& uuid) const {
 }
 
 void GrpcTransport::Shutdown() {
+  {
+    // Waits for a held flush in progress; later ones return at once.
+    absl::MutexLock alive(&life_->mu);
+    life_->alive = false;
+  }
   std::vector<std::thread> senders;
   {
     absl::MutexLock lock(&mu_);

@@ -44,11 +44,13 @@
 // each peer's messages as one frame when its hold ends. A write the socket
 // cannot take at once leaves its rest to the sender thread, which finishes
 // it while later Sends queue behind it (bounded: 4 x max_batch_bytes, then
-// dropped). The sender thread also connects, reconnects (a new discovery:
+// dropped). A frame carries at most max_batch_bytes. The sender thread also connects, reconnects (a new discovery:
 // a restarted peer listens on a new port), sends the liveness frames and
 // notices a peer that closed the connection. A peer without the method
 // (UNIMPLEMENTED: an older build or a master) or offering no port (TLS on:
-// the connection would be plaintext) gets the stream. A process with TLS
+// the connection would be plaintext) gets the stream, and so does one whose
+// offered port refused three connects in a row while its RPC port answered
+// (a firewall), until its address changes. A process with TLS
 // never asks.
 //
 // Addresses: SetPeerAddress(uuid, "host:port"), typically from the
@@ -107,10 +109,12 @@ class GrpcTransport : public consensus_driver::Transport {
   struct Stats {
     int64_t sent = 0;                 // messages in successful writes/RPCs
     int64_t sent_tcp = 0;             // of which on a TCP connection
+    int64_t tcp_frames = 0;           // frames written (liveness frames included)
     int64_t dropped_no_address = 0;
     int64_t dropped_queue_full = 0;
     int64_t dropped_rpc_failed = 0;
     int64_t liveness_calls = 0;       // empty RPCs sent (successful or not)
+    int64_t tcp_fallbacks = 0;        // peers given the stream: TCP port unreachable
   };
 
   GrpcTransport() : GrpcTransport(Options()) {}
@@ -159,12 +163,9 @@ class GrpcTransport : public consensus_driver::Transport {
     std::shared_ptr<TcpConn> conn;
     tserver::RaftMessageRequestPB held;  // not yet written to conn
     size_t held_bytes = 0;
-    // A thread is writing to conn: it writes `held` too before it stops.
-    bool writing = false;
-    // The unwritten rest of a frame a non-blocking write could not finish;
-    // while non-empty the sender thread is the writer (writing is true).
-    std::string backlog;
     std::chrono::steady_clock::time_point last_tcp_write;
+    // Connects that failed in a row although RaftEndpoint answered.
+    int tcp_connect_failures = 0;
   };
   void SenderLoop(const std::string& uuid);
   // One pass of the sender thread over a peer in kDiscover or kTcp mode.
@@ -176,8 +177,8 @@ class GrpcTransport : public consensus_driver::Transport {
   // is writing. Unlocks mu_ around the write.
   void FlushTcpLocked(Peer* p, bool liveness = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Drops a failed connection (if still p's) and what waits for it.
-  void BreakTcpLocked(Peer* p, const std::shared_ptr<TcpConn>& conn)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // By value: callers pass p->conn itself, which this resets.
+  void BreakTcpLocked(Peer* p, std::shared_ptr<TcpConn> conn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StampLocked(tserver::RaftMessageRequestPB* req) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Options options_;
@@ -191,6 +192,15 @@ class GrpcTransport : public consensus_driver::Transport {
   const uint64_t incarnation_;
   std::chrono::milliseconds liveness_interval_ ABSL_GUARDED_BY(mu_){0};  // 0: off
   bool tcp_ ABSL_GUARDED_BY(mu_) = false;
+  // After this many failed connects to an offered TCP port, the stream.
+  static constexpr int kMaxTcpConnectFailures = 3;
+  // Whether held flushes (Send under a HoldSends) may still run: they can
+  // outlive the transport, so they hold a reference to this, not to it.
+  struct Life {
+    absl::Mutex mu;
+    bool alive ABSL_GUARDED_BY(mu) = true;
+  };
+  const std::shared_ptr<Life> life_;
 };
 
 }  // namespace kmend::raft_transport

@@ -2,6 +2,7 @@
 
 #include <netdb.h>
 #include <pthread.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -122,9 +123,13 @@ void TcpListener::ReadLoop(int fd) {
       absl::MutexLock l(&mu_);
       if (stop_) break;
     }
-    // A frame for one group may persist on this thread (inline_sync.h).
+    // A frame for one group may persist on this thread (inline_sync.h), if
+    // nothing else from the peer is waiting to be read: the next frames
+    // (other groups' appends, heartbeats) must not wait behind the fsync.
     bool one_group = req.messages_size() > 0;
     for (const auto& m : req.messages()) one_group &= m.tablet_id() == req.messages(0).tablet_id();
+    int unread = 0;
+    if (one_group && (ioctl(fd, FIONREAD, &unread) != 0 || unread > 0)) one_group = false;
     consensus_driver::HoldSends hold;
     std::optional<consensus_driver::AllowInlineSync> allow;
     if (one_group) allow.emplace();

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "lib/consensus/held_sends.h"
 #include "lib/consensus/raft_driver.h"
 #include "lib/fs/layout.h"
 #include "server/common/rpc_server.h"
@@ -301,6 +302,94 @@ TEST_F(TcpTransportTest, ListenerClosesForeignOrCorruptConnections) {
   // Raft traffic over the good connections goes on.
   auto id = ReplicateNoOp(leader);
   ASSERT_TRUE(id.ok()) << id.status();
+}
+
+// Held messages beyond max_batch_bytes leave in several frames (each under
+// the receiver's limit), all delivered in order.
+TEST_F(TcpTransportTest, SplitsWhatIsHeldIntoFramesOfMaxBatchBytes) {
+  std::vector<std::string> got;
+  absl::Mutex got_mu;
+  ASSERT_TRUE(nodes_[0]
+                  ->router
+                  .Register("split-tablet",
+                            [&](const consensus::RaftMessagePB& m) {
+                              absl::MutexLock l(&got_mu);
+                              got.push_back(m.from_uuid());
+                              return absl::OkStatus();
+                            })
+                  .ok());
+  GrpcTransport::Options opts;
+  opts.max_batch_bytes = 4096;
+  GrpcTransport t(opts);
+  t.EnableTcp();
+  t.SetPeerAddress(nodes_[0]->uuid, absl::StrCat("127.0.0.1:", nodes_[0]->rpc.port()));
+  absl::Status s = ExternalCluster::WaitFor([&] { return t.PeerOnTcp(nodes_[0]->uuid); },
+                                            std::chrono::seconds(10), "a TCP connection");
+  ASSERT_TRUE(s.ok()) << s;
+  // ~12 KiB held (under the 4 x max_batch_bytes cap): three frames or more.
+  constexpr int kMessages = 12;
+  {
+    consensus_driver::HoldSends hold;
+    for (int i = 0; i < kMessages; ++i) {
+      consensus::RaftMessagePB m;
+      m.set_tablet_id("split-tablet");
+      m.set_from_uuid(absl::StrCat(i, std::string(1000, 'x')));
+      t.Send(nodes_[0]->uuid, m);
+    }
+    EXPECT_EQ(t.stats().sent, 0) << "sent before the hold ended";
+  }
+  s = ExternalCluster::WaitFor(
+      [&] {
+        absl::MutexLock l(&got_mu);
+        return got.size() == kMessages;
+      },
+      std::chrono::seconds(10), "every message delivered");
+  EXPECT_TRUE(s.ok()) << s;
+  absl::MutexLock l(&got_mu);
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].substr(0, got[i].size() - 1000), absl::StrCat(i));
+  EXPECT_EQ(t.stats().sent_tcp, kMessages);
+  EXPECT_GE(t.stats().tcp_frames, 3);  // 12 x ~1 KiB in frames of <= 4 KiB
+  t.Shutdown();
+  nodes_[0]->router.Unregister("split-tablet");
+}
+
+// A peer whose RPC port answers RaftEndpoint with a TCP port that refuses
+// connections (a firewall that opens the RPC port only) gets the stream
+// after three tries, here unary calls (no stream method either).
+TEST(GrpcTransportUnitTest, FallsBackWhenTheOfferedTcpPortDoesNotAnswer) {
+  class DeadTcpPort final : public ConsensusService::Service {
+   public:
+    grpc::Status RaftEndpoint(grpc::ServerContext*, const RaftEndpointRequestPB*,
+                              RaftEndpointResponsePB* resp) override {
+      resp->set_tcp_port(1);  // nothing listens on port 1 of loopback
+      return grpc::Status::OK;
+    }
+    grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
+                             RaftMessageResponsePB*) override {
+      messages += req->messages_size();
+      return grpc::Status::OK;
+    }
+    std::atomic<int> messages{0};
+  } service;
+  server::RpcServer rpc;
+  ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
+  GrpcTransport t;
+  t.EnableTcp();
+  t.SetPeerAddress("firewalled", absl::StrCat("127.0.0.1:", rpc.address().port()));
+  consensus::RaftMessagePB m;
+  m.set_tablet_id(kTablet);
+  absl::Status s = ExternalCluster::WaitFor(
+      [&] {
+        t.Send("firewalled", m);
+        absl::SleepFor(absl::Milliseconds(20));
+        return service.messages >= 3;
+      },
+      std::chrono::seconds(20), "messages delivered without TCP");
+  EXPECT_TRUE(s.ok()) << s;
+  EXPECT_EQ(t.stats().tcp_fallbacks, 1);
+  EXPECT_FALSE(t.PeerOnTcp("firewalled"));
+  t.Shutdown();
+  rpc.Shutdown(std::chrono::milliseconds(0));
 }
 
 TEST(GrpcTransportUnitTest, DropsWithoutAddressAndNeverBlocks) {

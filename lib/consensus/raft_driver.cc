@@ -402,6 +402,7 @@ void RaftDriver::ApplyCommitted(const raft::Ready& rd) {
   {
     absl::MutexLock l(&mu_);
     applied_index_ = rd.committed_entries.back().id().index();
+    core_->AppliedEarly();  // the core's reads and status agree with the answers
     if (!apply_waiters_.empty()) applied = TakeAnsweredWaitersLocked(absl::InfinitePast());
   }
   AnswerWaiters(std::move(applied));

@@ -410,6 +410,9 @@ TEST(RaftDriverTest, LightReadiesRunOnTheReceivingThreadAndKeepTheOrder) {
       g.driver(leader)->NotifyWhenApplied(*id, absl::Now() + kWait, a.Callback());
       ASSERT_TRUE(a.Wait());
       ASSERT_TRUE(a.status.ok()) << a.status;
+      // Answered means applied for the reads too (RaftCore::AppliedEarly),
+      // also when the answer came before the rest of its Ready was done.
+      EXPECT_GE(g.driver(leader)->GetStatus().applied_index, id->index()) << "write " << i;
     }
     const size_t n = g.Applied(leader).size();
     ASSERT_GE(n, static_cast<size_t>(kWrites));

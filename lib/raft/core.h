@@ -194,6 +194,11 @@ class RaftCore {
   Ready GetReady();
   // The driver has done everything the last Ready asked (see ready.h).
   void Advance();
+  // The driver applied the outstanding Ready's committed_entries ahead of
+  // the rest of it (ready.h, step 5): they count as applied from now on, so
+  // a read after a client's answer is not refused for an apply it already
+  // saw (CheckLeaderRead). No-op without an outstanding Ready.
+  void AppliedEarly();
 
   RaftStatus GetStatus() const;
 

@@ -433,6 +433,12 @@ Ready RaftCore::GetReady() {
   return rd;
 }
 
+void RaftCore::AppliedEarly() {
+  if (ready_outstanding_ && ready_applied_index_ > log_.applied()) {
+    log_.SetApplied(ready_applied_index_);
+  }
+}
+
 void RaftCore::Advance() {
   if (!ready_outstanding_) return;
   ready_outstanding_ = false;

@@ -277,10 +277,14 @@ namespace {
 constexpr size_t kMaxInlineApplies = 64;
 
 // A Ready the receiving thread may handle (DriverOptions::inline_light_readies):
-// nothing to persist (unless the thread allows it: inline_sync.h), no tablet
-// copy to start, nothing to log, and only in-memory applies.
+// nothing to persist (unless the thread allows it, inline_sync.h, and it is
+// only new entries: a vote or a new term, two cmeta syncs, always goes to a
+// worker, so that an election burst after a server's death never queues on a
+// reader in front of the surviving leaders' heartbeats), no tablet copy to
+// start, nothing to log, and only in-memory applies.
 bool IsLight(const raft::Ready& rd) {
-  if ((rd.MustSync() && !AllowInlineSync::Active()) || rd.committed_config ||
+  const bool may_sync = AllowInlineSync::Active() && !rd.hard_state && !rd.truncate_after;
+  if ((rd.MustSync() && !may_sync) || rd.committed_config ||
       !rd.need_tablet_copy.empty() ||
       !rd.events.empty() || rd.committed_entries.size() > kMaxInlineApplies) {
     return false;

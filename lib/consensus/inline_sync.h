@@ -18,8 +18,9 @@
 // group is idle.
 //
 // RaftDriver::Receive honours it only with DriverOptions::inline_light_readies
-// and only for a Ready that is otherwise light (raft_driver.cc, IsLight):
-// no config, no tablet copy, no election events, few applies.
+// and only for a Ready that persists new entries alone (no vote or term,
+// no truncation) and is otherwise light (raft_driver.cc, IsLight): no
+// config, no tablet copy, no election events, few applies.
 //
 // Thread safety: per thread (thread_local).
 #ifndef KMEND_LIB_CONSENSUS_INLINE_SYNC_H_

@@ -37,6 +37,35 @@ using kmend::testing::ExternalCluster;
 
 constexpr char kTablet[] = "00000000000000000000000000000001";
 
+// A peer of an older build: unary RaftMessage only (no stream, no
+// RaftEndpoint), counting what it receives.
+class UnaryOnlyService : public ConsensusService::Service {
+ public:
+  grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
+                           RaftMessageResponsePB*) override {
+    messages += req->messages_size();
+    return grpc::Status::OK;
+  }
+  std::atomic<int> messages{0};
+};
+
+// Sends a message for kTablet to `peer` every 20 ms until `delivered`
+// reaches `want` (or `limit` passes): a peer found through discovery, a
+// fallback or a reconnect gets what is sent once it is reachable.
+absl::Status SendUntilDelivered(GrpcTransport& t, const std::string& peer,
+                                const std::atomic<int>& delivered, int want,
+                                std::chrono::seconds limit, const char* what) {
+  consensus::RaftMessagePB m;
+  m.set_tablet_id(kTablet);
+  return ExternalCluster::WaitFor(
+      [&] {
+        t.Send(peer, m);
+        absl::SleepFor(absl::Milliseconds(20));
+        return delivered >= want;
+      },
+      limit, what);
+}
+
 struct Node {
   std::string uuid;
   std::unique_ptr<TabletManager> manager;  // hosts nothing: routing only
@@ -357,34 +386,21 @@ TEST_F(TcpTransportTest, SplitsWhatIsHeldIntoFramesOfMaxBatchBytes) {
 // connections (a firewall that opens the RPC port only) gets the stream
 // after three tries, here unary calls (no stream method either).
 TEST(GrpcTransportUnitTest, FallsBackWhenTheOfferedTcpPortDoesNotAnswer) {
-  class DeadTcpPort final : public ConsensusService::Service {
+  class DeadTcpPort final : public UnaryOnlyService {
    public:
     grpc::Status RaftEndpoint(grpc::ServerContext*, const RaftEndpointRequestPB*,
                               RaftEndpointResponsePB* resp) override {
       resp->set_tcp_port(1);  // nothing listens on port 1 of loopback
       return grpc::Status::OK;
     }
-    grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
-                             RaftMessageResponsePB*) override {
-      messages += req->messages_size();
-      return grpc::Status::OK;
-    }
-    std::atomic<int> messages{0};
   } service;
   server::RpcServer rpc;
   ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
   GrpcTransport t;
   t.EnableTcp();
   t.SetPeerAddress("firewalled", absl::StrCat("127.0.0.1:", rpc.address().port()));
-  consensus::RaftMessagePB m;
-  m.set_tablet_id(kTablet);
-  absl::Status s = ExternalCluster::WaitFor(
-      [&] {
-        t.Send("firewalled", m);
-        absl::SleepFor(absl::Milliseconds(20));
-        return service.messages >= 3;
-      },
-      std::chrono::seconds(20), "messages delivered without TCP");
+  absl::Status s = SendUntilDelivered(t, "firewalled", service.messages, 3,
+                                      std::chrono::seconds(20), "messages delivered without TCP");
   EXPECT_TRUE(s.ok()) << s;
   EXPECT_EQ(t.stats().tcp_fallbacks, 1);
   EXPECT_FALSE(t.PeerOnTcp("firewalled"));
@@ -498,28 +514,13 @@ TEST_F(GrpcTransportTest, UsesOneStreamPerPeerAndShutdownEndsThem) {
 // A server without RaftMessageStream (UNIMPLEMENTED: an older build) still
 // gets every batch, as unary RaftMessage calls.
 TEST(GrpcTransportUnitTest, FallsBackToUnaryCallsWhenThePeerHasNoStream) {
-  class UnaryOnly final : public ConsensusService::Service {
-   public:
-    grpc::Status RaftMessage(grpc::ServerContext*, const RaftMessageRequestPB* req,
-                             RaftMessageResponsePB*) override {
-      messages += req->messages_size();
-      return grpc::Status::OK;
-    }
-    std::atomic<int> messages{0};
-  } service;
+  UnaryOnlyService service;
   server::RpcServer rpc;
   ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
   GrpcTransport t;
   t.SetPeerAddress("old", absl::StrCat("127.0.0.1:", rpc.address().port()));
-  consensus::RaftMessagePB m;
-  m.set_tablet_id(kTablet);
-  absl::Status s = ExternalCluster::WaitFor(
-      [&] {
-        t.Send("old", m);
-        absl::SleepFor(absl::Milliseconds(20));
-        return service.messages >= 5;
-      },
-      std::chrono::seconds(10), "messages delivered by unary calls");
+  absl::Status s = SendUntilDelivered(t, "old", service.messages, 5, std::chrono::seconds(10),
+                                      "messages delivered by unary calls");
   EXPECT_TRUE(s.ok()) << s;
   t.Shutdown();
   rpc.Shutdown(std::chrono::milliseconds(0));

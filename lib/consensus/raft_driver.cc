@@ -349,7 +349,7 @@ bool RaftDriver::RunOneReady(bool inline_call, bool may_continue) {
   // or commits a config: those keep the order of ready.h.
   const bool apply_first =
       !rd.committed_entries.empty() && !rd.truncate_after && !rd.committed_config;
-  if (apply_first) ApplyCommitted(rd);
+  if (apply_first) AnswerWaiters(ApplyCommitted(rd));
   absl::Status s = Persist(rd);
   if (!s.ok()) {
     std::vector<ApplyWaiter> waiters;
@@ -368,19 +368,10 @@ bool RaftDriver::RunOneReady(bool inline_call, bool may_continue) {
   // Readies (a light Ready's messages may: it cost no fsync).
   if (rd.MustSync()) HoldSends::FlushNow();
   std::vector<ApplyWaiter> applied;
+  if (!apply_first && !rd.committed_entries.empty()) applied = ApplyCommitted(rd);
   bool go_on = false;
-  if (!apply_first) {
-    for (const consensus::ReplicateMsg& e : rd.committed_entries) {
-      if (options_.apply) options_.apply(e);
-    }
-  }
   {
     absl::MutexLock l(&mu_);
-    if (!apply_first && !rd.committed_entries.empty()) {
-      applied_index_ = rd.committed_entries.back().id().index();
-      // Deadlines are the ticks' business: only the applied are taken.
-      if (!apply_waiters_.empty()) applied = TakeAnsweredWaitersLocked(absl::InfinitePast());
-    }
     core_->Advance();
     activity_.fetch_add(1, std::memory_order_release);
     if (may_continue && !stop_ && core_->HasReady()) {
@@ -398,18 +389,18 @@ bool RaftDriver::RunOneReady(bool inline_call, bool may_continue) {
   return go_on;
 }
 
-void RaftDriver::ApplyCommitted(const raft::Ready& rd) {
+std::vector<RaftDriver::ApplyWaiter> RaftDriver::ApplyCommitted(const raft::Ready& rd) {
   for (const consensus::ReplicateMsg& e : rd.committed_entries) {
     if (options_.apply) options_.apply(e);
   }
-  std::vector<ApplyWaiter> applied;
-  {
-    absl::MutexLock l(&mu_);
-    applied_index_ = rd.committed_entries.back().id().index();
-    core_->AppliedEarly();  // the core's reads and status agree with the answers
-    if (!apply_waiters_.empty()) applied = TakeAnsweredWaitersLocked(absl::InfinitePast());
-  }
-  AnswerWaiters(std::move(applied));
+  absl::MutexLock l(&mu_);
+  applied_index_ = rd.committed_entries.back().id().index();
+  // Before Advance when applied ahead of the persist: the core's reads and
+  // status agree with the answers (a no-op otherwise, Advance does it).
+  core_->AppliedEarly();
+  // Deadlines are the ticks' business: only the applied are taken.
+  if (apply_waiters_.empty()) return {};
+  return TakeAnsweredWaitersLocked(absl::InfinitePast());
 }
 
 absl::Status RaftDriver::Persist(const raft::Ready& rd) {

@@ -237,9 +237,6 @@ class RaftDriver {
   // Queues RunReady when the core has a Ready and none is queued or running.
   void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Persist(const raft::Ready& rd);
-  // Applies rd.committed_entries, moves applied_index_ and answers the
-  // waiters they satisfy.
-  void ApplyCommitted(const raft::Ready& rd);
   static absl::Status Annotate(const absl::Status& s, const std::string& context);
   // A NotifyWhenApplied caller, and its answer once known.
   struct ApplyWaiter {
@@ -256,6 +253,9 @@ class RaftDriver {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Outside the lock: checks the applied ones' terms, then calls `done`.
   void AnswerWaiters(std::vector<ApplyWaiter> waiters);
+  // Applies rd.committed_entries (non-empty), moves applied_index_ (and the
+  // core's) and returns the waiters they satisfy, for AnswerWaiters.
+  std::vector<ApplyWaiter> ApplyCommitted(const raft::Ready& rd);
   // The answer of an op applied here: OK, or Aborted when the entry at its
   // index is of another term (the proposal was lost with a leader change).
   absl::Status CheckAppliedTerm(const consensus::OpId& id) const;

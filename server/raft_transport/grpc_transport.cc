@@ -252,15 +252,18 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
     {
       absl::MutexLock lock(&mu_);
       Peer* p = peers_.at(uuid).get();
+      // A new address: a new channel, and (with TCP) a new discovery, since
+      // a new server there may offer TCP or another port.
+      auto adopt_address = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        address = p->address;
+        p->channel = rpc::NewChannel(address);
+        stub = tserver::ConsensusService::NewStub(p->channel);
+        unary_only = false;
+        BreakTcpLocked(p, p->conn);
+        if (tcp_) p->mode = Peer::Mode::kDiscover;
+      };
       if (p->mode != Peer::Mode::kStream && !stop_) {
-        if (p->address != address) {
-          address = p->address;
-          p->channel = rpc::NewChannel(address);
-          stub = tserver::ConsensusService::NewStub(p->channel);
-          unary_only = false;
-          BreakTcpLocked(p, p->conn);
-          p->mode = Peer::Mode::kDiscover;
-        }
+        if (p->address != address) adopt_address();
         TcpSenderStep(address, stub.get(), p, &tcp_backoff);
         continue;  // stop_, a new address, a mode change: all seen at the top
       }
@@ -282,12 +285,7 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
             mu_.Lock();
             if (stop_) break;
           }
-          address = p->address;
-          p->channel = rpc::NewChannel(address);
-          stub = tserver::ConsensusService::NewStub(p->channel);
-          unary_only = false;
-          // A new server there may offer TCP.
-          if (tcp_) p->mode = Peer::Mode::kDiscover;
+          adopt_address();
         }
         if (p->mode != Peer::Mode::kStream) break;
         if (ready()) break;

@@ -90,6 +90,15 @@ absl::Status RaftDriver::Init() {
       options_.quiesce_silent_ticks >= co.election_ticks) {
     co.quiesce = false;
   }
+  // Check-quorum's second window for a leader whose voters' servers talk
+  // (CoreOptions::server_heard_recently): the liveness table knows.
+  if (options_.liveness != nullptr && !co.server_heard_recently) {
+    PeerLiveness* liveness = options_.liveness;
+    const absl::Duration window = options_.tick_interval * co.election_ticks;
+    co.server_heard_recently = [liveness, window](const std::string& uuid) {
+      return liveness->SilentFor(uuid) < window;
+    };
+  }
   if (!co.timestamp_source) {
     co.timestamp_source = [] { return static_cast<uint64_t>(absl::ToUnixMicros(absl::Now())); };
   }

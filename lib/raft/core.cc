@@ -167,6 +167,7 @@ void RaftCore::ResetTerm(int64_t term) {
   votes_.clear();
   transferee_.clear();
   quiesced_ = false;
+  quorum_grace_used_ = false;
 }
 
 void RaftCore::BecomeFollower(int64_t term, const std::string& lead) {
@@ -238,12 +239,14 @@ void RaftCore::TickImpl(bool replay) {
     // A replayed tick leaves a due window to the next real one (ReplayTick).
     if (election_elapsed_ >= options_.election_ticks && !replay) {
       election_elapsed_ = 0;
-      if (options_.check_quorum && !QuorumActive()) {
+      if (options_.check_quorum && !CheckQuorumWindow()) {
         // Lost contact with a majority: another leader may exist; stop
         // accepting writes that can't commit (thesis 6.2).
         Event(absl::StrCat("stepping down as leader of term ", term_,
-                           ": no answer from a majority of voters within an election "
-                           "timeout (check-quorum)"));
+                           ": no answer from a majority of voters within ",
+                           quorum_grace_used_ ? "two election timeouts, though their servers "
+                                                "were heard (check-quorum)"
+                                              : "an election timeout (check-quorum)"));
         BecomeFollower(term_, "");
         return;
       }

@@ -63,6 +63,14 @@ struct CoreOptions {
   // A leader steps down after election_ticks without hearing from a majority;
   // followers that heard from a leader within election_ticks ignore votes.
   bool check_quorum = true;
+  // Optional, with check_quorum: whether the server of voter `uuid` was
+  // heard from (any message, for any group) within the last election_ticks.
+  // A leader whose window failed while a majority of its voters' servers
+  // still talk gets one more window before it steps down: its group's
+  // answers are late, not gone (a server busy with thousands of groups after
+  // a peer's restart), and stepping down there feeds an election storm. A
+  // leader cut off from them steps down after one window, as without it.
+  std::function<bool(const std::string& uuid)> server_heard_recently;
   uint64_t random_seed = 0;
   // Bounds on one append request and on one Ready's committed entries.
   int64_t max_entries_per_message = 256;
@@ -262,6 +270,10 @@ class RaftCore {
   void BroadcastHeartbeat();
   void FlushAppends();
   void MaybeCommit();
+  // False when the leader must step down: its window had no answer from a
+  // majority, and either it was the second such window in a row or a
+  // majority of the voters' servers went unheard too.
+  bool CheckQuorumWindow();
   bool QuorumActive();
   bool HoldsReadLease() const;
   void SyncProgress();
@@ -328,6 +340,10 @@ class RaftCore {
   // backoff of randomized_timeout_ drawn then.
   int64_t elections_without_leader_ = 0;
   bool quiesced_ = false;
+  // The last check-quorum window failed and was forgiven because a majority
+  // of the voters' servers were heard (CoreOptions::server_heard_recently):
+  // the next failed window steps down. Cleared by a window that passes.
+  bool quorum_grace_used_ = false;
   // Ready::events not yet handed out.
   std::vector<std::string> events_;
 

@@ -77,6 +77,7 @@ void RaftCore::Wake() {
   election_elapsed_ = 0;
   heartbeat_elapsed_ = 0;
   for (auto& [uuid, pr] : progress_) pr.recent_active = false;
+  quorum_grace_used_ = false;
   BroadcastHeartbeat();
 }
 

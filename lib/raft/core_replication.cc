@@ -300,6 +300,24 @@ void RaftCore::MaybeCommit() {
   }
 }
 
+bool RaftCore::CheckQuorumWindow() {
+  // Which voters' servers were heard is asked before QuorumActive clears
+  // the window, and only when it failed: the callback takes a lock.
+  if (QuorumActive()) {
+    quorum_grace_used_ = false;
+    return true;
+  }
+  if (quorum_grace_used_ || !options_.server_heard_recently) return false;
+  const std::vector<std::string> voters = VoterUuids(active_config());
+  int heard = 0;
+  for (const std::string& v : voters) {
+    if (v == options_.self_uuid || options_.server_heard_recently(v)) ++heard;
+  }
+  if (heard < MajoritySize(static_cast<int>(voters.size()))) return false;
+  quorum_grace_used_ = true;
+  return true;
+}
+
 bool RaftCore::QuorumActive() {
   const std::vector<std::string> voters = VoterUuids(active_config());
   int active = 0;

@@ -574,6 +574,63 @@ TEST(ReplicationTest, CheckQuorumStepsDownAnIsolatedLeader) {
   EXPECT_TRUE(c.ProposeAt("A", "x").status().code() == absl::StatusCode::kFailedPrecondition);
 }
 
+// Ticks of an isolated leader until it steps down, with `servers_heard`
+// standing in for the caller's per-server liveness (nullptr: none).
+int TicksUntilStepDown(const std::function<bool(const std::string&)>& servers_heard) {
+  raft::CoreOptions o = Cluster::DefaultOptions();
+  o.server_heard_recently = servers_heard;
+  Cluster c(Uuids(3), 3, 29, o);
+  MakeLeader(c, "A");
+  c.Isolate("A");
+  for (int i = 1; i <= 60; ++i) {
+    c.core("A")->Tick();
+    if (c.core("A")->role() != Role::kLeader) return i;
+  }
+  return -1;
+}
+
+// Check-quorum's second window: a leader whose group goes unanswered while a
+// majority of its voters' servers are still heard (a busy server after a
+// peer's restart, not a partition) steps down one election timeout later;
+// one cut off from the servers too steps down as before.
+TEST(ReplicationTest, CheckQuorumGivesASecondWindowWhenTheVotersServersAreHeard) {
+  const int plain = TicksUntilStepDown(nullptr);
+  ASSERT_GT(plain, 0);
+  ASSERT_LE(plain, 20);
+  EXPECT_EQ(TicksUntilStepDown([](const std::string&) { return false; }), plain);
+  EXPECT_EQ(TicksUntilStepDown([](const std::string&) { return true; }), plain + 10);
+  // One heard server (of two peers) and self make a majority of three.
+  EXPECT_EQ(TicksUntilStepDown([](const std::string& u) { return u == "B"; }), plain + 10);
+}
+
+// The grace is one window per failure, not one per term: a window that
+// passes in between earns it again, and two failed windows in a row end it.
+TEST(ReplicationTest, CheckQuorumGraceIsOneWindowAndComesBackAfterAPassingOne) {
+  auto heard = [](const std::string&) { return true; };
+  // Same seed and set-up as TicksUntilStepDown: the grace is used `grace`
+  // ticks into the isolation, and the leader steps down 10 ticks later.
+  const int grace = TicksUntilStepDown(heard) - 10;
+  ASSERT_GT(grace, 0);
+  raft::CoreOptions o = Cluster::DefaultOptions();
+  o.server_heard_recently = heard;
+  Cluster c(Uuids(3), 3, 29, o);
+  MakeLeader(c, "A");
+  for (int round = 0; round < 3; ++round) {
+    // Cut off past its first failed window: forgiven.
+    c.Isolate("A");
+    for (int i = 0; i < grace + 5; ++i) c.Tick("A");
+    ASSERT_EQ(c.core("A")->role(), Role::kLeader) << "round " << round;
+    // Answered again before the next window ends; healed long enough to come
+    // back to the same phase, so the next isolation fails the same windows.
+    c.HealNetwork();
+    for (int i = 0; i < 30 - (grace + 5) % 10; ++i) c.TickAll();
+    ASSERT_EQ(c.Leader(), "A") << "round " << round;
+  }
+  c.Isolate("A");
+  for (int i = 0; i < grace + 10; ++i) c.Tick("A");
+  EXPECT_NE(c.core("A")->role(), Role::kLeader) << "two failed windows in a row must depose it";
+}
+
 // After a stall the driver hands a leader every tick it missed, in one
 // burst with no message handled in between. Check-quorum judges only at real
 // ticks: a burst of three election timeouts does not depose a leader whose

@@ -280,6 +280,9 @@ class RaftCore {
   void SendTimeoutNow(const std::string& to);
 
   // Quiescence (core_quiesce.cc).
+  // Whether this replica is the voter, other than `dead_leader`, that a
+  // dead leader's followers agree campaigns first (ReportSilentServer).
+  bool IsFirstSuccessor(const std::string& dead_leader) const;
   bool CanQuiesce() const;
   void Quiesce();
   // Step's first act on a quiesced replica: whether `m` ends quiescence (a

@@ -122,6 +122,57 @@ void RaftCore::ReportSilentServer(const std::string& uuid, int64_t silent_ticks)
   // message: the election fires at the same tick it would have without
   // quiescence (give or take the liveness message's phase in the tick).
   election_elapsed_ = std::max(election_elapsed_, silent_ticks);
+  // Successor order. Every follower of the dead leader learns of its death
+  // at the same time, so with plain random timeouts two of them campaign
+  // within a tick of each other far more often than after lost heartbeats,
+  // and split the vote. One dead server does that to all of its groups at
+  // once: at 2,000 replicas the survivors split hundreds of votes, each
+  // split an election timeout more of elections for servers already too
+  // busy to answer in time. So the followers agree, without a message, on
+  // who goes first: the voter that ranks first for this tablet (rendezvous
+  // hashing of tablet and uuid spreads the new leaders over the servers)
+  // draws its timeout from the first half of the range, a median like the
+  // earliest of two full-range draws, so T_failover is kept; the others
+  // wait an election timeout more, and campaign only if it did not win.
+  const int64_t base = options_.election_ticks;
+  if (IsFirstSuccessor(uuid)) {
+    randomized_timeout_ = base + static_cast<int64_t>(RandomBelow((base + 1) / 2));
+  } else {
+    randomized_timeout_ = 2 * base + static_cast<int64_t>(RandomBelow(base));
+  }
+}
+
+namespace {
+// FNV-1a: the same on every server and build (absl::Hash is seeded per
+// process), and enough to spread successors.
+uint64_t StableHash(const std::string& a, const std::string& b) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](const std::string& s) {
+    for (unsigned char c : s) {
+      h ^= c;
+      h *= 1099511628211ULL;
+    }
+    h ^= 0xff;  // separator: ("ab","c") and ("a","bc") differ
+    h *= 1099511628211ULL;
+  };
+  mix(a);
+  mix(b);
+  return h;
+}
+}  // namespace
+
+bool RaftCore::IsFirstSuccessor(const std::string& dead_leader) const {
+  std::string first;
+  uint64_t best = 0;
+  for (const std::string& v : VoterUuids(active_config())) {
+    if (v == dead_leader) continue;
+    const uint64_t h = StableHash(options_.tablet_id, v);
+    if (first.empty() || h < best || (h == best && v < first)) {
+      first = v;
+      best = h;
+    }
+  }
+  return first == options_.self_uuid;
 }
 
 }  // namespace kmend::raft

@@ -2,6 +2,7 @@
 // tick by tick over testing/raftsim's Cluster, whose TickAll also runs the
 // per-server liveness exchange (every up node pings every other per tick;
 // silences of Cluster::kSilentTicks are reported to the cores).
+#include <map>
 #include <string>
 #include <vector>
 
@@ -131,6 +132,35 @@ TEST(QuiesceTest, DeadLeaderServerWakesTheFollowersWhichElectANewLeader) {
   // last liveness message: within the randomized timeout [10, 20) plus the
   // rounds of a pre-vote and a vote.
   EXPECT_LE(ticks, 2 * QuiesceOptions().election_ticks + 2);
+}
+
+// Successor order (ReportSilentServer): the followers of a dead quiesced
+// leader learn of its death in the same tick, and agree without a message on
+// who campaigns first, so the vote is not split: over many tablets (each its
+// own rendezvous order, each its own random timers) the first election wins,
+// one term up, and the new leaders spread over both survivors.
+TEST(QuiesceTest, DeadLeadersFollowersCampaignInSuccessorOrderWithoutSplittingTheVote) {
+  std::map<std::string, int> new_leaders;
+  for (int t = 0; t < 200; ++t) {
+    CoreOptions o = QuiesceOptions();
+    o.tablet_id = "tablet-" + std::to_string(t);
+    Cluster c({"A", "B", "C"}, 3, 100 + t, o);
+    MakeLeader(c, "A");
+    ASSERT_TRUE(TickUntilQuiesced(c));
+    const int64_t term = c.core("B")->term();
+    c.Crash("A");
+    int ticks = 0;
+    while (c.Leader().empty() && ticks < 100) {
+      c.TickAll();
+      ++ticks;
+    }
+    ASSERT_FALSE(c.Leader().empty()) << o.tablet_id;
+    EXPECT_EQ(c.core(c.Leader())->term(), term + 1) << o.tablet_id << ": a split vote";
+    EXPECT_LE(ticks, QuiesceOptions().election_ticks * 3 / 2 + 2) << o.tablet_id;
+    ++new_leaders[c.Leader()];
+  }
+  EXPECT_GT(new_leaders["B"], 50);
+  EXPECT_GT(new_leaders["C"], 50);
 }
 
 TEST(QuiesceTest, QuiescedFollowerKeepsWaitingWhileTheLeaderServerIsHeard) {

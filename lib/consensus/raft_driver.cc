@@ -179,6 +179,11 @@ void RaftDriver::OnTick() {
   // stall would campaign together. (Re-checked per tick: a leader deposed by
   // check-quorum mid-way stops.)
   const auto now = Clock::now();
+  if (options_.reachable != nullptr && !options_.reachable->load(std::memory_order_acquire)) {
+    // Not reachable yet: time stands still for the core (DriverOptions::reachable).
+    next_tick_ = now + interval;
+    return;
+  }
   CheckWatchedServersLocked();
   int n = 0;
   do {

@@ -89,6 +89,13 @@ struct DriverOptions {
   // would never notice its leader's death). A quiesced replica stops
   // ticking and leaves watches on its watched servers here instead.
   PeerLiveness* liveness = nullptr;
+  // The server's "reachable" flag (optional): while it is false the core
+  // gets no ticks, so no follower counts election time that no leader could
+  // have interrupted. A starting server opens its replicas before it listens
+  // (2,000 replicas take seconds); counting from each replica's open made
+  // every early one campaign before its server served a single message.
+  // Set once the server listens for Raft messages; never cleared.
+  const std::atomic<bool>* reachable = nullptr;
   // A watched server silent for this many ticks is reported to the core
   // (RaftCore::ReportSilentServer), which counts its election timer from the
   // silence's start, so this only sets how soon a quiesced group wakes, not

@@ -97,6 +97,7 @@ class Group {
       }
     }
     o.inline_light_readies = inline_readies_;
+    o.reachable = reachable_;
     o.apply = [this, uuid](const consensus::ReplicateMsg& e) {
       char name[16] = {};
       pthread_getname_np(pthread_self(), name, sizeof(name));
@@ -114,6 +115,8 @@ class Group {
     return absl::OkStatus();
   }
 
+  // DriverOptions::reachable for the drivers started from now on.
+  void set_reachable(const std::atomic<bool>* r) { reachable_ = r; }
   // DriverOptions::inline_light_readies for the drivers started from now on.
   void set_inline_readies(bool on) { inline_readies_ = on; }
   // Entries applied on a thread other than a scheduler worker.
@@ -216,6 +219,7 @@ class Group {
   uint64_t restarts_ = 0;
   const bool quiesce_;
   bool inline_readies_ = false;
+  const std::atomic<bool>* reachable_ = nullptr;
   int applied_off_workers_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, PeerLiveness> liveness_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> started_ ABSL_GUARDED_BY(mu_);
@@ -279,6 +283,24 @@ TEST(RaftDriverTest, ElectCommitCrashAndRestartFromDisk) {
     EXPECT_EQ(a[i].noop_request().payload_for_tests(), b[i].noop_request().payload_for_tests());
   }
   for (const char* u : {"A", "B", "C"}) EXPECT_TRUE(g.driver(u)->health().ok());
+}
+
+// A starting server opens its replicas before it listens: their election
+// timers stand still until it is reachable (DriverOptions::reachable), or
+// every replica opened early would campaign before any leader could reach it.
+TEST(RaftDriverTest, ElectionTimersStandStillUntilTheServerIsReachable) {
+  const std::string root = TempRoot("driver_reachable");
+  Group g(root);
+  std::atomic<bool> reachable{false};
+  g.set_reachable(&reachable);
+  for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
+  // 30 ticks: past every randomized election timeout [10, 20).
+  absl::SleepFor(absl::Milliseconds(300));
+  for (const char* u : {"A", "B", "C"}) {
+    EXPECT_EQ(g.driver(u)->GetStatus().term, 0) << u << " campaigned before it was reachable";
+  }
+  reachable.store(true);
+  EXPECT_FALSE(g.WaitForLeader().empty());
 }
 
 TEST(RaftDriverTest, WholeGroupRestartsFromDiskAndKeepsCommittedEntries) {

@@ -171,6 +171,7 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   opt.tick_interval = runtime.tick_interval;
   opt.core.quiesce = runtime.raft_quiesce;
   opt.liveness = runtime.liveness;
+  opt.reachable = runtime.reachable;
   opt.wal_dir = layout_.WalDir(tablet_id_);
   opt.wal_options.segment_size_bytes = runtime.wal_segment_size_bytes;
   opt.wal_options.sync_recovered_footer = !runtime.defer_wal_recovery_sync;

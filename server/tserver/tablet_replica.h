@@ -65,6 +65,9 @@ struct ReplicaRuntime {
   // the server's per-peer liveness table, fed by its ConsensusService.
   bool raft_quiesce = false;
   consensus_driver::PeerLiveness* liveness = nullptr;
+  // Set once the server listens for Raft messages; until then the replicas'
+  // election timers stand still (consensus_driver::DriverOptions::reachable).
+  const std::atomic<bool>* reachable = nullptr;
   // How long a Write waits for its op to commit and apply.
   absl::Duration write_timeout = absl::Seconds(10);
   // Flush policy (RunMaintenance): flush the memstore once it holds this

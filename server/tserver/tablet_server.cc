@@ -80,6 +80,7 @@ absl::Status TabletServer::Start() {
   runtime.wal_segment_size_bytes = options_.wal_segment_size_bytes;
   runtime.wal_max_segments_retained_for_peers = options_.wal_max_segments_retained_for_peers;
   runtime.fs_reserved_bytes = options_.fs_reserved_bytes;
+  runtime.reachable = &reachable_;
   maintenance_ = std::make_unique<MaintenanceManager>(
       [this] { return manager_->List(); }, absl::Milliseconds(options_.maintenance_interval_ms));
   runtime.request_maintenance = [m = maintenance_.get()] { m->Notify(); };
@@ -118,6 +119,8 @@ absl::Status TabletServer::Start() {
     // On the RPC address's host: where peers already reach this server.
     RETURN_IF_ERROR(consensus_service_->StartRaftTcp(rpc_.address().host()));
   }
+  // Leaders can reach the replicas now: their election timers start.
+  reachable_.store(true, std::memory_order_release);
 
   master::TServerRegistrationPB reg;
   reg.set_permanent_uuid(uuid_);

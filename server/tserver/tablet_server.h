@@ -8,6 +8,7 @@
 #ifndef KMEND_SERVER_TSERVER_TABLET_SERVER_H_
 #define KMEND_SERVER_TSERVER_TABLET_SERVER_H_
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -100,6 +101,8 @@ class TabletServer : public server::StatusSource {
   // When each peer server was last heard (quiesced groups' failure
   // detection); read by the drivers, so declared before them too.
   consensus_driver::PeerLiveness liveness_;
+  // False until the server listens for Raft messages (ReplicaRuntime::reachable).
+  std::atomic<bool> reachable_{false};
   RaftRouter router_;
   std::unique_ptr<blocks::LogBlockManager> block_manager_;
   std::unique_ptr<TabletManager> manager_;

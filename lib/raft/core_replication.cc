@@ -301,8 +301,9 @@ void RaftCore::MaybeCommit() {
 }
 
 bool RaftCore::CheckQuorumWindow() {
-  // Which voters' servers were heard is asked before QuorumActive clears
-  // the window, and only when it failed: the callback takes a lock.
+  // The voters' servers are asked only when the group's window failed: the
+  // callback takes the liveness table's lock, and thousands of leaders judge
+  // a window every election timeout.
   if (QuorumActive()) {
     quorum_grace_used_ = false;
     return true;

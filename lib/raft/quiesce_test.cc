@@ -44,6 +44,18 @@ bool TickUntilQuiesced(Cluster& c, int max = 20) {
   return AllQuiesced(c);
 }
 
+// Crashes `uuid` and ticks until an up node leads (at most 100 ticks);
+// returns the ticks taken.
+int CrashAndTickUntilALeader(Cluster& c, const std::string& uuid) {
+  c.Crash(uuid);
+  int ticks = 0;
+  while (c.Leader().empty() && ticks < 100) {
+    c.TickAll();
+    ++ticks;
+  }
+  return ticks;
+}
+
 // Raft messages the group sends over `ticks` ticks.
 int64_t MessagesOver(Cluster& c, int ticks) {
   const int64_t before = c.messages_sent();
@@ -120,12 +132,7 @@ TEST(QuiesceTest, DeadLeaderServerWakesTheFollowersWhichElectANewLeader) {
   MakeLeader(c, "A");
   ASSERT_TRUE(TickUntilQuiesced(c));
   const int64_t term = c.core("B")->term();
-  c.Crash("A");
-  int ticks = 0;
-  while (c.Leader().empty() && ticks < 100) {
-    c.TickAll();
-    ++ticks;
-  }
+  const int ticks = CrashAndTickUntilALeader(c, "A");
   ASSERT_FALSE(c.Leader().empty());
   EXPECT_GT(c.core(c.Leader())->term(), term);
   // Silence noticed after kSilentTicks, the election timer counted from the
@@ -148,12 +155,7 @@ TEST(QuiesceTest, DeadLeadersFollowersCampaignInSuccessorOrderWithoutSplittingTh
     MakeLeader(c, "A");
     ASSERT_TRUE(TickUntilQuiesced(c));
     const int64_t term = c.core("B")->term();
-    c.Crash("A");
-    int ticks = 0;
-    while (c.Leader().empty() && ticks < 100) {
-      c.TickAll();
-      ++ticks;
-    }
+    const int ticks = CrashAndTickUntilALeader(c, "A");
     ASSERT_FALSE(c.Leader().empty()) << o.tablet_id;
     EXPECT_EQ(c.core(c.Leader())->term(), term + 1) << o.tablet_id << ": a split vote";
     EXPECT_LE(ticks, QuiesceOptions().election_ticks * 3 / 2 + 2) << o.tablet_id;

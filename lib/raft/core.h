@@ -347,6 +347,9 @@ class RaftCore {
   // of the voters' servers were heard (CoreOptions::server_heard_recently):
   // the next failed window steps down. Cleared by a window that passes.
   bool quorum_grace_used_ = false;
+  // tick_count_ when this replica last quiesced (ReportSilentServer's
+  // successor order applies to groups quiet for an election timeout).
+  int64_t quiesced_at_tick_ = 0;
   // Ready::events not yet handed out.
   std::vector<std::string> events_;
 

@@ -154,6 +154,9 @@ TEST(QuiesceTest, DeadLeadersFollowersCampaignInSuccessorOrderWithoutSplittingTh
     Cluster c({"A", "B", "C"}, 3, 100 + t, o);
     MakeLeader(c, "A");
     ASSERT_TRUE(TickUntilQuiesced(c));
+    // Quiet for an election timeout (an idle group, not a pause between
+    // writes): the order applies.
+    for (int i = 0; i < 2 * o.election_ticks; ++i) c.TickAll();
     const int64_t term = c.core("B")->term();
     const int ticks = CrashAndTickUntilALeader(c, "A");
     ASSERT_FALSE(c.Leader().empty()) << o.tablet_id;
@@ -163,6 +166,28 @@ TEST(QuiesceTest, DeadLeadersFollowersCampaignInSuccessorOrderWithoutSplittingTh
   }
   EXPECT_GT(new_leaders["B"], 50);
   EXPECT_GT(new_leaders["C"], 50);
+}
+
+// A group that quiesced a moment before its leader died (a pause between
+// writes) keeps plain random timers: another follower may still be active
+// and count from the last heartbeat, and deferring to it would only lose the
+// earlier of two draws. Over the same tablets as the test above, the plain
+// timers' split votes are back.
+TEST(QuiesceTest, AGroupQuiescedAMomentBeforeItsLeaderDiedKeepsPlainTimers) {
+  int split_or_second = 0;
+  for (int t = 0; t < 200; ++t) {
+    CoreOptions o = QuiesceOptions();
+    o.tablet_id = "tablet-" + std::to_string(t);
+    Cluster c({"A", "B", "C"}, 3, 100 + t, o);
+    MakeLeader(c, "A");
+    ASSERT_TRUE(TickUntilQuiesced(c));
+    const int64_t term = c.core("B")->term();
+    CrashAndTickUntilALeader(c, "A");
+    ASSERT_FALSE(c.Leader().empty()) << o.tablet_id;
+    if (c.core(c.Leader())->term() > term + 1) ++split_or_second;
+  }
+  // The plain timers' split votes are still there: the order was not used.
+  EXPECT_GT(split_or_second, 0);
 }
 
 TEST(QuiesceTest, QuiescedFollowerKeepsWaitingWhileTheLeaderServerIsHeard) {

@@ -141,6 +141,30 @@ TEST(QuiesceTest, DeadLeaderServerWakesTheFollowersWhichElectANewLeader) {
   EXPECT_LE(ticks, 2 * QuiesceOptions().election_ticks + 2);
 }
 
+// Tablet "tablet-<t>" (its own rendezvous order and random timers): A leads,
+// the group quiesces and stays quiet `quiet_ticks` more, A crashes; who
+// leads then, at which term, after how many ticks.
+struct TabletFailover {
+  int64_t old_term = 0;
+  int64_t new_term = 0;
+  std::string new_leader;
+  int ticks = 0;
+};
+TabletFailover FailOverQuiescedTablet(int t, int quiet_ticks) {
+  TabletFailover f;
+  CoreOptions o = QuiesceOptions();
+  o.tablet_id = "tablet-" + std::to_string(t);
+  Cluster c({"A", "B", "C"}, 3, 100 + t, o);
+  MakeLeader(c, "A");
+  EXPECT_TRUE(TickUntilQuiesced(c));
+  for (int i = 0; i < quiet_ticks; ++i) c.TickAll();
+  f.old_term = c.core("B")->term();
+  f.ticks = CrashAndTickUntilALeader(c, "A");
+  f.new_leader = c.Leader();
+  if (!f.new_leader.empty()) f.new_term = c.core(f.new_leader)->term();
+  return f;
+}
+
 // Successor order (ReportSilentServer): the followers of a dead quiesced
 // leader learn of its death in the same tick, and agree without a message on
 // who campaigns first, so the vote is not split: over many tablets (each its
@@ -149,20 +173,13 @@ TEST(QuiesceTest, DeadLeaderServerWakesTheFollowersWhichElectANewLeader) {
 TEST(QuiesceTest, DeadLeadersFollowersCampaignInSuccessorOrderWithoutSplittingTheVote) {
   std::map<std::string, int> new_leaders;
   for (int t = 0; t < 200; ++t) {
-    CoreOptions o = QuiesceOptions();
-    o.tablet_id = "tablet-" + std::to_string(t);
-    Cluster c({"A", "B", "C"}, 3, 100 + t, o);
-    MakeLeader(c, "A");
-    ASSERT_TRUE(TickUntilQuiesced(c));
-    // Quiet for an election timeout (an idle group, not a pause between
+    // Quiet for two election timeouts (an idle group, not a pause between
     // writes): the order applies.
-    for (int i = 0; i < 2 * o.election_ticks; ++i) c.TickAll();
-    const int64_t term = c.core("B")->term();
-    const int ticks = CrashAndTickUntilALeader(c, "A");
-    ASSERT_FALSE(c.Leader().empty()) << o.tablet_id;
-    EXPECT_EQ(c.core(c.Leader())->term(), term + 1) << o.tablet_id << ": a split vote";
-    EXPECT_LE(ticks, QuiesceOptions().election_ticks * 3 / 2 + 2) << o.tablet_id;
-    ++new_leaders[c.Leader()];
+    const TabletFailover f = FailOverQuiescedTablet(t, 2 * QuiesceOptions().election_ticks);
+    ASSERT_FALSE(f.new_leader.empty()) << "tablet " << t;
+    EXPECT_EQ(f.new_term, f.old_term + 1) << "tablet " << t << ": a split vote";
+    EXPECT_LE(f.ticks, QuiesceOptions().election_ticks * 3 / 2 + 2) << "tablet " << t;
+    ++new_leaders[f.new_leader];
   }
   EXPECT_GT(new_leaders["B"], 50);
   EXPECT_GT(new_leaders["C"], 50);
@@ -176,15 +193,9 @@ TEST(QuiesceTest, DeadLeadersFollowersCampaignInSuccessorOrderWithoutSplittingTh
 TEST(QuiesceTest, AGroupQuiescedAMomentBeforeItsLeaderDiedKeepsPlainTimers) {
   int split_or_second = 0;
   for (int t = 0; t < 200; ++t) {
-    CoreOptions o = QuiesceOptions();
-    o.tablet_id = "tablet-" + std::to_string(t);
-    Cluster c({"A", "B", "C"}, 3, 100 + t, o);
-    MakeLeader(c, "A");
-    ASSERT_TRUE(TickUntilQuiesced(c));
-    const int64_t term = c.core("B")->term();
-    CrashAndTickUntilALeader(c, "A");
-    ASSERT_FALSE(c.Leader().empty()) << o.tablet_id;
-    if (c.core(c.Leader())->term() > term + 1) ++split_or_second;
+    const TabletFailover f = FailOverQuiescedTablet(t, /*quiet_ticks=*/0);
+    ASSERT_FALSE(f.new_leader.empty()) << "tablet " << t;
+    if (f.new_term > f.old_term + 1) ++split_or_second;
   }
   // The plain timers' split votes are still there: the order was not used.
   EXPECT_GT(split_or_second, 0);

@@ -54,6 +54,12 @@ struct FailoverResult {
   int64_t ticks = 0;             // crash to new leader
 };
 FailoverResult MeasureFailover(uint64_t seed, bool quiesce);
+// The leader crashes in the tick it quiesced, after one follower got its
+// quiesce heartbeat and the other did not: a group caught in the pause
+// between two writes, one follower quiesced and one still counting from the
+// last heartbeat (RaftCore::ReportSilentServer's successor order must not
+// make it wait).
+FailoverResult MeasureFailoverJustQuiesced(uint64_t seed);
 
 }  // namespace kmend::raftsim
 

@@ -66,7 +66,7 @@ absl::Status Master::Start() {
       copy_source_.get(),
       [this](const BeginCatalogCopyRequestPB& r) { return BeginCatalogCopySession(r); },
       [this](const StartCatalogCopyRequestPB& r) { return HandleStartCatalogCopy(r); });
-  transport_ = std::make_unique<raft_transport::GrpcTransport>();
+  transport_ = std::make_unique<raft_transport::PeerTransport>();
   // Serving before the catalog is open: the other masters learn this one's
   // uuid from its status while it learns theirs.
   rpc_.set_audit_root(options_.fs_root);

@@ -49,7 +49,7 @@
 #include "server/master/raft_catalog_store.h"
 #include "server/master/rereplicator.h"
 #include "server/master/ts_registry.h"
-#include "server/raft_transport/grpc_transport.h"
+#include "server/raft_transport/peer_transport.h"
 
 namespace kmend::master {
 
@@ -174,7 +174,7 @@ class Master : public server::StatusSource {
   std::unique_ptr<MasterConsensusService> consensus_service_;
   std::unique_ptr<CatalogCopySource> copy_source_;
   std::unique_ptr<CatalogCopyServiceImpl> copy_service_;
-  std::unique_ptr<raft_transport::GrpcTransport> transport_;
+  std::unique_ptr<raft_transport::PeerTransport> transport_;
   server::RpcServer rpc_;
   // Set once by Start after the peers are known; destroyed before catalog_
   // (its apply callback points into the store).

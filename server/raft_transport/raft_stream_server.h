@@ -1,7 +1,7 @@
 // RaftStreamServer: the receiving end of ConsensusService.RaftMessageStream,
 // shared by the tablet server's and the master's ConsensusService. A peer's
-// GrpcTransport keeps one such stream open per destination server and writes
-// each batch of Raft messages on it (grpc_transport.h): no call set-up,
+// PeerTransport keeps one such stream open per destination server and writes
+// each batch of Raft messages on it (peer_transport.h): no call set-up,
 // deadline, metadata or role check per batch, which a unary RaftMessage
 // call per batch paid on both sides (docs/benchmarks.md, "Write path CPU").
 //

@@ -1,5 +1,5 @@
 // The plain TCP connection that carries Raft messages between tablet
-// servers (tcp_listener.h receives, grpc_transport.h sends): the framing
+// servers (tcp_listener.h receives, peer_transport.h sends): the framing
 // and the socket options both ends share. The wire format is in
 // proto/tserver.proto (RaftEndpointResponsePB): the 8 bytes "KMRAFT01",
 // then frames of a 4-byte little-endian length and a serialized
@@ -25,7 +25,7 @@ namespace kmend::raft_transport::tcp {
 
 inline constexpr char kMagic[8] = {'K', 'M', 'R', 'A', 'F', 'T', '0', '1'};
 // A larger length is a corrupt or foreign stream: the reader closes it. The
-// sender's batches are bounded far below (GrpcTransport::Options).
+// sender's batches are bounded far below (PeerTransport::Options).
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
 
 // No Nagle delay; keepalive probes after 1 s of silence, every 1 s, three

@@ -23,7 +23,7 @@
 #include "server/common/status_service.h"
 #include "server/tablet_copy/copy_service.h"
 #include "server/tablet_copy/copy_source.h"
-#include "server/raft_transport/grpc_transport.h"
+#include "server/raft_transport/peer_transport.h"
 #include "server/tserver/heartbeater.h"
 #include "server/tserver/maintenance_manager.h"
 #include "server/tserver/raft_router.h"
@@ -81,7 +81,7 @@ class TabletServer : public server::StatusSource {
 
   // For the replicas' Raft drivers (the glue in tablet_replica.h): send
   // through transport(), register Receive in router(). Valid after Start().
-  raft_transport::GrpcTransport* transport() { return &transport_; }
+  raft_transport::PeerTransport* transport() { return &transport_; }
   RaftRouter* router() { return &router_; }
 
   absl::Status FillStatus(const server::GetStatusRequestPB& req,
@@ -97,7 +97,7 @@ class TabletServer : public server::StatusSource {
   std::string uuid_;
   // Declared before the manager and services: drivers must go first, and
   // nothing may deliver into a destroyed router.
-  raft_transport::GrpcTransport transport_;
+  raft_transport::PeerTransport transport_;
   // When each peer server was last heard (quiesced groups' failure
   // detection); read by the drivers, so declared before them too.
   consensus_driver::PeerLiveness liveness_;

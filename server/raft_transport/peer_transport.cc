@@ -1,4 +1,4 @@
-#include "server/raft_transport/grpc_transport.h"
+#include "server/raft_transport/peer_transport.h"
 
 #include <poll.h>
 #include <pthread.h>
@@ -47,12 +47,12 @@ struct TcpConn {
   std::string backlog;
 };
 
-GrpcTransport::GrpcTransport(Options options)
+PeerTransport::PeerTransport(Options options)
     : options_(options), incarnation_(NewIncarnation()), life_(std::make_shared<Life>()) {}
 
-GrpcTransport::~GrpcTransport() { Shutdown(); }
+PeerTransport::~PeerTransport() { Shutdown(); }
 
-void GrpcTransport::SetPeerAddress(const std::string& uuid, const std::string& address) {
+void PeerTransport::SetPeerAddress(const std::string& uuid, const std::string& address) {
   absl::MutexLock lock(&mu_);
   if (stop_) return;
   auto& peer = peers_[uuid];
@@ -71,7 +71,7 @@ void GrpcTransport::SetPeerAddress(const std::string& uuid, const std::string& a
   }
 }
 
-void GrpcTransport::Send(const std::string& to_uuid, const consensus::RaftMessagePB& msg) {
+void PeerTransport::Send(const std::string& to_uuid, const consensus::RaftMessagePB& msg) {
   absl::MutexLock lock(&mu_);
   if (stop_) return;
   auto it = peers_.find(to_uuid);
@@ -115,26 +115,26 @@ void GrpcTransport::Send(const std::string& to_uuid, const consensus::RaftMessag
   p.queue.back().set_to_uuid(to_uuid);
 }
 
-void GrpcTransport::EnableLiveness(const std::string& self_uuid,
+void PeerTransport::EnableLiveness(const std::string& self_uuid,
                                    std::chrono::milliseconds interval) {
   absl::MutexLock lock(&mu_);
   self_uuid_ = self_uuid;
   liveness_interval_ = interval;
 }
 
-void GrpcTransport::EnableTcp() {
+void PeerTransport::EnableTcp() {
   absl::MutexLock lock(&mu_);
   tcp_ = !rpc::ProcessTls().enabled;
 }
 
-void GrpcTransport::StampLocked(tserver::RaftMessageRequestPB* req) const {
+void PeerTransport::StampLocked(tserver::RaftMessageRequestPB* req) const {
   if (!self_uuid_.empty()) {
     req->set_from_uuid(self_uuid_);
     req->set_from_incarnation(incarnation_);
   }
 }
 
-void GrpcTransport::FlushTcpLocked(Peer* p, bool liveness) {
+void PeerTransport::FlushTcpLocked(Peer* p, bool liveness) {
   const std::shared_ptr<TcpConn> conn = p->conn;
   if (conn == nullptr || conn->writing) return;
   if (p->held.messages_size() == 0 && !liveness) return;
@@ -200,7 +200,7 @@ void GrpcTransport::FlushTcpLocked(Peer* p, bool liveness) {
   }
 }
 
-void GrpcTransport::BreakTcpLocked(Peer* p, std::shared_ptr<TcpConn> conn) {
+void PeerTransport::BreakTcpLocked(Peer* p, std::shared_ptr<TcpConn> conn) {
   if (conn == nullptr || p->conn != conn) return;  // already broken
   ::shutdown(conn->fd, SHUT_RDWR);  // a blocked writer returns; closed by the last user
   p->conn.reset();
@@ -211,7 +211,7 @@ void GrpcTransport::BreakTcpLocked(Peer* p, std::shared_ptr<TcpConn> conn) {
   conn->backlog.clear();
 }
 
-void GrpcTransport::SenderLoop(const std::string& uuid) {
+void PeerTransport::SenderLoop(const std::string& uuid) {
   using Clock = std::chrono::steady_clock;
   std::string address;
   std::unique_ptr<tserver::ConsensusService::Stub> stub;
@@ -375,7 +375,7 @@ void GrpcTransport::SenderLoop(const std::string& uuid) {
   }
 }
 
-void GrpcTransport::TcpSenderStep(const std::string& address,
+void PeerTransport::TcpSenderStep(const std::string& address,
                                   tserver::ConsensusService::Stub* stub, Peer* p,
                                   std::chrono::milliseconds* backoff) {
   using Clock = std::chrono::steady_clock;
@@ -480,14 +480,14 @@ void GrpcTransport::TcpSenderStep(const std::string& address,
   if (poll(&pfd, 1, 0) == 1) BreakTcpLocked(p, p->conn);
 }
 
-bool GrpcTransport::PeerOnTcp(const std::string& uuid) const {
+bool PeerTransport::PeerOnTcp(const std::string& uuid) const {
   absl::MutexLock lock(&mu_);
   auto it = peers_.find(uuid);
   return it != peers_.end() && it->second->mode == Peer::Mode::kTcp &&
          it->second->conn != nullptr;
 }
 
-void GrpcTransport::Shutdown() {
+void PeerTransport::Shutdown() {
   {
     // Waits for a held flush in progress; later ones return at once.
     absl::MutexLock alive(&life_->mu);
@@ -508,7 +508,7 @@ void GrpcTransport::Shutdown() {
   for (auto& t : senders) t.join();
 }
 
-bool GrpcTransport::PeerConnected(const std::string& uuid) const {
+bool PeerTransport::PeerConnected(const std::string& uuid) const {
   std::shared_ptr<grpc::Channel> channel;
   {
     absl::MutexLock lock(&mu_);
@@ -520,7 +520,7 @@ bool GrpcTransport::PeerConnected(const std::string& uuid) const {
   return channel->GetState(/*try_to_connect=*/false) == GRPC_CHANNEL_READY;
 }
 
-GrpcTransport::Stats GrpcTransport::stats() const {
+PeerTransport::Stats PeerTransport::stats() const {
   absl::MutexLock lock(&mu_);
   return stats_;
 }

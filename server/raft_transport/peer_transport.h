@@ -1,5 +1,7 @@
-// GrpcTransport: lib/consensus's Transport over ConsensusService.RaftMessage.
-// One per server process, shared by every replica's RaftDriver (messages
+// PeerTransport: lib/consensus's Transport to the other servers, over a
+// plain TCP connection per peer (tablet servers without TLS, EnableTcp
+// below) or ConsensusService.RaftMessageStream (masters, TLS clusters, and
+// peers that offer no TCP port). One per server process, shared by every replica's RaftDriver (messages
 // carry their tablet id): a tablet server's replicas, and a master's
 // sys-catalog replica (the master's ConsensusService answers RaftMessage).
 //
@@ -68,8 +70,8 @@
 // Thread safety: all methods are thread-safe. Lifetime: must outlive every
 // driver using it; Shutdown (or the destructor) stops the senders, dropping
 // what is queued.
-#ifndef KMEND_SERVER_RAFT_TRANSPORT_GRPC_TRANSPORT_H_
-#define KMEND_SERVER_RAFT_TRANSPORT_GRPC_TRANSPORT_H_
+#ifndef KMEND_SERVER_RAFT_TRANSPORT_PEER_TRANSPORT_H_
+#define KMEND_SERVER_RAFT_TRANSPORT_PEER_TRANSPORT_H_
 
 #include <chrono>
 #include <cstdint>
@@ -89,7 +91,7 @@ namespace kmend::raft_transport {
 // failed connection is shut down at once, closed only then).
 struct TcpConn;
 
-class GrpcTransport : public consensus_driver::Transport {
+class PeerTransport : public consensus_driver::Transport {
  public:
   struct Options {
     // Every group's heartbeats leave in one burst per tick (the drivers tick
@@ -117,9 +119,9 @@ class GrpcTransport : public consensus_driver::Transport {
     int64_t tcp_fallbacks = 0;        // peers given the stream: TCP port unreachable
   };
 
-  GrpcTransport() : GrpcTransport(Options()) {}
-  explicit GrpcTransport(Options options);
-  ~GrpcTransport() override;
+  PeerTransport() : PeerTransport(Options()) {}
+  explicit PeerTransport(Options options);
+  ~PeerTransport() override;
 
   // Sets or changes where `uuid` listens. A changed address takes effect
   // from the next RPC.
@@ -205,4 +207,4 @@ class GrpcTransport : public consensus_driver::Transport {
 
 }  // namespace kmend::raft_transport
 
-#endif  // KMEND_SERVER_RAFT_TRANSPORT_GRPC_TRANSPORT_H_
+#endif  // KMEND_SERVER_RAFT_TRANSPORT_PEER_TRANSPORT_H_

@@ -1,4 +1,4 @@
-// Three RaftDrivers (lib/consensus) talking through GrpcTransport and
+// Three RaftDrivers (lib/consensus) talking through PeerTransport and
 // ConsensusService over real loopback gRPC, in one process: a leader is
 // elected, entries commit on every replica, and the two survivors keep
 // committing after the third server goes away.
@@ -20,7 +20,7 @@
 #include "lib/fs/layout.h"
 #include "server/common/rpc_server.h"
 #include "lib/rpc/grpc_util.h"
-#include "server/raft_transport/grpc_transport.h"
+#include "server/raft_transport/peer_transport.h"
 #include "server/raft_transport/tcp_socket.h"
 #include "server/tserver/raft_router.h"
 #include "server/tserver/tablet_manager.h"
@@ -29,7 +29,7 @@
 
 namespace kmend::tserver {
 
-using raft_transport::GrpcTransport;
+using raft_transport::PeerTransport;
 namespace {
 
 using consensus_driver::RaftDriver;
@@ -52,7 +52,7 @@ class UnaryOnlyService : public ConsensusService::Service {
 // Sends a message for kTablet to `peer` every 20 ms until `delivered`
 // reaches `want` (or `limit` passes): a peer found through discovery, a
 // fallback or a reconnect gets what is sent once it is reachable.
-absl::Status SendUntilDelivered(GrpcTransport& t, const std::string& peer,
+absl::Status SendUntilDelivered(PeerTransport& t, const std::string& peer,
                                 const std::atomic<int>& delivered, int want,
                                 std::chrono::seconds limit, const char* what) {
   consensus::RaftMessagePB m;
@@ -72,7 +72,7 @@ struct Node {
   RaftRouter router;
   std::unique_ptr<ConsensusServiceImpl> service;
   server::RpcServer rpc;
-  GrpcTransport transport;
+  PeerTransport transport;
   std::unique_ptr<RaftDriver> driver;
   std::atomic<int64_t> applied{0};
 
@@ -85,7 +85,7 @@ struct Node {
   }
 };
 
-class GrpcTransportTest : public ::testing::Test {
+class PeerTransportTest : public ::testing::Test {
  protected:
   void SetUp() override {
     for (int i = 0; i < 3; ++i) {
@@ -186,15 +186,15 @@ class GrpcTransportTest : public ::testing::Test {
 
 // The same three servers with the plain TCP connection on (EnableTcp,
 // StartRaftTcp), as tablet servers without TLS run.
-class TcpTransportTest : public GrpcTransportTest {
+class TcpTransportTest : public PeerTransportTest {
  protected:
   void SetUp() override {
     tcp_ = true;
-    GrpcTransportTest::SetUp();
+    PeerTransportTest::SetUp();
   }
 };
 
-TEST_F(GrpcTransportTest, ElectsAndReplicatesOverGrpc) {
+TEST_F(PeerTransportTest, ElectsAndReplicatesOverGrpc) {
   int leader = WaitForLeader({0, 1, 2});
   ASSERT_GE(leader, 0);
   auto id = ReplicateNoOp(leader);
@@ -227,7 +227,7 @@ TEST_F(TcpTransportTest, ElectsAndReplicatesOverTcpWithoutStreams) {
     EXPECT_EQ(nodes_[i]->service->open_raft_streams(), 0) << i;
     if (i != leader) EXPECT_TRUE(nodes_[leader]->transport.PeerOnTcp(nodes_[i]->uuid)) << i;
   }
-  const GrpcTransport::Stats st = nodes_[leader]->transport.stats();
+  const PeerTransport::Stats st = nodes_[leader]->transport.stats();
   EXPECT_GT(st.sent_tcp, 0);
   EXPECT_EQ(st.sent_tcp, st.sent);
   EXPECT_GE(nodes_[(leader + 1) % 3]->service->open_raft_tcp_connections(), 1);
@@ -247,8 +247,8 @@ TEST_F(TcpTransportTest, ElectsAndReplicatesOverTcpWithoutStreams) {
 
 // A peer that offers no TCP port (TLS on, or a build without it: it answers
 // RaftEndpoint with nothing or UNIMPLEMENTED) gets the gRPC stream.
-TEST_F(GrpcTransportTest, TcpTransportUsesTheStreamWhenThePeerOffersNoPort) {
-  GrpcTransport t;
+TEST_F(PeerTransportTest, TcpTransportUsesTheStreamWhenThePeerOffersNoPort) {
+  PeerTransport t;
   t.EnableTcp();
   t.SetPeerAddress(nodes_[0]->uuid, absl::StrCat("127.0.0.1:", nodes_[0]->rpc.port()));
   consensus::RaftMessagePB m;
@@ -278,7 +278,7 @@ TEST_F(TcpTransportTest, FollowsAPeerToItsNewAddress) {
       },
       std::chrono::seconds(10), "the fixture's connections");
   ASSERT_TRUE(s.ok()) << s;
-  GrpcTransport t;
+  PeerTransport t;
   t.EnableTcp();
   t.SetPeerAddress("moving", absl::StrCat("127.0.0.1:", nodes_[0]->rpc.port()));
   s = ExternalCluster::WaitFor(
@@ -347,9 +347,9 @@ TEST_F(TcpTransportTest, SplitsWhatIsHeldIntoFramesOfMaxBatchBytes) {
                               return absl::OkStatus();
                             })
                   .ok());
-  GrpcTransport::Options opts;
+  PeerTransport::Options opts;
   opts.max_batch_bytes = 4096;
-  GrpcTransport t(opts);
+  PeerTransport t(opts);
   t.EnableTcp();
   t.SetPeerAddress(nodes_[0]->uuid, absl::StrCat("127.0.0.1:", nodes_[0]->rpc.port()));
   absl::Status s = ExternalCluster::WaitFor([&] { return t.PeerOnTcp(nodes_[0]->uuid); },
@@ -385,7 +385,7 @@ TEST_F(TcpTransportTest, SplitsWhatIsHeldIntoFramesOfMaxBatchBytes) {
 // A peer whose RPC port answers RaftEndpoint with a TCP port that refuses
 // connections (a firewall that opens the RPC port only) gets the stream
 // after three tries, here unary calls (no stream method either).
-TEST(GrpcTransportUnitTest, FallsBackWhenTheOfferedTcpPortDoesNotAnswer) {
+TEST(PeerTransportUnitTest, FallsBackWhenTheOfferedTcpPortDoesNotAnswer) {
   class DeadTcpPort final : public UnaryOnlyService {
    public:
     grpc::Status RaftEndpoint(grpc::ServerContext*, const RaftEndpointRequestPB*,
@@ -396,7 +396,7 @@ TEST(GrpcTransportUnitTest, FallsBackWhenTheOfferedTcpPortDoesNotAnswer) {
   } service;
   server::RpcServer rpc;
   ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
-  GrpcTransport t;
+  PeerTransport t;
   t.EnableTcp();
   t.SetPeerAddress("firewalled", absl::StrCat("127.0.0.1:", rpc.address().port()));
   absl::Status s = SendUntilDelivered(t, "firewalled", service.messages, 3,
@@ -408,11 +408,11 @@ TEST(GrpcTransportUnitTest, FallsBackWhenTheOfferedTcpPortDoesNotAnswer) {
   rpc.Shutdown(std::chrono::milliseconds(0));
 }
 
-TEST(GrpcTransportUnitTest, DropsWithoutAddressAndNeverBlocks) {
-  GrpcTransport::Options opts;
+TEST(PeerTransportUnitTest, DropsWithoutAddressAndNeverBlocks) {
+  PeerTransport::Options opts;
   opts.max_queued_per_peer = 2;
   opts.rpc_timeout = std::chrono::milliseconds(200);
-  GrpcTransport t(opts);
+  PeerTransport t(opts);
   consensus::RaftMessagePB m;
   m.set_tablet_id(kTablet);
   t.Send("nobody", m);
@@ -421,7 +421,7 @@ TEST(GrpcTransportUnitTest, DropsWithoutAddressAndNeverBlocks) {
   t.SetPeerAddress("p", "127.0.0.1:1");
   for (int i = 0; i < 100; ++i) t.Send("p", m);
   t.Shutdown();
-  GrpcTransport::Stats s = t.stats();
+  PeerTransport::Stats s = t.stats();
   EXPECT_EQ(s.sent, 0);
   EXPECT_GT(s.dropped_queue_full + s.dropped_rpc_failed, 0);
   EXPECT_LE(s.dropped_queue_full + s.dropped_rpc_failed, 100);
@@ -443,7 +443,7 @@ TEST_P(LivenessTest, IdleTransportSendsOneLivenessCallPerPeerPerInterval) {
   server::RpcServer rpc;
   ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
   if (tcp) ASSERT_TRUE(service.StartRaftTcp("127.0.0.1").ok());
-  GrpcTransport t;
+  PeerTransport t;
   if (tcp) t.EnableTcp();
   t.EnableLiveness("sender", std::chrono::milliseconds(50));
   t.SetPeerAddress("receiver", absl::StrCat("127.0.0.1:", rpc.address().port()));
@@ -465,9 +465,9 @@ INSTANTIATE_TEST_SUITE_P(GrpcOrTcp, LivenessTest, ::testing::Bool(),
 
 // Followers send each other nothing until an election; the transport
 // connects anyway, so a candidate's first vote request does not pay the
-// handshake (grpc_transport.h).
-TEST_F(GrpcTransportTest, ConnectsToEveryPeerBeforeSendingAnything) {
-  GrpcTransport idle;
+// handshake (peer_transport.h).
+TEST_F(PeerTransportTest, ConnectsToEveryPeerBeforeSendingAnything) {
+  PeerTransport idle;
   EXPECT_FALSE(idle.PeerConnected("ts0"));  // no address yet
   for (int i = 0; i < 3; ++i) {
     idle.SetPeerAddress(nodes_[i]->uuid, absl::StrCat("127.0.0.1:", nodes_[i]->rpc.port()));
@@ -489,7 +489,7 @@ TEST_F(GrpcTransportTest, ConnectsToEveryPeerBeforeSendingAnything) {
 // unary call per batch), and a server's StopStreams ends the streams its
 // peers hold open, so that a graceful RPC shutdown does not wait out its
 // grace for them.
-TEST_F(GrpcTransportTest, UsesOneStreamPerPeerAndShutdownEndsThem) {
+TEST_F(PeerTransportTest, UsesOneStreamPerPeerAndShutdownEndsThem) {
   const int leader = WaitForLeader({0, 1, 2});
   ASSERT_GE(leader, 0);
   ASSERT_TRUE(ReplicateNoOp(leader).ok());
@@ -513,11 +513,11 @@ TEST_F(GrpcTransportTest, UsesOneStreamPerPeerAndShutdownEndsThem) {
 
 // A server without RaftMessageStream (UNIMPLEMENTED: an older build) still
 // gets every batch, as unary RaftMessage calls.
-TEST(GrpcTransportUnitTest, FallsBackToUnaryCallsWhenThePeerHasNoStream) {
+TEST(PeerTransportUnitTest, FallsBackToUnaryCallsWhenThePeerHasNoStream) {
   UnaryOnlyService service;
   server::RpcServer rpc;
   ASSERT_TRUE(rpc.Start("127.0.0.1:0", {&service}, "").ok());
-  GrpcTransport t;
+  PeerTransport t;
   t.SetPeerAddress("old", absl::StrCat("127.0.0.1:", rpc.address().port()));
   absl::Status s = SendUntilDelivered(t, "old", service.messages, 5, std::chrono::seconds(10),
                                       "messages delivered by unary calls");

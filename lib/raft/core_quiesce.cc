@@ -27,6 +27,7 @@
 #include <algorithm>
 
 #include "lib/raft/core.h"
+#include "lib/util/fnv1a.h"
 
 namespace kmend::raft {
 
@@ -157,21 +158,15 @@ void RaftCore::ReportSilentServer(const std::string& uuid, int64_t silent_ticks)
 }
 
 namespace {
-// FNV-1a: the same on every server and build (absl::Hash is seeded per
-// process), and enough to spread successors.
-uint64_t StableHash(const std::string& a, const std::string& b) {
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](const std::string& s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ULL;
-    }
-    h ^= 0xff;  // separator: ("ab","c") and ("a","bc") differ
-    h *= 1099511628211ULL;
-  };
-  mix(a);
-  mix(b);
-  return h;
+// The successor order's hash: FNV-1a (lib/util/fnv1a.h), the same on every
+// server and build, of the tablet id and the voter's uuid, each followed by
+// a 0xff separator so that ("ab","c") and ("a","bc") differ.
+uint64_t SuccessorHash(absl::string_view tablet_id, absl::string_view uuid) {
+  constexpr absl::string_view kSeparator("\xff", 1);
+  uint64_t h = Fnv1aAdd(kFnv1aOffset, tablet_id);
+  h = Fnv1aAdd(h, kSeparator);
+  h = Fnv1aAdd(h, uuid);
+  return Fnv1aAdd(h, kSeparator);
 }
 }  // namespace
 
@@ -180,7 +175,7 @@ bool RaftCore::IsFirstSuccessor(const std::string& dead_leader) const {
   uint64_t best = 0;
   for (const std::string& v : VoterUuids(active_config())) {
     if (v == dead_leader) continue;
-    const uint64_t h = StableHash(options_.tablet_id, v);
+    const uint64_t h = SuccessorHash(options_.tablet_id, v);
     if (first.empty() || h < best || (h == best && v < first)) {
       first = v;
       best = h;

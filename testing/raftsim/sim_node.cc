@@ -10,16 +10,6 @@ std::string EntryKey(const consensus::ReplicateMsg& e) {
   return bytes;
 }
 
-namespace {
-uint64_t Fnv1a(uint64_t h, const std::string& s) {
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
-}  // namespace
-
 SimNode::SimNode(std::string uuid, raft::CoreOptions options,
                  consensus::RaftConfigPB initial_config)
     : uuid_(std::move(uuid)), options_(std::move(options)),
@@ -84,7 +74,7 @@ bool SimNode::ProcessReady(std::vector<consensus::RaftMessagePB>* out, CrashPoin
     if (!s.ok()) abort();
     uint64_t h = prefix_hashes_.empty() ? base_hash_ : prefix_hashes_.back();
     for (const auto& e : rd.entries) {
-      h = Fnv1a(h, EntryKey(e));
+      h = Fnv1aAdd(h, EntryKey(e));
       prefix_hashes_.push_back(h);
     }
     last_persisted_lo_ = rd.entries.front().id().index();

@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "lib/raft/core.h"
 #include "lib/raft/log_storage.h"
+#include "lib/util/fnv1a.h"
 
 namespace kmend::raftsim {
 
@@ -85,7 +86,7 @@ class SimNode {
   std::vector<uint64_t> prefix_hashes_;  // parallel to storage_ entries
   // prefix_hash(FirstIndex() - 1): hashes always cover the log from index 1,
   // also after log GC and tablet copies, so any two nodes compare.
-  uint64_t base_hash_ = 1469598103934665603ULL;
+  uint64_t base_hash_ = kFnv1aOffset;
   raft::HardState hard_state_;
   consensus::RaftConfigPB cmeta_config_;
   std::unique_ptr<raft::RaftCore> core_;

@@ -290,8 +290,10 @@ TEST(RaftDriverTest, ElectCommitCrashAndRestartFromDisk) {
 // every replica opened early would campaign before any leader could reach it.
 TEST(RaftDriverTest, ElectionTimersStandStillUntilTheServerIsReachable) {
   const std::string root = TempRoot("driver_reachable");
-  Group g(root);
+  // Declared before the group: its drivers read the flag on every tick
+  // until ~Group stops them, so it must outlive them.
   std::atomic<bool> reachable{false};
+  Group g(root);
   g.set_reachable(&reachable);
   for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
   // 30 ticks: past every randomized election timeout [10, 20).

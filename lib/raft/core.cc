@@ -244,9 +244,10 @@ void RaftCore::TickImpl(bool replay) {
         // accepting writes that can't commit (thesis 6.2).
         Event(absl::StrCat("stepping down as leader of term ", term_,
                            ": no answer from a majority of voters within ",
-                           quorum_grace_used_ ? "two election timeouts, though their servers "
-                                                "were heard (check-quorum)"
-                                              : "an election timeout (check-quorum)"));
+                           quorum_grace_used_
+                               ? "two election timeouts, the first forgiven because their "
+                                 "servers were heard (check-quorum)"
+                               : "an election timeout (check-quorum)"));
         BecomeFollower(term_, "");
         return;
       }

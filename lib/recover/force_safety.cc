@@ -28,8 +28,10 @@ absl::Status JudgeSafety(const ForcePlan& plan) {
     if (!v.running) continue;
     running.push_back(v.uuid);
     // A leader that lost its majority keeps its role until check-quorum
-    // steps it down, a couple of ticks after its lease lapsed; the server
-    // refuses to force a leader, so wait for the step-down too.
+    // steps it down: a couple of ticks after its lease lapsed, or one more
+    // election timeout when its voters' servers are still heard (check-
+    // quorum's second window, docs/design/raft.md); the server refuses to
+    // force a leader, so wait for the step-down too.
     const bool still_leader = v.leader_uuid == v.uuid;
     if (v.leader_lease || still_leader) {
       with_leader.push_back(

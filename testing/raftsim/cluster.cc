@@ -15,7 +15,17 @@ Cluster::Cluster(std::vector<std::string> uuids, int voters, uint64_t seed,
     consensus::RaftConfigPB initial =
         static_cast<int>(i) < voters ? config : consensus::RaftConfigPB();
     if (static_cast<int>(i) >= voters) initial.set_opid_index(-1);
-    nodes_.push_back(std::make_unique<SimNode>(uuids[i], base, initial));
+    raft::CoreOptions options = base;
+    if (liveness_) {
+      // As the tablet server's driver wires it (lib/consensus/raft_driver.cc):
+      // heard within an election timeout, by the per-server liveness below.
+      const std::string self = uuids[i];
+      options.server_heard_recently = [this, self, ticks = base.election_ticks](
+                                          const std::string& v) {
+        return SilentTicks(self, v) < ticks;
+      };
+    }
+    nodes_.push_back(std::make_unique<SimNode>(uuids[i], std::move(options), initial));
     node_ptrs_.push_back(nodes_.back().get());
     by_uuid_[uuids[i]] = nodes_.back().get();
     absl::Status s = nodes_.back()->Start(rng_());

@@ -36,8 +36,14 @@ class Cluster {
  public:
   // Nodes `uuids`; the first `voters` of them form the initial config, the
   // rest start with no config (to be added later).
+  // With base.quiesce, every node's core also gets the server liveness a
+  // tablet server's driver gives it: server_heard_recently(v) is "v's
+  // server heard within an election timeout" (check-quorum's second window).
   Cluster(std::vector<std::string> uuids, int voters, uint64_t seed,
           raft::CoreOptions base = DefaultOptions());
+  // The nodes' options and the checker point into this object.
+  Cluster(const Cluster&) = delete;
+  Cluster& operator=(const Cluster&) = delete;
 
   static raft::CoreOptions DefaultOptions();
   static consensus::RaftConfigPB MakeConfig(const std::vector<std::string>& voters);

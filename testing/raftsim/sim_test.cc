@@ -45,6 +45,7 @@ void Sweep(Scenario scenario, uint64_t default_seeds, uint64_t salt, uint64_t sl
   const uint64_t seeds = EnvU64("RAFTSIM_SEEDS", default_seeds);
   const uint64_t first = EnvU64("RAFTSIM_FIRST_SEED", 1) + salt;
   int64_t ran = 0, applied = 0, crashes = 0, changes = 0, copies = 0, failed = 0, quiesced = 0;
+  int64_t forgiven = 0;
   for (uint64_t i = slice; i < seeds; i += kSlices) {
     const uint64_t seed = first + i;
     SimResult r = RunSimulation(seed, scenario);
@@ -54,6 +55,7 @@ void Sweep(Scenario scenario, uint64_t default_seeds, uint64_t salt, uint64_t sl
     changes += r.config_changes;
     copies += r.tablet_copies;
     quiesced += r.quiesced_steps;
+    forgiven += r.forgiven_step_downs;
     if (!r.ok) {
       ++failed;
       std::string all;
@@ -67,10 +69,12 @@ void Sweep(Scenario scenario, uint64_t default_seeds, uint64_t salt, uint64_t sl
     }
   }
   std::printf("%lld seeds, %lld applied entries, %lld crashes, %lld config changes, "
-              "%lld tablet copies, %lld steps with a quiesced leader\n",
+              "%lld tablet copies, %lld steps with a quiesced leader, %lld step-downs after "
+              "check-quorum's second window\n",
               static_cast<long long>(ran), static_cast<long long>(applied),
               static_cast<long long>(crashes), static_cast<long long>(changes),
-              static_cast<long long>(copies), static_cast<long long>(quiesced));
+              static_cast<long long>(copies), static_cast<long long>(quiesced),
+              static_cast<long long>(forgiven));
 }
 
 class FaultsThenLiveness : public testing::TestWithParam<uint64_t> {};

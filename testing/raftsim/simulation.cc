@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <set>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "lib/raft/config.h"
 #include "testing/raftsim/cluster.h"
@@ -146,6 +147,11 @@ class Run {
     ++result_.steps;
     if (const std::string l = c.Leader(); !l.empty() && c.core(l)->quiesced()) {
       ++result_.quiesced_steps;
+    }
+    for (SimNode* n : c.nodes()) {
+      for (const std::string& e : n->TakeEvents()) {
+        if (absl::StrContains(e, "the first forgiven")) ++result_.forgiven_step_downs;
+      }
     }
     CheckLeaderReads();
   }

@@ -39,6 +39,10 @@ struct SimResult {
   int64_t tablet_copies = 0;
   int64_t transfers = 0;  // leadership transfers attempted
   int64_t quiesced_steps = 0;  // steps that ended with a quiesced leader
+  // Leaders that stepped down after check-quorum's second window (with
+  // quiesce on: a first failed window forgiven because the voters' servers
+  // were heard), so the checker has judged runs through that window.
+  int64_t forgiven_step_downs = 0;
 };
 
 const char* ScenarioName(Scenario scenario);

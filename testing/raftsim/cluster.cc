@@ -140,6 +140,10 @@ void Cluster::Deliver(const consensus::RaftMessagePB& m) {
   auto it = by_uuid_.find(m.to_uuid());
   if (it == by_uuid_.end() || !it->second->up()) return;
   if (!Connected(m.from_uuid(), m.to_uuid())) return;
+  if (groups_cut_.count({m.from_uuid(), m.to_uuid()}) ||
+      groups_cut_.count({m.to_uuid(), m.from_uuid()})) {
+    return;
+  }
   if (liveness_) last_heard_[{m.to_uuid(), m.from_uuid()}] = now_;
   absl::Status s = it->second->core()->Step(m);
   if (!s.ok()) {
@@ -220,7 +224,14 @@ void Cluster::Isolate(const std::string& uuid) {
   }
 }
 
-void Cluster::HealNetwork() { cut_.clear(); }
+void Cluster::CutGroupsOnly(const std::string& a, const std::string& b) {
+  groups_cut_.insert({a, b});
+}
+
+void Cluster::HealNetwork() {
+  cut_.clear();
+  groups_cut_.clear();
+}
 
 void Cluster::Crash(const std::string& uuid) { node(uuid).Crash(); }
 

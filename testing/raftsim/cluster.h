@@ -93,6 +93,10 @@ class Cluster {
 
   // Links.
   void Cut(const std::string& a, const std::string& b);
+  // Drops the groups' Raft messages between a and b but lets the servers'
+  // liveness pings through: a server too busy to answer its groups, still
+  // heard (what check-quorum's second window is for). HealNetwork ends it.
+  void CutGroupsOnly(const std::string& a, const std::string& b);
   void Isolate(const std::string& uuid);
   void HealNetwork();
   bool Connected(const std::string& a, const std::string& b) const;
@@ -130,6 +134,7 @@ class Cluster {
   SafetyChecker checker_;
   std::vector<InFlight> queue_;
   std::set<std::pair<std::string, std::string>> cut_;
+  std::set<std::pair<std::string, std::string>> groups_cut_;
   int64_t now_ = 0;
   uint64_t order_ = 0;
   int64_t tablet_copies_ = 0;

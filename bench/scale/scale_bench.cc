@@ -18,7 +18,13 @@
 //             serves every replica again: all N RUNNING and each knows a
 //             leader (its own term's); KMEND_SCALE_RESTARTS times on the
 //             same cluster (median and spread), with the time until its
-//             RPC server listened in parentheses.
+//             RPC server listened in parentheses;
+//   tools     the repair half at N (after the restarts): tablet server 0
+//             shut down (SIGTERM), then `kmend recover plan` against the
+//             cluster without it (every tablet keeps a majority: nothing
+//             to plan, exit 0) and `kmend fsck` of its data directory
+//             (every replica's superblock, cmeta, WAL and blocks; exit 0
+//             after a clean stop), each end to end, once.
 // The machine's load average is printed with every line: figures taken on a
 // shared machine are noisy, compare runs taken side by side.
 //
@@ -152,8 +158,26 @@ struct Result {
   Spread restart_s;       // seconds, over KMEND_SCALE_RESTARTS restarts
   Spread restart_port_s;  // of which until the RPC server listened
   bool restart_failed = false;
+  double recover_plan_ms = -1;
+  int recover_plan_exit = -1;
+  double fsck_ms = -1;
+  int fsck_exit = -1;
   std::string load_before, load_after;
 };
+
+// Runs `kmend <args>`; its wall time in ms and exit code into the result.
+// A non-zero exit prints the tool's first lines, so a failed run says why.
+void TimeTool(const std::string& args, const std::string& scratch, double* ms, int* exit_code) {
+  auto t0 = Clock::now();
+  testing::ToolResult tr = testing::RunKmend(args, scratch);
+  *ms = 1000 * SecondsSince(t0);
+  *exit_code = tr.exit_code;
+  if (tr.exit_code != 0) {
+    std::cerr << "kmend " << args.substr(0, args.find(' ')) << " exit " << tr.exit_code << ": "
+              << tr.err.substr(0, 400) << "\n"
+              << tr.out.substr(0, 1200) << "\n";
+  }
+}
 
 absl::Status CreateTables(testing::ExternalCluster* cluster, int n) {
   auto stub = cluster->MasterStub();
@@ -336,6 +360,16 @@ absl::StatusOr<Result> RunOne(int n, int idle_s, int settle_s, int restarts,
                           std::filesystem::copy_options::recursive, ec);
     if (ec) std::cerr << "KMEND_SCALE_SAVE_DATA: " << ec.message() << "\n";
   }
+  // The repair tools on the cluster at N (with SAVE_DATA tablet server 0
+  // was SIGKILLed above: fsck then judges a crashed directory).
+  if (cluster.tserver(0)->running()) {
+    s = cluster.tserver(0)->Shutdown(std::chrono::seconds(60));
+    if (!s.ok()) return s;
+  }
+  TimeTool(absl::StrCat("recover plan --masters ", cluster.master_addresses(), " --timeout 30s"),
+           scratch, &r.recover_plan_ms, &r.recover_plan_exit);
+  TimeTool(absl::StrCat("fsck --fs_root ", cluster.tserver(0)->fs_root()), scratch, &r.fsck_ms,
+           &r.fsck_exit);
   r.restart_s = Summarize(restart);
   r.restart_port_s = Summarize(port);
   if (restart.empty()) {  // KMEND_SCALE_RESTARTS=0
@@ -392,7 +426,8 @@ int Main() {
   }
   std::cout << "settle " << settle_s << " s, idle window " << idle_s << " s\n";
   std::cout << "tablets | create s (RPC s) | idle CPU % of one core, median [min..max] | idle master;busiest tserver % | threads/tserver"
-               " | threads master | DescribeTable ms | ksck ms median [min..max] | restart s median [min..max] (RPC server listening s) | load avg before;after\n";
+               " | threads master | DescribeTable ms | ksck ms median [min..max] | restart s median [min..max] (RPC server listening s)"
+               " | recover plan ms (exit) | fsck ms (exit) | load avg before;after\n";
   int failures = 0;
   for (int n : sizes) {
     auto r = RunOne(n, idle_s, settle_s, restarts, scratch);
@@ -402,18 +437,22 @@ int Main() {
       continue;
     }
     if (r->restart_failed) ++failures;  // a restart printed as -1
-    std::cout << absl::StrFormat("%d | %.2f (%.2f) | %s | %.1f;%.1f | %d | %d | %s | %s (exit %d) | %s (%s) | %s;%s\n",
+    if (r->recover_plan_exit != 0 || r->fsck_exit != 0) ++failures;
+    std::cout << absl::StrFormat("%d | %.2f (%.2f) | %s | %.1f;%.1f | %d | %d | %s | %s (exit %d) | %s (%s)"
+                                 " | %.0f (%d) | %.0f (%d) | %s;%s\n",
                                  r->tablets, r->create_s, r->create_rpc_s,
                                  Fmt(r->idle_cpu_pct, "%"), r->idle_master_pct,
                                  r->idle_tserver_max_pct, r->threads_tserver_max,
                                  r->threads_master, Fmt(r->describe_ms, ""),
                                  Fmt(r->ksck_ms, ""), r->ksck_exit, Fmt(r->restart_s, ""),
-                                 Fmt(r->restart_port_s, ""), r->load_before, r->load_after)
+                                 Fmt(r->restart_port_s, ""), r->recover_plan_ms,
+                                 r->recover_plan_exit, r->fsck_ms, r->fsck_exit, r->load_before,
+                                 r->load_after)
               << std::flush;
     if (!out_path.empty()) {
       std::ofstream f(out_path, std::ios::app);
       f << absl::StrFormat(
-          "{\"schema\":\"kmend.scale_bench/3\",\"tablets\":%d,\"create_s\":%.3f,"
+          "{\"schema\":\"kmend.scale_bench/4\",\"tablets\":%d,\"create_s\":%.3f,"
           "\"create_rpc_s\":%.3f,\"describe_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},"
           "\"idle_cpu_pct\":{\"median\":%.2f,\"min\":%.2f,\"max\":%.2f},"
           "\"idle_master_pct\":%.2f,\"idle_tserver_max_pct\":%.2f,\"settle_s\":%d,"
@@ -421,6 +460,7 @@ int Main() {
           "\"ksck_ms\":{\"median\":%.1f,\"min\":%.1f,\"max\":%.1f},\"ksck_exit\":%d,"
           "\"restart_s\":{\"median\":%.3f,\"min\":%.3f,\"max\":%.3f},"
           "\"restart_listening_s\":{\"median\":%.3f,\"min\":%.3f,\"max\":%.3f},"
+          "\"recover_plan_ms\":%.1f,\"recover_plan_exit\":%d,\"fsck_ms\":%.1f,\"fsck_exit\":%d,"
           "\"loadavg_before\":\"%s\",\"loadavg_after\":\"%s\"}\n",
           r->tablets, r->create_s, r->create_rpc_s, r->describe_ms.median, r->describe_ms.min,
           r->describe_ms.max, r->idle_cpu_pct.median, r->idle_cpu_pct.min,
@@ -428,8 +468,8 @@ int Main() {
           r->threads_tserver_max, r->threads_master, r->ksck_ms.median,
           r->ksck_ms.min, r->ksck_ms.max, r->ksck_exit, r->restart_s.median, r->restart_s.min,
           r->restart_s.max, r->restart_port_s.median, r->restart_port_s.min,
-          r->restart_port_s.max, r->load_before,
-          r->load_after);
+          r->restart_port_s.max, r->recover_plan_ms, r->recover_plan_exit, r->fsck_ms,
+          r->fsck_exit, r->load_before, r->load_after);
     }
   }
   return failures == 0 ? 0 : 1;

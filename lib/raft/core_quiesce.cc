@@ -158,12 +158,18 @@ void RaftCore::ReportSilentServer(const std::string& uuid, int64_t silent_ticks)
 }
 
 namespace {
-// The successor order's hash: FNV-1a (lib/util/fnv1a.h), the same on every
-// server and build, of the tablet id and the voter's uuid, each followed by
-// a 0xff separator so that ("ab","c") and ("a","bc") differ.
+// The successor order's hash: FNV-1a's loop (lib/util/fnv1a.h) over the
+// tablet id and the voter's uuid, each followed by a 0xff separator so that
+// ("ab","c") and ("a","bc") differ. Every server must compute the same
+// number without talking, across builds too (a rolling upgrade runs two),
+// so it starts from the value the first builds used: FNV's offset basis
+// with its last digit lost. Any fixed start spreads as well; changing it
+// would make servers of two builds disagree on who campaigns first.
+constexpr uint64_t kSuccessorHashStart = 1469598103934665603ULL;
+
 uint64_t SuccessorHash(absl::string_view tablet_id, absl::string_view uuid) {
   constexpr absl::string_view kSeparator("\xff", 1);
-  uint64_t h = Fnv1aAdd(kFnv1aOffset, tablet_id);
+  uint64_t h = Fnv1aAdd(kSuccessorHashStart, tablet_id);
   h = Fnv1aAdd(h, kSeparator);
   h = Fnv1aAdd(h, uuid);
   return Fnv1aAdd(h, kSeparator);

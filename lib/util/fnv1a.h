@@ -14,10 +14,11 @@
 
 namespace kmend {
 
-// The hash of no bytes (the FNV "offset basis"); start every hash here.
+// The hash of no bytes (the FNV "offset basis"); start a hash here.
 // Before this header, three copies of the loop began at 1469598103934665603,
 // the basis with its last digit lost: a stable hash still, but not FNV-1a
-// (lib/util/fnv1a_test.cc checks the published vectors).
+// (lib/util/fnv1a_test.cc checks the published vectors). The Raft successor
+// order keeps that start on purpose (lib/raft/core_quiesce.cc).
 inline constexpr uint64_t kFnv1aOffset = 14695981039346656037ULL;
 
 // Continues hash `h` over `bytes`. Fnv1aAdd(Fnv1aAdd(kFnv1aOffset, a), b) is

@@ -132,18 +132,19 @@ void Cluster::ProcessReadies() {
   }
 }
 
+bool Cluster::IsCut(const Cuts& cuts, const std::string& a, const std::string& b) {
+  return cuts.count({a, b}) > 0 || cuts.count({b, a}) > 0;
+}
+
 bool Cluster::Connected(const std::string& a, const std::string& b) const {
-  return !cut_.count({a, b}) && !cut_.count({b, a});
+  return !IsCut(cut_, a, b);
 }
 
 void Cluster::Deliver(const consensus::RaftMessagePB& m) {
   auto it = by_uuid_.find(m.to_uuid());
   if (it == by_uuid_.end() || !it->second->up()) return;
   if (!Connected(m.from_uuid(), m.to_uuid())) return;
-  if (groups_cut_.count({m.from_uuid(), m.to_uuid()}) ||
-      groups_cut_.count({m.to_uuid(), m.from_uuid()})) {
-    return;
-  }
+  if (IsCut(groups_cut_, m.from_uuid(), m.to_uuid())) return;
   if (liveness_) last_heard_[{m.to_uuid(), m.from_uuid()}] = now_;
   absl::Status s = it->second->core()->Step(m);
   if (!s.ok()) {

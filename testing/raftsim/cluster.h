@@ -133,8 +133,11 @@ class Cluster {
   std::map<std::string, SimNode*> by_uuid_;
   SafetyChecker checker_;
   std::vector<InFlight> queue_;
-  std::set<std::pair<std::string, std::string>> cut_;
-  std::set<std::pair<std::string, std::string>> groups_cut_;
+  using Cuts = std::set<std::pair<std::string, std::string>>;
+  // Whether `cuts` holds the link between a and b, in either direction.
+  static bool IsCut(const Cuts& cuts, const std::string& a, const std::string& b);
+  Cuts cut_;
+  Cuts groups_cut_;
   int64_t now_ = 0;
   uint64_t order_ = 0;
   int64_t tablet_copies_ = 0;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <functional>
 #include <set>
 
 #include "absl/strings/match.h"
@@ -461,51 +462,63 @@ FailoverResult CrashAndCount(Cluster& c, const std::string& old, FailoverResult 
 }
 }  // namespace
 
-FailoverResult MeasureFailover(uint64_t seed, bool quiesce) {
+namespace {
+// A 3-node cluster of `seed`: elects a first leader, runs `before_crash` on
+// it (which may record into the result, or return false to give up), then
+// crashes the leader and counts the ticks to the next one.
+FailoverResult MeasureFailoverAfter(
+    uint64_t seed, bool quiesce,
+    const std::function<bool(Cluster&, const std::string& leader, FailoverResult*)>&
+        before_crash) {
   FailoverResult r;
   raft::CoreOptions o = Cluster::DefaultOptions();
   o.quiesce = quiesce;
   Cluster c({"n0", "n1", "n2"}, 3, seed, o);
   for (int t = 0; t < 200 && c.Leader().empty(); ++t) c.TickAll();
   const std::string old = c.Leader();
-  if (old.empty()) return r;
-  // Idle long enough to quiesce, then a seed-dependent phase in the tick grid.
-  const int idle = 50 + static_cast<int>(c.RandomBelow(o.heartbeat_ticks * 2));
-  for (int t = 0; t < idle; ++t) c.TickAll();
-  r.quiesced_before = c.core(old)->quiesced();
+  if (old.empty() || !before_crash(c, old, &r)) return r;
   return CrashAndCount(c, old, r);
+}
+}  // namespace
+
+FailoverResult MeasureFailover(uint64_t seed, bool quiesce) {
+  return MeasureFailoverAfter(seed, quiesce, [](Cluster& c, const std::string& old,
+                                                FailoverResult* r) {
+    // Idle long enough to quiesce, then a seed-dependent phase in the tick grid.
+    const int idle =
+        50 + static_cast<int>(c.RandomBelow(Cluster::DefaultOptions().heartbeat_ticks * 2));
+    for (int t = 0; t < idle; ++t) c.TickAll();
+    r->quiesced_before = c.core(old)->quiesced();
+    return true;
+  });
 }
 
 FailoverResult MeasureFailoverJustQuiesced(uint64_t seed) {
-  FailoverResult r;
-  raft::CoreOptions o = Cluster::DefaultOptions();
-  o.quiesce = true;
-  Cluster c({"n0", "n1", "n2"}, 3, seed, o);
-  for (int t = 0; t < 200 && c.Leader().empty(); ++t) c.TickAll();
-  const std::string old = c.Leader();
-  if (old.empty()) return r;
-  // Busy for a seed-dependent while, then crash in the tick the leader
-  // quiesces: its last heartbeat (the quiesce one) may or may not be
-  // delivered before the crash.
-  const int busy = 5 + static_cast<int>(c.RandomBelow(10));
-  for (int t = 0; t < busy; ++t) {
-    if (!c.ProposeAt(old, "w" + std::to_string(t)).ok()) return r;
-    c.TickAll();
-  }
-  for (int t = 0; t < 50 && !c.core(old)->quiesced(); ++t) c.Tick(old);
-  r.quiesced_before = c.core(old)->quiesced();
-  // One follower sees the quiesce heartbeat, the other does not (lost, or
-  // the crash came first): it stays active and counts from that heartbeat.
-  std::vector<std::string> followers;
-  for (const char* u : {"n0", "n1", "n2"}) {
-    if (u != old) followers.push_back(u);
-  }
-  const std::string missed = followers[c.RandomBelow(2)];
-  c.DropQueued([&missed](const consensus::RaftMessagePB& m) {
-    return m.to_uuid() == missed && m.has_append_request() && m.append_request().quiesce();
+  return MeasureFailoverAfter(seed, /*quiesce=*/true, [](Cluster& c, const std::string& old,
+                                                         FailoverResult* r) {
+    // Busy for a seed-dependent while, then crash in the tick the leader
+    // quiesces: its last heartbeat (the quiesce one) may or may not be
+    // delivered before the crash.
+    const int busy = 5 + static_cast<int>(c.RandomBelow(10));
+    for (int t = 0; t < busy; ++t) {
+      if (!c.ProposeAt(old, "w" + std::to_string(t)).ok()) return false;
+      c.TickAll();
+    }
+    for (int t = 0; t < 50 && !c.core(old)->quiesced(); ++t) c.Tick(old);
+    r->quiesced_before = c.core(old)->quiesced();
+    // One follower sees the quiesce heartbeat, the other does not (lost, or
+    // the crash came first): it stays active and counts from that heartbeat.
+    std::vector<std::string> followers;
+    for (const char* u : {"n0", "n1", "n2"}) {
+      if (u != old) followers.push_back(u);
+    }
+    const std::string missed = followers[c.RandomBelow(2)];
+    c.DropQueued([&missed](const consensus::RaftMessagePB& m) {
+      return m.to_uuid() == missed && m.has_append_request() && m.append_request().quiesce();
+    });
+    c.DeliverDue();
+    return true;
   });
-  c.DeliverDue();
-  return CrashAndCount(c, old, r);
 }
 
 SimResult RunSimulation(uint64_t seed, Scenario scenario) {

@@ -16,18 +16,31 @@
 namespace kmend::testing {
 namespace {
 
+// Runs the probe through popen (`env` is put before it on the command
+// line): the directory it printed ("" if none) and its wait status.
+struct Probe {
+  std::string dir;
+  int status = -1;
+};
+Probe RunProbe(const std::string& env) {
+  Probe p;
+  const std::string cmd = env + RunfilePath("testing/cluster/janitor_probe");
+  FILE* out = ::popen(cmd.c_str(), "r");
+  if (out == nullptr) return p;
+  char line[4096] = {0};
+  if (::fgets(line, sizeof(line), out) != nullptr) p.dir = line;
+  p.status = ::pclose(out);
+  while (!p.dir.empty() && p.dir.back() == '\n') p.dir.pop_back();
+  return p;
+}
+
 TEST(ClusterDirJanitorTest, RemovesTheDirectoryOfAKilledProcess) {
   const std::string probe = RunfilePath("testing/cluster/janitor_probe");
   ASSERT_TRUE(std::filesystem::exists(probe)) << probe;
-  FILE* out = ::popen(probe.c_str(), "r");
-  ASSERT_NE(out, nullptr);
-  char line[4096] = {0};
-  const bool got = ::fgets(line, sizeof(line), out) != nullptr;
-  const int status = ::pclose(out);
-  ASSERT_TRUE(got) << "the probe printed no directory";
-  std::string dir(line);
-  while (!dir.empty() && dir.back() == '\n') dir.pop_back();
-  ASSERT_FALSE(dir.empty());
+  const Probe p = RunProbe("");
+  ASSERT_FALSE(p.dir.empty()) << "the probe printed no directory";
+  const std::string& dir = p.dir;
+  const int status = p.status;
   // The probe died by SIGKILL, so its destructors never ran (popen's shell
   // reports that as exit 128 + 9, or passes the signal on).
   const bool killed = (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) ||
@@ -42,16 +55,9 @@ TEST(ClusterDirJanitorTest, RemovesTheDirectoryOfAKilledProcess) {
 }
 
 TEST(ClusterDirJanitorTest, KeepDirLeavesTheDirectoryOfAKilledProcess) {
-  const std::string probe = RunfilePath("testing/cluster/janitor_probe");
-  const std::string cmd = "KMEND_TEST_KEEP_DIR=1 " + probe;
-  FILE* out = ::popen(cmd.c_str(), "r");
-  ASSERT_NE(out, nullptr);
-  char line[4096] = {0};
-  const bool got = ::fgets(line, sizeof(line), out) != nullptr;
-  ::pclose(out);
-  ASSERT_TRUE(got);
-  std::string dir(line);
-  while (!dir.empty() && dir.back() == '\n') dir.pop_back();
+  const Probe p = RunProbe("KMEND_TEST_KEEP_DIR=1 ");
+  ASSERT_FALSE(p.dir.empty()) << "the probe printed no directory";
+  const std::string& dir = p.dir;
   // Give a janitor, if one wrongly had the directory, time to act.
   std::this_thread::sleep_for(std::chrono::seconds(2));
   EXPECT_TRUE(std::filesystem::exists(dir + "/left-behind")) << dir;

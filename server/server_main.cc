@@ -15,6 +15,7 @@
 //                        [--wal_max_segments_retained_for_peers N]
 //                        [--maintenance_interval_ms N] [--fs_reserved_bytes N]
 //                        [--replica_start_threads N] [--raft_max_election_backoff N]
+//                        [--raft_max_inflight_appends N]
 //                        [--raft_quiesce[=false]] [--raft_tcp[=false]]
 //
 // Every *_ms flag also takes a unit (`--heartbeat_interval_ms 2s`); a bare
@@ -176,6 +177,11 @@ void AddTabletServerFlags(CLI::App* cmd, tserver::TabletServerOptions* o) {
   cmd->add_option("--raft_max_election_backoff", o->raft_max_election_backoff,
                   "After two elections in a row without a leader, a replica's election timeout "
                   "doubles per further one up to this many times (1: no backoff)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  cmd->add_option("--raft_max_inflight_appends", o->raft_max_inflight_appends,
+                  "Append requests a leader keeps outstanding per follower (1: each append "
+                  "carries everything proposed while the previous one was out, as Kudu does)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_option("--replica_start_threads", o->replica_start_threads,

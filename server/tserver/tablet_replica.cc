@@ -167,6 +167,7 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   opt.core.self_uuid = runtime.server_uuid;
   opt.core.election_ticks = runtime.election_ticks;
   opt.core.max_election_backoff = runtime.max_election_backoff;
+  opt.core.max_inflight_messages = runtime.max_inflight_appends;
   opt.core.random_seed = consensus_driver::ReplicaRandomSeed(runtime.server_uuid, tablet_id_);
   opt.tick_interval = runtime.tick_interval;
   opt.core.quiesce = runtime.raft_quiesce;

@@ -61,6 +61,8 @@ struct ReplicaRuntime {
   int election_ticks = 10;
   // Election timeout backoff cap (raft::CoreOptions::max_election_backoff).
   int max_election_backoff = 4;
+  // Appends in flight per follower (raft::CoreOptions::max_inflight_messages).
+  int max_inflight_appends = 8;
   // Quiescence of idle groups (--raft_quiesce; docs/design/scale.md): needs
   // the server's per-peer liveness table, fed by its ConsensusService.
   bool raft_quiesce = false;

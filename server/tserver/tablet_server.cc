@@ -67,6 +67,7 @@ absl::Status TabletServer::Start() {
   runtime.router = &router_;
   runtime.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
   runtime.max_election_backoff = options_.raft_max_election_backoff;
+  runtime.max_inflight_appends = options_.raft_max_inflight_appends;
   if (options_.raft_quiesce) {
     // Failure detection per server pair: one liveness call per peer per
     // tick, recorded by the peer's ConsensusService (docs/design/scale.md).

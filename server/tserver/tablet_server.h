@@ -50,6 +50,10 @@ struct TabletServerOptions {
   // Election timeout backoff cap (raft::CoreOptions::max_election_backoff;
   // 1: no backoff).
   int raft_max_election_backoff = 4;
+  // Append requests a leader keeps outstanding per follower
+  // (raft::CoreOptions::max_inflight_messages). 1 is Kudu's choice: each
+  // append carries everything proposed while the previous one was out.
+  int raft_max_inflight_appends = 8;
   // Flush and WAL GC (ReplicaRuntime, TabletReplica::RunMaintenance).
   int64_t flush_threshold_rows = ReplicaRuntime().flush_threshold_rows;
   uint64_t flush_threshold_bytes = ReplicaRuntime().flush_threshold_bytes;

@@ -101,6 +101,17 @@ void RemoveWhenThisProcessEnds(const std::string& dir) {
   }
 }
 
+// Whether the environment variable `name` is set to "1".
+bool EnvIsOne(const char* name) {
+  const char* v = getenv(name);
+  return v != nullptr && std::string(v) == "1";
+}
+
+// KMEND_TEST_KEEP_DIR=1 keeps the servers' directories and logs for a
+// post-mortem (benchmarks run outside Bazel; the path is logged at start):
+// neither the janitor nor the destructor removes them.
+bool KeepDir() { return EnvIsOne("KMEND_TEST_KEEP_DIR"); }
+
 }  // namespace
 
 std::string RunfilePath(const std::string& workspace_relative) {
@@ -119,11 +130,8 @@ ExternalCluster::ExternalCluster(ClusterOptions options) : options_(std::move(op
     if (env != nullptr) binary_ = env;
   }
   base_dir_ = MakeBaseDir();
-  // KMEND_TEST_KEEP_DIR=1 (read here and in the destructor) keeps it.
-  const char* keep = getenv("KMEND_TEST_KEEP_DIR");
-  if (keep == nullptr || std::string(keep) != "1") RemoveWhenThisProcessEnds(base_dir_);
-  const char* tls = getenv("KMEND_TEST_TLS");
-  tls_ = options_.tls || (tls != nullptr && std::string(tls) == "1");
+  if (!KeepDir()) RemoveWhenThisProcessEnds(base_dir_);
+  tls_ = options_.tls || EnvIsOne("KMEND_TEST_TLS");
 }
 
 std::string ExternalCluster::CertPath(const std::string& name) const {
@@ -171,10 +179,7 @@ ExternalCluster::~ExternalCluster() {
     ::unsetenv("KMEND_TLS_KEY");
     ::unsetenv("KMEND_TLS_CA");
   }
-  // KMEND_TEST_KEEP_DIR=1 keeps the servers' directories and logs for a
-  // post-mortem (benchmarks run outside Bazel; the path is logged at start).
-  const char* keep = getenv("KMEND_TEST_KEEP_DIR");
-  if (!base_dir_.empty() && (keep == nullptr || std::string(keep) != "1")) {
+  if (!base_dir_.empty() && !KeepDir()) {
     std::error_code ec;
     std::filesystem::remove_all(base_dir_, ec);
   }

@@ -6,7 +6,9 @@
 // Thread safety: implementations are internally synchronized: the driver
 // appends on its Ready thread while the core reads under the driver's lock.
 // Visibility rule the core relies on: entries appear in LastIndex() only once
-// Append returned (durably, for WalLog).
+// Append (durably, for WalLog) or Write returned; the core counts them as
+// persisted only at its Advance, which the driver calls after the Sync that
+// follows a Write.
 #ifndef KMEND_LIB_CONSENSUS_DURABLE_LOG_H_
 #define KMEND_LIB_CONSENSUS_DURABLE_LOG_H_
 
@@ -26,6 +28,16 @@ class DurableLog : public raft::LogStorage {
   virtual absl::Status Append(const std::vector<consensus::ReplicateMsg>& entries) = 0;
   // Removes every entry with index > `index`, durably.
   virtual absl::Status TruncateAfter(int64_t index) = 0;
+  // Append in two halves (the round worker, raft_scheduler.h): Write
+  // appends without waiting for durability (the entries show in LastIndex()
+  // at once, as the driver's in-flight Ready already promised them to the
+  // core); Sync returns once everything written is durable. Nothing that
+  // promises the entries (an acknowledgement, a vote) may leave before Sync
+  // returned OK. Defaults: a log with nothing to sync.
+  virtual absl::Status Write(const std::vector<consensus::ReplicateMsg>& entries) {
+    return Append(entries);
+  }
+  virtual absl::Status Sync() { return absl::OkStatus(); }
 };
 
 // MemoryLogStorage behind a mutex. Not durable: "crash" means losing it.

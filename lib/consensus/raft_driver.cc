@@ -27,8 +27,10 @@ absl::StatusOr<std::unique_ptr<RaftDriver>> RaftDriver::Open(DriverOptions optio
   }
   p->scheduler_ = p->options_.scheduler != nullptr ? p->options_.scheduler
                                                    : RaftScheduler::Shared();
-  p->slot_ = p->scheduler_->Register([p] { p->OnTick(); }, [p] { p->RunReady(); },
-                                     p->options_.tick_interval);
+  p->slot_ = p->scheduler_->Register(
+      [p] { p->OnTick(); }, [p] { p->RunReady(); }, p->options_.tick_interval,
+      RaftScheduler::RoundHooks{[p] { return p->PrepareRound(); }, [p] { p->SyncRound(); },
+                                [p] { p->FinishRound(); }});
   // Replayed entries to apply, a term to store: the first Ready may be due.
   absl::MutexLock l(&p->mu_);
   p->MaybeScheduleLocked();
@@ -324,26 +326,35 @@ void RaftDriver::RunReadyOn(bool inline_call) {
 
 bool RaftDriver::RunOneReady(bool inline_call, bool may_continue) {
   raft::Ready rd;
-  {
-    absl::MutexLock l(&mu_);
-    if (stop_ || (!handed_over_ && !core_->HasReady())) {
-      scheduled_ = false;
-      return false;
-    }
-    if (handed_over_) {
-      rd = std::move(*handed_over_);
-      handed_over_.reset();
-    } else {
-      rd = core_->GetReady();
-    }
-    if (inline_call && !IsLight(rd)) {
-      // To a worker, which handles it first (scheduled_ stays set: it owns
-      // the driver's Readies from here).
-      handed_over_ = std::move(rd);
-      scheduler_->Schedule(slot_);
-      return false;
-    }
+  if (!TakeReady(inline_call, &rd)) return false;
+  const bool apply_first = BeginReady(rd, /*in_round=*/false);
+  absl::Status s = Persist(rd, /*sync=*/true);
+  return FinishReady(rd, apply_first, s, may_continue, /*in_round=*/false);
+}
+
+bool RaftDriver::TakeReady(bool inline_call, raft::Ready* rd) {
+  absl::MutexLock l(&mu_);
+  if (stop_ || (!handed_over_ && !core_->HasReady())) {
+    scheduled_ = false;
+    return false;
   }
+  if (handed_over_) {
+    *rd = std::move(*handed_over_);
+    handed_over_.reset();
+  } else {
+    *rd = core_->GetReady();
+  }
+  if (inline_call && !IsLight(*rd)) {
+    // To a worker, which handles it first (scheduled_ stays set: it owns
+    // the driver's Readies from here).
+    handed_over_ = std::move(*rd);
+    scheduler_->Schedule(slot_);
+    return false;
+  }
+  return true;
+}
+
+bool RaftDriver::BeginReady(const raft::Ready& rd, bool in_round) {
   // Logged first: an election whose persist then hangs or fails is in the log.
   if (options_.log_event) {
     for (const std::string& e : rd.events) options_.log_event(e);
@@ -354,7 +365,8 @@ bool RaftDriver::RunOneReady(bool inline_call, bool may_continue) {
   }
   // A worker holds the sends of consecutive Readies (held_sends.h), but
   // none behind an fsync: what earlier Readies and step 0 sent leaves now.
-  if (rd.MustSync()) HoldSends::FlushNow();
+  // (A round worker flushes once, after every group's first half.)
+  if (rd.MustSync() && !in_round) HoldSends::FlushNow();
   // Committed entries are persisted already (ready.h, step 5), so they are
   // applied and their clients answered before this Ready's own fsync, not
   // after it: a leader under load has new entries to sync in nearly every
@@ -364,13 +376,17 @@ bool RaftDriver::RunOneReady(bool inline_call, bool may_continue) {
   const bool apply_first =
       !rd.committed_entries.empty() && !rd.truncate_after && !rd.committed_config;
   if (apply_first) AnswerWaiters(ApplyCommitted(rd));
-  absl::Status s = Persist(rd);
-  if (!s.ok()) {
+  return apply_first;
+}
+
+bool RaftDriver::FinishReady(const raft::Ready& rd, bool apply_first, const absl::Status& persisted,
+                             bool may_continue, bool in_round) {
+  if (!persisted.ok()) {
     std::vector<ApplyWaiter> waiters;
     {
       absl::MutexLock l(&mu_);
-      failed_ = Annotate(s, absl::StrCat("tablet ", options_.core.tablet_id, " replica ",
-                                         options_.core.self_uuid, ": persisting a Ready"));
+      failed_ = Annotate(persisted, absl::StrCat("tablet ", options_.core.tablet_id, " replica ",
+                                                 options_.core.self_uuid, ": persisting a Ready"));
       activity_.fetch_add(1, std::memory_order_release);  // health() changed
       waiters = TakeAnsweredWaitersLocked(absl::Now());   // all: failed_ is set
     }
@@ -379,8 +395,9 @@ bool RaftDriver::RunOneReady(bool inline_call, bool may_continue) {
   }
   for (const consensus::RaftMessagePB& m : rd.messages) transport_->Send(m.to_uuid(), m);
   // An acknowledgement of what was just synced does not wait for the next
-  // Readies (a light Ready's messages may: it cost no fsync).
-  if (rd.MustSync()) HoldSends::FlushNow();
+  // Readies (a light Ready's messages may: it cost no fsync). A round
+  // worker's leave together at the end of its round.
+  if (rd.MustSync() && !in_round) HoldSends::FlushNow();
   std::vector<ApplyWaiter> applied;
   if (!apply_first && !rd.committed_entries.empty()) applied = ApplyCommitted(rd);
   bool go_on = false;
@@ -403,6 +420,32 @@ bool RaftDriver::RunOneReady(bool inline_call, bool may_continue) {
   return go_on;
 }
 
+bool RaftDriver::PrepareRound() {
+  raft::Ready rd;
+  if (!TakeReady(/*inline_call=*/false, &rd)) return false;
+  const bool apply_first = BeginReady(rd, /*in_round=*/true);
+  absl::Status s = Persist(rd, /*sync=*/false);
+  if (!s.ok() || rd.entries.empty()) {
+    // Nothing left unsynced (no entries; a truncation or a term or vote is
+    // synced by Persist itself): the second half runs now.
+    FinishReady(rd, apply_first, s, /*may_continue=*/false, /*in_round=*/true);
+    return false;
+  }
+  halfway_.emplace(HalfwayReady{std::move(rd), apply_first, absl::OkStatus()});
+  return true;
+}
+
+void RaftDriver::SyncRound() {
+  if (halfway_) halfway_->persisted = log_->Sync();
+}
+
+void RaftDriver::FinishRound() {
+  if (!halfway_) return;
+  HalfwayReady h = std::move(*halfway_);
+  halfway_.reset();
+  FinishReady(h.rd, h.apply_first, h.persisted, /*may_continue=*/false, /*in_round=*/true);
+}
+
 std::vector<RaftDriver::ApplyWaiter> RaftDriver::ApplyCommitted(const raft::Ready& rd) {
   for (const consensus::ReplicateMsg& e : rd.committed_entries) {
     if (options_.apply) options_.apply(e);
@@ -417,13 +460,13 @@ std::vector<RaftDriver::ApplyWaiter> RaftDriver::ApplyCommitted(const raft::Read
   return TakeAnsweredWaitersLocked(absl::InfinitePast());
 }
 
-absl::Status RaftDriver::Persist(const raft::Ready& rd) {
+absl::Status RaftDriver::Persist(const raft::Ready& rd, bool sync) {
   if (rd.truncate_after) {
     absl::Status s = log_->TruncateAfter(*rd.truncate_after);
     if (!s.ok()) return s;
   }
   if (!rd.entries.empty()) {
-    absl::Status s = log_->Append(rd.entries);
+    absl::Status s = sync ? log_->Append(rd.entries) : log_->Write(rd.entries);
     if (!s.ok()) return s;
   }
   if (rd.hard_state || rd.committed_config) {

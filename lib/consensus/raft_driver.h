@@ -23,6 +23,12 @@
 // that persists; an inline caller goes on with up to 3 Readies that arrived
 // meanwhile.
 //
+// On a scheduler that runs rounds (RaftScheduler::Options::rounds) the same
+// Ready is handled in three calls instead (PrepareRound: up to the entries
+// written, unsynced; SyncRound; FinishRound: messages, applies, Advance),
+// so that one thread writes every group's entries, syncs each log, and only
+// then sends, one frame per peer for all of them.
+//
 // Failure is fail-stop: if persisting fails, the driver stops handling
 // Readies (nothing more is sent or applied) and health() returns the error.
 //
@@ -238,12 +244,37 @@ class RaftDriver {
   // RunReady, on a worker or (inline_call) on the thread of a Receive that
   // took the driver's Ready token itself (DriverOptions::inline_light_readies).
   void RunReadyOn(bool inline_call);
-  // One Ready of RunReadyOn. With `may_continue`, keeps the driver's Ready
-  // token when another Ready is waiting and returns true (run it too).
+  // One Ready of RunReadyOn: TakeReady, BeginReady, Persist (synced),
+  // FinishReady. With `may_continue`, keeps the driver's Ready token when
+  // another Ready is waiting and returns true (run it too).
   bool RunOneReady(bool inline_call, bool may_continue);
+  // Under the lock: the next Ready into *rd (handed over or the core's).
+  // False when there is none (the token is released) or when an inline
+  // caller's Ready proved heavy (handed to a worker, which keeps the token).
+  bool TakeReady(bool inline_call, raft::Ready* rd);
+  // What comes before the persist: log the events, send early_messages,
+  // apply the committed entries when they may go first. Returns whether
+  // they did. Outside a round, what was sent so far is flushed before a
+  // persist (a round flushes once for all its groups).
+  bool BeginReady(const raft::Ready& rd, bool in_round);
+  // What comes after it: on a failed persist, fail-stop; otherwise send
+  // `messages`, apply the rest, Advance, and release the token (or keep it,
+  // returning true, with `may_continue` and another Ready waiting).
+  bool FinishReady(const raft::Ready& rd, bool apply_first, const absl::Status& persisted,
+                   bool may_continue, bool in_round);
+  // A round worker's three calls (RaftScheduler::RoundHooks): PrepareRound
+  // takes a Ready, begins it and writes its entries without syncing; a Ready
+  // with nothing left to sync is finished at once (false). Otherwise it is
+  // kept in halfway_ (true) until SyncRound syncs the log and FinishRound
+  // finishes it. The token is held throughout, so halfway_ needs no lock.
+  bool PrepareRound();
+  void SyncRound();
+  void FinishRound();
   // Queues RunReady when the core has a Ready and none is queued or running.
   void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  absl::Status Persist(const raft::Ready& rd);
+  // Truncation, entries (synced, or with `sync` false only written: the
+  // round's Sync follows), term/vote/config (always synced).
+  absl::Status Persist(const raft::Ready& rd, bool sync);
   static absl::Status Annotate(const absl::Status& s, const std::string& context);
   // A NotifyWhenApplied caller, and its answer once known.
   struct ApplyWaiter {
@@ -299,6 +330,13 @@ class RaftDriver {
   // A Ready taken inline that proved not light: the worker scheduled for it
   // handles this one before asking the core for another.
   std::optional<raft::Ready> handed_over_ ABSL_GUARDED_BY(mu_);
+  // A Ready between a round's PrepareRound and FinishRound (token holder only).
+  struct HalfwayReady {
+    raft::Ready rd;
+    bool apply_first = false;
+    absl::Status persisted;  // the Sync's
+  };
+  std::optional<HalfwayReady> halfway_;
   // Receives running a Ready inline, counted from taking the token until
   // RunReadyOn returns (Shutdown waits for them: they run on threads the
   // scheduler's Detach does not know).

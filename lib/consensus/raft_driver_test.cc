@@ -32,6 +32,30 @@ consensus::ReplicateMsg Write(const std::string& payload) {
   return m;
 }
 
+// The round worker (RaftScheduler::Options::rounds) the *RoundsToo tests
+// also run their drivers on. Leaked like RaftScheduler::Shared(): it must
+// outlive every driver.
+RaftScheduler* RoundScheduler() {
+  static RaftScheduler* rounds = new RaftScheduler(RaftScheduler::Options{1, true});
+  return rounds;
+}
+
+class Group;
+
+// Sends for one driver, checking each successful append acknowledgement
+// against its WAL's durable end on the way out (Group::CheckAck).
+class AckCheckingTransport : public Transport {
+ public:
+  AckCheckingTransport(std::unique_ptr<Transport> inner, Group* group, std::string self)
+      : inner_(std::move(inner)), group_(group), self_(std::move(self)) {}
+  void Send(const std::string& to_uuid, const consensus::RaftMessagePB& msg) override;
+
+ private:
+  std::unique_ptr<Transport> inner_;
+  Group* group_;
+  const std::string self_;
+};
+
 class Group {
  public:
   // quiesce: each driver is a "server" with its own PeerLiveness, fed by a
@@ -97,6 +121,7 @@ class Group {
       }
     }
     o.inline_light_readies = inline_readies_;
+    o.scheduler = scheduler_;
     o.reachable = reachable_;
     o.apply = [this, uuid](const consensus::ReplicateMsg& e) {
       char name[16] = {};
@@ -105,12 +130,17 @@ class Group {
       applied_[uuid].push_back(e);
       if (std::string(name).rfind("raft-ready", 0) != 0) ++applied_off_workers_;
     };
-    transports_[uuid] = net_.TransportFor(uuid);
+    transports_[uuid] =
+        std::make_unique<AckCheckingTransport>(net_.TransportFor(uuid), this, uuid);
     absl::StatusOr<std::unique_ptr<RaftDriver>> d =
         RaftDriver::Open(std::move(o), transports_[uuid].get());
     if (!d.ok()) return d.status();
     drivers_[uuid] = std::move(*d);
     RaftDriver* p = drivers_[uuid].get();
+    {
+      absl::MutexLock l(&mu_);
+      running_[uuid] = p;
+    }
     net_.Register(uuid, [p](const consensus::RaftMessagePB& m) { (void)p->Receive(m); });
     return absl::OkStatus();
   }
@@ -119,6 +149,8 @@ class Group {
   void set_reachable(const std::atomic<bool>* r) { reachable_ = r; }
   // DriverOptions::inline_light_readies for the drivers started from now on.
   void set_inline_readies(bool on) { inline_readies_ = on; }
+  // DriverOptions::scheduler for the drivers started from now on.
+  void set_scheduler(RaftScheduler* scheduler) { scheduler_ = scheduler; }
   // Entries applied on a thread other than a scheduler worker.
   int applied_off_workers() {
     absl::MutexLock l(&mu_);
@@ -128,9 +160,32 @@ class Group {
   // "Crash": stop delivering to it, then destroy it (the WAL and cmeta stay).
   void Stop(const std::string& uuid) {
     net_.Unregister(uuid);
+    {
+      absl::MutexLock l(&mu_);
+      running_.erase(uuid);
+    }
     drivers_.erase(uuid);
     absl::MutexLock l(&mu_);
     started_.erase(uuid);  // its liveness calls stop with it
+  }
+
+  // No acknowledgement may promise entries its sender's WAL has not synced
+  // (raft/ready.h, step 2; Log::LastOpId is the synced end). Called by the
+  // sender's transport for each successful append response.
+  void CheckAck(const std::string& from, int64_t acknowledged) {
+    absl::MutexLock l(&mu_);
+    auto it = running_.find(from);
+    if (it == running_.end() || it->second->wal() == nullptr) return;
+    ++acks_checked_;
+    const int64_t synced = it->second->wal()->LastOpId().index();
+    if (synced < acknowledged) {
+      ADD_FAILURE() << from << " acknowledged index " << acknowledged
+                    << " with its WAL synced through " << synced;
+    }
+  }
+  int64_t acks_checked() {
+    absl::MutexLock l(&mu_);
+    return acks_checked_;
   }
 
   // The server of `uuid` restarts (a new incarnation) without its replica
@@ -219,7 +274,12 @@ class Group {
   uint64_t restarts_ = 0;
   const bool quiesce_;
   bool inline_readies_ = false;
+  RaftScheduler* scheduler_ = nullptr;
   const std::atomic<bool>* reachable_ = nullptr;
+  // The drivers that may send (CheckAck); set after Open, cleared before
+  // the driver is destroyed.
+  std::map<std::string, RaftDriver*> running_ ABSL_GUARDED_BY(mu_);
+  int64_t acks_checked_ ABSL_GUARDED_BY(mu_) = 0;
   int applied_off_workers_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, PeerLiveness> liveness_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> started_ ABSL_GUARDED_BY(mu_);
@@ -229,6 +289,26 @@ class Group {
   std::thread pinger_;
 };
 
+void AckCheckingTransport::Send(const std::string& to_uuid,
+                                const consensus::RaftMessagePB& msg) {
+  if (msg.type() == consensus::RaftMessagePB::APPEND_RESPONSE && msg.append_response().success()) {
+    group_->CheckAck(self_, msg.append_response().last_index());
+  }
+  inner_->Send(to_uuid, msg);
+}
+
+// The tests below that run twice: on the process's shared workers (false)
+// and on a round worker (true).
+class RaftDriverRoundsTooTest : public ::testing::TestWithParam<bool> {
+ protected:
+  RaftScheduler* scheduler() const { return GetParam() ? RoundScheduler() : nullptr; }
+  std::string Name(const std::string& base) const { return base + (GetParam() ? "_rounds" : ""); }
+};
+INSTANTIATE_TEST_SUITE_P(Workers, RaftDriverRoundsTooTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "RoundWorker" : "SharedWorkers";
+                         });
+
 std::string TempRoot(const std::string& name) {
   const char* t = std::getenv("TEST_TMPDIR");
   std::string root = io::JoinPath(t ? t : "/tmp", name);
@@ -236,9 +316,10 @@ std::string TempRoot(const std::string& name) {
   return root;
 }
 
-TEST(RaftDriverTest, ElectCommitCrashAndRestartFromDisk) {
-  const std::string root = TempRoot("driver_restart");
+TEST_P(RaftDriverRoundsTooTest, ElectCommitCrashAndRestartFromDisk) {
+  const std::string root = TempRoot(Name("driver_restart"));
   Group g(root);
+  g.set_scheduler(scheduler());
   for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
   std::string leader = g.WaitForLeader();
   ASSERT_FALSE(leader.empty());
@@ -283,6 +364,7 @@ TEST(RaftDriverTest, ElectCommitCrashAndRestartFromDisk) {
     EXPECT_EQ(a[i].noop_request().payload_for_tests(), b[i].noop_request().payload_for_tests());
   }
   for (const char* u : {"A", "B", "C"}) EXPECT_TRUE(g.driver(u)->health().ok());
+  EXPECT_GT(g.acks_checked(), 0);  // CheckAck saw the followers' acknowledgements
 }
 
 // A starting server opens its replicas before it listens: their election
@@ -330,9 +412,10 @@ TEST(RaftDriverTest, WholeGroupRestartsFromDiskAndKeepsCommittedEntries) {
   }
 }
 
-TEST(RaftDriverTest, DeposedLeaderTruncatesItsUncommittedTailFromTheWal) {
-  const std::string root = TempRoot("driver_truncate");
+TEST_P(RaftDriverRoundsTooTest, DeposedLeaderTruncatesItsUncommittedTailFromTheWal) {
+  const std::string root = TempRoot(Name("driver_truncate"));
   Group g(root);
+  g.set_scheduler(scheduler());
   for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
   std::string old_leader = g.WaitForLeader();
   ASSERT_FALSE(old_leader.empty());
@@ -510,9 +593,10 @@ TEST(RaftDriverTest, NotifyWhenAppliedAnswersAbortedWhenANewLeaderReplacedTheEnt
   EXPECT_EQ(answer.status.code(), absl::StatusCode::kAborted) << answer.status;
 }
 
-TEST(RaftDriverTest, AddNonVoterPromoteAndRemoveThroughTheLog) {
-  const std::string root = TempRoot("driver_membership");
+TEST_P(RaftDriverRoundsTooTest, AddNonVoterPromoteAndRemoveThroughTheLog) {
+  const std::string root = TempRoot(Name("driver_membership"));
   Group g(root);
+  g.set_scheduler(scheduler());
   for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
   std::string leader = g.WaitForLeader();
   ASSERT_FALSE(leader.empty());
@@ -567,9 +651,10 @@ TEST(RaftDriverTest, AddNonVoterPromoteAndRemoveThroughTheLog) {
 // Issue 10: the unsafe change answers only once its entry is in the WAL (a
 // crash after an earlier answer could forget a change the operator was told
 // happened). It is refused until the survivor stopped hearing its leader.
-TEST(RaftDriverTest, UnsafeChangeConfigAnswersOnceTheEntryIsDurable) {
-  const std::string root = TempRoot("driver_unsafe");
+TEST_P(RaftDriverRoundsTooTest, UnsafeChangeConfigAnswersOnceTheEntryIsDurable) {
+  const std::string root = TempRoot(Name("driver_unsafe"));
   Group g(root);
+  g.set_scheduler(scheduler());
   for (const char* u : {"A", "B", "C"}) ASSERT_TRUE(g.Start(u).ok());
   std::string leader = g.WaitForLeader();
   ASSERT_FALSE(leader.empty());

@@ -30,7 +30,7 @@ absl::Time NextGridPoint(absl::Time t, absl::Duration interval) {
 
 }  // namespace
 
-RaftScheduler::RaftScheduler(Options options) {
+RaftScheduler::RaftScheduler(Options options) : rounds_(options.rounds) {
   const int n = std::max(1, options.workers);
   timer_ = std::thread([this] {
     NameThisThread("raft-timer");
@@ -38,8 +38,12 @@ RaftScheduler::RaftScheduler(Options options) {
   });
   for (int i = 0; i < n; ++i) {
     workers_.emplace_back([this, i] {
-      NameThisThread(absl::StrCat("raft-ready-", i));
-      WorkerLoop();
+      NameThisThread(absl::StrCat(rounds_ ? "raft-round-" : "raft-ready-", i));
+      if (rounds_) {
+        RoundLoop();
+      } else {
+        WorkerLoop();
+      }
     });
   }
 }
@@ -66,8 +70,10 @@ RaftScheduler* RaftScheduler::Shared() {
 
 std::shared_ptr<RaftScheduler::Slot> RaftScheduler::Register(std::function<void()> tick,
                                                              std::function<void()> run_ready,
-                                                             absl::Duration interval) {
-  auto slot = std::make_shared<Slot>(std::move(tick), std::move(run_ready), interval);
+                                                             absl::Duration interval,
+                                                             RoundHooks round) {
+  auto slot =
+      std::make_shared<Slot>(std::move(tick), std::move(run_ready), std::move(round), interval);
   absl::MutexLock l(&timer_mu_);
   ArmLocked(slot);
   return slot;
@@ -106,7 +112,7 @@ void RaftScheduler::Schedule(const std::shared_ptr<Slot>& slot) {
 void RaftScheduler::Detach(const std::shared_ptr<Slot>& slot) {
   absl::MutexLock l(&slot->mu_);
   slot->detached_ = true;
-  auto idle = [s = slot.get()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return !s->running_; };
+  auto idle = [s = slot.get()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->running_ == 0; };
   slot->mu_.Await(absl::Condition(&idle));
   // Its timer entry and any queued run are dropped when next seen.
 }
@@ -185,16 +191,61 @@ void RaftScheduler::WorkerLoop() {
       slot = std::move(queue_.front());
       queue_.pop_front();
     }
-    {
-      absl::MutexLock l(&slot->mu_);
-      if (slot->detached_) continue;
-      slot->running_ = true;
-    }
+    if (!StartRun(slot.get())) continue;
     if (hold == nullptr) hold = std::make_unique<HoldSends>();
     ++held_readies;
     slot->run_ready_();
-    absl::MutexLock l(&slot->mu_);
-    slot->running_ = false;
+    EndRun(slot.get());
+  }
+}
+
+bool RaftScheduler::StartRun(Slot* slot) {
+  absl::MutexLock l(&slot->mu_);
+  if (slot->detached_) return false;
+  ++slot->running_;
+  return true;
+}
+
+void RaftScheduler::EndRun(Slot* slot) {
+  absl::MutexLock l(&slot->mu_);
+  --slot->running_;
+}
+
+void RaftScheduler::RoundLoop() {
+  std::vector<std::shared_ptr<Slot>> round;
+  std::vector<Slot*> halfway;  // prepared, waiting for sync and finish
+  while (true) {
+    {
+      absl::MutexLock l(&queue_mu_);
+      auto work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_) {
+        return queue_stop_ || !queue_.empty();
+      };
+      queue_mu_.Await(absl::Condition(&work));
+      if (queue_stop_) return;
+      while (!queue_.empty() && round.size() < kMaxRoundSlots) {
+        std::shared_ptr<Slot> slot = std::move(queue_.front());
+        queue_.pop_front();
+        if (StartRun(slot.get())) round.push_back(std::move(slot));
+      }
+    }
+    {
+      HoldSends hold;
+      for (const std::shared_ptr<Slot>& slot : round) {
+        if (!slot->round_.prepare) {
+          slot->run_ready_();
+        } else if (slot->round_.prepare()) {
+          halfway.push_back(slot.get());
+        }
+      }
+      // The leaders' appends of every group leave before the first sync
+      // (raft/ready.h, step 0), one frame per peer.
+      HoldSends::FlushNow();
+      for (Slot* slot : halfway) slot->round_.sync();
+      for (Slot* slot : halfway) slot->round_.finish();
+    }  // the acknowledgements and answers of the round leave here
+    for (const std::shared_ptr<Slot>& slot : round) EndRun(slot.get());
+    round.clear();
+    halfway.clear();
   }
 }
 

@@ -26,6 +26,17 @@
 // only when every worker is busy. Ready functions must not wait for another
 // driver's Ready (that could need a worker that is not free).
 //
+// Rounds (Options::rounds; the tablet server's --raft_round_worker,
+// docs/design/shared_log.md, step 1): a worker takes every queued slot at
+// once (up to kMaxRoundSlots) and runs them in three passes through the
+// slots' RoundHooks: `prepare` on each (write the Ready's entries without
+// syncing, send what may leave before persistence), one flush of the held
+// sends, `sync` on each slot whose prepare returned true, then `finish` on
+// those (acknowledgements, applies, Advance), all inside one HoldSends, so
+// each peer gets one frame per round for every group's messages. A slot
+// without hooks runs run_ready in the prepare pass. The Schedule contract
+// is unchanged: a slot is in at most one round at a time.
+//
 // Thread safety: all methods are thread-safe. Lifetime: Shared() is never
 // destroyed (its threads end with the process); a scheduler made by hand must
 // outlive its drivers.
@@ -48,24 +59,47 @@ namespace kmend::consensus_driver {
 class RaftScheduler {
  public:
   struct Options {
-    // Ready handlers running at once (each may be in an fsync).
+    // Ready handlers running at once (each may be in an fsync); with
+    // `rounds`, round workers.
     int workers = 8;
+    // Workers run rounds (see the class comment) instead of one Ready at a time.
+    bool rounds = false;
   };
+
+  // A round's three passes over one slot (see the class comment). `prepare`
+  // returns true when the slot has a Ready between its halves, for which
+  // `sync` and then `finish` are called in the same round.
+  struct RoundHooks {
+    std::function<bool()> prepare;
+    std::function<void()> sync;
+    std::function<void()> finish;
+  };
+  // At most this many slots in one round: a burst of thousands of
+  // heartbeat Readies is cut into rounds, each flushed when it ends.
+  static constexpr size_t kMaxRoundSlots = 128;
 
   // One registered driver. Opaque to the driver except through the
   // scheduler's calls.
   class Slot {
    public:
-    Slot(std::function<void()> tick, std::function<void()> run_ready, absl::Duration interval)
-        : tick_(std::move(tick)), run_ready_(std::move(run_ready)), interval_(interval) {}
+    Slot(std::function<void()> tick, std::function<void()> run_ready, RoundHooks round,
+         absl::Duration interval)
+        : tick_(std::move(tick)),
+          run_ready_(std::move(run_ready)),
+          round_(std::move(round)),
+          interval_(interval) {}
 
    private:
     friend class RaftScheduler;
     absl::Mutex mu_;
     bool detached_ ABSL_GUARDED_BY(mu_) = false;
-    bool running_ ABSL_GUARDED_BY(mu_) = false;
+    // Workers inside the slot's run_ready or round (a count: a driver may
+    // queue itself again at the end of a run, and another worker start it
+    // before the first one has left).
+    int running_ ABSL_GUARDED_BY(mu_) = 0;
     const std::function<void()> tick_;
     const std::function<void()> run_ready_;
+    const RoundHooks round_;
     const absl::Duration interval_;
     // Both guarded by the scheduler's timer_mu_. Invariant: the slot has one
     // timer entry (in the heap, or being ticked) iff in_timer_; a sleeping
@@ -84,9 +118,11 @@ class RaftScheduler {
 
   // Starts ticking `tick` every `interval`, at the multiples of `interval`
   // since the Unix epoch (every driver of one interval ticks in the same
-  // burst, so that the transport batches their heartbeats per peer). `run_ready` is what Schedule runs.
+  // burst, so that the transport batches their heartbeats per peer). `run_ready` is what Schedule runs;
+  // with Options::rounds, `round` is, when it has a prepare.
   std::shared_ptr<Slot> Register(std::function<void()> tick, std::function<void()> run_ready,
-                                 absl::Duration interval);
+                                 absl::Duration interval, RoundHooks round = {});
+  bool rounds() const { return rounds_; }
   // Stops the slot's ticks after the tick in progress (call it from the
   // slot's own tick, or with the driver's lock that its tick takes) until
   // Wake. Queued and future Schedule runs are not affected.
@@ -116,6 +152,10 @@ class RaftScheduler {
   };
   void TimerLoop();
   void WorkerLoop();
+  void RoundLoop();
+  // Marks the slot running unless it is detached (then false: skip it).
+  static bool StartRun(Slot* slot);
+  static void EndRun(Slot* slot);
 
   mutable absl::Mutex timer_mu_;
   std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_
@@ -132,6 +172,7 @@ class RaftScheduler {
   std::deque<std::shared_ptr<Slot>> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool queue_stop_ ABSL_GUARDED_BY(queue_mu_) = false;
 
+  const bool rounds_;
   std::thread timer_;
   std::vector<std::thread> workers_;
 };

@@ -10,6 +10,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "lib/consensus/held_sends.h"
 #include "lib/consensus/raft_driver.h"
 #include "lib/util/thread_count.h"
 
@@ -118,10 +119,66 @@ TEST(RaftSchedulerTest, DetachWaitsForTheRunInProgress) {
   EXPECT_EQ(runs.load(), 0);
 }
 
+// A round: every queued slot's prepare, one flush, the syncs of the slots
+// whose prepare left a half, then their finishes, all under one HoldSends; a
+// slot without hooks runs whole in the prepare pass.
+TEST(RaftSchedulerTest, RoundWorkerRunsEveryQueuedSlotInThreePasses) {
+  RaftScheduler sched({.workers = 1, .rounds = true});
+  absl::Mutex mu;
+  std::vector<std::string> trace;
+  bool held_throughout = true;
+  auto note = [&](const std::string& what) {
+    absl::MutexLock l(&mu);
+    trace.push_back(what);
+    held_throughout = held_throughout && HoldSends::Active();
+  };
+  absl::Notification gate_entered, gate_open;
+  auto gate = sched.Register([] {}, [] {}, absl::Hours(1),
+                             {[&] {
+                                gate_entered.Notify();
+                                gate_open.WaitForNotification();
+                                return false;
+                              },
+                              [] {}, [] {}});
+  auto hooks = [&](const std::string& n, bool half) {
+    return RaftScheduler::RoundHooks{[&note, n, half] {
+                                       note("prepare " + n);
+                                       return half;
+                                     },
+                                     [&note, n] { note("sync " + n); },
+                                     [&note, n] { note("finish " + n); }};
+  };
+  auto a = sched.Register([] {}, [] {}, absl::Hours(1), hooks("a", true));
+  auto b = sched.Register([] {}, [] {}, absl::Hours(1), hooks("b", false));
+  auto c = sched.Register([] {}, [] {}, absl::Hours(1), hooks("c", true));
+  auto d = sched.Register([] {}, [&] { note("run d"); }, absl::Hours(1));
+  // The worker is held in the gate's round while the others queue: they
+  // make up the next round together.
+  sched.Schedule(gate);
+  gate_entered.WaitForNotification();
+  for (auto* s : {&a, &b, &c, &d}) sched.Schedule(*s);
+  gate_open.Notify();
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline) {
+    {
+      absl::MutexLock l(&mu);
+      if (trace.size() >= 8) break;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  for (auto* s : {&gate, &a, &b, &c, &d}) sched.Detach(*s);
+  absl::MutexLock l(&mu);
+  EXPECT_EQ(trace, (std::vector<std::string>{"prepare a", "prepare b", "prepare c", "run d",
+                                             "sync a", "sync c", "finish a", "finish c"}));
+  EXPECT_TRUE(held_throughout);
+  EXPECT_EQ(sched.num_threads(), 2);  // the timer and one round worker
+}
+
 // Many one-voter groups on one scheduler: each elects itself and applies its
-// leader's no-op, and the process gains no thread per group.
-TEST(RaftSchedulerTest, ManyDriversShareTheWorkers) {
-  RaftScheduler sched({.workers = 3});
+// leader's no-op, and the process gains no thread per group; on a pool of
+// workers and on a round worker.
+void ManyDriversOn(RaftScheduler::Options options) {
+  RaftScheduler sched(options);
   struct NoTransport : Transport {
     void Send(const std::string&, const consensus::RaftMessagePB&) override {}
   } transport;
@@ -158,6 +215,12 @@ TEST(RaftSchedulerTest, ManyDriversShareTheWorkers) {
   EXPECT_EQ(ThreadsOfThisProcess(), before);
   for (auto& d : drivers) EXPECT_EQ(d->GetStatus().role, raft::Role::kLeader);
   drivers.clear();  // every driver detaches before the scheduler goes
+}
+
+TEST(RaftSchedulerTest, ManyDriversShareTheWorkers) { ManyDriversOn({.workers = 3}); }
+
+TEST(RaftSchedulerTest, ManyDriversShareOneRoundWorker) {
+  ManyDriversOn({.workers = 1, .rounds = true});
 }
 
 }  // namespace

@@ -129,6 +129,17 @@ absl::Status WalLog::Entries(int64_t lo, int64_t hi, int64_t max_bytes,
 }
 
 absl::Status WalLog::Append(const std::vector<consensus::ReplicateMsg>& entries) {
+  return AppendOrWrite(entries, /*sync=*/true);
+}
+
+absl::Status WalLog::Write(const std::vector<consensus::ReplicateMsg>& entries) {
+  return AppendOrWrite(entries, /*sync=*/false);
+}
+
+absl::Status WalLog::Sync() { return log_->Sync(); }
+
+absl::Status WalLog::AppendOrWrite(const std::vector<consensus::ReplicateMsg>& entries,
+                                   bool sync) {
   if (entries.empty()) return absl::OkStatus();
   {
     absl::MutexLock l(&mu_);
@@ -139,7 +150,8 @@ absl::Status WalLog::Append(const std::vector<consensus::ReplicateMsg>& entries)
                        ", expected ", expected));
     }
   }
-  absl::Status s = log_->Append(absl::MakeConstSpan(entries));
+  absl::Status s = sync ? log_->Append(absl::MakeConstSpan(entries))
+                        : log_->Write(absl::MakeConstSpan(entries));
   if (!s.ok()) return s;
   absl::MutexLock l(&mu_);
   if (terms_.empty() && base_index_ == 0) {

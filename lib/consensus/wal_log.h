@@ -40,6 +40,8 @@ class WalLog : public DurableLog {
                        std::vector<consensus::ReplicateMsg>* out) const override;
   absl::Status Append(const std::vector<consensus::ReplicateMsg>& entries) override;
   absl::Status TruncateAfter(int64_t index) override;
+  absl::Status Write(const std::vector<consensus::ReplicateMsg>& entries) override;
+  absl::Status Sync() override;
 
   // Deletes the WAL segments whose entries all have index < retention_index
   // (wal::Log::GarbageCollect: never the segment being written), then moves
@@ -51,6 +53,9 @@ class WalLog : public DurableLog {
  private:
   WalLog(wal::Log* log, int64_t cache_bytes) : log_(log), cache_bytes_max_(cache_bytes) {}
   void TrimCacheLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Append (sync) or Write (no sync): checks the index, writes, then keeps
+  // the terms and the cache.
+  absl::Status AppendOrWrite(const std::vector<consensus::ReplicateMsg>& entries, bool sync);
 
   wal::Log* const log_;
   const int64_t cache_bytes_max_;

@@ -42,6 +42,12 @@ absl::Status Log::Append(absl::Span<const consensus::ReplicateMsg> entries) {
   return impl_->Append(entries);
 }
 
+absl::Status Log::Write(absl::Span<const consensus::ReplicateMsg> entries) {
+  return impl_->Append(entries, /*sync=*/false);
+}
+
+absl::Status Log::Sync() { return impl_->Sync(); }
+
 void Log::AppendAsync(absl::Span<const consensus::ReplicateMsg> entries, AppendCallback done) {
   impl_->AppendAsync(entries, std::move(done));
 }

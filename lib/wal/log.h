@@ -122,6 +122,18 @@ class Log {
   // ownership of the messages.
   absl::Status Append(absl::Span<const consensus::ReplicateMsg> entries);
 
+  // Append in two halves, for a caller that writes the logs of several
+  // tablets and then syncs each (the tablet server's round worker,
+  // lib/consensus/raft_scheduler.h): Write returns once the entries are
+  // written (in order, as Append's), without syncing them; Sync returns once
+  // everything written before it is durable. Until then LastOpId() and
+  // ReadEntries do not show the written entries, and a crash may lose them
+  // (a segment roll or Close syncs them too). Nothing that depends on the
+  // entries may leave the process before Sync returns OK; a failed Sync is
+  // fail-stop, as a failed Append.
+  absl::Status Write(absl::Span<const consensus::ReplicateMsg> entries);
+  absl::Status Sync();
+
   // Encodes and enqueues `entries`; `done` is called once they are durable (or
   // failed). Validation errors (non-consecutive index, closed log) call `done`
   // before AppendAsync returns.

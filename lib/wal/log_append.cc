@@ -159,11 +159,12 @@ void Log::Impl::AppendAsync(absl::Span<const consensus::ReplicateMsg> entries,
   done(st);
 }
 
-absl::Status Log::Impl::Append(absl::Span<const consensus::ReplicateMsg> entries) {
+absl::Status Log::Impl::Append(absl::Span<const consensus::ReplicateMsg> entries, bool sync) {
   RETURN_IF_ERROR(CheckBatchIds(entries));
   std::vector<Task> group(1);
   Task& task = group.front();
   RETURN_IF_ERROR(Encode(entries, &task));
+  task.sync = sync;
   std::promise<absl::Status> done;
   std::future<absl::Status> result;
   {
@@ -307,6 +308,11 @@ void Log::Impl::WriterLoop() {
         control.result.set_value(std::move(r));
         break;
       }
+      case TaskKind::kSync: {
+        absl::Status st = failed.ok() ? DoSync() : failed;
+        control.result.set_value(st.ok() ? absl::StatusOr<int>(0) : absl::StatusOr<int>(st));
+        break;
+      }
       case TaskKind::kAppend:
         break;  // unreachable: appends are grouped above
     }
@@ -337,7 +343,9 @@ void Log::Impl::WriteGroup(std::vector<Task>* group) {
     pieces_.clear();
     for (const Task& t : *group) pieces_.push_back(t.bytes);
     st = active_->Append(pieces_);
-    if (st.ok()) st = active_->Sync();
+    const bool sync = std::any_of(group->begin(), group->end(), [](const Task& t) { return t.sync; });
+    if (st.ok() && sync) st = active_->Sync();
+    if (st.ok()) unsynced_ = !sync;
     if (!st.ok()) Fail(st);
   }
   if (st.ok()) {
@@ -353,8 +361,9 @@ void Log::Impl::WriteGroup(std::vector<Task>* group) {
       stats_.bytes_written += t.bytes.size();
     }
     ++stats_.groups_written;
-    last_durable_.set_term(group->back().last_term);
-    last_durable_.set_index(group->back().last_index);
+    last_written_.set_term(group->back().last_term);
+    last_written_.set_index(group->back().last_index);
+    if (!unsynced_) last_durable_ = last_written_;
     active_facts_.set_num_entries(seg.num_entries);
     active_facts_.set_min_replicate_index(seg.min_index);
     active_facts_.set_max_replicate_index(seg.max_index);
@@ -371,6 +380,37 @@ void Log::Impl::WriteGroup(std::vector<Task>* group) {
     if (!roll.ok() && active_ == nullptr) Fail(Annotate(roll, "rolling to a new segment"));
   }
 }
+
+absl::Status Log::Impl::Sync() {
+  bool here;
+  {
+    std::lock_guard l(mu_);
+    if (!failed_.ok()) return failed_;
+    here = !writing_ && queue_.empty();
+    if (here) writing_ = true;  // inline, as Append's
+  }
+  if (!here) return RunControl(TaskKind::kSync, 0).status();
+  absl::Status st = DoSync();
+  std::lock_guard l(mu_);
+  writing_ = false;
+  if (!queue_.empty()) cv_.notify_one();
+  return st;
+}
+
+absl::Status Log::Impl::DoSync() {
+  if (!unsynced_ || active_ == nullptr) return absl::OkStatus();
+  absl::Status st = active_->Sync();
+  if (!st.ok()) {
+    Fail(st);
+    return st;
+  }
+  unsynced_ = false;
+  std::unique_lock l(seg_mu_);
+  PublishWrittenLocked();
+  return absl::OkStatus();
+}
+
+void Log::Impl::PublishWrittenLocked() { last_durable_ = last_written_; }
 
 absl::StatusOr<int> Log::Impl::RunControl(TaskKind kind, int64_t arg) {
   Task task;

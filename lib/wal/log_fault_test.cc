@@ -154,5 +154,78 @@ TEST(LogFaultTest, NoRoomForTheNextSegmentDefersTheRollInsteadOfFailing) {
   ASSERT_EQ(static_cast<int64_t>(got.size()), kBefore + 11);
 }
 
+int CountOps(const std::vector<io::SeenCall>& calls, Op op) {
+  int n = 0;
+  for (const io::SeenCall& c : calls) n += c.op == op ? 1 : 0;
+  return n;
+}
+
+// Write + Sync (the round worker's halves of an Append): Write syncs nothing
+// and shows nothing to readers; Sync makes it durable with one sync; three
+// Writes share one Sync; a segment roll makes what was written durable too.
+TEST(LogFaultTest, WriteSyncsNothingUntilSyncAndReadersSeeOnlyDurableEntries) {
+  const std::string dir = FreshDir("write_sync");
+  std::unique_ptr<Log> log = OpenWithAcknowledgedPrefix(dir);  // 1..5, small segments
+  ASSERT_NE(log, nullptr);
+  ScopedFaultInjector record;
+  std::vector<consensus::ReplicateMsg> six{MakeEntry(1, 6, 100)};
+  ASSERT_TRUE(log->Write(six).ok());
+  EXPECT_EQ(CountOps(record.calls(), Op::kSync), 0);
+  EXPECT_EQ(log->LastOpId().index(), kBefore);
+  EXPECT_TRUE(absl::IsOutOfRange(log->ReadEntries(6, 6).status()));
+  for (int64_t i = 7; i <= 8; ++i) {
+    std::vector<consensus::ReplicateMsg> b{MakeEntry(1, i, 100)};
+    ASSERT_TRUE(log->Write(b).ok());
+  }
+  EXPECT_EQ(CountOps(record.calls(), Op::kSync), 0);
+  ASSERT_TRUE(log->Sync().ok());
+  EXPECT_EQ(CountOps(record.calls(), Op::kSync), 1);
+  EXPECT_EQ(log->LastOpId().index(), 8);
+  auto got = log->ReadEntries(6, 8);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(got->size(), 3u);
+  ASSERT_TRUE(log->Sync().ok());  // nothing written since: no sync
+  EXPECT_EQ(CountOps(record.calls(), Op::kSync), 1);
+  // Past the 2 KiB segment size: the roll finishes (syncs) the segment, so
+  // what was written is durable without a Sync.
+  const uint64_t rolled = log->stats().segments_rolled;
+  int64_t i = 9;
+  while (log->stats().segments_rolled == rolled) {
+    std::vector<consensus::ReplicateMsg> b{MakeEntry(1, i++, 400)};
+    ASSERT_TRUE(log->Write(b).ok());
+    ASSERT_LT(i, 100);
+  }
+  EXPECT_EQ(log->LastOpId().index(), i - 1);
+  ASSERT_TRUE(log->Close().ok());
+  EXPECT_EQ(static_cast<int64_t>(ReplayIndexes(dir).size()), i - 1);
+}
+
+// A Sync that fails is fail-stop as an Append's: it and every later append
+// and sync report the error, and what reopens is a prefix with everything
+// synced before it.
+TEST(LogFaultTest, FailedSyncStopsTheLogAndKeepsWhatWasSyncedBefore) {
+  const std::string dir = FreshDir("write_sync_fail");
+  std::unique_ptr<Log> log = OpenWithAcknowledgedPrefix(dir);
+  ASSERT_NE(log, nullptr);
+  {
+    ScopedFaultInjector faults;
+    faults.Add(io::FaultRule{Op::kSync, "", 0, -1, io::sys::Fault{EIO, std::nullopt}});
+    std::vector<consensus::ReplicateMsg> six{MakeEntry(1, 6, 100)};
+    ASSERT_TRUE(log->Write(six).ok());
+    absl::Status s = log->Sync();
+    EXPECT_FALSE(s.ok());
+    std::vector<consensus::ReplicateMsg> seven{MakeEntry(1, 7, 100)};
+    EXPECT_FALSE(log->Write(seven).ok());
+    EXPECT_FALSE(log->Sync().ok());
+    EXPECT_EQ(log->LastOpId().index(), kBefore);
+    (void)log->Close();
+    log.reset();
+  }
+  std::vector<int64_t> got = ReplayIndexes(dir);
+  ASSERT_GE(static_cast<int64_t>(got.size()), kBefore);
+  ASSERT_LE(static_cast<int64_t>(got.size()), kBefore + 1);
+  for (size_t k = 0; k < got.size(); ++k) EXPECT_EQ(got[k], static_cast<int64_t>(k + 1));
+}
+
 }  // namespace
 }  // namespace kmend::wal

@@ -102,7 +102,7 @@ absl::Status Log::Impl::DoTruncate(int64_t index) {
   std::shared_ptr<SegmentFile> holder;
   {
     std::shared_lock l(seg_mu_);
-    if (index_.empty() || index >= last_durable_.index()) return absl::OkStatus();
+    if (index_.empty() || index >= last_written_.index()) return absl::OkStatus();
     if (const IndexRun* run = FindRun(index)) holder = segments_.at(run->sequence_number);
   }
   RETURN_IF_ERROR(FinishActive());
@@ -142,6 +142,7 @@ absl::Status Log::Impl::DoTruncate(int64_t index) {
   {
     std::unique_lock l(seg_mu_);
     last_durable_ = last;
+    last_written_ = last;
   }
   uint64_t next;
   {

@@ -86,7 +86,7 @@ struct IndexRun {
   uint64_t offset = 0;
 };
 
-enum class TaskKind { kAppend, kTruncate, kGc, kClose };
+enum class TaskKind { kAppend, kTruncate, kGc, kClose, kSync };
 
 struct Task {
   TaskKind kind = TaskKind::kAppend;
@@ -97,6 +97,9 @@ struct Task {
   int64_t last_term = 0;
   int64_t num_entries = 0;
   Log::AppendCallback done;
+  // False for Log::Write: the group is written and, unless another of its
+  // tasks asks for the sync, left for the next Sync (or roll, or Close).
+  bool sync = true;
   // False while reserved but not yet filled (Log::Reserve); the writer never
   // passes a task that is not ready.
   bool ready = true;
@@ -131,7 +134,19 @@ class Log::Impl {
   // writer thread and waiting to be woken (two context switches saved per
   // append of a lone appender such as a Raft Ready thread); otherwise it
   // queues like AppendAsync and waits.
-  absl::Status Append(absl::Span<const consensus::ReplicateMsg> entries);
+  // With `sync` false: Log::Write (the entries become durable at the next
+  // Sync, roll or Close).
+  absl::Status Append(absl::Span<const consensus::ReplicateMsg> entries, bool sync = true);
+  // Log::Sync: inline when the writer is idle and nothing is queued (the
+  // round worker's case: it is the log's only appender), otherwise as a
+  // control task behind what is queued.
+  absl::Status Sync();
+  // Syncs the active segment when a write left it unsynced, then publishes
+  // the written entries as durable. Needs writing_.
+  absl::Status DoSync();
+  // After the active segment was finished (its footer synced): what was
+  // written is durable.
+  void PublishWrittenLocked();
   absl::StatusOr<log_internal::Task*> Reserve(absl::Span<const consensus::ReplicateMsg> entries);
   void Fill(log_internal::Task* task, absl::Span<const consensus::ReplicateMsg> entries,
             AppendCallback done);
@@ -261,12 +276,18 @@ class Log::Impl {
   uint64_t active_seq_ = 0;
   log::LogSegmentFooterPB active_facts_;
   std::vector<absl::string_view> pieces_;
+  bool unsynced_ = false;  // a Write left data in active_ not yet synced
 
   // Read side, guarded by seg_mu_; written only by the writer thread.
   mutable std::shared_mutex seg_mu_;
   std::map<uint64_t, std::shared_ptr<log_internal::SegmentFile>> segments_;
   std::vector<log_internal::IndexRun> index_;  // sorted, consecutive
+  // Invariant: last_durable_ <= last_written_; they differ only between a
+  // Write (Task::sync false) and the next Sync, roll or Close, which publish
+  // last_written_ as durable. Readers (ReadEntries, LastOpId) see only
+  // durable entries; truncation considers everything written.
   consensus::OpId last_durable_;
+  consensus::OpId last_written_;
   Log::Stats stats_;
 };
 

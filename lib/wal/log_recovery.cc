@@ -128,6 +128,7 @@ absl::Status Log::Impl::Recover(RecoveryInfo* info) {
   }
   index_ = std::move(visitor.runs);
   last_durable_ = summary.last_replicate;
+  last_written_ = last_durable_;
   has_index_ = !index_.empty();
   last_queued_index_ = last_durable_.index();
   last_queued_term_ = last_durable_.term();

@@ -184,8 +184,10 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   opt.apply = [this](const consensus::ReplicateMsg& msg) { ApplyEntry(msg); };
   // ApplyEntry of a write only touches memory (a flush it asks for runs on
   // the maintenance thread): light Readies may run on the gRPC thread that
-  // received the message (lib/consensus/raft_driver.h).
-  opt.inline_light_readies = true;
+  // received the message (lib/consensus/raft_driver.h), unless a round
+  // worker runs them all.
+  opt.scheduler = runtime.scheduler;
+  opt.inline_light_readies = runtime.scheduler == nullptr || !runtime.scheduler->rounds();
   opt.log_event = [id = tablet_id_](const std::string& e) {
     KLOG(INFO) << "tablet " << id << ": " << e;
   };

@@ -68,6 +68,13 @@ absl::Status TabletServer::Start() {
   runtime.tick_interval = absl::Milliseconds(options_.raft_tick_ms);
   runtime.max_election_backoff = options_.raft_max_election_backoff;
   runtime.max_inflight_appends = options_.raft_max_inflight_appends;
+  if (options_.raft_round_worker) {
+    consensus_driver::RaftScheduler::Options so;
+    so.workers = 1;
+    so.rounds = true;
+    round_scheduler_ = std::make_unique<consensus_driver::RaftScheduler>(so);
+    runtime.scheduler = round_scheduler_.get();
+  }
   if (options_.raft_quiesce) {
     // Failure detection per server pair: one liveness call per peer per
     // tick, recorded by the peer's ConsensusService (docs/design/scale.md).

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "lib/blocks/log_block_manager.h"
+#include "lib/consensus/raft_scheduler.h"
 #include "lib/io/dir_lock.h"
 #include "server/common/clock.h"
 #include "server/common/rpc_server.h"
@@ -54,6 +55,12 @@ struct TabletServerOptions {
   // (raft::CoreOptions::max_inflight_messages). 1 is Kudu's choice: each
   // append carries everything proposed while the previous one was out.
   int raft_max_inflight_appends = 8;
+  // One round worker runs every replica's Readies in rounds: write every
+  // group's entries, sync each WAL, then send and apply, one frame per peer
+  // (--raft_round_worker; consensus_driver::RaftScheduler::Options::rounds,
+  // docs/design/shared_log.md, step 1). Off: the process's shared workers,
+  // one Ready at a time, light Readies on the receiving threads.
+  bool raft_round_worker = false;
   // Flush and WAL GC (ReplicaRuntime, TabletReplica::RunMaintenance).
   int64_t flush_threshold_rows = ReplicaRuntime().flush_threshold_rows;
   uint64_t flush_threshold_bytes = ReplicaRuntime().flush_threshold_bytes;
@@ -108,6 +115,9 @@ class TabletServer : public server::StatusSource {
   // False until the server listens for Raft messages (ReplicaRuntime::reachable).
   std::atomic<bool> reachable_{false};
   RaftRouter router_;
+  // With options_.raft_round_worker (null otherwise); declared before the
+  // manager: the drivers detach from it before it stops.
+  std::unique_ptr<consensus_driver::RaftScheduler> round_scheduler_;
   std::unique_ptr<blocks::LogBlockManager> block_manager_;
   std::unique_ptr<TabletManager> manager_;
   // Flushes and WAL GC; stopped before the replicas shut down.

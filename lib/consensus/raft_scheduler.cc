@@ -212,7 +212,7 @@ void RaftScheduler::EndRun(Slot* slot) {
 }
 
 void RaftScheduler::RoundLoop() {
-  std::vector<std::shared_ptr<Slot>> round;
+  std::vector<std::shared_ptr<Slot>> taken, round;
   std::vector<Slot*> halfway;  // prepared, waiting for sync and finish
   while (true) {
     {
@@ -222,12 +222,17 @@ void RaftScheduler::RoundLoop() {
       };
       queue_mu_.Await(absl::Condition(&work));
       if (queue_stop_) return;
-      while (!queue_.empty() && round.size() < kMaxRoundSlots) {
-        std::shared_ptr<Slot> slot = std::move(queue_.front());
+      while (!queue_.empty() && taken.size() < kMaxRoundSlots) {
+        taken.push_back(std::move(queue_.front()));
         queue_.pop_front();
-        if (StartRun(slot.get())) round.push_back(std::move(slot));
       }
     }
+    // Outside queue_mu_: a tick holds its slot's mu_ and queues (slot, then
+    // queue), so the other order here could deadlock.
+    for (std::shared_ptr<Slot>& slot : taken) {
+      if (StartRun(slot.get())) round.push_back(std::move(slot));
+    }
+    taken.clear();
     {
       HoldSends hold;
       for (const std::shared_ptr<Slot>& slot : round) {

@@ -499,7 +499,8 @@ absl::Status RaftDriver::Receive(const consensus::RaftMessagePB& msg) {
     if (!failed_.ok()) return failed_;  // fail-stop: don't accumulate unsent work
     OnInputLocked();
     s = core_->Step(msg);
-    if (!options_.inline_light_readies || scheduled_ || slot_ == nullptr || !core_->HasReady()) {
+    if (!options_.inline_light_readies || scheduled_ || slot_ == nullptr || !core_->HasReady() ||
+        RoundWorkerBusy()) {
       MaybeScheduleLocked();
       return s;
     }
@@ -522,7 +523,7 @@ absl::StatusOr<consensus::OpId> RaftDriver::Propose(consensus::ReplicateMsg msg,
     OnInputLocked();
     id = core_->Propose(std::move(msg));
     if (!run_ready_here || !options_.inline_light_readies || scheduled_ || stop_ ||
-        slot_ == nullptr || !core_->HasReady()) {
+        slot_ == nullptr || !core_->HasReady() || RoundWorkerBusy()) {
       MaybeScheduleLocked();
       return id;
     }

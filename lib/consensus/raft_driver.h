@@ -120,7 +120,9 @@ struct DriverOptions {
   // I/O). A Ready found heavier once taken goes to a worker as usual. Saves
   // a worker wake-up (two context switches) per such Ready and takes one
   // hand-off off the write's path (docs/benchmarks.md, "Context switches
-  // per write"). Off: every Ready on a worker.
+  // per write"). Off: every Ready on a worker. On a scheduler that runs
+  // rounds, only while it is idle (RaftScheduler::idle): under load every
+  // Ready joins a round.
   bool inline_light_readies = false;
   // Logs one of the core's events (raft::Ready::events: elections and
   // leadership changes, one sentence each), on the thread running the Ready
@@ -270,6 +272,9 @@ class RaftDriver {
   bool PrepareRound();
   void SyncRound();
   void FinishRound();
+  // On a scheduler that runs rounds: it has work queued or in progress, so a
+  // Ready joins its rounds rather than running inline (RaftScheduler::idle).
+  bool RoundWorkerBusy() const { return scheduler_->rounds() && !scheduler_->idle(); }
   // Queues RunReady when the core has a Ready and none is queued or running.
   void MaybeScheduleLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Truncation, entries (synced, or with `sync` false only written: the

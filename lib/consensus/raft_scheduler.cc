@@ -107,6 +107,7 @@ int64_t RaftScheduler::ticking_slots() const {
 void RaftScheduler::Schedule(const std::shared_ptr<Slot>& slot) {
   absl::MutexLock l(&queue_mu_);
   queue_.push_back(slot);
+  pending_.fetch_add(1, std::memory_order_relaxed);
 }
 
 void RaftScheduler::Detach(const std::shared_ptr<Slot>& slot) {
@@ -190,6 +191,7 @@ void RaftScheduler::WorkerLoop() {
       if (queue_stop_) return;
       slot = std::move(queue_.front());
       queue_.pop_front();
+      pending_.fetch_sub(1, std::memory_order_relaxed);
     }
     if (!StartRun(slot.get())) continue;
     if (hold == nullptr) hold = std::make_unique<HoldSends>();
@@ -232,6 +234,7 @@ void RaftScheduler::RoundLoop() {
     for (std::shared_ptr<Slot>& slot : taken) {
       if (StartRun(slot.get())) round.push_back(std::move(slot));
     }
+    const size_t round_taken = taken.size();  // detached ones included
     taken.clear();
     {
       HoldSends hold;
@@ -249,6 +252,7 @@ void RaftScheduler::RoundLoop() {
       for (Slot* slot : halfway) slot->round_.finish();
     }  // the acknowledgements and answers of the round leave here
     for (const std::shared_ptr<Slot>& slot : round) EndRun(slot.get());
+    pending_.fetch_sub(static_cast<int64_t>(round_taken), std::memory_order_relaxed);
     round.clear();
     halfway.clear();
   }

@@ -43,6 +43,7 @@
 #ifndef KMEND_LIB_CONSENSUS_RAFT_SCHEDULER_H_
 #define KMEND_LIB_CONSENSUS_RAFT_SCHEDULER_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -123,6 +124,11 @@ class RaftScheduler {
   std::shared_ptr<Slot> Register(std::function<void()> tick, std::function<void()> run_ready,
                                  absl::Duration interval, RoundHooks round = {});
   bool rounds() const { return rounds_; }
+  // With rounds: no slot is queued or in a round. RaftDriver runs a Ready on
+  // the receiving or proposing thread (its inline paths) only then, so that
+  // a busy server's work joins the rounds while an idle one's (a lone
+  // client) keeps the path without a hand-off. A hint: it may change at once.
+  bool idle() const { return pending_.load(std::memory_order_relaxed) == 0; }
   // Stops the slot's ticks after the tick in progress (call it from the
   // slot's own tick, or with the driver's lock that its tick takes) until
   // Wake. Queued and future Schedule runs are not affected.
@@ -168,6 +174,8 @@ class RaftScheduler {
   // Adds `slot`'s timer entry at the grid point after now.
   void ArmLocked(const std::shared_ptr<Slot>& slot) ABSL_EXCLUSIVE_LOCKS_REQUIRED(timer_mu_);
 
+  // Slots queued, plus (with rounds) those in the round in progress.
+  std::atomic<int64_t> pending_{0};
   absl::Mutex queue_mu_;
   std::deque<std::shared_ptr<Slot>> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool queue_stop_ ABSL_GUARDED_BY(queue_mu_) = false;

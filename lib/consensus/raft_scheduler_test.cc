@@ -154,8 +154,10 @@ TEST(RaftSchedulerTest, RoundWorkerRunsEveryQueuedSlotInThreePasses) {
   auto d = sched.Register([] {}, [&] { note("run d"); }, absl::Hours(1));
   // The worker is held in the gate's round while the others queue: they
   // make up the next round together.
+  EXPECT_TRUE(sched.idle());
   sched.Schedule(gate);
   gate_entered.WaitForNotification();
+  EXPECT_FALSE(sched.idle());  // a round is in progress
   for (auto* s : {&a, &b, &c, &d}) sched.Schedule(*s);
   gate_open.Notify();
   absl::Time deadline = absl::Now() + absl::Seconds(30);
@@ -166,6 +168,8 @@ TEST(RaftSchedulerTest, RoundWorkerRunsEveryQueuedSlotInThreePasses) {
     }
     absl::SleepFor(absl::Milliseconds(5));
   }
+  while (!sched.idle() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+  EXPECT_TRUE(sched.idle());  // both rounds ended, nothing queued
   for (auto* s : {&gate, &a, &b, &c, &d}) sched.Detach(*s);
   absl::MutexLock l(&mu);
   EXPECT_EQ(trace, (std::vector<std::string>{"prepare a", "prepare b", "prepare c", "run d",

@@ -184,10 +184,10 @@ absl::Status TabletReplica::StartLocked(const ReplicaRuntime& runtime) {
   opt.apply = [this](const consensus::ReplicateMsg& msg) { ApplyEntry(msg); };
   // ApplyEntry of a write only touches memory (a flush it asks for runs on
   // the maintenance thread): light Readies may run on the gRPC thread that
-  // received the message (lib/consensus/raft_driver.h), unless a round
-  // worker runs them all.
+  // received the message (lib/consensus/raft_driver.h); with a round
+  // worker, only while it is idle.
   opt.scheduler = runtime.scheduler;
-  opt.inline_light_readies = runtime.scheduler == nullptr || !runtime.scheduler->rounds();
+  opt.inline_light_readies = true;
   opt.log_event = [id = tablet_id_](const std::string& e) {
     KLOG(INFO) << "tablet " << id << ": " << e;
   };

@@ -64,8 +64,8 @@ struct ReplicaRuntime {
   // Appends in flight per follower (raft::CoreOptions::max_inflight_messages).
   int max_inflight_appends = 8;
   // Runs the replicas' ticks and Readies; null: the process's shared one.
-  // A scheduler that runs rounds also turns light Readies on the receiving
-  // threads off (every Ready joins a round).
+  // With one that runs rounds, Readies run on the receiving threads only
+  // while it is idle (consensus_driver::RaftScheduler::idle).
   consensus_driver::RaftScheduler* scheduler = nullptr;
   // Quiescence of idle groups (--raft_quiesce; docs/design/scale.md): needs
   // the server's per-peer liveness table, fed by its ConsensusService.

@@ -213,7 +213,7 @@ class Log {
 
   // Counters for tests and benchmarks.
   struct Stats {
-    uint64_t groups_written = 0;   // write+sync rounds
+    uint64_t groups_written = 0;   // write+sync rounds (unsynced for Write)
     uint64_t batches_written = 0;  // appends acknowledged
     uint64_t bytes_written = 0;    // batch bytes (headers + payloads)
     uint64_t segments_rolled = 0;

@@ -4,6 +4,8 @@
 // that missed writes while down catches up with one append in flight.
 #include <map>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
@@ -45,6 +47,34 @@ class RestartTest : public ::testing::Test {
         std::chrono::seconds(40), "every tablet healthy with matching checksums");
     EXPECT_TRUE(s.ok()) << s;
     return digests;
+  }
+
+  // Starts a cluster whose tablet servers get `tserver_flags`, creates a
+  // 3-tablet table, stops tablet server 2, writes 3,000 rows and restarts
+  // it; ksck's checksum scan reads every replica, the restarted server's
+  // too: MATCH on all three tablets means it caught up on the rows it missed.
+  void CatchUpAfterMissingRows(std::vector<std::string> tserver_flags) {
+    ClusterOptions opts;
+    opts.extra_tserver_flags = std::move(tserver_flags);
+    cluster_ = std::make_unique<ExternalCluster>(opts);
+    ASSERT_TRUE(cluster_->Start().ok());
+    ToolResult r = Kmend(
+        "table create t --schema 'id:int64:key,name:string,v:double' --tablets 3 "
+        "--replicas 3");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    ASSERT_EQ(WaitForMatchingChecksums().size(), 3u);
+
+    ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
+    r = Kmend("write t --rows 3000");
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+    ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
+    EXPECT_EQ(WaitForMatchingChecksums().size(), 3u);
+  }
+
+  void ExpectRowCount(const std::string& count) {
+    ToolResult r = Kmend("scan t --count");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.out, count + "\n");
   }
 
   std::unique_ptr<ExternalCluster> cluster_;
@@ -89,27 +119,8 @@ TEST_F(RestartTest, RestartsKeepEveryRowAndTheSameChecksums) {
 // each round trip carries one bounded batch, and the next leaves only when
 // the last is answered.
 TEST_F(RestartTest, FollowerCatchesUpWithOneAppendInFlight) {
-  ClusterOptions opts;
-  opts.extra_tserver_flags = {"--raft_max_inflight_appends=1"};
-  cluster_ = std::make_unique<ExternalCluster>(opts);
-  ASSERT_TRUE(cluster_->Start().ok());
-  ToolResult r = Kmend(
-      "table create t --schema 'id:int64:key,name:string,v:double' --tablets 3 "
-      "--replicas 3");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  ASSERT_EQ(WaitForMatchingChecksums().size(), 3u);
-
-  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
-  r = Kmend("write t --rows 3000");
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
-
-  // ksck's checksum scan reads every replica, the restarted server's too:
-  // MATCH on all three tablets means it holds the 3,000 rows it missed.
-  EXPECT_EQ(WaitForMatchingChecksums().size(), 3u);
-  r = Kmend("scan t --count");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "3000\n");
+  ASSERT_NO_FATAL_FAILURE(CatchUpAfterMissingRows({"--raft_max_inflight_appends=1"}));
+  ExpectRowCount("3000");
 }
 
 // The round worker (--raft_round_worker): every replica's entries written
@@ -118,22 +129,7 @@ TEST_F(RestartTest, FollowerCatchesUpWithOneAppendInFlight) {
 // (SIGKILL: no clean WAL close) and restarted the rows are all there: what
 // was acknowledged had been synced.
 TEST_F(RestartTest, RoundWorkerServersCatchUpAndKeepEveryAcknowledgedRowAcrossKills) {
-  ClusterOptions opts;
-  opts.extra_tserver_flags = {"--raft_round_worker"};
-  cluster_ = std::make_unique<ExternalCluster>(opts);
-  ASSERT_TRUE(cluster_->Start().ok());
-  ToolResult r = Kmend(
-      "table create t --schema 'id:int64:key,name:string,v:double' --tablets 3 "
-      "--replicas 3");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  ASSERT_EQ(WaitForMatchingChecksums().size(), 3u);
-
-  ASSERT_TRUE(cluster_->tserver(2)->Shutdown().ok());
-  r = Kmend("write t --rows 3000");
-  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  ASSERT_TRUE(cluster_->tserver(2)->Restart().ok());
-  EXPECT_EQ(WaitForMatchingChecksums().size(), 3u);
-
+  ASSERT_NO_FATAL_FAILURE(CatchUpAfterMissingRows({"--raft_round_worker"}));
   for (int i = 0; i < cluster_->num_tservers(); ++i) {
     ASSERT_TRUE(cluster_->tserver(i)->KillNine().ok());
   }
@@ -141,9 +137,7 @@ TEST_F(RestartTest, RoundWorkerServersCatchUpAndKeepEveryAcknowledgedRowAcrossKi
     ASSERT_TRUE(cluster_->tserver(i)->Restart().ok());
   }
   EXPECT_EQ(WaitForMatchingChecksums().size(), 3u);
-  r = Kmend("scan t --count");
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "3000\n");
+  ExpectRowCount("3000");
 }
 
 }  // namespace

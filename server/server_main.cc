@@ -15,7 +15,7 @@
 //                        [--wal_max_segments_retained_for_peers N]
 //                        [--maintenance_interval_ms N] [--fs_reserved_bytes N]
 //                        [--replica_start_threads N] [--raft_max_election_backoff N]
-//                        [--raft_max_inflight_appends N] [--raft_round_worker]
+//                        [--raft_max_inflight_appends N] [--raft_round_worker[=false]]
 //                        [--raft_quiesce[=false]] [--raft_tcp[=false]]
 //
 // Every *_ms flag also takes a unit (`--heartbeat_interval_ms 2s`); a bare
@@ -185,9 +185,10 @@ void AddTabletServerFlags(CLI::App* cmd, tserver::TabletServerOptions* o) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
   cmd->add_flag("--raft_round_worker", o->raft_round_worker,
-                "Experimental: one thread runs every replica's Raft work in rounds (write every "
-                "group's entries, sync each WAL, then send one frame per peer) instead of a "
-                "pool that runs one group at a time");
+                "One thread runs every replica's Raft work in rounds (write every group's "
+                "entries, sync each WAL, then send one frame per peer); --raft_round_worker=false "
+                "for a pool of 8 threads that runs one group's Ready at a time")
+      ->capture_default_str();
   cmd->add_option("--replica_start_threads", o->replica_start_threads,
                   "Threads that open the hosted replicas at start-up (a restart after a crash "
                   "waits mostly for each replica's WAL footer sync; they overlap)")

@@ -59,8 +59,8 @@ struct TabletServerOptions {
   // group's entries, sync each WAL, then send and apply, one frame per peer
   // (--raft_round_worker; consensus_driver::RaftScheduler::Options::rounds,
   // docs/design/shared_log.md, step 1). Off: the process's shared workers,
-  // one Ready at a time, light Readies on the receiving threads.
-  bool raft_round_worker = false;
+  // one Ready at a time.
+  bool raft_round_worker = true;
   // Flush and WAL GC (ReplicaRuntime, TabletReplica::RunMaintenance).
   int64_t flush_threshold_rows = ReplicaRuntime().flush_threshold_rows;
   uint64_t flush_threshold_bytes = ReplicaRuntime().flush_threshold_bytes;

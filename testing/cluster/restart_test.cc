@@ -123,21 +123,26 @@ TEST_F(RestartTest, FollowerCatchesUpWithOneAppendInFlight) {
   ExpectRowCount("3000");
 }
 
-// The round worker (--raft_round_worker): every replica's entries written
-// without a sync, each WAL synced, then the acknowledgements sent. A follower
-// that missed 3,000 rows catches up, and after every tablet server is killed
-// (SIGKILL: no clean WAL close) and restarted the rows are all there: what
-// was acknowledged had been synced.
-TEST_F(RestartTest, RoundWorkerServersCatchUpAndKeepEveryAcknowledgedRowAcrossKills) {
-  ASSERT_NO_FATAL_FAILURE(CatchUpAfterMissingRows({"--raft_round_worker"}));
-  for (int i = 0; i < cluster_->num_tservers(); ++i) {
-    ASSERT_TRUE(cluster_->tserver(i)->KillNine().ok());
+// Both ways of running a tablet server's Raft work: the round worker (the
+// default: every replica's entries written without a sync, each WAL synced,
+// then the acknowledgements sent) and the pool (--raft_round_worker=false:
+// one Ready at a time, each syncing its own WAL). A follower that missed
+// 3,000 rows catches up, and after every tablet server is killed (SIGKILL:
+// no clean WAL close) and restarted the rows are all there: what was
+// acknowledged had been synced.
+TEST_F(RestartTest, BothWorkerModesCatchUpAndKeepEveryAcknowledgedRowAcrossKills) {
+  for (const char* mode : {"--raft_round_worker=true", "--raft_round_worker=false"}) {
+    SCOPED_TRACE(mode);
+    ASSERT_NO_FATAL_FAILURE(CatchUpAfterMissingRows({mode}));
+    for (int i = 0; i < cluster_->num_tservers(); ++i) {
+      ASSERT_TRUE(cluster_->tserver(i)->KillNine().ok());
+    }
+    for (int i = 0; i < cluster_->num_tservers(); ++i) {
+      ASSERT_TRUE(cluster_->tserver(i)->Restart().ok());
+    }
+    EXPECT_EQ(WaitForMatchingChecksums().size(), 3u);
+    ExpectRowCount("3000");
   }
-  for (int i = 0; i < cluster_->num_tservers(); ++i) {
-    ASSERT_TRUE(cluster_->tserver(i)->Restart().ok());
-  }
-  EXPECT_EQ(WaitForMatchingChecksums().size(), 3u);
-  ExpectRowCount("3000");
 }
 
 }  // namespace

@@ -103,20 +103,35 @@ absl::Status ServerProcess::Start(std::chrono::milliseconds timeout) {
   if (!pid.ok()) return pid.status();
   pid_ = *pid;
 
+  // The server writes the file atomically, so a readable file is complete.
+  auto written_port = [&port_file]() -> int {
+    auto text = io::ReadFileToString(port_file);
+    int port = 0;
+    if (text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &port) && port > 0) {
+      return port;
+    }
+    return 0;
+  };
+  early_exit_status_.reset();
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
+    if (int port = written_port(); port > 0) {
+      port_ = port;
+      return absl::OkStatus();
+    }
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
+      // Started (port file written), then exited on its own before this
+      // poll saw the file: a server that refuses to run after start-up, on
+      // a fast machine. WaitForExit reports the status.
+      if (int port = written_port(); port > 0) {
+        port_ = port;
+        early_exit_status_ = status;
+        return absl::OkStatus();
+      }
       return absl::InternalError(absl::StrCat(name_, " exited during start-up (status ", status,
                                               ")\n", LogTail()));
-    }
-    auto text = io::ReadFileToString(port_file);
-    int port = 0;
-    // The server writes the file atomically, so a readable file is complete.
-    if (text.ok() && absl::SimpleAtoi(absl::StripAsciiWhitespace(*text), &port) && port > 0) {
-      port_ = port;
-      return absl::OkStatus();
     }
     if (std::chrono::steady_clock::now() > deadline) {
       (void)KillNine();
@@ -150,6 +165,11 @@ absl::Status ServerProcess::Reap(std::chrono::milliseconds timeout, int* exit_st
 }
 
 absl::StatusOr<int> ServerProcess::WaitForExit(std::chrono::milliseconds timeout) {
+  if (early_exit_status_) {
+    const int status = *early_exit_status_;
+    early_exit_status_.reset();
+    return status;
+  }
   if (pid_ <= 0) return absl::FailedPreconditionError(absl::StrCat(name_, " is not running"));
   int status = 0;
   absl::Status s = Reap(timeout, &status);

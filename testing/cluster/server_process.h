@@ -16,6 +16,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -48,6 +49,8 @@ class ServerProcess {
   absl::Status Shutdown(std::chrono::milliseconds timeout = std::chrono::seconds(15));
   // Waits for the process to exit on its own (a server that refuses to run
   // after start-up); its wait status (as waitpid's), or DeadlineExceeded.
+  // Also after Start returned OK for a server that wrote its port file and
+  // exited before Start's poll saw the file (it had started).
   absl::StatusOr<int> WaitForExit(std::chrono::milliseconds timeout);
   // Kills (if running) and starts again on the same directory and port.
   absl::Status Restart(std::chrono::milliseconds timeout = std::chrono::seconds(30));
@@ -91,6 +94,8 @@ class ServerProcess {
   const std::vector<std::string> args_;
   const std::string dir_;
   pid_t pid_ = -1;
+  // Start saw the server exit after writing its port file (WaitForExit).
+  std::optional<int> early_exit_status_;
   int port_ = 0;
   std::string host_ = "127.0.0.1";
   std::vector<std::string> exec_prefix_;

@@ -15,12 +15,23 @@
 //
 //   bazel test //bench/client:write_bench --test_tag_filters=benchmark --test_output=all
 //   or, built: KMEND_SERVER_BIN=bazel-bin/server/kmend-server bazel-bin/bench/client/write_bench
+//
+// KMEND_BENCH_LEADERS_ON=I moves the leader of every tablet of both tables to
+// tablet server I before measuring (docs/design/shared_log.md: do the rounds
+// of groups led from one server line up?). Unset: wherever the elections put
+// them.
 #include <atomic>
 #include <iostream>
 #include <map>
+#include <cstdlib>
 #include <memory>
+#include <set>
+#include <string>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "lib/rpc/grpc_util.h"
+#include "proto/tserver.grpc.pb.h"
 #include "bench/common/process_cpu.h"
 #include "benchmark/benchmark.h"
 #include "testing/cluster/external_cluster.h"
@@ -74,6 +85,49 @@ absl::Status CreateTable(Fixture* fx, int num_tablets) {
   if (!r.ok()) return r.status();
   fx->locators[num_tablets] = std::move(*loc);
   return absl::OkStatus();
+}
+
+// Asks each tablet's replicas to hand leadership to tablet server `target`
+// (ConsensusService.StepDown with new_leader_uuid: the leader transfers, the
+// others refuse) until that server leads every tablet of every table.
+absl::Status MoveLeadersTo(Fixture* fx, int target) {
+  absl::StatusOr<std::string> uuid = fx->cluster->TServerUuid(target);
+  if (!uuid.ok()) return uuid.status();
+  std::set<std::string> tablets;
+  for (const auto& [count, loc] : fx->locators) {
+    for (int t = 0; t < loc->num_tablets(); ++t) tablets.insert(loc->route(t).tablet_id);
+  }
+  auto led_by_target = [&]() {
+    absl::StatusOr<server::GetStatusResponsePB> st =
+        fx->cluster->GetStatus(fx->cluster->tserver(target));
+    if (!st.ok()) return false;
+    size_t led = 0;
+    for (const auto& r : st->replicas()) {
+      if (tablets.count(r.tablet_id()) && r.role() == consensus::RaftPeerPB::LEADER) ++led;
+    }
+    return led == tablets.size();
+  };
+  return testing::ExternalCluster::WaitFor(
+      [&] {
+        if (led_by_target()) return true;
+        for (const auto& [count, loc] : fx->locators) {
+          for (int t = 0; t < loc->num_tablets(); ++t) {
+            for (const client::ReplicaAddr& r : loc->route(t).replicas) {
+              auto stub = tserver::ConsensusService::NewStub(rpc::NewChannel(r.address));
+              tserver::StepDownRequestPB req;
+              req.set_tablet_id(loc->route(t).tablet_id);
+              req.set_new_leader_uuid(*uuid);
+              tserver::StepDownResponsePB resp;
+              grpc::ClientContext ctx;
+              ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+              (void)stub->StepDown(&ctx, req, &resp);  // only the leader accepts
+            }
+          }
+        }
+        absl::SleepFor(absl::Milliseconds(300));
+        return led_by_target();
+      },
+      std::chrono::seconds(30), absl::StrCat("tablet server ", target, " leading every tablet"));
 }
 
 void BM_WriteThroughRaft(benchmark::State& state) {
@@ -137,6 +191,16 @@ int Main(int argc, char** argv) {
   absl::Status s = fx->cluster->Start();
   for (int tablets : {3, 1}) {
     if (s.ok()) s = CreateTable(fx.get(), tablets);
+  }
+  if (const char* e = std::getenv("KMEND_BENCH_LEADERS_ON"); s.ok() && e != nullptr && *e) {
+    int target = 0;
+    if (!absl::SimpleAtoi(e, &target) || target < 0 || target >= fx->cluster->num_tservers()) {
+      std::cerr << "write_bench: KMEND_BENCH_LEADERS_ON must be a tablet server index, got '" << e
+                << "'\n";
+      return 2;
+    }
+    s = MoveLeadersTo(fx.get(), target);
+    if (s.ok()) std::cerr << "write_bench: every leader on tablet server " << target << "\n";
   }
   if (!s.ok()) {
     std::cerr << "write_bench: cluster: " << s << "\n";

@@ -137,6 +137,16 @@ absl::StatusOr<int> TableLocator::TabletForBucket(int bucket) const {
   return it->second;
 }
 
+void TableLocator::NoteLeader(int tablet_index, const std::string& tablet_id,
+                              const std::string& leader_uuid) {
+  absl::MutexLock lock(&mu_);
+  // A refresh may have replaced the routes meanwhile: only the same tablet.
+  if (tablet_index < static_cast<int>(routes_.size()) &&
+      routes_[tablet_index].tablet_id == tablet_id) {
+    routes_[tablet_index].leader_uuid = leader_uuid;
+  }
+}
+
 TabletRoute TableLocator::route(int tablet_index) const {
   absl::MutexLock lock(&mu_);
   return routes_.at(tablet_index);
@@ -201,7 +211,14 @@ absl::Status TableLocator::CallLeader(int tablet_index, const std::string& what,
           call(StubFor(order[i].address).get(), &ctx),
           absl::StrCat(what, " tablet ", r.tablet_id, " at ", order[i].uuid, " (",
                        order[i].address, ")"));
-      if (s.ok()) return s;
+      if (s.ok()) {
+        // Remember who answered: a leader learned from a redirect would
+        // otherwise be forgotten with this call, and every later call would
+        // go to the stale leader first (an RPC and a refusal per write, for
+        // as long as no whole round fails and refreshes the route).
+        if (order[i].uuid != r.leader_uuid) NoteLeader(tablet_index, r.tablet_id, order[i].uuid);
+        return s;
+      }
       if (!Retryable(s)) return s;
       if (stats != nullptr) ++stats->redirects;
       last = s;

@@ -98,6 +98,8 @@ class TableLocator {
   // UNAVAILABLE/DEADLINE_EXCEEDED wins.
   absl::StatusOr<master::DescribeTableResponsePB> Describe();
   absl::Status Refresh();
+  // The replica that answered a call as leader becomes the route's leader.
+  void NoteLeader(int tablet_index, const std::string& tablet_id, const std::string& leader_uuid);
   std::shared_ptr<tserver::TabletServerService::Stub> StubFor(const std::string& address);
 
   const std::vector<std::string> masters_;

@@ -10,10 +10,13 @@
 #include <chrono>
 #include <future>
 #include <iostream>
+#include <thread>
 
 #include "gtest/gtest.h"
 #include "lib/client/table_locator.h"
 #include "lib/client/table_writer.h"
+#include "lib/rpc/grpc_util.h"
+#include "proto/tserver.grpc.pb.h"
 #include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 
@@ -108,6 +111,65 @@ TEST(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
   // leader; the whole deadline (20 s) is what the client took before.
   EXPECT_LT(write_s - election_s, 6.0);
   EXPECT_LT(write_s, 15.0);
+}
+
+// A leader moved while the client writes (a transfer, or a failover the
+// master's view has not caught up with): the first write after the move is
+// redirected, and the client remembers who answered. It used to forget, and
+// sent every later write to the old leader first: an RPC and a refusal per
+// write, half the throughput, for as long as no whole round failed.
+TEST(ClientFailoverTest, ClientLearnsAMovedLeaderOnceNotPerWrite) {
+  ExternalCluster cluster;
+  ASSERT_TRUE(cluster.Start().ok());
+  auto uuids = GetTServerUuids(cluster);
+  ASSERT_TRUE(uuids.ok()) << uuids.status();
+  auto tablets = CreateTable(cluster, KeyValueTableRequest("t", "v", 1, 3));
+  ASSERT_TRUE(tablets.ok()) << tablets.status();
+  const std::string tablet = (*tablets)[0];
+  auto locator = client::TableLocator::Open(cluster.master_address(), "t", seconds(5));
+  ASSERT_TRUE(locator.ok()) << locator.status();
+  client::TableWriter writer(locator->get(), absl::Seconds(20));
+  const tablet::Schema& schema = (*locator)->schema();
+  auto write = [&](int64_t key) {
+    auto r = writer.Write({client::GeneratedRow(schema, key)}, kmend::RowOpPB::UPSERT);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->outcomes[0], client::RowOutcome::kAcked);
+  };
+  ASSERT_NO_FATAL_FAILURE(write(0));
+
+  int old_leader = -1;
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    old_leader = LeaderIndex(LiveReplicas(cluster, *uuids, {})[tablet], *uuids);
+                    return old_leader >= 0;
+                  },
+                  seconds(10), "the tablet's leader")
+                  .ok());
+  const int target = (old_leader + 1) % cluster.num_tservers();
+  ASSERT_TRUE(ExternalCluster::WaitFor(
+                  [&] {
+                    auto stub = tserver::ConsensusService::NewStub(
+                        rpc::NewChannel(cluster.tserver(old_leader)->address()));
+                    tserver::StepDownRequestPB req;
+                    req.set_tablet_id(tablet);
+                    req.set_new_leader_uuid(uuids->at(target));
+                    tserver::StepDownResponsePB resp;
+                    grpc::ClientContext ctx;
+                    ctx.set_deadline(std::chrono::system_clock::now() + seconds(2));
+                    (void)stub->StepDown(&ctx, req, &resp);
+                    std::this_thread::sleep_for(milliseconds(200));
+                    return LeaderIndex(LiveReplicas(cluster, *uuids, {})[tablet], *uuids) == target;
+                  },
+                  seconds(20), "leadership moved to another server")
+                  .ok());
+
+  const int64_t before = writer.stats().redirects;
+  constexpr int kWrites = 30;
+  for (int k = 1; k <= kWrites; ++k) ASSERT_NO_FATAL_FAILURE(write(k));
+  const int64_t redirects = writer.stats().redirects - before;
+  EXPECT_GE(redirects, 1) << "the first write after the move went to the old leader";
+  EXPECT_LE(redirects, 2) << redirects << " of " << kWrites
+                          << " writes went to the old leader first";
 }
 
 }  // namespace

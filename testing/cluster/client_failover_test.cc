@@ -10,6 +10,8 @@
 #include <chrono>
 #include <future>
 #include <iostream>
+#include <memory>
+#include <string>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -31,37 +33,52 @@ double SecondsSince(Clock::time_point t0, Clock::time_point t) {
   return std::chrono::duration<double>(t - t0).count();
 }
 
-TEST(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
+// A cluster with table "t" of one tablet on all three tablet servers, and a
+// client writer for it that has made its first write (so it knows the
+// leader), then the index of that leader.
+class ClientFailoverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(cluster.Start().ok());
+    auto u = GetTServerUuids(cluster);
+    ASSERT_TRUE(u.ok()) << u.status();
+    uuids = *std::move(u);
+    auto tablets = CreateTable(cluster, KeyValueTableRequest("t", "v", 1, 3));
+    ASSERT_TRUE(tablets.ok()) << tablets.status();
+    tablet = (*tablets)[0];
+    auto l = client::TableLocator::Open(cluster.master_address(), "t", seconds(5));
+    ASSERT_TRUE(l.ok()) << l.status();
+    locator = *std::move(l);
+    // The deadline of a write: well above an election, and the old
+    // per-attempt timeout was all of it.
+    writer = std::make_unique<client::TableWriter>(locator.get(), absl::Seconds(20));
+    auto first = Write(0);
+    ASSERT_TRUE(first.ok()) << first.status();
+    ASSERT_EQ(first->outcomes[0], client::RowOutcome::kAcked);
+    ASSERT_TRUE(ExternalCluster::WaitFor(
+                    [&] {
+                      leader = LeaderIndex(LiveReplicas(cluster, uuids, {})[tablet], uuids);
+                      return leader >= 0;
+                    },
+                    seconds(10), "the tablet's leader")
+                    .ok());
+  }
+
+  absl::StatusOr<client::BatchResult> Write(int64_t key) {
+    return writer->Write({client::GeneratedRow(locator->schema(), key)}, kmend::RowOpPB::UPSERT);
+  }
+
   ExternalCluster cluster;
-  ASSERT_TRUE(cluster.Start().ok());
-  auto uuids = GetTServerUuids(cluster);
-  ASSERT_TRUE(uuids.ok()) << uuids.status();
-  auto tablets = CreateTable(cluster, KeyValueTableRequest("t", "v", 1, 3));
-  ASSERT_TRUE(tablets.ok()) << tablets.status();
-  const std::string tablet = (*tablets)[0];
+  TServerUuids uuids;
+  std::string tablet;
+  std::unique_ptr<client::TableLocator> locator;
+  std::unique_ptr<client::TableWriter> writer;
+  int leader = -1;
+};
 
-  auto locator = client::TableLocator::Open(cluster.master_address(), "t", seconds(5));
-  ASSERT_TRUE(locator.ok()) << locator.status();
-  // The deadline of the write: well above an election, and the old
-  // per-attempt timeout was all of it.
-  client::TableWriter writer(locator->get(), absl::Seconds(20));
-  const tablet::Schema& schema = (*locator)->schema();
-  auto write = [&](int64_t key) {
-    return writer.Write({client::GeneratedRow(schema, key)}, kmend::RowOpPB::UPSERT);
-  };
-  // The client learns the leader with a first write.
-  auto first = write(0);
-  ASSERT_TRUE(first.ok()) << first.status();
-  ASSERT_EQ(first->outcomes[0], client::RowOutcome::kAcked);
-
-  int old_leader = -1;
-  ASSERT_TRUE(ExternalCluster::WaitFor(
-                  [&] {
-                    old_leader = LeaderIndex(LiveReplicas(cluster, *uuids, {})[tablet], *uuids);
-                    return old_leader >= 0;
-                  },
-                  seconds(10), "the tablet's leader")
-                  .ok());
+TEST_F(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
+  auto write = [&](int64_t key) { return Write(key); };
+  const int old_leader = leader;
   ASSERT_TRUE(cluster.tserver(old_leader)->Stop().ok());
   const Clock::time_point stopped = Clock::now();
   auto pending = std::async(std::launch::async, [&] {
@@ -74,7 +91,7 @@ TEST(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
   int new_leader = -1;
   ASSERT_TRUE(ExternalCluster::WaitFor(
                   [&] {
-                    int l = LeaderIndex(LiveReplicas(cluster, *uuids, {old_leader})[tablet], *uuids);
+                    int l = LeaderIndex(LiveReplicas(cluster, uuids, {old_leader})[tablet], uuids);
                     if (l < 0 || l == old_leader) return false;
                     elected = Clock::now();
                     new_leader = l;
@@ -118,33 +135,8 @@ TEST(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
 // redirected, and the client remembers who answered. It used to forget, and
 // sent every later write to the old leader first: an RPC and a refusal per
 // write, half the throughput, for as long as no whole round failed.
-TEST(ClientFailoverTest, ClientLearnsAMovedLeaderOnceNotPerWrite) {
-  ExternalCluster cluster;
-  ASSERT_TRUE(cluster.Start().ok());
-  auto uuids = GetTServerUuids(cluster);
-  ASSERT_TRUE(uuids.ok()) << uuids.status();
-  auto tablets = CreateTable(cluster, KeyValueTableRequest("t", "v", 1, 3));
-  ASSERT_TRUE(tablets.ok()) << tablets.status();
-  const std::string tablet = (*tablets)[0];
-  auto locator = client::TableLocator::Open(cluster.master_address(), "t", seconds(5));
-  ASSERT_TRUE(locator.ok()) << locator.status();
-  client::TableWriter writer(locator->get(), absl::Seconds(20));
-  const tablet::Schema& schema = (*locator)->schema();
-  auto write = [&](int64_t key) {
-    auto r = writer.Write({client::GeneratedRow(schema, key)}, kmend::RowOpPB::UPSERT);
-    ASSERT_TRUE(r.ok()) << r.status();
-    ASSERT_EQ(r->outcomes[0], client::RowOutcome::kAcked);
-  };
-  ASSERT_NO_FATAL_FAILURE(write(0));
-
-  int old_leader = -1;
-  ASSERT_TRUE(ExternalCluster::WaitFor(
-                  [&] {
-                    old_leader = LeaderIndex(LiveReplicas(cluster, *uuids, {})[tablet], *uuids);
-                    return old_leader >= 0;
-                  },
-                  seconds(10), "the tablet's leader")
-                  .ok());
+TEST_F(ClientFailoverTest, ClientLearnsAMovedLeaderOnceNotPerWrite) {
+  const int old_leader = leader;
   const int target = (old_leader + 1) % cluster.num_tservers();
   ASSERT_TRUE(ExternalCluster::WaitFor(
                   [&] {
@@ -152,21 +144,25 @@ TEST(ClientFailoverTest, ClientLearnsAMovedLeaderOnceNotPerWrite) {
                         rpc::NewChannel(cluster.tserver(old_leader)->address()));
                     tserver::StepDownRequestPB req;
                     req.set_tablet_id(tablet);
-                    req.set_new_leader_uuid(uuids->at(target));
+                    req.set_new_leader_uuid(uuids.at(target));
                     tserver::StepDownResponsePB resp;
                     grpc::ClientContext ctx;
                     ctx.set_deadline(std::chrono::system_clock::now() + seconds(2));
                     (void)stub->StepDown(&ctx, req, &resp);
                     std::this_thread::sleep_for(milliseconds(200));
-                    return LeaderIndex(LiveReplicas(cluster, *uuids, {})[tablet], *uuids) == target;
+                    return LeaderIndex(LiveReplicas(cluster, uuids, {})[tablet], uuids) == target;
                   },
                   seconds(20), "leadership moved to another server")
                   .ok());
 
-  const int64_t before = writer.stats().redirects;
+  const int64_t before = writer->stats().redirects;
   constexpr int kWrites = 30;
-  for (int k = 1; k <= kWrites; ++k) ASSERT_NO_FATAL_FAILURE(write(k));
-  const int64_t redirects = writer.stats().redirects - before;
+  for (int k = 1; k <= kWrites; ++k) {
+    auto r = Write(k);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->outcomes[0], client::RowOutcome::kAcked);
+  }
+  const int64_t redirects = writer->stats().redirects - before;
   EXPECT_GE(redirects, 1) << "the first write after the move went to the old leader";
   EXPECT_LE(redirects, 2) << redirects << " of " << kWrites
                           << " writes went to the old leader first";

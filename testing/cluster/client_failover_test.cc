@@ -39,47 +39,47 @@ double SecondsSince(Clock::time_point t0, Clock::time_point t) {
 class ClientFailoverTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ASSERT_TRUE(cluster.Start().ok());
-    auto u = GetTServerUuids(cluster);
+    ASSERT_TRUE(cluster_.Start().ok());
+    auto u = GetTServerUuids(cluster_);
     ASSERT_TRUE(u.ok()) << u.status();
-    uuids = *std::move(u);
-    auto tablets = CreateTable(cluster, KeyValueTableRequest("t", "v", 1, 3));
+    uuids_ = *std::move(u);
+    auto tablets = CreateTable(cluster_, KeyValueTableRequest("t", "v", 1, 3));
     ASSERT_TRUE(tablets.ok()) << tablets.status();
-    tablet = (*tablets)[0];
-    auto l = client::TableLocator::Open(cluster.master_address(), "t", seconds(5));
+    tablet_ = (*tablets)[0];
+    auto l = client::TableLocator::Open(cluster_.master_address(), "t", seconds(5));
     ASSERT_TRUE(l.ok()) << l.status();
-    locator = *std::move(l);
+    locator_ = *std::move(l);
     // The deadline of a write: well above an election, and the old
     // per-attempt timeout was all of it.
-    writer = std::make_unique<client::TableWriter>(locator.get(), absl::Seconds(20));
+    writer_ = std::make_unique<client::TableWriter>(locator_.get(), absl::Seconds(20));
     auto first = Write(0);
     ASSERT_TRUE(first.ok()) << first.status();
     ASSERT_EQ(first->outcomes[0], client::RowOutcome::kAcked);
     ASSERT_TRUE(ExternalCluster::WaitFor(
                     [&] {
-                      leader = LeaderIndex(LiveReplicas(cluster, uuids, {})[tablet], uuids);
-                      return leader >= 0;
+                      leader_ = LeaderIndex(LiveReplicas(cluster_, uuids_, {})[tablet_], uuids_);
+                      return leader_ >= 0;
                     },
                     seconds(10), "the tablet's leader")
                     .ok());
   }
 
   absl::StatusOr<client::BatchResult> Write(int64_t key) {
-    return writer->Write({client::GeneratedRow(locator->schema(), key)}, kmend::RowOpPB::UPSERT);
+    return writer_->Write({client::GeneratedRow(locator_->schema(), key)}, kmend::RowOpPB::UPSERT);
   }
 
-  ExternalCluster cluster;
-  TServerUuids uuids;
-  std::string tablet;
-  std::unique_ptr<client::TableLocator> locator;
-  std::unique_ptr<client::TableWriter> writer;
-  int leader = -1;
+  ExternalCluster cluster_;
+  TServerUuids uuids_;
+  std::string tablet_;
+  std::unique_ptr<client::TableLocator> locator_;
+  std::unique_ptr<client::TableWriter> writer_;
+  int leader_ = -1;
 };
 
 TEST_F(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
   auto write = [&](int64_t key) { return Write(key); };
-  const int old_leader = leader;
-  ASSERT_TRUE(cluster.tserver(old_leader)->Stop().ok());
+  const int old_leader = leader_;
+  ASSERT_TRUE(cluster_.tserver(old_leader)->Stop().ok());
   const Clock::time_point stopped = Clock::now();
   auto pending = std::async(std::launch::async, [&] {
     auto r = write(1);
@@ -91,7 +91,8 @@ TEST_F(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
   int new_leader = -1;
   ASSERT_TRUE(ExternalCluster::WaitFor(
                   [&] {
-                    int l = LeaderIndex(LiveReplicas(cluster, uuids, {old_leader})[tablet], uuids);
+                    int l =
+                        LeaderIndex(LiveReplicas(cluster_, uuids_, {old_leader})[tablet_], uuids_);
                     if (l < 0 || l == old_leader) return false;
                     elected = Clock::now();
                     new_leader = l;
@@ -105,17 +106,17 @@ TEST_F(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
   std::string log;
   EXPECT_TRUE(ExternalCluster::WaitFor(
                   [&] {
-                    log = cluster.tserver(new_leader)->LogTail(400);
-                    return log.find("tablet " + tablet + ": starting pre-election for term") !=
+                    log = cluster_.tserver(new_leader)->LogTail(400);
+                    return log.find("tablet " + tablet_ + ": starting pre-election for term") !=
                                std::string::npos &&
-                           log.find("tablet " + tablet + ": won the election for term") !=
+                           log.find("tablet " + tablet_ + ": won the election for term") !=
                                std::string::npos;
                   },
                   seconds(10), "the new leader's election in its log")
                   .ok())
       << log;
   auto [result, done] = pending.get();
-  ASSERT_TRUE(cluster.tserver(old_leader)->Continue().ok());
+  ASSERT_TRUE(cluster_.tserver(old_leader)->Continue().ok());
 
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->outcomes[0], client::RowOutcome::kAcked)
@@ -136,33 +137,34 @@ TEST_F(ClientFailoverTest, WriteBehindAStoppedLeaderReachesTheNewLeader) {
 // sent every later write to the old leader first: an RPC and a refusal per
 // write, half the throughput, for as long as no whole round failed.
 TEST_F(ClientFailoverTest, ClientLearnsAMovedLeaderOnceNotPerWrite) {
-  const int old_leader = leader;
-  const int target = (old_leader + 1) % cluster.num_tservers();
+  const int old_leader = leader_;
+  const int target = (old_leader + 1) % cluster_.num_tservers();
   ASSERT_TRUE(ExternalCluster::WaitFor(
                   [&] {
                     auto stub = tserver::ConsensusService::NewStub(
-                        rpc::NewChannel(cluster.tserver(old_leader)->address()));
+                        rpc::NewChannel(cluster_.tserver(old_leader)->address()));
                     tserver::StepDownRequestPB req;
-                    req.set_tablet_id(tablet);
-                    req.set_new_leader_uuid(uuids.at(target));
+                    req.set_tablet_id(tablet_);
+                    req.set_new_leader_uuid(uuids_.at(target));
                     tserver::StepDownResponsePB resp;
                     grpc::ClientContext ctx;
                     ctx.set_deadline(std::chrono::system_clock::now() + seconds(2));
                     (void)stub->StepDown(&ctx, req, &resp);
                     std::this_thread::sleep_for(milliseconds(200));
-                    return LeaderIndex(LiveReplicas(cluster, uuids, {})[tablet], uuids) == target;
+                    return LeaderIndex(LiveReplicas(cluster_, uuids_, {})[tablet_], uuids_) ==
+                           target;
                   },
                   seconds(20), "leadership moved to another server")
                   .ok());
 
-  const int64_t before = writer->stats().redirects;
+  const int64_t before = writer_->stats().redirects;
   constexpr int kWrites = 30;
   for (int k = 1; k <= kWrites; ++k) {
     auto r = Write(k);
     ASSERT_TRUE(r.ok()) << r.status();
     ASSERT_EQ(r->outcomes[0], client::RowOutcome::kAcked);
   }
-  const int64_t redirects = writer->stats().redirects - before;
+  const int64_t redirects = writer_->stats().redirects - before;
   EXPECT_GE(redirects, 1) << "the first write after the move went to the old leader";
   EXPECT_LE(redirects, 2) << redirects << " of " << kWrites
                           << " writes went to the old leader first";

@@ -119,8 +119,9 @@ class RaftScheduler {
 
   // Starts ticking `tick` every `interval`, at the multiples of `interval`
   // since the Unix epoch (every driver of one interval ticks in the same
-  // burst, so that the transport batches their heartbeats per peer). `run_ready` is what Schedule runs;
-  // with Options::rounds, `round` is, when it has a prepare.
+  // burst, so that the transport batches their heartbeats per peer).
+  // `run_ready` is what Schedule runs; with Options::rounds, `round` is,
+  // when it has a prepare.
   std::shared_ptr<Slot> Register(std::function<void()> tick, std::function<void()> run_ready,
                                  absl::Duration interval, RoundHooks round = {});
   bool rounds() const { return rounds_; }

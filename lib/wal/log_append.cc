@@ -343,7 +343,8 @@ void Log::Impl::WriteGroup(std::vector<Task>* group) {
     pieces_.clear();
     for (const Task& t : *group) pieces_.push_back(t.bytes);
     st = active_->Append(pieces_);
-    const bool sync = std::any_of(group->begin(), group->end(), [](const Task& t) { return t.sync; });
+    const bool sync =
+        std::any_of(group->begin(), group->end(), [](const Task& t) { return t.sync; });
     if (st.ok() && sync) st = active_->Sync();
     if (st.ok()) unsynced_ = !sync;
     if (!st.ok()) Fail(st);

@@ -49,7 +49,10 @@ runbook() {
 }
 
 echo "--- nothing dead: refused"
-MASTERS=$M RESTART_MASTER=$RESTART bash "$R/docs/runbooks/dead-masters.sh" >/dev/null 2>&1 &&
+# Its evidence directory under the test's own (the runbook's default is a new one in $TMPDIR,
+# which every CI run left behind in /tmp).
+MASTERS=$M RESTART_MASTER=$RESTART BACKUP_DIR="$H_DIR/backup-refused" \
+  bash "$R/docs/runbooks/dead-masters.sh" >/dev/null 2>&1 &&
   h_fail "ran with every master alive"
 
 echo "--- the leader dies: the cluster keeps serving; restarted on its data"

@@ -187,10 +187,14 @@ absl::Status Log::Impl::Append(absl::Span<const consensus::ReplicateMsg> entries
   absl::Status st;
   task.done = [&st](const absl::Status& s) { st = s; };
   WriteGroup(&group);
+  EndInlineWrite();
+  return st;
+}
+
+void Log::Impl::EndInlineWrite() {
   std::lock_guard l(mu_);
   writing_ = false;
   if (!queue_.empty()) cv_.notify_one();  // queued behind this write
-  return st;
 }
 
 absl::StatusOr<Task*> Log::Impl::Reserve(absl::Span<const consensus::ReplicateMsg> entries) {
@@ -364,7 +368,7 @@ void Log::Impl::WriteGroup(std::vector<Task>* group) {
     ++stats_.groups_written;
     last_written_.set_term(group->back().last_term);
     last_written_.set_index(group->back().last_index);
-    if (!unsynced_) last_durable_ = last_written_;
+    if (!unsynced_) last_durable_ = last_written_;  // this group was synced
     active_facts_.set_num_entries(seg.num_entries);
     active_facts_.set_min_replicate_index(seg.min_index);
     active_facts_.set_max_replicate_index(seg.max_index);
@@ -392,9 +396,7 @@ absl::Status Log::Impl::Sync() {
   }
   if (!here) return RunControl(TaskKind::kSync, 0).status();
   absl::Status st = DoSync();
-  std::lock_guard l(mu_);
-  writing_ = false;
-  if (!queue_.empty()) cv_.notify_one();
+  EndInlineWrite();
   return st;
 }
 
@@ -405,13 +407,15 @@ absl::Status Log::Impl::DoSync() {
     Fail(st);
     return st;
   }
-  unsynced_ = false;
-  std::unique_lock l(seg_mu_);
-  PublishWrittenLocked();
+  MarkWrittenDurable();
   return absl::OkStatus();
 }
 
-void Log::Impl::PublishWrittenLocked() { last_durable_ = last_written_; }
+void Log::Impl::MarkWrittenDurable() {
+  unsynced_ = false;
+  std::unique_lock l(seg_mu_);
+  last_durable_ = last_written_;
+}
 
 absl::StatusOr<int> Log::Impl::RunControl(TaskKind kind, int64_t arg) {
   Task task;

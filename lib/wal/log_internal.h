@@ -144,9 +144,13 @@ class Log::Impl {
   // Syncs the active segment when a write left it unsynced, then publishes
   // the written entries as durable. Needs writing_.
   absl::Status DoSync();
-  // After the active segment was finished (its footer synced): what was
-  // written is durable.
-  void PublishWrittenLocked();
+  // After a sync that covered every Write (DoSync, or FinishActive's footer
+  // sync): clears unsynced_ and publishes last_written_ as durable. Needs
+  // writing_.
+  void MarkWrittenDurable();
+  // Ends an inline write (Append, Sync): gives writing_ back and wakes the
+  // writer thread for whatever queued behind it.
+  void EndInlineWrite();
   absl::StatusOr<log_internal::Task*> Reserve(absl::Span<const consensus::ReplicateMsg> entries);
   void Fill(log_internal::Task* task, absl::Span<const consensus::ReplicateMsg> entries,
             AppendCallback done);

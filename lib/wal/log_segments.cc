@@ -82,11 +82,7 @@ absl::Status Log::Impl::FinishActive() {
   active_facts_.set_close_timestamp_micros(absl::ToUnixMicros(absl::Now()));
   absl::Status st = active_->Finish(active_facts_);
   active_.reset();
-  if (st.ok() && unsynced_) {  // Finish synced what a Write left
-    unsynced_ = false;
-    std::unique_lock l(seg_mu_);
-    PublishWrittenLocked();
-  }
+  if (st.ok() && unsynced_) MarkWrittenDurable();  // Finish synced what a Write left
   return st;
 }
 

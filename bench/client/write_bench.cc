@@ -22,18 +22,17 @@
 // them.
 #include <atomic>
 #include <iostream>
-#include <map>
 #include <cstdlib>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
-#include "lib/rpc/grpc_util.h"
-#include "proto/tserver.grpc.pb.h"
 #include "bench/common/process_cpu.h"
 #include "benchmark/benchmark.h"
+#include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 #include "lib/client/table_locator.h"
 #include "lib/client/table_writer.h"
@@ -113,14 +112,7 @@ absl::Status MoveLeadersTo(Fixture* fx, int target) {
         for (const auto& [count, loc] : fx->locators) {
           for (int t = 0; t < loc->num_tablets(); ++t) {
             for (const client::ReplicaAddr& r : loc->route(t).replicas) {
-              auto stub = tserver::ConsensusService::NewStub(rpc::NewChannel(r.address));
-              tserver::StepDownRequestPB req;
-              req.set_tablet_id(loc->route(t).tablet_id);
-              req.set_new_leader_uuid(*uuid);
-              tserver::StepDownResponsePB resp;
-              grpc::ClientContext ctx;
-              ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
-              (void)stub->StepDown(&ctx, req, &resp);  // only the leader accepts
+              (void)testing::RequestLeaderTransfer(r.address, loc->route(t).tablet_id, *uuid);
             }
           }
         }

@@ -17,8 +17,6 @@
 #include "gtest/gtest.h"
 #include "lib/client/table_locator.h"
 #include "lib/client/table_writer.h"
-#include "lib/rpc/grpc_util.h"
-#include "proto/tserver.grpc.pb.h"
 #include "testing/cluster/cluster_test_util.h"
 #include "testing/cluster/external_cluster.h"
 
@@ -141,15 +139,8 @@ TEST_F(ClientFailoverTest, ClientLearnsAMovedLeaderOnceNotPerWrite) {
   const int target = (old_leader + 1) % cluster_.num_tservers();
   ASSERT_TRUE(ExternalCluster::WaitFor(
                   [&] {
-                    auto stub = tserver::ConsensusService::NewStub(
-                        rpc::NewChannel(cluster_.tserver(old_leader)->address()));
-                    tserver::StepDownRequestPB req;
-                    req.set_tablet_id(tablet_);
-                    req.set_new_leader_uuid(uuids_.at(target));
-                    tserver::StepDownResponsePB resp;
-                    grpc::ClientContext ctx;
-                    ctx.set_deadline(std::chrono::system_clock::now() + seconds(2));
-                    (void)stub->StepDown(&ctx, req, &resp);
+                    (void)RequestLeaderTransfer(cluster_.tserver(old_leader)->address(), tablet_,
+                                                uuids_.at(target));
                     std::this_thread::sleep_for(milliseconds(200));
                     return LeaderIndex(LiveReplicas(cluster_, uuids_, {})[tablet_], uuids_) ==
                            target;

@@ -99,6 +99,18 @@ int LeaderIndex(const ReplicasByUuid& replicas, const TServerUuids& uuids) {
   return best;
 }
 
+grpc::Status RequestLeaderTransfer(const std::string& address, const std::string& tablet_id,
+                                   const std::string& new_leader_uuid) {
+  auto stub = tserver::ConsensusService::NewStub(server::NewChannel(address));
+  tserver::StepDownRequestPB req;
+  req.set_tablet_id(tablet_id);
+  req.set_new_leader_uuid(new_leader_uuid);
+  tserver::StepDownResponsePB resp;
+  grpc::ClientContext ctx;
+  server::SetDeadline(&ctx, std::chrono::seconds(2));
+  return stub->StepDown(&ctx, req, &resp);
+}
+
 absl::StatusOr<tserver::ChecksumResponsePB> ReplicaChecksum(const ExternalCluster& cluster, int ts,
                                                             const std::string& tablet_id) {
   tserver::ChecksumRequestPB req;

@@ -1,8 +1,8 @@
 // Helpers shared by the integration tests in testing/cluster: the master
 // serving the catalog, the tablet server uuids of a cluster, the replicas
-// the live servers report, the leader among them, a replica's row checksum,
-// a two-column table created through the master and the incompressible rows
-// the flush tests write.
+// the live servers report, the leader among them and a request to move it,
+// a replica's row checksum, a two-column table created through the master
+// and the incompressible rows the flush tests write.
 //
 // Thread-safety: the functions keep no state; those taking an ExternalCluster
 // only read it (the cluster must outlive the call; LiveReplicas takes it
@@ -68,6 +68,12 @@ int TServerIndexOf(const TServerUuids& uuids, const std::string& uuid);
 // The index of the leader replica with the highest term, or -1: a deposed
 // leader may still report LEADER for a while, the higher term is the real one.
 int LeaderIndex(const ReplicasByUuid& replicas, const TServerUuids& uuids);
+
+// Asks the replica of `tablet_id` at `address` to hand its leadership to
+// `new_leader_uuid` (ConsensusService.StepDown, 2 s deadline). Only a leader
+// accepts; callers that do not know the leader ask every replica.
+grpc::Status RequestLeaderTransfer(const std::string& address, const std::string& tablet_id,
+                                   const std::string& new_leader_uuid);
 
 // Server `ts`'s row checksum of its replica of `tablet_id` (5 s deadline).
 absl::StatusOr<tserver::ChecksumResponsePB> ReplicaChecksum(const ExternalCluster& cluster, int ts,

@@ -3,6 +3,8 @@
 //   BM_PlainSyncEvery1M      4 KiB writes, one fdatasync per 1 MiB (group
 //                            commit's ceiling) or per 256 KiB; prealloc:1 =
 //                            fallocated file, as the Log's segments are
+//   BM_SyncsOfSeparateFiles  N threads, each 512 B + fdatasync of its own
+//                            file: whether syncs of different files overlap
 //   BM_Append                N concurrent appenders, one entry per append;
 //                            args: entry payload bytes, codec, preallocation,
 //                            sync on/off, Reserve+Fill vs AppendAsync
@@ -85,6 +87,50 @@ void BM_PlainSyncEvery4K(benchmark::State& state) {
   RemoveDir(dir);
 }
 BENCHMARK(BM_PlainSyncEvery4K)->ArgName("prealloc")->Arg(0)->Arg(1)->UseRealTime()->MinTime(2);
+
+// Do the syncs of different files overlap on this disk? Each thread appends
+// 512 bytes to a file of its own and syncs it, as the WALs of a tablet
+// server's groups do for one-row writes (docs/design/shared_log.md, "The
+// ceiling on this machine"). If flushes were serialized, N threads' total
+// items/s would stay at one thread's. arg: 0 a growing file, 1 fallocated
+// (unwritten extents, as the Log's segments), 2 written with zeros first.
+void BM_SyncsOfSeparateFiles(benchmark::State& state) {
+  const int64_t mode = state.range(0);
+  std::string dir = BenchDir(absl::StrCat("separate", state.thread_index()));
+  std::string path = io::JoinPath(dir, "f");
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  constexpr off_t kFileBytes = 64 << 20;
+  if (mode == 1 && ::fallocate(fd, 0, 0, kFileBytes) != 0) std::abort();
+  if (mode == 2) {
+    std::string zeros(1 << 20, '\0');
+    for (off_t at = 0; at < kFileBytes; at += static_cast<off_t>(zeros.size())) WriteOrDie(fd, zeros);
+    if (::fsync(fd) != 0 || ::lseek(fd, 0, SEEK_SET) != 0) std::abort();
+  }
+  std::string buf = RandomBytes(512, 3 + static_cast<uint64_t>(state.thread_index()));
+  off_t written = 0;
+  for (auto _ : state) {
+    if (written + 512 > kFileBytes) {
+      state.SkipWithError("file full: lower --benchmark_min_time");
+      break;
+    }
+    WriteOrDie(fd, buf);
+    written += 512;
+    if (::fdatasync(fd) != 0) std::abort();
+  }
+  ::close(fd);
+  state.SetItemsProcessed(state.iterations());
+  RemoveDir(dir);
+}
+BENCHMARK(BM_SyncsOfSeparateFiles)
+    ->ArgName("prealloc")
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Threads(1)
+    ->Threads(2)
+    ->Threads(3)
+    ->UseRealTime()
+    ->MinTime(2);
 
 // args: preallocate, bytes per fdatasync (in 4 KiB writes)
 void BM_PlainSyncEvery1M(benchmark::State& state) {

@@ -2,7 +2,6 @@
 
 #include <netdb.h>
 #include <pthread.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -15,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "lib/consensus/held_sends.h"
 #include "lib/consensus/inline_sync.h"
+#include "server/raft_transport/frame_reader.h"
 #include "server/raft_transport/tcp_socket.h"
 
 namespace kmend::raft_transport {
@@ -104,21 +104,16 @@ void TcpListener::AcceptLoop() {
 }
 
 void TcpListener::ReadLoop(int fd) {
+  tcp::FrameReader reader(fd);
   char magic[sizeof(tcp::kMagic)];
-  bool ok = tcp::ReadFull(fd, magic, sizeof(magic)) &&
+  bool ok = reader.ReadExact(magic, sizeof(magic)) &&
             std::memcmp(magic, tcp::kMagic, sizeof(magic)) == 0;
-  std::string body;
   tserver::RaftMessageRequestPB req;
   while (ok) {
-    unsigned char len_bytes[4];
-    if (!tcp::ReadFull(fd, reinterpret_cast<char*>(len_bytes), 4)) break;
-    const uint32_t len = uint32_t{len_bytes[0]} | uint32_t{len_bytes[1]} << 8 |
-                         uint32_t{len_bytes[2]} << 16 | uint32_t{len_bytes[3]} << 24;
-    if (len > tcp::kMaxFrameBytes) break;
-    body.resize(len);
-    if (!tcp::ReadFull(fd, body.data(), len)) break;
+    absl::string_view body;
+    if (!reader.Next(&body)) break;
     req.Clear();
-    if (!req.ParseFromString(body)) break;
+    if (!req.ParseFromArray(body.data(), static_cast<int>(body.size()))) break;
     {
       absl::MutexLock l(&mu_);
       if (stop_) break;
@@ -128,8 +123,7 @@ void TcpListener::ReadLoop(int fd) {
     // (other groups' appends, heartbeats) must not wait behind the fsync.
     bool one_group = req.messages_size() > 0;
     for (const auto& m : req.messages()) one_group &= m.tablet_id() == req.messages(0).tablet_id();
-    int unread = 0;
-    if (one_group && (ioctl(fd, FIONREAD, &unread) != 0 || unread > 0)) one_group = false;
+    if (one_group && reader.MoreWaiting()) one_group = false;
     consensus_driver::HoldSends hold;
     std::optional<consensus_driver::AllowInlineSync> allow;
     if (one_group) allow.emplace();

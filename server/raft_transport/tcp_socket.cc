@@ -98,15 +98,4 @@ bool WriteAll(int fd, const char* data, size_t size) {
   return true;
 }
 
-bool ReadFull(int fd, char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = read(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 }  // namespace kmend::raft_transport::tcp

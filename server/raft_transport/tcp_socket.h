@@ -1,8 +1,8 @@
 // The plain TCP connection that carries Raft messages between tablet
-// servers (tcp_listener.h receives, peer_transport.h sends): the framing
-// and the socket options both ends share. The wire format is in
-// proto/tserver.proto (RaftEndpointResponsePB): the 8 bytes "KMRAFT01",
-// then frames of a 4-byte little-endian length and a serialized
+// servers (tcp_listener.h receives through frame_reader.h, peer_transport.h
+// sends): the framing and the socket options both ends share. The wire
+// format is in proto/tserver.proto (RaftEndpointResponsePB): the 8 bytes
+// "KMRAFT01", then frames of a 4-byte little-endian length and a serialized
 // RaftMessageRequestPB.
 //
 // Why not gRPC: each message received on a gRPC stream cost about three
@@ -45,9 +45,6 @@ absl::StatusOr<int> Connect(const std::string& host, int port, std::chrono::mill
 // Writes all of `data` to a blocking socket; false on an error or a closed
 // connection (no SIGPIPE).
 bool WriteAll(int fd, const char* data, size_t size);
-
-// Reads exactly `size` bytes; false on end of stream or an error.
-bool ReadFull(int fd, char* data, size_t size);
 
 }  // namespace kmend::raft_transport::tcp
 

@@ -20,6 +20,14 @@
 // tablet server I before measuring (docs/design/shared_log.md: do the rounds
 // of groups led from one server line up?). Unset: wherever the elections put
 // them.
+//
+// KMEND_BENCH_TSERVER_CPUS=0-1/2-3/4-5 runs tablet server i under `taskset -c`
+// with the i-th CPU list, and KMEND_BENCH_CLIENT_CPUS=6-7 pins this process:
+// the clients, and the master, which inherits the set. On a machine with cores enough,
+// that gives each server cores of its own, as three machines would
+// (docs/design/shared_log.md, "The ceiling on this machine").
+#include <sched.h>
+
 #include <atomic>
 #include <iostream>
 #include <cstdlib>
@@ -27,9 +35,13 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
+#include "absl/status/statusor.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/string_view.h"
 #include "bench/common/process_cpu.h"
 #include "benchmark/benchmark.h"
 #include "testing/cluster/cluster_test_util.h"
@@ -179,10 +191,60 @@ BENCHMARK(BM_WriteThroughRaft)
     ->UseRealTime()
     ->MinTime(3.0);
 
+// "0-1,4" -> the CPU set; false on anything else.
+bool ParseCpuList(absl::string_view list, cpu_set_t* set) {
+  CPU_ZERO(set);
+  if (list.empty()) return false;
+  for (absl::string_view part : absl::StrSplit(list, ',')) {
+    std::vector<absl::string_view> ends = absl::StrSplit(part, '-');
+    int lo = 0, hi = 0;
+    if (ends.size() > 2 || !absl::SimpleAtoi(ends[0], &lo) ||
+        !absl::SimpleAtoi(ends.back(), &hi) || lo < 0 || hi < lo || hi >= CPU_SETSIZE) {
+      return false;
+    }
+    for (int c = lo; c <= hi; ++c) CPU_SET(c, set);
+  }
+  return true;
+}
+
+// The cluster's options from KMEND_BENCH_TSERVER_CPUS; pins this process to
+// KMEND_BENCH_CLIENT_CPUS. An error names the variable and its value.
+absl::StatusOr<testing::ClusterOptions> PinnedOptions() {
+  testing::ClusterOptions options;
+  cpu_set_t set;
+  if (const char* e = std::getenv("KMEND_BENCH_TSERVER_CPUS"); e != nullptr && *e) {
+    for (absl::string_view list : absl::StrSplit(e, '/')) {
+      if (!ParseCpuList(list, &set)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "KMEND_BENCH_TSERVER_CPUS must be CPU lists separated by '/', e.g. 0-1/2-3/4-5; got '",
+            e, "'"));
+      }
+      options.tserver_exec_prefixes.push_back({"/usr/bin/taskset", "-c", std::string(list)});
+    }
+  }
+  if (const char* e = std::getenv("KMEND_BENCH_CLIENT_CPUS"); e != nullptr && *e) {
+    if (!ParseCpuList(e, &set)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("KMEND_BENCH_CLIENT_CPUS must be a CPU list, e.g. 6-7; got '", e, "'"));
+    }
+    if (sched_setaffinity(0, sizeof(set), &set) != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("KMEND_BENCH_CLIENT_CPUS='", e, "': sched_setaffinity failed"));
+    }
+  }
+  return options;
+}
+
 int Main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  // Before any thread starts: threads inherit this process's CPU set.
+  absl::StatusOr<testing::ClusterOptions> options = PinnedOptions();
+  if (!options.ok()) {
+    std::cerr << "write_bench: " << options.status().message() << "\n";
+    return 2;
+  }
   auto fx = std::make_unique<Fixture>();
-  fx->cluster = std::make_unique<testing::ExternalCluster>();
+  fx->cluster = std::make_unique<testing::ExternalCluster>(*options);
   absl::Status s = fx->cluster->Start();
   for (int tablets : {3, 1}) {
     if (s.ok()) s = CreateTable(fx.get(), tablets);

@@ -192,8 +192,13 @@ std::unique_ptr<ServerProcess> ExternalCluster::NewTServer(int i) const {
   for (std::string& f : TlsFlags()) args.push_back(std::move(f));
   args.insert(args.end(), options_.extra_tserver_flags.begin(),
               options_.extra_tserver_flags.end());
-  return std::make_unique<ServerProcess>(absl::StrCat("ts", i), binary_, std::move(args),
-                                         io::JoinPath(base_dir_, absl::StrCat("ts", i)));
+  auto ts = std::make_unique<ServerProcess>(absl::StrCat("ts", i), binary_, std::move(args),
+                                            io::JoinPath(base_dir_, absl::StrCat("ts", i)));
+  if (static_cast<size_t>(i) < options_.tserver_exec_prefixes.size() &&
+      !options_.tserver_exec_prefixes[i].empty()) {
+    ts->set_exec_prefix(options_.tserver_exec_prefixes[i]);
+  }
+  return ts;
 }
 
 absl::Status ExternalCluster::Start() {

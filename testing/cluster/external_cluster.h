@@ -48,6 +48,10 @@ struct ClusterOptions {
   // Appended to each server's command line.
   std::vector<std::string> extra_master_flags;
   std::vector<std::string> extra_tserver_flags;
+  // Tablet server i runs through tserver_exec_prefixes[i] when there is a
+  // non-empty one (ServerProcess::set_exec_prefix), e.g. {"/usr/bin/taskset",
+  // "-c", "2,3"} to give each server cores of its own on a large machine.
+  std::vector<std::vector<std::string>> tserver_exec_prefixes;
   // Empty: runfiles, then $KMEND_SERVER_BIN.
   std::string server_binary;
   // TLS on every connection (also when $KMEND_TEST_TLS is 1, so a whole

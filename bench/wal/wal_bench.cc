@@ -338,8 +338,11 @@ int main(int argc, char** argv) {
               << std::dec << (fs.f_type == kmend::wal::kTmpfsMagic ? " (TMPFS: numbers are meaningless)" : "")
               << std::endl;
   }
+  kmend::wal::RemoveDir(probe);
   benchmark::Initialize(&argc, argv);
   benchmark::RunSpecifiedBenchmarks();
   benchmark::Shutdown();
+  // Each benchmark removed its own directory; the parent is ours too.
+  kmend::wal::RemoveDir(kmend::io::Dirname(probe));
   return 0;
 }

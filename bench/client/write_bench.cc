@@ -21,6 +21,9 @@
 // of groups led from one server line up?). Unset: wherever the elections put
 // them.
 //
+// KMEND_BENCH_CLIENTS=64 adds one-row cases (1 and 3 tablets) at 64 client
+// threads (a comma-separated list for more counts).
+//
 // KMEND_BENCH_TSERVER_CPUS=0-1/2-3/4-5 runs tablet server i under `taskset -c`
 // with the i-th CPU list, and KMEND_BENCH_CLIENT_CPUS=6-7 pins this process:
 // the clients, and the master, which inherits the set. On a machine with cores enough,
@@ -235,8 +238,31 @@ absl::StatusOr<testing::ClusterOptions> PinnedOptions() {
   return options;
 }
 
+// KMEND_BENCH_CLIENTS=64[,N...] adds one-row cases at those client counts.
+bool RegisterMoreClients() {
+  const char* e = std::getenv("KMEND_BENCH_CLIENTS");
+  if (e == nullptr || *e == '\0') return true;
+  for (absl::string_view part : absl::StrSplit(e, ',')) {
+    int n = 0;
+    if (!absl::SimpleAtoi(part, &n) || n < 1 || n > 1024) {
+      std::cerr << "write_bench: KMEND_BENCH_CLIENTS must be client counts (1-1024) separated by ',', got '"
+                << e << "'\n";
+      return false;
+    }
+    benchmark::RegisterBenchmark("BM_WriteThroughRaft", BM_WriteThroughRaft)
+        ->ArgNames({"rows_per_write", "tablets"})
+        ->Args({1, 3})
+        ->Args({1, 1})
+        ->Threads(n)
+        ->UseRealTime()
+        ->MinTime(3.0);
+  }
+  return true;
+}
+
 int Main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);
+  if (!RegisterMoreClients()) return 2;
   // Before any thread starts: threads inherit this process's CPU set.
   absl::StatusOr<testing::ClusterOptions> options = PinnedOptions();
   if (!options.ok()) {

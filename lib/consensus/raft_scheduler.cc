@@ -113,7 +113,8 @@ void RaftScheduler::Schedule(const std::shared_ptr<Slot>& slot) {
 void RaftScheduler::Detach(const std::shared_ptr<Slot>& slot) {
   absl::MutexLock l(&slot->mu_);
   slot->detached_ = true;
-  auto idle = [s = slot.get()]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->running_ == 0; };
+  Slot* s = slot.get();  // named outside the lambda: clang's annotation must see it
+  auto idle = [s]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->mu_) { return s->running_ == 0; };
   slot->mu_.Await(absl::Condition(&idle));
   // Its timer entry and any queued run are dropped when next seen.
 }

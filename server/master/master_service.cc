@@ -85,8 +85,10 @@ void MoveTabletsOffFullServers(CatalogManager* catalog, std::chrono::millisecond
     }
     // The old calls' failures are settled by the move.
     calls->erase(std::remove_if(calls->begin(), calls->end(),
-                                [&](const TabletCall& c) {
-                                  return c.is_create && c.create.tablet_id() == tablet_id;
+                                // By name: a lambda may not capture a structured
+                                // binding before C++20 (clang refuses it).
+                                [&refused_id = tablet_id](const TabletCall& c) {
+                                  return c.is_create && c.create.tablet_id() == refused_id;
                                 }),
                  calls->end());
   }

@@ -155,7 +155,7 @@ TEST_P(QuiesceClusterTest, KilledLeaderServerOfIdleGroupsIsReplacedAndWritesGoOn
   for (const auto& [tablet, u] : Leaders(survivors)) {
     const int ts = TServerIndexOf(uuids_, u);
     ASSERT_OK(ExternalCluster::WaitFor(
-        [&] {
+        [&, &tablet = tablet] {  // a structured binding is captured by name before C++20
           return UpsertRows(cluster_->TServerStub(ts).get(), tablet, 100, 5,
                             [](int k) { return std::to_string(k); })
               .ok();

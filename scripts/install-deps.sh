@@ -15,6 +15,7 @@ PACKAGES=(
   libzstd-dev
   liblz4-dev                 # reads LZ4-compressed WAL segments written by Kudu
   libisal-dev                # CRC32C (crc32_iscsi)
+  libtcmalloc-minimal4       # the servers' allocator (third_party/system:tcmalloc)
   libgtest-dev libgmock-dev
   libbenchmark-dev
   iproute2 nftables          # network namespaces and packet cuts (testing/nemesis)

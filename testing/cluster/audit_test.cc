@@ -107,7 +107,11 @@ TEST_F(AuditTest, AdminCallsAreRecordedWithIdentityRequestAndOutcomeReadsAreNot)
                   .ok())
       << r.out << r.err;
   for (const std::string& root : {master_root, ts_root}) {
-    for (const auto& rec : *audit::ReadAudit(root)) {
+    // Held by name: `*ReadAudit(root)` in the range would refer into a
+    // temporary that dies before the loop runs (ASan: stack-use-after-scope).
+    auto records = audit::ReadAudit(root);
+    ASSERT_TRUE(records.ok()) << records.status();
+    for (const auto& rec : *records) {
       EXPECT_NE(rec.action, "get_status");
       EXPECT_NE(rec.action, "list_tables");
       EXPECT_NE(rec.action, "raft_message");

@@ -45,14 +45,12 @@ bool FrameReader::ReadExact(char* out, size_t n) {
 }
 
 bool FrameReader::Next(absl::string_view* body) {
-  if (!Fill(4)) return false;
-  const auto* p = reinterpret_cast<const unsigned char*>(buf_.data() + begin_);
-  const uint32_t len = uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 |
-                       uint32_t{p[3]} << 24;
+  if (!Fill(kFrameLengthBytes)) return false;
+  const uint32_t len = DecodeFrameLength(buf_.data() + begin_);
   if (len > kMaxFrameBytes) return false;
-  if (!Fill(4 + size_t{len})) return false;
-  *body = absl::string_view(buf_.data() + begin_ + 4, len);
-  begin_ += 4 + size_t{len};
+  if (!Fill(kFrameLengthBytes + len)) return false;
+  *body = absl::string_view(buf_.data() + begin_ + kFrameLengthBytes, len);
+  begin_ += kFrameLengthBytes + len;
   return true;
 }
 

@@ -116,9 +116,8 @@ TEST_F(FrameReaderTest, AStreamCutInsideAFrameEndsWithoutAFrame) {
 }
 
 TEST_F(FrameReaderTest, ALengthAboveTheLimitEndsTheStream) {
-  const uint32_t len = kMaxFrameBytes + 1;
-  std::string header(4, '\0');
-  for (int i = 0; i < 4; ++i) header[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+  std::string header(kFrameLengthBytes, '\0');
+  EncodeFrameLength(kMaxFrameBytes + 1, header.data());
   Send(header + "whatever follows");
   FrameReader reader(reader_fd());
   absl::string_view body;

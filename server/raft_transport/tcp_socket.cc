@@ -30,10 +30,10 @@ void ConfigureSocket(int fd) {
 void AppendFrame(const tserver::RaftMessageRequestPB& req, std::string* out) {
   const size_t size = req.ByteSizeLong();
   const size_t at = out->size();
-  out->resize(at + 4 + size);
+  out->resize(at + kFrameLengthBytes + size);
   char* p = out->data() + at;
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((size >> (8 * i)) & 0xff);
-  req.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p + 4));
+  EncodeFrameLength(static_cast<uint32_t>(size), p);
+  req.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(p + kFrameLengthBytes));
 }
 
 absl::StatusOr<int> Connect(const std::string& host, int port,

@@ -28,6 +28,17 @@ inline constexpr char kMagic[8] = {'K', 'M', 'R', 'A', 'F', 'T', '0', '1'};
 // sender's batches are bounded far below (PeerTransport::Options).
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
 
+// A frame's length prefix: 4 bytes, little-endian. The one definition both
+// ends (AppendFrame, frame_reader.h) use.
+inline constexpr size_t kFrameLengthBytes = 4;
+inline void EncodeFrameLength(uint32_t len, char* out) {
+  for (size_t i = 0; i < kFrameLengthBytes; ++i) out[i] = static_cast<char>((len >> (8 * i)) & 0xff);
+}
+inline uint32_t DecodeFrameLength(const char* in) {
+  const auto* p = reinterpret_cast<const unsigned char*>(in);
+  return uint32_t{p[0]} | uint32_t{p[1]} << 8 | uint32_t{p[2]} << 16 | uint32_t{p[3]} << 24;
+}
+
 // No Nagle delay; keepalive probes after 1 s of silence, every 1 s, three
 // of them; and unacknowledged data fails the connection after 3 s
 // (TCP_USER_TIMEOUT): a peer cut off by a partition is noticed within
